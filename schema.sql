@@ -1,0 +1,98 @@
+-- customer-area database schema.
+--
+-- Versioned migrations: each starts with a line `-- migration: <version> <name>` and runs in
+-- one transaction. Applied versions are recorded in `schema_migrations`. Never edit a
+-- migration that has shipped; add a new one below it.
+--
+-- Times are Unix seconds (UTC). Secrets (session tokens, one-time codes) are stored only as
+-- SHA-256 digests; passwords as PBKDF2 PHC strings.
+
+-- migration: 1 customers, sessions, one-time codes, outbox, subscriptions
+
+-- Every customer id ever issued, so that an id is never given out twice, even after deletion.
+CREATE TABLE customer_ids (
+    id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE customers (
+    id               TEXT PRIMARY KEY REFERENCES customer_ids(id),
+    identifier       TEXT NOT NULL UNIQUE,
+    email            TEXT NOT NULL UNIQUE,
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'active')),
+    password_hash    TEXT,
+    name             TEXT,
+    phone            TEXT,
+    mobile           TEXT,
+    address          TEXT,
+    address_town     TEXT,
+    address_postcode TEXT,
+    address_region   TEXT,
+    country          TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    activated_at     INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE sessions (
+    token_hash  BLOB PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_customer ON sessions(customer_id);
+CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+
+-- One live code per customer and purpose: a newer request replaces the older code.
+CREATE TABLE one_time_codes (
+    customer_id     TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    purpose         TEXT NOT NULL CHECK (purpose IN ('activation', 'password_reset', 'email_change')),
+    code_hash       BLOB NOT NULL,
+    new_email       TEXT,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, purpose)
+) WITHOUT ROWID;
+
+-- Emails waiting for, or done with, delivery. `raw` is the complete RFC 5322 message; it is
+-- emptied once the email is sent, since it may carry a one-time code in clear.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    raw             BLOB,
+    status          TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    locked_until    INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER
+);
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+
+CREATE TABLE subscription_lists (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    description TEXT,
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE subscriptions (
+    customer_id   TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    list_id       TEXT NOT NULL REFERENCES subscription_lists(id) ON DELETE CASCADE,
+    subscribed_at INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, list_id)
+) WITHOUT ROWID;
+
+-- Every opt-in and opt-out, kept as proof of consent. Deleted with the customer.
+CREATE TABLE consent_records (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    list_id     TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('in', 'out')),
+    source      TEXT NOT NULL CHECK (source IN ('customer', 'admin', 'import')),
+    at          INTEGER NOT NULL
+);
+CREATE INDEX consent_by_customer ON consent_records(customer_id);

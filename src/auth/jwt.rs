@@ -1,0 +1,48 @@
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde::Serialize;
+
+use crate::error::AppError;
+
+#[derive(Serialize)]
+struct ResetClaims<'a> {
+    passphrase: &'a str,
+}
+
+/// The answer of a successful password reset: a JWT with header `{"alg":"HS256","typ":"JWT"}`
+/// and claims `{"passphrase": <the new password>}`, signed with the reset code's bytes.
+/// Only the holder of the code (the customer who got the email) can verify and read it.
+pub fn reset_token(passphrase: &str, code: &str) -> Result<String, AppError> {
+    encode(
+        &Header::new(Algorithm::HS256),
+        &ResetClaims { passphrase },
+        &EncodingKey::from_secret(code.as_bytes()),
+    )
+    .map_err(AppError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{DecodingKey, Validation, decode};
+
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        passphrase: String,
+    }
+
+    #[test]
+    fn the_code_verifies_and_decodes_the_token() {
+        let token = reset_token("k7rm-x2ad", "ABCDE12345").unwrap();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        let data = decode::<Claims>(
+            &token,
+            &DecodingKey::from_secret(b"ABCDE12345"),
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(data.claims.passphrase, "k7rm-x2ad");
+        assert!(decode::<Claims>(&token, &DecodingKey::from_secret(b"ABCDE12346"), &validation).is_err());
+    }
+}

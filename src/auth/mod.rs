@@ -1,0 +1,127 @@
+//! Credentials: password hashing, session tokens, one-time codes and the reset JWT.
+//! Every secret that is stored is stored only as a SHA-256 digest.
+
+mod hasher;
+mod jwt;
+
+pub use hasher::{PasswordHasher, PasswordVerdict};
+pub use jwt::reset_token;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub fn random_bytes(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system's random source failed");
+}
+
+/// A uniformly random number in `0..bound`, from the CSPRNG (rejection sampling, no modulo bias).
+pub fn random_below(bound: u32) -> u32 {
+    assert!(bound > 0);
+    let zone = u32::MAX - (u32::MAX % bound);
+    loop {
+        let mut b = [0u8; 4];
+        random_bytes(&mut b);
+        let n = u32::from_le_bytes(b);
+        if n < zone {
+            return n % bound;
+        }
+    }
+}
+
+/// SHA-256 of a secret: what the database keeps instead of the secret.
+pub fn digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// A fresh session token: 256 random bits, URL-safe base64 (43 characters).
+pub fn new_session_token() -> String {
+    let mut bytes = [0u8; 32];
+    random_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Whether `token` has the shape of a session token, so junk never reaches the database.
+pub fn looks_like_session_token(token: &str) -> bool {
+    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The alphabet of one-time codes sent by email: `[0-9A-Z]`.
+const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+/// Length of one-time codes (activation secret, reset code): 10 characters, about 51.7 bits.
+pub const CODE_LEN: usize = 10;
+
+/// A fresh one-time code of 10 characters of `[0-9A-Z]`.
+pub fn new_code() -> String {
+    (0..CODE_LEN)
+        .map(|_| char::from(CODE_ALPHABET[random_below(CODE_ALPHABET.len() as u32) as usize]))
+        .collect()
+}
+
+/// Whether `code` has the shape of a one-time code. Lower case is not accepted: codes are
+/// compared exactly, as the HMAC key of the reset JWT depends on the exact bytes.
+pub fn looks_like_code(code: &str) -> bool {
+    code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))
+}
+
+/// A random key for links whose secret has no prescribed format (email change): 128 bits.
+pub fn new_link_key() -> String {
+    let mut bytes = [0u8; 16];
+    random_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Letters and digits that cannot be mistaken for one another when read or typed.
+const PASSPHRASE_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A random passphrase of five groups of four characters, e.g. `k7rm-x2ad-9qpe-hw3n-fb8t`:
+/// 20 characters of a 31-letter alphabet, 99 bits.
+pub fn new_passphrase() -> String {
+    let groups: Vec<String> = (0..5)
+        .map(|_| {
+            (0..4)
+                .map(|_| {
+                    let i = random_below(PASSPHRASE_ALPHABET.len() as u32) as usize;
+                    char::from(PASSPHRASE_ALPHABET[i])
+                })
+                .collect()
+        })
+        .collect();
+    groups.join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_have_the_documented_shape() {
+        for _ in 0..200 {
+            assert!(looks_like_code(&new_code()));
+        }
+        assert!(!looks_like_code("abcdefghij"));
+        assert!(!looks_like_code("ABCDEFGHI"));
+    }
+
+    #[test]
+    fn session_tokens_carry_256_bits() {
+        let token = new_session_token();
+        assert!(looks_like_session_token(&token));
+        assert_ne!(token, new_session_token());
+    }
+
+    #[test]
+    fn random_below_stays_in_range() {
+        assert!((0..1000).all(|_| random_below(7) < 7));
+    }
+
+    #[test]
+    fn passphrases_carry_at_least_80_bits() {
+        let passphrase = new_passphrase();
+        let letters = passphrase.chars().filter(|c| *c != '-').count() as f64;
+        let bits = letters * (PASSPHRASE_ALPHABET.len() as f64).log2();
+        assert!(bits >= 80.0, "{bits}");
+        assert_ne!(passphrase, new_passphrase());
+    }
+}

@@ -1,0 +1,38 @@
+use crate::config::Loaded;
+use crate::domain::format_time;
+use crate::store::{Store, migrations};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only report which migrations are applied and which are pending.
+    #[arg(long)]
+    status: bool,
+}
+
+/// `customer-area migrate [--status]`.
+pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
+    let path = loaded.config.database.path.clone();
+    tokio::task::spawn_blocking(move || {
+        let store = Store::open(&loaded.config.database)?;
+        let mut conn = store.connection()?;
+        if args.status {
+            println!("database {}", path.display());
+            for state in migrations::status(&conn)? {
+                match state.applied_at {
+                    Some(at) => println!("  {:>3} {:<50} applied {}", state.version, state.name, format_time(at)),
+                    None => println!("  {:>3} {:<50} pending", state.version, state.name),
+                }
+            }
+            return Ok(());
+        }
+        let applied = migrations::apply(&mut conn)?;
+        if applied.is_empty() {
+            println!("database {} is up to date; nothing to do", path.display());
+        }
+        for migration in applied {
+            println!("applied migration {} ({}) to {}", migration.version, migration.name, path.display());
+        }
+        Ok(())
+    })
+    .await?
+}

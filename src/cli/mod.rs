@@ -1,0 +1,108 @@
+//! The command line: `serve`, `migrate`, and the retailer's admin commands.
+
+mod customers;
+mod migrate;
+mod outbox;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Loaded};
+
+#[derive(Debug, Parser)]
+#[command(name = "customer-area", version, about = "A self-contained customer area for a retailer's web shop.")]
+pub struct Cli {
+    /// Config file (default: ./customer-area.toml when it exists, else the built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the HTTP server (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and say what was done.
+    Migrate(migrate::Args),
+    /// Create, list, show and delete customers.
+    #[command(subcommand)]
+    Customers(customers::Command),
+    /// List queued, sent and failed emails, and retry failed ones.
+    #[command(subcommand)]
+    Outbox(outbox::Command),
+}
+
+impl Cli {
+    /// Runs the chosen command; the exit code says whether it worked.
+    pub fn run(self) -> ExitCode {
+        let loaded = match Config::load(self.config.as_deref()) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                eprintln!("customer-area: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        crate::telemetry::init(&loaded.config.log);
+        for name in &loaded.unknown_env {
+            tracing::warn!("environment variable {name} matches no config key; ignored");
+        }
+        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+        let result = runtime.block_on(async {
+            match self.command {
+                Command::Serve => serve::run(loaded).await,
+                Command::Migrate(args) => migrate::run(loaded, args).await,
+                Command::Customers(command) => customers::run(loaded, command).await,
+                Command::Outbox(command) => outbox::run(loaded, command).await,
+            }
+        });
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("customer-area: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// The config file in use, in words.
+fn describe_source(loaded: &Loaded) -> String {
+    match &loaded.file {
+        Some(path) => format!("config {}", path.display()),
+        None => "built-in default config (no customer-area.toml)".to_owned(),
+    }
+}
+
+/// Prints `value` as pretty JSON.
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// The customer area for an admin command: database opened and migrated, mail worker ready.
+async fn open_area(loaded: &Loaded) -> anyhow::Result<(crate::flows::Area, crate::mail::worker::Worker)> {
+    let config = loaded.config.clone();
+    let (store, _) = tokio::task::spawn_blocking(move || crate::app::open_store(&config)).await??;
+    let area = crate::flows::Area::new(loaded.config.clone(), store.clone())?;
+    let transport = crate::mail::transport::Transport::from_config(&loaded.config);
+    let worker = crate::mail::worker::Worker::new(store, transport, &area.mailer, loaded.config.mail.max_age_hours);
+    Ok((area, worker))
+}
+
+/// Delivers what an admin command queued, and says so; mail that cannot go out now stays
+/// queued for the server's worker.
+async fn deliver_now(worker: &crate::mail::worker::Worker) {
+    match worker.deliver_due().await {
+        Ok(pass) if pass.retried + pass.failed == 0 => {}
+        Ok(pass) => eprintln!(
+            "note: {} email(s) could not be delivered now and stay queued; see `customer-area outbox list`",
+            pass.retried + pass.failed
+        ),
+        Err(e) => eprintln!("note: emails stay queued ({e})"),
+    }
+}

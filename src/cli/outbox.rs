@@ -1,0 +1,53 @@
+use super::{Loaded, deliver_now, open_area, print_json};
+use crate::domain::format_time;
+use crate::store::outbox;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List the newest emails with their status, attempts and last error.
+    List {
+        /// Only emails with this status.
+        #[arg(long, value_parser = ["queued", "sent", "failed"])]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put failed emails (all, or the one with ID) back in the queue and try them now.
+    Retry { id: Option<i64> },
+}
+
+/// `customer-area outbox ...`.
+pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
+    let (area, worker) = open_area(&loaded).await?;
+    match command {
+        Command::List { status, limit, json } => {
+            let entries = area.store.read(move |c| outbox::list(c, status.as_deref(), limit)).await?;
+            if json {
+                return print_json(&entries);
+            }
+            println!("{:>6}  {:<20}  {:<7}  {:>8}  {:<20}  {:<32}  LAST ERROR", "ID", "KIND", "STATUS", "ATTEMPTS", "CREATED", "TO");
+            for e in &entries {
+                println!(
+                    "{:>6}  {:<20}  {:<7}  {:>8}  {:<20}  {:<32}  {}",
+                    e.id, e.kind, e.status, e.attempts, format_time(e.created_at), e.recipient,
+                    e.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        Command::Retry { id } => {
+            let requeued = area.store.write(move |tx| outbox::requeue_failed(tx, id)).await?;
+            if requeued == 0 {
+                match id {
+                    Some(id) => anyhow::bail!("email {id} is not a failed email"),
+                    None => println!("no failed emails"),
+                }
+                return Ok(());
+            }
+            println!("requeued {requeued} email(s)");
+            deliver_now(&worker).await;
+        }
+    }
+    Ok(())
+}

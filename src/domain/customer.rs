@@ -1,0 +1,171 @@
+use std::fmt;
+
+use serde::Serialize;
+
+/// A customer's public id: 14 random digits, never reused.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CustomerId(String);
+
+impl CustomerId {
+    /// A fresh random id (the store makes sure it was never issued before).
+    pub fn random() -> CustomerId {
+        let mut digits = String::with_capacity(14);
+        // No leading zero, so the id survives a round trip through a number column.
+        digits.push(char::from(b'1' + crate::auth::random_below(9) as u8));
+        for _ in 1..14 {
+            digits.push(char::from(b'0' + crate::auth::random_below(10) as u8));
+        }
+        CustomerId(digits)
+    }
+
+    pub fn parse(raw: &str) -> Result<CustomerId, String> {
+        if raw.len() == 14 && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(CustomerId(raw.to_owned()))
+        } else {
+            Err("must be a string of 14 digits".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A customer's stable public handle used in email links, e.g. `test-user-1`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Identifier(String);
+
+impl Identifier {
+    pub const MAX_LEN: usize = 64;
+
+    /// Letters, digits, `.`, `_` and `-`, starting with a letter or digit, at most 64 characters.
+    pub fn parse(raw: &str) -> Result<Identifier, String> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::MAX_LEN
+            && raw.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && raw.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if ok {
+            Ok(Identifier(raw.to_owned()))
+        } else {
+            Err("must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit".into())
+        }
+    }
+
+    /// A generated identifier such as `c-4k9x2m7q8z1w`.
+    pub fn random() -> Identifier {
+        const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+        let tail: String = (0..12)
+            .map(|_| char::from(ALPHABET[crate::auth::random_below(ALPHABET.len() as u32) as usize]))
+            .collect();
+        Identifier(format!("c-{tail}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Identifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether the customer has set a password through their activation link yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Active,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Active => "active",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Status> {
+        match raw {
+            "pending" => Some(Status::Pending),
+            "active" => Some(Status::Active),
+            _ => None,
+        }
+    }
+}
+
+/// A list the customer is subscribed to, as shown in the customer object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    pub id: String,
+    pub name: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub subscribed_at: i64,
+}
+
+/// The customer object of the API: exactly these keys, `null` where unset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub name: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub address: Option<String>,
+    pub address_town: Option<String>,
+    pub address_postcode: Option<String>,
+    pub address_region: Option<String>,
+    pub country: Option<String>,
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// Formats Unix seconds as RFC 3339 UTC, e.g. `2026-11-24T09:30:00Z`.
+pub fn format_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Serializes Unix seconds as an RFC 3339 string (for `#[serde(serialize_with)]`).
+pub fn rfc3339_field<S: serde::Serializer>(unix: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*unix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_are_fourteen_digits() {
+        for _ in 0..100 {
+            let id = CustomerId::random();
+            assert!(CustomerId::parse(id.as_str()).is_ok());
+            assert!(!id.as_str().starts_with('0'));
+        }
+    }
+
+    #[test]
+    fn identifiers_follow_the_link_safe_alphabet() {
+        assert!(Identifier::parse("test-user-1").is_ok());
+        assert!(Identifier::parse(Identifier::random().as_str()).is_ok());
+        for bad in ["", "-x", "a b", "a/b", "a?b=c", "é", &"a".repeat(65)] {
+            assert!(Identifier::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+    }
+}

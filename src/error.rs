@@ -1,0 +1,84 @@
+//! The one error type of the customer area: each variant names an outcome a caller must handle.
+//! Mapped to HTTP statuses in `http::error`, and to exit codes and messages in the CLI.
+
+use std::collections::BTreeMap;
+
+/// Per-field problems of a request, keyed by the field's JSON name.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// Everything that can go wrong in a customer-area operation.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Email or password wrong, or the account not yet activated: deliberately indistinguishable.
+    #[error("the email or password is not correct")]
+    InvalidCredentials,
+    /// No bearer token, or one that is unknown, expired or ended.
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// A one-time code (activation secret, reset code, email key) that is wrong, used or expired.
+    #[error("the {field} is invalid, already used or expired")]
+    InvalidCode { field: &'static str },
+    /// The request is well-formed JSON but its content breaks the rules.
+    #[error("{message}")]
+    Validation { message: String, fields: FieldErrors },
+    /// The body is not valid JSON (or not the JSON shape the endpoint takes).
+    #[error("{0}")]
+    MalformedBody(String),
+    /// The thing asked for does not exist (or is not visible to this caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request clashes with existing state (a duplicate email or identifier).
+    #[error("{message}")]
+    Conflict { message: String, fields: FieldErrors },
+    /// Too many attempts; try again after `retry_after` seconds.
+    #[error("too many attempts; try again later")]
+    Throttled { retry_after: u64 },
+    /// Hashing queue or database pool saturated; try again shortly.
+    #[error("the service is busy; try again shortly")]
+    Overloaded,
+    /// A bug or an infrastructure failure. The cause is logged, never shown to a client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    /// A validation error about one field.
+    pub fn field(field: &str, problem: impl Into<String>) -> AppError {
+        let problem = problem.into();
+        AppError::Validation {
+            message: format!("{field}: {problem}"),
+            fields: BTreeMap::from([(field.to_owned(), problem)]),
+        }
+    }
+
+    /// A validation error about several fields; `None` when there is nothing to report.
+    pub fn fields(fields: FieldErrors) -> Option<AppError> {
+        if fields.is_empty() {
+            return None;
+        }
+        let message = fields
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Some(AppError::Validation { message, fields })
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> AppError {
+        AppError::Internal(cause.into())
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(err: crate::store::StoreError) -> AppError {
+        use crate::store::StoreError;
+        match err {
+            StoreError::Busy => AppError::Overloaded,
+            StoreError::Duplicate { field } => AppError::Conflict {
+                message: format!("{field} is already in use"),
+                fields: BTreeMap::from([(field.to_owned(), "is already in use".to_owned())]),
+            },
+            other => AppError::Internal(other.into()),
+        }
+    }
+}

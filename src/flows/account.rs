@@ -1,0 +1,38 @@
+use super::{Area, Session};
+use crate::domain::CustomerId;
+use crate::error::AppError;
+use crate::mail::{Kind, Vars};
+use crate::store::{customers, outbox};
+
+impl Area {
+    /// Deletes the caller's account and everything tied to it; their tokens die at once.
+    pub async fn delete_account(&self, session: Session) -> Result<(), AppError> {
+        if self.delete_customer(session.customer).await? {
+            Ok(())
+        } else {
+            Err(AppError::Unauthenticated)
+        }
+    }
+
+    /// Deletes a customer (sessions, codes and subscriptions go with them, by cascade) and
+    /// queues a goodbye email. Returns whether there was such a customer.
+    pub async fn delete_customer(&self, id: CustomerId) -> Result<bool, AppError> {
+        let mailer = self.mailer.clone();
+        let deleted = self
+            .store
+            .write(move |tx| {
+                let Some((email, name)) = customers::contact(tx, &id)? else {
+                    return Ok(false);
+                };
+                customers::delete(tx, &id)?;
+                let vars = Vars { name, email: email.clone(), ..Vars::default() };
+                outbox::enqueue(tx, &mailer.compose(Kind::AccountDeleted, &email, &vars))?;
+                Ok(true)
+            })
+            .await?;
+        if deleted {
+            self.mailer.wake_worker();
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,164 @@
+use url::Url;
+
+use super::Area;
+use crate::auth;
+use crate::domain::{CustomerId, EmailAddress, Identifier, ProfileChanges, ProfileField, Status};
+use crate::error::AppError;
+use crate::mail::{Kind, Vars};
+use crate::store::codes::{self, CodeCheck, Purpose};
+use crate::store::{customers, outbox};
+
+/// A customer to create (by an admin, an import or a sign-up).
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub email: EmailAddress,
+    pub name: Option<String>,
+    pub identifier: Option<Identifier>,
+    pub profile: ProfileChanges,
+    /// Queue the activation email (otherwise the customer stays pending until one is sent).
+    pub send_activation: bool,
+    /// Where the activation link points, instead of `links.activate_uri`.
+    pub activate_uri: Option<Url>,
+}
+
+/// A freshly created pending customer.
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub id: CustomerId,
+    pub identifier: Identifier,
+    pub activation_queued: bool,
+}
+
+impl Area {
+    /// Creates a pending customer and, if asked, queues their activation email in the same
+    /// transaction. A duplicate email or identifier is a conflict.
+    pub async fn create_customer(&self, account: NewAccount) -> Result<Created, AppError> {
+        let area = self.clone();
+        let created = self
+            .store
+            .write(move |tx| {
+                let mut profile = account.profile.clone();
+                if let Some(name) = &account.name {
+                    profile.fields.push((ProfileField::Name, Some(name.clone())));
+                }
+                let new = customers::NewCustomer {
+                    email: account.email.clone(),
+                    identifier: account.identifier.clone(),
+                    profile,
+                };
+                let (id, identifier) = customers::insert_pending(tx, &new)?;
+                if account.send_activation {
+                    area.queue_activation(tx, &id, &identifier, &account.email, account.name.as_deref(), account.activate_uri.as_ref())?;
+                }
+                Ok(Created { id, identifier, activation_queued: account.send_activation })
+            })
+            .await?;
+        if created.activation_queued {
+            self.mailer.wake_worker();
+        }
+        Ok(created)
+    }
+
+    /// Issues a fresh activation secret (replacing any earlier one) and queues its email.
+    pub(super) fn queue_activation(
+        &self,
+        tx: &rusqlite::Connection,
+        id: &CustomerId,
+        identifier: &Identifier,
+        email: &EmailAddress,
+        name: Option<&str>,
+        activate_uri: Option<&Url>,
+    ) -> crate::store::StoreResult<()> {
+        let secret = auth::new_code();
+        let ttl = Self::hours(self.config.auth.activation_ttl_hours);
+        codes::issue(tx, id, Purpose::Activation, &auth::digest(&secret), None, ttl)?;
+        let vars = Vars {
+            name: name.map(str::to_owned),
+            email: email.to_string(),
+            link: Some(self.links.activation(activate_uri, identifier.as_str(), &secret)),
+            ..Vars::default()
+        };
+        outbox::enqueue(tx, &self.mailer.compose(Kind::Activation, email.as_str(), &vars))?;
+        Ok(())
+    }
+
+    /// Sets the first password of a pending customer whose activation secret is right.
+    pub async fn activate(
+        &self,
+        identifier: &str,
+        secret: &str,
+        password: &str,
+        password_check: &str,
+    ) -> Result<(), AppError> {
+        let invalid = AppError::InvalidCode { field: "secret" };
+        if !auth::looks_like_code(secret) || Identifier::parse(identifier).is_err() {
+            return Err(invalid);
+        }
+        let lookup = identifier.to_owned();
+        let (id, email) = match self
+            .store
+            .read(move |c| {
+                let found = customers::find_by_identifier(c, &lookup)?;
+                Ok(match found {
+                    Some((id, Status::Pending)) => customers::contact(c, &id)?.map(|(email, _)| (id, email)),
+                    _ => None,
+                })
+            })
+            .await?
+        {
+            Some(found) => found,
+            None => return Err(invalid),
+        };
+        let email = EmailAddress::parse(&email).ok();
+        let password = self.new_password(password, password_check, email.as_ref())?;
+        let digest = auth::digest(secret);
+        let (check_id, check_digest) = (id.clone(), digest.clone());
+        let check = self
+            .store
+            .write(move |tx| codes::check(tx, &check_id, Purpose::Activation, &check_digest, false))
+            .await?;
+        if check == CodeCheck::Invalid {
+            return Err(invalid);
+        }
+        let hash = self.hasher.hash(&password).await?;
+        // Consume the secret and activate in one transaction: of concurrent attempts with the
+        // same secret, exactly one gets here with the secret still in place.
+        let activated = self
+            .store
+            .write(move |tx| {
+                let check = codes::check(tx, &id, Purpose::Activation, &digest, true)?;
+                if check == CodeCheck::Invalid {
+                    return Ok(false);
+                }
+                customers::activate(tx, &id, &hash)?;
+                Ok(true)
+            })
+            .await?;
+        if activated { Ok(()) } else { Err(invalid) }
+    }
+
+    /// Issues a new activation secret for a pending customer and queues the email again.
+    pub async fn resend_activation(&self, key: &str, activate_uri: Option<Url>) -> Result<(), AppError> {
+        let key = key.to_owned();
+        let area = self.clone();
+        self.store
+            .write(move |tx| {
+                let Some(view) = customers::admin_view(tx, &key)? else {
+                    return Ok(Err(AppError::NotFound("no such customer".into())));
+                };
+                if view.status != Status::Pending {
+                    return Ok(Err(AppError::Conflict {
+                        message: "the customer is already active".into(),
+                        fields: Default::default(),
+                    }));
+                }
+                let identifier = Identifier::parse(&view.identifier).map_err(|e| crate::store::StoreError::Corrupt(e))?;
+                let email = EmailAddress::parse(&view.customer.email).map_err(|e| crate::store::StoreError::Corrupt(e))?;
+                area.queue_activation(tx, &view.customer.id, &identifier, &email, view.customer.name.as_deref(), activate_uri.as_ref())?;
+                Ok(Ok(()))
+            })
+            .await??;
+        self.mailer.wake_worker();
+        Ok(())
+    }
+}

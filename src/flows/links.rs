@@ -1,0 +1,142 @@
+use url::{Origin, Url};
+
+use crate::config::Config;
+
+/// Builds the links that go into emails, always from the configured retailer URL (never from
+/// the request's Host or forwarding headers).
+#[derive(Clone, Debug)]
+pub struct Links {
+    base: Url,
+    allowed: Vec<Origin>,
+    activate: String,
+    newemail_confirm: String,
+}
+
+impl Links {
+    pub fn new(config: &Config) -> Links {
+        let base = config.retailer_url();
+        let mut allowed = vec![base.origin()];
+        allowed.extend(
+            config
+                .links
+                .allowed_origins
+                .iter()
+                .filter_map(|o| crate::config::parse_origin(o).ok()),
+        );
+        Links {
+            base,
+            allowed,
+            activate: config.links.activate_uri.clone(),
+            newemail_confirm: config.links.newemail_confirm_uri.clone(),
+        }
+    }
+
+    /// Resolves a URI a caller supplied (`reset_uri`, `activate_uri`): a path, or an absolute
+    /// http(s) URL on the retailer's origin or an allowed origin. Anything else is refused.
+    pub fn resolve(&self, uri: &str) -> Result<Url, String> {
+        if uri.len() > 2048 {
+            return Err("must be at most 2048 characters".into());
+        }
+        if uri.is_empty() || uri.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+            return Err("must be a path or a URL without spaces or control characters".into());
+        }
+        // `//evil.example` is a network-path reference: another host, not a path.
+        if uri.starts_with("//") {
+            return Err("must be a path or an absolute URL, not a scheme-relative one".into());
+        }
+        let url = self.base.join(uri).map_err(|_| "is not a valid URI".to_owned())?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("must be an http or https URL".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not contain credentials".into());
+        }
+        if !self.allowed.contains(&url.origin()) {
+            return Err("must be on the shop's own origin or an allowed origin".into());
+        }
+        Ok(url)
+    }
+
+    /// `<activate_uri resolved>?identifier=<identifier>&secret=<secret>`.
+    pub fn activation(&self, activate_uri: Option<&Url>, identifier: &str, secret: &str) -> String {
+        let base = activate_uri.cloned().unwrap_or_else(|| self.configured(&self.activate));
+        with_query(base, &[("identifier", identifier), ("secret", secret)])
+    }
+
+    /// `<newemail_confirm_uri resolved>?identifier=<identifier>&key=<key>`.
+    pub fn email_confirmation(&self, identifier: &str, key: &str) -> String {
+        let base = self.configured(&self.newemail_confirm);
+        with_query(base, &[("identifier", identifier), ("key", key)])
+    }
+
+    /// `<reset_uri resolved>/<code>`.
+    pub fn password_reset(&self, reset_uri: &Url, code: &str) -> String {
+        let mut url = reset_uri.clone();
+        let path = format!("{}/{code}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url.to_string()
+    }
+
+    fn configured(&self, uri: &str) -> Url {
+        self.base.join(uri).expect("validated at config load")
+    }
+}
+
+fn with_query(mut url: Url, pairs: &[(&str, &str)]) -> String {
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in pairs {
+            query.append_pair(k, v);
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links() -> Links {
+        let mut config = Config::default();
+        config.links.retailer_url = "https://shop.example.com".into();
+        config.links.allowed_origins = vec!["https://account.example.com".into()];
+        Links::new(&config)
+    }
+
+    #[test]
+    fn activation_link_has_the_documented_form() {
+        assert_eq!(
+            links().activation(None, "test-user-1", "ABCDE12345"),
+            "https://shop.example.com/customers/activate?identifier=test-user-1&secret=ABCDE12345"
+        );
+    }
+
+    #[test]
+    fn reset_link_appends_the_code() {
+        let l = links();
+        let uri = l.resolve("/account/reset/").unwrap();
+        assert_eq!(l.password_reset(&uri, "ABCDE12345"), "https://shop.example.com/account/reset/ABCDE12345");
+        let uri = l.resolve("https://account.example.com/reset").unwrap();
+        assert_eq!(l.password_reset(&uri, "Z"), "https://account.example.com/reset/Z");
+    }
+
+    #[test]
+    fn foreign_and_hostile_uris_are_refused() {
+        let l = links();
+        for bad in [
+            "//evil.example.com/x",
+            "https://shop.example.com@evil.example.com/x",
+            "https://shop.example.com.evil.net/x",
+            "http://shop.example.com/x",
+            "javascript:alert(1)",
+            "/reset\r\nBcc: x",
+            "/reset\n",
+            "\\\\evil.example.com",
+            "ftp://shop.example.com/x",
+            "",
+        ] {
+            assert!(l.resolve(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(l.resolve(&format!("/{}", "a".repeat(2048))).is_err());
+    }
+}

@@ -1,0 +1,132 @@
+use std::collections::BTreeSet;
+
+use super::{Area, Session};
+use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
+use crate::error::{AppError, FieldErrors};
+use crate::store::subscriptions::{self, ConsentSource};
+use crate::store::{customers, sessions};
+
+/// A password change asked within a profile update.
+#[derive(Clone, Debug)]
+pub struct PasswordChange {
+    pub password: String,
+    pub password_check: String,
+    pub current_password: String,
+}
+
+/// A parsed `PATCH /customers/self`: every part optional.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileUpdate {
+    /// The `id` the caller sent back, if any: accepted only when it is their own.
+    pub id: Option<String>,
+    pub email: Option<EmailAddress>,
+    pub profile: ProfileChanges,
+    pub subscriptions: Option<BTreeSet<String>>,
+    pub password: Option<PasswordChange>,
+}
+
+impl Area {
+    /// The caller's customer object.
+    pub async fn profile(&self, session: &Session) -> Result<Customer, AppError> {
+        let id = session.customer.clone();
+        self.store
+            .read(move |c| customers::profile(c, &id))
+            .await?
+            .ok_or(AppError::Unauthenticated)
+    }
+
+    /// Applies a profile update in one transaction and answers with the new customer object.
+    /// A password change ends every other session of the customer.
+    pub async fn update_profile(&self, session: &Session, update: ProfileUpdate) -> Result<Customer, AppError> {
+        let current = self.profile(session).await?;
+        let mut problems = FieldErrors::new();
+        if update.id.as_deref().is_some_and(|id| id != current.id.as_str()) {
+            problems.insert("id".into(), "cannot be changed".into());
+        }
+        let new_email = update.email.filter(|e| e.as_str() != current.email);
+        if new_email.is_some() {
+            problems.insert("email".into(), "email change is not available yet".into());
+        }
+        if let Some(e) = AppError::fields(problems) {
+            return Err(e);
+        }
+        let new_hash = match &update.password {
+            Some(change) => Some(self.checked_new_hash(session, &current, change).await?),
+            None => None,
+        };
+        let id = session.customer.clone();
+        let keep = session.token_hash.clone();
+        let customer = self
+            .store
+            .write(move |tx| {
+                if let Some(wanted) = &update.subscriptions {
+                    if let Some(unknown) = first_unknown_list(tx, wanted)? {
+                        return Ok(Err(AppError::field(
+                            "subscriptions",
+                            format!("there is no subscription list `{unknown}`"),
+                        )));
+                    }
+                    subscriptions::replace(tx, &id, wanted, ConsentSource::Customer)?;
+                }
+                customers::update_profile(tx, &id, &update.profile)?;
+                if let Some(hash) = &new_hash {
+                    customers::set_password(tx, &id, hash)?;
+                    sessions::end_all(tx, &id, Some(&keep))?;
+                }
+                Ok(customers::profile(tx, &id)?.ok_or(AppError::Unauthenticated))
+            })
+            .await??;
+        Ok(customer)
+    }
+
+    /// Verifies the current password, then hashes the new one.
+    async fn checked_new_hash(
+        &self,
+        session: &Session,
+        current: &Customer,
+        change: &PasswordChange,
+    ) -> Result<String, AppError> {
+        let email = EmailAddress::parse(&current.email).ok();
+        let new = self.new_password(&change.password, &change.password_check, email.as_ref())?;
+        let id = session.customer.clone();
+        let stored = self.store.read(move |c| customers::password_hash(c, &id)).await?;
+        if !self.hasher.verify(&change.current_password, stored).await?.matches {
+            return Err(AppError::field("current_password", "is not correct"));
+        }
+        self.hasher.hash(&new).await
+    }
+
+    /// Checks a new password and its repetition against the policy.
+    pub(super) fn new_password(
+        &self,
+        password: &str,
+        password_check: &str,
+        email: Option<&EmailAddress>,
+    ) -> Result<NewPassword, AppError> {
+        let parsed = NewPassword::parse(password, self.password_policy(), email);
+        let mut problems = FieldErrors::new();
+        if let Err(problem) = &parsed {
+            problems.insert("password".into(), problem.clone());
+        }
+        if password != password_check {
+            problems.insert("password_check".into(), "does not match password".into());
+        }
+        match AppError::fields(problems) {
+            Some(e) => Err(e),
+            None => parsed.map_err(|p| AppError::field("password", p)),
+        }
+    }
+}
+
+/// The first id in `wanted` that names no subscription list.
+pub(super) fn first_unknown_list(
+    conn: &rusqlite::Connection,
+    wanted: &BTreeSet<String>,
+) -> crate::store::StoreResult<Option<String>> {
+    for id in wanted {
+        if !subscriptions::list_exists(conn, id)? {
+            return Ok(Some(id.clone()));
+        }
+    }
+    Ok(None)
+}

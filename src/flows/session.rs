@@ -1,0 +1,81 @@
+use super::Area;
+use crate::auth;
+use crate::domain::{CustomerId, EmailAddress, PasswordPolicy, Status};
+use crate::error::AppError;
+use crate::store::{customers, sessions};
+
+/// An authenticated caller: the customer and the digest of the token they presented.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub customer: CustomerId,
+    pub token_hash: Vec<u8>,
+}
+
+impl Area {
+    /// Checks email and password and opens a session, answering with its bearer token.
+    /// Unknown email, wrong password and pending account fail alike, after the same work.
+    pub async fn login(&self, email: &str, password: &str) -> Result<String, AppError> {
+        // No stored password is longer, so a longer one cannot match; refusing it before
+        // hashing says nothing about the account.
+        if password.chars().count() > PasswordPolicy::MAX_CHARS {
+            return Err(AppError::InvalidCredentials);
+        }
+        let record = match EmailAddress::parse(email) {
+            Ok(email) => self.store.read(move |c| customers::find_for_login(c, &email)).await?,
+            Err(_) => None,
+        };
+        let stored = record.as_ref().and_then(|r| r.password_hash.clone());
+        let verdict = self.hasher.verify(password, stored.clone()).await?;
+        let record = match record {
+            Some(r) if verdict.matches && r.status == Status::Active => r,
+            _ => return Err(AppError::InvalidCredentials),
+        };
+        let token = auth::new_session_token();
+        let digest = auth::digest(&token);
+        let ttl = Self::hours(self.config.auth.token_ttl_hours);
+        let id = record.id.clone();
+        self.store.write(move |tx| sessions::create(tx, &digest, &id, ttl)).await?;
+        if verdict.needs_rehash {
+            self.rehash_in_background(record.id, password.to_owned(), stored.unwrap_or_default());
+        }
+        Ok(token)
+    }
+
+    /// Re-hashes a password with the configured iteration count, after the login answered.
+    fn rehash_in_background(&self, id: CustomerId, password: String, old_hash: String) {
+        let area = self.clone();
+        tokio::spawn(async move {
+            let password = crate::domain::NewPassword::trusted(password);
+            let result = async {
+                let hash = area.hasher.hash(&password).await?;
+                area.store
+                    .write(move |tx| customers::replace_password_hash(tx, &id, &old_hash, &hash))
+                    .await?;
+                Ok::<_, AppError>(())
+            };
+            if let Err(e) = result.await {
+                tracing::warn!(error = %e, "password rehash failed");
+            }
+        });
+    }
+
+    /// The session a bearer token opens, if it is live.
+    pub async fn authenticate(&self, token: &str) -> Result<Session, AppError> {
+        if !auth::looks_like_session_token(token) {
+            return Err(AppError::Unauthenticated);
+        }
+        let token_hash = auth::digest(token);
+        let lookup = token_hash.clone();
+        let customer = self.store.read(move |c| sessions::customer_of(c, &lookup)).await?;
+        match customer {
+            Some(customer) => Ok(Session { customer, token_hash }),
+            None => Err(AppError::Unauthenticated),
+        }
+    }
+
+    /// Ends the caller's session.
+    pub async fn logout(&self, session: Session) -> Result<(), AppError> {
+        self.store.write(move |tx| sessions::end(tx, &session.token_hash)).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! Handlers of the customer endpoints: read the request into domain values, call the
+//! operation, shape the answer. No rules live here.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use super::body::JsonObject;
+use super::reply::ok_json;
+use crate::domain::{EmailAddress, ProfileChanges, ProfileField};
+use crate::error::AppError;
+use crate::flows::{Area, PasswordChange, ProfileUpdate, Session};
+
+/// POST /customers/login
+pub async fn login(area: Area, mut body: JsonObject) -> Result<Response, Rejection> {
+    let email = body.required_str("email");
+    let password = body.required_str("password");
+    body.finish()?;
+    let token = area.login(&email, &password).await?;
+    Ok(ok_json(&json!({ "token": token })))
+}
+
+/// POST /customers/logout
+pub async fn logout(area: Area, session: Session) -> Result<Response, Rejection> {
+    area.logout(session).await?;
+    Ok(ok_json(&json!({ "result": "logged_out" })))
+}
+
+/// GET /customers/self
+pub async fn show_self(area: Area, session: Session) -> Result<Response, Rejection> {
+    Ok(ok_json(&area.profile(&session).await?))
+}
+
+/// PATCH /customers/self
+pub async fn update_self(area: Area, session: Session, body: JsonObject) -> Result<Response, Rejection> {
+    let update = parse_update(body)?;
+    Ok(ok_json(&area.update_profile(&session, update).await?))
+}
+
+/// DELETE /customers/self
+pub async fn delete_self(area: Area, session: Session) -> Result<Response, Rejection> {
+    area.delete_account(session).await?;
+    Ok(ok_json(&json!({ "result": "deleted" })))
+}
+
+/// POST /customers/activate
+pub async fn activate(area: Area, mut body: JsonObject) -> Result<Response, Rejection> {
+    let identifier = body.required_str("identifier");
+    let secret = body.required_str("secret");
+    let password = body.required_str("password");
+    let password_check = body.required_str("password_check");
+    body.finish()?;
+    area.activate(&identifier, &secret, &password, &password_check).await?;
+    Ok(ok_json(&json!({ "result": "activated" })))
+}
+
+/// Reads a PATCH body: any subset of the customer object, plus a password change.
+fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
+    let mut update = ProfileUpdate {
+        id: body.optional_str("id"),
+        ..ProfileUpdate::default()
+    };
+    if let Some(raw) = body.optional_str("email") {
+        match EmailAddress::parse(&raw) {
+            Ok(email) => update.email = Some(email),
+            Err(problem) => body.reject_field("email", problem),
+        }
+    }
+    let mut profile = ProfileChanges::default();
+    for field in ProfileField::ALL {
+        match body.nullable_str(field.key()) {
+            None => {}
+            Some(None) => profile.fields.push((field, None)),
+            Some(Some(raw)) => match field.parse(&raw) {
+                Ok(value) => profile.fields.push((field, value)),
+                Err(problem) => body.reject_field(field.key(), problem),
+            },
+        }
+    }
+    update.profile = profile;
+    if let Some(value) = body.take("subscriptions") {
+        match subscription_ids(value) {
+            Ok(ids) => update.subscriptions = Some(ids),
+            Err(problem) => body.reject_field("subscriptions", problem),
+        }
+    }
+    let password = body.optional_str("password");
+    let password_check = body.optional_str("password_check");
+    let current_password = body.optional_str("current_password");
+    if password.is_some() || password_check.is_some() || current_password.is_some() {
+        for (key, value) in [
+            ("password", &password),
+            ("password_check", &password_check),
+            ("current_password", &current_password),
+        ] {
+            if value.is_none() {
+                body.reject_field(key, "is required to change the password");
+            }
+        }
+        if let (Some(password), Some(password_check), Some(current_password)) =
+            (password, password_check, current_password)
+        {
+            update.password = Some(PasswordChange { password, password_check, current_password });
+        }
+    }
+    body.finish()?;
+    Ok(update)
+}
+
+/// `subscriptions` is an array of list ids; the objects of a GET are accepted too, so that
+/// a GET → PATCH round trip works unchanged.
+fn subscription_ids(value: Value) -> Result<BTreeSet<String>, String> {
+    let Value::Array(items) = value else {
+        return Err("must be an array of subscription list ids".into());
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::String(id) => Ok(id),
+            Value::Object(mut object) => match object.remove("id") {
+                Some(Value::String(id)) => Ok(id),
+                _ => Err("must be an array of subscription list ids".to_owned()),
+            },
+            _ => Err("must be an array of subscription list ids".to_owned()),
+        })
+        .collect()
+}

@@ -1,0 +1,111 @@
+//! The one place where failures become HTTP answers: every error, ours or warp's, leaves as
+//! `{"error": "<code>", "message": "...", "fields"?: {...}}` with its status.
+
+use std::convert::Infallible;
+
+use http::StatusCode;
+use serde::Serialize;
+use warp::Reply;
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use crate::error::{AppError, FieldErrors};
+
+/// An [`AppError`] travelling through warp's rejection machinery.
+#[derive(Debug)]
+pub struct ApiRejection(pub AppError);
+
+impl warp::reject::Reject for ApiRejection {}
+
+impl From<AppError> for Rejection {
+    fn from(err: AppError) -> Rejection {
+        warp::reject::custom(ApiRejection(err))
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a FieldErrors>,
+}
+
+/// The status, code and body of an error.
+pub fn error_response(err: &AppError) -> Response {
+    let (status, code) = match err {
+        AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        AppError::InvalidCode { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code"),
+        AppError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        AppError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+        AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+        AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+        AppError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+        AppError::Internal(cause) => {
+            tracing::error!(error = ?cause, "internal error");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+        }
+    };
+    let field_map;
+    let fields = match err {
+        AppError::Validation { fields, .. } | AppError::Conflict { fields, .. } if !fields.is_empty() => Some(fields),
+        AppError::InvalidCode { field } => {
+            field_map = FieldErrors::from([(field.to_string(), "is invalid, already used or expired".to_string())]);
+            Some(&field_map)
+        }
+        _ => None,
+    };
+    let body = ErrorBody { error: code, message: err.to_string(), fields };
+    let mut response = warp::reply::with_status(warp::reply::json(&body), status).into_response();
+    let headers = response.headers_mut();
+    match err {
+        AppError::Throttled { retry_after } => {
+            headers.insert("retry-after", retry_after.to_string().parse().expect("digits"));
+        }
+        AppError::Overloaded => {
+            headers.insert("retry-after", http::HeaderValue::from_static("2"));
+        }
+        AppError::Unauthenticated | AppError::InvalidCredentials => {
+            headers.insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
+        }
+        _ => {}
+    }
+    response
+}
+
+fn plain(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = ErrorBody { error: code, message: message.to_owned(), fields: None };
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+/// Turns any rejection into the JSON error body.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    if let Some(ApiRejection(err)) = rejection.find() {
+        return Ok(error_response(err));
+    }
+    let response = if rejection.is_not_found() {
+        plain(StatusCode::NOT_FOUND, "not_found", "there is no such endpoint")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        plain(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some()
+        || rejection.find::<super::body::TooLarge>().is_some()
+    {
+        plain(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+    } else if rejection.find::<warp::reject::UnsupportedMediaType>().is_some()
+        || rejection.find::<super::body::UnsupportedMedia>().is_some()
+    {
+        plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        plain(StatusCode::BAD_REQUEST, "invalid_query", "the query string is not valid")
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
+        plain(StatusCode::BAD_REQUEST, "invalid_header", &e.to_string())
+    } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
+        plain(StatusCode::BAD_REQUEST, "missing_header", &e.to_string())
+    } else {
+        tracing::error!(?rejection, "unhandled rejection");
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+    };
+    Ok(response)
+}

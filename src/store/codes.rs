@@ -1,0 +1,115 @@
+//! One-time codes sent by email (activation, password reset, email change): stored hashed,
+//! one live code per customer and purpose, expiring, with a bounded number of wrong tries.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use subtle::ConstantTimeEq;
+
+use super::{StoreResult, now};
+use crate::domain::CustomerId;
+
+/// Wrong tries after which a code is destroyed.
+pub const MAX_FAILED_ATTEMPTS: i64 = 5;
+
+/// What a one-time code is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Activation,
+    PasswordReset,
+    EmailChange,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Activation => "activation",
+            Purpose::PasswordReset => "password_reset",
+            Purpose::EmailChange => "email_change",
+        }
+    }
+}
+
+/// The result of presenting a code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// The code is right and live; for an email change, the address it confirms.
+    Valid { new_email: Option<String> },
+    /// Wrong, expired, used, replaced or out of tries.
+    Invalid,
+}
+
+/// Stores a fresh code, replacing any earlier code of the same purpose.
+pub fn issue(
+    conn: &Connection,
+    customer: &CustomerId,
+    purpose: Purpose,
+    code_hash: &[u8],
+    new_email: Option<&str>,
+    ttl_seconds: i64,
+) -> StoreResult<()> {
+    let now = now();
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO one_time_codes
+             (customer_id, purpose, code_hash, new_email, failed_attempts, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+    )?
+    .execute(params![customer.as_str(), purpose.as_str(), code_hash, new_email, now, now + ttl_seconds])?;
+    Ok(())
+}
+
+/// Checks a presented code. A wrong guess is counted, and the code dies at the limit; with
+/// `consume` a right code is deleted so it cannot be used again. Run it inside a write
+/// transaction so that concurrent guesses are counted one after the other.
+pub fn check(
+    conn: &Connection,
+    customer: &CustomerId,
+    purpose: Purpose,
+    presented_hash: &[u8],
+    consume: bool,
+) -> StoreResult<CodeCheck> {
+    let row: Option<(Vec<u8>, Option<String>, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT code_hash, new_email, failed_attempts, expires_at FROM one_time_codes
+             WHERE customer_id = ?1 AND purpose = ?2",
+        )?
+        .query_row(params![customer.as_str(), purpose.as_str()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .optional()?;
+    let Some((stored, new_email, failed, expires_at)) = row else {
+        return Ok(CodeCheck::Invalid);
+    };
+    if expires_at <= now() || failed >= MAX_FAILED_ATTEMPTS {
+        revoke(conn, customer, purpose)?;
+        return Ok(CodeCheck::Invalid);
+    }
+    if bool::from(stored.ct_eq(presented_hash)) {
+        if consume {
+            revoke(conn, customer, purpose)?;
+        }
+        return Ok(CodeCheck::Valid { new_email });
+    }
+    if failed + 1 >= MAX_FAILED_ATTEMPTS {
+        revoke(conn, customer, purpose)?;
+    } else {
+        conn.prepare_cached(
+            "UPDATE one_time_codes SET failed_attempts = failed_attempts + 1
+             WHERE customer_id = ?1 AND purpose = ?2",
+        )?
+        .execute(params![customer.as_str(), purpose.as_str()])?;
+    }
+    Ok(CodeCheck::Invalid)
+}
+
+/// Deletes the customer's code of this purpose, if any.
+pub fn revoke(conn: &Connection, customer: &CustomerId, purpose: Purpose) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM one_time_codes WHERE customer_id = ?1 AND purpose = ?2")?
+        .execute(params![customer.as_str(), purpose.as_str()])?;
+    Ok(())
+}
+
+/// Deletes every expired code; returns how many.
+pub fn purge_expired(conn: &Connection) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM one_time_codes WHERE expires_at <= ?1")?
+        .execute([now()])?)
+}

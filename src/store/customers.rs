@@ -1,0 +1,286 @@
+//! Customers: creation, lookup, profile edits, passwords, activation and deletion.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use super::{StoreError, StoreResult, now, subscriptions};
+use crate::domain::{Customer, CustomerId, EmailAddress, Identifier, ProfileChanges, Status};
+
+/// What a new customer starts with.
+#[derive(Clone, Debug)]
+pub struct NewCustomer {
+    pub email: EmailAddress,
+    pub identifier: Option<Identifier>,
+    pub profile: ProfileChanges,
+}
+
+/// What login needs to know about an account.
+#[derive(Clone, Debug)]
+pub struct LoginRecord {
+    pub id: CustomerId,
+    pub status: Status,
+    pub password_hash: Option<String>,
+}
+
+/// A customer as the retailer's back office sees them.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdminView {
+    #[serde(flatten)]
+    pub customer: Customer,
+    pub identifier: String,
+    pub status: Status,
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub created_at: i64,
+}
+
+/// Inserts a pending customer with a never-used random id; a missing identifier is generated.
+pub fn insert_pending(conn: &Connection, new: &NewCustomer) -> StoreResult<(CustomerId, Identifier)> {
+    let id = loop {
+        let candidate = CustomerId::random();
+        let fresh = conn
+            .prepare_cached("INSERT OR IGNORE INTO customer_ids (id) VALUES (?1)")?
+            .execute([candidate.as_str()])?;
+        if fresh == 1 {
+            break candidate;
+        }
+    };
+    let now = now();
+    let insert = |identifier: &Identifier| {
+        conn.prepare_cached(
+            "INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
+        )?
+        .execute(params![id.as_str(), identifier.as_str(), new.email.as_str(), now])
+        .map_err(StoreError::from)
+    };
+    let identifier = match &new.identifier {
+        Some(identifier) => {
+            insert(identifier)?;
+            identifier.clone()
+        }
+        None => loop {
+            let candidate = Identifier::random();
+            match insert(&candidate) {
+                Err(StoreError::Duplicate { field: "identifier" }) => continue,
+                Err(e) => return Err(e),
+                Ok(_) => break candidate,
+            }
+        },
+    };
+    update_profile(conn, &id, &new.profile)?;
+    Ok((id, identifier))
+}
+
+/// The account behind an email address, for login.
+pub fn find_for_login(conn: &Connection, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
+    conn.prepare_cached("SELECT id, status, password_hash FROM customers WHERE email = ?1")?
+        .query_row([email.as_str()], |row| {
+            Ok(LoginRecord {
+                id: CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?,
+                status: status(row, 1)?,
+                password_hash: row.get(2)?,
+            })
+        })
+        .optional()
+        .map_err(Into::into)
+}
+
+/// The id and status of the customer with this public identifier.
+pub fn find_by_identifier(
+    conn: &Connection,
+    identifier: &str,
+) -> StoreResult<Option<(CustomerId, Status)>> {
+    conn.prepare_cached("SELECT id, status FROM customers WHERE identifier = ?1")?
+        .query_row([identifier], |row| {
+            Ok((CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?, status(row, 1)?))
+        })
+        .optional()
+        .map_err(Into::into)
+}
+
+const PROFILE_COLUMNS: &str = "id, name, email, phone, mobile, address, address_town, \
+                               address_postcode, address_region, country";
+
+fn profile_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
+    Ok(Customer {
+        id: CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?,
+        name: row.get(1)?,
+        email: row.get(2)?,
+        phone: row.get(3)?,
+        mobile: row.get(4)?,
+        address: row.get(5)?,
+        address_town: row.get(6)?,
+        address_postcode: row.get(7)?,
+        address_region: row.get(8)?,
+        country: row.get(9)?,
+        subscriptions: Vec::new(),
+    })
+}
+
+/// The customer object, with subscriptions.
+pub fn profile(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Customer>> {
+    let customer = conn
+        .prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM customers WHERE id = ?1"))?
+        .query_row([id.as_str()], profile_from_row)
+        .optional()?;
+    let Some(mut customer) = customer else {
+        return Ok(None);
+    };
+    customer.subscriptions = subscriptions::of_customer(conn, id)?;
+    Ok(Some(customer))
+}
+
+/// The back-office view of a customer found by id, identifier or email.
+pub fn admin_view(conn: &Connection, key: &str) -> StoreResult<Option<AdminView>> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {PROFILE_COLUMNS}, identifier, status, created_at FROM customers
+             WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))"
+        ))?
+        .query_row([key], |row| {
+            Ok(AdminView {
+                customer: profile_from_row(row)?,
+                identifier: row.get(10)?,
+                status: status(row, 11)?,
+                created_at: row.get(12)?,
+            })
+        })
+        .optional()?;
+    let Some(mut view) = row else {
+        return Ok(None);
+    };
+    view.customer.subscriptions = subscriptions::of_customer(conn, &view.customer.id)?;
+    Ok(Some(view))
+}
+
+/// Customers in creation order, optionally only those whose email or identifier contains
+/// `search`, `limit` at a time after `offset`; with the total number that match.
+pub fn list(
+    conn: &Connection,
+    search: Option<&str>,
+    limit: u32,
+    offset: u32,
+) -> StoreResult<(Vec<AdminView>, i64)> {
+    let pattern = search.map(|s| {
+        let escaped = s.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let filter = "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')";
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM customers WHERE {filter}"))?
+        .query_row([&pattern], |row| row.get(0))?;
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {PROFILE_COLUMNS}, identifier, status, created_at FROM customers
+         WHERE {filter} ORDER BY created_at, id LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = statement.query_map(params![pattern, limit, offset], |row| {
+        Ok(AdminView {
+            customer: profile_from_row(row)?,
+            identifier: row.get(10)?,
+            status: status(row, 11)?,
+            created_at: row.get(12)?,
+        })
+    })?;
+    let mut views = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    for view in &mut views {
+        view.customer.subscriptions = subscriptions::of_customer(conn, &view.customer.id)?;
+    }
+    Ok((views, total))
+}
+
+/// Applies profile changes; a no-op for an empty set.
+pub fn update_profile(conn: &Connection, id: &CustomerId, changes: &ProfileChanges) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    // Column names come from `ProfileField::key`, a fixed list: never from the request.
+    let assignments: Vec<String> = changes
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, (field, _))| format!("{} = ?{}", field.key(), i + 3))
+        .collect();
+    let sql = format!(
+        "UPDATE customers SET updated_at = ?2, {} WHERE id = ?1",
+        assignments.join(", ")
+    );
+    let mut values: Vec<Value> = vec![id.as_str().to_owned().into(), now().into()];
+    values.extend(changes.fields.iter().map(|(_, v)| v.clone().map_or(Value::Null, Value::Text)));
+    conn.execute(&sql, params_from_iter(values))?;
+    Ok(())
+}
+
+/// The stored password hash of an active customer.
+pub fn password_hash(conn: &Connection, id: &CustomerId) -> StoreResult<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT password_hash FROM customers WHERE id = ?1")?
+        .query_row([id.as_str()], |row| row.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// The customer's current email address and name.
+pub fn contact(conn: &Connection, id: &CustomerId) -> StoreResult<Option<(String, Option<String>)>> {
+    conn.prepare_cached("SELECT email, name FROM customers WHERE id = ?1")?
+        .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .map_err(Into::into)
+}
+
+/// Replaces the password hash.
+pub fn set_password(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE customers SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id.as_str(), hash, now()])?;
+    Ok(())
+}
+
+/// Replaces the password hash only if it is still `expected` (a rehash must not undo a
+/// password change that happened meanwhile).
+pub fn replace_password_hash(conn: &Connection, id: &CustomerId, expected: &str, hash: &str) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE customers SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2")?
+        .execute(params![id.as_str(), expected, hash])?;
+    Ok(())
+}
+
+/// Makes a pending customer active with their first password.
+pub fn activate(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResult<()> {
+    let now = now();
+    conn.prepare_cached(
+        "UPDATE customers SET status = 'active', password_hash = ?2, activated_at = ?3, updated_at = ?3
+         WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), hash, now])?;
+    Ok(())
+}
+
+/// Changes the email address (already confirmed by its owner).
+pub fn set_email(conn: &Connection, id: &CustomerId, email: &EmailAddress) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE customers SET email = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id.as_str(), email.as_str(), now()])?;
+    Ok(())
+}
+
+/// Whether an account uses this email address.
+pub fn email_taken(conn: &Connection, email: &EmailAddress) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE email = ?1)")?
+        .query_row([email.as_str()], |row| row.get(0))?)
+}
+
+/// Removes the customer and, by cascade, their sessions, codes, subscriptions and consent
+/// records. The id stays reserved in `customer_ids`. Returns whether there was such a customer.
+pub fn delete(conn: &Connection, id: &CustomerId) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM customers WHERE id = ?1")?
+        .execute([id.as_str()])?
+        == 1)
+}
+
+fn status(row: &Row<'_>, index: usize) -> rusqlite::Result<Status> {
+    let raw: String = row.get(index)?;
+    Status::parse(&raw).ok_or_else(|| corrupt(format!("unknown status {raw}")))
+}
+
+fn corrupt(message: String) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(message.into())
+}

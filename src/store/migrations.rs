@@ -1,0 +1,155 @@
+//! Versioned schema migrations, read from `schema.sql` (embedded in the binary).
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::{StoreError, StoreResult, now};
+
+const SCHEMA: &str = include_str!("../../schema.sql");
+const MARKER: &str = "-- migration:";
+
+/// One step of the schema, as written in `schema.sql`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migration {
+    pub version: i64,
+    pub name: String,
+    pub sql: String,
+}
+
+/// A migration and whether this database has it.
+#[derive(Clone, Debug)]
+pub struct MigrationState {
+    pub version: i64,
+    pub name: String,
+    pub applied_at: Option<i64>,
+}
+
+/// The migrations embedded in this binary, in order.
+pub fn embedded() -> Vec<Migration> {
+    parse(SCHEMA).expect("schema.sql is well-formed (checked by a unit test)")
+}
+
+fn parse(text: &str) -> Result<Vec<Migration>, String> {
+    let mut migrations: Vec<Migration> = Vec::new();
+    for line in text.lines() {
+        if let Some(header) = line.strip_prefix(MARKER) {
+            let header = header.trim();
+            let (version, name) = header.split_once(' ').unwrap_or((header, ""));
+            let version: i64 = version
+                .parse()
+                .map_err(|_| format!("bad migration header `{line}`"))?;
+            let expected = migrations.last().map_or(1, |m| m.version + 1);
+            if version != expected {
+                return Err(format!("migration {version} found where {expected} was expected"));
+            }
+            migrations.push(Migration {
+                version,
+                name: name.trim().to_owned(),
+                sql: String::new(),
+            });
+        } else if let Some(current) = migrations.last_mut() {
+            current.sql.push_str(line);
+            current.sql.push('\n');
+        }
+    }
+    Ok(migrations)
+}
+
+fn ensure_table(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    Ok(())
+}
+
+/// Every embedded migration with its applied time, if any.
+pub fn status(conn: &Connection) -> StoreResult<Vec<MigrationState>> {
+    ensure_table(conn)?;
+    let mut states = Vec::new();
+    for migration in embedded() {
+        let applied_at = conn
+            .query_row(
+                "SELECT applied_at FROM schema_migrations WHERE version = ?1",
+                [migration.version],
+                |row| row.get(0),
+            )
+            .optional()?;
+        states.push(MigrationState {
+            version: migration.version,
+            name: migration.name,
+            applied_at,
+        });
+    }
+    Ok(states)
+}
+
+/// Applies every pending migration, each in its own transaction; returns those applied.
+/// Refuses a database whose schema is newer than this binary.
+pub fn apply(conn: &mut Connection) -> StoreResult<Vec<Migration>> {
+    ensure_table(conn)?;
+    let migrations = embedded();
+    let newest: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )?;
+    let known = migrations.last().map_or(0, |m| m.version);
+    if newest > known {
+        return Err(StoreError::Corrupt(format!(
+            "the database has schema version {newest}, newer than this program knows ({known}); \
+             upgrade customer-area"
+        )));
+    }
+    let mut applied = Vec::new();
+    for migration in migrations.into_iter().filter(|m| m.version > newest) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have applied it while we waited for the lock.
+        let done: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [migration.version],
+            |row| row.get(0),
+        )?;
+        if !done {
+            tx.execute_batch(&migration.sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![migration.version, migration.name, now()],
+            )?;
+            applied.push(migration);
+        }
+        tx.commit()?;
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_parses_into_consecutive_versions() {
+        let migrations = parse(SCHEMA).unwrap();
+        assert!(!migrations.is_empty());
+        for (i, m) in migrations.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            assert!(!m.sql.trim().is_empty());
+        }
+    }
+
+    #[test]
+    fn out_of_order_versions_are_refused() {
+        assert!(parse("-- migration: 1 a\nSELECT 1;\n-- migration: 3 c\nSELECT 1;").is_err());
+    }
+
+    #[test]
+    fn applying_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let first = apply(&mut conn).unwrap();
+        assert_eq!(first.len(), embedded().len());
+        assert!(apply(&mut conn).unwrap().is_empty());
+        assert!(status(&conn).unwrap().iter().all(|s| s.applied_at.is_some()));
+    }
+}

@@ -1,0 +1,186 @@
+//! The store: the SQLite database behind an r2d2 pool. All SQL of the product lives in this
+//! module's children; callers get typed values back and never see a connection on the async
+//! executor, since every call runs on tokio's blocking pool.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+
+use crate::config;
+
+pub mod codes;
+pub mod customers;
+pub mod migrations;
+pub mod outbox;
+pub mod sessions;
+pub mod subscriptions;
+
+/// A failure of the store itself, as opposed to an answer such as "not found".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection became free in time, or the database stayed locked: try again shortly.
+    #[error("the database is busy")]
+    Busy,
+    /// A unique column already holds this value.
+    #[error("{field} is already in use")]
+    Duplicate { field: &'static str },
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> StoreError {
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
+            Some(ErrorCode::ConstraintViolation) => match unique_column(&err) {
+                Some(field) => StoreError::Duplicate { field },
+                None => StoreError::Sqlite(err),
+            },
+            _ => StoreError::Sqlite(err),
+        }
+    }
+}
+
+/// The public name of the column a UNIQUE violation is about, if it is one callers can fix.
+fn unique_column(err: &rusqlite::Error) -> Option<&'static str> {
+    let message = err.to_string();
+    let column = message.strip_prefix("UNIQUE constraint failed: ")?;
+    match column {
+        "customers.email" => Some("email"),
+        "customers.identifier" => Some("identifier"),
+        "subscription_lists.id" => Some("id"),
+        _ => None,
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database: a pool of connections to one SQLite file in WAL mode.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<SqliteConnectionManager>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and sets every connection up for safe
+    /// concurrent use. Does not migrate: see [`migrations`].
+    pub fn open(settings: &config::Database) -> StoreResult<Store> {
+        Self::open_path(&settings.path, settings)
+    }
+
+    fn open_path(path: &Path, settings: &config::Database) -> StoreResult<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let busy_timeout = settings.busy_timeout_ms;
+        let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
+            // WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged
+            // commit durable even across power loss.
+            conn.execute_batch(&format!(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = {busy_timeout};"
+            ))?;
+            conn.set_prepared_statement_cache_capacity(64);
+            Ok(())
+        });
+        let pool = Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
+            .build(manager)
+            .map_err(|e| StoreError::Corrupt(format!("cannot open database {}: {e}", path.display())))?;
+        Ok(Store { pool })
+    }
+
+    /// Runs read-only work on a pooled connection, off the async executor.
+    pub async fn read<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(|_| StoreError::Busy)?;
+            work(&conn)
+        })
+        .await?
+    }
+
+    /// Runs work in one `BEGIN IMMEDIATE` transaction, committed when `work` returns `Ok`.
+    /// Taking the write lock up front means a read-then-write never fails half-way under WAL.
+    pub async fn write<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Transaction) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|_| StoreError::Busy)?;
+            write_tx(&mut conn, work)
+        })
+        .await?
+    }
+
+    /// The same as [`Store::write`], for callers that are already on a blocking thread.
+    pub fn write_blocking<R>(
+        &self,
+        work: impl FnOnce(&Transaction) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        let mut conn = self.pool.get().map_err(|_| StoreError::Busy)?;
+        write_tx(&mut conn, work)
+    }
+
+    /// A pooled connection for blocking callers (CLI, migrations, backup).
+    pub fn connection(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Connections checked out right now, and the pool's size.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections - state.idle_connections, self.pool.max_size())
+    }
+}
+
+fn write_tx<R>(
+    conn: &mut Connection,
+    work: impl FnOnce(&Transaction) -> StoreResult<R>,
+) -> StoreResult<R> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let result = work(&tx)?;
+    tx.commit()?;
+    Ok(result)
+}
+
+/// Seconds since the Unix epoch, the unit of every time column.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Checks that the database answers a query.
+pub fn ping(conn: &Connection) -> StoreResult<()> {
+    conn.prepare_cached("SELECT 1")?.query_row([], |_| Ok(()))?;
+    Ok(())
+}
+
+/// Copies the WAL into the main database file and truncates it (at shutdown).
+pub fn checkpoint(conn: &Connection) -> StoreResult<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
+}

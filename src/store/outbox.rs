@@ -1,0 +1,160 @@
+//! The outbox: emails written in the same transaction as the state they announce, delivered
+//! later by the mail worker. A row is leased while a worker delivers it, so two processes
+//! (the server and an admin command) never send the same email at once.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StoreResult, now};
+
+/// An email ready to be queued.
+#[derive(Clone, Debug)]
+pub struct NewEmail {
+    pub kind: &'static str,
+    pub recipient: String,
+    pub message_id: String,
+    pub raw: Vec<u8>,
+}
+
+/// A queued email leased to a worker for delivery.
+#[derive(Clone, Debug)]
+pub struct Leased {
+    pub id: i64,
+    pub recipient: String,
+    pub message_id: String,
+    pub raw: Vec<u8>,
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+/// One row of the outbox, for `outbox list`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub next_attempt_at: i64,
+}
+
+/// Queues an email for delivery now; returns its row id.
+pub fn enqueue(conn: &Connection, email: &NewEmail) -> StoreResult<i64> {
+    let now = now();
+    conn.prepare_cached(
+        "INSERT INTO outbox (kind, recipient, message_id, raw, status, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+    )?
+    .execute(params![email.kind, email.recipient, email.message_id, email.raw, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Leases up to `limit` due emails for `lease_seconds`.
+pub fn lease_due(conn: &Connection, limit: u32, lease_seconds: i64) -> StoreResult<Vec<Leased>> {
+    let now = now();
+    let mut statement = conn.prepare_cached(
+        "UPDATE outbox SET locked_until = ?1 + ?2
+         WHERE id IN (SELECT id FROM outbox
+                      WHERE status = 'queued' AND next_attempt_at <= ?1 AND locked_until <= ?1
+                      ORDER BY id LIMIT ?3)
+         RETURNING id, recipient, message_id, raw, attempts, created_at",
+    )?;
+    let rows = statement.query_map(params![now, lease_seconds, limit], |row| {
+        Ok(Leased {
+            id: row.get(0)?,
+            recipient: row.get(1)?,
+            message_id: row.get(2)?,
+            raw: row.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
+            attempts: row.get(4)?,
+            created_at: row.get(5)?,
+        })
+    })?;
+    let mut leased = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    leased.sort_by_key(|l| l.id);
+    Ok(leased)
+}
+
+/// Records a delivery; the message body is dropped, since it may carry a one-time code.
+pub fn mark_sent(conn: &Connection, id: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, raw = NULL,
+                           locked_until = 0, last_error = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![id, now()])?;
+    Ok(())
+}
+
+/// Records a failed attempt to be retried at `next_attempt_at`.
+pub fn mark_retry(conn: &Connection, id: i64, error: &str, next_attempt_at: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, locked_until = 0
+         WHERE id = ?1",
+    )?
+    .execute(params![id, error, next_attempt_at])?;
+    Ok(())
+}
+
+/// Gives up on an email.
+pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, locked_until = 0
+         WHERE id = ?1",
+    )?
+    .execute(params![id, error])?;
+    Ok(())
+}
+
+/// Puts failed emails (one, or all) back in the queue; returns how many.
+pub fn requeue_failed(conn: &Connection, id: Option<i64>) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, locked_until = 0, attempts = 0,
+                               created_at = ?2
+             WHERE status = 'failed' AND (?1 IS NULL OR id = ?1)",
+        )?
+        .execute(params![id, now()])?)
+}
+
+/// The newest `limit` rows, optionally of one status.
+pub fn list(conn: &Connection, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, kind, recipient, status, attempts, last_error, created_at, next_attempt_at
+         FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![status, limit], |row| {
+        Ok(Entry {
+            id: row.get(0)?,
+            kind: row.get(1)?,
+            recipient: row.get(2)?,
+            status: row.get(3)?,
+            attempts: row.get(4)?,
+            last_error: row.get(5)?,
+            created_at: row.get(6)?,
+            next_attempt_at: row.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many emails are queued, sent and failed.
+pub fn counts(conn: &Connection) -> StoreResult<(i64, i64, i64)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'sent'), 0),
+                    COALESCE(SUM(status = 'failed'), 0) FROM outbox",
+        )?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?)
+}
+
+/// When the next queued email falls due, if any.
+pub fn next_due(conn: &Connection) -> StoreResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT MIN(MAX(next_attempt_at, locked_until)) FROM outbox WHERE status = 'queued'")?
+        .query_row([], |row| row.get(0))
+        .optional()?
+        .flatten())
+}

@@ -1,0 +1,157 @@
+//! Subscription lists the retailer offers, customers' opt-ins, and the consent trail.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StoreResult, now};
+use crate::domain::{CustomerId, Subscription};
+
+/// A list customers may opt in to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SubscriptionList {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// Who changed a customer's subscriptions, kept with every consent record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsentSource {
+    Customer,
+    Admin,
+    Import,
+}
+
+impl ConsentSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            ConsentSource::Customer => "customer",
+            ConsentSource::Admin => "admin",
+            ConsentSource::Import => "import",
+        }
+    }
+}
+
+/// One opt-in or opt-out, as kept for proof of consent.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ConsentRecord {
+    pub list_id: String,
+    pub action: String,
+    pub source: String,
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub at: i64,
+}
+
+/// Every list, in id order.
+pub fn lists(conn: &Connection) -> StoreResult<Vec<SubscriptionList>> {
+    let mut statement =
+        conn.prepare_cached("SELECT id, name, description FROM subscription_lists ORDER BY id")?;
+    let rows = statement.query_map([], |row| {
+        Ok(SubscriptionList {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            description: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Adds a list; a duplicate id is a `StoreError::Duplicate { field: "id" }`.
+pub fn add_list(conn: &Connection, list: &SubscriptionList) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO subscription_lists (id, name, description, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![list.id, list.name, list.description, now()])?;
+    Ok(())
+}
+
+/// Removes a list and every subscription to it; returns whether it existed.
+pub fn remove_list(conn: &Connection, id: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM subscription_lists WHERE id = ?1")?
+        .execute([id])?
+        == 1)
+}
+
+/// Whether a list with this id exists.
+pub fn list_exists(conn: &Connection, id: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM subscription_lists WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The lists a customer is subscribed to, in list id order.
+pub fn of_customer(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<Subscription>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT l.id, l.name, s.subscribed_at FROM subscriptions s
+         JOIN subscription_lists l ON l.id = s.list_id
+         WHERE s.customer_id = ?1 ORDER BY l.id",
+    )?;
+    let rows = statement.query_map([customer.as_str()], |row| {
+        Ok(Subscription {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            subscribed_at: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Makes `wanted` the customer's set of subscriptions, recording a consent record for each
+/// list joined or left. Ids must exist (checked by the caller in the same transaction).
+pub fn replace(
+    conn: &Connection,
+    customer: &CustomerId,
+    wanted: &BTreeSet<String>,
+    source: ConsentSource,
+) -> StoreResult<()> {
+    let current: BTreeSet<String> = of_customer(conn, customer)?.into_iter().map(|s| s.id).collect();
+    let now = now();
+    for joined in wanted.difference(&current) {
+        conn.prepare_cached(
+            "INSERT INTO subscriptions (customer_id, list_id, subscribed_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![customer.as_str(), joined, now])?;
+        record(conn, customer, joined, "in", source, now)?;
+    }
+    for left in current.difference(wanted) {
+        conn.prepare_cached("DELETE FROM subscriptions WHERE customer_id = ?1 AND list_id = ?2")?
+            .execute(params![customer.as_str(), left])?;
+        record(conn, customer, left, "out", source, now)?;
+    }
+    Ok(())
+}
+
+fn record(
+    conn: &Connection,
+    customer: &CustomerId,
+    list: &str,
+    action: &str,
+    source: ConsentSource,
+    at: i64,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO consent_records (customer_id, list_id, action, source, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![customer.as_str(), list, action, source.as_str(), at])?;
+    Ok(())
+}
+
+/// The customer's consent trail, oldest first.
+pub fn consent_history(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<ConsentRecord>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT list_id, action, source, at FROM consent_records WHERE customer_id = ?1 ORDER BY id",
+    )?;
+    let rows = statement.query_map([customer.as_str()], |row| {
+        Ok(ConsentRecord {
+            list_id: row.get(0)?,
+            action: row.get(1)?,
+            source: row.get(2)?,
+            at: row.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

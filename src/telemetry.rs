@@ -1,0 +1,18 @@
+//! Logging: text or JSON lines on stderr, filtered by `log.level` unless `RUST_LOG` is set.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Log, LogFormat};
+
+/// Installs the global log subscriber (once; later calls are ignored).
+pub fn init(settings: &Log) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<EnvFilter>().ok())
+        .unwrap_or_else(|| EnvFilter::new(&settings.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match settings.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
