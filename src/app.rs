@@ -44,7 +44,8 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let bind = config.bind_addr()?;
         let opened = config.clone();
-        let (store, applied_migrations) = tokio::task::spawn_blocking(move || open_store(&opened)).await??;
+        let (store, applied_migrations) =
+            tokio::task::spawn_blocking(move || open_store(&opened)).await??;
         let transport = Transport::from_config(&config);
         let max_age_hours = config.mail.max_age_hours;
         let area = Area::new(config, store.clone())?;
@@ -52,11 +53,19 @@ impl App {
         let listener = TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind}"))?;
-        Ok(App { area, listener, worker, transport, applied_migrations })
+        Ok(App {
+            area,
+            listener,
+            worker,
+            transport,
+            applied_migrations,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn area(&self) -> &Area {
@@ -102,7 +111,12 @@ impl App {
         let task = tokio::spawn(self.run(async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
-        Running { addr, area, stop, task: Some(task) }
+        Running {
+            addr,
+            area,
+            stop,
+            task: Some(task),
+        }
     }
 }
 

@@ -315,9 +315,12 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.bind_addr()?;
         for proxy in &self.server.trusted_proxies {
-            proxy
-                .parse::<IpAddr>()
-                .map_err(|_| invalid("server.trusted_proxies", format!("`{proxy}` is not an IP address")))?;
+            proxy.parse::<IpAddr>().map_err(|_| {
+                invalid(
+                    "server.trusted_proxies",
+                    format!("`{proxy}` is not an IP address"),
+                )
+            })?;
         }
         for origin in &self.server.cors_origins {
             parse_origin(origin).map_err(|p| invalid("server.cors_origins", p))?;
@@ -338,7 +341,10 @@ impl Config {
         }
         for (key, uri) in [
             ("links.activate_uri", &self.links.activate_uri),
-            ("links.newemail_confirm_uri", &self.links.newemail_confirm_uri),
+            (
+                "links.newemail_confirm_uri",
+                &self.links.newemail_confirm_uri,
+            ),
         ] {
             self.retailer_url()
                 .join(uri)
@@ -349,7 +355,10 @@ impl Config {
             return Err(invalid("auth.pbkdf2_iterations", "must be at least 1000"));
         }
         if !(1..=1024).contains(&auth.min_password_length) {
-            return Err(invalid("auth.min_password_length", "must be between 1 and 1024"));
+            return Err(invalid(
+                "auth.min_password_length",
+                "must be between 1 and 1024",
+            ));
         }
         for (key, value) in [
             ("auth.token_ttl_hours", auth.token_ttl_hours),
@@ -374,8 +383,16 @@ impl Config {
                 "username and password must be set together",
             ));
         }
-        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
-            return Err(invalid("log.level", format!("`{}` is not a log filter", self.log.level)));
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return Err(invalid(
+                "log.level",
+                format!("`{}` is not a log filter", self.log.level),
+            ));
         }
         Ok(())
     }
@@ -385,7 +402,10 @@ impl Config {
         self.server.bind.parse().map_err(|_| {
             invalid(
                 "server.bind",
-                format!("`{}` is not an address such as 127.0.0.1:8080", self.server.bind),
+                format!(
+                    "`{}` is not an address such as 127.0.0.1:8080",
+                    self.server.bind
+                ),
             )
         })
     }
@@ -409,7 +429,9 @@ impl Config {
 fn parse_origin_base(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|e| format!("`{value}` is not an absolute URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("`{value}` must be an http or https URL with a host"));
+        return Err(format!(
+            "`{value}` must be an http or https URL with a host"
+        ));
     }
     Ok(url)
 }
@@ -417,8 +439,14 @@ fn parse_origin_base(value: &str) -> Result<Url, String> {
 /// A bare origin such as `https://shop.example.com` (no path, query or fragment).
 pub fn parse_origin(value: &str) -> Result<url::Origin, String> {
     let url = parse_origin_base(value)?;
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("`{value}` must be an origin like https://shop.example.com"));
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(format!(
+            "`{value}` must be an origin like https://shop.example.com"
+        ));
     }
     Ok(url.origin())
 }
@@ -447,16 +475,25 @@ fn env_keys() -> BTreeMap<String, (Vec<String>, toml::Value)> {
     // Optional keys have no default to serialize; list them by hand.
     keys.insert(
         format!("{ENV_PREFIX}MAIL_TEMPLATES_DIR"),
-        (vec!["mail".into(), "templates_dir".into()], toml::Value::String(String::new())),
+        (
+            vec!["mail".into(), "templates_dir".into()],
+            toml::Value::String(String::new()),
+        ),
     );
     keys
 }
 
 /// Reads an environment value with the type of the key's default.
 fn env_value(name: &str, raw: &str, default: &toml::Value) -> Result<toml::Value, ConfigError> {
-    let bad = |what: &str| ConfigError(format!("environment variable `{name}`: `{raw}` is not {what}"));
+    let bad = |what: &str| {
+        ConfigError(format!(
+            "environment variable `{name}`: `{raw}` is not {what}"
+        ))
+    };
     Ok(match default {
-        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad("a whole number"))?),
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| bad("a whole number"))?)
+        }
         toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim() {
             "true" | "1" | "yes" => true,
             "false" | "0" | "no" => false,
@@ -494,9 +531,13 @@ mod tests {
     use super::*;
 
     fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, String> {
-        let env: Vec<(String, String)> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_sources(text, &env).map(|(c, _)| c).map_err(|e| e.to_string())
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_sources(text, &env)
+            .map(|(c, _)| c)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -516,7 +557,10 @@ mod tests {
                 ("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "3000"),
                 ("CUSTOMER_AREA_MAIL_SMTP_PASSWORD", "env"),
                 ("CUSTOMER_AREA_MAIL_SMTP_USERNAME", "user"),
-                ("CUSTOMER_AREA_SERVER_CORS_ORIGINS", "https://a.example, https://b.example"),
+                (
+                    "CUSTOMER_AREA_SERVER_CORS_ORIGINS",
+                    "https://a.example, https://b.example",
+                ),
             ],
         )
         .unwrap();
@@ -545,7 +589,10 @@ mod tests {
             ("[auth]\npbkdf2_iterations = 10", "auth.pbkdf2_iterations"),
             ("[mail]\ntransport = \"pigeon\"", "mail.transport"),
             ("[mail.smtp]\ntls = \"maybe\"", "mail.smtp.tls"),
-            ("[server]\ntrusted_proxies = [\"proxy\"]", "server.trusted_proxies"),
+            (
+                "[server]\ntrusted_proxies = [\"proxy\"]",
+                "server.trusted_proxies",
+            ),
         ] {
             let err = load(text, &[]).unwrap_err();
             assert!(err.contains(key), "{text}: {err}");

@@ -20,7 +20,10 @@ pub enum AppError {
     InvalidCode { field: &'static str },
     /// The request is well-formed JSON but its content breaks the rules.
     #[error("{message}")]
-    Validation { message: String, fields: FieldErrors },
+    Validation {
+        message: String,
+        fields: FieldErrors,
+    },
     /// The body is not valid JSON (or not the JSON shape the endpoint takes).
     #[error("{0}")]
     MalformedBody(String),
@@ -29,7 +32,10 @@ pub enum AppError {
     NotFound(String),
     /// The request clashes with existing state (a duplicate email or identifier).
     #[error("{message}")]
-    Conflict { message: String, fields: FieldErrors },
+    Conflict {
+        message: String,
+        fields: FieldErrors,
+    },
     /// Too many attempts; try again after `retry_after` seconds.
     #[error("too many attempts; try again later")]
     Throttled { retry_after: u64 },

@@ -10,7 +10,9 @@ pub fn init(settings: &Log) {
         .ok()
         .and_then(|v| v.parse::<EnvFilter>().ok())
         .unwrap_or_else(|| EnvFilter::new(&settings.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match settings.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -143,20 +143,45 @@ mod tests {
         let h = hasher(1000);
         let stored = h.hash(&password("correct horse")).await.unwrap();
         assert!(stored.starts_with("$pbkdf2-sha256$i=1000,"));
-        assert!(h.verify("correct horse", Some(stored.clone())).await.unwrap().matches);
-        assert!(!h.verify("correct horsf", Some(stored)).await.unwrap().matches);
+        assert!(
+            h.verify("correct horse", Some(stored.clone()))
+                .await
+                .unwrap()
+                .matches
+        );
+        assert!(
+            !h.verify("correct horsf", Some(stored))
+                .await
+                .unwrap()
+                .matches
+        );
     }
 
     #[tokio::test]
     async fn old_iteration_counts_still_verify_and_ask_for_a_rehash() {
         let stored = hasher(1000).hash(&password("correct horse")).await.unwrap();
-        let verdict = hasher(2000).verify("correct horse", Some(stored)).await.unwrap();
-        assert_eq!(verdict, PasswordVerdict { matches: true, needs_rehash: true });
+        let verdict = hasher(2000)
+            .verify("correct horse", Some(stored))
+            .await
+            .unwrap();
+        assert_eq!(
+            verdict,
+            PasswordVerdict {
+                matches: true,
+                needs_rehash: true
+            }
+        );
     }
 
     #[tokio::test]
     async fn no_account_never_matches() {
         let verdict = hasher(1000).verify("anything", None).await.unwrap();
-        assert_eq!(verdict, PasswordVerdict { matches: false, needs_rehash: false });
+        assert_eq!(
+            verdict,
+            PasswordVerdict {
+                matches: false,
+                needs_rehash: false
+            }
+        );
     }
 }

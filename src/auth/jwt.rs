@@ -43,6 +43,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(data.claims.passphrase, "k7rm-x2ad");
-        assert!(decode::<Claims>(&token, &DecodingKey::from_secret(b"ABCDE12346"), &validation).is_err());
+        assert!(
+            decode::<Claims>(
+                &token,
+                &DecodingKey::from_secret(b"ABCDE12346"),
+                &validation
+            )
+            .is_err()
+        );
     }
 }

@@ -44,7 +44,10 @@ pub fn new_session_token() -> String {
 
 /// Whether `token` has the shape of a session token, so junk never reaches the database.
 pub fn looks_like_session_token(token: &str) -> bool {
-    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The alphabet of one-time codes sent by email: `[0-9A-Z]`.

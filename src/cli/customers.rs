@@ -48,9 +48,17 @@ pub enum Command {
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
     let (area, worker) = open_area(&loaded).await?;
     match command {
-        Command::Create { email, name, identifier, no_activation, json } => {
+        Command::Create {
+            email,
+            name,
+            identifier,
+            no_activation,
+            json,
+        } => {
             let email = EmailAddress::parse(&email).map_err(|p| anyhow::anyhow!("--email {p}"))?;
-            let name = ProfileField::Name.parse(&name).map_err(|p| anyhow::anyhow!("--name {p}"))?;
+            let name = ProfileField::Name
+                .parse(&name)
+                .map_err(|p| anyhow::anyhow!("--name {p}"))?;
             let identifier = identifier
                 .map(|i| Identifier::parse(&i))
                 .transpose()
@@ -72,13 +80,21 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                     "status": "pending", "activation_queued": created.activation_queued,
                 }))?;
             } else {
-                println!("created pending customer {} ({}) <{email}>", created.id, created.identifier);
+                println!(
+                    "created pending customer {} ({}) <{email}>",
+                    created.id, created.identifier
+                );
                 if created.activation_queued {
                     println!("activation email queued for {email}");
                 }
             }
         }
-        Command::List { search, limit, offset, json } => {
+        Command::List {
+            search,
+            limit,
+            offset,
+            json,
+        } => {
             let (views, total) = area
                 .store
                 .read(move |c| customers::list(c, search.as_deref(), limit, offset))
@@ -86,11 +102,17 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             if json {
                 print_json(&serde_json::json!({ "customers": views, "total": total }))?;
             } else {
-                println!("{:<14}  {:<20}  {:<8}  {:<32}  NAME", "ID", "IDENTIFIER", "STATUS", "EMAIL");
+                println!(
+                    "{:<14}  {:<20}  {:<8}  {:<32}  NAME",
+                    "ID", "IDENTIFIER", "STATUS", "EMAIL"
+                );
                 for v in &views {
                     println!(
                         "{:<14}  {:<20}  {:<8}  {:<32}  {}",
-                        v.customer.id, v.identifier, v.status.as_str(), v.customer.email,
+                        v.customer.id,
+                        v.identifier,
+                        v.status.as_str(),
+                        v.customer.email,
                         v.customer.name.as_deref().unwrap_or("")
                     );
                 }
@@ -99,7 +121,11 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
         }
         Command::Show { key, json } => {
             let lookup = key.clone();
-            let Some(view) = area.store.read(move |c| customers::admin_view(c, &lookup)).await? else {
+            let Some(view) = area
+                .store
+                .read(move |c| customers::admin_view(c, &lookup))
+                .await?
+            else {
                 bail!("no customer with id, identifier or email `{key}`");
             };
             if json {
@@ -120,12 +146,23 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 println!("region         {}", field(&c.address_region));
                 println!("country        {}", field(&c.country));
                 let lists: Vec<&str> = c.subscriptions.iter().map(|s| s.id.as_str()).collect();
-                println!("subscriptions  {}", if lists.is_empty() { "-".into() } else { lists.join(", ") });
+                println!(
+                    "subscriptions  {}",
+                    if lists.is_empty() {
+                        "-".into()
+                    } else {
+                        lists.join(", ")
+                    }
+                );
             }
         }
         Command::Delete { key } => {
             let lookup = key.clone();
-            let Some(view) = area.store.read(move |c| customers::admin_view(c, &lookup)).await? else {
+            let Some(view) = area
+                .store
+                .read(move |c| customers::admin_view(c, &lookup))
+                .await?
+            else {
                 bail!("no customer with id, identifier or email `{key}`");
             };
             let id: CustomerId = view.customer.id;

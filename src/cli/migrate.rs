@@ -19,7 +19,12 @@ pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
             println!("database {}", path.display());
             for state in migrations::status(&conn)? {
                 match state.applied_at {
-                    Some(at) => println!("  {:>3} {:<50} applied {}", state.version, state.name, format_time(at)),
+                    Some(at) => println!(
+                        "  {:>3} {:<50} applied {}",
+                        state.version,
+                        state.name,
+                        format_time(at)
+                    ),
                     None => println!("  {:>3} {:<50} pending", state.version, state.name),
                 }
             }
@@ -30,7 +35,12 @@ pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
             println!("database {} is up to date; nothing to do", path.display());
         }
         for migration in applied {
-            println!("applied migration {} ({}) to {}", migration.version, migration.name, path.display());
+            println!(
+                "applied migration {} ({}) to {}",
+                migration.version,
+                migration.name,
+                path.display()
+            );
         }
         Ok(())
     })

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Loaded};
 
 #[derive(Debug, Parser)]
-#[command(name = "customer-area", version, about = "A self-contained customer area for a retailer's web shop.")]
+#[command(
+    name = "customer-area",
+    version,
+    about = "A self-contained customer area for a retailer's web shop."
+)]
 pub struct Cli {
     /// Config file (default: ./customer-area.toml when it exists, else the built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
@@ -85,12 +89,19 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 }
 
 /// The customer area for an admin command: database opened and migrated, mail worker ready.
-async fn open_area(loaded: &Loaded) -> anyhow::Result<(crate::flows::Area, crate::mail::worker::Worker)> {
+async fn open_area(
+    loaded: &Loaded,
+) -> anyhow::Result<(crate::flows::Area, crate::mail::worker::Worker)> {
     let config = loaded.config.clone();
     let (store, _) = tokio::task::spawn_blocking(move || crate::app::open_store(&config)).await??;
     let area = crate::flows::Area::new(loaded.config.clone(), store.clone())?;
     let transport = crate::mail::transport::Transport::from_config(&loaded.config);
-    let worker = crate::mail::worker::Worker::new(store, transport, &area.mailer, loaded.config.mail.max_age_hours);
+    let worker = crate::mail::worker::Worker::new(
+        store,
+        transport,
+        &area.mailer,
+        loaded.config.mail.max_age_hours,
+    );
     Ok((area, worker))
 }
 

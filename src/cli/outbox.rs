@@ -22,22 +22,40 @@ pub enum Command {
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
     let (area, worker) = open_area(&loaded).await?;
     match command {
-        Command::List { status, limit, json } => {
-            let entries = area.store.read(move |c| outbox::list(c, status.as_deref(), limit)).await?;
+        Command::List {
+            status,
+            limit,
+            json,
+        } => {
+            let entries = area
+                .store
+                .read(move |c| outbox::list(c, status.as_deref(), limit))
+                .await?;
             if json {
                 return print_json(&entries);
             }
-            println!("{:>6}  {:<20}  {:<7}  {:>8}  {:<20}  {:<32}  LAST ERROR", "ID", "KIND", "STATUS", "ATTEMPTS", "CREATED", "TO");
+            println!(
+                "{:>6}  {:<20}  {:<7}  {:>8}  {:<20}  {:<32}  LAST ERROR",
+                "ID", "KIND", "STATUS", "ATTEMPTS", "CREATED", "TO"
+            );
             for e in &entries {
                 println!(
                     "{:>6}  {:<20}  {:<7}  {:>8}  {:<20}  {:<32}  {}",
-                    e.id, e.kind, e.status, e.attempts, format_time(e.created_at), e.recipient,
+                    e.id,
+                    e.kind,
+                    e.status,
+                    e.attempts,
+                    format_time(e.created_at),
+                    e.recipient,
                     e.last_error.as_deref().unwrap_or("")
                 );
             }
         }
         Command::Retry { id } => {
-            let requeued = area.store.write(move |tx| outbox::requeue_failed(tx, id)).await?;
+            let requeued = area
+                .store
+                .write(move |tx| outbox::requeue_failed(tx, id))
+                .await?;
             if requeued == 0 {
                 match id {
                     Some(id) => anyhow::bail!("email {id} is not a failed email"),

@@ -7,7 +7,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let database = loaded.config.database.path.clone();
     let app = App::build(loaded.config).await?;
     for migration in app.applied_migrations() {
-        println!("applied migration {} ({})", migration.version, migration.name);
+        println!(
+            "applied migration {} ({})",
+            migration.version, migration.name
+        );
     }
     println!("customer-area {} using {source}", env!("CARGO_PKG_VERSION"));
     println!("  listening on  http://{}", app.local_addr());
@@ -21,8 +24,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("a SIGTERM handler");
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

@@ -51,11 +51,16 @@ impl Identifier {
         let ok = !raw.is_empty()
             && raw.len() <= Self::MAX_LEN
             && raw.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && raw.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if ok {
             Ok(Identifier(raw.to_owned()))
         } else {
-            Err("must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit".into())
+            Err(
+                "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+                    .into(),
+            )
         }
     }
 
@@ -63,7 +68,9 @@ impl Identifier {
     pub fn random() -> Identifier {
         const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
         let tail: String = (0..12)
-            .map(|_| char::from(ALPHABET[crate::auth::random_below(ALPHABET.len() as u32) as usize]))
+            .map(|_| {
+                char::from(ALPHABET[crate::auth::random_below(ALPHABET.len() as u32) as usize])
+            })
             .collect();
         Identifier(format!("c-{tail}"))
     }
@@ -133,7 +140,10 @@ pub struct Customer {
 pub fn format_time(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

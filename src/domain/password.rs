@@ -37,7 +37,10 @@ impl NewPassword {
     ) -> Result<NewPassword, String> {
         let chars = raw.chars().count();
         if chars > PasswordPolicy::MAX_CHARS {
-            return Err(format!("must be at most {} characters", PasswordPolicy::MAX_CHARS));
+            return Err(format!(
+                "must be at most {} characters",
+                PasswordPolicy::MAX_CHARS
+            ));
         }
         if chars < policy.min_chars {
             return Err(format!("must be at least {} characters", policy.min_chars));
@@ -49,7 +52,9 @@ impl NewPassword {
         if COMMON_PASSWORDS.contains(lower.as_str()) {
             return Err("is too common; choose a less guessable password".into());
         }
-        if email.is_some_and(|e| lower == e.as_str() || lower == e.as_str().split('@').next().unwrap_or("")) {
+        if email.is_some_and(|e| {
+            lower == e.as_str() || lower == e.as_str().split('@').next().unwrap_or("")
+        }) {
             return Err("must not be your email address".into());
         }
         Ok(NewPassword(raw.to_owned()))

@@ -109,7 +109,10 @@ mod tests {
 
     #[test]
     fn country_is_stored_upper_case() {
-        assert_eq!(ProfileField::Country.parse("de").unwrap(), Some("DE".into()));
+        assert_eq!(
+            ProfileField::Country.parse("de").unwrap(),
+            Some("DE".into())
+        );
         assert!(ProfileField::Country.parse("Germany").is_err());
     }
 

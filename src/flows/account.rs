@@ -25,7 +25,11 @@ impl Area {
                     return Ok(false);
                 };
                 customers::delete(tx, &id)?;
-                let vars = Vars { name, email: email.clone(), ..Vars::default() };
+                let vars = Vars {
+                    name,
+                    email: email.clone(),
+                    ..Vars::default()
+                };
                 outbox::enqueue(tx, &mailer.compose(Kind::AccountDeleted, &email, &vars))?;
                 Ok(true)
             })

@@ -39,7 +39,9 @@ impl Area {
             .write(move |tx| {
                 let mut profile = account.profile.clone();
                 if let Some(name) = &account.name {
-                    profile.fields.push((ProfileField::Name, Some(name.clone())));
+                    profile
+                        .fields
+                        .push((ProfileField::Name, Some(name.clone())));
                 }
                 let new = customers::NewCustomer {
                     email: account.email.clone(),
@@ -48,9 +50,20 @@ impl Area {
                 };
                 let (id, identifier) = customers::insert_pending(tx, &new)?;
                 if account.send_activation {
-                    area.queue_activation(tx, &id, &identifier, &account.email, account.name.as_deref(), account.activate_uri.as_ref())?;
+                    area.queue_activation(
+                        tx,
+                        &id,
+                        &identifier,
+                        &account.email,
+                        account.name.as_deref(),
+                        account.activate_uri.as_ref(),
+                    )?;
                 }
-                Ok(Created { id, identifier, activation_queued: account.send_activation })
+                Ok(Created {
+                    id,
+                    identifier,
+                    activation_queued: account.send_activation,
+                })
             })
             .await?;
         if created.activation_queued {
@@ -71,14 +84,27 @@ impl Area {
     ) -> crate::store::StoreResult<()> {
         let secret = auth::new_code();
         let ttl = Self::hours(self.config.auth.activation_ttl_hours);
-        codes::issue(tx, id, Purpose::Activation, &auth::digest(&secret), None, ttl)?;
+        codes::issue(
+            tx,
+            id,
+            Purpose::Activation,
+            &auth::digest(&secret),
+            None,
+            ttl,
+        )?;
         let vars = Vars {
             name: name.map(str::to_owned),
             email: email.to_string(),
-            link: Some(self.links.activation(activate_uri, identifier.as_str(), &secret)),
+            link: Some(
+                self.links
+                    .activation(activate_uri, identifier.as_str(), &secret),
+            ),
             ..Vars::default()
         };
-        outbox::enqueue(tx, &self.mailer.compose(Kind::Activation, email.as_str(), &vars))?;
+        outbox::enqueue(
+            tx,
+            &self.mailer.compose(Kind::Activation, email.as_str(), &vars),
+        )?;
         Ok(())
     }
 
@@ -100,7 +126,9 @@ impl Area {
             .read(move |c| {
                 let found = customers::find_by_identifier(c, &lookup)?;
                 Ok(match found {
-                    Some((id, Status::Pending)) => customers::contact(c, &id)?.map(|(email, _)| (id, email)),
+                    Some((id, Status::Pending)) => {
+                        customers::contact(c, &id)?.map(|(email, _)| (id, email))
+                    }
                     _ => None,
                 })
             })
@@ -138,7 +166,11 @@ impl Area {
     }
 
     /// Issues a new activation secret for a pending customer and queues the email again.
-    pub async fn resend_activation(&self, key: &str, activate_uri: Option<Url>) -> Result<(), AppError> {
+    pub async fn resend_activation(
+        &self,
+        key: &str,
+        activate_uri: Option<Url>,
+    ) -> Result<(), AppError> {
         let key = key.to_owned();
         let area = self.clone();
         self.store
@@ -152,9 +184,18 @@ impl Area {
                         fields: Default::default(),
                     }));
                 }
-                let identifier = Identifier::parse(&view.identifier).map_err(|e| crate::store::StoreError::Corrupt(e))?;
-                let email = EmailAddress::parse(&view.customer.email).map_err(|e| crate::store::StoreError::Corrupt(e))?;
-                area.queue_activation(tx, &view.customer.id, &identifier, &email, view.customer.name.as_deref(), activate_uri.as_ref())?;
+                let identifier = Identifier::parse(&view.identifier)
+                    .map_err(crate::store::StoreError::Corrupt)?;
+                let email = EmailAddress::parse(&view.customer.email)
+                    .map_err(crate::store::StoreError::Corrupt)?;
+                area.queue_activation(
+                    tx,
+                    &view.customer.id,
+                    &identifier,
+                    &email,
+                    view.customer.name.as_deref(),
+                    activate_uri.as_ref(),
+                )?;
                 Ok(Ok(()))
             })
             .await??;

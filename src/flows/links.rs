@@ -37,14 +37,21 @@ impl Links {
         if uri.len() > 2048 {
             return Err("must be at most 2048 characters".into());
         }
-        if uri.is_empty() || uri.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+        if uri.is_empty()
+            || uri
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        {
             return Err("must be a path or a URL without spaces or control characters".into());
         }
         // `//evil.example` is a network-path reference: another host, not a path.
         if uri.starts_with("//") {
             return Err("must be a path or an absolute URL, not a scheme-relative one".into());
         }
-        let url = self.base.join(uri).map_err(|_| "is not a valid URI".to_owned())?;
+        let url = self
+            .base
+            .join(uri)
+            .map_err(|_| "is not a valid URI".to_owned())?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err("must be an http or https URL".into());
         }
@@ -59,7 +66,9 @@ impl Links {
 
     /// `<activate_uri resolved>?identifier=<identifier>&secret=<secret>`.
     pub fn activation(&self, activate_uri: Option<&Url>, identifier: &str, secret: &str) -> String {
-        let base = activate_uri.cloned().unwrap_or_else(|| self.configured(&self.activate));
+        let base = activate_uri
+            .cloned()
+            .unwrap_or_else(|| self.configured(&self.activate));
         with_query(base, &[("identifier", identifier), ("secret", secret)])
     }
 
@@ -115,9 +124,15 @@ mod tests {
     fn reset_link_appends_the_code() {
         let l = links();
         let uri = l.resolve("/account/reset/").unwrap();
-        assert_eq!(l.password_reset(&uri, "ABCDE12345"), "https://shop.example.com/account/reset/ABCDE12345");
+        assert_eq!(
+            l.password_reset(&uri, "ABCDE12345"),
+            "https://shop.example.com/account/reset/ABCDE12345"
+        );
         let uri = l.resolve("https://account.example.com/reset").unwrap();
-        assert_eq!(l.password_reset(&uri, "Z"), "https://account.example.com/reset/Z");
+        assert_eq!(
+            l.password_reset(&uri, "Z"),
+            "https://account.example.com/reset/Z"
+        );
     }
 
     #[test]

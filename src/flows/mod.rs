@@ -37,7 +37,8 @@ impl Area {
     /// Builds the area from a loaded config and an opened, migrated store.
     pub fn new(config: Config, store: Store) -> Result<Area, AppError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let hasher = PasswordHasher::new(config.auth.pbkdf2_iterations, cores, Duration::from_secs(5));
+        let hasher =
+            PasswordHasher::new(config.auth.pbkdf2_iterations, cores, Duration::from_secs(5));
         let mailer = Mailer::new(&config).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let links = Links::new(&config);
         Ok(Area {
@@ -50,7 +51,9 @@ impl Area {
     }
 
     pub fn password_policy(&self) -> PasswordPolicy {
-        PasswordPolicy { min_chars: self.config.auth.min_password_length }
+        PasswordPolicy {
+            min_chars: self.config.auth.min_password_length,
+        }
     }
 
     fn hours(hours: u64) -> i64 {

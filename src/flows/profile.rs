@@ -37,10 +37,18 @@ impl Area {
 
     /// Applies a profile update in one transaction and answers with the new customer object.
     /// A password change ends every other session of the customer.
-    pub async fn update_profile(&self, session: &Session, update: ProfileUpdate) -> Result<Customer, AppError> {
+    pub async fn update_profile(
+        &self,
+        session: &Session,
+        update: ProfileUpdate,
+    ) -> Result<Customer, AppError> {
         let current = self.profile(session).await?;
         let mut problems = FieldErrors::new();
-        if update.id.as_deref().is_some_and(|id| id != current.id.as_str()) {
+        if update
+            .id
+            .as_deref()
+            .is_some_and(|id| id != current.id.as_str())
+        {
             problems.insert("id".into(), "cannot be changed".into());
         }
         let new_email = update.email.filter(|e| e.as_str() != current.email);
@@ -89,8 +97,16 @@ impl Area {
         let email = EmailAddress::parse(&current.email).ok();
         let new = self.new_password(&change.password, &change.password_check, email.as_ref())?;
         let id = session.customer.clone();
-        let stored = self.store.read(move |c| customers::password_hash(c, &id)).await?;
-        if !self.hasher.verify(&change.current_password, stored).await?.matches {
+        let stored = self
+            .store
+            .read(move |c| customers::password_hash(c, &id))
+            .await?;
+        if !self
+            .hasher
+            .verify(&change.current_password, stored)
+            .await?
+            .matches
+        {
             return Err(AppError::field("current_password", "is not correct"));
         }
         self.hasher.hash(&new).await

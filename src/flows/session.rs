@@ -21,7 +21,11 @@ impl Area {
             return Err(AppError::InvalidCredentials);
         }
         let record = match EmailAddress::parse(email) {
-            Ok(email) => self.store.read(move |c| customers::find_for_login(c, &email)).await?,
+            Ok(email) => {
+                self.store
+                    .read(move |c| customers::find_for_login(c, &email))
+                    .await?
+            }
             Err(_) => None,
         };
         let stored = record.as_ref().and_then(|r| r.password_hash.clone());
@@ -34,7 +38,9 @@ impl Area {
         let digest = auth::digest(&token);
         let ttl = Self::hours(self.config.auth.token_ttl_hours);
         let id = record.id.clone();
-        self.store.write(move |tx| sessions::create(tx, &digest, &id, ttl)).await?;
+        self.store
+            .write(move |tx| sessions::create(tx, &digest, &id, ttl))
+            .await?;
         if verdict.needs_rehash {
             self.rehash_in_background(record.id, password.to_owned(), stored.unwrap_or_default());
         }
@@ -66,16 +72,24 @@ impl Area {
         }
         let token_hash = auth::digest(token);
         let lookup = token_hash.clone();
-        let customer = self.store.read(move |c| sessions::customer_of(c, &lookup)).await?;
+        let customer = self
+            .store
+            .read(move |c| sessions::customer_of(c, &lookup))
+            .await?;
         match customer {
-            Some(customer) => Ok(Session { customer, token_hash }),
+            Some(customer) => Ok(Session {
+                customer,
+                token_hash,
+            }),
             None => Err(AppError::Unauthenticated),
         }
     }
 
     /// Ends the caller's session.
     pub async fn logout(&self, session: Session) -> Result<(), AppError> {
-        self.store.write(move |tx| sessions::end(tx, &session.token_hash)).await?;
+        self.store
+            .write(move |tx| sessions::end(tx, &session.token_hash))
+            .await?;
         Ok(())
     }
 }

@@ -23,19 +23,25 @@ pub fn json_object() -> impl Filter<Extract = (JsonObject,), Error = Rejection> 
     warp::header::optional::<String>("content-type")
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::body::stream())
-        .and_then(|content_type: Option<String>, length: Option<u64>, body| async move {
-            let is_json = content_type.as_deref().is_some_and(|t| {
-                t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json")
-            });
-            if !is_json {
-                return Err(warp::reject::custom(UnsupportedMedia));
-            }
-            if length.is_some_and(|l| l > MAX_BODY_BYTES as u64) {
-                return Err(warp::reject::custom(TooLarge));
-            }
-            let bytes = read_limited(body).await?;
-            parse_object(&bytes).map_err(Rejection::from)
-        })
+        .and_then(
+            |content_type: Option<String>, length: Option<u64>, body| async move {
+                let is_json = content_type.as_deref().is_some_and(|t| {
+                    t.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .eq_ignore_ascii_case("application/json")
+                });
+                if !is_json {
+                    return Err(warp::reject::custom(UnsupportedMedia));
+                }
+                if length.is_some_and(|l| l > MAX_BODY_BYTES as u64) {
+                    return Err(warp::reject::custom(TooLarge));
+                }
+                let bytes = read_limited(body).await?;
+                parse_object(&bytes).map_err(Rejection::from)
+            },
+        )
 }
 
 /// Marks a body over the limit (mapped to 413).
@@ -56,7 +62,8 @@ where
     let mut body = std::pin::pin!(body);
     let mut collected = BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| AppError::MalformedBody("the request body could not be read".into()))?;
+        let chunk = chunk
+            .map_err(|_| AppError::MalformedBody("the request body could not be read".into()))?;
         if collected.len() + chunk.remaining() > MAX_BODY_BYTES {
             return Err(warp::reject::custom(TooLarge));
         }
@@ -73,8 +80,13 @@ pub fn parse_object(bytes: &[u8]) -> Result<JsonObject, AppError> {
         .and_then(|v| deserializer.end().map(|_| v))
         .map_err(|e| AppError::MalformedBody(format!("the body is not valid JSON: {e}")))?;
     match value {
-        Value::Object(map) => Ok(JsonObject { map, problems: FieldErrors::new() }),
-        _ => Err(AppError::MalformedBody("the body must be a JSON object".into())),
+        Value::Object(map) => Ok(JsonObject {
+            map,
+            problems: FieldErrors::new(),
+        }),
+        _ => Err(AppError::MalformedBody(
+            "the body must be a JSON object".into(),
+        )),
     }
 }
 
@@ -146,9 +158,13 @@ impl<'de> Visitor<'de> for Strict {
 impl Strict {
     fn deeper<E: de::Error>(self) -> Result<Strict, E> {
         if self.depth >= MAX_DEPTH {
-            return Err(E::custom(format_args!("nested deeper than {MAX_DEPTH} levels")));
+            return Err(E::custom(format_args!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )));
         }
-        Ok(Strict { depth: self.depth + 1 })
+        Ok(Strict {
+            depth: self.depth + 1,
+        })
     }
 }
 
@@ -162,7 +178,9 @@ pub struct JsonObject {
 
 impl JsonObject {
     fn problem(&mut self, key: &str, problem: &str) {
-        self.problems.entry(key.to_owned()).or_insert_with(|| problem.to_owned());
+        self.problems
+            .entry(key.to_owned())
+            .or_insert_with(|| problem.to_owned());
     }
 
     /// Takes a field's raw value: `None` when absent.
@@ -195,18 +213,6 @@ impl JsonObject {
             None => None,
             Some(Value::Null) => Some(None),
             Some(value) => self.string_value(key, value).map(Some),
-        }
-    }
-
-    /// A boolean field that may be absent.
-    pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
-        match self.take(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(b),
-            Some(_) => {
-                self.problem(key, "must be true or false");
-                None
-            }
         }
     }
 
@@ -256,7 +262,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_and_non_objects_are_refused() {
-        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        let deep = format!(
+            "{{\"a\":{}1{}}}",
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        );
         assert!(parse_object(deep.as_bytes()).is_err());
         assert!(parse_object(b"[1]").is_err());
         assert!(parse_object(b"\"x\"").is_err());
@@ -266,11 +276,14 @@ mod tests {
 
     #[test]
     fn fields_are_typed_and_unknown_ones_reported() {
-        let mut body = parse_object(br#"{"email":5,"name":null,"extra":true,"pw":"a\u0000b"}"#).unwrap();
+        let mut body =
+            parse_object(br#"{"email":5,"name":null,"extra":true,"pw":"a\u0000b"}"#).unwrap();
         assert_eq!(body.optional_str("email"), None);
         assert_eq!(body.nullable_str("name"), Some(None));
         assert_eq!(body.optional_str("pw"), None);
-        let AppError::Validation { fields, .. } = body.finish().unwrap_err() else { panic!() };
+        let AppError::Validation { fields, .. } = body.finish().unwrap_err() else {
+            panic!()
+        };
         assert_eq!(fields["email"], "must be a string");
         assert_eq!(fields["extra"], "is not a known field");
         assert_eq!(fields["pw"], "must not contain NUL characters");

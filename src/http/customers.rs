@@ -34,7 +34,11 @@ pub async fn show_self(area: Area, session: Session) -> Result<Response, Rejecti
 }
 
 /// PATCH /customers/self
-pub async fn update_self(area: Area, session: Session, body: JsonObject) -> Result<Response, Rejection> {
+pub async fn update_self(
+    area: Area,
+    session: Session,
+    body: JsonObject,
+) -> Result<Response, Rejection> {
     let update = parse_update(body)?;
     Ok(ok_json(&area.update_profile(&session, update).await?))
 }
@@ -52,7 +56,8 @@ pub async fn activate(area: Area, mut body: JsonObject) -> Result<Response, Reje
     let password = body.required_str("password");
     let password_check = body.required_str("password_check");
     body.finish()?;
-    area.activate(&identifier, &secret, &password, &password_check).await?;
+    area.activate(&identifier, &secret, &password, &password_check)
+        .await?;
     Ok(ok_json(&json!({ "result": "activated" })))
 }
 
@@ -102,7 +107,11 @@ fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
         if let (Some(password), Some(password_check), Some(current_password)) =
             (password, password_check, current_password)
         {
-            update.password = Some(PasswordChange { password, password_check, current_password });
+            update.password = Some(PasswordChange {
+                password,
+                password_check,
+                current_password,
+            });
         }
     }
     body.finish()?;

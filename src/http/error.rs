@@ -50,19 +50,33 @@ pub fn error_response(err: &AppError) -> Response {
     };
     let field_map;
     let fields = match err {
-        AppError::Validation { fields, .. } | AppError::Conflict { fields, .. } if !fields.is_empty() => Some(fields),
+        AppError::Validation { fields, .. } | AppError::Conflict { fields, .. }
+            if !fields.is_empty() =>
+        {
+            Some(fields)
+        }
         AppError::InvalidCode { field } => {
-            field_map = FieldErrors::from([(field.to_string(), "is invalid, already used or expired".to_string())]);
+            field_map = FieldErrors::from([(
+                field.to_string(),
+                "is invalid, already used or expired".to_string(),
+            )]);
             Some(&field_map)
         }
         _ => None,
     };
-    let body = ErrorBody { error: code, message: err.to_string(), fields };
+    let body = ErrorBody {
+        error: code,
+        message: err.to_string(),
+        fields,
+    };
     let mut response = warp::reply::with_status(warp::reply::json(&body), status).into_response();
     let headers = response.headers_mut();
     match err {
         AppError::Throttled { retry_after } => {
-            headers.insert("retry-after", retry_after.to_string().parse().expect("digits"));
+            headers.insert(
+                "retry-after",
+                retry_after.to_string().parse().expect("digits"),
+            );
         }
         AppError::Overloaded => {
             headers.insert("retry-after", http::HeaderValue::from_static("2"));
@@ -76,7 +90,11 @@ pub fn error_response(err: &AppError) -> Response {
 }
 
 fn plain(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = ErrorBody { error: code, message: message.to_owned(), fields: None };
+    let body = ErrorBody {
+        error: code,
+        message: message.to_owned(),
+        fields: None,
+    };
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
@@ -86,26 +104,52 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         return Ok(error_response(err));
     }
     let response = if rejection.is_not_found() {
-        plain(StatusCode::NOT_FOUND, "not_found", "there is no such endpoint")
+        plain(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "there is no such endpoint",
+        )
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        plain(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+        plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not take that method",
+        )
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some()
         || rejection.find::<super::body::TooLarge>().is_some()
     {
-        plain(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
-    } else if rejection.find::<warp::reject::UnsupportedMediaType>().is_some()
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        )
+    } else if rejection
+        .find::<warp::reject::UnsupportedMediaType>()
+        .is_some()
         || rejection.find::<super::body::UnsupportedMedia>().is_some()
     {
-        plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
+        plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON (Content-Type: application/json)",
+        )
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        plain(StatusCode::BAD_REQUEST, "invalid_query", "the query string is not valid")
+        plain(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "the query string is not valid",
+        )
     } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
         plain(StatusCode::BAD_REQUEST, "invalid_header", &e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
         plain(StatusCode::BAD_REQUEST, "missing_header", &e.to_string())
     } else {
         tracing::error!(?rejection, "unhandled rejection");
-        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+        plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
     };
     Ok(response)
 }

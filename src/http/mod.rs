@@ -35,7 +35,9 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
         .map(reply::with_standard_headers)
 }
 
-fn customer_routes(area: &Area) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+fn customer_routes(
+    area: &Area,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
     // POST /customers/login
     let login = warp::path!("customers" / "login")
         .and(warp::post())
@@ -92,8 +94,13 @@ async fn healthz(area: Area) -> Result<Response, Rejection> {
         Ok(()) => Ok(reply::ok_json(&json!({ "status": "ok", "database": "ok" }))),
         Err(e) => {
             tracing::error!(error = %e, "health check: database not answering");
-            let body = json!({ "error": "unavailable", "message": "the database is not answering" });
-            Ok(warp::reply::with_status(warp::reply::json(&body), http::StatusCode::SERVICE_UNAVAILABLE).into_response())
+            let body =
+                json!({ "error": "unavailable", "message": "the database is not answering" });
+            Ok(warp::reply::with_status(
+                warp::reply::json(&body),
+                http::StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .into_response())
         }
     }
 }

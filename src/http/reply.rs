@@ -10,15 +10,6 @@ pub fn ok_json<T: Serialize>(value: &T) -> Response {
     warp::reply::json(value).into_response()
 }
 
-/// `200` with a JSON body that caches may keep for a minute (public, non-personal data).
-pub fn public_json<T: Serialize>(value: &T) -> Response {
-    let mut response = ok_json(value);
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
-    response
-}
-
 /// Adds the headers every response carries: `nosniff`, and `no-store` unless the handler
 /// chose a caching policy itself (tokens and personal data must never be cached).
 pub fn with_standard_headers(mut response: Response) -> Response {

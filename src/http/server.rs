@@ -29,9 +29,17 @@ pub struct Limits {
 
 /// Serves `filter` on `listener` until `shutdown` completes, then lets in-flight requests
 /// finish for up to `limits.shutdown_grace`.
-pub async fn serve<F>(listener: TcpListener, filter: F, limits: Limits, shutdown: impl Future<Output = ()>)
-where
-    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
+pub async fn serve<F>(
+    listener: TcpListener,
+    filter: F,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) where
+    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
 {
     let service = warp::service(filter);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -57,11 +65,12 @@ where
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
-        let per_request = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(PeerAddr(peer));
-            let mut service = service.clone();
-            service.call(request)
-        });
+        let per_request =
+            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer));
+                let mut service = service.clone();
+                service.call(request)
+            });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
@@ -77,7 +86,10 @@ where
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some requests were still running at the end of the shutdown grace period");
     }
 }

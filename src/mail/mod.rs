@@ -25,15 +25,27 @@ pub fn parse_mailbox(value: &str) -> Result<(Option<String>, String), String> {
                 .strip_suffix('>')
                 .ok_or_else(|| format!("`{value}` is missing the closing >"))?;
             let name = name.trim().trim_matches('"').trim();
-            (Some(name.to_owned()).filter(|n| !n.is_empty()), address.trim())
+            (
+                Some(name.to_owned()).filter(|n| !n.is_empty()),
+                address.trim(),
+            )
         }
         None => (None, value),
     };
-    let valid = address.split_once('@').is_some_and(|(l, d)| {
-        !l.is_empty() && !d.is_empty() && !d.contains('@')
-    }) && !address.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c));
-    if !valid || name.as_deref().is_some_and(|n| n.chars().any(char::is_control)) {
-        return Err(format!("`{value}` is not a mailbox such as `Shop <no-reply@shop.example.com>`"));
+    let valid = address
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c));
+    if !valid
+        || name
+            .as_deref()
+            .is_some_and(|n| n.chars().any(char::is_control))
+    {
+        return Err(format!(
+            "`{value}` is not a mailbox such as `Shop <no-reply@shop.example.com>`"
+        ));
     }
     Ok((name, address.to_owned()))
 }
@@ -79,7 +91,9 @@ impl Mailer {
         if let Some(html) = rendered.html {
             builder = builder.html_body(html);
         }
-        let raw = builder.write_to_vec().expect("writing to a Vec cannot fail");
+        let raw = builder
+            .write_to_vec()
+            .expect("writing to a Vec cannot fail");
         NewEmail {
             kind: kind.name(),
             recipient: to.to_owned(),
@@ -115,7 +129,10 @@ impl Mailer {
 /// stay readable (and greppable) in the raw message; anything else is left to the builder's
 /// quoted-printable or base64 choice.
 fn text_part(text: String) -> MimePart<'static> {
-    let crlf = text.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n");
+    let crlf = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n");
     let plain = crlf.is_ascii()
         && crlf.split("\r\n").all(|line| line.len() <= 998)
         && !crlf.bytes().any(|b| b == 0);
@@ -136,7 +153,10 @@ mod tests {
             parse_mailbox("Customer Area <no-reply@localhost>").unwrap(),
             (Some("Customer Area".into()), "no-reply@localhost".into())
         );
-        assert_eq!(parse_mailbox("shop@example.com").unwrap(), (None, "shop@example.com".into()));
+        assert_eq!(
+            parse_mailbox("shop@example.com").unwrap(),
+            (None, "shop@example.com".into())
+        );
         assert!(parse_mailbox("Shop <no-reply").is_err());
         assert!(parse_mailbox("not an address").is_err());
     }
@@ -153,7 +173,10 @@ mod tests {
         let email = mailer.compose(Kind::Activation, "eve@example.com", &vars);
         let raw = String::from_utf8(email.raw).unwrap();
         let headers = raw.split("\r\n\r\n").next().unwrap();
-        assert!(!headers.to_ascii_lowercase().contains("\nbcc:"), "{headers}");
+        assert!(
+            !headers.to_ascii_lowercase().contains("\nbcc:"),
+            "{headers}"
+        );
         assert!(headers.contains(&format!("Message-ID: <{}>", email.message_id)));
     }
 }

@@ -162,7 +162,11 @@ impl Templates {
     /// Fills in the placeholders of `kind`'s template.
     pub fn render(&self, kind: Kind, shop: &str, vars: &Vars) -> Rendered {
         let template = &self.by_kind[&kind];
-        let name = vars.name.as_deref().filter(|n| !n.is_empty()).unwrap_or("customer");
+        let name = vars
+            .name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("customer");
         let values = [
             ("{{name}}", name),
             ("{{email}}", vars.email.as_str()),
@@ -171,9 +175,9 @@ impl Templates {
             ("{{shop}}", shop),
         ];
         let fill = |text: &str, escape: fn(&str) -> String| {
-            values
-                .iter()
-                .fold(text.to_owned(), |acc, (key, value)| acc.replace(key, &escape(value)))
+            values.iter().fold(text.to_owned(), |acc, (key, value)| {
+                acc.replace(key, &escape(value))
+            })
         };
         Rendered {
             // A subject is one header line: no value may break it, whatever the template says.
@@ -188,7 +192,13 @@ impl Templates {
 pub fn one_line(value: &str) -> String {
     value
         .chars()
-        .map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

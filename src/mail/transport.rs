@@ -19,7 +19,10 @@ pub struct DeliveryError {
 
 impl DeliveryError {
     fn transient(message: impl Into<String>) -> DeliveryError {
-        DeliveryError { permanent: false, message: message.into() }
+        DeliveryError {
+            permanent: false,
+            message: message.into(),
+        }
     }
 }
 
@@ -62,7 +65,9 @@ impl Transport {
     pub fn describe(&self) -> String {
         match self {
             Transport::File(dir) => format!("files in {}/", dir.display()),
-            Transport::Smtp(s) => format!("SMTP {}:{} ({:?})", s.host, s.port, s.tls).to_lowercase(),
+            Transport::Smtp(s) => {
+                format!("SMTP {}:{} ({:?})", s.host, s.port, s.tls).to_lowercase()
+            }
         }
     }
 
@@ -92,7 +97,11 @@ async fn write_file(dir: PathBuf, email: &Leased) -> Result<String, DeliveryErro
     .map_err(|e| DeliveryError::transient(format!("cannot write email file: {e}")))
 }
 
-async fn send_smtp(settings: &SmtpSettings, from: &str, email: &Leased) -> Result<String, DeliveryError> {
+async fn send_smtp(
+    settings: &SmtpSettings,
+    from: &str,
+    email: &Leased,
+) -> Result<String, DeliveryError> {
     let mut builder = SmtpClientBuilder::new(settings.host.as_str(), settings.port)
         .map_err(DeliveryError::transient)?
         .implicit_tls(settings.tls == Tls::Implicit)
@@ -111,16 +120,20 @@ async fn send_smtp(settings: &SmtpSettings, from: &str, email: &Leased) -> Resul
             Err(e) => Err(e),
         },
     };
-    result.map(|_| format!("accepted by {}:{}", settings.host, settings.port)).map_err(classify)
+    result
+        .map(|_| format!("accepted by {}:{}", settings.host, settings.port))
+        .map_err(classify)
 }
 
 /// 5xx replies are final; everything else (network, timeouts, 4xx) is worth another try.
 fn classify(error: mail_send::Error) -> DeliveryError {
     let permanent = match &error {
-        mail_send::Error::UnexpectedReply(reply) | mail_send::Error::AuthenticationFailed(reply) => {
-            reply.code() >= 500
-        }
+        mail_send::Error::UnexpectedReply(reply)
+        | mail_send::Error::AuthenticationFailed(reply) => reply.code() >= 500,
         _ => false,
     };
-    DeliveryError { permanent, message: error.to_string() }
+    DeliveryError {
+        permanent,
+        message: error.to_string(),
+    }
 }

@@ -69,7 +69,10 @@ impl Worker {
     pub async fn deliver_due(&self) -> StoreResult<Pass> {
         let mut pass = Pass::default();
         loop {
-            let batch = self.store.write(|tx| outbox::lease_due(tx, 16, LEASE_SECONDS)).await?;
+            let batch = self
+                .store
+                .write(|tx| outbox::lease_due(tx, 16, LEASE_SECONDS))
+                .await?;
             if batch.is_empty() {
                 return Ok(pass);
             }
@@ -79,7 +82,9 @@ impl Worker {
                 match outcome {
                     Ok(answer) => {
                         tracing::info!(outbox_id = id, %answer, "email delivered");
-                        self.store.write(move |tx| outbox::mark_sent(tx, id)).await?;
+                        self.store
+                            .write(move |tx| outbox::mark_sent(tx, id))
+                            .await?;
                         pass.sent += 1;
                     }
                     Err(error) => {
@@ -87,13 +92,17 @@ impl Worker {
                         let message = error.message;
                         if error.permanent || too_old {
                             tracing::error!(outbox_id = id, error = %message, "email failed for good");
-                            self.store.write(move |tx| outbox::mark_failed(tx, id, &message)).await?;
+                            self.store
+                                .write(move |tx| outbox::mark_failed(tx, id, &message))
+                                .await?;
                             pass.failed += 1;
                         } else {
                             let delay = backoff(email.attempts);
                             tracing::warn!(outbox_id = id, error = %message, retry_in = delay, "email delivery failed");
                             self.store
-                                .write(move |tx| outbox::mark_retry(tx, id, &message, now() + delay))
+                                .write(move |tx| {
+                                    outbox::mark_retry(tx, id, &message, now() + delay)
+                                })
                                 .await?;
                             pass.retried += 1;
                         }
@@ -106,7 +115,9 @@ impl Worker {
 
 /// Seconds to wait before the next try after `attempts` failed ones.
 fn backoff(attempts: i64) -> i64 {
-    FIRST_BACKOFF.saturating_mul(1 << attempts.clamp(0, 20)).min(MAX_BACKOFF)
+    FIRST_BACKOFF
+        .saturating_mul(1 << attempts.clamp(0, 20))
+        .min(MAX_BACKOFF)
 }
 
 #[cfg(test)]

@@ -52,7 +52,14 @@ pub fn issue(
              (customer_id, purpose, code_hash, new_email, failed_attempts, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
     )?
-    .execute(params![customer.as_str(), purpose.as_str(), code_hash, new_email, now, now + ttl_seconds])?;
+    .execute(params![
+        customer.as_str(),
+        purpose.as_str(),
+        code_hash,
+        new_email,
+        now,
+        now + ttl_seconds
+    ])?;
     Ok(())
 }
 

@@ -34,7 +34,10 @@ pub struct AdminView {
 }
 
 /// Inserts a pending customer with a never-used random id; a missing identifier is generated.
-pub fn insert_pending(conn: &Connection, new: &NewCustomer) -> StoreResult<(CustomerId, Identifier)> {
+pub fn insert_pending(
+    conn: &Connection,
+    new: &NewCustomer,
+) -> StoreResult<(CustomerId, Identifier)> {
     let id = loop {
         let candidate = CustomerId::random();
         let fresh = conn
@@ -50,7 +53,12 @@ pub fn insert_pending(conn: &Connection, new: &NewCustomer) -> StoreResult<(Cust
             "INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
              VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
         )?
-        .execute(params![id.as_str(), identifier.as_str(), new.email.as_str(), now])
+        .execute(params![
+            id.as_str(),
+            identifier.as_str(),
+            new.email.as_str(),
+            now
+        ])
         .map_err(StoreError::from)
     };
     let identifier = match &new.identifier {
@@ -61,7 +69,9 @@ pub fn insert_pending(conn: &Connection, new: &NewCustomer) -> StoreResult<(Cust
         None => loop {
             let candidate = Identifier::random();
             match insert(&candidate) {
-                Err(StoreError::Duplicate { field: "identifier" }) => continue,
+                Err(StoreError::Duplicate {
+                    field: "identifier",
+                }) => continue,
                 Err(e) => return Err(e),
                 Ok(_) => break candidate,
             }
@@ -92,7 +102,10 @@ pub fn find_by_identifier(
 ) -> StoreResult<Option<(CustomerId, Status)>> {
     conn.prepare_cached("SELECT id, status FROM customers WHERE identifier = ?1")?
         .query_row([identifier], |row| {
-            Ok((CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?, status(row, 1)?))
+            Ok((
+                CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?,
+                status(row, 1)?,
+            ))
         })
         .optional()
         .map_err(Into::into)
@@ -120,7 +133,9 @@ fn profile_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
 /// The customer object, with subscriptions.
 pub fn profile(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Customer>> {
     let customer = conn
-        .prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM customers WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM customers WHERE id = ?1"
+        ))?
         .query_row([id.as_str()], profile_from_row)
         .optional()?;
     let Some(mut customer) = customer else {
@@ -162,10 +177,16 @@ pub fn list(
     offset: u32,
 ) -> StoreResult<(Vec<AdminView>, i64)> {
     let pattern = search.map(|s| {
-        let escaped = s.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = s
+            .trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         format!("%{escaped}%")
     });
-    let filter = "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')";
+    let filter =
+        "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')";
     let total: i64 = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM customers WHERE {filter}"))?
         .query_row([&pattern], |row| row.get(0))?;
@@ -189,7 +210,11 @@ pub fn list(
 }
 
 /// Applies profile changes; a no-op for an empty set.
-pub fn update_profile(conn: &Connection, id: &CustomerId, changes: &ProfileChanges) -> StoreResult<()> {
+pub fn update_profile(
+    conn: &Connection,
+    id: &CustomerId,
+    changes: &ProfileChanges,
+) -> StoreResult<()> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -205,7 +230,12 @@ pub fn update_profile(conn: &Connection, id: &CustomerId, changes: &ProfileChang
         assignments.join(", ")
     );
     let mut values: Vec<Value> = vec![id.as_str().to_owned().into(), now().into()];
-    values.extend(changes.fields.iter().map(|(_, v)| v.clone().map_or(Value::Null, Value::Text)));
+    values.extend(
+        changes
+            .fields
+            .iter()
+            .map(|(_, v)| v.clone().map_or(Value::Null, Value::Text)),
+    );
     conn.execute(&sql, params_from_iter(values))?;
     Ok(())
 }
@@ -220,7 +250,10 @@ pub fn password_hash(conn: &Connection, id: &CustomerId) -> StoreResult<Option<S
 }
 
 /// The customer's current email address and name.
-pub fn contact(conn: &Connection, id: &CustomerId) -> StoreResult<Option<(String, Option<String>)>> {
+pub fn contact(
+    conn: &Connection,
+    id: &CustomerId,
+) -> StoreResult<Option<(String, Option<String>)>> {
     conn.prepare_cached("SELECT email, name FROM customers WHERE id = ?1")?
         .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
@@ -236,9 +269,16 @@ pub fn set_password(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResu
 
 /// Replaces the password hash only if it is still `expected` (a rehash must not undo a
 /// password change that happened meanwhile).
-pub fn replace_password_hash(conn: &Connection, id: &CustomerId, expected: &str, hash: &str) -> StoreResult<()> {
-    conn.prepare_cached("UPDATE customers SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2")?
-        .execute(params![id.as_str(), expected, hash])?;
+pub fn replace_password_hash(
+    conn: &Connection,
+    id: &CustomerId,
+    expected: &str,
+    hash: &str,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE customers SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+    )?
+    .execute(params![id.as_str(), expected, hash])?;
     Ok(())
 }
 

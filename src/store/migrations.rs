@@ -39,7 +39,9 @@ fn parse(text: &str) -> Result<Vec<Migration>, String> {
                 .map_err(|_| format!("bad migration header `{line}`"))?;
             let expected = migrations.last().map_or(1, |m| m.version + 1);
             if version != expected {
-                return Err(format!("migration {version} found where {expected} was expected"));
+                return Err(format!(
+                    "migration {version} found where {expected} was expected"
+                ));
             }
             migrations.push(Migration {
                 version,
@@ -150,6 +152,11 @@ mod tests {
         let first = apply(&mut conn).unwrap();
         assert_eq!(first.len(), embedded().len());
         assert!(apply(&mut conn).unwrap().is_empty());
-        assert!(status(&conn).unwrap().iter().all(|s| s.applied_at.is_some()));
+        assert!(
+            status(&conn)
+                .unwrap()
+                .iter()
+                .all(|s| s.applied_at.is_some())
+        );
     }
 }

@@ -48,7 +48,13 @@ pub fn enqueue(conn: &Connection, email: &NewEmail) -> StoreResult<i64> {
         "INSERT INTO outbox (kind, recipient, message_id, raw, status, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
     )?
-    .execute(params![email.kind, email.recipient, email.message_id, email.raw, now])?;
+    .execute(params![
+        email.kind,
+        email.recipient,
+        email.message_id,
+        email.raw,
+        now
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -89,7 +95,12 @@ pub fn mark_sent(conn: &Connection, id: i64) -> StoreResult<()> {
 }
 
 /// Records a failed attempt to be retried at `next_attempt_at`.
-pub fn mark_retry(conn: &Connection, id: i64, error: &str, next_attempt_at: i64) -> StoreResult<()> {
+pub fn mark_retry(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    next_attempt_at: i64,
+) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, locked_until = 0
          WHERE id = ?1",
@@ -153,7 +164,9 @@ pub fn counts(conn: &Connection) -> StoreResult<(i64, i64, i64)> {
 /// When the next queued email falls due, if any.
 pub fn next_due(conn: &Connection) -> StoreResult<Option<i64>> {
     Ok(conn
-        .prepare_cached("SELECT MIN(MAX(next_attempt_at, locked_until)) FROM outbox WHERE status = 'queued'")?
+        .prepare_cached(
+            "SELECT MIN(MAX(next_attempt_at, locked_until)) FROM outbox WHERE status = 'queued'",
+        )?
         .query_row([], |row| row.get(0))
         .optional()?
         .flatten())

@@ -108,7 +108,10 @@ pub fn replace(
     wanted: &BTreeSet<String>,
     source: ConsentSource,
 ) -> StoreResult<()> {
-    let current: BTreeSet<String> = of_customer(conn, customer)?.into_iter().map(|s| s.id).collect();
+    let current: BTreeSet<String> = of_customer(conn, customer)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     let now = now();
     for joined in wanted.difference(&current) {
         conn.prepare_cached(
@@ -141,7 +144,10 @@ fn record(
 }
 
 /// The customer's consent trail, oldest first.
-pub fn consent_history(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<ConsentRecord>> {
+pub fn consent_history(
+    conn: &Connection,
+    customer: &CustomerId,
+) -> StoreResult<Vec<ConsentRecord>> {
     let mut statement = conn.prepare_cached(
         "SELECT list_id, action, source, at FROM consent_records WHERE customer_id = ?1 ORDER BY id",
     )?;

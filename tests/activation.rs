@@ -1,0 +1,210 @@
+//! Activation of a pending customer through the emailed identifier and secret.
+
+mod common;
+
+use common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const LINK: &str = "https://shop.example.com/customers/activate";
+
+async fn pending(app: &TestApp, email: &str) -> (String, String) {
+    app.create_customer(email, "Pending Customer").await;
+    let mail = app.wait_for_email(email, "Activate").await;
+    (
+        mail.link_param(LINK, "identifier"),
+        mail.link_param(LINK, "secret"),
+    )
+}
+
+fn activation(identifier: &str, secret: &str, password: &str, check: &str) -> Value {
+    json!({"identifier": identifier, "secret": secret, "password": password, "password_check": check})
+}
+
+#[tokio::test]
+async fn activation_secret_cannot_be_used_twice() {
+    let app = spawn_app().await;
+    let (identifier, secret) = pending(&app, "once@example.com").await;
+    let body = activation(&identifier, &secret, PASSWORD, PASSWORD);
+    assert_eq!(
+        app.post("/customers/activate", body.clone()).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = app.post("/customers/activate", body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"], "invalid_code");
+    assert!(body["fields"]["secret"].is_string());
+}
+
+#[tokio::test]
+async fn mismatched_and_weak_passwords_are_named_and_keep_the_secret_alive() {
+    let app = spawn_app().await;
+    let (identifier, secret) = pending(&app, "weak@example.com").await;
+
+    let (status, body) = app
+        .post(
+            "/customers/activate",
+            activation(&identifier, &secret, PASSWORD, "something else"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"], "validation_failed");
+    assert!(body["fields"]["password_check"].is_string(), "{body}");
+
+    for weak in ["short", "password123", "weak@example.com"] {
+        let (status, body) = app
+            .post(
+                "/customers/activate",
+                activation(&identifier, &secret, weak, weak),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
+        assert!(body["fields"]["password"].is_string(), "{weak}: {body}");
+    }
+    let (status, body) = app
+        .post(
+            "/customers/activate",
+            activation(&identifier, &secret, PASSWORD, PASSWORD),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn wrong_secrets_are_refused_and_five_kill_the_secret() {
+    let app = spawn_app().await;
+    let (identifier, secret) = pending(&app, "guess@example.com").await;
+    for wrong in [
+        "AAAAAAAAAA",
+        "BBBBBBBBBB",
+        "CCCCCCCCCC",
+        "DDDDDDDDDD",
+        "EEEEEEEEEE",
+    ] {
+        let (status, body) = app
+            .post(
+                "/customers/activate",
+                activation(&identifier, wrong, PASSWORD, PASSWORD),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_code"))
+        );
+    }
+    let (status, _) = app
+        .post(
+            "/customers/activate",
+            activation(&identifier, &secret, PASSWORD, PASSWORD),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the right secret must be dead after five wrong tries"
+    );
+    // Malformed secrets and unknown identifiers get the same answer.
+    for (id, s) in [
+        (identifier.as_str(), "lowercase1"),
+        ("no-such-customer", secret.as_str()),
+        ("bad id!", secret.as_str()),
+    ] {
+        let (status, body) = app
+            .post("/customers/activate", activation(id, s, PASSWORD, PASSWORD))
+            .await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_code"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expired_secret_is_refused() {
+    let app = spawn_app_with(|c| c.auth.activation_ttl_hours = 1).await;
+    let (identifier, secret) = pending(&app, "late@example.com").await;
+    // Age the secret past its expiry directly in the database file.
+    let conn = rusqlite_conn(&app);
+    conn.execute(
+        "UPDATE one_time_codes SET expires_at = expires_at - 7200",
+        [],
+    )
+    .unwrap();
+    let (status, body) = app
+        .post(
+            "/customers/activate",
+            activation(&identifier, &secret, PASSWORD, PASSWORD),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_code"))
+    );
+}
+
+#[tokio::test]
+async fn concurrent_activations_with_one_secret_let_exactly_one_through() {
+    let app = spawn_app().await;
+    let (identifier, secret) = pending(&app, "race@example.com").await;
+    let attempts = (0..8).map(|i| {
+        let password = format!("{PASSWORD} {i}");
+        app.post(
+            "/customers/activate",
+            activation(&identifier, &secret, &password, &password),
+        )
+    });
+    let results = futures::future::join_all(attempts).await;
+    let ok = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::UNPROCESSABLE_ENTITY)
+    );
+}
+
+#[tokio::test]
+async fn the_secret_is_stored_only_as_a_hash() {
+    let app = spawn_app().await;
+    let (_, secret) = pending(&app, "hashed@example.com").await;
+    // Once the email is sent its outbox row is emptied; no value in any table holds the secret.
+    let conn = rusqlite_conn(&app);
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut hashes = 0;
+    for table in tables {
+        let mut statement = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let columns = statement.column_count();
+        let mut rows = statement.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..columns {
+                let bytes: Vec<u8> = match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        t.to_vec()
+                    }
+                    _ => continue,
+                };
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "secret in clear in {table}"
+                );
+                if table == "one_time_codes" && bytes.len() == 32 {
+                    hashes += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(hashes, 1, "the code is kept as a 32-byte digest");
+}
+
+fn rusqlite_conn(app: &TestApp) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn
+}

@@ -1,0 +1,238 @@
+//! Test harness: boots the real app (same path as `serve`) on a loopback port with a
+//! temporary database file, and reads the emails it delivers.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use customer_area::app::{App, Running};
+use customer_area::config::{Config, Transport};
+use customer_area::domain::EmailAddress;
+use customer_area::flows::{Created, NewAccount};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// The password test customers get.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running customer area and an HTTP client for it.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub running: Running,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+/// A test config: loopback port 0, a fresh database file, file mail, cheap hashing.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.server.bind = "127.0.0.1:0".into();
+    config.database.path = dir.join("customer-area.db");
+    config.mail.transport = Transport::File;
+    config.mail.dir = dir.join("outbox");
+    config.auth.pbkdf2_iterations = 1000;
+    config.links.retailer_url = "https://shop.example.com".into();
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Boots the app with a test config adjusted by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    adjust(&mut config);
+    boot(config, dir).await
+}
+
+/// Boots the app on an existing directory and config (e.g. a restart on the same database).
+pub async fn boot(config: Config, dir: tempfile::TempDir) -> TestApp {
+    let app = App::build(config.clone()).await.expect("the app builds");
+    let running = app.spawn();
+    TestApp {
+        base: format!("http://{}", running.addr),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        running,
+        config,
+        dir,
+    }
+}
+
+/// A parsed email as delivered.
+#[derive(Clone, Debug)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub message_id: String,
+    pub raw: Vec<u8>,
+}
+
+impl Email {
+    pub fn parse(raw: &[u8]) -> Email {
+        let message = mail_parser::MessageParser::default()
+            .parse(raw)
+            .expect("a parsable email");
+        Email {
+            to: message
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_owned(),
+            subject: message.subject().unwrap_or_default().to_owned(),
+            text: message.body_text(0).unwrap_or_default().into_owned(),
+            message_id: message.message_id().unwrap_or_default().to_owned(),
+            raw: raw.to_vec(),
+        }
+    }
+
+    /// The first link in the text body that starts with `prefix`.
+    pub fn link(&self, prefix: &str) -> String {
+        self.text
+            .split_whitespace()
+            .find(|w| w.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no link starting with {prefix} in:\n{}", self.text))
+            .to_owned()
+    }
+
+    /// The value of query parameter `name` in the first link starting with `prefix`.
+    pub fn link_param(&self, prefix: &str, name: &str) -> String {
+        let link = url::Url::parse(&self.link(prefix)).unwrap();
+        link.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no {name} in {link}"))
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends `method path` with an optional bearer token and JSON body; returns status and body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
+        (status, value)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn get_self(&self, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, "/customers/self", Some(token), None)
+            .await
+    }
+
+    pub async fn patch_self(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, "/customers/self", Some(token), Some(body))
+            .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.post(
+            "/customers/login",
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// Logs in and returns the token, failing the test otherwise.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let (status, body) = self.login(email, password).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a pending customer the way the admin command does.
+    pub async fn create_customer(&self, email: &str, name: &str) -> Created {
+        self.running
+            .area
+            .create_customer(NewAccount {
+                email: EmailAddress::parse(email).unwrap(),
+                name: Some(name.to_owned()),
+                identifier: None,
+                profile: Default::default(),
+                send_activation: true,
+                activate_uri: None,
+            })
+            .await
+            .expect("customer created")
+    }
+
+    /// Creates a customer, activates them through the emailed link, and logs them in.
+    pub async fn active_customer(&self, email: &str) -> String {
+        self.create_customer(email, "Test Customer").await;
+        let mail = self.wait_for_email(email, "Activate").await;
+        let (status, body) = self
+            .post(
+                "/customers/activate",
+                json!({
+                    "identifier": mail.link_param("https://shop.example.com/customers/activate", "identifier"),
+                    "secret": mail.link_param("https://shop.example.com/customers/activate", "secret"),
+                    "password": PASSWORD,
+                    "password_check": PASSWORD,
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        self.token(email, PASSWORD).await
+    }
+
+    /// Every email delivered so far, oldest first.
+    pub fn delivered(&self) -> Vec<Email> {
+        let dir: PathBuf = self.config.mail.dir.clone();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        files
+            .iter()
+            .map(|p| Email::parse(&std::fs::read(p).unwrap()))
+            .collect()
+    }
+
+    /// Waits (up to 10 s) for an email to `to` whose subject contains `subject`; the newest wins.
+    pub async fn wait_for_email(&self, to: &str, subject: &str) -> Email {
+        for _ in 0..200 {
+            if let Some(email) = self
+                .delivered()
+                .into_iter()
+                .rev()
+                .find(|e| e.to == to && e.subject.contains(subject))
+            {
+                return email;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no email to {to} with subject containing {subject:?}; got {:#?}",
+            self.delivered()
+        );
+    }
+}
