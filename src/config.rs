@@ -613,6 +613,26 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_documents_exactly_the_defaults() {
+        let text = include_str!("../customer-area.toml");
+        let (example, _) = Config::from_sources(text, &[]).unwrap();
+        let as_toml = |c: &Config| toml::to_string(c).unwrap();
+        assert_eq!(as_toml(&example), as_toml(&Config::default()));
+        // Every key is written out (optional ones as a commented line).
+        let table: toml::Table = toml::from_str(text).unwrap();
+        for (name, (path, _)) in env_keys() {
+            let mut node = Some(&table);
+            for part in &path[..path.len() - 1] {
+                node = node.and_then(|t| t.get(part)).and_then(|v| v.as_table());
+            }
+            let key = path.last().unwrap();
+            let present =
+                node.is_some_and(|t| t.contains_key(key)) || text.contains(&format!("# {key} = "));
+            assert!(present, "customer-area.toml does not document {name}");
+        }
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let mut config = Config::default();
         config.mail.smtp.password = Secret::new("hunter2");

@@ -1,0 +1,232 @@
+//! The built binary: migrations, config refusal, and `serve` on the embedded default.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_customer-area");
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn migrate_applies_once_then_reports_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), &["migrate"], &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("applied migration 1"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(dir.path().join("customer-area.db").exists());
+
+    let second = run(dir.path(), &["migrate"], &[]);
+    assert!(second.status.success());
+    assert!(
+        stdout(&second).contains("up to date"),
+        "{}",
+        stdout(&second)
+    );
+
+    let status = run(dir.path(), &["migrate", "--status"], &[]);
+    assert!(status.status.success());
+    assert!(stdout(&status).contains("applied"), "{}", stdout(&status));
+    assert!(!stdout(&status).contains("pending"));
+}
+
+#[test]
+fn migrate_status_on_a_fresh_database_lists_pending_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["migrate", "--status"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("pending"), "{}", stdout(&output));
+}
+
+#[test]
+fn a_bad_config_is_refused_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("custom.toml");
+    std::fs::write(&config, "[auth]\ntoken_ttl_hours = \"forever\"\n").unwrap();
+    let output = run(
+        dir.path(),
+        &["migrate", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("auth.token_ttl_hours"),
+        "{}",
+        stderr(&output)
+    );
+
+    std::fs::write(
+        dir.path().join("customer-area.toml"),
+        "[server]\nbnd = \"x\"\n",
+    )
+    .unwrap();
+    let output = run(dir.path(), &["migrate"], &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "./customer-area.toml is read by default"
+    );
+    assert!(stderr(&output).contains("bnd"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_bad_environment_override_is_refused_with_the_variable_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        dir.path(),
+        &["migrate"],
+        &[("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "lots")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["migrate", "--config", "nowhere.toml"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("nowhere.toml"));
+}
+
+#[test]
+fn customers_create_writes_the_activation_email_to_the_outbox_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        dir.path(),
+        &[
+            "customers",
+            "create",
+            "--email",
+            "Ada@Example.com",
+            "--name",
+            "Ada",
+            "--identifier",
+            "test-user-1",
+        ],
+        &[("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "1000")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("test-user-1"));
+    let emails: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .collect();
+    assert_eq!(emails.len(), 1);
+    let raw = std::fs::read_to_string(emails[0].as_ref().unwrap().path()).unwrap();
+    assert!(raw.contains("To: <ada@example.com>"));
+    assert!(
+        raw.contains("http://localhost:8080/customers/activate?identifier=test-user-1&secret="),
+        "{raw}"
+    );
+
+    let again = run(
+        dir.path(),
+        &[
+            "customers",
+            "create",
+            "--email",
+            "ada@example.com",
+            "--name",
+            "Ada",
+        ],
+        &[],
+    );
+    assert!(!again.status.success(), "a duplicate email is refused");
+    assert!(stderr(&again).contains("email"), "{}", stderr(&again));
+}
+
+#[test]
+fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    // Everything default except the port, so the test never collides with a real 8080.
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    while let Some(Ok(line)) = lines.next() {
+        let done = line.contains("mail goes to");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let banner = banner.join("\n");
+    assert!(
+        banner.contains("listening on  http://127.0.0.1:"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("database      customer-area.db"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("mail goes to  files in outbox/"),
+        "{banner}"
+    );
+    assert!(dir.path().join("customer-area.db").exists());
+
+    let port = banner
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let health = std::net::TcpStream::connect(format!("127.0.0.1:{port}"));
+    assert!(health.is_ok(), "the server accepts connections");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("shut down cleanly"), "{log}");
+    // The WAL was checkpointed into the main file on the way out.
+    let wal = dir.path().join("customer-area.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
