@@ -94,7 +94,14 @@ impl App {
             shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
         };
         let routes = crate::http::routes(self.area.clone());
-        server::serve(self.listener, routes, limits, shutdown).await;
+        server::serve(
+            self.listener,
+            routes,
+            limits,
+            self.area.metrics.clone(),
+            shutdown,
+        )
+        .await;
         let _ = stop.send(true);
         let _ = worker.await;
         let _ = housekeeping.await;

@@ -17,5 +17,6 @@ pub mod error;
 pub mod flows;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;

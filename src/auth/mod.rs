@@ -35,6 +35,14 @@ pub fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
+/// A short, stable pseudonym of an email address for logs: the first 16 hex digits of the
+/// SHA-256 of its trimmed, lower-cased form. Lets an operator follow one account's attempts
+/// without the log holding the address.
+pub fn log_hash(email: &str) -> String {
+    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A fresh session token: 256 random bits, URL-safe base64 (43 characters).
 pub fn new_session_token() -> String {
     let mut bytes = [0u8; 32];

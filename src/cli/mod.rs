@@ -1,5 +1,6 @@
 //! The command line: `serve`, `migrate`, and the retailer's admin commands.
 
+mod backup;
 mod customers;
 mod migrate;
 mod outbox;
@@ -36,6 +37,8 @@ enum Command {
     /// Create, list, show and delete customers.
     #[command(subcommand)]
     Customers(customers::Command),
+    /// Write a consistent copy of the database to FILE (safe while the server runs).
+    Backup(backup::Args),
     /// List queued, sent and failed emails, and retry failed ones.
     #[command(subcommand)]
     Outbox(outbox::Command),
@@ -62,6 +65,7 @@ impl Cli {
                 Command::Migrate(args) => migrate::run(loaded, args).await,
                 Command::Customers(command) => customers::run(loaded, command).await,
                 Command::Outbox(command) => outbox::run(loaded, command).await,
+                Command::Backup(args) => backup::run(loaded, args).await,
             }
         });
         match result {

@@ -1,3 +1,5 @@
+use std::io::Write;
+
 use crate::app::App;
 use crate::config::Loaded;
 
@@ -6,16 +8,25 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let source = super::describe_source(&loaded);
     let database = loaded.config.database.path.clone();
     let app = App::build(loaded.config).await?;
+    let mut banner = String::new();
     for migration in app.applied_migrations() {
-        println!(
-            "applied migration {} ({})",
+        banner += &format!(
+            "applied migration {} ({})\n",
             migration.version, migration.name
         );
     }
-    println!("customer-area {} using {source}", env!("CARGO_PKG_VERSION"));
-    println!("  listening on  http://{}", app.local_addr());
-    println!("  database      {}", database.display());
-    println!("  mail goes to  {}", app.mail_destination());
+    banner += &format!(
+        "customer-area {} using {source}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    banner += &format!("  listening on  http://{}\n", app.local_addr());
+    banner += &format!("  database      {}\n", database.display());
+    banner += &format!("  mail goes to  {}\n", app.mail_destination());
+    // A closed stdout (`serve | head`, a supervisor that drops it) must not stop the server.
+    let mut stdout = std::io::stdout();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
     app.run(shutdown_signal()).await
 }
 

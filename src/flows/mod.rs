@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::domain::PasswordPolicy;
 use crate::error::AppError;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Everything an operation needs: settings, the database, the hasher and the mailer.
@@ -31,6 +32,7 @@ pub struct Area {
     pub hasher: PasswordHasher,
     pub mailer: Mailer,
     pub links: Links,
+    pub metrics: Metrics,
 }
 
 impl Area {
@@ -47,6 +49,7 @@ impl Area {
             hasher,
             mailer,
             links,
+            metrics: Metrics::new(),
         })
     }
 

@@ -8,18 +8,28 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
+use super::client::ClientIp;
 use super::reply::ok_json;
+use crate::auth;
 use crate::domain::{EmailAddress, ProfileChanges, ProfileField};
 use crate::error::AppError;
 use crate::flows::{Area, PasswordChange, ProfileUpdate, Session};
 
 /// POST /customers/login
-pub async fn login(area: Area, mut body: JsonObject) -> Result<Response, Rejection> {
+pub async fn login(area: Area, ip: ClientIp, mut body: JsonObject) -> Result<Response, Rejection> {
     let email = body.required_str("email");
     let password = body.required_str("password");
     body.finish()?;
-    let token = area.login(&email, &password).await?;
-    Ok(ok_json(&json!({ "token": token })))
+    let result = area.login(&email, &password).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(AppError::InvalidCredentials) => "invalid_credentials",
+        Err(AppError::Throttled { .. }) => "throttled",
+        Err(_) => "error",
+    };
+    area.metrics.observe_login(outcome);
+    tracing::info!(target: "customer_area::audit", outcome, account = %auth::log_hash(&email), %ip, "login");
+    Ok(ok_json(&json!({ "token": result? })))
 }
 
 /// POST /customers/logout

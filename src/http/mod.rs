@@ -2,17 +2,18 @@
 //! method, credentials, body) and hand over to a handler; `error` maps every failure.
 
 mod body;
+mod client;
 mod customers;
 mod error;
+mod ops;
 mod reply;
 pub mod server;
 
 use std::convert::Infallible;
 
-use serde_json::json;
+use warp::Filter;
 use warp::reject::Rejection;
 use warp::reply::Response;
-use warp::{Filter, Reply};
 
 pub use error::error_response;
 
@@ -22,13 +23,8 @@ use body::json_object;
 
 /// The whole HTTP API of the customer area, every error included.
 pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    let customers = customer_routes(&area);
-    let health = warp::path!("healthz")
-        .and(warp::get())
-        .and(with_area(area))
-        .and_then(healthz);
-    customers
-        .or(health)
+    customer_routes(&area)
+        .or(ops_routes(&area))
         .unify()
         .recover(error::recover)
         .unify()
@@ -38,10 +34,12 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
 fn customer_routes(
     area: &Area,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    let trusted: std::sync::Arc<[std::net::IpAddr]> = area.config.trusted_proxies().into();
     // POST /customers/login
     let login = warp::path!("customers" / "login")
         .and(warp::post())
         .and(with_area(area.clone()))
+        .and(client::client_ip(trusted))
         .and(json_object())
         .and_then(customers::login);
     // POST /customers/logout
@@ -88,21 +86,23 @@ fn customer_routes(
         .unify()
 }
 
-/// GET /healthz
-async fn healthz(area: Area) -> Result<Response, Rejection> {
-    match area.store.read(crate::store::ping).await {
-        Ok(()) => Ok(reply::ok_json(&json!({ "status": "ok", "database": "ok" }))),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database not answering");
-            let body =
-                json!({ "error": "unavailable", "message": "the database is not answering" });
-            Ok(warp::reply::with_status(
-                warp::reply::json(&body),
-                http::StatusCode::SERVICE_UNAVAILABLE,
-            )
-            .into_response())
-        }
-    }
+fn ops_routes(
+    area: &Area,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    // GET /healthz
+    let health = warp::path!("healthz")
+        .and(warp::get())
+        .and(with_area(area.clone()))
+        .and_then(ops::healthz);
+    // GET /metrics
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_area(area.clone()))
+        .and(warp::ext::optional::<server::PeerAddr>())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>("x-forwarded-for"))
+        .and_then(ops::metrics);
+    health.or(metrics).unify()
 }
 
 /// Hands the customer area to a handler.
@@ -124,4 +124,62 @@ fn authenticated(area: Area) -> impl Filter<Extract = (Session,), Error = Reject
                 .ok_or(AppError::Unauthenticated)?;
             area.authenticate(token).await.map_err(Rejection::from)
         })
+}
+
+/// Every route pattern, for logs and metrics; `{}` matches one path segment.
+const ROUTE_PATTERNS: &[&str] = &[
+    "/customers/login",
+    "/customers/logout",
+    "/customers/self",
+    "/customers/activate",
+    "/customers/signup",
+    "/customers/password_reset",
+    "/customers/do_reset",
+    "/customers/newemail_confirm",
+    "/subscriptions",
+    "/admin/customers",
+    "/admin/customers/{}",
+    "/admin/customers/{}/resend_activation",
+    "/admin/subscriptions",
+    "/admin/subscriptions/{}",
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+];
+
+/// The route pattern a request path belongs to (`other` for unknown paths), so that logs and
+/// metrics never carry ids or unbounded values.
+pub fn route_pattern(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    ROUTE_PATTERNS
+        .iter()
+        .find(|pattern| {
+            let parts: Vec<&str> = pattern.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| *p == "{}" || p == s)
+        })
+        .copied()
+        .unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_pattern;
+
+    #[test]
+    fn paths_map_to_bounded_route_patterns() {
+        assert_eq!(route_pattern("/customers/self"), "/customers/self");
+        assert_eq!(
+            route_pattern("/admin/customers/12345678901234"),
+            "/admin/customers/{}"
+        );
+        assert_eq!(
+            route_pattern("/admin/customers/12345678901234/resend_activation"),
+            "/admin/customers/{}/resend_activation"
+        );
+        assert_eq!(route_pattern("/wp-admin/x.php"), "other");
+    }
 }

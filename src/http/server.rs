@@ -2,10 +2,11 @@
 //! with a cap on open connections, a deadline for request headers (so slow or idle clients
 //! cannot hold the server), the peer address for each request, and graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -14,6 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_service::Service;
 use warp::Filter;
+use warp::reply::Response;
+
+use crate::metrics::Metrics;
 
 /// The address of the TCP peer, attached to every request.
 #[derive(Clone, Copy, Debug)]
@@ -28,18 +32,15 @@ pub struct Limits {
 }
 
 /// Serves `filter` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish for up to `limits.shutdown_grace`.
+/// finish for up to `limits.shutdown_grace`. Every request is logged and counted in `metrics`.
 pub async fn serve<F>(
     listener: TcpListener,
     filter: F,
     limits: Limits,
+    metrics: Metrics,
     shutdown: impl Future<Output = ()>,
 ) where
-    F: Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
     let service = warp::service(filter);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -65,12 +66,10 @@ pub async fn serve<F>(
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
-        let per_request =
-            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(PeerAddr(peer));
-                let mut service = service.clone();
-                service.call(request)
-            });
+        let metrics = metrics.clone();
+        let per_request = hyper::service::service_fn(move |request| {
+            observed(service.clone(), metrics.clone(), peer, request)
+        });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
@@ -91,5 +90,61 @@ pub async fn serve<F>(
         .is_err()
     {
         tracing::warn!("some requests were still running at the end of the shutdown grace period");
+    }
+}
+
+/// Answers one request through warp, tagging it with the peer address and a request id, and
+/// logs and counts it (route pattern only: no ids, emails or other personal data).
+async fn observed<S>(
+    mut service: S,
+    metrics: Metrics,
+    peer: SocketAddr,
+    mut request: http::Request<hyper::body::Incoming>,
+) -> Result<Response, Infallible>
+where
+    S: Service<http::Request<hyper::body::Incoming>, Response = Response, Error = Infallible>,
+{
+    request.extensions_mut().insert(PeerAddr(peer));
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = super::route_pattern(request.uri().path());
+    let request_id = request_id(request.headers());
+    let mut response = service.call(request).await?;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    metrics.observe_request(method.as_str(), route, status, elapsed);
+    tracing::info!(
+        target: "customer_area::http",
+        request_id = %request_id,
+        method = %method,
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    Ok(response)
+}
+
+/// The caller's `X-Request-Id` when it is a sane token (a proxy's correlation id), else a
+/// fresh random one.
+fn request_id(headers: &http::HeaderMap) -> String {
+    let given = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .filter(|v| {
+            v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+    match given {
+        Some(id) => id.to_owned(),
+        None => {
+            let mut bytes = [0u8; 8];
+            crate::auth::random_bytes(&mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }
     }
 }

@@ -11,6 +11,7 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 use crate::config;
 
+pub mod backup;
 pub mod codes;
 pub mod customers;
 pub mod migrations;

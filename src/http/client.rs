@@ -1,0 +1,125 @@
+//! Who is calling: the client's IP address, believing `X-Forwarded-For` only from trusted
+//! proxies, and whether a caller may see the operator-only endpoints.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq;
+use warp::Filter;
+
+use super::server::PeerAddr;
+
+/// The client's IP address as far as it can be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl std::fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The socket peer; when the peer is a trusted proxy, the right-most address of
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(
+    trusted: Arc<[IpAddr]>,
+) -> impl Filter<Extract = (ClientIp,), Error = warp::Rejection> + Clone {
+    warp::ext::optional::<PeerAddr>()
+        .and(warp::header::optional::<String>("x-forwarded-for"))
+        .map(move |peer: Option<PeerAddr>, forwarded: Option<String>| {
+            let peer = peer.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.0.ip());
+            ClientIp(resolve(peer, forwarded.as_deref(), &trusted))
+        })
+}
+
+fn resolve(peer: IpAddr, forwarded: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let Some(forwarded) = forwarded else {
+        return peer;
+    };
+    let mut client = peer;
+    for hop in forwarded.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // A malformed entry: stop believing the chain here.
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
+/// Whether the caller may read operator endpoints (`/metrics`): the admin token, or a
+/// loopback peer that is not relaying someone else's request.
+pub fn is_operator(
+    admin_token: &str,
+    authorization: Option<&str>,
+    peer: Option<PeerAddr>,
+    forwarded: bool,
+) -> bool {
+    let token_ok = !admin_token.is_empty()
+        && authorization
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, token)| {
+                bool::from(token.trim().as_bytes().ct_eq(admin_token.as_bytes()))
+            });
+    let local = peer.is_some_and(|p| p.0.ip().is_loopback()) && !forwarded;
+    token_ok || local
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = [ip("10.0.0.1")];
+        assert_eq!(
+            resolve(ip("203.0.113.9"), Some("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            resolve(ip("10.0.0.1"), Some("1.2.3.4"), &trusted),
+            ip("1.2.3.4")
+        );
+        // A client cannot smuggle an address in front of the real one.
+        assert_eq!(
+            resolve(ip("10.0.0.1"), Some("6.6.6.6, 1.2.3.4"), &trusted),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            resolve(ip("10.0.0.1"), Some("1.2.3.4, 10.0.0.1"), &trusted),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            resolve(ip("10.0.0.1"), Some("garbage"), &trusted),
+            ip("10.0.0.1")
+        );
+        assert_eq!(resolve(ip("10.0.0.1"), None, &trusted), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn operators_are_the_admin_token_or_a_direct_loopback_peer() {
+        let local = Some(PeerAddr("127.0.0.1:5000".parse().unwrap()));
+        let remote = Some(PeerAddr("203.0.113.9:5000".parse().unwrap()));
+        assert!(is_operator("", None, local, false));
+        assert!(
+            !is_operator("", None, local, true),
+            "a local proxy relaying a client is not the operator"
+        );
+        assert!(!is_operator("", None, remote, false));
+        assert!(is_operator("s3cret", Some("Bearer s3cret"), remote, true));
+        assert!(!is_operator("s3cret", Some("Bearer s3cre"), remote, false));
+        assert!(
+            !is_operator("", Some("Bearer "), remote, false),
+            "an unset token opens nothing"
+        );
+    }
+}

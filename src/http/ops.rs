@@ -1,0 +1,71 @@
+//! Operator endpoints: health and metrics.
+
+use http::StatusCode;
+use serde_json::json;
+use warp::Reply;
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use super::client::is_operator;
+use super::reply::ok_json;
+use super::server::PeerAddr;
+use crate::error::AppError;
+use crate::flows::Area;
+use crate::metrics::Snapshot;
+use crate::store::{self, outbox};
+
+/// GET /healthz
+pub async fn healthz(area: Area) -> Result<Response, Rejection> {
+    match area.store.read(store::ping).await {
+        Ok(()) => Ok(ok_json(&json!({ "status": "ok", "database": "ok" }))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database not answering");
+            let body =
+                json!({ "error": "unavailable", "message": "the database is not answering" });
+            Ok(
+                warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE)
+                    .into_response(),
+            )
+        }
+    }
+}
+
+/// GET /metrics
+pub async fn metrics(
+    area: Area,
+    peer: Option<PeerAddr>,
+    authorization: Option<String>,
+    forwarded_for: Option<String>,
+) -> Result<Response, Rejection> {
+    let admin_token = area.config.admin.api_token.expose();
+    if !is_operator(
+        admin_token,
+        authorization.as_deref(),
+        peer,
+        forwarded_for.is_some(),
+    ) {
+        return Err(AppError::NotFound("there is no such endpoint".into()).into());
+    }
+    let (queued, sent, failed) = area
+        .store
+        .read(outbox::counts)
+        .await
+        .map_err(AppError::from)?;
+    let (in_use, size) = area.store.pool_usage();
+    let snapshot = Snapshot {
+        emails_queued: queued,
+        emails_sent: sent,
+        emails_failed: failed,
+        pool_in_use: i64::from(in_use),
+        pool_size: i64::from(size),
+        hashing_queue: area.hasher.queue_depth() as i64,
+    };
+    let mut response = area.metrics.render(snapshot).into_response();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    Ok(response)
+}

@@ -1,0 +1,187 @@
+//! Prometheus metrics: request counts and latencies by route, login outcomes, and gauges read
+//! at scrape time (outbox, database pool, hashing queue).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+/// Point-in-time values read when metrics are scraped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Snapshot {
+    pub emails_queued: i64,
+    pub emails_sent: i64,
+    pub emails_failed: i64,
+    pub pool_in_use: i64,
+    pub pool_size: i64,
+    pub hashing_queue: i64,
+}
+
+/// Every metric of the process.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    logins: Family<OutcomeLabels, Counter>,
+    emails: Family<StatusLabels, Gauge>,
+    pool_in_use: Gauge,
+    pool_size: Gauge,
+    hashing_queue: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("customer_area");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer, by route",
+            latency.clone(),
+        );
+        let logins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("logins", "Login attempts by outcome", logins.clone());
+        let emails = Family::<StatusLabels, Gauge>::default();
+        registry.register(
+            "outbox_emails",
+            "Emails in the outbox by status (queued is the outbox depth)",
+            emails.clone(),
+        );
+        let pool_in_use = Gauge::default();
+        registry.register(
+            "db_pool_connections_in_use",
+            "Database connections checked out",
+            pool_in_use.clone(),
+        );
+        let pool_size = Gauge::default();
+        registry.register(
+            "db_pool_connections_max",
+            "Size of the database pool",
+            pool_size.clone(),
+        );
+        let hashing_queue = Gauge::default();
+        registry.register(
+            "password_hashing_queue",
+            "Password hashes waiting for a core",
+            hashing_queue.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            logins,
+            emails,
+            pool_in_use,
+            pool_size,
+            hashing_queue,
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one login attempt: `success`, `invalid_credentials`, `throttled`, ...
+    pub fn observe_login(&self, outcome: &str) {
+        self.logins
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition, with gauges set from `snapshot`.
+    pub fn render(&self, snapshot: Snapshot) -> String {
+        for (status, value) in [
+            ("queued", snapshot.emails_queued),
+            ("sent", snapshot.emails_sent),
+            ("failed", snapshot.emails_failed),
+        ] {
+            self.emails
+                .get_or_create(&StatusLabels {
+                    status: status.to_owned(),
+                })
+                .set(value);
+        }
+        self.pool_in_use.set(snapshot.pool_in_use);
+        self.pool_size.set(snapshot.pool_size);
+        self.hashing_queue.set(snapshot.hashing_queue);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histograms_and_gauges() {
+        let metrics = Metrics::new();
+        metrics.observe_request("GET", "/customers/self", 200, Duration::from_millis(3));
+        metrics.observe_login("success");
+        let text = metrics.render(Snapshot {
+            emails_queued: 2,
+            ..Snapshot::default()
+        });
+        assert!(text.contains(r#"customer_area_http_requests_total{method="GET",route="/customers/self",status="200"} 1"#), "{text}");
+        assert!(text.contains("customer_area_http_request_duration_seconds_bucket"));
+        assert!(text.contains(r#"customer_area_logins_total{outcome="success"} 1"#));
+        assert!(text.contains(r#"customer_area_outbox_emails{status="queued"} 2"#));
+    }
+}

@@ -1,0 +1,278 @@
+//! Operating the service: metrics, request ids, logs without secrets, online backup.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+
+use common::{PASSWORD, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_customer-area");
+
+#[tokio::test]
+async fn metrics_are_served_to_loopback_and_the_admin_token_only() {
+    let app = spawn_app_with(|c| {
+        c.admin.api_token = customer_area::config::Secret::new("operator-token")
+    })
+    .await;
+    app.active_customer("metrics@example.com").await;
+    app.login("metrics@example.com", "wrong password").await;
+
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    for needle in [
+        r#"customer_area_http_requests_total{method="POST",route="/customers/login",status="401"} 1"#,
+        r#"customer_area_logins_total{outcome="success"} 1"#,
+        r#"customer_area_logins_total{outcome="invalid_credentials"} 1"#,
+        "customer_area_http_request_duration_seconds_bucket",
+        r#"customer_area_outbox_emails{status="sent"} 1"#,
+        "customer_area_db_pool_connections_in_use",
+        "customer_area_password_hashing_queue",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+
+    // A loopback peer relaying someone else's request (a local reverse proxy) is not enough…
+    let relayed = app
+        .client
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(relayed.status(), StatusCode::NOT_FOUND);
+    // …but the admin token is.
+    let with_token = app
+        .client
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .bearer_auth("operator-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), StatusCode::OK);
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 16);
+    let response = app
+        .client
+        .get(app.url("/nowhere"))
+        .header("x-request-id", "proxy-abc.123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "proxy-abc.123");
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id\twith junk")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(response.headers()["x-request-id"], "bad id\twith junk");
+}
+
+/// Starts `serve` from the built binary in `dir` on a free port; returns the child and port.
+fn start_server(dir: &std::path::Path, log_level: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir)
+        .env("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0")
+        .env("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "1000")
+        .env("RUST_LOG", log_level)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    (child, port)
+}
+
+fn stop(mut child: std::process::Child) -> String {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{log}");
+    log
+}
+
+fn create_customer(dir: &std::path::Path, email: &str) -> String {
+    let output = Command::new(BIN)
+        .args([
+            "customers",
+            "create",
+            "--email",
+            email,
+            "--name",
+            "Log Test",
+            "--identifier",
+            "log-test",
+        ])
+        .current_dir(dir)
+        .env("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "1000")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let eml = std::fs::read_dir(dir.join("outbox"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let raw = std::fs::read_to_string(eml).unwrap();
+    raw.split("secret=").nth(1).unwrap()[..10].to_owned()
+}
+
+#[tokio::test]
+async fn debug_logs_hold_no_password_token_code_or_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) = start_server(dir.path(), "debug");
+    let email = "secretive@example.com";
+    let secret = create_customer(dir.path(), email);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let activated = client
+        .post(format!("{base}/customers/activate"))
+        .json(&json!({"identifier": "log-test", "secret": secret, "password": PASSWORD, "password_check": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status(), StatusCode::OK);
+    let token = client
+        .post(format!("{base}/customers/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new_password = "an entirely new passphrase";
+    let changed = client
+        .patch(format!("{base}/customers/self"))
+        .bearer_auth(&token)
+        .json(&json!({"password": new_password, "password_check": new_password, "current_password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    client
+        .post(format!("{base}/customers/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+
+    let log = stop(server);
+    assert!(
+        log.contains(r#"route="/customers/login""#) || log.contains("route=/customers/login"),
+        "{log}"
+    );
+    assert!(log.contains("login"), "{log}");
+    for secret_value in [
+        PASSWORD,
+        new_password,
+        token.as_str(),
+        secret.as_str(),
+        email,
+    ] {
+        assert!(
+            !log.contains(secret_value),
+            "{secret_value:?} leaked into the log:\n{log}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_is_consistent_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) = start_server(dir.path(), "warn");
+    create_customer(dir.path(), "backup@example.com");
+    let base = format!("http://127.0.0.1:{port}");
+    // Keep the server busy with writes while the backup runs.
+    let client = reqwest::Client::new();
+    let load = tokio::spawn(async move {
+        for i in 0..50 {
+            let _ = client
+                .post(format!("{base}/customers/login"))
+                .json(&json!({"email": format!("nobody{i}@example.com"), "password": "x"}))
+                .send()
+                .await;
+        }
+    });
+    let copy = dir.path().join("copy.db");
+    let output = Command::new(BIN)
+        .args(["backup", copy.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("integrity check ok"));
+    load.await.unwrap();
+
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let email: String = conn
+        .query_row("SELECT email FROM customers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        email, "backup@example.com",
+        "a write acknowledged before the backup is in it"
+    );
+
+    let again = Command::new(BIN)
+        .args(["backup", copy.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten without --force"
+    );
+    stop(server);
+}
