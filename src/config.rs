@@ -26,6 +26,7 @@ pub struct Config {
     pub mail: Mail,
     pub admin: Admin,
     pub log: Log,
+    pub limits: Limits,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -222,6 +223,34 @@ impl Default for Log {
     }
 }
 
+/// Throttling of login attempts and of requests that send email or present a code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Failed logins to one account before delays start.
+    pub login_free_failures: u32,
+    /// The ceiling of the per-account delay, which doubles with each further failure.
+    pub login_max_delay_seconds: u64,
+    /// Login attempts per client IP per minute.
+    pub login_per_ip_per_minute: u32,
+    /// activate, do_reset and newemail_confirm attempts per client IP per minute.
+    pub codes_per_ip_per_minute: u32,
+    /// password_reset and signup requests per client IP per hour.
+    pub emails_per_ip_per_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            login_free_failures: 5,
+            login_max_delay_seconds: 900,
+            login_per_ip_per_minute: 60,
+            codes_per_ip_per_minute: 30,
+            emails_per_ip_per_hour: 30,
+        }
+    }
+}
+
 /// A string that never shows itself in logs or debug output.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -382,6 +411,24 @@ impl Config {
                 "mail.smtp.username",
                 "username and password must be set together",
             ));
+        }
+        for (key, value) in [
+            (
+                "limits.login_per_ip_per_minute",
+                self.limits.login_per_ip_per_minute,
+            ),
+            (
+                "limits.codes_per_ip_per_minute",
+                self.limits.codes_per_ip_per_minute,
+            ),
+            (
+                "limits.emails_per_ip_per_hour",
+                self.limits.emails_per_ip_per_hour,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
         }
         if self
             .log

@@ -20,3 +20,4 @@ pub mod mail;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;

@@ -1,3 +1,5 @@
+use std::net::IpAddr;
+
 use url::Url;
 
 use super::Area;
@@ -7,6 +9,7 @@ use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
 use crate::store::{customers, outbox};
+use crate::throttle::IpBudget;
 
 /// A customer to create (by an admin, an import or a sign-up).
 #[derive(Clone, Debug)]
@@ -115,7 +118,9 @@ impl Area {
         secret: &str,
         password: &str,
         password_check: &str,
+        ip: IpAddr,
     ) -> Result<(), AppError> {
+        self.throttles.check_ip(IpBudget::Codes, ip)?;
         let invalid = AppError::InvalidCode { field: "secret" };
         if !auth::looks_like_code(secret) || Identifier::parse(identifier).is_err() {
             return Err(invalid);

@@ -23,6 +23,7 @@ use crate::error::AppError;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::throttle::Throttles;
 
 /// Everything an operation needs: settings, the database, the hasher and the mailer.
 #[derive(Clone)]
@@ -33,6 +34,7 @@ pub struct Area {
     pub mailer: Mailer,
     pub links: Links,
     pub metrics: Metrics,
+    pub throttles: Arc<Throttles>,
 }
 
 impl Area {
@@ -43,6 +45,7 @@ impl Area {
             PasswordHasher::new(config.auth.pbkdf2_iterations, cores, Duration::from_secs(5));
         let mailer = Mailer::new(&config).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let links = Links::new(&config);
+        let throttles = Arc::new(Throttles::new(&config.limits));
         Ok(Area {
             config: Arc::new(config),
             store,
@@ -50,6 +53,7 @@ impl Area {
             mailer,
             links,
             metrics: Metrics::new(),
+            throttles,
         })
     }
 

@@ -1,8 +1,11 @@
+use std::net::IpAddr;
+
 use super::Area;
 use crate::auth;
 use crate::domain::{CustomerId, EmailAddress, PasswordPolicy, Status};
 use crate::error::AppError;
 use crate::store::{customers, sessions};
+use crate::throttle::IpBudget;
 
 /// An authenticated caller: the customer and the digest of the token they presented.
 #[derive(Clone, Debug)]
@@ -14,10 +17,15 @@ pub struct Session {
 impl Area {
     /// Checks email and password and opens a session, answering with its bearer token.
     /// Unknown email, wrong password and pending account fail alike, after the same work.
-    pub async fn login(&self, email: &str, password: &str) -> Result<String, AppError> {
+    /// Throttled per client IP and, after a few failures, per account (known or not).
+    pub async fn login(&self, email: &str, password: &str, ip: IpAddr) -> Result<String, AppError> {
+        self.throttles.check_ip(IpBudget::Login, ip)?;
+        let account = email.trim().to_lowercase();
+        self.throttles.check_login(&account)?;
         // No stored password is longer, so a longer one cannot match; refusing it before
         // hashing says nothing about the account.
         if password.chars().count() > PasswordPolicy::MAX_CHARS {
+            self.throttles.login_failed(&account);
             return Err(AppError::InvalidCredentials);
         }
         let record = match EmailAddress::parse(email) {
@@ -32,8 +40,12 @@ impl Area {
         let verdict = self.hasher.verify(password, stored.clone()).await?;
         let record = match record {
             Some(r) if verdict.matches && r.status == Status::Active => r,
-            _ => return Err(AppError::InvalidCredentials),
+            _ => {
+                self.throttles.login_failed(&account);
+                return Err(AppError::InvalidCredentials);
+            }
         };
+        self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
         let ttl = Self::hours(self.config.auth.token_ttl_hours);

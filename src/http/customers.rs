@@ -20,7 +20,7 @@ pub async fn login(area: Area, ip: ClientIp, mut body: JsonObject) -> Result<Res
     let email = body.required_str("email");
     let password = body.required_str("password");
     body.finish()?;
-    let result = area.login(&email, &password).await;
+    let result = area.login(&email, &password, ip.0).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::InvalidCredentials) => "invalid_credentials",
@@ -60,13 +60,17 @@ pub async fn delete_self(area: Area, session: Session) -> Result<Response, Rejec
 }
 
 /// POST /customers/activate
-pub async fn activate(area: Area, mut body: JsonObject) -> Result<Response, Rejection> {
+pub async fn activate(
+    area: Area,
+    ip: ClientIp,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
     let identifier = body.required_str("identifier");
     let secret = body.required_str("secret");
     let password = body.required_str("password");
     let password_check = body.required_str("password_check");
     body.finish()?;
-    area.activate(&identifier, &secret, &password, &password_check)
+    area.activate(&identifier, &secret, &password, &password_check, ip.0)
         .await?;
     Ok(ok_json(&json!({ "result": "activated" })))
 }

@@ -39,7 +39,7 @@ fn customer_routes(
     let login = warp::path!("customers" / "login")
         .and(warp::post())
         .and(with_area(area.clone()))
-        .and(client::client_ip(trusted))
+        .and(client::client_ip(trusted.clone()))
         .and(json_object())
         .and_then(customers::login);
     // POST /customers/logout
@@ -71,6 +71,7 @@ fn customer_routes(
     let activate = warp::path!("customers" / "activate")
         .and(warp::post())
         .and(with_area(area.clone()))
+        .and(client::client_ip(trusted))
         .and(json_object())
         .and_then(customers::activate);
     login

@@ -1,0 +1,232 @@
+//! Throttling, in process: GCRA budgets (governor) per client IP and per email address, and a
+//! growing delay after repeated failed logins to one account.
+//!
+//! The per-account login delay is not a rate but a back-off that a success clears, so it is a
+//! small table of its own; everything else is a governor keyed limiter.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::config;
+use crate::error::AppError;
+
+/// Which per-IP budget a request draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpBudget {
+    /// `POST /customers/login`.
+    Login,
+    /// Presenting a one-time code: activate, do_reset, newemail_confirm.
+    Codes,
+    /// Asking for an email: password_reset, signup.
+    Emails,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Failures {
+    count: u32,
+    blocked_until: Option<Instant>,
+    last: Instant,
+}
+
+/// Every throttle of the process.
+pub struct Throttles {
+    login_per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    codes_per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    emails_per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    address_per_minute: DefaultKeyedRateLimiter<String>,
+    address_per_hour: DefaultKeyedRateLimiter<String>,
+    free_failures: u32,
+    max_delay: Duration,
+    login_failures: Mutex<HashMap<String, Failures>>,
+    clock: DefaultClock,
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"))
+}
+
+fn per_hour(n: u32) -> Quota {
+    Quota::per_hour(NonZeroU32::new(n.max(1)).expect("at least 1"))
+}
+
+impl Throttles {
+    pub fn new(limits: &config::Limits) -> Throttles {
+        Throttles {
+            login_per_ip: DefaultKeyedRateLimiter::dashmap(per_minute(
+                limits.login_per_ip_per_minute,
+            )),
+            codes_per_ip: DefaultKeyedRateLimiter::dashmap(per_minute(
+                limits.codes_per_ip_per_minute,
+            )),
+            emails_per_ip: DefaultKeyedRateLimiter::dashmap(per_hour(
+                limits.emails_per_ip_per_hour,
+            )),
+            // At most one email per address a minute, and five an hour.
+            address_per_minute: DefaultKeyedRateLimiter::dashmap(per_minute(1)),
+            address_per_hour: DefaultKeyedRateLimiter::dashmap(per_hour(5)),
+            free_failures: limits.login_free_failures,
+            max_delay: Duration::from_secs(limits.login_max_delay_seconds),
+            login_failures: Mutex::new(HashMap::new()),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Draws one request from the IP's budget, or says when to come back.
+    pub fn check_ip(&self, budget: IpBudget, ip: IpAddr) -> Result<(), AppError> {
+        let limiter = match budget {
+            IpBudget::Login => &self.login_per_ip,
+            IpBudget::Codes => &self.codes_per_ip,
+            IpBudget::Emails => &self.emails_per_ip,
+        };
+        limiter
+            .check_key(&ip)
+            .map_err(|not_until| AppError::Throttled {
+                retry_after: whole_seconds(not_until.wait_time_from(self.clock.now())),
+            })
+    }
+
+    /// Whether another email may go to `address` now (at most 1 a minute, 5 an hour). The
+    /// caller answers as usual either way; only the email is skipped.
+    pub fn email_allowed(&self, address: &str) -> bool {
+        let key = address.to_owned();
+        // Check the hour budget only when the minute allows, so a refused minute costs nothing.
+        self.address_per_minute.check_key(&key).is_ok()
+            && self.address_per_hour.check_key(&key).is_ok()
+    }
+
+    /// Refuses a login to `account` (an email as typed, normalized) while it is in back-off.
+    pub fn check_login(&self, account: &str) -> Result<(), AppError> {
+        let failures = self.login_failures.lock().expect("not poisoned");
+        match failures.get(account).and_then(|f| f.blocked_until) {
+            Some(until) if until > Instant::now() => Err(AppError::Throttled {
+                retry_after: whole_seconds(until - Instant::now()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a failed login: past the free failures, each one doubles the wait, up to the cap.
+    pub fn login_failed(&self, account: &str) {
+        let now = Instant::now();
+        let mut failures = self.login_failures.lock().expect("not poisoned");
+        if failures.len() > 100_000 {
+            prune(&mut failures, now);
+        }
+        let entry = failures.entry(account.to_owned()).or_insert(Failures {
+            count: 0,
+            blocked_until: None,
+            last: now,
+        });
+        entry.count += 1;
+        entry.last = now;
+        if entry.count > self.free_failures {
+            let doublings = (entry.count - self.free_failures - 1).min(20);
+            let delay = Duration::from_secs(1u64 << doublings).min(self.max_delay);
+            entry.blocked_until = Some(now + delay);
+        }
+    }
+
+    /// A successful login clears the account's failures.
+    pub fn login_succeeded(&self, account: &str) {
+        self.login_failures
+            .lock()
+            .expect("not poisoned")
+            .remove(account);
+    }
+
+    /// Forgets state that no longer limits anyone (called periodically).
+    pub fn sweep(&self) {
+        for limiter in [&self.login_per_ip, &self.codes_per_ip, &self.emails_per_ip] {
+            limiter.retain_recent();
+        }
+        self.address_per_minute.retain_recent();
+        self.address_per_hour.retain_recent();
+        prune(
+            &mut self.login_failures.lock().expect("not poisoned"),
+            Instant::now(),
+        );
+    }
+}
+
+/// A wait in whole seconds for `Retry-After`, rounded up so that a client that obeys it is
+/// never early.
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs_f64().ceil() as u64).max(1)
+}
+
+/// Drops failure records that are neither blocking nor recent (a day old).
+fn prune(failures: &mut HashMap<String, Failures>, now: Instant) {
+    failures.retain(|_, f| {
+        f.blocked_until.is_some_and(|until| until > now)
+            || now.duration_since(f.last) < Duration::from_secs(86_400)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttles() -> Throttles {
+        Throttles::new(&config::Limits {
+            login_free_failures: 3,
+            login_max_delay_seconds: 8,
+            ..config::Limits::default()
+        })
+    }
+
+    #[test]
+    fn free_failures_then_growing_delays_up_to_the_ceiling() {
+        let t = throttles();
+        for _ in 0..3 {
+            t.login_failed("a@example.com");
+            assert!(t.check_login("a@example.com").is_ok());
+        }
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            t.login_failed("a@example.com");
+            match t.check_login("a@example.com") {
+                Err(AppError::Throttled { retry_after }) => waits.push(retry_after),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(waits, vec![1, 2, 4, 8, 8, 8]);
+        assert!(
+            t.check_login("b@example.com").is_ok(),
+            "other accounts are not affected"
+        );
+        t.login_succeeded("a@example.com");
+        assert!(t.check_login("a@example.com").is_ok());
+    }
+
+    #[test]
+    fn an_address_gets_one_email_a_minute() {
+        let t = throttles();
+        assert!(t.email_allowed("a@example.com"));
+        assert!(!t.email_allowed("a@example.com"));
+        assert!(t.email_allowed("b@example.com"));
+    }
+
+    #[test]
+    fn ip_budgets_answer_with_a_retry_time() {
+        let t = Throttles::new(&config::Limits {
+            login_per_ip_per_minute: 2,
+            ..config::Limits::default()
+        });
+        let ip: IpAddr = "203.0.113.1".parse().unwrap();
+        assert!(t.check_ip(IpBudget::Login, ip).is_ok());
+        assert!(t.check_ip(IpBudget::Login, ip).is_ok());
+        assert!(
+            matches!(t.check_ip(IpBudget::Login, ip), Err(AppError::Throttled { retry_after }) if retry_after >= 1)
+        );
+        assert!(
+            t.check_ip(IpBudget::Codes, ip).is_ok(),
+            "budgets are separate"
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Throttling over real HTTP: per-account login back-off, per-IP budgets, trusted proxies.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PASSWORD, TestApp, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn login_from(
+    app: &TestApp,
+    forwarded_for: Option<&str>,
+    email: &str,
+    password: &str,
+) -> (StatusCode, Option<String>, Value) {
+    let mut request = app
+        .client
+        .post(app.url("/customers/login"))
+        .json(&json!({"email": email, "password": password}));
+    if let Some(ip) = forwarded_for {
+        request = request.header("x-forwarded-for", ip);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry_after, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn repeated_failures_delay_an_account_until_a_success_clears_it() {
+    let app = spawn_app_with(|c| c.limits.login_free_failures = 2).await;
+    app.active_customer("target@example.com").await;
+    for _ in 0..3 {
+        let (status, _, _) = login_from(&app, None, "target@example.com", "wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, retry_after, body) = login_from(&app, None, "target@example.com", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits: {body}"
+    );
+    assert_eq!(body["error"], "throttled");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // Other accounts are not affected.
+    assert_eq!(
+        login_from(&app, None, "other@example.com", "x").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        login_from(&app, None, "target@example.com", PASSWORD)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // The success cleared the failures: the next mistake is free again.
+    assert_eq!(
+        login_from(&app, None, "target@example.com", "wrong")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login_from(&app, None, "target@example.com", PASSWORD)
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn unknown_addresses_are_throttled_exactly_like_known_ones() {
+    let app = spawn_app_with(|c| c.limits.login_free_failures = 1).await;
+    app.active_customer("known@example.com").await;
+    let mut answers = Vec::new();
+    for email in ["known@example.com", "ghost@example.com"] {
+        let first = login_from(&app, None, email, "wrong").await;
+        let second = login_from(&app, None, email, "wrong").await;
+        let third = login_from(&app, None, email, "wrong").await;
+        answers.push((first, second, third));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].2.0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_client_ip_has_a_login_budget() {
+    let app = spawn_app_with(|c| c.limits.login_per_ip_per_minute = 3).await;
+    for i in 0..3 {
+        let (status, _, _) = login_from(&app, None, &format!("user{i}@example.com"), "x").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, retry_after, body) = login_from(&app, None, "fresh@example.com", "x").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    // X-Forwarded-For from an untrusted peer changes nothing.
+    let (status, _, _) = login_from(&app, Some("198.51.100.7"), "fresh@example.com", "x").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+    let app = spawn_app_with(|c| {
+        c.limits.login_per_ip_per_minute = 2;
+        c.server.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            login_from(&app, Some("198.51.100.1"), "a@example.com", "x")
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, Some("198.51.100.1"), "a@example.com", "x")
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy has its own budget…
+    assert_eq!(
+        login_from(&app, Some("198.51.100.2"), "b@example.com", "x")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // …and a client cannot escape its budget by prepending a forged address.
+    assert_eq!(
+        login_from(&app, Some("10.9.9.9, 198.51.100.1"), "a@example.com", "x")
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn presenting_codes_has_a_per_ip_budget() {
+    let app = spawn_app_with(|c| c.limits.codes_per_ip_per_minute = 2).await;
+    let body = json!({"identifier": "someone", "secret": "AAAAAAAAAA", "password": PASSWORD, "password_check": PASSWORD});
+    assert_eq!(
+        app.post("/customers/activate", body.clone()).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.post("/customers/activate", body.clone()).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (status, body) = app.post("/customers/activate", body).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"], "throttled");
+}
