@@ -3,6 +3,7 @@
 
 mod body;
 mod client;
+mod cors;
 mod customers;
 mod error;
 mod ops;
@@ -23,12 +24,24 @@ use body::json_object;
 
 /// The whole HTTP API of the customer area, every error included.
 pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    customer_routes(&area)
+    let cors = cors::Cors::new(&area.config.server.cors_origins);
+    let preflight_cors = cors.clone();
+    // OPTIONS on any path: a CORS preflight.
+    let preflight = warp::options()
+        .and(warp::header::headers_cloned())
+        .map(move |headers: http::HeaderMap| preflight_cors.preflight(&headers));
+    let api = customer_routes(&area)
         .or(ops_routes(&area))
         .unify()
-        .recover(error::recover)
+        .or(preflight)
         .unify()
-        .map(reply::with_standard_headers)
+        .recover(error::recover)
+        .unify();
+    warp::header::headers_cloned()
+        .and(api)
+        .map(move |request: http::HeaderMap, response| {
+            cors.decorate(&request, reply::with_standard_headers(response))
+        })
 }
 
 fn customer_routes(
