@@ -237,6 +237,9 @@ pub struct Limits {
     pub codes_per_ip_per_minute: u32,
     /// password_reset and signup requests per client IP per hour.
     pub emails_per_ip_per_hour: u32,
+    /// Password hashes that may wait for a free core; beyond that, or after 5 s of waiting,
+    /// requests answer 503 at once instead of piling up.
+    pub hashing_queue: usize,
 }
 
 impl Default for Limits {
@@ -247,6 +250,7 @@ impl Default for Limits {
             login_per_ip_per_minute: 60,
             codes_per_ip_per_minute: 30,
             emails_per_ip_per_hour: 30,
+            hashing_queue: 64,
         }
     }
 }

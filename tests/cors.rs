@@ -14,17 +14,45 @@ async fn app() -> common::TestApp {
 #[tokio::test]
 async fn an_allowed_origin_is_echoed_and_others_get_nothing() {
     let app = app().await;
-    let response = app.client.get(app.url("/healthz")).header("origin", SHOP).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", SHOP)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["access-control-allow-origin"], SHOP);
     assert_eq!(response.headers()["vary"], "Origin");
 
-    for other in ["https://evil.example.com", "https://www.shop.example.com.evil.net", "null"] {
-        let response = app.client.get(app.url("/healthz")).header("origin", other).send().await.unwrap();
-        assert!(response.headers().get("access-control-allow-origin").is_none(), "{other}");
+    for other in [
+        "https://evil.example.com",
+        "https://www.shop.example.com.evil.net",
+        "null",
+    ] {
+        let response = app
+            .client
+            .get(app.url("/healthz"))
+            .header("origin", other)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{other}"
+        );
         assert_eq!(response.headers()["vary"], "Origin");
     }
     // Errors carry the headers too, so the shop's front end can read them.
-    let response = app.client.get(app.url("/customers/self")).header("origin", SHOP).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/customers/self"))
+        .header("origin", SHOP)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()["access-control-allow-origin"], SHOP);
 }
@@ -37,19 +65,37 @@ async fn preflights_are_answered_for_allowed_origins_only() {
             .request(Method::OPTIONS, app.url("/customers/self"))
             .header("origin", origin)
             .header("access-control-request-method", "PATCH")
-            .header("access-control-request-headers", "authorization, content-type")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
             .send()
     };
     let response = preflight(SHOP).await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let headers = response.headers();
     assert_eq!(headers["access-control-allow-origin"], SHOP);
-    assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("PATCH"));
-    assert!(headers["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    assert!(
+        headers["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("PATCH")
+    );
+    assert!(
+        headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
 
     let response = preflight("https://evil.example.com").await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(response.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "cors_forbidden");
 }
@@ -57,8 +103,19 @@ async fn preflights_are_answered_for_allowed_origins_only() {
 #[tokio::test]
 async fn without_configured_origins_no_browser_origin_is_allowed() {
     let app = spawn_app_with(|_| {}).await;
-    let response = app.client.get(app.url("/healthz")).header("origin", SHOP).send().await.unwrap();
-    assert!(response.headers().get("access-control-allow-origin").is_none());
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", SHOP)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     let response = app
         .client
         .request(Method::OPTIONS, app.url("/customers/login"))

@@ -29,15 +29,22 @@ pub struct PasswordHasher {
     iterations: u32,
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
     queue_timeout: Duration,
     /// A hash of nothing: verifying against it costs what a real verification costs.
     dummy: Arc<str>,
 }
 
 impl PasswordHasher {
-    /// A hasher with `iterations` rounds, running at most `parallelism` hashes at once; a
-    /// caller that cannot start within `queue_timeout` is told the service is overloaded.
-    pub fn new(iterations: u32, parallelism: usize, queue_timeout: Duration) -> PasswordHasher {
+    /// A hasher with `iterations` rounds, running at most `parallelism` hashes at once. A
+    /// caller finding `max_waiting` others already queued, or unable to start within
+    /// `queue_timeout`, is told the service is overloaded (503) instead of piling up.
+    pub fn new(
+        iterations: u32,
+        parallelism: usize,
+        max_waiting: usize,
+        queue_timeout: Duration,
+    ) -> PasswordHasher {
         let mut salt = [0u8; 16];
         let mut hash = [0u8; 32];
         super::random_bytes(&mut salt);
@@ -52,6 +59,7 @@ impl PasswordHasher {
             iterations,
             permits: Arc::new(Semaphore::new(parallelism.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting,
             queue_timeout,
             dummy: dummy.into(),
         }
@@ -107,7 +115,10 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<R, AppError> + Send + 'static,
     ) -> Result<R, AppError> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(AppError::Overloaded);
+        }
         let permit =
             tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
@@ -131,7 +142,7 @@ mod tests {
     use crate::domain::PasswordPolicy;
 
     fn hasher(iterations: u32) -> PasswordHasher {
-        PasswordHasher::new(iterations, 2, Duration::from_secs(5))
+        PasswordHasher::new(iterations, 2, 16, Duration::from_secs(5))
     }
 
     fn password(p: &str) -> NewPassword {

@@ -41,8 +41,12 @@ impl Area {
     /// Builds the area from a loaded config and an opened, migrated store.
     pub fn new(config: Config, store: Store) -> Result<Area, AppError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let hasher =
-            PasswordHasher::new(config.auth.pbkdf2_iterations, cores, Duration::from_secs(5));
+        let hasher = PasswordHasher::new(
+            config.auth.pbkdf2_iterations,
+            cores,
+            config.limits.hashing_queue,
+            Duration::from_secs(5),
+        );
         let mailer = Mailer::new(&config).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let links = Links::new(&config);
         let throttles = Arc::new(Throttles::new(&config.limits));

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use http::StatusCode;
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, HeaderMap, HeaderValue, ORIGIN, VARY,
 };
-use http::StatusCode;
 use serde_json::json;
 use warp::Reply;
 use warp::reply::Response;
@@ -20,8 +20,13 @@ pub struct Cors {
 
 impl Cors {
     pub fn new(origins: &[String]) -> Cors {
-        let normalized: Vec<String> = origins.iter().map(|o| o.trim_end_matches('/').to_ascii_lowercase()).collect();
-        Cors { origins: normalized.into() }
+        let normalized: Vec<String> = origins
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect();
+        Cors {
+            origins: normalized.into(),
+        }
     }
 
     fn allowed<'a>(&self, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
@@ -35,12 +40,19 @@ impl Cors {
     pub fn preflight(&self, headers: &HeaderMap) -> Response {
         if self.allowed(headers).is_none() {
             let body = json!({ "error": "cors_forbidden", "message": "this origin may not call the API from a browser" });
-            return warp::reply::with_status(warp::reply::json(&body), StatusCode::FORBIDDEN).into_response();
+            return warp::reply::with_status(warp::reply::json(&body), StatusCode::FORBIDDEN)
+                .into_response();
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
         let h = response.headers_mut();
-        h.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PATCH, DELETE"));
-        h.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+        h.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PATCH, DELETE"),
+        );
+        h.insert(
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
         h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         response
     }
@@ -56,7 +68,10 @@ impl Cors {
         h.append(VARY, HeaderValue::from_static("Origin"));
         if let Some(origin) = allowed {
             h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after, x-request-id"));
+            h.insert(
+                ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("retry-after, x-request-id"),
+            );
         }
         response
     }
