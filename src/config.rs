@@ -151,6 +151,10 @@ pub struct Mail {
     pub templates_dir: Option<PathBuf>,
     /// Give up on an email (mark it failed) once it has waited this long.
     pub max_age_hours: u64,
+    /// The first retry of a failed delivery waits this long; each further one twice as long.
+    pub retry_first_seconds: u64,
+    /// No retry waits longer than this.
+    pub retry_max_seconds: u64,
     pub smtp: Smtp,
 }
 
@@ -163,6 +167,8 @@ impl Default for Mail {
             shop_name: "Customer Area".into(),
             templates_dir: None,
             max_age_hours: 72,
+            retry_first_seconds: 10,
+            retry_max_seconds: 3600,
             smtp: Smtp::default(),
         }
     }
@@ -176,7 +182,10 @@ pub struct Smtp {
     pub tls: Tls,
     pub username: String,
     pub password: Secret,
-    pub timeout_seconds: u64,
+    /// Connecting, the greeting, TLS, EHLO and login must be done within this many seconds.
+    pub connect_timeout_seconds: u64,
+    /// Each later SMTP command (and the message upload) must be answered within this many seconds.
+    pub command_timeout_seconds: u64,
 }
 
 impl Default for Smtp {
@@ -187,7 +196,8 @@ impl Default for Smtp {
             tls: Tls::Starttls,
             username: String::new(),
             password: Secret::default(),
-            timeout_seconds: 30,
+            connect_timeout_seconds: 10,
+            command_timeout_seconds: 60,
         }
     }
 }
@@ -376,6 +386,29 @@ impl Config {
         }
         if self.mail.transport == Transport::Smtp && self.mail.smtp.host.trim().is_empty() {
             return Err(invalid("mail.smtp.host", "must not be empty"));
+        }
+        for (key, value) in [
+            ("mail.max_age_hours", self.mail.max_age_hours),
+            ("mail.retry_first_seconds", self.mail.retry_first_seconds),
+            ("mail.retry_max_seconds", self.mail.retry_max_seconds),
+            (
+                "mail.smtp.connect_timeout_seconds",
+                self.mail.smtp.connect_timeout_seconds,
+            ),
+            (
+                "mail.smtp.command_timeout_seconds",
+                self.mail.smtp.command_timeout_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if self.mail.retry_first_seconds > self.mail.retry_max_seconds {
+            return Err(invalid(
+                "mail.retry_first_seconds",
+                "must not exceed mail.retry_max_seconds",
+            ));
         }
         if self.mail.smtp.username.is_empty() != self.mail.smtp.password.is_empty() {
             return Err(invalid(

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, and the retailer's admin commands.
 
 mod customers;
+mod mail;
 mod migrate;
 mod outbox;
 mod serve;
@@ -39,6 +40,9 @@ enum Command {
     /// List queued, sent and failed emails, and retry failed ones.
     #[command(subcommand)]
     Outbox(outbox::Command),
+    /// Check the mail settings: `mail test --to ADDRESS`.
+    #[command(subcommand)]
+    Mail(mail::Command),
 }
 
 impl Cli {
@@ -62,6 +66,7 @@ impl Cli {
                 Command::Migrate(args) => migrate::run(loaded, args).await,
                 Command::Customers(command) => customers::run(loaded, command).await,
                 Command::Outbox(command) => outbox::run(loaded, command).await,
+                Command::Mail(command) => mail::run(loaded, command).await,
             }
         });
         match result {
@@ -100,7 +105,7 @@ async fn open_area(
         store,
         transport,
         &area.mailer,
-        loaded.config.mail.max_age_hours,
+        &loaded.config.mail,
     );
     Ok((area, worker))
 }

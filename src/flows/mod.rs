@@ -4,14 +4,18 @@
 
 mod account;
 mod activation;
+mod email_change;
 mod links;
 mod profile;
+mod reset;
 mod session;
+mod signup;
 
 pub use activation::{Created, NewAccount};
 pub use links::Links;
 pub use profile::{PasswordChange, ProfileUpdate};
 pub use session::Session;
+pub use signup::SignUp;
 
 use std::sync::Arc;
 use std::time::Duration;

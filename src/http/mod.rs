@@ -75,6 +75,31 @@ fn customer_routes(
         .and(with_area(area.clone()))
         .and(json_object())
         .and_then(customers::activate);
+    // POST /customers/password_reset
+    let password_reset = warp::path!("customers" / "password_reset")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(json_object())
+        .and_then(customers::request_password_reset);
+    // POST /customers/do_reset
+    let do_reset = warp::path!("customers" / "do_reset")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(json_object())
+        .and_then(customers::reset_password);
+    // POST /customers/newemail_confirm
+    let newemail_confirm = warp::path!("customers" / "newemail_confirm")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(json_object())
+        .and_then(customers::confirm_new_email);
+    // POST /customers/signup (only with auth.allow_signup; otherwise it does not exist)
+    let signup = signup_enabled(area)
+        .and(warp::path!("customers" / "signup"))
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(json_object())
+        .and_then(customers::sign_up);
     login
         .or(logout)
         .unify()
@@ -86,6 +111,28 @@ fn customer_routes(
         .unify()
         .or(activate)
         .unify()
+        .or(password_reset)
+        .unify()
+        .or(do_reset)
+        .unify()
+        .or(newemail_confirm)
+        .unify()
+        .or(signup)
+        .unify()
+}
+
+/// Passes only when sign-up is on; otherwise the request is treated as an unknown route.
+fn signup_enabled(area: &Area) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    let enabled = area.config.auth.allow_signup;
+    warp::any()
+        .and_then(move || async move {
+            if enabled {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
 }
 
 /// GET /healthz

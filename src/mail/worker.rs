@@ -8,14 +8,12 @@ use tokio::sync::{Notify, watch};
 
 use super::Mailer;
 use super::transport::Transport;
+use crate::config::Mail;
 use crate::store::{Store, StoreResult, now, outbox};
 
-/// The first retry waits this long; each further one doubles it, up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: i64 = 10;
-const MAX_BACKOFF: i64 = 3600;
 /// A worker that dies mid-delivery loses its lease after this long.
 const LEASE_SECONDS: i64 = 120;
-/// Even without a wake-up, look for due emails this often (retries, other processes).
+/// Even without a wake-up, look for due emails this often (emails queued by other processes).
 const POLL: Duration = Duration::from_secs(5);
 
 /// What one pass over the outbox did.
@@ -33,16 +31,22 @@ pub struct Worker {
     transport: Transport,
     from: String,
     max_age_seconds: i64,
+    backoff: Backoff,
     wake: Arc<Notify>,
 }
 
 impl Worker {
-    pub fn new(store: Store, transport: Transport, mailer: &Mailer, max_age_hours: u64) -> Worker {
+    /// A worker delivering through `transport` with the retry rules of `settings`.
+    pub fn new(store: Store, transport: Transport, mailer: &Mailer, settings: &Mail) -> Worker {
         Worker {
             store,
             transport,
             from: mailer.from_address().to_owned(),
-            max_age_seconds: (max_age_hours * 3600) as i64,
+            max_age_seconds: (settings.max_age_hours * 3600) as i64,
+            backoff: Backoff {
+                first: settings.retry_first_seconds as i64,
+                max: settings.retry_max_seconds as i64,
+            },
             wake: mailer.wake_signal(),
         }
     }
@@ -53,15 +57,24 @@ impl Worker {
             if let Err(e) = self.deliver_due().await {
                 tracing::error!(error = %e, "outbox pass failed");
             }
+            let pause = self.until_next_due().await;
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
                 tracing::debug!("outbox worker stopped");
                 return;
             }
+        }
+    }
+
+    /// How long to sleep: until the next retry falls due, at most [`POLL`].
+    async fn until_next_due(&self) -> Duration {
+        match self.store.read(outbox::next_due).await {
+            Ok(Some(due)) => Duration::from_secs((due - now()).clamp(0, POLL.as_secs() as i64) as u64),
+            _ => POLL,
         }
     }
 
@@ -97,7 +110,7 @@ impl Worker {
                                 .await?;
                             pass.failed += 1;
                         } else {
-                            let delay = backoff(email.attempts);
+                            let delay = self.backoff.after(email.attempts);
                             tracing::warn!(outbox_id = id, error = %message, retry_in = delay, "email delivery failed");
                             self.store
                                 .write(move |tx| {
@@ -113,11 +126,20 @@ impl Worker {
     }
 }
 
-/// Seconds to wait before the next try after `attempts` failed ones.
-fn backoff(attempts: i64) -> i64 {
-    FIRST_BACKOFF
-        .saturating_mul(1 << attempts.clamp(0, 20))
-        .min(MAX_BACKOFF)
+/// Capped exponential backoff, in seconds.
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    first: i64,
+    max: i64,
+}
+
+impl Backoff {
+    /// Seconds to wait before the next try after `attempts` earlier failed ones.
+    fn after(self, attempts: i64) -> i64 {
+        self.first
+            .saturating_mul(1 << attempts.clamp(0, 30))
+            .min(self.max)
+    }
 }
 
 #[cfg(test)]
@@ -126,9 +148,13 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_a_cap() {
-        assert_eq!(backoff(0), 10);
-        assert_eq!(backoff(1), 20);
-        assert_eq!(backoff(3), 80);
-        assert_eq!(backoff(40), MAX_BACKOFF);
+        let backoff = Backoff {
+            first: 10,
+            max: 3600,
+        };
+        assert_eq!(backoff.after(0), 10);
+        assert_eq!(backoff.after(1), 20);
+        assert_eq!(backoff.after(3), 80);
+        assert_eq!(backoff.after(40), 3600);
     }
 }
