@@ -101,12 +101,8 @@ async fn open_area(
     let (store, _) = tokio::task::spawn_blocking(move || crate::app::open_store(&config)).await??;
     let area = crate::flows::Area::new(loaded.config.clone(), store.clone())?;
     let transport = crate::mail::transport::Transport::from_config(&loaded.config);
-    let worker = crate::mail::worker::Worker::new(
-        store,
-        transport,
-        &area.mailer,
-        &loaded.config.mail,
-    );
+    let worker =
+        crate::mail::worker::Worker::new(store, transport, &area.mailer, &loaded.config.mail);
     Ok((area, worker))
 }
 

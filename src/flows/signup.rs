@@ -37,15 +37,19 @@ impl Area {
                             email: email.to_string(),
                             ..Vars::default()
                         };
-                        let notice = area
-                            .mailer
-                            .compose(Kind::AccountExists, email.as_str(), &vars);
+                        let notice =
+                            area.mailer
+                                .compose(Kind::AccountExists, email.as_str(), &vars);
                         outbox::enqueue(tx, &notice)?;
                     }
                     Some(pending) => {
-                        let identifier = customers::identifier_of(tx, &pending.id)?.ok_or_else(
-                            || StoreError::Corrupt(format!("customer {} has no identifier", pending.id)),
-                        )?;
+                        let identifier =
+                            customers::identifier_of(tx, &pending.id)?.ok_or_else(|| {
+                                StoreError::Corrupt(format!(
+                                    "customer {} has no identifier",
+                                    pending.id
+                                ))
+                            })?;
                         let known_name = customers::contact(tx, &pending.id)?.and_then(|(_, n)| n);
                         area.queue_activation(
                             tx,

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mail_send::smtp::message::Message;
 use mail_send::{SmtpClient, SmtpClientBuilder};
 use tokio::io::{AsyncRead, AsyncWrite};
-use mail_send::smtp::message::Message;
 
 use super::templates;
 use crate::config::{self, Config, Tls};

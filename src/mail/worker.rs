@@ -73,7 +73,9 @@ impl Worker {
     /// How long to sleep: until the next retry falls due, at most [`POLL`].
     async fn until_next_due(&self) -> Duration {
         match self.store.read(outbox::next_due).await {
-            Ok(Some(due)) => Duration::from_secs((due - now()).clamp(0, POLL.as_secs() as i64) as u64),
+            Ok(Some(due)) => {
+                Duration::from_secs((due - now()).clamp(0, POLL.as_secs() as i64) as u64)
+            }
             _ => POLL,
         }
     }
