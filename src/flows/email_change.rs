@@ -1,6 +1,6 @@
 use super::Area;
 use crate::auth;
-use crate::domain::{Customer, CustomerId, EmailAddress, Identifier};
+use crate::domain::{CustomerId, EmailAddress, Identifier};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
@@ -14,10 +14,12 @@ impl Area {
     pub(super) fn queue_email_change(
         &self,
         tx: &rusqlite::Connection,
-        current: &Customer,
+        id: &CustomerId,
         new_email: &EmailAddress,
     ) -> StoreResult<()> {
-        let id = &current.id;
+        // Read here, in the transaction, so that a name changed by the same PATCH is used.
+        let (current_email, name) = customers::contact(tx, id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("customer {id} vanished")))?;
         if customers::email_taken(tx, new_email)? {
             codes::revoke(tx, id, Purpose::EmailChange)?;
             let vars = Vars {
@@ -42,7 +44,7 @@ impl Area {
             let identifier = customers::identifier_of(tx, id)?
                 .ok_or_else(|| StoreError::Corrupt(format!("customer {id} has no identifier")))?;
             let vars = Vars {
-                name: current.name.clone(),
+                name: name.clone(),
                 email: new_email.to_string(),
                 new_email: Some(new_email.to_string()),
                 link: Some(self.links.email_confirmation(identifier.as_str(), &key)),
@@ -53,14 +55,14 @@ impl Area {
             outbox::enqueue(tx, &confirmation)?;
         }
         let vars = Vars {
-            name: current.name.clone(),
-            email: current.email.clone(),
+            name,
+            email: current_email.clone(),
             new_email: Some(new_email.to_string()),
             link: None,
         };
         let notice = self
             .mailer
-            .compose(Kind::EmailChangeOld, &current.email, &vars);
+            .compose(Kind::EmailChangeOld, &current_email, &vars);
         outbox::enqueue(tx, &notice)?;
         Ok(())
     }

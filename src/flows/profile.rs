@@ -82,7 +82,7 @@ impl Area {
                     sessions::end_all(tx, &id, Some(&keep))?;
                 }
                 if let Some(new_email) = &new_email {
-                    area.queue_email_change(tx, &current, new_email)?;
+                    area.queue_email_change(tx, &id, new_email)?;
                 }
                 Ok(customers::profile(tx, &id)?.ok_or(AppError::Unauthenticated))
             })

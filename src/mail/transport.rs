@@ -146,11 +146,10 @@ async fn send_smtp(
     }
     .map_err(classify)?;
     Ok(format!(
-        "{}:{} answered {} {}",
+        "{}:{} answered {}",
         settings.host,
         settings.port,
-        reply.0,
-        templates::one_line(&reply.1)
+        templates::one_line(&reply)
     ))
 }
 
@@ -158,11 +157,19 @@ async fn send_smtp(
 async fn send_and_quit<S: AsyncRead + AsyncWrite + Unpin>(
     mut client: SmtpClient<S>,
     message: Message<'_>,
-) -> mail_send::Result<(u16, String)> {
+) -> mail_send::Result<String> {
     let reply = client.send(message).await?;
     // The message is accepted at this point; a failing QUIT changes nothing.
     let _ = client.quit().await;
-    Ok((reply.code(), reply.message().clone()))
+    let [class, subject, detail] = reply.esc;
+    Ok(if class == 0 {
+        format!("{} {}", reply.code, reply.message)
+    } else {
+        format!(
+            "{} {class}.{subject}.{detail} {}",
+            reply.code, reply.message
+        )
+    })
 }
 
 /// 5xx replies are final; everything else (network, timeouts, 4xx) is worth another try.

@@ -221,19 +221,6 @@ impl TestApp {
         self.token(email, PASSWORD).await
     }
 
-    /// Stops the app gracefully and boots it again on the same database and sink.
-    pub async fn restart(self) -> TestApp {
-        let TestApp {
-            running,
-            config,
-            dir,
-            smtp,
-            ..
-        } = self;
-        running.stop().await.expect("a clean shutdown");
-        boot(config, dir, smtp).await
-    }
-
     /// Every email delivered so far, oldest first.
     pub fn delivered(&self) -> Vec<Email> {
         if self.config.mail.transport == Transport::Smtp {
