@@ -623,6 +623,18 @@ mod tests {
             ("[mail]\ntransport = \"pigeon\"", "mail.transport"),
             ("[mail.smtp]\ntls = \"maybe\"", "mail.smtp.tls"),
             (
+                "[mail]\nretry_first_seconds = 0",
+                "mail.retry_first_seconds",
+            ),
+            (
+                "[mail]\nretry_first_seconds = 60\nretry_max_seconds = 10",
+                "mail.retry_first_seconds",
+            ),
+            (
+                "[mail.smtp]\ncommand_timeout_seconds = 0",
+                "mail.smtp.command_timeout_seconds",
+            ),
+            (
                 "[server]\ntrusted_proxies = [\"proxy\"]",
                 "server.trusted_proxies",
             ),

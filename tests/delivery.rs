@@ -173,3 +173,40 @@ async fn the_file_transport_writes_one_eml_file_per_email() {
     assert_eq!(files.len(), 2, "activation and reset: {files:?}");
     assert!(app.smtp.accepted().is_empty());
 }
+
+#[tokio::test]
+async fn templates_in_the_configured_directory_shape_the_email() {
+    let templates = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(templates.path().join(name), text).unwrap();
+    write(
+        "password_reset.subject",
+        "{{shop}}: a new password for {{name}}\n",
+    );
+    write(
+        "password_reset.txt",
+        "Hi {{name}}, follow {{link}} to reset. {{shop}}\n",
+    );
+    write(
+        "password_reset.html",
+        "<p>Hi {{name}}</p><a href=\"{{link}}\">reset</a>\n",
+    );
+    let dir = templates.path().to_owned();
+    let app = spawn_app_with(move |c| c.mail.templates_dir = Some(dir)).await;
+    app.active_customer("styled@example.com").await;
+    ask_reset(&app, "styled@example.com").await;
+    let mail = app
+        .wait_for_email("styled@example.com", "a new password")
+        .await;
+    assert_eq!(mail.subject, "Test Shop: a new password for Test Customer");
+    let link = mail.link("https://shop.example.com/reset/");
+    assert!(
+        mail.text.starts_with("Hi Test Customer, follow"),
+        "{}",
+        mail.text
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&mail.raw)
+        .unwrap();
+    let html = parsed.body_html(0).expect("an HTML part");
+    assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
+}

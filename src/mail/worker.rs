@@ -11,8 +11,6 @@ use super::transport::Transport;
 use crate::config::Mail;
 use crate::store::{Store, StoreResult, now, outbox};
 
-/// A worker that dies mid-delivery loses its lease after this long.
-const LEASE_SECONDS: i64 = 120;
 /// Even without a wake-up, look for due emails this often (emails queued by other processes).
 const POLL: Duration = Duration::from_secs(5);
 
@@ -32,6 +30,7 @@ pub struct Worker {
     from: String,
     max_age_seconds: i64,
     backoff: Backoff,
+    lease_seconds: i64,
     wake: Arc<Notify>,
 }
 
@@ -47,6 +46,12 @@ impl Worker {
                 first: settings.retry_first_seconds as i64,
                 max: settings.retry_max_seconds as i64,
             },
+            // A lease outlives the slowest possible attempt (connection, then MAIL, RCPT, DATA,
+            // upload and QUIT each at their timeout), so no other process can take an email
+            // while it is still being sent; a worker that dies loses its lease after this long.
+            lease_seconds: (settings.smtp.connect_timeout_seconds
+                + 5 * settings.smtp.command_timeout_seconds
+                + 30) as i64,
             wake: mailer.wake_signal(),
         }
     }
@@ -84,9 +89,11 @@ impl Worker {
     pub async fn deliver_due(&self) -> StoreResult<Pass> {
         let mut pass = Pass::default();
         loop {
+            // One at a time: an email is leased right before its own attempt.
+            let lease = self.lease_seconds;
             let batch = self
                 .store
-                .write(|tx| outbox::lease_due(tx, 16, LEASE_SECONDS))
+                .write(move |tx| outbox::lease_due(tx, 1, lease))
                 .await?;
             if batch.is_empty() {
                 return Ok(pass);
