@@ -4,6 +4,7 @@ use crate::mail::transport::Transport;
 use crate::mail::{Kind, Mailer, Vars};
 use crate::store::{now, outbox::Leased};
 
+/// `customer-area mail ...` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Send one test email through the configured transport, now, and print the answer.
