@@ -47,9 +47,8 @@ impl App {
         let (store, applied_migrations) =
             tokio::task::spawn_blocking(move || open_store(&opened)).await??;
         let transport = Transport::from_config(&config);
-        let max_age_hours = config.mail.max_age_hours;
         let area = Area::new(config, store.clone())?;
-        let worker = Worker::new(store, transport.clone(), &area.mailer, max_age_hours);
+        let worker = Worker::new(store, transport.clone(), &area.mailer, &area.config.mail);
         let listener = TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind}"))?;

@@ -152,6 +152,10 @@ pub struct Mail {
     pub templates_dir: Option<PathBuf>,
     /// Give up on an email (mark it failed) once it has waited this long.
     pub max_age_hours: u64,
+    /// The first retry of a failed delivery waits this long; each further one twice as long.
+    pub retry_first_seconds: u64,
+    /// No retry waits longer than this.
+    pub retry_max_seconds: u64,
     pub smtp: Smtp,
 }
 
@@ -164,6 +168,8 @@ impl Default for Mail {
             shop_name: "Customer Area".into(),
             templates_dir: None,
             max_age_hours: 72,
+            retry_first_seconds: 10,
+            retry_max_seconds: 3600,
             smtp: Smtp::default(),
         }
     }
@@ -177,7 +183,10 @@ pub struct Smtp {
     pub tls: Tls,
     pub username: String,
     pub password: Secret,
-    pub timeout_seconds: u64,
+    /// Connecting, the greeting, TLS, EHLO and login must be done within this many seconds.
+    pub connect_timeout_seconds: u64,
+    /// Each later SMTP command (and the message upload) must be answered within this many seconds.
+    pub command_timeout_seconds: u64,
 }
 
 impl Default for Smtp {
@@ -188,7 +197,8 @@ impl Default for Smtp {
             tls: Tls::Starttls,
             username: String::new(),
             password: Secret::default(),
-            timeout_seconds: 30,
+            connect_timeout_seconds: 10,
+            command_timeout_seconds: 60,
         }
     }
 }
@@ -237,6 +247,10 @@ pub struct Limits {
     pub codes_per_ip_per_minute: u32,
     /// password_reset and signup requests per client IP per hour.
     pub emails_per_ip_per_hour: u32,
+    /// Emails one address may be sent per minute by password_reset, signup and email change.
+    pub emails_per_address_per_minute: u32,
+    /// The same, per hour.
+    pub emails_per_address_per_hour: u32,
     /// Password hashes that may wait for a free core; beyond that, or after 5 s of waiting,
     /// requests answer 503 at once instead of piling up.
     pub hashing_queue: usize,
@@ -250,6 +264,8 @@ impl Default for Limits {
             login_per_ip_per_minute: 60,
             codes_per_ip_per_minute: 30,
             emails_per_ip_per_hour: 30,
+            emails_per_address_per_minute: 1,
+            emails_per_address_per_hour: 5,
             hashing_queue: 64,
         }
     }
@@ -410,6 +426,29 @@ impl Config {
         if self.mail.transport == Transport::Smtp && self.mail.smtp.host.trim().is_empty() {
             return Err(invalid("mail.smtp.host", "must not be empty"));
         }
+        for (key, value) in [
+            ("mail.max_age_hours", self.mail.max_age_hours),
+            ("mail.retry_first_seconds", self.mail.retry_first_seconds),
+            ("mail.retry_max_seconds", self.mail.retry_max_seconds),
+            (
+                "mail.smtp.connect_timeout_seconds",
+                self.mail.smtp.connect_timeout_seconds,
+            ),
+            (
+                "mail.smtp.command_timeout_seconds",
+                self.mail.smtp.command_timeout_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if self.mail.retry_first_seconds > self.mail.retry_max_seconds {
+            return Err(invalid(
+                "mail.retry_first_seconds",
+                "must not exceed mail.retry_max_seconds",
+            ));
+        }
         if self.mail.smtp.username.is_empty() != self.mail.smtp.password.is_empty() {
             return Err(invalid(
                 "mail.smtp.username",
@@ -428,6 +467,14 @@ impl Config {
             (
                 "limits.emails_per_ip_per_hour",
                 self.limits.emails_per_ip_per_hour,
+            ),
+            (
+                "limits.emails_per_address_per_minute",
+                self.limits.emails_per_address_per_minute,
+            ),
+            (
+                "limits.emails_per_address_per_hour",
+                self.limits.emails_per_address_per_hour,
             ),
         ] {
             if value == 0 {
@@ -640,6 +687,18 @@ mod tests {
             ("[auth]\npbkdf2_iterations = 10", "auth.pbkdf2_iterations"),
             ("[mail]\ntransport = \"pigeon\"", "mail.transport"),
             ("[mail.smtp]\ntls = \"maybe\"", "mail.smtp.tls"),
+            (
+                "[mail]\nretry_first_seconds = 0",
+                "mail.retry_first_seconds",
+            ),
+            (
+                "[mail]\nretry_first_seconds = 60\nretry_max_seconds = 10",
+                "mail.retry_first_seconds",
+            ),
+            (
+                "[mail.smtp]\ncommand_timeout_seconds = 0",
+                "mail.smtp.command_timeout_seconds",
+            ),
             (
                 "[server]\ntrusted_proxies = [\"proxy\"]",
                 "server.trusted_proxies",

@@ -67,9 +67,12 @@ impl Throttles {
             emails_per_ip: DefaultKeyedRateLimiter::dashmap(per_hour(
                 limits.emails_per_ip_per_hour,
             )),
-            // At most one email per address a minute, and five an hour.
-            address_per_minute: DefaultKeyedRateLimiter::dashmap(per_minute(1)),
-            address_per_hour: DefaultKeyedRateLimiter::dashmap(per_hour(5)),
+            address_per_minute: DefaultKeyedRateLimiter::dashmap(per_minute(
+                limits.emails_per_address_per_minute,
+            )),
+            address_per_hour: DefaultKeyedRateLimiter::dashmap(per_hour(
+                limits.emails_per_address_per_hour,
+            )),
             free_failures: limits.login_free_failures,
             max_delay: Duration::from_secs(limits.login_max_delay_seconds),
             login_failures: Mutex::new(HashMap::new()),
@@ -91,8 +94,8 @@ impl Throttles {
             })
     }
 
-    /// Whether another email may go to `address` now (at most 1 a minute, 5 an hour). The
-    /// caller answers as usual either way; only the email is skipped.
+    /// Whether another email may go to `address` now (by default at most 1 a minute and 5 an
+    /// hour). Password reset and sign-up answer as usual either way; only the email is skipped.
     pub fn email_allowed(&self, address: &str) -> bool {
         let key = address.to_owned();
         // Check the hour budget only when the minute allows, so a refused minute costs nothing.

@@ -1,23 +1,84 @@
-//! No account enumeration through login: identical answers, and times that say nothing.
+//! No account enumeration: login, password_reset and signup give byte-identical answers for
+//! unknown, pending and active accounts, and their median times differ by under 10%.
 
 mod common;
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, spawn_app_with};
+use common::{PASSWORD, TestApp, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Runs each case `rounds` times, interleaved in rotating order, and returns each case's
+/// median time as a share of its round's mean (load drifting between rounds cancels out),
+/// checking that every answer is byte-identical. Before each round it waits `settle` (so
+/// work done after earlier answers is not measured) and sends one unmeasured request (so no
+/// position in the round pays for a cold start).
+async fn median_shares<F, Fut>(
+    app: &TestApp,
+    cases: usize,
+    rounds: usize,
+    settle: Duration,
+    mut run: F,
+) -> Vec<f64>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = (StatusCode, Value)>,
+{
+    let mut shares: Vec<Vec<f64>> = vec![Vec::new(); cases];
+    let mut answers = Vec::new();
+    for round in 0..rounds {
+        tokio::time::sleep(settle).await;
+        app.client.get(app.url("/healthz")).send().await.unwrap();
+        let mut times = vec![Duration::ZERO; cases];
+        for k in 0..cases {
+            let i = (round + k) % cases;
+            let started = Instant::now();
+            answers.push(run(i).await);
+            times[i] = started.elapsed();
+        }
+        let mean = times.iter().map(Duration::as_secs_f64).sum::<f64>() / cases as f64;
+        for (i, time) in times.iter().enumerate() {
+            shares[i].push(time.as_secs_f64() / mean);
+        }
+    }
+    assert!(
+        answers.iter().all(|a| a == &answers[0]),
+        "answers differ: {:?}",
+        answers[0]
+    );
+    shares.into_iter().map(median).collect()
+}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
-#[tokio::test]
+fn assert_within_ten_percent(what: &str, medians: &[f64]) {
+    let slowest = medians.iter().cloned().fold(f64::MIN, f64::max);
+    let fastest = medians.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        (slowest - fastest) / fastest < 0.10,
+        "{what}: median times differ by 10% or more: {medians:?}"
+    );
+}
+
+fn open_limits(c: &mut customer_area::config::Config) {
+    c.limits.login_free_failures = 100_000;
+    c.limits.login_per_ip_per_minute = 100_000;
+    c.limits.emails_per_ip_per_hour = 100_000;
+    c.limits.emails_per_address_per_minute = 100_000;
+    c.limits.emails_per_address_per_hour = 100_000;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_takes_as_long_for_unknown_pending_and_active_accounts() {
     let app = spawn_app_with(|c| {
+        open_limits(c);
         // Enough hashing work that it, not noise, decides the time.
         c.auth.pbkdf2_iterations = 5_000;
-        c.limits.login_free_failures = 10_000;
-        c.limits.login_per_ip_per_minute = 10_000;
     })
     .await;
     app.active_customer("active@example.com").await;
@@ -27,34 +88,58 @@ async fn login_takes_as_long_for_unknown_pending_and_active_accounts() {
         ("pending@example.com", PASSWORD),
         ("unknown@example.com", PASSWORD),
     ];
-    // Warm up connections and caches, then interleave the trials so drift hits all alike.
-    for (email, password) in cases {
-        app.login(email, password).await;
-    }
-    // Each round runs the three cases back to back (in rotating order) and expresses each time
-    // as a share of the round's mean, so that load changing between rounds cancels out.
-    let mut shares: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
-    let mut answers = Vec::new();
-    for round in 0..41 {
-        let mut times = [Duration::ZERO; 3];
-        for k in 0..cases.len() {
-            let i = (round + k) % cases.len();
-            let (email, password) = cases[i];
-            let started = Instant::now();
-            answers.push(app.login(email, password).await);
-            times[i] = started.elapsed();
+    let medians = median_shares(&app, cases.len(), 41, Duration::ZERO, |i| {
+        app.login(cases[i].0, cases[i].1)
+    })
+    .await;
+    assert_within_ten_percent("login (active, pending, unknown)", &medians);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_reset_answers_alike_and_as_fast_for_every_kind_of_address() {
+    let app = spawn_app_with(open_limits).await;
+    app.active_customer("active@example.com").await;
+    app.create_customer("pending@example.com", "Pending").await;
+    let emails = [
+        "active@example.com",
+        "pending@example.com",
+        "unknown@example.com",
+    ];
+    let reset = |i: usize| {
+        app.post(
+            "/customers/password_reset",
+            json!({"email": emails[i], "reset_uri": "/reset"}),
+        )
+    };
+    let medians = median_shares(&app, emails.len(), 51, Duration::from_millis(60), reset).await;
+    assert_within_ten_percent("password_reset (active, pending, unknown)", &medians);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_answers_alike_and_as_fast_for_new_and_existing_addresses() {
+    let app = spawn_app_with(|c| {
+        open_limits(c);
+        c.auth.allow_signup = true;
+    })
+    .await;
+    app.active_customer("active@example.com").await;
+    let mut fresh = 0;
+    let medians = median_shares(&app, 2, 51, Duration::from_millis(60), |i| {
+        fresh += 1;
+        let email = if i == 0 {
+            "active@example.com".to_owned()
+        } else {
+            format!("new{fresh}@example.com")
+        };
+        let app = &app;
+        async move {
+            app.post(
+                "/customers/signup",
+                json!({"email": email, "name": "Someone"}),
+            )
+            .await
         }
-        let mean = times.iter().map(Duration::as_secs_f64).sum::<f64>() / times.len() as f64;
-        for (i, time) in times.iter().enumerate() {
-            shares[i].push(time.as_secs_f64() / mean);
-        }
-    }
-    assert!(answers.iter().all(|a| a == &answers[0]), "answers differ");
-    let medians: Vec<f64> = shares.into_iter().map(median).collect();
-    let slowest = medians.iter().cloned().fold(f64::MIN, f64::max);
-    let fastest = medians.iter().cloned().fold(f64::MAX, f64::min);
-    assert!(
-        (slowest - fastest) / fastest < 0.10,
-        "median login times (active, pending, unknown; as shares of each round's mean) differ by 10% or more: {medians:?}"
-    );
+    })
+    .await;
+    assert_within_ten_percent("signup (existing, new)", &medians);
 }

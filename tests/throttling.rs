@@ -157,3 +157,72 @@ async fn presenting_codes_has_a_per_ip_budget() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["error"], "throttled");
 }
+
+async fn reset(app: &TestApp, email: &str) -> (StatusCode, Value) {
+    app.post(
+        "/customers/password_reset",
+        json!({"email": email, "reset_uri": "/reset"}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_address_gets_one_reset_email_a_minute_and_the_answer_never_changes() {
+    let app = spawn_app_with(|_| {}).await;
+    app.active_customer("flooded@example.com").await;
+    let answers = vec![
+        reset(&app, "flooded@example.com").await,
+        reset(&app, "flooded@example.com").await,
+        reset(&app, "flooded@example.com").await,
+    ];
+    assert!(
+        answers
+            .iter()
+            .all(|a| a == &(StatusCode::OK, json!({"result": "email_sent"}))),
+        "{answers:?}"
+    );
+    app.wait_for_email("flooded@example.com", "Reset").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resets = app
+        .delivered()
+        .into_iter()
+        .filter(|e| e.to == "flooded@example.com" && e.subject.contains("Reset"))
+        .count();
+    assert_eq!(resets, 1, "one email a minute to one address");
+}
+
+#[tokio::test]
+async fn a_client_ip_has_a_budget_for_email_requests_whatever_the_address() {
+    let app = spawn_app_with(|c| c.limits.emails_per_ip_per_hour = 2).await;
+    app.active_customer("known@example.com").await;
+    assert_eq!(reset(&app, "known@example.com").await.0, StatusCode::OK);
+    assert_eq!(reset(&app, "ghost@example.com").await.0, StatusCode::OK);
+    let known = reset(&app, "known@example.com").await;
+    let unknown = reset(&app, "ghost@example.com").await;
+    assert_eq!(known.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        known, unknown,
+        "the same 429 for known and unknown addresses"
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_login_never_blocks_a_password_reset() {
+    let app = spawn_app_with(|c| {
+        c.limits.login_free_failures = 1;
+        c.limits.login_per_ip_per_minute = 3;
+    })
+    .await;
+    app.active_customer("locked@example.com").await;
+    for _ in 0..4 {
+        login_from(&app, None, "locked@example.com", "wrong").await;
+    }
+    assert_eq!(
+        login_from(&app, None, "locked@example.com", PASSWORD)
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(reset(&app, "locked@example.com").await.0, StatusCode::OK);
+    app.wait_for_email("locked@example.com", "Reset").await;
+}

@@ -83,6 +83,14 @@ pub fn new_link_key() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether `key` has the shape of a link key, so junk never reaches the database.
+pub fn looks_like_link_key(key: &str) -> bool {
+    key.len() == 22
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Letters and digits that cannot be mistaken for one another when read or typed.
 const PASSPHRASE_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
@@ -113,6 +121,14 @@ mod tests {
         }
         assert!(!looks_like_code("abcdefghij"));
         assert!(!looks_like_code("ABCDEFGHI"));
+    }
+
+    #[test]
+    fn link_keys_carry_128_bits() {
+        let key = new_link_key();
+        assert!(looks_like_link_key(&key));
+        assert!(!looks_like_link_key(&key[1..]));
+        assert!(!looks_like_link_key(&format!("{}=", &key[1..])));
     }
 
     #[test]

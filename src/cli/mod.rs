@@ -2,6 +2,7 @@
 
 mod backup;
 mod customers;
+mod mail;
 mod migrate;
 mod outbox;
 mod serve;
@@ -42,6 +43,9 @@ enum Command {
     /// List queued, sent and failed emails, and retry failed ones.
     #[command(subcommand)]
     Outbox(outbox::Command),
+    /// Check the mail settings: `mail test --to ADDRESS`.
+    #[command(subcommand)]
+    Mail(mail::Command),
 }
 
 impl Cli {
@@ -66,6 +70,7 @@ impl Cli {
                 Command::Customers(command) => customers::run(loaded, command).await,
                 Command::Outbox(command) => outbox::run(loaded, command).await,
                 Command::Backup(args) => backup::run(loaded, args).await,
+                Command::Mail(command) => mail::run(loaded, command).await,
             }
         });
         match result {
@@ -100,12 +105,8 @@ async fn open_area(
     let (store, _) = tokio::task::spawn_blocking(move || crate::app::open_store(&config)).await??;
     let area = crate::flows::Area::new(loaded.config.clone(), store.clone())?;
     let transport = crate::mail::transport::Transport::from_config(&loaded.config);
-    let worker = crate::mail::worker::Worker::new(
-        store,
-        transport,
-        &area.mailer,
-        loaded.config.mail.max_age_hours,
-    );
+    let worker =
+        crate::mail::worker::Worker::new(store, transport, &area.mailer, &loaded.config.mail);
     Ok((area, worker))
 }
 

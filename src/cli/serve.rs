@@ -7,6 +7,8 @@ use crate::config::Loaded;
 pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let source = super::describe_source(&loaded);
     let database = loaded.config.database.path.clone();
+    // Handlers first: a SIGTERM arriving right after start must shut down cleanly too.
+    let shutdown = shutdown_signal()?;
     let app = App::build(loaded.config).await?;
     let mut banner = String::new();
     for migration in app.applied_migrations() {
@@ -27,23 +29,19 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let _ = stdout
         .write_all(banner.as_bytes())
         .and_then(|()| stdout.flush());
-    app.run(shutdown_signal()).await
+    app.run(shutdown).await
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("a SIGTERM handler");
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM; the handlers are installed at once.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutdown signal received; finishing requests in flight");
+        tracing::info!("shutdown signal received; finishing requests in flight");
+    })
 }

@@ -4,14 +4,18 @@
 
 mod account;
 mod activation;
+mod email_change;
 mod links;
 mod profile;
+mod reset;
 mod session;
+mod signup;
 
 pub use activation::{Created, NewAccount};
 pub use links::Links;
 pub use profile::{PasswordChange, ProfileUpdate};
 pub use session::Session;
+pub use signup::SignUp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +69,22 @@ impl Area {
         PasswordPolicy {
             min_chars: self.config.auth.min_password_length,
         }
+    }
+
+    /// Runs `work` once the answer has left, so that its duration (which differs between
+    /// known and unknown addresses) cannot be read from the response time. Failures are logged.
+    fn after_answer(
+        &self,
+        what: &'static str,
+        work: impl std::future::Future<Output = Result<(), AppError>> + Send + 'static,
+    ) {
+        tokio::spawn(async move {
+            // Give the connection a moment to write the answer before this work takes a core.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Err(e) = work.await {
+                tracing::error!(error = %e, "{what}: background work failed");
+            }
+        });
     }
 
     fn hours(hours: u64) -> i64 {

@@ -236,6 +236,15 @@ impl JsonObject {
         self.problem(key, &problem);
     }
 
+    /// Like [`JsonObject::finish`], and hands back the values parsed from the fields, which
+    /// are all present whenever no problem was recorded.
+    pub fn finish_with<T>(self, parsed: Option<T>) -> Result<T, AppError> {
+        self.finish()?;
+        parsed.ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("a field was refused without a problem"))
+        })
+    }
+
     /// Fails with every problem found, unknown fields included.
     pub fn finish(mut self) -> Result<(), AppError> {
         let unknown: Vec<String> = self.map.keys().cloned().collect();

@@ -13,7 +13,8 @@ use super::reply::ok_json;
 use crate::auth;
 use crate::domain::{EmailAddress, ProfileChanges, ProfileField};
 use crate::error::AppError;
-use crate::flows::{Area, PasswordChange, ProfileUpdate, Session};
+use crate::flows::{Area, PasswordChange, ProfileUpdate, Session, SignUp};
+use url::Url;
 
 /// POST /customers/login
 pub async fn login(area: Area, ip: ClientIp, mut body: JsonObject) -> Result<Response, Rejection> {
@@ -73,6 +74,103 @@ pub async fn activate(
     area.activate(&identifier, &secret, &password, &password_check, ip.0)
         .await?;
     Ok(ok_json(&json!({ "result": "activated" })))
+}
+
+/// POST /customers/password_reset
+pub async fn request_password_reset(
+    area: Area,
+    ip: ClientIp,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let email = email_field(&mut body, "email");
+    let reset_uri = uri_field(&area, &mut body, "reset_uri", true);
+    let (email, reset_uri) = body.finish_with(email.zip(reset_uri))?;
+    area.request_password_reset(email, reset_uri, ip.0).await?;
+    Ok(ok_json(&json!({ "result": "email_sent" })))
+}
+
+/// POST /customers/do_reset
+pub async fn reset_password(
+    area: Area,
+    ip: ClientIp,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let email = body.required_str("email");
+    let code = body.required_str("code");
+    body.finish()?;
+    let token = area.reset_password(&email, &code, ip.0).await?;
+    Ok(ok_json(&json!({ "token": token })))
+}
+
+/// POST /customers/newemail_confirm
+pub async fn confirm_new_email(
+    area: Area,
+    ip: ClientIp,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let identifier = body.required_str("identifier");
+    let key = body.required_str("key");
+    body.finish()?;
+    area.confirm_new_email(&identifier, &key, ip.0).await?;
+    Ok(ok_json(&json!({ "result": "updated" })))
+}
+
+/// POST /customers/signup
+pub async fn sign_up(
+    area: Area,
+    ip: ClientIp,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let email = email_field(&mut body, "email");
+    let raw_name = body.required_str("name");
+    let name = match ProfileField::Name.parse(&raw_name) {
+        Ok(name) => name,
+        Err(problem) => {
+            body.reject_field("name", problem);
+            None
+        }
+    };
+    let activate_uri = uri_field(&area, &mut body, "activate_uri", false);
+    let email = body.finish_with(email)?;
+    area.sign_up(
+        SignUp {
+            email,
+            name,
+            activate_uri,
+        },
+        ip.0,
+    )
+    .await?;
+    Ok(ok_json(&json!({ "result": "email_sent" })))
+}
+
+/// A required email field, parsed; a problem is recorded on the body.
+fn email_field(body: &mut JsonObject, key: &str) -> Option<EmailAddress> {
+    let raw = body.required_str(key);
+    match EmailAddress::parse(&raw) {
+        Ok(email) => Some(email),
+        Err(problem) => {
+            body.reject_field(key, problem);
+            None
+        }
+    }
+}
+
+/// A caller-supplied link base (`reset_uri`, `activate_uri`), resolved against the retailer's
+/// URL and held to its allowed origins; a problem is recorded on the body.
+fn uri_field(area: &Area, body: &mut JsonObject, key: &str, required: bool) -> Option<Url> {
+    let raw = if required {
+        Some(body.required_str(key))
+    } else {
+        body.optional_str(key)
+    }?;
+    match area.links.resolve(&raw) {
+        Ok(url) => Some(url),
+        Err(problem) => {
+            body.reject_field(key, problem);
+            None
+        }
+    }
 }
 
 /// Reads a PATCH body: any subset of the customer object, plus a password change.

@@ -27,7 +27,7 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
     let cors = cors::Cors::new(&area.config.server.cors_origins);
     let preflight_cors = cors.clone();
     // OPTIONS on any path: a CORS preflight.
-    let preflight = warp::options()
+    let preflight = options_only()
         .and(warp::header::headers_cloned())
         .map(move |headers: http::HeaderMap| preflight_cors.preflight(&headers));
     let api = customer_routes(&area)
@@ -84,9 +84,38 @@ fn customer_routes(
     let activate = warp::path!("customers" / "activate")
         .and(warp::post())
         .and(with_area(area.clone()))
-        .and(client::client_ip(trusted))
+        .and(client::client_ip(trusted.clone()))
         .and(json_object())
         .and_then(customers::activate);
+    // POST /customers/password_reset
+    let password_reset = warp::path!("customers" / "password_reset")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(client::client_ip(trusted.clone()))
+        .and(json_object())
+        .and_then(customers::request_password_reset);
+    // POST /customers/do_reset
+    let do_reset = warp::path!("customers" / "do_reset")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(client::client_ip(trusted.clone()))
+        .and(json_object())
+        .and_then(customers::reset_password);
+    // POST /customers/newemail_confirm
+    let newemail_confirm = warp::path!("customers" / "newemail_confirm")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(client::client_ip(trusted.clone()))
+        .and(json_object())
+        .and_then(customers::confirm_new_email);
+    // POST /customers/signup (only with auth.allow_signup; otherwise it does not exist)
+    let signup = signup_enabled(area)
+        .and(warp::path!("customers" / "signup"))
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(client::client_ip(trusted.clone()))
+        .and(json_object())
+        .and_then(customers::sign_up);
     login
         .or(logout)
         .unify()
@@ -98,6 +127,28 @@ fn customer_routes(
         .unify()
         .or(activate)
         .unify()
+        .or(password_reset)
+        .unify()
+        .or(do_reset)
+        .unify()
+        .or(newemail_confirm)
+        .unify()
+        .or(signup)
+        .unify()
+}
+
+/// Passes only when sign-up is on; otherwise the request is treated as an unknown route.
+fn signup_enabled(area: &Area) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    let enabled = area.config.auth.allow_signup;
+    warp::any()
+        .and_then(move || async move {
+            if enabled {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
 }
 
 fn ops_routes(
@@ -117,6 +168,20 @@ fn ops_routes(
         .and(warp::header::optional::<String>("x-forwarded-for"))
         .and_then(ops::metrics);
     health.or(metrics).unify()
+}
+
+/// Passes `OPTIONS` requests only; any other method is "not found" here (not "method not
+/// allowed"), so that this catch-all never hides a real route's 404 or 405.
+fn options_only() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::method()
+        .and_then(|method: http::Method| async move {
+            if method == http::Method::OPTIONS {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
 }
 
 /// Hands the customer area to a handler.

@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mail_send::SmtpClientBuilder;
 use mail_send::smtp::message::Message;
+use mail_send::{SmtpClient, SmtpClientBuilder};
+use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::templates;
 use crate::config::{self, Config, Tls};
 use crate::store::outbox::Leased;
 
@@ -34,13 +36,17 @@ pub enum Transport {
     Smtp(SmtpSettings),
 }
 
+/// Where and how to reach the SMTP server.
 #[derive(Clone, Debug)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
     pub tls: Tls,
     pub credentials: Option<(String, config::Secret)>,
-    pub timeout: Duration,
+    /// For the TCP connection, greeting, TLS, EHLO and login together.
+    pub connect_timeout: Duration,
+    /// For each later command, the message upload included.
+    pub command_timeout: Duration,
 }
 
 impl Transport {
@@ -55,7 +61,8 @@ impl Transport {
                     tls: smtp.tls,
                     credentials: (!smtp.username.is_empty())
                         .then(|| (smtp.username.clone(), smtp.password.clone())),
-                    timeout: Duration::from_secs(smtp.timeout_seconds),
+                    connect_timeout: Duration::from_secs(smtp.connect_timeout_seconds),
+                    command_timeout: Duration::from_secs(smtp.command_timeout_seconds),
                 })
             }
         }
@@ -105,24 +112,64 @@ async fn send_smtp(
     let mut builder = SmtpClientBuilder::new(settings.host.as_str(), settings.port)
         .map_err(DeliveryError::transient)?
         .implicit_tls(settings.tls == Tls::Implicit)
-        .timeout(settings.timeout);
+        .timeout(settings.command_timeout);
     if let Some((user, password)) = &settings.credentials {
         builder = builder.credentials((user.as_str(), password.expose()));
     }
     let message = Message::new(from, [email.recipient.as_str()], email.raw.as_slice());
-    let result = match settings.tls {
-        Tls::None => match builder.connect_plain().await {
-            Ok(mut client) => client.send(message).await,
-            Err(e) => Err(e),
-        },
-        Tls::Starttls | Tls::Implicit => match builder.connect().await {
-            Ok(mut client) => client.send(message).await,
-            Err(e) => Err(e),
-        },
+    // mail-send does not bound the plain-text greeting wait itself: the whole connection
+    // phase gets one deadline here.
+    let deadline = settings.connect_timeout;
+    let late = || {
+        DeliveryError::transient(format!(
+            "no SMTP session with {}:{} within {}s",
+            settings.host,
+            settings.port,
+            deadline.as_secs()
+        ))
     };
-    result
-        .map(|_| format!("accepted by {}:{}", settings.host, settings.port))
-        .map_err(classify)
+    let reply = match settings.tls {
+        Tls::None => {
+            let client = tokio::time::timeout(deadline, builder.connect_plain())
+                .await
+                .map_err(|_| late())?
+                .map_err(classify)?;
+            send_and_quit(client, message).await
+        }
+        Tls::Starttls | Tls::Implicit => {
+            let client = tokio::time::timeout(deadline, builder.connect())
+                .await
+                .map_err(|_| late())?
+                .map_err(classify)?;
+            send_and_quit(client, message).await
+        }
+    }
+    .map_err(classify)?;
+    Ok(format!(
+        "{}:{} answered {}",
+        settings.host,
+        settings.port,
+        templates::one_line(&reply)
+    ))
+}
+
+/// Sends one message on an open session and says goodbye; the answer is the reply to DATA.
+async fn send_and_quit<S: AsyncRead + AsyncWrite + Unpin>(
+    mut client: SmtpClient<S>,
+    message: Message<'_>,
+) -> mail_send::Result<String> {
+    let reply = client.send(message).await?;
+    // The message is accepted at this point; a failing QUIT changes nothing.
+    let _ = client.quit().await;
+    let [class, subject, detail] = reply.esc;
+    Ok(if class == 0 {
+        format!("{} {}", reply.code, reply.message)
+    } else {
+        format!(
+            "{} {class}.{subject}.{detail} {}",
+            reply.code, reply.message
+        )
+    })
 }
 
 /// 5xx replies are final; everything else (network, timeouts, 4xx) is worth another try.

@@ -8,14 +8,10 @@ use tokio::sync::{Notify, watch};
 
 use super::Mailer;
 use super::transport::Transport;
+use crate::config::Mail;
 use crate::store::{Store, StoreResult, now, outbox};
 
-/// The first retry waits this long; each further one doubles it, up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: i64 = 10;
-const MAX_BACKOFF: i64 = 3600;
-/// A worker that dies mid-delivery loses its lease after this long.
-const LEASE_SECONDS: i64 = 120;
-/// Even without a wake-up, look for due emails this often (retries, other processes).
+/// Even without a wake-up, look for due emails this often (emails queued by other processes).
 const POLL: Duration = Duration::from_secs(5);
 
 /// What one pass over the outbox did.
@@ -33,16 +29,29 @@ pub struct Worker {
     transport: Transport,
     from: String,
     max_age_seconds: i64,
+    backoff: Backoff,
+    lease_seconds: i64,
     wake: Arc<Notify>,
 }
 
 impl Worker {
-    pub fn new(store: Store, transport: Transport, mailer: &Mailer, max_age_hours: u64) -> Worker {
+    /// A worker delivering through `transport` with the retry rules of `settings`.
+    pub fn new(store: Store, transport: Transport, mailer: &Mailer, settings: &Mail) -> Worker {
         Worker {
             store,
             transport,
             from: mailer.from_address().to_owned(),
-            max_age_seconds: (max_age_hours * 3600) as i64,
+            max_age_seconds: (settings.max_age_hours * 3600) as i64,
+            backoff: Backoff {
+                first: settings.retry_first_seconds as i64,
+                max: settings.retry_max_seconds as i64,
+            },
+            // A lease outlives the slowest possible attempt (connection, then MAIL, RCPT, DATA,
+            // upload and QUIT each at their timeout), so no other process can take an email
+            // while it is still being sent; a worker that dies loses its lease after this long.
+            lease_seconds: (settings.smtp.connect_timeout_seconds
+                + 5 * settings.smtp.command_timeout_seconds
+                + 30) as i64,
             wake: mailer.wake_signal(),
         }
     }
@@ -53,9 +62,10 @@ impl Worker {
             if let Err(e) = self.deliver_due().await {
                 tracing::error!(error = %e, "outbox pass failed");
             }
+            let pause = self.until_next_due().await;
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
@@ -65,13 +75,25 @@ impl Worker {
         }
     }
 
+    /// How long to sleep: until the next retry falls due, at most [`POLL`].
+    async fn until_next_due(&self) -> Duration {
+        match self.store.read(outbox::next_due).await {
+            Ok(Some(due)) => {
+                Duration::from_secs((due - now()).clamp(0, POLL.as_secs() as i64) as u64)
+            }
+            _ => POLL,
+        }
+    }
+
     /// Delivers every email that is due now.
     pub async fn deliver_due(&self) -> StoreResult<Pass> {
         let mut pass = Pass::default();
         loop {
+            // One at a time: an email is leased right before its own attempt.
+            let lease = self.lease_seconds;
             let batch = self
                 .store
-                .write(|tx| outbox::lease_due(tx, 16, LEASE_SECONDS))
+                .write(move |tx| outbox::lease_due(tx, 1, lease))
                 .await?;
             if batch.is_empty() {
                 return Ok(pass);
@@ -97,7 +119,7 @@ impl Worker {
                                 .await?;
                             pass.failed += 1;
                         } else {
-                            let delay = backoff(email.attempts);
+                            let delay = self.backoff.after(email.attempts);
                             tracing::warn!(outbox_id = id, error = %message, retry_in = delay, "email delivery failed");
                             self.store
                                 .write(move |tx| {
@@ -113,11 +135,20 @@ impl Worker {
     }
 }
 
-/// Seconds to wait before the next try after `attempts` failed ones.
-fn backoff(attempts: i64) -> i64 {
-    FIRST_BACKOFF
-        .saturating_mul(1 << attempts.clamp(0, 20))
-        .min(MAX_BACKOFF)
+/// Capped exponential backoff, in seconds.
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    first: i64,
+    max: i64,
+}
+
+impl Backoff {
+    /// Seconds to wait before the next try after `attempts` earlier failed ones.
+    fn after(self, attempts: i64) -> i64 {
+        self.first
+            .saturating_mul(1 << attempts.clamp(0, 30))
+            .min(self.max)
+    }
 }
 
 #[cfg(test)]
@@ -126,9 +157,13 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_a_cap() {
-        assert_eq!(backoff(0), 10);
-        assert_eq!(backoff(1), 20);
-        assert_eq!(backoff(3), 80);
-        assert_eq!(backoff(40), MAX_BACKOFF);
+        let backoff = Backoff {
+            first: 10,
+            max: 3600,
+        };
+        assert_eq!(backoff.after(0), 10);
+        assert_eq!(backoff.after(1), 20);
+        assert_eq!(backoff.after(3), 80);
+        assert_eq!(backoff.after(40), 3600);
     }
 }

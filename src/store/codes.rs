@@ -114,6 +114,14 @@ pub fn revoke(conn: &Connection, customer: &CustomerId, purpose: Purpose) -> Sto
     Ok(())
 }
 
+/// Deletes every code of the customer, whatever its purpose (after a password reset or an
+/// email change, nothing sent to the customer before may still work).
+pub fn revoke_all(conn: &Connection, customer: &CustomerId) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM one_time_codes WHERE customer_id = ?1")?
+        .execute([customer.as_str()])?;
+    Ok(())
+}
+
 /// Deletes every expired code; returns how many.
 pub fn purge_expired(conn: &Connection) -> StoreResult<usize> {
     Ok(conn

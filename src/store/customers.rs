@@ -111,6 +111,16 @@ pub fn find_by_identifier(
         .map_err(Into::into)
 }
 
+/// The public identifier of the customer with this id.
+pub fn identifier_of(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Identifier>> {
+    let raw: Option<String> = conn
+        .prepare_cached("SELECT identifier FROM customers WHERE id = ?1")?
+        .query_row([id.as_str()], |row| row.get(0))
+        .optional()?;
+    raw.map(|r| Identifier::parse(&r).map_err(StoreError::Corrupt))
+        .transpose()
+}
+
 const PROFILE_COLUMNS: &str = "id, name, email, phone, mobile, address, address_town, \
                                address_postcode, address_region, country";
 

@@ -1,16 +1,20 @@
 //! Test harness: boots the real app (same path as `serve`) on a loopback port with a
-//! temporary database file, and reads the emails it delivers.
+//! temporary database file, delivering over SMTP to a sink running in the test process,
+//! and reads the emails the sink received.
 #![allow(dead_code)]
+
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use customer_area::app::{App, Running};
-use customer_area::config::{Config, Transport};
+use customer_area::config::{Config, Tls, Transport};
 use customer_area::domain::EmailAddress;
 use customer_area::flows::{Created, NewAccount};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+pub use smtp::SmtpSink;
 
 /// The password test customers get.
 pub const PASSWORD: &str = "correct horse battery";
@@ -22,15 +26,24 @@ pub struct TestApp {
     pub running: Running,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    pub smtp: SmtpSink,
 }
 
-/// A test config: loopback port 0, a fresh database file, file mail, cheap hashing.
-pub fn test_config(dir: &std::path::Path) -> Config {
+/// A test config: loopback port 0, a fresh database file, plain SMTP to the sink on
+/// `smtp_port` with retries after one second, cheap hashing.
+pub fn test_config(dir: &std::path::Path, smtp_port: u16) -> Config {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
     config.database.path = dir.join("customer-area.db");
-    config.mail.transport = Transport::File;
+    config.mail.transport = Transport::Smtp;
+    config.mail.smtp.host = "127.0.0.1".into();
+    config.mail.smtp.port = smtp_port;
+    config.mail.smtp.tls = Tls::None;
+    config.mail.retry_first_seconds = 1;
+    config.mail.retry_max_seconds = 2;
     config.mail.dir = dir.join("outbox");
+    config.mail.from = "Test Shop <shop@shop.example.com>".into();
+    config.mail.shop_name = "Test Shop".into();
     config.auth.pbkdf2_iterations = 1000;
     config.links.retailer_url = "https://shop.example.com".into();
     config
@@ -43,13 +56,14 @@ pub async fn spawn_app() -> TestApp {
 /// Boots the app with a test config adjusted by `adjust`.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path());
+    let smtp = SmtpSink::start().await;
+    let mut config = test_config(dir.path(), smtp.port());
     adjust(&mut config);
-    boot(config, dir).await
+    boot(config, dir, smtp).await
 }
 
-/// Boots the app on an existing directory and config (e.g. a restart on the same database).
-pub async fn boot(config: Config, dir: tempfile::TempDir) -> TestApp {
+/// Boots the app on an existing directory, config and sink (e.g. a restart on the same database).
+pub async fn boot(config: Config, dir: tempfile::TempDir, smtp: SmtpSink) -> TestApp {
     let app = App::build(config.clone()).await.expect("the app builds");
     let running = app.spawn();
     TestApp {
@@ -61,12 +75,15 @@ pub async fn boot(config: Config, dir: tempfile::TempDir) -> TestApp {
         running,
         config,
         dir,
+        smtp,
     }
 }
 
 /// A parsed email as delivered.
 #[derive(Clone, Debug)]
 pub struct Email {
+    /// The envelope's recipients (RCPT TO), empty for the file transport.
+    pub envelope_to: Vec<String>,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -80,6 +97,7 @@ impl Email {
             .parse(raw)
             .expect("a parsable email");
         Email {
+            envelope_to: Vec::new(),
             to: message
                 .to()
                 .and_then(|a| a.first())
@@ -205,6 +223,17 @@ impl TestApp {
 
     /// Every email delivered so far, oldest first.
     pub fn delivered(&self) -> Vec<Email> {
+        if self.config.mail.transport == Transport::Smtp {
+            return self
+                .smtp
+                .accepted()
+                .iter()
+                .map(|received| Email {
+                    envelope_to: received.rcpt_to.clone(),
+                    ..Email::parse(&received.data)
+                })
+                .collect();
+        }
         let dir: PathBuf = self.config.mail.dir.clone();
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())

@@ -1,0 +1,126 @@
+use std::net::IpAddr;
+
+use super::Area;
+use crate::auth;
+use crate::domain::{CustomerId, EmailAddress, Identifier};
+use crate::error::AppError;
+use crate::mail::{Kind, Vars};
+use crate::store::codes::{self, CodeCheck, Purpose};
+use crate::store::{StoreError, StoreResult, customers, outbox};
+use crate::throttle::IpBudget;
+
+impl Area {
+    /// Within a profile update's transaction: records `new_email` as the customer's pending
+    /// address (replacing an earlier request) and emails it the confirmation link; the current
+    /// address is told that a change was asked. An address that already belongs to an account
+    /// gets an "account exists" notice instead of a link, and the caller cannot tell.
+    pub(super) fn queue_email_change(
+        &self,
+        tx: &rusqlite::Connection,
+        id: &CustomerId,
+        new_email: &EmailAddress,
+    ) -> StoreResult<()> {
+        // Read here, in the transaction, so that a name changed by the same PATCH is used.
+        let (current_email, name) = customers::contact(tx, id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("customer {id} vanished")))?;
+        if customers::email_taken(tx, new_email)? {
+            codes::revoke(tx, id, Purpose::EmailChange)?;
+            let vars = Vars {
+                email: new_email.to_string(),
+                ..Vars::default()
+            };
+            let notice = self
+                .mailer
+                .compose(Kind::AccountExists, new_email.as_str(), &vars);
+            outbox::enqueue(tx, &notice)?;
+        } else {
+            let key = auth::new_link_key();
+            let ttl = Self::hours(self.config.auth.email_change_ttl_hours);
+            codes::issue(
+                tx,
+                id,
+                Purpose::EmailChange,
+                &auth::digest(&key),
+                Some(new_email.as_str()),
+                ttl,
+            )?;
+            let identifier = customers::identifier_of(tx, id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("customer {id} has no identifier")))?;
+            let vars = Vars {
+                name: name.clone(),
+                email: new_email.to_string(),
+                new_email: Some(new_email.to_string()),
+                link: Some(self.links.email_confirmation(identifier.as_str(), &key)),
+            };
+            let confirmation = self
+                .mailer
+                .compose(Kind::EmailChangeNew, new_email.as_str(), &vars);
+            outbox::enqueue(tx, &confirmation)?;
+        }
+        let vars = Vars {
+            name,
+            email: current_email.clone(),
+            new_email: Some(new_email.to_string()),
+            link: None,
+        };
+        let notice = self
+            .mailer
+            .compose(Kind::EmailChangeOld, &current_email, &vars);
+        outbox::enqueue(tx, &notice)?;
+        Ok(())
+    }
+
+    /// Applies a pending email change whose key is right. Every code sent to the old address
+    /// dies with it. If the address was taken meanwhile, the key is used up and the answer is
+    /// a conflict.
+    pub async fn confirm_new_email(
+        &self,
+        identifier: &str,
+        key: &str,
+        ip: IpAddr,
+    ) -> Result<(), AppError> {
+        self.throttles.check_ip(IpBudget::Codes, ip)?;
+        let invalid = || AppError::InvalidCode { field: "key" };
+        if !auth::looks_like_link_key(key) || Identifier::parse(identifier).is_err() {
+            return Err(invalid());
+        }
+        let identifier = identifier.to_owned();
+        let digest = auth::digest(key);
+        self.store
+            .write(move |tx| {
+                let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
+                    return Ok(Err(invalid()));
+                };
+                let new_email = match codes::check(tx, &id, Purpose::EmailChange, &digest, true)? {
+                    CodeCheck::Valid {
+                        new_email: Some(new_email),
+                    } => EmailAddress::parse(&new_email).map_err(StoreError::Corrupt)?,
+                    _ => return Ok(Err(invalid())),
+                };
+                // Writers run one at a time (BEGIN IMMEDIATE), so this check cannot race; the
+                // unique index stays the last word all the same.
+                if customers::email_taken(tx, &new_email)? {
+                    return Ok(Err(taken()));
+                }
+                apply_new_email(tx, &id, &new_email)?;
+                Ok(Ok(()))
+            })
+            .await?
+    }
+}
+
+fn apply_new_email(
+    tx: &rusqlite::Connection,
+    id: &CustomerId,
+    new_email: &EmailAddress,
+) -> StoreResult<()> {
+    customers::set_email(tx, id, new_email)?;
+    codes::revoke_all(tx, id)
+}
+
+fn taken() -> AppError {
+    AppError::Conflict {
+        message: "this email address is now used by another account".into(),
+        fields: [("email".to_owned(), "is already in use".to_owned())].into(),
+    }
+}

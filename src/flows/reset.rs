@@ -1,0 +1,153 @@
+use std::net::IpAddr;
+
+use url::Url;
+
+use super::Area;
+use crate::auth;
+use crate::domain::{EmailAddress, NewPassword, Status};
+use crate::error::AppError;
+use crate::mail::{Kind, Vars};
+use crate::store::codes::{self, CodeCheck, Purpose};
+use crate::store::{customers, outbox, sessions};
+use crate::throttle::IpBudget;
+
+impl Area {
+    /// Emails an active customer a link `<reset_uri>/<code>` to reset their password. Unknown
+    /// and pending addresses get no email, and the caller cannot tell the difference: the
+    /// answer comes before (and without waiting for) the database work, which differs. The
+    /// client IP has a budget (429 past it); an address gets at most 1 email a minute and 5 an
+    /// hour, silently.
+    pub async fn request_password_reset(
+        &self,
+        email: EmailAddress,
+        reset_uri: Url,
+        ip: IpAddr,
+    ) -> Result<(), AppError> {
+        self.throttles.check_ip(IpBudget::Emails, ip)?;
+        if !self.throttles.email_allowed(email.as_str()) {
+            return Ok(());
+        }
+        let area = self.clone();
+        self.after_answer("password reset", async move {
+            area.queue_password_reset(email, reset_uri).await
+        });
+        Ok(())
+    }
+
+    async fn queue_password_reset(
+        &self,
+        email: EmailAddress,
+        reset_uri: Url,
+    ) -> Result<(), AppError> {
+        let area = self.clone();
+        let queued = self
+            .store
+            .write(move |tx| {
+                let Some(record) = customers::find_for_login(tx, &email)? else {
+                    return Ok(false);
+                };
+                if record.status != Status::Active {
+                    return Ok(false);
+                }
+                let code = auth::new_code();
+                let ttl = (area.config.auth.reset_code_ttl_minutes * 60) as i64;
+                codes::issue(
+                    tx,
+                    &record.id,
+                    Purpose::PasswordReset,
+                    &auth::digest(&code),
+                    None,
+                    ttl,
+                )?;
+                let name = customers::contact(tx, &record.id)?.and_then(|(_, name)| name);
+                let vars = Vars {
+                    name,
+                    email: email.to_string(),
+                    link: Some(area.links.password_reset(&reset_uri, &code)),
+                    ..Vars::default()
+                };
+                let message = area
+                    .mailer
+                    .compose(Kind::PasswordReset, email.as_str(), &vars);
+                outbox::enqueue(tx, &message)?;
+                Ok(true)
+            })
+            .await?;
+        if queued {
+            self.mailer.wake_worker();
+        }
+        Ok(())
+    }
+
+    /// Resets the password of the customer whose reset code is right: a new random passphrase
+    /// becomes the password, every session ends, every other code dies, and the customer is
+    /// told by email. Answers the reset JWT: the passphrase, signed with the code as HMAC key.
+    pub async fn reset_password(
+        &self,
+        email: &str,
+        code: &str,
+        ip: IpAddr,
+    ) -> Result<String, AppError> {
+        self.throttles.check_ip(IpBudget::Codes, ip)?;
+        let invalid = AppError::InvalidCode { field: "code" };
+        let Ok(email) = EmailAddress::parse(email) else {
+            return Err(invalid);
+        };
+        if !auth::looks_like_code(code) {
+            return Err(invalid);
+        }
+        let lookup = email.clone();
+        let id = match self
+            .store
+            .read(move |c| customers::find_for_login(c, &lookup))
+            .await?
+        {
+            Some(record) if record.status == Status::Active => record.id,
+            _ => return Err(invalid),
+        };
+        let digest = auth::digest(code);
+        let (check_id, check_digest) = (id.clone(), digest.clone());
+        // A first look counts a wrong guess (in its own write transaction, so concurrent
+        // guesses are counted one by one) before any hashing work is spent.
+        let check = self
+            .store
+            .write(move |tx| {
+                codes::check(tx, &check_id, Purpose::PasswordReset, &check_digest, false)
+            })
+            .await?;
+        if check == CodeCheck::Invalid {
+            return Err(invalid);
+        }
+        let passphrase = NewPassword::trusted(auth::new_passphrase());
+        let hash = self.hasher.hash(&passphrase).await?;
+        let mailer = self.mailer.clone();
+        // Consuming the code and setting the password happen in one transaction: of concurrent
+        // resets with one code, exactly one finds the code still there.
+        let reset = self
+            .store
+            .write(move |tx| {
+                let check = codes::check(tx, &id, Purpose::PasswordReset, &digest, true)?;
+                if check == CodeCheck::Invalid {
+                    return Ok(false);
+                }
+                customers::set_password(tx, &id, &hash)?;
+                sessions::end_all(tx, &id, None)?;
+                codes::revoke_all(tx, &id)?;
+                let name = customers::contact(tx, &id)?.and_then(|(_, name)| name);
+                let vars = Vars {
+                    name,
+                    email: email.to_string(),
+                    ..Vars::default()
+                };
+                let notice = mailer.compose(Kind::PasswordResetDone, email.as_str(), &vars);
+                outbox::enqueue(tx, &notice)?;
+                Ok(true)
+            })
+            .await?;
+        if !reset {
+            return Err(invalid);
+        }
+        self.mailer.wake_worker();
+        auth::reset_token(passphrase.expose(), code)
+    }
+}

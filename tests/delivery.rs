@@ -1,0 +1,212 @@
+//! The outbox: mail survives SMTP outages and restarts, keeps its Message-ID across retries,
+//! and is given up on only for 5xx answers or old age.
+
+mod common;
+
+use common::smtp::{Mode, SmtpSink};
+use common::{TestApp, spawn_app, spawn_app_with};
+use customer_area::config::Transport;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn ask_reset(app: &TestApp, email: &str) {
+    let (status, body) = app
+        .post(
+            "/customers/password_reset",
+            json!({"email": email, "reset_uri": "/reset"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Polls `done` for up to 10 s.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("gave up waiting until {what}");
+}
+
+fn db(app: &TestApp) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn
+}
+
+/// `(status, attempts, last_error, message_id)` of the newest outbox row of `kind`.
+fn outbox_row(app: &TestApp, kind: &str) -> Option<(String, i64, Option<String>, String)> {
+    db(app)
+        .query_row(
+            "SELECT status, attempts, last_error, message_id FROM outbox WHERE kind = ?1
+             ORDER BY id DESC LIMIT 1",
+            [kind],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .ok()
+}
+
+#[tokio::test]
+async fn mail_asked_for_during_an_smtp_outage_goes_out_once_the_server_is_back() {
+    let app = spawn_app().await;
+    app.active_customer("outage@example.com").await;
+    app.smtp.set_mode(Mode::Down);
+    let before = app.smtp.connections();
+    ask_reset(&app, "outage@example.com").await;
+    wait_until("a delivery attempt failed", || {
+        outbox_row(&app, "password_reset")
+            .is_some_and(|(status, attempts, _, _)| status == "queued" && attempts >= 1)
+    })
+    .await;
+    assert!(app.smtp.connections() > before);
+
+    app.smtp.set_mode(Mode::Accept);
+    let mail = app.wait_for_email("outage@example.com", "Reset your").await;
+    mail.link("https://shop.example.com/reset/");
+    wait_until("the row is marked sent", || {
+        outbox_row(&app, "password_reset").is_some_and(|(status, ..)| status == "sent")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn queued_mail_is_delivered_after_a_restart() {
+    // An SMTP port where nothing listens yet: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(|c| c.mail.smtp.port = port).await;
+    app.create_customer("restart@example.com", "Restart").await;
+    wait_until("a delivery attempt failed", || {
+        outbox_row(&app, "activation").is_some_and(|(status, attempts, error, _)| {
+            status == "queued" && attempts >= 1 && error.is_some()
+        })
+    })
+    .await;
+    // Stopped before the server comes up: only the restarted process can deliver it.
+    let TestApp {
+        running,
+        config,
+        dir,
+        ..
+    } = app;
+    running.stop().await.unwrap();
+    let smtp = SmtpSink::start_on(port).await;
+    let app = common::boot(config, dir, smtp).await;
+    let mail = app.wait_for_email("restart@example.com", "Activate").await;
+    mail.link_param("https://shop.example.com/customers/activate", "secret");
+    assert_eq!(app.smtp.accepted().len(), 1);
+}
+
+#[tokio::test]
+async fn a_deferred_email_is_retried_with_the_same_message_id() {
+    let app = spawn_app().await;
+    app.active_customer("defer@example.com").await;
+    app.smtp.set_mode(Mode::Defer);
+    ask_reset(&app, "defer@example.com").await;
+    wait_until("the server deferred the email", || {
+        !app.smtp.deferred().is_empty()
+    })
+    .await;
+    app.smtp.set_mode(Mode::Accept);
+    let delivered = app.wait_for_email("defer@example.com", "Reset your").await;
+    let deferred = common::Email::parse(&app.smtp.deferred()[0].data);
+    assert_eq!(deferred.message_id, delivered.message_id);
+    let (_, _, _, stored) = outbox_row(&app, "password_reset").unwrap();
+    assert_eq!(stored, delivered.message_id);
+}
+
+#[tokio::test]
+async fn a_refused_email_is_marked_failed_with_the_servers_answer() {
+    let app = spawn_app().await;
+    app.active_customer("refused@example.com").await;
+    app.smtp.set_mode(Mode::Refuse);
+    ask_reset(&app, "refused@example.com").await;
+    wait_until("the email is marked failed", || {
+        outbox_row(&app, "password_reset").is_some_and(|(status, ..)| status == "failed")
+    })
+    .await;
+    let (_, attempts, error, _) = outbox_row(&app, "password_reset").unwrap();
+    assert_eq!(attempts, 1, "a 5xx answer is not retried");
+    assert!(error.unwrap().contains("550"));
+}
+
+#[tokio::test]
+async fn an_email_older_than_the_limit_is_given_up() {
+    let app = spawn_app_with(|c| c.mail.max_age_hours = 1).await;
+    app.active_customer("old@example.com").await;
+    app.smtp.set_mode(Mode::Down);
+    ask_reset(&app, "old@example.com").await;
+    wait_until("a delivery attempt failed", || {
+        outbox_row(&app, "password_reset").is_some_and(|(_, attempts, ..)| attempts >= 1)
+    })
+    .await;
+    db(&app)
+        .execute(
+            "UPDATE outbox SET created_at = created_at - 7200 WHERE kind = 'password_reset'",
+            [],
+        )
+        .unwrap();
+    wait_until("the email is marked failed", || {
+        outbox_row(&app, "password_reset").is_some_and(|(status, ..)| status == "failed")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_file_transport_writes_one_eml_file_per_email() {
+    let app = spawn_app_with(|c| c.mail.transport = Transport::File).await;
+    app.active_customer("files@example.com").await;
+    ask_reset(&app, "files@example.com").await;
+    let mail = app.wait_for_email("files@example.com", "Reset your").await;
+    mail.link("https://shop.example.com/reset/");
+    let files: Vec<_> = std::fs::read_dir(&app.config.mail.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert_eq!(files.len(), 2, "activation and reset: {files:?}");
+    assert!(app.smtp.accepted().is_empty());
+}
+
+#[tokio::test]
+async fn templates_in_the_configured_directory_shape_the_email() {
+    let templates = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(templates.path().join(name), text).unwrap();
+    write(
+        "password_reset.subject",
+        "{{shop}}: a new password for {{name}}\n",
+    );
+    write(
+        "password_reset.txt",
+        "Hi {{name}}, follow {{link}} to reset. {{shop}}\n",
+    );
+    write(
+        "password_reset.html",
+        "<p>Hi {{name}}</p><a href=\"{{link}}\">reset</a>\n",
+    );
+    let dir = templates.path().to_owned();
+    let app = spawn_app_with(move |c| c.mail.templates_dir = Some(dir)).await;
+    app.active_customer("styled@example.com").await;
+    ask_reset(&app, "styled@example.com").await;
+    let mail = app
+        .wait_for_email("styled@example.com", "a new password")
+        .await;
+    assert_eq!(mail.subject, "Test Shop: a new password for Test Customer");
+    let link = mail.link("https://shop.example.com/reset/");
+    assert!(
+        mail.text.starts_with("Hi Test Customer, follow"),
+        "{}",
+        mail.text
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&mail.raw)
+        .unwrap();
+    let html = parsed.body_html(0).expect("an HTML part");
+    assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
+}

@@ -1,0 +1,193 @@
+//! Self-service sign-up, and what a customer's name can and cannot do to an email.
+
+mod common;
+
+use common::{PASSWORD, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const LINK: &str = "https://shop.example.com/customers/activate";
+
+#[tokio::test]
+async fn with_sign_up_off_the_endpoint_does_not_exist() {
+    let app = spawn_app().await;
+    let unknown = app.post("/customers/nowhere", json!({})).await;
+    let signup = app
+        .post(
+            "/customers/signup",
+            json!({"email": "new@example.com", "name": "New"}),
+        )
+        .await;
+    assert_eq!(signup.0, StatusCode::NOT_FOUND);
+    assert_eq!(signup, unknown);
+}
+
+#[tokio::test]
+async fn a_new_customer_signs_up_activates_and_logs_in() {
+    let app = spawn_app_with(|c| c.auth.allow_signup = true).await;
+    let (status, body) = app
+        .post(
+            "/customers/signup",
+            json!({"email": "Fresh@Example.com", "name": "Fresh Customer"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"result": "email_sent"}))
+    );
+    let mail = app.wait_for_email("fresh@example.com", "Activate").await;
+    assert!(mail.text.contains("Hello Fresh Customer"), "{}", mail.text);
+    let (status, body) = app
+        .post(
+            "/customers/activate",
+            json!({
+                "identifier": mail.link_param(LINK, "identifier"),
+                "secret": mail.link_param(LINK, "secret"),
+                "password": PASSWORD,
+                "password_check": PASSWORD,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = app.token("fresh@example.com", PASSWORD).await;
+    assert_eq!(app.get_self(&token).await.1["name"], "Fresh Customer");
+}
+
+#[tokio::test]
+async fn signing_up_with_a_taken_address_answers_alike_and_tells_its_owner() {
+    let app = spawn_app_with(|c| c.auth.allow_signup = true).await;
+    app.active_customer("taken@example.com").await;
+    let fresh = app
+        .post(
+            "/customers/signup",
+            json!({"email": "free@example.com", "name": "Someone"}),
+        )
+        .await;
+    let taken = app
+        .post(
+            "/customers/signup",
+            json!({"email": "taken@example.com", "name": "Someone"}),
+        )
+        .await;
+    assert_eq!(fresh, taken);
+    let notice = app
+        .wait_for_email("taken@example.com", "already have")
+        .await;
+    assert!(notice.text.contains("reset"), "{}", notice.text);
+    assert!(!notice.text.contains(LINK), "{}", notice.text);
+    // The account is untouched.
+    app.token("taken@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_pending_address_signing_up_again_gets_a_fresh_activation_link() {
+    let app = spawn_app_with(|c| c.auth.allow_signup = true).await;
+    let body = json!({"email": "again@example.com", "name": "Again"});
+    app.post("/customers/signup", body.clone()).await;
+    let first = app.wait_for_email("again@example.com", "Activate").await;
+    app.post("/customers/signup", body).await;
+    for _ in 0..200 {
+        if app
+            .delivered()
+            .iter()
+            .filter(|e| e.to == "again@example.com")
+            .count()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let second = app.wait_for_email("again@example.com", "Activate").await;
+    assert_ne!(first.message_id, second.message_id);
+    assert_eq!(
+        first.link_param(LINK, "identifier"),
+        second.link_param(LINK, "identifier")
+    );
+    let (status, _) = app
+        .post(
+            "/customers/activate",
+            json!({
+                "identifier": second.link_param(LINK, "identifier"),
+                "secret": second.link_param(LINK, "secret"),
+                "password": PASSWORD,
+                "password_check": PASSWORD,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sign_up_refuses_bad_fields_and_foreign_activation_links() {
+    let app = spawn_app_with(|c| c.auth.allow_signup = true).await;
+    for (body, field) in [
+        (json!({"email": "x", "name": "X"}), "email"),
+        (json!({"email": "x@example.com"}), "name"),
+        (
+            json!({"email": "x@example.com", "name": "Eve\r\nBcc: victim@example.com"}),
+            "name",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "Eve\u{2028}Bcc: v@example.com"}),
+            "name",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "activate_uri": "https://evil.example.net/a"}),
+            "activate_uri",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "extra": 1}),
+            "extra",
+        ),
+    ] {
+        let (status, answer) = app.post("/customers/signup", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert!(answer["fields"][field].is_string(), "{body}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn an_activate_uri_on_the_shop_is_used_for_the_link() {
+    let app = spawn_app_with(|c| c.auth.allow_signup = true).await;
+    let (status, _) = app
+        .post(
+            "/customers/signup",
+            json!({"email": "custom@example.com", "name": "C", "activate_uri": "/welcome"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mail = app.wait_for_email("custom@example.com", "Activate").await;
+    mail.link_param("https://shop.example.com/welcome?", "secret");
+}
+
+#[tokio::test]
+async fn a_name_carrying_line_breaks_adds_no_header_and_no_recipient() {
+    let app = spawn_app().await;
+    // The admin path takes names as given; the mail must stay safe whatever they hold.
+    for (i, name) in [
+        "Eve\r\nBcc: victim@example.com",
+        "Eve\nBcc: victim@example.com",
+        "Eve\u{85}Bcc: victim@example.com",
+        "Eve\u{2028}Bcc: victim@example.com",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let to = format!("eve{i}@example.com");
+        app.create_customer(&to, name).await;
+        let mail = app.wait_for_email(&to, "Activate").await;
+        assert_eq!(mail.envelope_to, vec![to.clone()]);
+        let raw = String::from_utf8_lossy(&mail.raw);
+        let headers = raw.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+        assert!(
+            !headers.contains("bcc:") && !headers.contains("victim"),
+            "{headers}"
+        );
+    }
+    assert!(
+        app.delivered()
+            .iter()
+            .all(|m| !m.envelope_to.iter().any(|r| r.contains("victim")))
+    );
+}
