@@ -1,9 +1,11 @@
 //! The command line: `serve`, `migrate`, and the retailer's admin commands.
 
 mod customers;
+mod import;
 mod migrate;
 mod outbox;
 mod serve;
+mod subscriptions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,9 +35,12 @@ enum Command {
     Serve,
     /// Apply pending database migrations and say what was done.
     Migrate(migrate::Args),
-    /// Create, list, show and delete customers.
+    /// Create, list, show, delete and import customers.
     #[command(subcommand)]
     Customers(customers::Command),
+    /// Add, list and remove the subscription lists customers may opt in to.
+    #[command(subcommand)]
+    Subscriptions(subscriptions::Command),
     /// List queued, sent and failed emails, and retry failed ones.
     #[command(subcommand)]
     Outbox(outbox::Command),
@@ -61,6 +66,7 @@ impl Cli {
                 Command::Serve => serve::run(loaded).await,
                 Command::Migrate(args) => migrate::run(loaded, args).await,
                 Command::Customers(command) => customers::run(loaded, command).await,
+                Command::Subscriptions(command) => subscriptions::run(loaded, command).await,
                 Command::Outbox(command) => outbox::run(loaded, command).await,
             }
         });

@@ -4,11 +4,15 @@
 
 mod account;
 mod activation;
+mod admin;
+mod import;
 mod links;
 mod profile;
 mod session;
 
 pub use activation::{Created, NewAccount};
+pub use admin::{MAX_PAGE, NewList};
+pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported};
 pub use links::Links;
 pub use profile::{PasswordChange, ProfileUpdate};
 pub use session::Session;
