@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::{Area, NewAccount};
 use crate::domain::{CustomerId, EmailAddress, Identifier, ListId, ProfileChanges, ProfileField};
 use crate::error::AppError;
-use crate::store::customers;
 use crate::store::subscriptions::{self, ConsentSource};
+use crate::store::{StoreError, customers};
 
 /// One thing wrong with an import file, on a line of it (1 is the header row).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -76,12 +76,30 @@ impl Column {
     }
 }
 
-/// One row that parsed far enough to be checked against the database.
+/// One row as far as it parsed: what did is still checked against the database, so that
+/// one run reports every problem.
 #[derive(Clone, Debug)]
 struct Row {
     line: u64,
-    account: NewAccount,
+    email: Option<EmailAddress>,
+    name: Option<String>,
+    identifier: Option<Identifier>,
+    profile: ProfileChanges,
     lists: BTreeSet<ListId>,
+}
+
+impl Row {
+    /// The customer to create, once the row parsed completely.
+    fn account(&self, send_activation: bool) -> Option<NewAccount> {
+        Some(NewAccount {
+            email: self.email.clone()?,
+            name: Some(self.name.clone()?),
+            identifier: self.identifier.clone(),
+            profile: self.profile.clone(),
+            send_activation,
+            activate_uri: None,
+        })
+    }
 }
 
 /// A CSV file of customers, read and checked on its own (the database checks come at import).
@@ -265,14 +283,10 @@ impl ImportFile {
         }
         Some(Row {
             line,
-            account: NewAccount {
-                email: email?,
-                name: Some(name?),
-                identifier,
-                profile,
-                send_activation: false,
-                activate_uri: None,
-            },
+            email,
+            name,
+            identifier,
+            profile,
             lists,
         })
     }
@@ -337,9 +351,12 @@ impl Area {
                     subscriptions: 0,
                     customers: Vec::with_capacity(file.rows.len()),
                 };
-                for (done, mut row) in file.rows.into_iter().enumerate() {
-                    row.account.send_activation = send_activation;
-                    let created = area.insert_account(tx, &row.account)?;
+                for (done, row) in file.rows.into_iter().enumerate() {
+                    // Every row is complete here: an incomplete one was reported as a problem.
+                    let account = row.account(send_activation).ok_or_else(|| {
+                        StoreError::Corrupt(format!("line {}: incomplete row", row.line))
+                    })?;
+                    let created = area.insert_account(tx, &account)?;
                     if !row.lists.is_empty() {
                         let lists = row.lists.iter().map(|l| l.as_str().to_owned()).collect();
                         subscriptions::replace(tx, &created.id, &lists, ConsentSource::Import)?;
@@ -351,7 +368,7 @@ impl Area {
                         line: row.line,
                         id: created.id,
                         identifier: created.identifier,
-                        email: row.account.email.as_str().to_owned(),
+                        email: account.email.as_str().to_owned(),
                     });
                     progress(done as u64 + 1);
                 }
@@ -382,10 +399,12 @@ fn database_problems(
         })
     };
     for row in rows {
-        if customers::email_taken(conn, &row.account.email)? {
+        if let Some(email) = &row.email
+            && customers::email_taken(conn, email)?
+        {
             problem(row.line, "email", "already belongs to a customer".into());
         }
-        if let Some(identifier) = &row.account.identifier
+        if let Some(identifier) = &row.identifier
             && customers::identifier_taken(conn, identifier)?
         {
             problem(
