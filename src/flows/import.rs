@@ -172,7 +172,13 @@ impl ImportFile {
             } else {
                 raw
             };
-            let name = String::from_utf8_lossy(raw).trim().to_lowercase();
+            let name: String = String::from_utf8_lossy(raw)
+                .trim()
+                .to_lowercase()
+                .chars()
+                .take(64)
+                .filter(|c| !c.is_control())
+                .collect();
             let column = Column::from_header(&name);
             if column.is_none() {
                 self.problem(

@@ -33,44 +33,8 @@ pub async fn public_lists(area: Area) -> Result<Response, Rejection> {
 }
 
 /// POST /admin/customers
-pub async fn create_customer(area: Area, mut body: JsonObject) -> Result<Response, Rejection> {
-    let email = parsed(&mut body, "email", EmailAddress::parse);
-    let name = parsed(&mut body, "name", |raw| {
-        ProfileField::Name
-            .parse(raw)?
-            .ok_or_else(|| "is required".to_owned())
-    });
-    let identifier = body
-        .optional_str("identifier")
-        .and_then(|raw| reject_on_error(&mut body, "identifier", Identifier::parse(&raw)));
-    let send_activation = body.optional_bool("send_activation").unwrap_or(true);
-    let activate_uri = body
-        .optional_str("activate_uri")
-        .and_then(|raw| reject_on_error(&mut body, "activate_uri", area.links.resolve(&raw)));
-    let mut profile = ProfileChanges::default();
-    for field in ProfileField::ALL
-        .into_iter()
-        .filter(|f| *f != ProfileField::Name)
-    {
-        if let Some(raw) = body.optional_str(field.key())
-            && let Some(Some(value)) = reject_on_error(&mut body, field.key(), field.parse(&raw))
-        {
-            profile.fields.push((field, Some(value)));
-        }
-    }
-    let lists = subscriptions_field(&mut body).unwrap_or_default();
-    body.finish()?;
-    let (Some(email), Some(name)) = (email, name) else {
-        return Err(AppError::field("email", "is required").into());
-    };
-    let account = NewAccount {
-        email,
-        name: Some(name),
-        identifier,
-        profile,
-        send_activation,
-        activate_uri,
-    };
+pub async fn create_customer(area: Area, body: JsonObject) -> Result<Response, Rejection> {
+    let (account, lists) = parse_new_customer(&area, body)?;
     let view = area.admin_create_customer(account, lists).await?;
     Ok(created(&view))
 }
@@ -159,6 +123,52 @@ pub async fn add_list(area: Area, mut body: JsonObject) -> Result<Response, Reje
 pub async fn remove_list(id: String, area: Area) -> Result<Response, Rejection> {
     area.remove_subscription_list(&id).await?;
     Ok(ok_json(&json!({ "result": "deleted" })))
+}
+
+/// Reads a creation body: `email`, `name`, `identifier`?, `send_activation`? (default true),
+/// `activate_uri`?, any other profile field, and `subscriptions`?.
+fn parse_new_customer(
+    area: &Area,
+    mut body: JsonObject,
+) -> Result<(NewAccount, BTreeSet<ListId>), AppError> {
+    let email = parsed(&mut body, "email", EmailAddress::parse);
+    let name = parsed(&mut body, "name", |raw| {
+        ProfileField::Name
+            .parse(raw)?
+            .ok_or_else(|| "is required".to_owned())
+    });
+    let identifier = body
+        .optional_str("identifier")
+        .and_then(|raw| reject_on_error(&mut body, "identifier", Identifier::parse(&raw)));
+    let send_activation = body.optional_bool("send_activation").unwrap_or(true);
+    let activate_uri = body
+        .optional_str("activate_uri")
+        .and_then(|raw| reject_on_error(&mut body, "activate_uri", area.links.resolve(&raw)));
+    let mut profile = ProfileChanges::default();
+    for field in ProfileField::ALL
+        .into_iter()
+        .filter(|f| *f != ProfileField::Name)
+    {
+        if let Some(raw) = body.optional_str(field.key())
+            && let Some(Some(value)) = reject_on_error(&mut body, field.key(), field.parse(&raw))
+        {
+            profile.fields.push((field, Some(value)));
+        }
+    }
+    let lists = subscriptions_field(&mut body).unwrap_or_default();
+    body.finish()?;
+    let (Some(email), Some(name)) = (email, name) else {
+        return Err(AppError::field("email", "is required"));
+    };
+    let account = NewAccount {
+        email,
+        name: Some(name),
+        identifier,
+        profile,
+        send_activation,
+        activate_uri,
+    };
+    Ok((account, lists))
 }
 
 /// `201 Created` with a JSON body.
