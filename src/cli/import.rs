@@ -92,9 +92,7 @@ fn progress_bar(rows: u64, json: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(rows), ProgressDrawTarget::stdout());
-    if let Ok(style) =
-        ProgressStyle::with_template("importing {bar:40} {pos}/{len} rows ({per_sec}, {eta} left)")
-    {
+    if let Ok(style) = ProgressStyle::with_template("importing {wide_bar} {pos}/{len} rows") {
         bar.set_style(style);
     }
     bar
