@@ -167,8 +167,22 @@ async fn concurrent_activations_with_one_secret_let_exactly_one_through() {
 async fn the_secret_is_stored_only_as_a_hash() {
     let app = spawn_app().await;
     let (_, secret) = pending(&app, "hashed@example.com").await;
-    // Once the email is sent its outbox row is emptied; no value in any table holds the secret.
+    // Once the email is marked sent its outbox row is emptied; then no value in any table
+    // holds the secret.
     let conn = rusqlite_conn(&app);
+    for _ in 0..200 {
+        let unsent: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE status != 'sent'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if unsent == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .unwrap()

@@ -111,7 +111,7 @@ async fn password_reset_answers_alike_and_as_fast_for_every_kind_of_address() {
             json!({"email": emails[i], "reset_uri": "/reset"}),
         )
     };
-    let medians = median_shares(&app, emails.len(), 51, Duration::from_millis(60), reset).await;
+    let medians = median_shares(&app, emails.len(), 101, Duration::from_millis(40), reset).await;
     assert_within_ten_percent("password_reset (active, pending, unknown)", &medians);
 }
 
@@ -124,7 +124,7 @@ async fn signup_answers_alike_and_as_fast_for_new_and_existing_addresses() {
     .await;
     app.active_customer("active@example.com").await;
     let mut fresh = 0;
-    let medians = median_shares(&app, 2, 51, Duration::from_millis(60), |i| {
+    let medians = median_shares(&app, 2, 101, Duration::from_millis(40), |i| {
         fresh += 1;
         let email = if i == 0 {
             "active@example.com".to_owned()

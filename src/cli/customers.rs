@@ -1,9 +1,6 @@
-use anyhow::bail;
-
-use super::{Loaded, deliver_now, open_area, print_json};
-use crate::domain::{CustomerId, EmailAddress, Identifier, ProfileChanges, ProfileField};
-use crate::flows::NewAccount;
-use crate::store::customers;
+use super::{Loaded, deliver_now, import, open_area, print_json};
+use crate::domain::{EmailAddress, Identifier, ProfileChanges, ProfileField, format_time};
+use crate::flows::{MAX_PAGE, NewAccount};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -27,7 +24,7 @@ pub enum Command {
     List {
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE)))]
         limit: u32,
         #[arg(long, default_value_t = 0)]
         offset: u32,
@@ -41,13 +38,20 @@ pub enum Command {
         json: bool,
     },
     /// Delete a customer (found by id, identifier or email) and everything tied to them.
-    Delete { key: String },
+    Delete {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create customers in bulk from a CSV file: all rows or none.
+    Import(import::Args),
 }
 
 /// `customer-area customers ...`.
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
     let (area, worker) = open_area(&loaded).await?;
     match command {
+        Command::Import(args) => return import::run(&area, args).await,
         Command::Create {
             email,
             name,
@@ -58,34 +62,33 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             let email = EmailAddress::parse(&email).map_err(|p| anyhow::anyhow!("--email {p}"))?;
             let name = ProfileField::Name
                 .parse(&name)
+                .and_then(|name| name.ok_or_else(|| "must not be empty".to_owned()))
                 .map_err(|p| anyhow::anyhow!("--name {p}"))?;
             let identifier = identifier
                 .map(|i| Identifier::parse(&i))
                 .transpose()
                 .map_err(|p| anyhow::anyhow!("--identifier {p}"))?;
-            let created = area
-                .create_customer(NewAccount {
-                    email: email.clone(),
-                    name,
-                    identifier,
-                    profile: ProfileChanges::default(),
-                    send_activation: !no_activation,
-                    activate_uri: None,
-                })
+            let account = NewAccount {
+                email,
+                name: Some(name),
+                identifier,
+                profile: ProfileChanges::default(),
+                send_activation: !no_activation,
+                activate_uri: None,
+            };
+            let view = area
+                .admin_create_customer(account, Default::default())
                 .await?;
             deliver_now(&worker).await;
             if json {
-                print_json(&serde_json::json!({
-                    "id": created.id, "identifier": created.identifier, "email": email.as_str(),
-                    "status": "pending", "activation_queued": created.activation_queued,
-                }))?;
+                print_json(&view)?;
             } else {
                 println!(
-                    "created pending customer {} ({}) <{email}>",
-                    created.id, created.identifier
+                    "created pending customer {} ({}) <{}>",
+                    view.customer.id, view.identifier, view.customer.email
                 );
-                if created.activation_queued {
-                    println!("activation email queued for {email}");
+                if !no_activation {
+                    println!("activation email queued for {}", view.customer.email);
                 }
             }
         }
@@ -95,12 +98,11 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             offset,
             json,
         } => {
-            let (views, total) = area
-                .store
-                .read(move |c| customers::list(c, search.as_deref(), limit, offset))
-                .await?;
+            let (views, total) = area.customer_page(search, limit, offset).await?;
             if json {
-                print_json(&serde_json::json!({ "customers": views, "total": total }))?;
+                print_json(&serde_json::json!({
+                    "customers": views, "total": total, "limit": limit, "offset": offset,
+                }))?;
             } else {
                 println!(
                     "{:<14}  {:<20}  {:<8}  {:<32}  NAME",
@@ -120,14 +122,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Show { key, json } => {
-            let lookup = key.clone();
-            let Some(view) = area
-                .store
-                .read(move |c| customers::admin_view(c, &lookup))
-                .await?
-            else {
-                bail!("no customer with id, identifier or email `{key}`");
-            };
+            let view = area.customer_view(&key).await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -154,21 +149,33 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                         lists.join(", ")
                     }
                 );
+                println!("created        {}", format_time(view.created_at));
+                for record in area.consent_history(&key).await? {
+                    let verb = if record.action == "in" {
+                        "opted in to"
+                    } else {
+                        "opted out of"
+                    };
+                    println!(
+                        "consent        {} {verb} {} ({})",
+                        format_time(record.at),
+                        record.list_id,
+                        record.source
+                    );
+                }
             }
         }
-        Command::Delete { key } => {
-            let lookup = key.clone();
-            let Some(view) = area
-                .store
-                .read(move |c| customers::admin_view(c, &lookup))
-                .await?
-            else {
-                bail!("no customer with id, identifier or email `{key}`");
-            };
-            let id: CustomerId = view.customer.id;
-            area.delete_customer(id.clone()).await?;
+        Command::Delete { key, json } => {
+            let view = area.admin_delete_customer(&key).await?;
             deliver_now(&worker).await;
-            println!("deleted customer {id} <{}>", view.customer.email);
+            if json {
+                print_json(&serde_json::json!({ "result": "deleted", "id": view.customer.id }))?;
+            } else {
+                println!(
+                    "deleted customer {} <{}>",
+                    view.customer.id, view.customer.email
+                );
+            }
         }
     }
     Ok(())

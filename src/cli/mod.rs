@@ -2,10 +2,12 @@
 
 mod backup;
 mod customers;
+mod import;
 mod mail;
 mod migrate;
 mod outbox;
 mod serve;
+mod subscriptions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,11 +37,14 @@ enum Command {
     Serve,
     /// Apply pending database migrations and say what was done.
     Migrate(migrate::Args),
-    /// Create, list, show and delete customers.
+    /// Create, list, show, delete and import customers.
     #[command(subcommand)]
     Customers(customers::Command),
     /// Write a consistent copy of the database to FILE (safe while the server runs).
     Backup(backup::Args),
+    /// Add, list and remove the subscription lists customers may opt in to.
+    #[command(subcommand)]
+    Subscriptions(subscriptions::Command),
     /// List queued, sent and failed emails, and retry failed ones.
     #[command(subcommand)]
     Outbox(outbox::Command),
@@ -68,6 +73,7 @@ impl Cli {
                 Command::Serve => serve::run(loaded).await,
                 Command::Migrate(args) => migrate::run(loaded, args).await,
                 Command::Customers(command) => customers::run(loaded, command).await,
+                Command::Subscriptions(command) => subscriptions::run(loaded, command).await,
                 Command::Outbox(command) => outbox::run(loaded, command).await,
                 Command::Backup(args) => backup::run(loaded, args).await,
                 Command::Mail(command) => mail::run(loaded, command).await,

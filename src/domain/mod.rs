@@ -4,6 +4,7 @@
 mod country;
 mod customer;
 mod email;
+mod list_id;
 mod password;
 mod profile;
 mod text;
@@ -13,6 +14,7 @@ pub use customer::{
     Customer, CustomerId, Identifier, Status, Subscription, format_time, rfc3339_field,
 };
 pub use email::EmailAddress;
+pub use list_id::ListId;
 pub use password::{NewPassword, PasswordPolicy};
 pub use profile::{ProfileChanges, ProfileField};
 pub use text::clean_text;

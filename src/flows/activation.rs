@@ -39,40 +39,48 @@ impl Area {
         let area = self.clone();
         let created = self
             .store
-            .write(move |tx| {
-                let mut profile = account.profile.clone();
-                if let Some(name) = &account.name {
-                    profile
-                        .fields
-                        .push((ProfileField::Name, Some(name.clone())));
-                }
-                let new = customers::NewCustomer {
-                    email: account.email.clone(),
-                    identifier: account.identifier.clone(),
-                    profile,
-                };
-                let (id, identifier) = customers::insert_pending(tx, &new)?;
-                if account.send_activation {
-                    area.queue_activation(
-                        tx,
-                        &id,
-                        &identifier,
-                        &account.email,
-                        account.name.as_deref(),
-                        account.activate_uri.as_ref(),
-                    )?;
-                }
-                Ok(Created {
-                    id,
-                    identifier,
-                    activation_queued: account.send_activation,
-                })
-            })
+            .write(move |tx| area.insert_account(tx, &account))
             .await?;
         if created.activation_queued {
             self.mailer.wake_worker();
         }
         Ok(created)
+    }
+
+    /// Inserts a pending customer and, if asked, queues their activation email, inside the
+    /// caller's transaction (shared by single creation and the bulk import).
+    pub(super) fn insert_account(
+        &self,
+        tx: &rusqlite::Connection,
+        account: &NewAccount,
+    ) -> crate::store::StoreResult<Created> {
+        let mut profile = account.profile.clone();
+        if let Some(name) = &account.name {
+            profile
+                .fields
+                .push((ProfileField::Name, Some(name.clone())));
+        }
+        let new = customers::NewCustomer {
+            email: account.email.clone(),
+            identifier: account.identifier.clone(),
+            profile,
+        };
+        let (id, identifier) = customers::insert_pending(tx, &new)?;
+        if account.send_activation {
+            self.queue_activation(
+                tx,
+                &id,
+                &identifier,
+                &account.email,
+                account.name.as_deref(),
+                account.activate_uri.as_ref(),
+            )?;
+        }
+        Ok(Created {
+            id,
+            identifier,
+            activation_queued: account.send_activation,
+        })
     }
 
     /// Issues a fresh activation secret (replacing any earlier one) and queues its email.

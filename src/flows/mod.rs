@@ -4,7 +4,9 @@
 
 mod account;
 mod activation;
+mod admin;
 mod email_change;
+mod import;
 mod links;
 mod profile;
 mod reset;
@@ -12,6 +14,8 @@ mod session;
 mod signup;
 
 pub use activation::{Created, NewAccount};
+pub use admin::{MAX_PAGE, NewList};
+pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported};
 pub use links::Links;
 pub use profile::{PasswordChange, ProfileUpdate};
 pub use session::Session;

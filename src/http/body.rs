@@ -20,11 +20,22 @@ pub const MAX_DEPTH: usize = 16;
 /// Extracts the body as a JSON object: 415 unless `Content-Type: application/json`, 413 past
 /// [`MAX_BODY_BYTES`], 400 unless it is one well-formed JSON object.
 pub fn json_object() -> impl Filter<Extract = (JsonObject,), Error = Rejection> + Clone {
+    json_body(false)
+}
+
+/// Like [`json_object`], but no body at all (and no `Content-Type`) reads as `{}`.
+pub fn optional_json_object() -> impl Filter<Extract = (JsonObject,), Error = Rejection> + Clone {
+    json_body(true)
+}
+
+fn json_body(
+    may_be_empty: bool,
+) -> impl Filter<Extract = (JsonObject,), Error = Rejection> + Clone {
     warp::header::optional::<String>("content-type")
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::body::stream())
         .and_then(
-            |content_type: Option<String>, length: Option<u64>, body| async move {
+            move |content_type: Option<String>, length: Option<u64>, body| async move {
                 let is_json = content_type.as_deref().is_some_and(|t| {
                     t.split(';')
                         .next()
@@ -32,13 +43,23 @@ pub fn json_object() -> impl Filter<Extract = (JsonObject,), Error = Rejection> 
                         .trim()
                         .eq_ignore_ascii_case("application/json")
                 });
-                if !is_json {
+                let may_be_absent = may_be_empty && content_type.is_none();
+                if !is_json && !may_be_absent {
                     return Err(warp::reject::custom(UnsupportedMedia));
                 }
                 if length.is_some_and(|l| l > MAX_BODY_BYTES as u64) {
                     return Err(warp::reject::custom(TooLarge));
                 }
                 let bytes = read_limited(body).await?;
+                if may_be_absent && bytes.is_empty() {
+                    return Ok(JsonObject {
+                        map: Map::new(),
+                        problems: FieldErrors::new(),
+                    });
+                }
+                if !is_json {
+                    return Err(warp::reject::custom(UnsupportedMedia));
+                }
                 parse_object(&bytes).map_err(Rejection::from)
             },
         )
@@ -213,6 +234,18 @@ impl JsonObject {
             None => None,
             Some(Value::Null) => Some(None),
             Some(value) => self.string_value(key, value).map(Some),
+        }
+    }
+
+    /// A boolean field that may be absent (or null).
+    pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
+        match self.take(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(b),
+            Some(_) => {
+                self.problem(key, "must be true or false");
+                None
+            }
         }
     }
 

@@ -51,6 +51,15 @@ fn resolve(peer: IpAddr, forwarded: Option<&str>, trusted: &[IpAddr]) -> IpAddr 
     client
 }
 
+/// The token of an `Authorization: Bearer <token>` header (scheme in any case), if any.
+pub fn bearer(header: Option<&str>) -> Option<&str> {
+    header
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
 /// Whether the caller may read operator endpoints (`/metrics`): the admin token, or a
 /// loopback peer that is not relaying someone else's request.
 pub fn is_operator(
@@ -59,13 +68,11 @@ pub fn is_operator(
     peer: Option<PeerAddr>,
     forwarded: bool,
 ) -> bool {
+    // Comparing digests keeps the comparison constant-time whatever the lengths.
     let token_ok = !admin_token.is_empty()
-        && authorization
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .is_some_and(|(_, token)| {
-                bool::from(token.trim().as_bytes().ct_eq(admin_token.as_bytes()))
-            });
+        && bearer(authorization).is_some_and(|token| {
+            bool::from(crate::auth::digest(token).ct_eq(&crate::auth::digest(admin_token)))
+        });
     let local = peer.is_some_and(|p| p.0.ip().is_loopback()) && !forwarded;
     token_ok || local
 }

@@ -1,6 +1,7 @@
 //! Where requests enter. Filters here describe the HTTP shape of each endpoint only (path,
 //! method, credentials, body) and hand over to a handler; `error` maps every failure.
 
+mod admin;
 mod body;
 mod client;
 mod cors;
@@ -12,6 +13,7 @@ pub mod server;
 
 use std::convert::Infallible;
 
+use subtle::ConstantTimeEq;
 use warp::Filter;
 use warp::reject::Rejection;
 use warp::reply::Response;
@@ -20,7 +22,8 @@ pub use error::error_response;
 
 use crate::error::AppError;
 use crate::flows::{Area, Session};
-use body::json_object;
+use body::{json_object, optional_json_object};
+use client::bearer;
 
 /// The whole HTTP API of the customer area, every error included.
 pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
@@ -30,7 +33,16 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
     let preflight = options_only()
         .and(warp::header::headers_cloned())
         .map(move |headers: http::HeaderMap| preflight_cors.preflight(&headers));
+    // GET /subscriptions
+    let lists = warp::path!("subscriptions")
+        .and(warp::get())
+        .and(with_area(area.clone()))
+        .and_then(admin::public_lists);
     let api = customer_routes(&area)
+        .or(admin_routes(&area))
+        .unify()
+        .or(lists)
+        .unify()
         .or(ops_routes(&area))
         .unify()
         .or(preflight)
@@ -151,6 +163,118 @@ fn signup_enabled(area: &Area) -> impl Filter<Extract = (), Error = Rejection> +
         .untuple_one()
 }
 
+/// The back office under `/admin`, behind [`admin_gate`].
+fn admin_routes(
+    area: &Area,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    // POST /admin/customers
+    let create = warp::path!("customers")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(json_object())
+        .and_then(admin::create_customer);
+    // GET /admin/customers?search=&limit=&offset=
+    let list = warp::path!("customers")
+        .and(warp::get())
+        .and(with_area(area.clone()))
+        .and(warp::query::<Vec<(String, String)>>())
+        .and_then(admin::list_customers);
+    // GET /admin/customers/{id}
+    let show = warp::path!("customers" / String)
+        .and(warp::get())
+        .and(with_area(area.clone()))
+        .and_then(admin::show_customer);
+    // DELETE /admin/customers/{id}
+    let delete = warp::path!("customers" / String)
+        .and(warp::delete())
+        .and(with_area(area.clone()))
+        .and_then(admin::delete_customer);
+    // POST /admin/customers/{id}/resend_activation
+    let resend = warp::path!("customers" / String / "resend_activation")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(optional_json_object())
+        .and_then(admin::resend_activation);
+    // PUT /admin/customers/{id}/subscriptions
+    let subscribe = warp::path!("customers" / String / "subscriptions")
+        .and(warp::put())
+        .and(with_area(area.clone()))
+        .and(json_object())
+        .and_then(admin::set_subscriptions);
+    // GET /admin/customers/{id}/consents
+    let consents = warp::path!("customers" / String / "consents")
+        .and(warp::get())
+        .and(with_area(area.clone()))
+        .and_then(admin::consents);
+    // GET /admin/subscriptions
+    let lists = warp::path!("subscriptions")
+        .and(warp::get())
+        .and(with_area(area.clone()))
+        .and_then(admin::lists);
+    // POST /admin/subscriptions
+    let add_list = warp::path!("subscriptions")
+        .and(warp::post())
+        .and(with_area(area.clone()))
+        .and(json_object())
+        .and_then(admin::add_list);
+    // DELETE /admin/subscriptions/{id}
+    let remove_list = warp::path!("subscriptions" / String)
+        .and(warp::delete())
+        .and(with_area(area.clone()))
+        .and_then(admin::remove_list);
+    let routes = create
+        .or(list)
+        .unify()
+        .or(show)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(resend)
+        .unify()
+        .or(subscribe)
+        .unify()
+        .or(consents)
+        .unify()
+        .or(lists)
+        .unify()
+        .or(add_list)
+        .unify()
+        .or(remove_list)
+        .unify();
+    warp::path("admin").and(admin_gate(area)).and(routes)
+}
+
+/// Lets a request into `/admin` only when `admin.api_token` is set (otherwise the whole
+/// prefix is an unknown route) and the caller presents exactly that token.
+fn admin_gate(area: &Area) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    let configured = area.config.admin.api_token.clone();
+    let enabled = !configured.is_empty();
+    // Comparing digests keeps the comparison constant-time whatever the lengths.
+    let expected = crate::auth::digest(configured.expose());
+    let open = warp::any()
+        .and_then(move || async move {
+            if enabled {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one();
+    open.and(warp::header::optional::<String>("authorization"))
+        .and_then(move |header: Option<String>| {
+            let expected = expected.clone();
+            async move {
+                let presented = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
+                if bool::from(crate::auth::digest(presented).ct_eq(&expected)) {
+                    Ok(())
+                } else {
+                    Err(Rejection::from(AppError::Unauthenticated))
+                }
+            }
+        })
+        .untuple_one()
+}
+
 fn ops_routes(
     area: &Area,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
@@ -195,12 +319,7 @@ fn authenticated(area: Area) -> impl Filter<Extract = (Session,), Error = Reject
     warp::header::optional::<String>("authorization")
         .and(with_area(area))
         .and_then(|header: Option<String>, area: Area| async move {
-            let token = header
-                .as_deref()
-                .and_then(|h| h.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim())
-                .ok_or(AppError::Unauthenticated)?;
+            let token = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
             area.authenticate(token).await.map_err(Rejection::from)
         })
 }
@@ -219,6 +338,8 @@ const ROUTE_PATTERNS: &[&str] = &[
     "/admin/customers",
     "/admin/customers/{}",
     "/admin/customers/{}/resend_activation",
+    "/admin/customers/{}/subscriptions",
+    "/admin/customers/{}/consents",
     "/admin/subscriptions",
     "/admin/subscriptions/{}",
     "/healthz",

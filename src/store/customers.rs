@@ -317,6 +317,13 @@ pub fn email_taken(conn: &Connection, email: &EmailAddress) -> StoreResult<bool>
         .query_row([email.as_str()], |row| row.get(0))?)
 }
 
+/// Whether a customer has this public identifier.
+pub fn identifier_taken(conn: &Connection, identifier: &Identifier) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE identifier = ?1)")?
+        .query_row([identifier.as_str()], |row| row.get(0))?)
+}
+
 /// Removes the customer and, by cascade, their sessions, codes, subscriptions and consent
 /// records. The id stays reserved in `customer_ids`. Returns whether there was such a customer.
 pub fn delete(conn: &Connection, id: &CustomerId) -> StoreResult<bool> {

@@ -66,12 +66,32 @@ pub fn add_list(conn: &Connection, list: &SubscriptionList) -> StoreResult<()> {
     Ok(())
 }
 
-/// Removes a list and every subscription to it; returns whether it existed.
+/// Removes a list and every subscription to it, recording an admin opt-out for each
+/// subscriber; returns whether it existed.
 pub fn remove_list(conn: &Connection, id: &str) -> StoreResult<bool> {
+    conn.prepare_cached(
+        "INSERT INTO consent_records (customer_id, list_id, action, source, at)
+         SELECT customer_id, list_id, 'out', 'admin', ?2 FROM subscriptions WHERE list_id = ?1",
+    )?
+    .execute(params![id, now()])?;
     Ok(conn
         .prepare_cached("DELETE FROM subscription_lists WHERE id = ?1")?
         .execute([id])?
         == 1)
+}
+
+/// One list by id.
+pub fn list(conn: &Connection, id: &str) -> StoreResult<Option<SubscriptionList>> {
+    conn.prepare_cached("SELECT id, name, description FROM subscription_lists WHERE id = ?1")?
+        .query_row([id], |row| {
+            Ok(SubscriptionList {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                description: row.get(2)?,
+            })
+        })
+        .optional()
+        .map_err(Into::into)
 }
 
 /// Whether a list with this id exists.

@@ -1,0 +1,99 @@
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::print_json;
+use crate::flows::{Area, ImportError, ImportFile};
+
+/// `customers import FILE.csv`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A CSV file with a header row: email, name, and optionally identifier, subscriptions
+    /// (list ids separated by ';') and profile fields (phone, mobile, address, address_town,
+    /// address_postcode, address_region, country).
+    file: PathBuf,
+    /// Queue each new customer's activation email (sent by the server's mail worker).
+    #[arg(long)]
+    send_activation: bool,
+    /// Print the outcome (created customers, or every problem) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Checks every row, reports every problem with its line, and imports all rows or none.
+pub async fn run(area: &Area, args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let path = args.file.clone();
+    let file = tokio::task::spawn_blocking(move || {
+        let input = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        ImportFile::read(std::io::BufReader::new(input))
+            .with_context(|| format!("cannot read {}", path.display()))
+    })
+    .await??;
+    let bar = progress_bar(file.len() as u64, args.json);
+    let ticker = bar.clone();
+    let outcome = area
+        .import_customers(file, args.send_activation, move |done| {
+            ticker.set_position(done)
+        })
+        .await;
+    bar.finish_and_clear();
+    let summary = match outcome {
+        Ok(summary) => summary,
+        Err(ImportError::Invalid(problems)) => {
+            if args.json {
+                print_json(&serde_json::json!({ "imported": 0, "problems": problems }))?;
+            } else {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+            }
+            bail!(
+                "{}: {} problem(s) found; nothing was imported",
+                args.file.display(),
+                problems.len()
+            );
+        }
+        Err(ImportError::Failed(e)) => {
+            return Err(anyhow::Error::new(e).context("the import failed; nothing was imported"));
+        }
+    };
+    if args.json {
+        return print_json(&serde_json::json!({
+            "imported": summary.created,
+            "activations_queued": summary.activations_queued,
+            "subscriptions": summary.subscriptions,
+            "customers": summary.customers,
+        }));
+    }
+    println!(
+        "imported {} customer(s) from {} in {:.1} s",
+        summary.created,
+        args.file.display(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{} subscription(s) recorded", summary.subscriptions);
+    if summary.activations_queued > 0 {
+        println!(
+            "{} activation email(s) queued; `customer-area serve` sends them (see `customer-area outbox list`)",
+            summary.activations_queued
+        );
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal; nothing when stdout is a pipe or a file, or with `--json`.
+fn progress_bar(rows: u64, json: bool) -> ProgressBar {
+    if json || !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(rows), ProgressDrawTarget::stdout());
+    if let Ok(style) = ProgressStyle::with_template("importing {wide_bar} {pos}/{len} rows") {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,74 @@
+use super::{Loaded, open_area, print_json};
+use crate::flows::NewList;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Add a list customers may opt in to, e.g. `add newsletter --name "Monthly newsletter"`.
+    Add {
+        /// Lower-case letters, digits, '_' and '-' (what customers and imports name it by).
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the subscription lists.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a list; its subscribers are opted out, and that is recorded as consent history.
+    Remove {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `customer-area subscriptions ...`.
+pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
+    let (area, _) = open_area(&loaded).await?;
+    match command {
+        Command::Add {
+            id,
+            name,
+            description,
+            json,
+        } => {
+            let new = NewList::parse(&id, &name, description.as_deref())?;
+            let list = area.add_subscription_list(new).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                println!("added subscription list {} ({})", list.id, list.name);
+            }
+        }
+        Command::List { json } => {
+            let lists = area.subscription_lists().await?;
+            if json {
+                return print_json(&serde_json::json!({ "subscriptions": lists }));
+            }
+            println!("{:<24}  {:<32}  DESCRIPTION", "ID", "NAME");
+            for list in &lists {
+                println!(
+                    "{:<24}  {:<32}  {}",
+                    list.id,
+                    list.name,
+                    list.description.as_deref().unwrap_or("").replace('\n', " ")
+                );
+            }
+            println!("{} subscription list(s)", lists.len());
+        }
+        Command::Remove { id, json } => {
+            area.remove_subscription_list(&id).await?;
+            if json {
+                print_json(&serde_json::json!({ "result": "deleted", "id": id }))?;
+            } else {
+                println!("removed subscription list {id}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+use std::collections::BTreeSet;
+
+use super::{Area, Created, NewAccount};
+use crate::domain::{ListId, clean_text};
+use crate::error::{AppError, FieldErrors};
+use crate::store::customers::{self, AdminView};
+use crate::store::subscriptions::{self, ConsentRecord, ConsentSource, SubscriptionList};
+use crate::store::{StoreError, StoreResult};
+
+/// The most customers one page of the back-office list holds.
+pub const MAX_PAGE: u32 = 500;
+
+/// A subscription list to add, parsed.
+#[derive(Clone, Debug)]
+pub struct NewList {
+    pub id: ListId,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+impl NewList {
+    /// Parses a list's id, name (required, one line) and description; every problem is named.
+    pub fn parse(id: &str, name: &str, description: Option<&str>) -> Result<NewList, AppError> {
+        let mut problems = FieldErrors::new();
+        let id = ListId::parse(id)
+            .map_err(|p| problems.insert("id".into(), p))
+            .ok();
+        let name = match clean_text(name, 200, false) {
+            Ok(Some(name)) => Some(name),
+            Ok(None) => {
+                problems.insert("name".into(), "is required".into());
+                None
+            }
+            Err(p) => {
+                problems.insert("name".into(), p);
+                None
+            }
+        };
+        let description = clean_text(description.unwrap_or(""), 2000, true)
+            .map_err(|p| problems.insert("description".into(), p))
+            .ok()
+            .flatten();
+        match (AppError::fields(problems), id, name) {
+            (None, Some(id), Some(name)) => Ok(NewList {
+                id,
+                name,
+                description,
+            }),
+            (error, _, _) => Err(error.unwrap_or_else(|| AppError::field("id", "is required"))),
+        }
+    }
+}
+
+impl Area {
+    /// Every subscription list, in id order.
+    pub async fn subscription_lists(&self) -> Result<Vec<SubscriptionList>, AppError> {
+        Ok(self.store.read(subscriptions::lists).await?)
+    }
+
+    /// Adds a subscription list; an id already in use is a conflict.
+    pub async fn add_subscription_list(&self, new: NewList) -> Result<SubscriptionList, AppError> {
+        let list = SubscriptionList {
+            id: new.id.as_str().to_owned(),
+            name: new.name,
+            description: new.description,
+        };
+        let added = list.clone();
+        match self
+            .store
+            .write(move |tx| subscriptions::add_list(tx, &added))
+            .await
+        {
+            Ok(()) => Ok(list),
+            Err(StoreError::Duplicate { .. }) => Err(AppError::Conflict {
+                message: format!("there is already a subscription list `{}`", list.id),
+                fields: FieldErrors::from([("id".to_owned(), "is already in use".to_owned())]),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes a subscription list; its subscribers are opted out (and that is recorded).
+    pub async fn remove_subscription_list(&self, id: &str) -> Result<(), AppError> {
+        let key = id.to_owned();
+        let removed = self
+            .store
+            .write(move |tx| subscriptions::remove_list(tx, &key))
+            .await?;
+        if removed {
+            Ok(())
+        } else {
+            Err(AppError::NotFound(format!(
+                "there is no subscription list `{id}`"
+            )))
+        }
+    }
+
+    /// The customer with this id, identifier or email, as the back office sees them.
+    pub async fn customer_view(&self, key: &str) -> Result<AdminView, AppError> {
+        let lookup = key.to_owned();
+        self.store
+            .read(move |c| customers::admin_view(c, &lookup))
+            .await?
+            .ok_or_else(|| no_such_customer(key))
+    }
+
+    /// One page of customers (optionally only those whose email or identifier contains
+    /// `search`), with the number of all that match.
+    pub async fn customer_page(
+        &self,
+        search: Option<String>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<AdminView>, i64), AppError> {
+        let limit = limit.min(MAX_PAGE);
+        Ok(self
+            .store
+            .read(move |c| customers::list(c, search.as_deref(), limit, offset))
+            .await?)
+    }
+
+    /// Creates a pending customer subscribed to `lists` (recorded as the admin's doing), in one
+    /// transaction with their activation email; answers with the back-office view.
+    pub async fn admin_create_customer(
+        &self,
+        account: NewAccount,
+        lists: BTreeSet<ListId>,
+    ) -> Result<AdminView, AppError> {
+        let area = self.clone();
+        let view = self
+            .store
+            .write(move |tx| {
+                if let Some(unknown) = first_unknown_list(tx, &lists)? {
+                    return Ok(Err(unknown_list(&unknown)));
+                }
+                let Created { id, .. } = area.insert_account(tx, &account)?;
+                subscriptions::replace(tx, &id, &as_strings(&lists), ConsentSource::Admin)?;
+                customers::admin_view(tx, id.as_str())
+                    .map(|v| v.ok_or_else(|| no_such_customer(id.as_str())))
+            })
+            .await??;
+        self.mailer.wake_worker();
+        Ok(view)
+    }
+
+    /// Deletes the customer with this id, identifier or email; answers with who it was.
+    pub async fn admin_delete_customer(&self, key: &str) -> Result<AdminView, AppError> {
+        let view = self.customer_view(key).await?;
+        if self.delete_customer(view.customer.id.clone()).await? {
+            Ok(view)
+        } else {
+            Err(no_such_customer(key))
+        }
+    }
+
+    /// Makes `lists` the customer's subscriptions, recorded as the admin's doing.
+    pub async fn admin_set_subscriptions(
+        &self,
+        key: &str,
+        lists: BTreeSet<ListId>,
+    ) -> Result<AdminView, AppError> {
+        let lookup = key.to_owned();
+        self.store
+            .write(move |tx| {
+                let Some(view) = customers::admin_view(tx, &lookup)? else {
+                    return Ok(Err(no_such_customer(&lookup)));
+                };
+                if let Some(unknown) = first_unknown_list(tx, &lists)? {
+                    return Ok(Err(unknown_list(&unknown)));
+                }
+                let id = view.customer.id;
+                subscriptions::replace(tx, &id, &as_strings(&lists), ConsentSource::Admin)?;
+                customers::admin_view(tx, id.as_str())
+                    .map(|v| v.ok_or_else(|| no_such_customer(&lookup)))
+            })
+            .await?
+    }
+
+    /// Every opt-in and opt-out of the customer, oldest first.
+    pub async fn consent_history(&self, key: &str) -> Result<Vec<ConsentRecord>, AppError> {
+        let view = self.customer_view(key).await?;
+        let id = view.customer.id;
+        Ok(self
+            .store
+            .read(move |c| subscriptions::consent_history(c, &id))
+            .await?)
+    }
+}
+
+fn no_such_customer(key: &str) -> AppError {
+    AppError::NotFound(format!(
+        "there is no customer with id, identifier or email `{}`",
+        key.chars().take(100).collect::<String>()
+    ))
+}
+
+fn unknown_list(id: &str) -> AppError {
+    AppError::field(
+        "subscriptions",
+        format!("there is no subscription list `{id}`"),
+    )
+}
+
+fn as_strings(lists: &BTreeSet<ListId>) -> BTreeSet<String> {
+    lists.iter().map(|l| l.as_str().to_owned()).collect()
+}
+
+/// The first of `lists` that does not exist.
+fn first_unknown_list(
+    conn: &rusqlite::Connection,
+    lists: &BTreeSet<ListId>,
+) -> StoreResult<Option<String>> {
+    super::profile::first_unknown_list(conn, &as_strings(lists))
+}

@@ -1,0 +1,273 @@
+//! Handlers of the retailer's back-office API (`/admin/...`) and of the public list of
+//! subscription lists: read the request into domain values, call the operation, shape the
+//! answer. The admin token is checked by the route filter before any of these run.
+
+use std::collections::BTreeSet;
+
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::{Value, json};
+use warp::Reply;
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use super::body::JsonObject;
+use super::reply::ok_json;
+use crate::domain::{EmailAddress, Identifier, ListId, ProfileChanges, ProfileField};
+use crate::error::{AppError, FieldErrors};
+use crate::flows::{Area, MAX_PAGE, NewAccount, NewList};
+
+/// Customers per page when the query does not say.
+const DEFAULT_PAGE: u32 = 50;
+
+/// GET /subscriptions
+pub async fn public_lists(area: Area) -> Result<Response, Rejection> {
+    let lists = area.subscription_lists().await?;
+    let mut response = ok_json(&json!({ "subscriptions": lists }));
+    // The lists are the same for everyone and change rarely: shops may cache them briefly.
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("public, max-age=60"),
+    );
+    Ok(response)
+}
+
+/// POST /admin/customers
+pub async fn create_customer(area: Area, body: JsonObject) -> Result<Response, Rejection> {
+    let (account, lists) = parse_new_customer(&area, body)?;
+    let view = area.admin_create_customer(account, lists).await?;
+    Ok(created(&view))
+}
+
+/// GET /admin/customers?search=&limit=&offset=
+pub async fn list_customers(
+    area: Area,
+    query: Vec<(String, String)>,
+) -> Result<Response, Rejection> {
+    let page = Page::parse(query)?;
+    let (customers, total) = area
+        .customer_page(page.search, page.limit, page.offset)
+        .await?;
+    Ok(ok_json(&json!({
+        "customers": customers, "total": total, "limit": page.limit, "offset": page.offset,
+    })))
+}
+
+/// GET /admin/customers/{id}
+pub async fn show_customer(key: String, area: Area) -> Result<Response, Rejection> {
+    Ok(ok_json(&area.customer_view(&key).await?))
+}
+
+/// DELETE /admin/customers/{id}
+pub async fn delete_customer(key: String, area: Area) -> Result<Response, Rejection> {
+    let view = area.admin_delete_customer(&key).await?;
+    Ok(ok_json(
+        &json!({ "result": "deleted", "id": view.customer.id }),
+    ))
+}
+
+/// POST /admin/customers/{id}/resend_activation
+pub async fn resend_activation(
+    key: String,
+    area: Area,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let activate_uri = body
+        .optional_str("activate_uri")
+        .and_then(|raw| reject_on_error(&mut body, "activate_uri", area.links.resolve(&raw)));
+    body.finish()?;
+    area.resend_activation(&key, activate_uri).await?;
+    Ok(ok_json(&json!({ "result": "email_sent" })))
+}
+
+/// PUT /admin/customers/{id}/subscriptions
+pub async fn set_subscriptions(
+    key: String,
+    area: Area,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let lists = subscriptions_field(&mut body);
+    if lists.is_none() {
+        body.reject_field("subscriptions", "is required");
+    }
+    body.finish()?;
+    let view = area
+        .admin_set_subscriptions(&key, lists.unwrap_or_default())
+        .await?;
+    Ok(ok_json(&view))
+}
+
+/// GET /admin/customers/{id}/consents
+pub async fn consents(key: String, area: Area) -> Result<Response, Rejection> {
+    let records = area.consent_history(&key).await?;
+    Ok(ok_json(&json!({ "consents": records })))
+}
+
+/// GET /admin/subscriptions
+pub async fn lists(area: Area) -> Result<Response, Rejection> {
+    let lists = area.subscription_lists().await?;
+    Ok(ok_json(&json!({ "subscriptions": lists })))
+}
+
+/// POST /admin/subscriptions
+pub async fn add_list(area: Area, mut body: JsonObject) -> Result<Response, Rejection> {
+    let id = body.required_str("id");
+    let name = body.required_str("name");
+    let description = body.optional_str("description");
+    body.finish()?;
+    let new = NewList::parse(&id, &name, description.as_deref())?;
+    Ok(created(&area.add_subscription_list(new).await?))
+}
+
+/// DELETE /admin/subscriptions/{id}
+pub async fn remove_list(id: String, area: Area) -> Result<Response, Rejection> {
+    area.remove_subscription_list(&id).await?;
+    Ok(ok_json(&json!({ "result": "deleted" })))
+}
+
+/// Reads a creation body: `email`, `name`, `identifier`?, `send_activation`? (default true),
+/// `activate_uri`?, any other profile field, and `subscriptions`?.
+fn parse_new_customer(
+    area: &Area,
+    mut body: JsonObject,
+) -> Result<(NewAccount, BTreeSet<ListId>), AppError> {
+    let email = parsed(&mut body, "email", EmailAddress::parse);
+    let name = parsed(&mut body, "name", |raw| {
+        ProfileField::Name
+            .parse(raw)?
+            .ok_or_else(|| "is required".to_owned())
+    });
+    let identifier = body
+        .optional_str("identifier")
+        .and_then(|raw| reject_on_error(&mut body, "identifier", Identifier::parse(&raw)));
+    let send_activation = body.optional_bool("send_activation").unwrap_or(true);
+    let activate_uri = body
+        .optional_str("activate_uri")
+        .and_then(|raw| reject_on_error(&mut body, "activate_uri", area.links.resolve(&raw)));
+    let mut profile = ProfileChanges::default();
+    for field in ProfileField::ALL
+        .into_iter()
+        .filter(|f| *f != ProfileField::Name)
+    {
+        if let Some(raw) = body.optional_str(field.key())
+            && let Some(Some(value)) = reject_on_error(&mut body, field.key(), field.parse(&raw))
+        {
+            profile.fields.push((field, Some(value)));
+        }
+    }
+    let lists = subscriptions_field(&mut body).unwrap_or_default();
+    body.finish()?;
+    let (Some(email), Some(name)) = (email, name) else {
+        return Err(AppError::field("email", "is required"));
+    };
+    let account = NewAccount {
+        email,
+        name: Some(name),
+        identifier,
+        profile,
+        send_activation,
+        activate_uri,
+    };
+    Ok((account, lists))
+}
+
+/// `201 Created` with a JSON body.
+fn created<T: Serialize>(value: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(value), StatusCode::CREATED).into_response()
+}
+
+/// A required string field run through `parse`; problems are recorded on the body.
+fn parsed<T>(
+    body: &mut JsonObject,
+    key: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    let raw = body.required_str(key);
+    reject_on_error(body, key, parse(&raw))
+}
+
+fn reject_on_error<T>(body: &mut JsonObject, key: &str, result: Result<T, String>) -> Option<T> {
+    result
+        .map_err(|problem| body.reject_field(key, problem))
+        .ok()
+}
+
+/// `subscriptions`: an array of list ids (or of `{"id": ...}` objects); `None` when absent.
+fn subscriptions_field(body: &mut JsonObject) -> Option<BTreeSet<ListId>> {
+    let value = body.take("subscriptions")?;
+    let shape = "must be an array of subscription list ids";
+    let Value::Array(items) = value else {
+        body.reject_field("subscriptions", shape);
+        return None;
+    };
+    let mut lists = BTreeSet::new();
+    for item in items {
+        let id = match item {
+            Value::String(id) => id,
+            Value::Object(mut object) => match object.remove("id") {
+                Some(Value::String(id)) => id,
+                _ => {
+                    body.reject_field("subscriptions", shape);
+                    return None;
+                }
+            },
+            _ => {
+                body.reject_field("subscriptions", shape);
+                return None;
+            }
+        };
+        lists.insert(reject_on_error(body, "subscriptions", ListId::parse(&id))?);
+    }
+    Some(lists)
+}
+
+/// The query of a customer list: `search`, `limit` (1 to [`MAX_PAGE`]) and `offset`.
+struct Page {
+    search: Option<String>,
+    limit: u32,
+    offset: u32,
+}
+
+impl Page {
+    fn parse(query: Vec<(String, String)>) -> Result<Page, AppError> {
+        let mut page = Page {
+            search: None,
+            limit: DEFAULT_PAGE,
+            offset: 0,
+        };
+        let mut problems = FieldErrors::new();
+        let mut seen = BTreeSet::new();
+        for (key, value) in query {
+            if !seen.insert(key.clone()) {
+                problems.insert(key, "must be given at most once".into());
+                continue;
+            }
+            match key.as_str() {
+                "search" if value.chars().count() > 254 => {
+                    problems.insert(key, "must be at most 254 characters".into());
+                }
+                "search" => page.search = Some(value).filter(|s| !s.trim().is_empty()),
+                "limit" => match value.parse::<u32>() {
+                    Ok(limit) if (1..=MAX_PAGE).contains(&limit) => page.limit = limit,
+                    _ => {
+                        problems
+                            .insert(key, format!("must be a whole number from 1 to {MAX_PAGE}"));
+                    }
+                },
+                "offset" => match value.parse::<u32>() {
+                    Ok(offset) => page.offset = offset,
+                    Err(_) => {
+                        problems.insert(key, "must be a whole number from 0".into());
+                    }
+                },
+                _ => {
+                    problems.insert(key, "is not a known query parameter".into());
+                }
+            }
+        }
+        match AppError::fields(problems) {
+            Some(error) => Err(error),
+            None => Ok(page),
+        }
+    }
+}
