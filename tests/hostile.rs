@@ -136,3 +136,30 @@ async fn nul_bytes_and_overlong_passwords_are_refused_before_any_work() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+#[tokio::test]
+async fn look_alike_addresses_never_reach_another_customers_account_or_mail() {
+    let app = spawn_app_with(|_| {}).await;
+    app.active_customer("kim@example.com").await;
+    // Kelvin sign, full-width letters: each folds to "kim" somewhere, never here.
+    for look_alike in ["\u{212A}im@example.com", "\u{FF4B}im@example.com"] {
+        let (status, body) = app.login(look_alike, PASSWORD).await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (StatusCode::UNAUTHORIZED, json!("invalid_credentials"))
+        );
+        let (status, body) = app
+            .post(
+                "/customers/password_reset",
+                json!({"email": look_alike, "reset_uri": "/reset"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["fields"]["email"].is_string());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        app.delivered().iter().all(|e| !e.subject.contains("Reset")),
+        "no reset email went anywhere"
+    );
+}
