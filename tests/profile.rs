@@ -172,20 +172,3 @@ async fn a_password_change_needs_all_three_fields_and_the_right_current_password
     assert_eq!(app.login("pw@example.com", new).await.0, StatusCode::OK);
     assert_eq!(app.get_self(&token).await.1["name"], "Renamed");
 }
-
-#[tokio::test]
-async fn an_unknown_subscription_list_is_named() {
-    let app = spawn_app().await;
-    let token = app.active_customer("lists@example.com").await;
-    let (status, body) = app
-        .patch_self(&token, json!({"subscriptions": ["no-such-list"]}))
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        body["fields"]["subscriptions"]
-            .as_str()
-            .unwrap()
-            .contains("no-such-list"),
-        "{body}"
-    );
-}

@@ -192,8 +192,9 @@ fn reject_on_error<T>(body: &mut JsonObject, key: &str, result: Result<T, String
         .ok()
 }
 
-/// `subscriptions`: an array of list ids (or of `{"id": ...}` objects); `None` when absent.
-fn subscriptions_field(body: &mut JsonObject) -> Option<BTreeSet<ListId>> {
+/// `subscriptions`: an array of list ids; `None` when absent. The `{"id": ...}` objects of a
+/// GET are accepted too, so that a GET → PATCH round trip of the customer object works.
+pub(super) fn subscriptions_field(body: &mut JsonObject) -> Option<BTreeSet<ListId>> {
     let value = body.take("subscriptions")?;
     let shape = "must be an array of subscription list ids";
     let Value::Array(items) = value else {

@@ -1,9 +1,7 @@
 //! Handlers of the customer endpoints: read the request into domain values, call the
 //! operation, shape the answer. No rules live here.
 
-use std::collections::BTreeSet;
-
-use serde_json::{Value, json};
+use serde_json::json;
 use warp::reject::Rejection;
 use warp::reply::Response;
 
@@ -197,12 +195,8 @@ fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
         }
     }
     update.profile = profile;
-    if let Some(value) = body.take("subscriptions") {
-        match subscription_ids(value) {
-            Ok(ids) => update.subscriptions = Some(ids),
-            Err(problem) => body.reject_field("subscriptions", problem),
-        }
-    }
+    update.subscriptions = super::admin::subscriptions_field(&mut body)
+        .map(|lists| lists.iter().map(|l| l.as_str().to_owned()).collect());
     let password = body.optional_str("password");
     let password_check = body.optional_str("password_check");
     let current_password = body.optional_str("current_password");
@@ -228,23 +222,4 @@ fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
     }
     body.finish()?;
     Ok(update)
-}
-
-/// `subscriptions` is an array of list ids; the objects of a GET are accepted too, so that
-/// a GET → PATCH round trip works unchanged.
-fn subscription_ids(value: Value) -> Result<BTreeSet<String>, String> {
-    let Value::Array(items) = value else {
-        return Err("must be an array of subscription list ids".into());
-    };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::String(id) => Ok(id),
-            Value::Object(mut object) => match object.remove("id") {
-                Some(Value::String(id)) => Ok(id),
-                _ => Err("must be an array of subscription list ids".to_owned()),
-            },
-            _ => Err("must be an array of subscription list ids".to_owned()),
-        })
-        .collect()
 }
