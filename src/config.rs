@@ -495,6 +495,26 @@ impl Config {
         Ok(())
     }
 
+    /// Settings that work but are probably a mistake, in words.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let smtp = &self.mail.smtp;
+        if self.mail.transport == Transport::Smtp
+            && smtp.tls == Tls::None
+            && !smtp.username.is_empty()
+        {
+            warnings.push(
+                "mail.smtp.tls = \"none\" with a username: the SMTP password crosses the network in clear".into(),
+            );
+        }
+        if (1..24).contains(&self.admin.api_token.expose().len()) {
+            warnings.push(
+                "admin.api_token is shorter than 24 characters; use a long random value".into(),
+            );
+        }
+        warnings
+    }
+
     /// The socket address to listen on.
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.server.bind.parse().map_err(|_| {
@@ -740,6 +760,18 @@ mod tests {
                 node.is_some_and(|t| t.contains_key(key)) || text.contains(&format!("# {key} = "));
             assert!(present, "customer-area.toml does not document {name}");
         }
+    }
+
+    #[test]
+    fn risky_but_valid_settings_are_warned_about() {
+        let config = load(
+            "[mail]\ntransport = \"smtp\"\n[mail.smtp]\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"\n[admin]\napi_token = \"short\"",
+            &[],
+        )
+        .unwrap();
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(Config::default().warnings().is_empty());
     }
 
     #[test]

@@ -64,6 +64,9 @@ impl Cli {
             }
         };
         crate::telemetry::init(&loaded.config.log);
+        for warning in loaded.config.warnings() {
+            tracing::warn!("{warning}");
+        }
         for name in &loaded.unknown_env {
             tracing::warn!("environment variable {name} matches no config key; ignored");
         }

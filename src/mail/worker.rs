@@ -20,6 +20,8 @@ pub struct Pass {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
+    /// The pass stopped at a transient failure, leaving due emails for later.
+    pub interrupted: bool,
 }
 
 /// Delivers the outbox's emails.
@@ -59,10 +61,17 @@ impl Worker {
     /// Runs until `shutdown` turns true, finishing the email in hand first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.deliver_due().await {
-                tracing::error!(error = %e, "outbox pass failed");
-            }
-            let pause = self.until_next_due().await;
+            let pause = match self.deliver_due().await {
+                // The transport is failing: let it recover before trying the next email.
+                Ok(pass) if pass.interrupted => {
+                    Duration::from_secs(self.backoff.first.clamp(1, POLL.as_secs() as i64) as u64)
+                }
+                Ok(_) => self.until_next_due().await,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox pass failed");
+                    POLL
+                }
+            };
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
@@ -127,6 +136,10 @@ impl Worker {
                                 })
                                 .await?;
                             pass.retried += 1;
+                            // The server is down or deferring: the other due emails would
+                            // only wait out the same timeout one after another.
+                            pass.interrupted = true;
+                            return Ok(pass);
                         }
                     }
                 }
