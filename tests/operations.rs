@@ -94,12 +94,22 @@ async fn every_response_carries_a_request_id() {
 
 /// Starts `serve` from the built binary in `dir` on a free port; returns the child and port.
 fn start_server(dir: &std::path::Path, log_level: &str) -> (std::process::Child, String) {
+    start_server_with(dir, log_level, &[])
+}
+
+/// Starts `serve` with extra environment overrides.
+fn start_server_with(
+    dir: &std::path::Path,
+    log_level: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .arg("serve")
         .current_dir(dir)
         .env("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0")
         .env("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "1000")
         .env("RUST_LOG", log_level)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -273,6 +283,76 @@ async fn a_backup_taken_while_serving_is_consistent_and_complete() {
     assert!(
         !again.status.success(),
         "an existing file is not overwritten without --force"
+    );
+    stop(server);
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) =
+        start_server_with(dir.path(), "info", &[("CUSTOMER_AREA_LOG_FORMAT", "json")]);
+    let base = format!("http://127.0.0.1:{port}");
+    reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let log = stop(server);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request")
+        .expect("a request line");
+    assert_eq!(request["route"], "/healthz");
+    assert_eq!(request["status"], 200);
+    assert!(request["request_id"].is_string() && request["latency_ms"].is_number());
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_and_a_restart_is_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    // A login slow enough (heavy hashing) to be in flight when the signal arrives.
+    let slow = [("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "400000")];
+    let (server, port) = start_server_with(dir.path(), "info", &slow);
+    create_customer(dir.path(), "inflight@example.com");
+    let base = format!("http://127.0.0.1:{port}");
+    let in_flight = tokio::spawn({
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/customers/login"))
+                .json(&json!({"email": "inflight@example.com", "password": "whatever it is"}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let log = tokio::task::spawn_blocking(move || stop(server))
+        .await
+        .unwrap();
+    let status = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight got its answer");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(log.contains("shut down cleanly"), "{log}");
+
+    // The same database and outbox, a new process: everything is there.
+    let (server, port) = start_server(dir.path(), "warn");
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let output = Command::new(BIN)
+        .args(["customers", "show", "inflight@example.com"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
     stop(server);
 }
