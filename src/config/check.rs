@@ -1,0 +1,218 @@
+//! What types alone cannot check: addresses, URLs, ranges; and settings that work but are
+//! probably a mistake.
+
+use std::net::{IpAddr, SocketAddr};
+
+use url::Url;
+
+use super::{Config, ConfigError, Tls, Transport, invalid};
+
+impl Config {
+    /// Checks what types alone cannot: addresses, URLs, ranges.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_addr()?;
+        for proxy in &self.server.trusted_proxies {
+            proxy.parse::<IpAddr>().map_err(|_| {
+                invalid(
+                    "server.trusted_proxies",
+                    format!("`{proxy}` is not an IP address"),
+                )
+            })?;
+        }
+        for origin in &self.server.cors_origins {
+            parse_origin(origin).map_err(|p| invalid("server.cors_origins", p))?;
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be at least 1"));
+        }
+        if self.database.path.as_os_str().is_empty() {
+            return Err(invalid("database.path", "must not be empty"));
+        }
+        if self.database.pool_size == 0 {
+            return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        parse_origin_base(&self.links.retailer_url)
+            .map_err(|p| invalid("links.retailer_url", p))?;
+        for origin in &self.links.allowed_origins {
+            parse_origin(origin).map_err(|p| invalid("links.allowed_origins", p))?;
+        }
+        for (key, uri) in [
+            ("links.activate_uri", &self.links.activate_uri),
+            (
+                "links.newemail_confirm_uri",
+                &self.links.newemail_confirm_uri,
+            ),
+        ] {
+            self.retailer_url()
+                .join(uri)
+                .map_err(|e| invalid(key, format!("`{uri}` is not a valid URI ({e})")))?;
+        }
+        let auth = &self.auth;
+        if auth.pbkdf2_iterations < 1000 {
+            return Err(invalid("auth.pbkdf2_iterations", "must be at least 1000"));
+        }
+        if !(1..=1024).contains(&auth.min_password_length) {
+            return Err(invalid(
+                "auth.min_password_length",
+                "must be between 1 and 1024",
+            ));
+        }
+        for (key, value) in [
+            ("auth.token_ttl_hours", auth.token_ttl_hours),
+            ("auth.reset_code_ttl_minutes", auth.reset_code_ttl_minutes),
+            ("auth.activation_ttl_hours", auth.activation_ttl_hours),
+            ("auth.email_change_ttl_hours", auth.email_change_ttl_hours),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        crate::mail::parse_mailbox(&self.mail.from).map_err(|p| invalid("mail.from", p))?;
+        if self.mail.transport == Transport::File && self.mail.dir.as_os_str().is_empty() {
+            return Err(invalid("mail.dir", "must not be empty"));
+        }
+        if self.mail.transport == Transport::Smtp && self.mail.smtp.host.trim().is_empty() {
+            return Err(invalid("mail.smtp.host", "must not be empty"));
+        }
+        for (key, value) in [
+            ("mail.max_age_hours", self.mail.max_age_hours),
+            ("mail.retry_first_seconds", self.mail.retry_first_seconds),
+            ("mail.retry_max_seconds", self.mail.retry_max_seconds),
+            (
+                "mail.smtp.connect_timeout_seconds",
+                self.mail.smtp.connect_timeout_seconds,
+            ),
+            (
+                "mail.smtp.command_timeout_seconds",
+                self.mail.smtp.command_timeout_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if self.mail.retry_first_seconds > self.mail.retry_max_seconds {
+            return Err(invalid(
+                "mail.retry_first_seconds",
+                "must not exceed mail.retry_max_seconds",
+            ));
+        }
+        if self.mail.smtp.username.is_empty() != self.mail.smtp.password.is_empty() {
+            return Err(invalid(
+                "mail.smtp.username",
+                "username and password must be set together",
+            ));
+        }
+        for (key, value) in [
+            (
+                "limits.login_per_ip_per_minute",
+                self.limits.login_per_ip_per_minute,
+            ),
+            (
+                "limits.codes_per_ip_per_minute",
+                self.limits.codes_per_ip_per_minute,
+            ),
+            (
+                "limits.emails_per_ip_per_hour",
+                self.limits.emails_per_ip_per_hour,
+            ),
+            (
+                "limits.emails_per_address_per_minute",
+                self.limits.emails_per_address_per_minute,
+            ),
+            (
+                "limits.emails_per_address_per_hour",
+                self.limits.emails_per_address_per_hour,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return Err(invalid(
+                "log.level",
+                format!("`{}` is not a log filter", self.log.level),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Settings that work but are probably a mistake, in words.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let smtp = &self.mail.smtp;
+        if self.mail.transport == Transport::Smtp
+            && smtp.tls == Tls::None
+            && !smtp.username.is_empty()
+        {
+            warnings.push(
+                "mail.smtp.tls = \"none\" with a username: the SMTP password crosses the network in clear".into(),
+            );
+        }
+        if (1..24).contains(&self.admin.api_token.expose().len()) {
+            warnings.push(
+                "admin.api_token is shorter than 24 characters; use a long random value".into(),
+            );
+        }
+        warnings
+    }
+
+    /// The socket address to listen on.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.bind.parse().map_err(|_| {
+            invalid(
+                "server.bind",
+                format!(
+                    "`{}` is not an address such as 127.0.0.1:8080",
+                    self.server.bind
+                ),
+            )
+        })
+    }
+
+    /// `links.retailer_url`, already validated.
+    pub fn retailer_url(&self) -> Url {
+        parse_origin_base(&self.links.retailer_url).expect("validated at load")
+    }
+
+    /// The proxies allowed to set `X-Forwarded-For`, already validated.
+    pub fn trusted_proxies(&self) -> Vec<IpAddr> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+}
+
+/// An absolute http(s) URL usable as a base for links.
+fn parse_origin_base(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("`{value}` is not an absolute URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "`{value}` must be an http or https URL with a host"
+        ));
+    }
+    Ok(url)
+}
+
+/// A bare origin such as `https://shop.example.com` (no path, query or fragment).
+pub fn parse_origin(value: &str) -> Result<url::Origin, String> {
+    let url = parse_origin_base(value)?;
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(format!(
+            "`{value}` must be an origin like https://shop.example.com"
+        ));
+    }
+    Ok(url.origin())
+}

@@ -1,0 +1,315 @@
+//! Typed settings: built-in defaults, then the TOML file, then `CUSTOMER_AREA_<SECTION>_<KEY>`
+//! environment variables, then validation that names the offending key.
+
+mod check;
+mod load;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use check::parse_origin;
+
+/// Prefix of every environment variable that overrides a config key.
+pub const ENV_PREFIX: &str = "CUSTOMER_AREA_";
+
+/// The config file read when `--config` is not given and the file exists.
+pub const DEFAULT_CONFIG_FILE: &str = "customer-area.toml";
+
+/// The whole configuration of one customer-area instance.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub database: Database,
+    pub links: Links,
+    pub auth: Auth,
+    pub mail: Mail,
+    pub admin: Admin,
+    pub log: Log,
+    pub limits: Limits,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    pub bind: String,
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<String>,
+    /// Open connections beyond this wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// A client must send its request headers within this many seconds.
+    pub header_timeout_seconds: u64,
+    /// On shutdown, in-flight requests get this long to finish.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            bind: "127.0.0.1:8080".into(),
+            cors_origins: vec![],
+            trusted_proxies: vec![],
+            max_connections: 1024,
+            header_timeout_seconds: 10,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Database {
+    pub path: PathBuf,
+    /// Connections in the pool (readers run in parallel under WAL; writers queue).
+    pub pool_size: u32,
+    /// How long a request waits for a free connection before answering 503.
+    pub pool_timeout_ms: u64,
+    /// How long SQLite waits for a lock held by another connection or process.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            path: "customer-area.db".into(),
+            pool_size: 8,
+            pool_timeout_ms: 3000,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Links {
+    pub retailer_url: String,
+    pub allowed_origins: Vec<String>,
+    pub activate_uri: String,
+    pub newemail_confirm_uri: String,
+}
+
+impl Default for Links {
+    fn default() -> Self {
+        Links {
+            retailer_url: "http://localhost:8080".into(),
+            allowed_origins: vec![],
+            activate_uri: "/customers/activate".into(),
+            newemail_confirm_uri: "/customers/newemail_confirm".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    pub token_ttl_hours: u64,
+    pub pbkdf2_iterations: u32,
+    pub min_password_length: usize,
+    pub reset_code_ttl_minutes: u64,
+    pub activation_ttl_hours: u64,
+    pub email_change_ttl_hours: u64,
+    pub allow_signup: bool,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            token_ttl_hours: 720,
+            pbkdf2_iterations: 600_000,
+            min_password_length: 8,
+            reset_code_ttl_minutes: 60,
+            activation_ttl_hours: 168,
+            email_change_ttl_hours: 24,
+            allow_signup: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    File,
+    Smtp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    Starttls,
+    Implicit,
+    None,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mail {
+    pub transport: Transport,
+    pub from: String,
+    pub dir: PathBuf,
+    /// Name of the shop, used in email texts.
+    pub shop_name: String,
+    /// Directory with template overrides (`<kind>.subject`, `<kind>.txt`, `<kind>.html`).
+    pub templates_dir: Option<PathBuf>,
+    /// Give up on an email (mark it failed) once it has waited this long.
+    pub max_age_hours: u64,
+    /// The first retry of a failed delivery waits this long; each further one twice as long.
+    pub retry_first_seconds: u64,
+    /// No retry waits longer than this.
+    pub retry_max_seconds: u64,
+    pub smtp: Smtp,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            transport: Transport::File,
+            from: "Customer Area <no-reply@localhost>".into(),
+            dir: "outbox".into(),
+            shop_name: "Customer Area".into(),
+            templates_dir: None,
+            max_age_hours: 72,
+            retry_first_seconds: 10,
+            retry_max_seconds: 3600,
+            smtp: Smtp::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub username: String,
+    pub password: Secret,
+    /// Connecting, the greeting, TLS, EHLO and login must be done within this many seconds.
+    pub connect_timeout_seconds: u64,
+    /// Each later SMTP command (and the message upload) must be answered within this many seconds.
+    pub command_timeout_seconds: u64,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            host: "localhost".into(),
+            port: 587,
+            tls: Tls::Starttls,
+            username: String::new(),
+            password: Secret::default(),
+            connect_timeout_seconds: 10,
+            command_timeout_seconds: 60,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    pub api_token: Secret,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// A tracing filter such as `info` or `customer_area=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Throttling of login attempts and of requests that send email or present a code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Failed logins to one account before delays start.
+    pub login_free_failures: u32,
+    /// The ceiling of the per-account delay, which doubles with each further failure.
+    pub login_max_delay_seconds: u64,
+    /// Login attempts per client IP per minute.
+    pub login_per_ip_per_minute: u32,
+    /// activate, do_reset and newemail_confirm attempts per client IP per minute.
+    pub codes_per_ip_per_minute: u32,
+    /// password_reset and signup requests per client IP per hour.
+    pub emails_per_ip_per_hour: u32,
+    /// Emails one address may be sent per minute by password_reset, signup and email change.
+    pub emails_per_address_per_minute: u32,
+    /// The same, per hour.
+    pub emails_per_address_per_hour: u32,
+    /// Password hashes that may wait for a free core; beyond that, or after 5 s of waiting,
+    /// requests answer 503 at once instead of piling up.
+    pub hashing_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            login_free_failures: 5,
+            login_max_delay_seconds: 900,
+            login_per_ip_per_minute: 60,
+            codes_per_ip_per_minute: 30,
+            emails_per_ip_per_hour: 30,
+            emails_per_address_per_minute: 1,
+            emails_per_address_per_hour: 5,
+            hashing_queue: 64,
+        }
+    }
+}
+
+/// A string that never shows itself in logs or debug output.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+/// A configuration that could not be loaded; the message names the key and the problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+pub(crate) fn invalid(key: &str, problem: impl fmt::Display) -> ConfigError {
+    ConfigError(format!("config key `{key}`: {problem}"))
+}
+
+/// Where the settings came from, for the start-up banner.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub file: Option<PathBuf>,
+    /// `CUSTOMER_AREA_*` variables that match no key: probably typos.
+    pub unknown_env: Vec<String>,
+}
