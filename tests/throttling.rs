@@ -226,3 +226,27 @@ async fn a_throttled_login_never_blocks_a_password_reset() {
     assert_eq!(reset(&app, "locked@example.com").await.0, StatusCode::OK);
     app.wait_for_email("locked@example.com", "Reset").await;
 }
+
+#[tokio::test]
+async fn reset_codes_and_email_keys_share_the_per_ip_budget_for_codes() {
+    let app = spawn_app_with(|c| c.limits.codes_per_ip_per_minute = 2).await;
+    let do_reset = json!({"email": "someone@example.com", "code": "AAAAAAAAAA"});
+    let confirm = json!({"identifier": "someone", "key": "AAAAAAAAAAAAAAAAAAAAAA"});
+    assert_eq!(
+        app.post("/customers/do_reset", do_reset.clone()).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.post("/customers/newemail_confirm", confirm.clone())
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    for (path, body) in [
+        ("/customers/do_reset", do_reset),
+        ("/customers/newemail_confirm", confirm),
+    ] {
+        let (status, body) = app.post(path, body).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{path}: {body}");
+    }
+}
