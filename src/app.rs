@@ -19,6 +19,8 @@ use crate::store::{self, Store, migrations};
 
 /// How often expired sessions and codes are swept away.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+/// How long the record of a sent email (its recipient, kind and time) is kept.
+const KEEP_SENT_EMAILS: Duration = Duration::from_secs(30 * 86_400);
 
 /// A built, bound, not yet running customer area.
 pub struct App {
@@ -85,7 +87,7 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(stopped.clone()));
-        let housekeeping = tokio::spawn(housekeeping(self.area.store.clone(), stopped));
+        let housekeeping = tokio::spawn(housekeeping(self.area.clone(), stopped));
         let config = &self.area.config.server;
         let limits = Limits {
             max_connections: config.max_connections,
@@ -151,13 +153,22 @@ impl Drop for Running {
     }
 }
 
-async fn housekeeping(store: Store, mut stopped: watch::Receiver<bool>) {
+/// Sweeps expired sessions and codes, sent emails older than [`KEEP_SENT_EMAILS`] (their
+/// recipients are personal data), and throttle state that no longer limits anyone.
+async fn housekeeping(area: Area, mut stopped: watch::Receiver<bool>) {
     loop {
-        let swept = store
-            .write(|tx| Ok(store::sessions::purge_expired(tx)? + store::codes::purge_expired(tx)?))
+        area.throttles.sweep();
+        let swept = area
+            .store
+            .write(|tx| {
+                let before = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
+                Ok(store::sessions::purge_expired(tx)?
+                    + store::codes::purge_expired(tx)?
+                    + store::outbox::purge_sent_before(tx, before)?)
+            })
             .await;
         match swept {
-            Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions and codes removed"),
+            Ok(n) if n > 0 => tracing::info!(removed = n, "housekeeping removed expired rows"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
         }

@@ -139,15 +139,6 @@ impl Store {
         .await?
     }
 
-    /// The same as [`Store::write`], for callers that are already on a blocking thread.
-    pub fn write_blocking<R>(
-        &self,
-        work: impl FnOnce(&Transaction) -> StoreResult<R>,
-    ) -> StoreResult<R> {
-        let mut conn = self.pool.get().map_err(|_| StoreError::Busy)?;
-        write_tx(&mut conn, work)
-    }
-
     /// A pooled connection for blocking callers (CLI, migrations, backup).
     pub fn connection(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
         Ok(self.pool.get()?)

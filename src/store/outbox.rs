@@ -171,3 +171,50 @@ pub fn next_due(conn: &Connection) -> StoreResult<Option<i64>> {
         .optional()?
         .flatten())
 }
+
+/// Deletes sent emails sent before `cutoff` (Unix seconds); returns how many.
+pub fn purge_sent_before(conn: &Connection, cutoff: i64) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM outbox WHERE status = 'sent' AND sent_at < ?1")?
+        .execute([cutoff])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(n: u8) -> NewEmail {
+        NewEmail {
+            kind: "test",
+            recipient: format!("r{n}@example.com"),
+            message_id: format!("m{n}@localhost"),
+            raw: b"Subject: x\r\n\r\nbody".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_leased_email_is_not_leased_twice_and_sent_ones_are_emptied_then_purged() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&mut conn).unwrap();
+        let first = enqueue(&conn, &email(1)).unwrap();
+        enqueue(&conn, &email(2)).unwrap();
+        let leased = lease_due(&conn, 1, 60).unwrap();
+        assert_eq!(leased.iter().map(|l| l.id).collect::<Vec<_>>(), vec![first]);
+        let next = lease_due(&conn, 10, 60).unwrap();
+        assert_eq!(next.len(), 1, "the leased email is not handed out again");
+        mark_sent(&conn, first).unwrap();
+        let raw: Option<Vec<u8>> = conn
+            .query_row("SELECT raw FROM outbox WHERE id = ?1", [first], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(raw, None, "a sent email's body is erased");
+        assert_eq!(
+            purge_sent_before(&conn, now() - 10).unwrap(),
+            0,
+            "recent ones are kept"
+        );
+        assert_eq!(purge_sent_before(&conn, now() + 10).unwrap(), 1);
+        assert_eq!(counts(&conn).unwrap(), (1, 0, 0));
+    }
+}
