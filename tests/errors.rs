@@ -43,8 +43,55 @@ async fn unknown_routes_and_methods_get_json_errors() {
     let (status, _, body) = raw(&app, Method::PUT, "/customers/self", None, vec![]).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_error(&body, "method_not_allowed");
-    let (status, _, _) = raw(&app, Method::GET, "/customers/login", None, vec![]).await;
+    let (status, headers, _) = raw(&app, Method::GET, "/customers/login", None, vec![]).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    // RFC 9110: a 405 lists the methods the route takes.
+    assert_eq!(headers["allow"], "POST");
+    let (_, headers, _) = raw(&app, Method::PUT, "/customers/self", None, vec![]).await;
+    assert_eq!(headers["allow"], "GET, PATCH, DELETE");
+}
+
+/// Found by schemathesis: a body problem on a route that takes the method was answered 405,
+/// because a sibling route on the same path (GET /customers/self, GET /admin/customers)
+/// refused the method and its rejection was looked at first.
+#[tokio::test]
+async fn a_body_problem_is_not_hidden_by_a_sibling_routes_405() {
+    let token = "admin-token-for-error-tests-0123";
+    let app =
+        spawn_app_with(|c| c.admin.api_token = customer_area::config::Secret::new(token)).await;
+    let customer = app.active_customer("ada@example.com").await;
+    for (method, path, bearer) in [
+        (Method::PATCH, "/customers/self", customer.as_str()),
+        (Method::POST, "/admin/customers", token),
+        (Method::POST, "/admin/subscriptions", token),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{method} {path}"
+        );
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(bearer)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 20 * 1024])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{method} {path}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -109,12 +109,6 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
             "not_found",
             "there is no such endpoint",
         )
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this endpoint does not take that method",
-        )
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some()
         || rejection.find::<super::body::TooLarge>().is_some()
     {
@@ -143,6 +137,14 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         plain(StatusCode::BAD_REQUEST, "invalid_header", &e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
         plain(StatusCode::BAD_REQUEST, "missing_header", &e.to_string())
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        // Checked after the body and header problems: those come from a route that took the
+        // method, while this one comes from a sibling route on the same path that did not.
+        plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not take that method",
+        )
     } else {
         tracing::error!(?rejection, "unhandled rejection");
         plain(

@@ -49,11 +49,28 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
         .unify()
         .recover(error::recover)
         .unify();
-    warp::header::headers_cloned()
+    warp::path::full()
+        .and(warp::header::headers_cloned())
         .and(api)
-        .map(move |request: http::HeaderMap, response| {
-            cors.decorate(&request, reply::with_standard_headers(response))
-        })
+        .map(
+            move |path: warp::path::FullPath, request: http::HeaderMap, response| {
+                let response = with_allow(path.as_str(), response);
+                cors.decorate(&request, reply::with_standard_headers(response))
+            },
+        )
+}
+
+/// A 405 says which methods the route does take (`Allow`, RFC 9110).
+fn with_allow(path: &str, mut response: Response) -> Response {
+    if response.status() == http::StatusCode::METHOD_NOT_ALLOWED {
+        let allowed = allowed_methods(route_pattern(path));
+        if !allowed.is_empty() {
+            response
+                .headers_mut()
+                .insert(http::header::ALLOW, http::HeaderValue::from_static(allowed));
+        }
+    }
+    response
 }
 
 fn customer_routes(
@@ -291,7 +308,11 @@ fn ops_routes(
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("x-forwarded-for"))
         .and_then(ops::metrics);
-    health.or(metrics).unify()
+    // GET /openapi.json
+    let openapi = warp::path!("openapi.json")
+        .and(warp::get())
+        .map(ops::openapi);
+    health.or(metrics).unify().or(openapi).unify()
 }
 
 /// Passes `OPTIONS` requests only; any other method is "not found" here (not "method not
@@ -324,8 +345,9 @@ fn authenticated(area: Area) -> impl Filter<Extract = (Session,), Error = Reject
         })
 }
 
-/// Every route pattern, for logs and metrics; `{}` matches one path segment.
-const ROUTE_PATTERNS: &[&str] = &[
+/// Every route pattern, for logs and metrics; `{}` matches one path segment. The OpenAPI
+/// document's paths are checked against this list by `tests/openapi.rs`.
+pub const ROUTE_PATTERNS: &[&str] = &[
     "/customers/login",
     "/customers/logout",
     "/customers/self",
@@ -346,6 +368,32 @@ const ROUTE_PATTERNS: &[&str] = &[
     "/metrics",
     "/openapi.json",
 ];
+
+/// The methods a route pattern takes, as an `Allow` header value (empty for unknown patterns).
+/// `tests/openapi.rs` holds it to the OpenAPI document's operations.
+pub fn allowed_methods(pattern: &str) -> &'static str {
+    match pattern {
+        "/customers/self" => "GET, PATCH, DELETE",
+        "/admin/customers" | "/admin/subscriptions" => "GET, POST",
+        "/admin/customers/{}" => "GET, DELETE",
+        "/admin/customers/{}/subscriptions" => "PUT",
+        "/admin/subscriptions/{}" => "DELETE",
+        "/customers/login"
+        | "/customers/logout"
+        | "/customers/activate"
+        | "/customers/signup"
+        | "/customers/password_reset"
+        | "/customers/do_reset"
+        | "/customers/newemail_confirm"
+        | "/admin/customers/{}/resend_activation" => "POST",
+        "/subscriptions"
+        | "/admin/customers/{}/consents"
+        | "/healthz"
+        | "/metrics"
+        | "/openapi.json" => "GET",
+        _ => "",
+    }
+}
 
 /// The route pattern a request path belongs to (`other` for unknown paths), so that logs and
 /// metrics never carry ids or unbounded values.

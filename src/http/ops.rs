@@ -1,4 +1,4 @@
-//! Operator endpoints: health and metrics.
+//! Operator endpoints: health, metrics and the OpenAPI document.
 
 use http::StatusCode;
 use serde_json::json;
@@ -68,4 +68,24 @@ pub async fn metrics(
         ),
     );
     Ok(response)
+}
+
+/// The OpenAPI 3 document of the whole API, kept in the repository as `openapi.json` and
+/// checked against the routes by `tests/openapi.rs`.
+pub const OPENAPI_DOCUMENT: &str = include_str!("../../openapi.json");
+
+/// GET /openapi.json
+pub fn openapi() -> Response {
+    let mut response = OPENAPI_DOCUMENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    // The same for everyone and only changes with the binary.
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("public, max-age=300"),
+    );
+    response
 }

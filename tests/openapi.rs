@@ -1,0 +1,230 @@
+//! The OpenAPI document: served as it is in the repository, and in step with the routes, so
+//! that it can neither miss an endpoint nor describe one that does not exist.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{PASSWORD, spawn_app_with};
+use customer_area::config::Secret;
+use customer_area::http::{ROUTE_PATTERNS, allowed_methods};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const ADMIN_TOKEN: &str = "admin-token-for-openapi-tests-0123";
+
+fn document() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"))
+        .expect("openapi.json at the top of the repository");
+    serde_json::from_str(&text).expect("openapi.json is JSON")
+}
+
+/// `/admin/customers/{id}` -> `/admin/customers/{}`, the form of [`ROUTE_PATTERNS`].
+fn as_route_pattern(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                "{}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Every documented (path, method) pair.
+fn operations(doc: &Value) -> Vec<(String, String)> {
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            if METHODS.contains(&method.as_str()) {
+                operations.push((path.clone(), method.clone()));
+            }
+        }
+    }
+    operations
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_file_in_the_repository() {
+    let app = spawn_app_with(|_| {}).await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let served: Value = response.json().await.unwrap();
+    assert_eq!(served, document());
+    let version = served["openapi"].as_str().expect("an `openapi` version");
+    assert!(version.starts_with("3."), "OpenAPI 3, not {version}");
+}
+
+#[test]
+fn documented_paths_and_route_patterns_are_the_same_set() {
+    let doc = document();
+    let documented: BTreeSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|p| as_route_pattern(p))
+        .collect();
+    let routes: BTreeSet<String> = ROUTE_PATTERNS.iter().map(|p| p.to_string()).collect();
+    let undocumented: Vec<_> = routes.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&routes).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi.json: {undocumented:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "openapi.json paths that are no route: {unknown:?}"
+    );
+}
+
+#[test]
+fn a_405_allows_exactly_the_documented_methods() {
+    let doc = document();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| METHODS.contains(&m.as_str()))
+            .map(|m| m.to_uppercase())
+            .collect();
+        documented.sort();
+        let mut allowed: Vec<String> = allowed_methods(&as_route_pattern(path))
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        allowed.sort();
+        assert_eq!(allowed, documented, "{path}");
+    }
+}
+
+#[test]
+fn every_reference_resolves_and_every_operation_documents_its_errors() {
+    let doc = document();
+    let text = doc.to_string();
+    for reference in text.split("\"$ref\":\"").skip(1) {
+        let target = &reference[..reference.find('"').unwrap()];
+        let pointer = target.strip_prefix('#').expect("local references only");
+        assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
+    }
+    for (path, method) in operations(&doc) {
+        let operation = &doc["paths"][&path][&method];
+        assert!(operation["operationId"].is_string(), "{method} {path}");
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{method} {path} documents no success"
+        );
+        let secured = operation["security"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|r| r.as_object().is_some_and(|r| !r.is_empty()))
+        });
+        let optional = operation["security"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|r| r.as_object().is_some_and(|r| r.is_empty()))
+        });
+        if secured && !optional {
+            assert!(responses.contains_key("401"), "{method} {path} lacks 401");
+        }
+        if operation.get("requestBody").is_some() {
+            for status in ["400", "413", "415", "422"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} takes a body but lacks {status}"
+                );
+            }
+        }
+    }
+}
+
+/// Every documented operation exists on a running server: with real ids for the path
+/// parameters and the right credentials, none answers the 404 of an unknown route or a 405,
+/// and each answers a status the document lists for it.
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let app = spawn_app_with(|c| {
+        c.admin.api_token = Secret::new(ADMIN_TOKEN);
+        c.auth.allow_signup = true;
+    })
+    .await;
+    let email = "openapi@example.com";
+    app.active_customer(email).await;
+    let doc = document();
+    let (_, unknown_route) = app.call(Method::GET, "/no/such/route", None, None).await;
+
+    let mut operations = operations(&doc);
+    // Deleting the account last: the other customer operations need it.
+    operations.sort_by_key(|(path, method)| path == "/customers/self" && method == "delete");
+    for (n, (path, method)) in operations.into_iter().enumerate() {
+        let operation = &doc["paths"][&path][&method];
+        let admin = path.starts_with("/admin");
+        let token = if admin {
+            Some(ADMIN_TOKEN.to_owned())
+        } else if path.starts_with("/customers/self") || path == "/customers/logout" {
+            Some(app.token(email, PASSWORD).await)
+        } else {
+            None
+        };
+        // Real ids, fresh for each call, so that deleting operations find something to delete.
+        let mut concrete = path.clone();
+        if path.starts_with("/admin/customers/{id}") {
+            let other = format!("openapi-{n}@example.com");
+            let created = app.create_customer(&other, "Someone").await;
+            concrete = concrete.replace("{id}", created.id.as_str());
+        } else if path.starts_with("/admin/subscriptions/{id}") {
+            let (status, _) = app
+                .call(
+                    Method::POST,
+                    "/admin/subscriptions",
+                    Some(ADMIN_TOKEN),
+                    Some(json!({ "id": format!("list-{n}"), "name": "A list" })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED);
+            concrete = concrete.replace("{id}", &format!("list-{n}"));
+        }
+        assert!(
+            !concrete.contains('{'),
+            "an unfilled parameter in {concrete}"
+        );
+
+        let mut request = app.client.request(
+            Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+            app.url(&concrete),
+        );
+        if let Some(token) = &token {
+            request = request.bearer_auth(token);
+        }
+        if operation.get("requestBody").is_some() {
+            request = request.json(&json!({}));
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let what = format!("{} {concrete}: {status} {text}", method.to_uppercase());
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{what}");
+        if status == StatusCode::NOT_FOUND {
+            let body: Value = serde_json::from_str(&text).unwrap();
+            assert_ne!(body, unknown_route, "an unknown route: {what}");
+        }
+        assert!(
+            operation["responses"].get(status.as_str()).is_some(),
+            "an undocumented status: {what}"
+        );
+    }
+}
