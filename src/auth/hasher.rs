@@ -119,9 +119,12 @@ impl PasswordHasher {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             return Err(AppError::Overloaded);
         }
+        // Leaves the queue on drop as well: a request whose client hangs up while it waits is
+        // dropped here, and must not keep counting against `max_waiting` for ever.
+        let queued = Queued(&self.waiting);
         let permit =
             tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(queued);
         let permit = match permit {
             Ok(Ok(permit)) => permit,
             Ok(Err(closed)) => return Err(AppError::internal(closed)),
@@ -136,6 +139,15 @@ impl PasswordHasher {
     }
 }
 
+/// One caller waiting for a hashing permit, counted in the queue while it lives.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +159,19 @@ mod tests {
 
     fn password(p: &str) -> NewPassword {
         NewPassword::parse(p, PasswordPolicy { min_chars: 8 }, None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_gives_up_leaves_the_hashing_queue() {
+        let h = PasswordHasher::new(1000, 1, 1, Duration::from_secs(5));
+        let busy = h.permits.clone().acquire_owned().await.unwrap();
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(20), h.verify("correct horse", None)).await;
+        assert!(gave_up.is_err(), "the only permit is taken");
+        assert_eq!(h.queue_depth(), 0);
+        drop(busy);
+        // The queue holds one waiter: had the one who gave up stayed counted, this would be 503.
+        assert!(h.verify("correct horse", None).await.is_ok());
     }
 
     #[tokio::test]

@@ -34,8 +34,12 @@ use crate::store::Store;
 use crate::throttle::Throttles;
 
 /// Everything an operation needs: settings, the database, the hasher and the mailer.
+/// Cloning is one reference-count increment: the HTTP filters clone it on every request.
 #[derive(Clone)]
-pub struct Area {
+pub struct Area(Arc<Parts>);
+
+/// What an [`Area`] shares; reached through `Deref`, as `area.store`, `area.config`...
+pub struct Parts {
     pub config: Arc<Config>,
     pub store: Store,
     pub hasher: PasswordHasher,
@@ -43,6 +47,14 @@ pub struct Area {
     pub links: Links,
     pub metrics: Metrics,
     pub throttles: Arc<Throttles>,
+}
+
+impl std::ops::Deref for Area {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 impl Area {
@@ -58,7 +70,7 @@ impl Area {
         let mailer = Mailer::new(&config).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let links = Links::new(&config);
         let throttles = Arc::new(Throttles::new(&config.limits));
-        Ok(Area {
+        Ok(Area(Arc::new(Parts {
             config: Arc::new(config),
             store,
             hasher,
@@ -66,7 +78,7 @@ impl Area {
             links,
             metrics: Metrics::new(),
             throttles,
-        })
+        })))
     }
 
     pub fn password_policy(&self) -> PasswordPolicy {

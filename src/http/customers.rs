@@ -38,8 +38,8 @@ pub async fn logout(area: Area, session: Session) -> Result<Response, Rejection>
 }
 
 /// GET /customers/self
-pub async fn show_self(area: Area, session: Session) -> Result<Response, Rejection> {
-    Ok(ok_json(&area.profile(&session).await?))
+pub async fn show_self(area: Area, token: String) -> Result<Response, Rejection> {
+    Ok(ok_json(&area.own_profile(&token).await?))
 }
 
 /// PATCH /customers/self

@@ -65,10 +65,13 @@ pub async fn serve<F>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        // One copy of the filter per connection, not per request: cloning warp's filter tree
+        // (every route's captured state) on each request was a large share of a cheap
+        // request's CPU. HTTP/1 answers one request at a time, so the lock is never contended.
+        let service = std::sync::Mutex::new(service.clone());
         let metrics = metrics.clone();
         let per_request = hyper::service::service_fn(move |request| {
-            observed(service.clone(), metrics.clone(), peer, request)
+            observed(&service, metrics.clone(), peer, request)
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -95,12 +98,12 @@ pub async fn serve<F>(
 
 /// Answers one request through warp, tagging it with the peer address and a request id, and
 /// logs and counts it (route pattern only: no ids, emails or other personal data).
-async fn observed<S>(
-    mut service: S,
+fn observed<S>(
+    service: &std::sync::Mutex<S>,
     metrics: Metrics,
     peer: SocketAddr,
     mut request: http::Request<hyper::body::Incoming>,
-) -> Result<Response, Infallible>
+) -> impl Future<Output = Result<Response, Infallible>> + use<S>
 where
     S: Service<http::Request<hyper::body::Incoming>, Response = Response, Error = Infallible>,
 {
@@ -109,7 +112,30 @@ where
     let method = request.method().clone();
     let route = super::route_pattern(request.uri().path());
     let request_id = request_id(request.headers());
-    let mut response = service.call(request).await?;
+    // warp's future owns what it needs, so the lock is held only while it is built.
+    let answer = service.lock().expect("never poisoned").call(request);
+    async move {
+        let response = answer.await?;
+        Ok(finish(
+            response,
+            &metrics,
+            &method,
+            route,
+            &request_id,
+            started,
+        ))
+    }
+}
+
+/// Counts and logs one answered request and tags it with its request id.
+fn finish(
+    mut response: Response,
+    metrics: &Metrics,
+    method: &http::Method,
+    route: &'static str,
+    request_id: &str,
+    started: Instant,
+) -> Response {
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     metrics.observe_request(method.as_str(), route, status, elapsed);
@@ -122,10 +148,10 @@ where
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
-    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+    if let Ok(value) = http::HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
-    Ok(response)
+    response
 }
 
 /// The caller's `X-Request-Id` when it is a sane token (a proxy's correlation id), else a
