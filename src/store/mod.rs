@@ -3,11 +3,13 @@
 //! executor, since every call runs on tokio's blocking pool.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use tokio::sync::Semaphore;
 
 use crate::config;
 
@@ -69,6 +71,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<SqliteConnectionManager>,
+    /// Writers queue here, one at a time, instead of inside SQLite, whose busy handler
+    /// sleeps with growing pauses and turns a short queue into long tail latencies.
+    writer: Arc<Semaphore>,
+    writer_wait: Duration,
 }
 
 impl Store {
@@ -107,7 +113,11 @@ impl Store {
             .map_err(|e| {
                 StoreError::Corrupt(format!("cannot open database {}: {e}", path.display()))
             })?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            writer: Arc::new(Semaphore::new(1)),
+            writer_wait: Duration::from_millis(settings.pool_timeout_ms),
+        })
     }
 
     /// Runs read-only work on a pooled connection, off the async executor.
@@ -131,8 +141,13 @@ impl Store {
         F: FnOnce(&Transaction) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
+        let turn = tokio::time::timeout(self.writer_wait, self.writer.clone().acquire_owned())
+            .await
+            .map_err(|_| StoreError::Busy)?
+            .map_err(|_| StoreError::Busy)?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = pool.get().map_err(|_| StoreError::Busy)?;
             write_tx(&mut conn, work)
         })
