@@ -72,9 +72,7 @@ pub async fn resend_activation(
     area: Area,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
-    let activate_uri = body
-        .optional_str("activate_uri")
-        .and_then(|raw| reject_on_error(&mut body, "activate_uri", area.links.resolve(&raw)));
+    let activate_uri = body.optional_parsed("activate_uri", |raw| area.links.resolve(raw));
     body.finish()?;
     area.resend_activation(&key, activate_uri).await?;
     Ok(ok_json(&json!({ "result": "email_sent" })))
@@ -131,27 +129,21 @@ fn parse_new_customer(
     area: &Area,
     mut body: JsonObject,
 ) -> Result<(NewAccount, BTreeSet<ListId>), AppError> {
-    let email = parsed(&mut body, "email", EmailAddress::parse);
-    let name = parsed(&mut body, "name", |raw| {
+    let email = body.required_parsed("email", EmailAddress::parse);
+    let name = body.required_parsed("name", |raw| {
         ProfileField::Name
             .parse(raw)?
             .ok_or_else(|| "is required".to_owned())
     });
-    let identifier = body
-        .optional_str("identifier")
-        .and_then(|raw| reject_on_error(&mut body, "identifier", Identifier::parse(&raw)));
+    let identifier = body.optional_parsed("identifier", Identifier::parse);
     let send_activation = body.optional_bool("send_activation").unwrap_or(true);
-    let activate_uri = body
-        .optional_str("activate_uri")
-        .and_then(|raw| reject_on_error(&mut body, "activate_uri", area.links.resolve(&raw)));
+    let activate_uri = body.optional_parsed("activate_uri", |raw| area.links.resolve(raw));
     let mut profile = ProfileChanges::default();
     for field in ProfileField::ALL
         .into_iter()
         .filter(|f| *f != ProfileField::Name)
     {
-        if let Some(raw) = body.optional_str(field.key())
-            && let Some(Some(value)) = reject_on_error(&mut body, field.key(), field.parse(&raw))
-        {
+        if let Some(Some(value)) = body.optional_parsed(field.key(), |raw| field.parse(raw)) {
             profile.fields.push((field, Some(value)));
         }
     }
@@ -174,22 +166,6 @@ fn parse_new_customer(
 /// `201 Created` with a JSON body.
 fn created<T: Serialize>(value: &T) -> Response {
     warp::reply::with_status(warp::reply::json(value), StatusCode::CREATED).into_response()
-}
-
-/// A required string field run through `parse`; problems are recorded on the body.
-fn parsed<T>(
-    body: &mut JsonObject,
-    key: &str,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Option<T> {
-    let raw = body.required_str(key);
-    reject_on_error(body, key, parse(&raw))
-}
-
-fn reject_on_error<T>(body: &mut JsonObject, key: &str, result: Result<T, String>) -> Option<T> {
-    result
-        .map_err(|problem| body.reject_field(key, problem))
-        .ok()
 }
 
 /// `subscriptions`: an array of list ids; `None` when absent. The `{"id": ...}` objects of a
@@ -217,7 +193,7 @@ pub(super) fn subscriptions_field(body: &mut JsonObject) -> Option<BTreeSet<List
                 return None;
             }
         };
-        lists.insert(reject_on_error(body, "subscriptions", ListId::parse(&id))?);
+        lists.insert(body.checked("subscriptions", ListId::parse(&id))?);
     }
     Some(lists)
 }

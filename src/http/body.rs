@@ -263,6 +263,35 @@ impl JsonObject {
         }
     }
 
+    /// A required string field run through `parse`; a problem is recorded against the field.
+    pub fn required_parsed<T>(
+        &mut self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = self.required_str(key);
+        let parsed = parse(&raw);
+        self.checked(key, parsed)
+    }
+
+    /// An optional string field run through `parse`; `None` when absent or refused.
+    pub fn optional_parsed<T>(
+        &mut self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = self.optional_str(key)?;
+        let parsed = parse(&raw);
+        self.checked(key, parsed)
+    }
+
+    /// The value of `result`, or `None` with its problem recorded against `key`.
+    pub fn checked<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
+        result
+            .map_err(|problem| self.reject_field(key, problem))
+            .ok()
+    }
+
     /// Records a problem found while interpreting a field.
     pub fn reject_field(&mut self, key: &str, problem: impl Into<String>) {
         let problem = problem.into();

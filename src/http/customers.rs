@@ -12,7 +12,6 @@ use crate::auth;
 use crate::domain::{EmailAddress, ProfileChanges, ProfileField};
 use crate::error::AppError;
 use crate::flows::{Area, PasswordChange, ProfileUpdate, Session, SignUp};
-use url::Url;
 
 /// POST /customers/login
 pub async fn login(area: Area, ip: ClientIp, mut body: JsonObject) -> Result<Response, Rejection> {
@@ -80,8 +79,8 @@ pub async fn request_password_reset(
     ip: ClientIp,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
-    let email = email_field(&mut body, "email");
-    let reset_uri = uri_field(&area, &mut body, "reset_uri", true);
+    let email = body.required_parsed("email", EmailAddress::parse);
+    let reset_uri = body.required_parsed("reset_uri", |raw| area.links.resolve(raw));
     let (email, reset_uri) = body.finish_with(email.zip(reset_uri))?;
     area.request_password_reset(email, reset_uri, ip.0).await?;
     Ok(ok_json(&json!({ "result": "email_sent" })))
@@ -119,16 +118,11 @@ pub async fn sign_up(
     ip: ClientIp,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
-    let email = email_field(&mut body, "email");
-    let raw_name = body.required_str("name");
-    let name = match ProfileField::Name.parse(&raw_name) {
-        Ok(name) => name,
-        Err(problem) => {
-            body.reject_field("name", problem);
-            None
-        }
-    };
-    let activate_uri = uri_field(&area, &mut body, "activate_uri", false);
+    let email = body.required_parsed("email", EmailAddress::parse);
+    let name = body
+        .required_parsed("name", |raw| ProfileField::Name.parse(raw))
+        .flatten();
+    let activate_uri = body.optional_parsed("activate_uri", |raw| area.links.resolve(raw));
     let email = body.finish_with(email)?;
     area.sign_up(
         SignUp {
@@ -142,56 +136,23 @@ pub async fn sign_up(
     Ok(ok_json(&json!({ "result": "email_sent" })))
 }
 
-/// A required email field, parsed; a problem is recorded on the body.
-fn email_field(body: &mut JsonObject, key: &str) -> Option<EmailAddress> {
-    let raw = body.required_str(key);
-    match EmailAddress::parse(&raw) {
-        Ok(email) => Some(email),
-        Err(problem) => {
-            body.reject_field(key, problem);
-            None
-        }
-    }
-}
-
-/// A caller-supplied link base (`reset_uri`, `activate_uri`), resolved against the retailer's
-/// URL and held to its allowed origins; a problem is recorded on the body.
-fn uri_field(area: &Area, body: &mut JsonObject, key: &str, required: bool) -> Option<Url> {
-    let raw = if required {
-        Some(body.required_str(key))
-    } else {
-        body.optional_str(key)
-    }?;
-    match area.links.resolve(&raw) {
-        Ok(url) => Some(url),
-        Err(problem) => {
-            body.reject_field(key, problem);
-            None
-        }
-    }
-}
-
 /// Reads a PATCH body: any subset of the customer object, plus a password change.
 fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
     let mut update = ProfileUpdate {
         id: body.optional_str("id"),
+        email: body.optional_parsed("email", EmailAddress::parse),
         ..ProfileUpdate::default()
     };
-    if let Some(raw) = body.optional_str("email") {
-        match EmailAddress::parse(&raw) {
-            Ok(email) => update.email = Some(email),
-            Err(problem) => body.reject_field("email", problem),
-        }
-    }
     let mut profile = ProfileChanges::default();
     for field in ProfileField::ALL {
         match body.nullable_str(field.key()) {
             None => {}
             Some(None) => profile.fields.push((field, None)),
-            Some(Some(raw)) => match field.parse(&raw) {
-                Ok(value) => profile.fields.push((field, value)),
-                Err(problem) => body.reject_field(field.key(), problem),
-            },
+            Some(Some(raw)) => {
+                if let Some(value) = body.checked(field.key(), field.parse(&raw)) {
+                    profile.fields.push((field, value));
+                }
+            }
         }
     }
     update.profile = profile;
