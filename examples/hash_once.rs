@@ -20,7 +20,8 @@ fn main() {
         .build()
         .expect("runtime");
     // One permit: hashes run one after another, each on one blocking thread.
-    let hasher = PasswordHasher::new(iterations, 1, 16, Duration::from_secs(600));
+    let hasher =
+        PasswordHasher::new(iterations, 1, 16, Duration::from_secs(600)).expect("hashing thread");
     let password = NewPassword::trusted("correct horse battery".to_owned());
     let stored = runtime.block_on(hasher.hash(&password)).expect("hash");
     let mut times: Vec<f64> = (0..count)

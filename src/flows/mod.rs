@@ -66,7 +66,8 @@ impl Area {
             cores,
             config.limits.hashing_queue,
             Duration::from_secs(5),
-        );
+        )
+        .map_err(AppError::internal)?;
         let mailer = Mailer::new(&config).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let links = Links::new(&config);
         let throttles = Arc::new(Throttles::new(&config.limits));
