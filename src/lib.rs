@@ -6,6 +6,7 @@
 //! - `store`: the SQLite database; all SQL lives there
 //! - `mail`: where mail leaves (templates, outbox worker, file and SMTP transports)
 //! - `auth`: password hashing, tokens, one-time codes, the reset JWT
+//! - `lanes`: the threads that run blocking work (hashing, SQLite) off the async executor
 //! - `cli`: the admin commands; `app`: the boot path shared by `serve` and the tests
 
 pub mod app;
@@ -16,6 +17,7 @@ pub mod domain;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod lanes;
 pub mod mail;
 pub mod metrics;
 pub mod store;

@@ -1,0 +1,364 @@
+//! Lanes: dedicated threads that run blocking work (password hashing, SQLite) handed over from
+//! the async side, first come first served. Nothing blocking ever runs on the executor.
+//!
+//! tokio's `spawn_blocking` wakes an idle blocking thread for every call and parks it again
+//! afterwards; on the token check of `GET /customers/self` those wake-ups and context switches
+//! were the largest share of the server's CPU, and with hashing they left both cores idle
+//! about 4% of the time under a steady login load (see docs/performance.md). A lane has a fixed
+//! number of threads: a thread that finishes a job takes the next one from the queue without
+//! sleeping, and a sleeping thread is woken only when a job arrives while it is idle.
+//!
+//! A job whose caller has gone (the client hung up, the request was dropped) before it
+//! started is never run. A job that panics fails its caller; its thread carries on.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+/// Why a lane did not run a job.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refused {
+    /// `max_waiting` jobs were already queued.
+    #[error("too many jobs are waiting")]
+    Full,
+    /// No thread became free within the caller's wait.
+    #[error("no thread became free in time")]
+    TimedOut,
+    /// The job panicked.
+    #[error("the job failed")]
+    Failed,
+}
+
+/// A fixed set of named threads fed by one queue. Cheap to clone; the threads stop when the
+/// last clone is dropped.
+#[derive(Clone)]
+pub struct Lane {
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+}
+
+impl Lane {
+    /// Starts `threads` threads named `name-N`, queueing at most `max_waiting` jobs.
+    pub fn start(name: &str, threads: usize, max_waiting: usize) -> std::io::Result<Lane> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                idle: 0,
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+        });
+        // Made first: should a spawn fail, dropping it stops the threads already started.
+        let owner = Owner(shared.clone());
+        for n in 0..threads.max(1) {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("{name}-{n}"))
+                .spawn(move || shared.serve())?;
+        }
+        Ok(Lane {
+            shared,
+            _owner: Arc::new(owner),
+        })
+    }
+
+    /// Runs `work` on one of the lane's threads and returns its result. Refused at once when
+    /// the queue is full, and after `wait` when no thread has taken the job by then.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        wait: Duration,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, Refused> {
+        let (answer, mut result) = oneshot::channel();
+        // Dropping the ticket (this future dropped while the job waits) withdraws the job.
+        let ticket = self.shared.push(Box::new(move || {
+            let _ = answer.send(work());
+        }))?;
+        let result = match tokio::time::timeout(wait, &mut result).await {
+            Ok(result) => result,
+            Err(_elapsed) if ticket.withdraw() => return Err(Refused::TimedOut),
+            // A thread took it just now: its result is one job away.
+            Err(_elapsed) => result.await,
+        };
+        // The answer is dropped unsent only when the job panicked.
+        result.map_err(|_| Refused::Failed)
+    }
+
+    /// Jobs queued and not yet started.
+    pub fn waiting(&self) -> usize {
+        self.shared.waiting.load(Ordering::Relaxed)
+    }
+}
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const WITHDRAWN: u8 = 2;
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    /// Jobs queued and neither started nor withdrawn.
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+struct Queue {
+    /// Withdrawn jobs stay here until a thread skips them.
+    jobs: VecDeque<Job>,
+    /// Threads asleep, waiting for a job.
+    idle: usize,
+    closed: bool,
+}
+
+struct Job {
+    state: Arc<AtomicU8>,
+    work: Box<dyn FnOnce() + Send>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Nothing panics while holding the lock; recovering keeps the lane alive regardless.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(self: &Arc<Self>, work: Box<dyn FnOnce() + Send>) -> Result<Ticket, Refused> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refused::Full);
+        }
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let job = Job {
+            state: state.clone(),
+            work,
+        };
+        let wake = {
+            let mut queue = self.lock();
+            queue.jobs.push_back(job);
+            queue.idle > 0
+        };
+        // Busy threads find the job when they finish theirs: no wake-up needed.
+        if wake {
+            self.ready.notify_one();
+        }
+        Ok(Ticket {
+            shared: self.clone(),
+            state,
+        })
+    }
+
+    /// One thread of the lane: runs jobs until the lane is dropped.
+    fn serve(&self) {
+        while let Some(job) = self.next() {
+            let started = job
+                .state
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+            if started {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                // A panic drops the job's answer, so its caller learns it failed.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job.work));
+            }
+        }
+    }
+
+    fn next(&self) -> Option<Job> {
+        let mut queue = self.lock();
+        loop {
+            if queue.closed {
+                return None;
+            }
+            if let Some(job) = queue.jobs.pop_front() {
+                return Some(job);
+            }
+            queue.idle += 1;
+            queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+            queue.idle -= 1;
+        }
+    }
+}
+
+/// A caller's place in the queue.
+struct Ticket {
+    shared: Arc<Shared>,
+    state: Arc<AtomicU8>,
+}
+
+impl Ticket {
+    /// Takes the job back unless a thread has started it; true if it was taken back.
+    fn withdraw(&self) -> bool {
+        let withdrawn = self
+            .state
+            .compare_exchange(QUEUED, WITHDRAWN, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if withdrawn {
+            self.shared.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+        withdrawn
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.withdraw();
+    }
+}
+
+/// Held by every clone of a lane: when the last one goes, its threads stop.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    const LONG: Duration = Duration::from_secs(10);
+
+    /// Occupies every thread of `lane` until the returned senders are dropped.
+    async fn occupy(lane: &Lane, threads: usize) -> Vec<(Ticket, mpsc::Sender<()>)> {
+        let mut held = Vec::new();
+        for _ in 0..threads {
+            let (release, blocked) = mpsc::channel::<()>();
+            let ticket = lane
+                .shared
+                .push(Box::new(move || {
+                    let _ = blocked.recv();
+                }))
+                .unwrap();
+            held.push((ticket, release));
+        }
+        while lane.waiting() != 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        held
+    }
+
+    #[tokio::test]
+    async fn a_job_runs_on_a_named_lane_thread() {
+        let lane = Lane::start("test-lane", 1, 4).unwrap();
+        let name = lane
+            .run(LONG, || std::thread::current().name().map(str::to_owned))
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("test-lane-0"));
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_gives_up_leaves_the_queue_and_its_job_never_runs() {
+        let lane = Lane::start("test", 1, 1).unwrap();
+        let busy = occupy(&lane, 1).await;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = ran.clone();
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(20),
+            lane.run(LONG, move || counted.fetch_add(1, Ordering::SeqCst)),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the only thread is busy");
+        assert_eq!(lane.waiting(), 0);
+        drop(busy);
+        // The queue holds one job: had the one given up stayed counted, this would be Full.
+        assert_eq!(lane.run(LONG, || 7).await, Ok(7));
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            0,
+            "a withdrawn job must not run"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_and_a_long_wait_after_it() {
+        let lane = Lane::start("test", 1, 1).unwrap();
+        let busy = occupy(&lane, 1).await;
+        let waiting = tokio::spawn({
+            let lane = lane.clone();
+            async move { lane.run(Duration::from_millis(50), || ()).await }
+        });
+        while lane.waiting() != 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(lane.run(LONG, || ()).await, Err(Refused::Full));
+        assert_eq!(waiting.await.unwrap(), Err(Refused::TimedOut));
+        assert_eq!(lane.waiting(), 0);
+        drop(busy);
+        assert_eq!(lane.run(LONG, || 1).await, Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_panic_fails_its_caller_and_keeps_the_thread() {
+        let lane = Lane::start("test", 1, 4).unwrap();
+        let failed = lane.run(LONG, || -> () { panic!("a bug") }).await;
+        assert_eq!(failed, Err(Refused::Failed));
+        assert_eq!(lane.run(LONG, || 2).await, Ok(2));
+    }
+
+    #[tokio::test]
+    async fn jobs_run_in_parallel_up_to_the_thread_count() {
+        let lane = Lane::start("test", 2, 4).unwrap();
+        let (started, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        let (release, gate) = mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let both: Vec<_> = (0..2)
+            .map(|_| {
+                let (lane, started, gate) = (lane.clone(), started.clone(), gate.clone());
+                tokio::spawn(async move {
+                    lane.run(LONG, move || {
+                        started.send(()).unwrap();
+                        let _ = gate.lock().unwrap().recv();
+                    })
+                    .await
+                })
+            })
+            .collect();
+        // Both start before either is released: two threads, not one.
+        for _ in 0..2 {
+            tokio::time::timeout(LONG, seen.recv())
+                .await
+                .expect("both jobs started");
+        }
+        drop(release);
+        for job in both {
+            assert_eq!(job.await.unwrap(), Ok(()));
+        }
+    }
+
+    #[tokio::test]
+    async fn dropping_the_lane_stops_its_threads() {
+        let lane = Lane::start("test", 2, 4).unwrap();
+        let (alive, gone) = mpsc::channel::<()>();
+        // Each thread holds a sender for as long as it runs: all dropped once both have ended.
+        for _ in 0..2 {
+            let alive = alive.clone();
+            lane.run(LONG, move || thread_local_keep(alive))
+                .await
+                .unwrap();
+        }
+        drop(alive);
+        drop(lane);
+        assert_eq!(
+            gone.recv_timeout(LONG),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        );
+    }
+
+    /// Keeps `value` until the current thread exits.
+    fn thread_local_keep(value: mpsc::Sender<()>) {
+        thread_local! {
+            static KEPT: std::cell::RefCell<Vec<mpsc::Sender<()>>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        KEPT.with(|kept| kept.borrow_mut().push(value));
+    }
+}
