@@ -93,6 +93,9 @@ async fn patching_subscriptions_replaces_the_whole_set() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(ids(&body), ["box-bulletin", "newsletter"]);
     let (_, shown) = app.get_self(&token).await;
+    // GET reads the session's customer in one statement, PATCH answers from the profile
+    // read: the two must agree to the byte.
+    assert_eq!(shown, body);
     let first = &shown["subscriptions"][1];
     assert_eq!(first["name"], "Newsletter");
     assert!(first["subscribed_at"].as_str().unwrap().ends_with('Z'));
@@ -112,6 +115,7 @@ async fn patching_subscriptions_replaces_the_whole_set() {
     );
     let (_, body) = app.patch_self(&token, json!({"subscriptions": []})).await;
     assert!(ids(&body).is_empty());
+    assert_eq!(app.get_self(&token).await.1, body);
 }
 
 #[tokio::test]

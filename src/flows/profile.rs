@@ -27,19 +27,15 @@ pub struct ProfileUpdate {
 }
 
 impl Area {
-    /// The customer object of the session a bearer token opens: the token check (one
-    /// primary-key lookup) and the profile read share one trip to the database, which halves
-    /// the hand-offs to the blocking pool on the busiest read (see docs/performance.md).
+    /// The customer object of the session a bearer token opens: the token check and the
+    /// profile read are one statement on one trip to a reader thread (see docs/performance.md).
     pub async fn own_profile(&self, token: &str) -> Result<Customer, AppError> {
         if !auth::looks_like_session_token(token) {
             return Err(AppError::Unauthenticated);
         }
         let token_hash = auth::digest(token);
         self.store
-            .read(move |c| match sessions::customer_of(c, &token_hash)? {
-                Some(id) => customers::profile(c, &id),
-                None => Ok(None),
-            })
+            .read(move |c| customers::profile_of_session(c, &token_hash))
             .await?
             .ok_or(AppError::Unauthenticated)
     }

@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::config;
+use crate::lanes::{Lane, Refused};
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
-use crate::config;
-use crate::lanes::{Lane, Refused};
 
 pub mod backup;
 pub mod codes;
@@ -127,7 +127,9 @@ impl Store {
         // threads than cores only took turns on them (41k vs 28k GET /customers/self per
         // second with 2 and 7 readers on 2 cores, docs/performance.md).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let readers = (settings.pool_size as usize).saturating_sub(1).clamp(1, cores);
+        let readers = (settings.pool_size as usize)
+            .saturating_sub(1)
+            .clamp(1, cores);
         Ok(Store {
             pool,
             readers: lane("db-read", readers)?,
