@@ -89,7 +89,10 @@ async fn every_response_carries_a_request_id() {
         .send()
         .await
         .unwrap();
-    assert_ne!(response.headers()["x-request-id"], "bad id\twith junk");
+    let fresh = response.headers()["x-request-id"].to_str().unwrap();
+    assert_ne!(fresh, "bad id\twith junk");
+    assert!(fresh.len() == 16 && fresh.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(fresh, id, "each request gets its own id");
 }
 
 /// Starts `serve` from the built binary in `dir` on a free port; returns the child and port.
