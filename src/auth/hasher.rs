@@ -1,14 +1,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::NewPassword;
-use crate::error::AppError;
-use crate::lanes::{Lane, Refused};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use pbkdf2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use pbkdf2::phc::PasswordHash;
 use pbkdf2::{Algorithm, Params, Pbkdf2};
+
+use crate::domain::NewPassword;
+use crate::error::AppError;
+use crate::lanes::{Lane, Refused};
 
 /// The outcome of checking a password against a stored hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

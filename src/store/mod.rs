@@ -6,11 +6,12 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config;
-use crate::lanes::{Lane, Refused};
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+
+use crate::config;
+use crate::lanes::{Lane, Refused};
 
 pub mod backup;
 pub mod codes;
