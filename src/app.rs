@@ -82,8 +82,8 @@ impl App {
         &self.applied_migrations
     }
 
-    /// Serves until `shutdown` completes; then stops accepting, lets requests in flight finish,
-    /// stops the mail worker and checkpoints the WAL.
+    /// Serves until `shutdown` completes; then stops accepting, lets requests in flight and the
+    /// work they left behind finish, stops the mail worker and checkpoints the WAL.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(stopped.clone()));
@@ -103,10 +103,19 @@ impl App {
             shutdown,
         )
         .await;
+        // Reset and sign-up emails are queued just after their answer: let that work finish.
+        self.area.background.close();
+        let grace = Duration::from_secs(config.shutdown_grace_seconds);
+        if tokio::time::timeout(grace, self.area.background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background work was still running at the end of the grace period");
+        }
         let _ = stop.send(true);
         let _ = worker.await;
         let _ = housekeeping.await;
-        self.area.store.read(store::checkpoint).await?;
+        self.area.store.after_writes(store::checkpoint).await?;
         tracing::info!("shut down cleanly");
         Ok(())
     }

@@ -359,3 +359,42 @@ async fn sigterm_lets_a_request_in_flight_finish_and_a_restart_is_clean() {
     );
     stop(server);
 }
+
+#[tokio::test]
+async fn sigterm_right_after_a_reset_request_still_queues_its_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) = start_server(dir.path(), "info");
+    let email = "leaving@example.com";
+    let secret = create_customer(dir.path(), email);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let activated = client
+        .post(format!("{base}/customers/activate"))
+        .json(&json!({"identifier": "log-test", "secret": secret, "password": PASSWORD, "password_check": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status(), StatusCode::OK);
+    let asked = client
+        .post(format!("{base}/customers/password_reset"))
+        .json(&json!({"email": email, "reset_uri": "/account/reset"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::OK);
+    // The email is queued ~20 ms after the answer; the signal comes before that, and a clean
+    // stop waits for it rather than dropping it.
+    let log = tokio::task::spawn_blocking(move || stop(server))
+        .await
+        .unwrap();
+    assert!(log.contains("shut down cleanly"), "{log}");
+    let conn = rusqlite::Connection::open(dir.path().join("customer-area.db")).unwrap();
+    let queued: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE kind = 'password_reset' AND recipient = ?1",
+            [email],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(queued, 1, "{log}");
+}

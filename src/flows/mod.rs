@@ -24,6 +24,8 @@ pub use signup::SignUp;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::task::TaskTracker;
+
 use crate::auth::PasswordHasher;
 use crate::config::Config;
 use crate::domain::PasswordPolicy;
@@ -47,6 +49,9 @@ pub struct Parts {
     pub links: Links,
     pub metrics: Metrics,
     pub throttles: Arc<Throttles>,
+    /// Work started by a request and finished after its answer (see `after_answer`); a clean
+    /// shutdown waits for it.
+    pub background: TaskTracker,
 }
 
 impl std::ops::Deref for Area {
@@ -79,6 +84,7 @@ impl Area {
             links,
             metrics: Metrics::new(),
             throttles,
+            background: TaskTracker::new(),
         })))
     }
 
@@ -95,7 +101,7 @@ impl Area {
         what: &'static str,
         work: impl std::future::Future<Output = Result<(), AppError>> + Send + 'static,
     ) {
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             // Give the connection a moment to write the answer before this work takes a core.
             tokio::time::sleep(Duration::from_millis(20)).await;
             if let Err(e) = work.await {

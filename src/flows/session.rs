@@ -62,7 +62,7 @@ impl Area {
     /// Re-hashes a password with the configured iteration count, after the login answered.
     fn rehash_in_background(&self, id: CustomerId, password: String, old_hash: String) {
         let area = self.clone();
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             let password = crate::domain::NewPassword::trusted(password);
             let result = async {
                 let hash = area.hasher.hash(&password).await?;

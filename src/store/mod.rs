@@ -172,6 +172,18 @@ impl Store {
         self.writer.run(self.wait, work).await.map_err(refused)?
     }
 
+    /// Runs `work` on the writer thread outside any transaction, once every write queued
+    /// before it has ended (the WAL checkpoint at shutdown).
+    pub async fn after_writes<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let work = move || work(&*pool.get().map_err(|_| StoreError::Busy)?);
+        self.writer.run(self.wait, work).await.map_err(refused)?
+    }
+
     /// A pooled connection for blocking callers (CLI, migrations, backup).
     pub fn connection(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
         Ok(self.pool.get()?)
