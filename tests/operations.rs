@@ -171,21 +171,28 @@ fn create_customer(dir: &std::path::Path, email: &str) -> String {
     raw.split("secret=").nth(1).unwrap()[..10].to_owned()
 }
 
-#[tokio::test]
-async fn debug_logs_hold_no_password_token_code_or_email() {
-    let dir = tempfile::tempdir().unwrap();
-    let (server, port) = start_server(dir.path(), "debug");
-    let email = "secretive@example.com";
-    let secret = create_customer(dir.path(), email);
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let activated = client
+/// Creates `email` with the CLI and activates it through the server at `base` with
+/// [`PASSWORD`]; returns the activation secret.
+async fn active_customer(dir: &std::path::Path, base: &str, email: &str) -> String {
+    let secret = create_customer(dir, email);
+    let activated = reqwest::Client::new()
         .post(format!("{base}/customers/activate"))
         .json(&json!({"identifier": "log-test", "secret": secret, "password": PASSWORD, "password_check": PASSWORD}))
         .send()
         .await
         .unwrap();
     assert_eq!(activated.status(), StatusCode::OK);
+    secret
+}
+
+#[tokio::test]
+async fn debug_logs_hold_no_password_token_code_or_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) = start_server(dir.path(), "debug");
+    let email = "secretive@example.com";
+    let base = format!("http://127.0.0.1:{port}");
+    let secret = active_customer(dir.path(), &base, email).await;
+    let client = reqwest::Client::new();
     let token = client
         .post(format!("{base}/customers/login"))
         .json(&json!({"email": email, "password": PASSWORD}))
@@ -365,16 +372,9 @@ async fn sigterm_right_after_a_reset_request_still_queues_its_email() {
     let dir = tempfile::tempdir().unwrap();
     let (server, port) = start_server(dir.path(), "info");
     let email = "leaving@example.com";
-    let secret = create_customer(dir.path(), email);
-    let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let activated = client
-        .post(format!("{base}/customers/activate"))
-        .json(&json!({"identifier": "log-test", "secret": secret, "password": PASSWORD, "password_check": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(activated.status(), StatusCode::OK);
+    active_customer(dir.path(), &base, email).await;
+    let client = reqwest::Client::new();
     let asked = client
         .post(format!("{base}/customers/password_reset"))
         .json(&json!({"email": email, "reset_uri": "/account/reset"}))
