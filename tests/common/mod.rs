@@ -3,6 +3,7 @@
 //! and reads the emails the sink received.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod smtp;
 
 use std::path::PathBuf;

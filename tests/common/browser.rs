@@ -1,0 +1,668 @@
+//! A real headless Chromium driven through Debian's `chromedriver` on a loopback port, for
+//! tests that follow the built-in pages as a person would. Every action waits for its element
+//! up to a deadline (polling, never a fixed sleep) and panics with what it saw when the page
+//! never gets there. The browser also keeps what a page must never do: console errors,
+//! requests to another origin, and axe-core violations.
+//!
+//! Without chromedriver or Chromium, [`Browser::start`] prints a loud `SKIPPED` line and
+//! answers `None`; with `CI=true` it panics instead, so CI cannot pass without a browser.
+//! `CUSTOMER_AREA_CHROMEDRIVER` and `CUSTOMER_AREA_CHROMIUM` name other binaries.
+//!
+//! Tests run in parallel, but at most one browser per core (at least two) runs at once in a
+//! test binary: more only slows them all down. A test that holds a browser gets a second one
+//! without waiting, so a test may drive two customers at once.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How long an action waits for its element or text before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(50);
+/// Turns for browsers: one per core, at least two.
+static TURNS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(Semaphore::new(cores.max(2)))
+});
+
+thread_local! {
+    /// Browsers alive on this test's thread: a second one does not wait for a turn.
+    static HELD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The window size a browser starts with: a desktop.
+pub const DESKTOP: (u32, u32) = (1280, 900);
+/// A small phone's viewport: the pages must fit it without sideways scrolling.
+pub const PHONE: (u32, u32) = (360, 740);
+
+/// A headless Chromium session; chromedriver and every browser process end when it drops,
+/// also when the test panics.
+pub struct Browser {
+    client: Client,
+    wait: Duration,
+    width: AtomicU32,
+    seen: Mutex<Seen>,
+    // Dropped after the client: the processes end, then their profile directory goes.
+    driver: Driver,
+    profile: tempfile::TempDir,
+    _turn: Turn,
+}
+
+/// A browser's turn to run; the next waiting test starts when it drops.
+struct Turn(Option<OwnedSemaphorePermit>);
+
+impl Turn {
+    async fn take() -> Turn {
+        let permit = if HELD.get() == 0 {
+            Some(
+                TURNS
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the turns stay open"),
+            )
+        } else {
+            None
+        };
+        HELD.set(HELD.get() + 1);
+        Turn(permit)
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        HELD.set(HELD.get().saturating_sub(1));
+    }
+}
+
+/// What the browser's logs reported since the last [`Browser::forget_logs`].
+#[derive(Default)]
+struct Seen {
+    console_errors: Vec<String>,
+    requests: BTreeSet<String>,
+}
+
+/// How grave an axe-core violation is, in axe's own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Impact {
+    Minor,
+    Moderate,
+    Serious,
+    Critical,
+}
+
+impl Impact {
+    fn parse(name: &str) -> Option<Impact> {
+        match name {
+            "minor" => Some(Impact::Minor),
+            "moderate" => Some(Impact::Moderate),
+            "serious" => Some(Impact::Serious),
+            "critical" => Some(Impact::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// One axe-core rule a page breaks, with the elements that break it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: String,
+    pub impact: Impact,
+    pub help: String,
+    /// CSS selectors of the offending elements.
+    pub targets: Vec<String>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({:?}): {} at {}",
+            self.rule,
+            self.impact,
+            self.help,
+            self.targets.join(", ")
+        )
+    }
+}
+
+impl Browser {
+    /// Starts chromedriver and a fresh headless Chromium; `None` (said loudly) when they are
+    /// not installed, a panic instead under `CI=true`.
+    pub async fn start() -> Option<Browser> {
+        let (chromedriver, chromium) = match (chromedriver_path(), chromium_path()) {
+            (Some(driver), Some(chromium)) => (driver, chromium),
+            (driver, _) => {
+                let missing = if driver.is_none() {
+                    "chromedriver (Debian package chromium-driver)"
+                } else {
+                    "Chromium (Debian package chromium)"
+                };
+                if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                    panic!("browser tests need {missing}, which is not installed (CI=true)");
+                }
+                eprintln!(
+                    "\n==================== SKIPPED: browser test ====================\n\
+                     {missing} is not installed, so this test checked nothing.\n\
+                     Install it: apt-get install chromium chromium-driver\n\
+                     ===============================================================\n"
+                );
+                return None;
+            }
+        };
+        let turn = Turn::take().await;
+        let profile = tempfile::tempdir().expect("a profile directory");
+        let driver = Driver::start(&chromedriver, profile.path());
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    // Root in a container: no user namespaces for the sandbox, a small /dev/shm.
+                    "--no-sandbox",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.path().join("chromium").display()),
+                    format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
+                    "--force-device-scale-factor=1",
+                    "--lang=en-US",
+                    "--no-first-run",
+                    "--no-default-browser-check",
+                    "--disable-extensions",
+                    "--disable-sync",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-domain-reliability",
+                    "--disable-crash-reporter",
+                    "--hide-scrollbars",
+                ],
+            },
+            // Console messages and the network events (every request a page makes).
+            "goog:loggingPrefs": { "browser": "ALL", "performance": "ALL" },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .unwrap_or_else(|e| panic!("Chromium starts: {e}\n{}", driver.log()));
+        *driver.session.lock().unwrap() = client.session_id().await.ok().flatten();
+        let browser = Browser {
+            client,
+            wait: WAIT,
+            width: AtomicU32::new(DESKTOP.0),
+            seen: Mutex::default(),
+            driver,
+            profile,
+            _turn: turn,
+        };
+        // What the start page did is no page's doing.
+        browser.forget_logs().await;
+        Some(browser)
+    }
+
+    /// The WebDriver client, for what this harness does not offer.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The process group of chromedriver and Chromium, which ends when the browser drops.
+    pub fn process_group(&self) -> libc::pid_t {
+        self.driver.child.id() as libc::pid_t
+    }
+
+    /// Changes how long actions wait for their element or text.
+    pub fn set_wait(&mut self, wait: Duration) {
+        self.wait = wait;
+    }
+
+    /// Loads `url` and waits for its load event.
+    pub async fn open(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        self.read_logs().await;
+    }
+
+    /// The address of the page shown now.
+    pub async fn url(&self) -> String {
+        self.client.current_url().await.expect("the URL").into()
+    }
+
+    /// Waits until an element matching `selector` is shown, and answers it.
+    pub async fn wait_for(&self, selector: &str) -> Element {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(selector)).await
+                && element.is_displayed().await.unwrap_or(false)
+            {
+                return element;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no visible {selector} after {:?} on {}",
+                    self.wait,
+                    self.url().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until the element matching `selector` shows a text containing `text`.
+    pub async fn wait_for_text(&self, selector: &str, text: &str) {
+        let deadline = Instant::now() + self.wait;
+        let mut last = None;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(selector)).await
+                && let Ok(shown) = element.text().await
+            {
+                if shown.contains(text) {
+                    return;
+                }
+                last = Some(shown);
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{selector} never showed {text:?} within {:?} on {}; it showed {last:?}",
+                    self.wait,
+                    self.url().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Replaces the value of the input matching `selector` by typing `text`.
+    pub async fn fill(&self, selector: &str, text: &str) {
+        let input = self.wait_for(selector).await;
+        input
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {selector}: {e}"));
+        input
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {selector}: {e}"));
+    }
+
+    /// Clicks the element matching `selector`.
+    pub async fn click(&self, selector: &str) {
+        self.wait_for(selector)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+    }
+
+    /// Chooses the option with `value` in the `<select>` matching `selector`.
+    pub async fn select(&self, selector: &str, value: &str) {
+        self.wait_for(selector)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("select {value:?} in {selector}: {e}"));
+    }
+
+    /// The visible text of the element matching `selector`.
+    pub async fn text(&self, selector: &str) -> String {
+        self.wait_for(selector)
+            .await
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("text of {selector}: {e}"))
+    }
+
+    /// The current value of the input matching `selector`.
+    pub async fn value(&self, selector: &str) -> String {
+        self.wait_for(selector)
+            .await
+            .prop("value")
+            .await
+            .unwrap_or_else(|e| panic!("value of {selector}: {e}"))
+            .unwrap_or_default()
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}"))
+    }
+
+    /// Resizes the viewport to `width` × `height` CSS pixels.
+    pub async fn set_window(&self, width: u32, height: u32) {
+        // The window has no frame in headless mode, but ask the page to be sure.
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize to {width}x{height}: {e}"));
+        let inner = self.execute("return window.innerWidth;", vec![]).await;
+        if inner.as_u64() != Some(u64::from(width)) {
+            self.cdp(
+                "Emulation.setDeviceMetricsOverride",
+                json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+            )
+            .await;
+        }
+        self.width.store(width, Ordering::Relaxed);
+    }
+
+    /// Saves the viewport as `<target>/screenshots/<name>-<width>.png` and answers the path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).expect("the screenshot folder");
+        let path = dir.join(format!("{name}-{}.png", self.width.load(Ordering::Relaxed)));
+        std::fs::write(&path, png).expect("the screenshot is written");
+        path
+    }
+
+    /// Whether the page is wider than the viewport (a phone would scroll sideways).
+    pub async fn has_horizontal_scroll(&self) -> bool {
+        let wider = self
+            .execute(
+                "const root = document.documentElement;\
+                 return root.scrollWidth > root.clientWidth;",
+                vec![],
+            )
+            .await;
+        wider.as_bool().expect("a boolean")
+    }
+
+    /// Every console error and uncaught exception since the start (or the last
+    /// [`Browser::forget_logs`]), as Chromium worded them.
+    pub async fn console_errors(&self) -> Vec<String> {
+        self.read_logs().await;
+        self.seen.lock().unwrap().console_errors.clone()
+    }
+
+    /// Every URL requested so far (documents, scripts, styles, images, fetches, sockets)
+    /// whose origin is not `base_origin` (e.g. `http://127.0.0.1:8080`).
+    pub async fn foreign_requests(&self, base_origin: &str) -> Vec<String> {
+        self.read_logs().await;
+        let base = url::Url::parse(base_origin)
+            .unwrap_or_else(|e| panic!("{base_origin} is not a URL: {e}"))
+            .origin();
+        let seen = self.seen.lock().unwrap();
+        seen.requests
+            .iter()
+            .filter(|requested| match url::Url::parse(requested) {
+                // data:, blob:, about: and chrome: URLs go to no server.
+                Ok(url) => {
+                    matches!(url.scheme(), "http" | "https" | "ws" | "wss") && url.origin() != base
+                }
+                Err(_) => true,
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets the console errors and requests seen so far.
+    pub async fn forget_logs(&self) {
+        self.read_logs().await;
+        *self.seen.lock().unwrap() = Seen::default();
+    }
+
+    /// Runs axe-core on the page shown and answers the violations at least as grave as
+    /// `min_impact`.
+    pub async fn axe_violations(&self, min_impact: Impact) -> Vec<Violation> {
+        let loaded = self
+            .execute("return typeof window.axe === 'object';", vec![])
+            .await;
+        if loaded != Value::Bool(true) {
+            let source = std::fs::read_to_string(axe_path())
+                .unwrap_or_else(|e| panic!("{}: {e}", axe_path().display()));
+            self.execute(&source, vec![]).await;
+        }
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 axe.run(document, { resultTypes: ['violations'] })\
+                   .then(r => done(r.violations.map(v => ({\
+                     rule: v.id, impact: v.impact, help: v.help,\
+                     targets: v.nodes.map(n => n.target.join(' '))\
+                   }))))\
+                   .catch(e => done({ error: String(e) }));",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("axe-core runs: {e}"));
+        let Value::Array(found) = result else {
+            panic!("axe-core failed: {result}");
+        };
+        found
+            .iter()
+            .map(|v| Violation {
+                rule: v["rule"].as_str().unwrap_or_default().to_owned(),
+                impact: Impact::parse(v["impact"].as_str().unwrap_or_default())
+                    .unwrap_or(Impact::Critical),
+                help: v["help"].as_str().unwrap_or_default().to_owned(),
+                targets: v["targets"]
+                    .as_array()
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(|s| s.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .filter(|v| v.impact >= min_impact)
+            .collect()
+    }
+
+    /// Moves chromedriver's console and network logs (which it empties on each read) into
+    /// what this browser has seen.
+    async fn read_logs(&self) {
+        let console = self.log("browser").await;
+        let network = self.log("performance").await;
+        let mut seen = self.seen.lock().unwrap();
+        for entry in console {
+            if entry["level"] == "SEVERE" {
+                let message = entry["message"].as_str().unwrap_or_default().to_owned();
+                seen.console_errors.push(message);
+            }
+        }
+        for entry in network {
+            let Some(event) = entry["message"]
+                .as_str()
+                .and_then(|m| serde_json::from_str::<Value>(m).ok())
+            else {
+                continue;
+            };
+            let event = &event["message"];
+            let url = match event["method"].as_str() {
+                Some("Network.requestWillBeSent") => &event["params"]["request"]["url"],
+                Some("Network.webSocketCreated") => &event["params"]["url"],
+                _ => continue,
+            };
+            if let Some(url) = url.as_str() {
+                seen.requests.insert(url.to_owned());
+            }
+        }
+    }
+
+    /// Entries of chromedriver's log `kind` since the last read.
+    async fn log(&self, kind: &str) -> Vec<Value> {
+        let entries = self
+            .client
+            .issue_cmd(SessionCommand {
+                path: "se/log",
+                body: json!({ "type": kind }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("read the {kind} log: {e}"));
+        match entries {
+            Value::Array(entries) => entries,
+            other => panic!("the {kind} log is not a list: {other}"),
+        }
+    }
+
+    /// Sends a Chrome DevTools Protocol command through chromedriver.
+    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.client
+            .issue_cmd(SessionCommand {
+                path: "goog/cdp/execute",
+                body: json!({ "cmd": cmd, "params": params }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    }
+}
+
+/// A POST to one of chromedriver's own endpoints under the session.
+#[derive(Debug)]
+struct SessionCommand {
+    path: &'static str,
+    body: Value,
+}
+
+impl WebDriverCompatibleCommand for SessionCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
+    }
+}
+
+/// chromedriver in its own process group, which Chromium's processes join.
+struct Driver {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    session: Mutex<Option<String>>,
+}
+
+impl Driver {
+    fn start(chromedriver: &Path, dir: &Path) -> Driver {
+        let log = dir.join("chromedriver.log");
+        let mut child = Command::new(chromedriver)
+            .arg("--port=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("the chromedriver log"))
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", chromedriver.display()));
+        let mut stdout = BufReader::new(child.stdout.take().expect("chromedriver's stdout"));
+        let mut driver = Driver {
+            child,
+            port: 0,
+            log,
+            session: Mutex::new(None),
+        };
+        // It says which port it chose, e.g. "ChromeDriver was started successfully on port 41235."
+        let mut line = String::new();
+        while driver.port == 0 {
+            line.clear();
+            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                panic!("chromedriver exited before listening\n{}", driver.log());
+            }
+            if let Some((_, port)) = line.trim().trim_end_matches('.').rsplit_once("on port ") {
+                driver.port = port.parse().expect("a port number");
+            }
+        }
+        // Keep reading, so that chromedriver never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        driver
+    }
+
+    fn log(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        format!("chromedriver log:\n{log}")
+    }
+
+    /// Asks chromedriver to close the session (Chromium quits and its processes are reaped),
+    /// without an async runtime: this also runs while a panicking test unwinds.
+    fn close_session(&self, session: &str) -> std::io::Result<()> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            stream,
+            "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            self.port
+        )?;
+        // The answer comes once Chromium has quit; chromedriver may keep the connection open.
+        let mut status = String::new();
+        BufReader::new(stream).read_line(&mut status)?;
+        Ok(())
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.lock().unwrap().take() {
+            let _ = self.close_session(&session);
+        }
+        // Whatever is left of chromedriver and Chromium goes with the process group.
+        let group = self.child.id() as libc::pid_t;
+        // SAFETY: kill() only sends a signal; the group is the one chromedriver leads.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Where screenshots go: `screenshots/` in the build's target folder.
+pub fn screenshot_dir() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).join("screenshots")
+}
+
+/// The axe-core build vendored for the tests.
+fn axe_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vendor/axe-core/axe.min.js")
+}
+
+fn chromedriver_path() -> Option<PathBuf> {
+    binary("CUSTOMER_AREA_CHROMEDRIVER", &["chromedriver"])
+}
+
+fn chromium_path() -> Option<PathBuf> {
+    binary(
+        "CUSTOMER_AREA_CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    )
+}
+
+/// The file named by `variable` if set, else the first of `names` on PATH.
+fn binary(variable: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(variable) {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
