@@ -77,6 +77,7 @@ const PIXEL: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="1" height=
 struct Site {
     origin: String,
     other_origin: String,
+    closed_url: String,
     other_hits: Arc<AtomicUsize>,
 }
 
@@ -91,7 +92,15 @@ impl Site {
         let other = serve(pixel).await;
         let other_origin = format!("http://{other}");
 
-        let image = format!(r#"<img src="{other_origin}/pixel.svg" alt="A pixel">"#);
+        // A port nobody listens on: the request fails, and still counts.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let closed_url = format!("http://{closed}/gone.svg");
+        let image = format!(
+            r#"<img src="{other_origin}/pixel.svg" alt="A pixel"><img src="{closed_url}" alt="Gone">"#
+        );
         let foreign = format!(
             r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Foreign</title><link rel="icon" href="/favicon.svg">
 </head><body><main><h1>Foreign</h1>{image}</main></body></html>"#
@@ -116,6 +125,7 @@ impl Site {
         Site {
             origin: format!("http://{addr}"),
             other_origin,
+            closed_url,
             other_hits,
         }
     }
@@ -225,8 +235,11 @@ async fn a_request_to_another_loopback_origin_is_reported() {
     let site = Site::start().await;
 
     browser.open(&site.url("/foreign")).await;
-    let foreign = browser.foreign_requests(&site.origin).await;
-    assert_eq!(foreign, [format!("{}/pixel.svg", site.other_origin)]);
+    let mut foreign = browser.foreign_requests(&site.origin).await;
+    foreign.sort();
+    let mut expected = [format!("{}/pixel.svg", site.other_origin), site.closed_url];
+    expected.sort();
+    assert_eq!(foreign, expected);
     // The report matches what really went out.
     assert_eq!(site.other_hits.load(Ordering::SeqCst), 1);
 }

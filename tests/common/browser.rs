@@ -157,11 +157,14 @@ impl Browser {
                 if std::env::var("CI").is_ok_and(|ci| ci == "true") {
                     panic!("browser tests need {missing}, which is not installed (CI=true)");
                 }
-                eprintln!(
+                // Straight to stderr: the test harness would hide eprintln! of a passing test.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\n==================== SKIPPED: browser test ====================\n\
-                     {missing} is not installed, so this test checked nothing.\n\
+                     {missing} is not installed, so {} checked nothing.\n\
                      Install it: apt-get install chromium chromium-driver\n\
-                     ===============================================================\n"
+                     ===============================================================\n",
+                    std::thread::current().name().unwrap_or("this test")
                 );
                 return None;
             }
