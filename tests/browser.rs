@@ -33,6 +33,8 @@ const CLEAN: &str = r#"<!doctype html>
 <button type="submit">Greet</button>
 </form>
 <p id="out" aria-live="polite"></p>
+<p id="secret" hidden>Not shown</p>
+<a id="next" href="/wide">A wide page</a>
 </main></body></html>"#;
 
 const STYLE: &str = "body { font: 16px/1.5 sans-serif; margin: 1rem; color: #111; background: #fff; }\n\
@@ -160,8 +162,8 @@ where
     addr
 }
 
-/// The width of a PNG, read from its header.
-fn png_width(path: &std::path::Path) -> u32 {
+/// The width and height of a PNG, read from its header.
+fn png_size(path: &std::path::Path) -> (u32, u32) {
     let png = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(
         &png[..8],
@@ -169,7 +171,8 @@ fn png_width(path: &std::path::Path) -> u32 {
         "{} is a PNG",
         path.display()
     );
-    u32::from_be_bytes(png[16..20].try_into().unwrap())
+    let number = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    (number(16), number(20))
 }
 
 #[tokio::test]
@@ -193,8 +196,8 @@ async fn a_clean_page_reports_nothing_and_is_screenshot_at_phone_and_desktop_wid
     let phone = browser.screenshot("harness-clean").await;
     assert_eq!(desktop, screenshot_dir().join("harness-clean-1280.png"));
     assert_eq!(phone, screenshot_dir().join("harness-clean-360.png"));
-    assert_eq!(png_width(&desktop), DESKTOP.0);
-    assert_eq!(png_width(&phone), PHONE.0);
+    assert_eq!(png_size(&desktop), DESKTOP);
+    assert_eq!(png_size(&phone), PHONE);
 
     assert_eq!(browser.axe_violations(Impact::Minor).await, []);
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
@@ -202,6 +205,17 @@ async fn a_clean_page_reports_nothing_and_is_screenshot_at_phone_and_desktop_wid
         browser.foreign_requests(&site.origin).await,
         Vec::<String>::new()
     );
+
+    assert!(browser.is_shown("#out").await);
+    assert!(!browser.is_shown("#secret").await);
+    assert!(!browser.is_shown("#no-such-element").await);
+    assert_eq!(
+        browser.attr("#next", "href").await.as_deref(),
+        Some("/wide")
+    );
+    browser.click("#next").await;
+    assert_eq!(browser.wait_for_url("/wide").await, site.url("/wide"));
+    browser.wait_for_text("h1", "Wide").await;
 }
 
 #[tokio::test]
@@ -289,7 +303,7 @@ async fn a_page_wider_than_a_phone_scrolls_sideways_at_360_px() {
     browser.set_window(PHONE.0, PHONE.1).await;
     assert!(browser.has_horizontal_scroll().await);
     let shot = browser.screenshot("harness-wide").await;
-    assert_eq!(png_width(&shot), PHONE.0);
+    assert_eq!(png_size(&shot), PHONE);
 }
 
 #[tokio::test]

@@ -46,7 +46,7 @@ thread_local! {
     static HELD: Cell<usize> = const { Cell::new(0) };
 }
 
-/// The window size a browser starts with: a desktop.
+/// The viewport a browser starts with: a desktop.
 pub const DESKTOP: (u32, u32) = (1280, 900);
 /// A small phone's viewport: the pages must fit it without sideways scrolling.
 pub const PHONE: (u32, u32) = (360, 740);
@@ -217,6 +217,7 @@ impl Browser {
             profile,
             _turn: turn,
         };
+        browser.set_window(DESKTOP.0, DESKTOP.1).await;
         // What the start page did is no page's doing.
         browser.forget_logs().await;
         Some(browser)
@@ -249,6 +250,42 @@ impl Browser {
     /// The address of the page shown now.
     pub async fn url(&self) -> String {
         self.client.current_url().await.expect("the URL").into()
+    }
+
+    /// Waits until the address of the page shown contains `part` (after a click that
+    /// navigates, say), and answers the address.
+    pub async fn wait_for_url(&self, part: &str) -> String {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            let url = self.url().await;
+            if url.contains(part) {
+                return url;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "the address never contained {part:?} within {:?}; it is {url}",
+                    self.wait
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Whether an element matching `selector` is shown now (no waiting).
+    pub async fn is_shown(&self, selector: &str) -> bool {
+        match self.client.find(Locator::Css(selector)).await {
+            Ok(element) => element.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// The attribute `name` of the element matching `selector` (e.g. a link's `href`).
+    pub async fn attr(&self, selector: &str, name: &str) -> Option<String> {
+        self.wait_for(selector)
+            .await
+            .attr(name)
+            .await
+            .unwrap_or_else(|e| panic!("{name} of {selector}: {e}"))
     }
 
     /// Waits until an element matching `selector` is shown, and answers it.
@@ -353,22 +390,44 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}"))
     }
 
-    /// Resizes the viewport to `width` × `height` CSS pixels.
+    /// Resizes the viewport (not the window around it) to `width` × `height` CSS pixels.
     pub async fn set_window(&self, width: u32, height: u32) {
-        // The window has no frame in headless mode, but ask the page to be sure.
-        self.client
-            .set_window_size(width, height)
-            .await
-            .unwrap_or_else(|e| panic!("resize to {width}x{height}: {e}"));
-        let inner = self.execute("return window.innerWidth;", vec![]).await;
-        if inner.as_u64() != Some(u64::from(width)) {
-            self.cdp(
-                "Emulation.setDeviceMetricsOverride",
-                json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
-            )
-            .await;
+        let (mut outer_width, mut outer_height) = (width, height);
+        for _ in 0..2 {
+            self.client
+                .set_window_size(outer_width, outer_height)
+                .await
+                .unwrap_or_else(|e| panic!("resize to {width}x{height}: {e}"));
+            let (inner_width, inner_height) = self.viewport().await;
+            if (inner_width, inner_height) == (width, height) {
+                self.width.store(width, Ordering::Relaxed);
+                return;
+            }
+            // The window's frame takes the difference: add it, once.
+            outer_width += width.saturating_sub(inner_width);
+            outer_height += height.saturating_sub(inner_height);
         }
+        // A window the platform will not make that small: emulate the viewport instead.
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await;
+        assert_eq!(
+            self.viewport().await,
+            (width, height),
+            "the viewport's size"
+        );
         self.width.store(width, Ordering::Relaxed);
+    }
+
+    /// The viewport's width and height in CSS pixels.
+    async fn viewport(&self) -> (u32, u32) {
+        let size = self
+            .execute("return [window.innerWidth, window.innerHeight];", vec![])
+            .await;
+        let side = |i: usize| size[i].as_u64().expect("a size") as u32;
+        (side(0), side(1))
     }
 
     /// Saves the viewport as `<target>/screenshots/<name>-<width>.png` and answers the path.
