@@ -7,20 +7,15 @@
 //! Without chromedriver or Chromium, [`Browser::start`] prints a loud `SKIPPED` line and
 //! answers `None`; with `CI=true` it panics instead, so CI cannot pass without a browser.
 //! `CUSTOMER_AREA_CHROMEDRIVER` and `CUSTOMER_AREA_CHROMIUM` name other binaries.
-//!
-//! Tests run in parallel, but at most one browser per core (at least two) runs at once in a
-//! test binary: more only slows them all down. A test that holds a browser gets a second one
-//! without waiting, so a test may drive two customers at once.
 
 mod driver;
 
-use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use driver::{Driver, SessionCommand, chromedriver_path, chromium_path};
@@ -28,23 +23,11 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long an action waits for its element or text before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 /// How often a wait looks again.
 const POLL: Duration = Duration::from_millis(50);
-/// Turns for browsers: one per core, at least two.
-static TURNS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Arc::new(Semaphore::new(cores.max(2)))
-});
-
-thread_local! {
-    /// Browsers alive on this test's thread: a second one does not wait for a turn.
-    static HELD: Cell<usize> = const { Cell::new(0) };
-}
-
 /// The viewport a browser starts with: a desktop.
 pub const DESKTOP: (u32, u32) = (1280, 900);
 /// A small phone's viewport: the pages must fit it without sideways scrolling.
@@ -60,34 +43,6 @@ pub struct Browser {
     // Dropped after the client: the processes end, then their profile directory goes.
     driver: Driver,
     profile: tempfile::TempDir,
-    _turn: Turn,
-}
-
-/// A browser's turn to run; the next waiting test starts when it drops.
-struct Turn(Option<OwnedSemaphorePermit>);
-
-impl Turn {
-    async fn take() -> Turn {
-        let permit = if HELD.get() == 0 {
-            Some(
-                TURNS
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the turns stay open"),
-            )
-        } else {
-            None
-        };
-        HELD.set(HELD.get() + 1);
-        Turn(permit)
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        HELD.set(HELD.get().saturating_sub(1));
-    }
 }
 
 /// What the browser's logs reported since the last [`Browser::forget_logs`].
@@ -168,7 +123,6 @@ impl Browser {
                 return None;
             }
         };
-        let turn = Turn::take().await;
         let profile = tempfile::tempdir().expect("a profile directory");
         let driver = Driver::start(&chromedriver, profile.path());
         let capabilities = json!({
@@ -214,7 +168,6 @@ impl Browser {
             seen: Mutex::default(),
             driver,
             profile,
-            _turn: turn,
         };
         browser.set_window(DESKTOP.0, DESKTOP.1).await;
         // What the start page did is no page's doing.
