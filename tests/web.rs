@@ -84,7 +84,12 @@ fn assert_page_headers(url: &str, headers: &HeaderMap) {
 /// Everything a page loads: its stylesheets, icon and scripts, and the modules they import,
 /// as (absolute URL, body). Fails on any answer but 200.
 async fn first_load(app: &TestApp, page: &str) -> Vec<(Url, Vec<u8>)> {
-    let page_url = Url::parse(&app.url(page)).unwrap();
+    first_load_at(app, &app.url(page)).await
+}
+
+/// [`first_load`] of a page at an absolute URL (e.g. through a proxy).
+async fn first_load_at(app: &TestApp, page: &str) -> Vec<(Url, Vec<u8>)> {
+    let page_url = Url::parse(page).unwrap();
     let (status, _, html) = get(app, page_url.as_str()).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let html = String::from_utf8(html).unwrap();
@@ -211,6 +216,66 @@ async fn pages_and_assets_use_relative_urls_and_no_other_origin() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// A reverse proxy on a loopback port that serves `app` under `/account/`; returns its base URL.
+async fn prefix_proxy(app: &TestApp) -> String {
+    use warp::Filter;
+    let upstream = app.base.clone();
+    let client = app.client.clone();
+    let route = warp::path("account")
+        .and(warp::path::tail())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::method())
+        .and(warp::body::bytes())
+        .and_then(
+            move |tail: warp::path::Tail, query: String, method, body: bytes::Bytes| {
+                let (client, upstream) = (client.clone(), upstream.clone());
+                async move {
+                    let mut url = format!("{upstream}/{}", tail.as_str());
+                    if !query.is_empty() {
+                        url = format!("{url}?{query}");
+                    }
+                    let answer = client.request(method, url).body(body).send().await.unwrap();
+                    let mut response = http::Response::builder().status(answer.status());
+                    for (name, value) in answer.headers() {
+                        if !["content-length", "transfer-encoding", "connection"]
+                            .contains(&name.as_str())
+                        {
+                            response = response.header(name, value);
+                        }
+                    }
+                    let body = answer.bytes().await.unwrap().to_vec();
+                    Ok::<_, warp::Rejection>(response.body(body).unwrap())
+                }
+            },
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    format!("http://{addr}/account/")
+}
+
+#[tokio::test]
+async fn pages_and_their_links_work_under_a_path_prefix() {
+    let app = spawn_app().await;
+    let proxy = prefix_proxy(&app).await;
+    for page in PAGES {
+        let loaded = first_load_at(&app, &format!("{proxy}{}", &page[1..])).await;
+        let (page_url, html) = &loaded[0];
+        for (url, _) in &loaded {
+            assert!(url.as_str().starts_with(&proxy), "{url} escapes the prefix");
+        }
+        for link in attribute_values(std::str::from_utf8(html).unwrap(), "href") {
+            let target = page_url.join(&link).unwrap();
+            assert!(
+                target.as_str().starts_with(&proxy),
+                "{page}: {link} leaves the prefix"
+            );
+            let (status, _, _) = get(&app, target.as_str()).await;
+            assert_eq!(status, StatusCode::OK, "{page}: {link}");
         }
     }
 }

@@ -35,6 +35,8 @@ function nameCountries() {
 function fillProfile(c) {
   customer = c;
   document.getElementById('current-email').textContent = c.email;
+  // Lets password managers file the new password under the right account.
+  document.getElementById('password-username').value = c.email;
   for (const key of PROFILE) profileForm.elements.namedItem(key).value = c[key] || '';
 }
 

@@ -112,7 +112,8 @@ export function showErrors(form, result) {
     }
   }
   const top = form.querySelector('.form-error');
-  if (!Object.keys(fields).length) unplaced = [describe(result)];
+  // A code or key from a link has no input to show its problem next to.
+  if (!Object.keys(fields).length || result.data.error === 'invalid_code') unplaced = [describe(result)];
   if (top && unplaced.length) top.textContent = unplaced.join(' ');
   if (first) first.focus();
   else if (top) top.focus();
