@@ -518,3 +518,18 @@ async fn the_sign_in_page_first_load_is_under_60_kb() {
     assert!(loaded.len() >= 4, "{files:?}");
     assert!(total < 60 * 1024, "{total} bytes: {files:?}");
 }
+
+#[test]
+fn page_paths_have_bounded_route_patterns_for_logs_and_metrics() {
+    use customer_area::http::{allowed_methods, route_pattern};
+    for (path, pattern) in [
+        ("/", "/"),
+        ("/activate", "/activate"),
+        ("/reset/ABCDE12345", "/reset/{}"),
+        ("/assets/0123abcd/app.css", "/assets/{}/{}"),
+        ("/demo/mail/1795601818-000001.eml", "/demo/mail/{}"),
+    ] {
+        assert_eq!(route_pattern(path), pattern, "{path}");
+        assert_eq!(allowed_methods(pattern), "GET", "{pattern}");
+    }
+}
