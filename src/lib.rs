@@ -7,6 +7,7 @@
 //! - `mail`: where mail leaves (templates, outbox worker, file and SMTP transports)
 //! - `auth`: password hashing, tokens, one-time codes, the reset JWT
 //! - `lanes`: the threads that run blocking work (hashing, SQLite) off the async executor
+//! - `web`: the built-in customer pages, which call only the public HTTP API
 //! - `cli`: the admin commands; `app`: the boot path shared by `serve` and the tests
 
 pub mod app;
@@ -23,3 +24,4 @@ pub mod metrics;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;
+pub mod web;

@@ -6,7 +6,7 @@ use common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const LINK: &str = "https://shop.example.com/customers/activate";
+const LINK: &str = "https://shop.example.com/activate";
 
 async fn pending(app: &TestApp, email: &str) -> (String, String) {
     app.create_customer(email, "Pending Customer").await;

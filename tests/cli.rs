@@ -140,7 +140,7 @@ fn customers_create_writes_the_activation_email_to_the_outbox_folder() {
     let raw = std::fs::read_to_string(emails[0].as_ref().unwrap().path()).unwrap();
     assert!(raw.contains("To: <ada@example.com>"));
     assert!(
-        raw.contains("http://localhost:8080/customers/activate?identifier=test-user-1&secret="),
+        raw.contains("http://localhost:8080/activate?identifier=test-user-1&secret="),
         "{raw}"
     );
 

@@ -99,7 +99,7 @@ async fn queued_mail_is_delivered_after_a_restart() {
     let smtp = SmtpSink::start_on(port).await;
     let app = common::boot(config, dir, smtp).await;
     let mail = app.wait_for_email("restart@example.com", "Activate").await;
-    mail.link_param("https://shop.example.com/customers/activate", "secret");
+    mail.link_param("https://shop.example.com/activate", "secret");
     assert_eq!(app.smtp.accepted().len(), 1);
 }
 

@@ -6,7 +6,7 @@ use common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const LINK: &str = "https://shop.example.com/customers/newemail_confirm";
+const LINK: &str = "https://shop.example.com/confirm-email";
 
 /// Asks for a change to `new` and returns the emailed identifier and key.
 async fn ask_change(app: &TestApp, token: &str, new: &str) -> (String, String) {

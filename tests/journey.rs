@@ -22,7 +22,7 @@ async fn a_customer_lives_their_whole_life_through_the_api() {
     );
 
     let mail = app.wait_for_email("ada@example.com", "Activate").await;
-    let link = "https://shop.example.com/customers/activate";
+    let link = "https://shop.example.com/activate";
     assert_eq!(
         mail.link_param(link, "identifier"),
         created.identifier.as_str()

@@ -6,7 +6,7 @@ use common::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 
-const LINK: &str = "https://shop.example.com/customers/activate";
+const LINK: &str = "https://shop.example.com/activate";
 
 #[tokio::test]
 async fn with_sign_up_off_the_endpoint_does_not_exist() {

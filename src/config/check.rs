@@ -47,6 +47,12 @@ impl Config {
                 .join(uri)
                 .map_err(|e| invalid(key, format!("`{uri}` is not a valid URI ({e})")))?;
         }
+        if !self.web.custom_css.as_os_str().is_empty() && !self.web.custom_css.is_file() {
+            return Err(invalid(
+                "web.custom_css",
+                format!("`{}` is not a readable file", self.web.custom_css.display()),
+            ));
+        }
         let auth = &self.auth;
         if auth.pbkdf2_iterations < 1000 {
             return Err(invalid("auth.pbkdf2_iterations", "must be at least 1000"));

@@ -175,6 +175,22 @@ mod tests {
     }
 
     #[test]
+    fn web_settings_can_come_from_the_environment() {
+        let config = load(
+            "",
+            &[
+                ("CUSTOMER_AREA_WEB_ENABLED", "false"),
+                ("CUSTOMER_AREA_WEB_DEMO_MAILBOX", "off"),
+            ],
+        )
+        .unwrap();
+        assert!(!config.web.enabled);
+        assert_eq!(config.web.demo_mailbox, crate::config::DemoMailbox::Off);
+        let err = load("", &[("CUSTOMER_AREA_WEB_DEMO_MAILBOX", "sometimes")]).unwrap_err();
+        assert!(err.contains("web.demo_mailbox"), "{err}");
+    }
+
+    #[test]
     fn unknown_key_is_refused_by_name() {
         let err = load("[auth]\npbkdf2_iteration = 5", &[]).unwrap_err();
         assert!(err.contains("pbkdf2_iteration"), "{err}");
@@ -210,6 +226,12 @@ mod tests {
                 "[server]\ntrusted_proxies = [\"proxy\"]",
                 "server.trusted_proxies",
             ),
+            ("[web]\ndemo_mailbox = \"always\"", "web.demo_mailbox"),
+            (
+                "[web]\ncustom_css = \"/no/such/shop.css\"",
+                "web.custom_css",
+            ),
+            ("[web]\nenabled = \"yes\"", "web.enabled"),
         ] {
             let err = load(text, &[]).unwrap_err();
             assert!(err.contains(key), "{text}: {err}");

@@ -29,6 +29,7 @@ pub struct Config {
     pub admin: Admin,
     pub log: Log,
     pub limits: Limits,
+    pub web: Web,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -95,8 +96,8 @@ impl Default for Links {
         Links {
             retailer_url: "http://localhost:8080".into(),
             allowed_origins: vec![],
-            activate_uri: "/customers/activate".into(),
-            newemail_confirm_uri: "/customers/newemail_confirm".into(),
+            activate_uri: "/activate".into(),
+            newemail_confirm_uri: "/confirm-email".into(),
         }
     }
 }
@@ -271,6 +272,36 @@ impl Default for Limits {
             hashing_queue: 64,
         }
     }
+}
+
+/// The built-in customer pages (`src/web`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Web {
+    /// `false`: no pages at all, the API only.
+    pub enabled: bool,
+    /// A stylesheet file, read once at start, served after the built-in one; empty: none.
+    pub custom_css: PathBuf,
+    pub demo_mailbox: DemoMailbox,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            enabled: true,
+            custom_css: PathBuf::new(),
+            demo_mailbox: DemoMailbox::Auto,
+        }
+    }
+}
+
+/// Whether `/demo/mail` shows the emails in `mail.dir` (to loopback callers only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoMailbox {
+    /// On with `mail.transport = "file"`, off with SMTP.
+    Auto,
+    Off,
 }
 
 /// A string that never shows itself in logs or debug output.

@@ -27,6 +27,11 @@ impl Country {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Every code [`Country::parse`] accepts, in alphabetical order.
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        CODES.split(' ')
+    }
 }
 
 impl fmt::Display for Country {

@@ -116,7 +116,7 @@ mod tests {
     fn activation_link_has_the_documented_form() {
         assert_eq!(
             links().activation(None, "test-user-1", "ABCDE12345"),
-            "https://shop.example.com/customers/activate?identifier=test-user-1&secret=ABCDE12345"
+            "https://shop.example.com/activate?identifier=test-user-1&secret=ABCDE12345"
         );
     }
 

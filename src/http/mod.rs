@@ -3,7 +3,7 @@
 
 mod admin;
 mod body;
-mod client;
+pub(crate) mod client;
 mod cors;
 mod customers;
 mod error;
@@ -44,6 +44,8 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
         .or(lists)
         .unify()
         .or(ops_routes(&area))
+        .unify()
+        .or(crate::web::routes(&area))
         .unify()
         .or(preflight)
         .unify()
@@ -403,7 +405,7 @@ pub fn allowed_methods(pattern: &str) -> &'static str {
         | "/healthz"
         | "/metrics"
         | "/openapi.json" => "GET",
-        _ => "",
+        _ => crate::web::allowed_methods(pattern),
     }
 }
 
@@ -411,8 +413,12 @@ pub fn allowed_methods(pattern: &str) -> &'static str {
 /// metrics never carry ids or unbounded values.
 pub fn route_pattern(path: &str) -> &'static str {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if path == "/" {
+        return "/";
+    }
     ROUTE_PATTERNS
         .iter()
+        .chain(crate::web::PAGE_PATTERNS)
         .find(|pattern| {
             let parts: Vec<&str> = pattern.split('/').collect();
             parts.len() == segments.len()

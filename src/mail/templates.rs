@@ -55,7 +55,9 @@ impl Kind {
             Kind::PasswordReset => (
                 "Reset your {{shop}} password",
                 "Hello {{name}},\n\nsomeone asked to reset the password of your {{shop}} account.\n\
-                 To choose a new password, open this link:\n\n{{link}}\n\n\
+                 Open this link to get a new password, made for you and shown to you once:\n\n\
+                 {{link}}\n\n\
+                 Then sign in with it; you may keep it or choose a password of your own.\n\n\
                  If it was not you, ignore this email: your password stays as it is.\n",
             ),
             Kind::PasswordResetDone => (

@@ -211,8 +211,8 @@ impl TestApp {
             .post(
                 "/customers/activate",
                 json!({
-                    "identifier": mail.link_param("https://shop.example.com/customers/activate", "identifier"),
-                    "secret": mail.link_param("https://shop.example.com/customers/activate", "secret"),
+                    "identifier": mail.link_param("https://shop.example.com/activate", "identifier"),
+                    "secret": mail.link_param("https://shop.example.com/activate", "secret"),
                     "password": PASSWORD,
                     "password_check": PASSWORD,
                 }),

@@ -1,0 +1,173 @@
+// The account page: everything the API lets a signed-in customer do.
+// GET/PATCH/DELETE customers/self, GET subscriptions, POST customers/logout.
+import { busy, call, clearErrors, showErrors, showStatus, values } from './api.js';
+
+const PROFILE = ['name', 'phone', 'mobile', 'address', 'address_town', 'address_postcode',
+  'address_region', 'country'];
+
+const profileForm = document.getElementById('profile-form');
+const listsForm = document.getElementById('subscriptions-form');
+const emailForm = document.getElementById('email-form');
+const passwordForm = document.getElementById('password-form');
+const deleteForm = document.getElementById('delete-form');
+
+let onSignedOut = () => {};
+let customer = null;
+
+/** Names the countries in the browser's language and sorts them by name. */
+function nameCountries() {
+  const select = document.getElementById('country');
+  if (select.dataset.named || typeof Intl.DisplayNames !== 'function') return;
+  const names = new Intl.DisplayNames([navigator.language, 'en'], { type: 'region' });
+  const options = [...select.options].filter((o) => o.value);
+  for (const option of options) {
+    try {
+      option.textContent = names.of(option.value) || option.value;
+    } catch {
+      option.textContent = option.value;
+    }
+  }
+  options.sort((a, b) => a.textContent.localeCompare(b.textContent));
+  for (const option of options) select.append(option);
+  select.dataset.named = 'true';
+}
+
+function fillProfile(c) {
+  customer = c;
+  document.getElementById('current-email').textContent = c.email;
+  // Lets password managers file the new password under the right account.
+  document.getElementById('password-username').value = c.email;
+  for (const key of PROFILE) profileForm.elements.namedItem(key).value = c[key] || '';
+}
+
+async function fillLists(c) {
+  const list = document.getElementById('subscriptions-list');
+  const result = await call('GET', 'subscriptions');
+  if (!result.ok) {
+    showErrors(listsForm, result);
+    return;
+  }
+  const lists = Array.isArray(result.data) ? result.data : (result.data.subscriptions || []);
+  const subscribed = new Set((c.subscriptions || []).map((s) => s.id));
+  list.replaceChildren();
+  for (const item of lists) {
+    const label = document.createElement('label');
+    label.className = 'switch';
+    const input = document.createElement('input');
+    input.type = 'checkbox';
+    input.setAttribute('role', 'switch');
+    input.name = 'subscriptions';
+    input.value = item.id;
+    input.id = `subscription-${item.id}`;
+    input.checked = subscribed.has(item.id);
+    label.append(input, document.createTextNode(item.name || item.id));
+    list.append(label);
+  }
+  document.getElementById('subscriptions-none').hidden = lists.length > 0;
+}
+
+/** Shows the signed-in customer's account; false when the token no longer works. */
+export async function showAccount(signedOut) {
+  onSignedOut = signedOut;
+  nameCountries();
+  const result = await call('GET', 'customers/self', undefined, true);
+  if (!result.ok) return false;
+  fillProfile(result.data);
+  await fillLists(result.data);
+  return true;
+}
+
+/** A 401 on any form means the session is over. */
+function handle(form, result) {
+  if (result.status === 401) {
+    onSignedOut('Your session has ended. Please sign in again.');
+    return;
+  }
+  showErrors(form, result);
+}
+
+profileForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(profileForm);
+  const body = {};
+  for (const [key, value] of Object.entries(values(profileForm, PROFILE))) {
+    const trimmed = value.trim();
+    if (trimmed !== (customer[key] || '')) body[key] = trimmed === '' ? null : trimmed;
+  }
+  if (!Object.keys(body).length) {
+    showStatus(profileForm, 'Nothing to save: your details are unchanged.');
+    return;
+  }
+  const result = await busy(profileForm, () => call('PATCH', 'customers/self', body, true));
+  if (!result.ok) {
+    handle(profileForm, result);
+    return;
+  }
+  fillProfile(result.data);
+  showStatus(profileForm, 'Your details are saved.');
+});
+
+listsForm.addEventListener('change', async () => {
+  clearErrors(listsForm);
+  const chosen = [...listsForm.querySelectorAll('input[name=subscriptions]:checked')]
+    .map((input) => input.value);
+  const result = await busy(listsForm, () => call('PATCH', 'customers/self', { subscriptions: chosen }, true));
+  if (!result.ok) {
+    handle(listsForm, result);
+    return;
+  }
+  customer = result.data;
+  showStatus(listsForm, 'Your newsletter choices are saved.');
+});
+listsForm.addEventListener('submit', (event) => event.preventDefault());
+
+emailForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(emailForm);
+  const email = emailForm.elements.namedItem('email').value.trim();
+  const result = await busy(emailForm, () => call('PATCH', 'customers/self', { email }, true));
+  if (!result.ok) {
+    handle(emailForm, result);
+    return;
+  }
+  emailForm.reset();
+  showStatus(emailForm, `Almost done: check your new inbox (${email}) and open the link we sent `
+    + 'to confirm it. Until then, your email address stays as it is.');
+});
+
+passwordForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(passwordForm);
+  const body = values(passwordForm, ['current_password', 'password', 'password_check']);
+  const result = await busy(passwordForm, () => call('PATCH', 'customers/self', body, true));
+  if (!result.ok) {
+    handle(passwordForm, result);
+    return;
+  }
+  passwordForm.reset();
+  showStatus(passwordForm, 'Your password is changed. Every other device was signed out.');
+});
+
+deleteForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(deleteForm);
+  const typed = deleteForm.elements.namedItem('confirm');
+  if (typed.value.trim() !== 'DELETE') {
+    typed.setAttribute('aria-invalid', 'true');
+    deleteForm.querySelector('[data-error-for=confirm]').textContent = 'Type DELETE in capital letters to confirm.';
+    typed.focus();
+    return;
+  }
+  const result = await busy(deleteForm, () => call('DELETE', 'customers/self', undefined, true));
+  if (!result.ok) {
+    handle(deleteForm, result);
+    return;
+  }
+  deleteForm.reset();
+  onSignedOut('Your account has been deleted. Goodbye.');
+});
+
+document.getElementById('signout').addEventListener('click', async () => {
+  await call('POST', 'customers/logout', undefined, true);
+  onSignedOut('You are signed out.');
+});

@@ -1,0 +1,47 @@
+// The sign-in page: POST customers/login, keep the token in sessionStorage, then show the
+// account (account.js). A shop's own sign-in form does exactly this.
+import { busy, call, clearErrors, setToken, showErrors, token, values } from './api.js';
+import { showAccount } from './account.js';
+
+const signin = document.getElementById('signin');
+const account = document.getElementById('account');
+const form = document.getElementById('signin-form');
+
+function signedOut(message) {
+  setToken(null);
+  account.hidden = true;
+  signin.hidden = false;
+  document.title = 'Sign in';
+  document.getElementById('notice').textContent = message || '';
+}
+
+async function enter() {
+  signin.hidden = true;
+  account.hidden = false;
+  document.title = 'Your account';
+  const ok = await showAccount(signedOut);
+  if (!ok) {
+    signedOut('Your session has ended. Please sign in again.');
+    return;
+  }
+  // Arriving from the reset page: go straight to choosing a password of one's own.
+  if (window.location.hash === '#password-form') document.getElementById('current_password').focus();
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(form);
+  const body = values(form, ['email', 'password']);
+  const result = await busy(form, () => call('POST', 'customers/login', body));
+  if (!result.ok) {
+    showErrors(form, result);
+    return;
+  }
+  setToken(result.data.token);
+  form.reset();
+  document.getElementById('notice').textContent = '';
+  await enter();
+});
+
+if (token()) enter();
+else signedOut(new URLSearchParams(window.location.search).get('signed_out') ? 'You are signed out.' : '');

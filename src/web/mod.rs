@@ -1,0 +1,148 @@
+//! The built-in customer pages: HTML, CSS and JavaScript modules compiled into the binary.
+//! The pages call only the public HTTP API, as a shop's own front end would, and use relative
+//! URLs only, so that a proxy may mount the server under a path prefix.
+
+mod assets;
+mod mailbox;
+
+use std::sync::Arc;
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use warp::Filter;
+use warp::Reply;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::flows::Area;
+use assets::Site;
+
+/// What every page may load: its own origin only, no inline script or style, never framed.
+pub(crate) const PAGE_CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; \
+     object-src 'none'; frame-ancestors 'none'";
+
+/// The pages' route patterns, for logs, metrics and `Allow` (`{}` is one path segment).
+pub const PAGE_PATTERNS: &[&str] = &[
+    "/",
+    "/activate",
+    "/forgot",
+    "/reset/{}",
+    "/confirm-email",
+    "/signup",
+    "/assets/{}/{}",
+    "/demo/mail",
+    "/demo/mail/{}",
+    "/demo/mail/{}/html",
+];
+
+/// The methods a page pattern takes, as an `Allow` value (empty for other patterns).
+pub fn allowed_methods(pattern: &str) -> &'static str {
+    if PAGE_PATTERNS.contains(&pattern) {
+        "GET"
+    } else {
+        ""
+    }
+}
+
+/// Every page and asset; with `[web] enabled = false`, nothing (each path is an unknown route).
+pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
+    let config = &area.config;
+    if !config.web.enabled {
+        return warp::any()
+            .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
+            .boxed();
+    }
+    let site = Arc::new(Site::build(config));
+    let page = |name: &'static str| {
+        let site = site.clone();
+        warp::get().map(move || html(site.page(name)))
+    };
+    // GET /
+    let index = warp::path::end().and(page("index"));
+    // GET /activate?identifier=&secret=
+    let activate = warp::path!("activate").and(page("activate"));
+    // GET /forgot
+    let forgot = warp::path!("forgot").and(page("forgot"));
+    // GET /reset/<code> (the page reads the code from its own URL)
+    let reset = warp::path!("reset" / String)
+        .map(|_code: String| ())
+        .untuple_one()
+        .and(page("reset"));
+    // GET /confirm-email?identifier=&key=
+    let confirm = warp::path!("confirm-email").and(page("confirm-email"));
+    // GET /signup (only with auth.allow_signup; otherwise an unknown route)
+    let allow_signup = config.auth.allow_signup;
+    let signup = warp::path!("signup")
+        .and_then(move || async move {
+            if allow_signup {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
+        .and(page("signup"));
+    // GET /assets/<version>/<name>
+    let asset_site = site.clone();
+    let asset = warp::path!("assets" / String / String)
+        .and(warp::get())
+        .and_then(move |version: String, name: String| {
+            let site = asset_site.clone();
+            async move {
+                site.asset(&version, &name)
+                    .ok_or_else(warp::reject::not_found)
+            }
+        });
+    index
+        .or(activate)
+        .unify()
+        .or(forgot)
+        .unify()
+        .or(reset)
+        .unify()
+        .or(confirm)
+        .unify()
+        .or(signup)
+        .unify()
+        .or(asset)
+        .unify()
+        .or(mailbox::routes(area, site))
+        .unify()
+        .boxed()
+}
+
+/// A page: HTML that is revalidated on each visit and locked down by its headers.
+pub(crate) fn html(body: String) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    locked_down(response, PAGE_CSP)
+}
+
+/// Adds the policy headers every page carries: the CSP, no Referer (codes travel in page URLs).
+pub(crate) fn locked_down(mut response: Response, csp: &'static str) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("content-security-policy", HeaderValue::from_static(csp));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    response
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
