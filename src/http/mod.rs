@@ -16,6 +16,8 @@ pub mod server;
 pub mod table;
 
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 use warp::Filter;
@@ -28,8 +30,15 @@ use crate::error::AppError;
 use crate::flows::{Area, Session};
 use body::{json_object, optional_json_object};
 use client::bearer;
-use route::{at, at_with_param};
+use route::{Route, at, at_with_param};
 use table::*;
+
+/// `a.or(b).unify().or(c).unify()...`: the first of the filters that matches.
+macro_rules! any_of {
+    ($first:expr $(, $rest:expr)* $(,)?) => {
+        $first $(.or($rest).unify())*
+    };
+}
 
 /// The whole HTTP API of the customer area, every error included.
 pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
@@ -42,17 +51,15 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
     let lists = at(&PUBLIC_LISTS)
         .and(with_area(area.clone()))
         .and_then(admin::public_lists);
-    let api = customer_routes(&area)
-        .or(admin_routes(&area))
-        .unify()
-        .or(lists)
-        .unify()
-        .or(ops_routes(&area))
-        .unify()
-        .or(preflight)
-        .unify()
-        .recover(error::recover)
-        .unify();
+    let api = any_of!(
+        customer_routes(&area),
+        admin_routes(&area),
+        lists,
+        ops_routes(&area),
+        preflight,
+    )
+    .recover(error::recover)
+    .unify();
     warp::path::full()
         .and(warp::header::headers_cloned())
         .and(api)
@@ -77,74 +84,42 @@ fn with_allow(path: &str, mut response: Response) -> Response {
 fn customer_routes(
     area: &Area,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    let trusted: std::sync::Arc<[std::net::IpAddr]> = area.config.trusted_proxies().into();
-    let login = at(&LOGIN)
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::login);
-    let logout = at(&LOGOUT)
-        .and(with_area(area.clone()))
-        .and(authenticated(area.clone()))
-        .and_then(customers::logout);
+    let trusted: Arc<[IpAddr]> = area.config.trusted_proxies().into();
+    // Anyone, with a JSON body; throttled by the client's address.
+    let visitor = |route: &'static Route| {
+        at(route)
+            .and(with_area(area.clone()))
+            .and(client::client_ip(trusted.clone()))
+            .and(json_object())
+    };
+    // A signed-in customer.
+    let customer = |route: &'static Route| {
+        at(route)
+            .and(with_area(area.clone()))
+            .and(authenticated(area.clone()))
+    };
+    // The handler checks the token and reads in one database trip.
     let show = at(&SHOW_SELF)
         .and(with_area(area.clone()))
         .and(bearer_token())
         .and_then(customers::show_self);
-    let update = at(&UPDATE_SELF)
-        .and(with_area(area.clone()))
-        .and(authenticated(area.clone()))
-        .and(json_object())
-        .and_then(customers::update_self);
-    let delete = at(&DELETE_SELF)
-        .and(with_area(area.clone()))
-        .and(authenticated(area.clone()))
-        .and_then(customers::delete_self);
-    let activate = at(&ACTIVATE)
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::activate);
-    let password_reset = at(&REQUEST_PASSWORD_RESET)
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::request_password_reset);
-    let do_reset = at(&RESET_PASSWORD)
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::reset_password);
-    let newemail_confirm = at(&CONFIRM_NEW_EMAIL)
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::confirm_new_email);
-    let signup = signup_enabled(area)
-        .and(at(&SIGN_UP))
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::sign_up);
-    login
-        .or(logout)
-        .unify()
-        .or(show)
-        .unify()
-        .or(update)
-        .unify()
-        .or(delete)
-        .unify()
-        .or(activate)
-        .unify()
-        .or(password_reset)
-        .unify()
-        .or(do_reset)
-        .unify()
-        .or(newemail_confirm)
-        .unify()
-        .or(signup)
-        .unify()
+    any_of!(
+        visitor(&LOGIN).and_then(customers::login),
+        customer(&LOGOUT).and_then(customers::logout),
+        show,
+        customer(&UPDATE_SELF)
+            .and(json_object())
+            .and_then(customers::update_self),
+        customer(&DELETE_SELF).and_then(customers::delete_self),
+        visitor(&ACTIVATE).and_then(customers::activate),
+        visitor(&REQUEST_PASSWORD_RESET).and_then(customers::request_password_reset),
+        visitor(&RESET_PASSWORD).and_then(customers::reset_password),
+        visitor(&CONFIRM_NEW_EMAIL).and_then(customers::confirm_new_email),
+        // Only with auth.allow_signup; otherwise it does not exist.
+        signup_enabled(area)
+            .and(visitor(&SIGN_UP))
+            .and_then(customers::sign_up),
+    )
 }
 
 /// Passes only when sign-up is on; otherwise the request is treated as an unknown route.
@@ -165,60 +140,30 @@ fn signup_enabled(area: &Area) -> impl Filter<Extract = (), Error = Rejection> +
 fn admin_routes(
     area: &Area,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    let create = at(&CREATE_CUSTOMER)
-        .and(with_area(area.clone()))
-        .and(json_object())
-        .and_then(admin::create_customer);
-    let list = at(&LIST_CUSTOMERS)
-        .and(with_area(area.clone()))
-        .and(warp::query::<Vec<(String, String)>>())
-        .and_then(admin::list_customers);
-    let show = at_with_param(&SHOW_CUSTOMER)
-        .and(with_area(area.clone()))
-        .and_then(admin::show_customer);
-    let delete = at_with_param(&DELETE_CUSTOMER)
-        .and(with_area(area.clone()))
-        .and_then(admin::delete_customer);
-    let resend = at_with_param(&RESEND_ACTIVATION)
-        .and(with_area(area.clone()))
-        .and(optional_json_object())
-        .and_then(admin::resend_activation);
-    let subscribe = at_with_param(&SET_SUBSCRIPTIONS)
-        .and(with_area(area.clone()))
-        .and(json_object())
-        .and_then(admin::set_subscriptions);
-    let consents = at_with_param(&CONSENTS)
-        .and(with_area(area.clone()))
-        .and_then(admin::consents);
-    let lists = at(&ADMIN_LISTS)
-        .and(with_area(area.clone()))
-        .and_then(admin::lists);
-    let add_list = at(&ADD_LIST)
-        .and(with_area(area.clone()))
-        .and(json_object())
-        .and_then(admin::add_list);
-    let remove_list = at_with_param(&REMOVE_LIST)
-        .and(with_area(area.clone()))
-        .and_then(admin::remove_list);
-    let routes = create
-        .or(list)
-        .unify()
-        .or(show)
-        .unify()
-        .or(delete)
-        .unify()
-        .or(resend)
-        .unify()
-        .or(subscribe)
-        .unify()
-        .or(consents)
-        .unify()
-        .or(lists)
-        .unify()
-        .or(add_list)
-        .unify()
-        .or(remove_list)
-        .unify();
+    let served = |route: &'static Route| at(route).and(with_area(area.clone()));
+    let served_with_id = |route: &'static Route| at_with_param(route).and(with_area(area.clone()));
+    let routes = any_of!(
+        served(&CREATE_CUSTOMER)
+            .and(json_object())
+            .and_then(admin::create_customer),
+        served(&LIST_CUSTOMERS)
+            .and(warp::query::<Vec<(String, String)>>())
+            .and_then(admin::list_customers),
+        served_with_id(&SHOW_CUSTOMER).and_then(admin::show_customer),
+        served_with_id(&DELETE_CUSTOMER).and_then(admin::delete_customer),
+        served_with_id(&RESEND_ACTIVATION)
+            .and(optional_json_object())
+            .and_then(admin::resend_activation),
+        served_with_id(&SET_SUBSCRIPTIONS)
+            .and(json_object())
+            .and_then(admin::set_subscriptions),
+        served_with_id(&CONSENTS).and_then(admin::consents),
+        served(&ADMIN_LISTS).and_then(admin::lists),
+        served(&ADD_LIST)
+            .and(json_object())
+            .and_then(admin::add_list),
+        served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
+    );
     warp::path("admin").and(admin_gate(area)).and(routes)
 }
 
@@ -266,7 +211,7 @@ fn ops_routes(
         .and(warp::header::optional::<String>("x-forwarded-for"))
         .and_then(ops::metrics);
     let openapi = at(&OPENAPI).map(ops::openapi);
-    health.or(metrics).unify().or(openapi).unify()
+    any_of!(health, metrics, openapi)
 }
 
 /// Passes `OPTIONS` requests only; any other method is "not found" here (not "method not

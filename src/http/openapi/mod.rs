@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
+use super::route::Route;
 use super::table::ROUTES;
 
 /// How one JSON endpoint is described: what it is, who may call it, what it takes and
@@ -251,8 +252,13 @@ pub fn document_text() -> &'static str {
 
 /// The whole document, generated from the route table.
 pub fn document() -> Value {
+    document_of(ROUTES)
+}
+
+/// The document of the API entries of `routes` (pages are not part of the API).
+fn document_of(routes: &[Route]) -> Value {
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in routes {
         if let Some(operation) = route.operation() {
             let item = paths.entry(route.path).or_insert_with(|| json!({}));
             item[route.verb.as_str().to_ascii_lowercase()] = operation_object(operation);
@@ -387,4 +393,41 @@ fn param_object(param: &Param) -> Value {
 
 fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::route::Verb;
+
+    #[test]
+    fn pages_are_left_out_of_the_document() {
+        let routes = [Route::page("/account"), crate::http::table::HEALTHZ];
+        let doc = document_of(&routes);
+        let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(paths, ["/healthz"]);
+    }
+
+    #[test]
+    fn access_and_body_add_their_failures() {
+        let op = Operation::new(
+            "x",
+            "X",
+            Tag::Admin,
+            Access::Admin,
+            Success::ok("Done.", Content::Result("done")),
+        )
+        .body(Body::Required("Login"));
+        let doc = document_of(&[Route::api(Verb::Put, "/x", op)]);
+        let responses = doc["paths"]["/x"]["put"]["responses"].as_object().unwrap();
+        let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
+        assert_eq!(
+            statuses,
+            ["200", "400", "401", "413", "415", "422", "500", "503"]
+        );
+        assert_eq!(
+            responses["401"]["$ref"],
+            "#/components/responses/Unauthenticated"
+        );
+    }
 }
