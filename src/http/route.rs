@@ -89,8 +89,8 @@ impl Route {
     }
 }
 
-/// A [`MethodMismatch`] rejection: the path is this route's, the method is not. It answers
-/// 405 (with `Allow`) when no route takes the request.
+/// The rejection of a route whose path matched but whose method did not. It answers 405
+/// (with `Allow`) when no other route takes the request.
 #[derive(Debug)]
 pub struct MethodMismatch;
 
