@@ -3,8 +3,8 @@
 //!
 //! tokio's `spawn_blocking` wakes an idle blocking thread for every call and parks it again
 //! afterwards; on the token check of `GET /customers/self` those wake-ups and context switches
-//! were the largest share of the server's CPU, and with hashing they left both cores idle
-//! about 4% of the time under a steady login load (see docs/performance.md). A lane has a fixed
+//! were the largest share of the server's CPU, and with hashing they left the cores idle part
+//! of the time under a steady login load (the measurements are in docs/performance.md). A lane has a fixed
 //! number of threads: a thread that finishes a job takes the next one from the queue without
 //! sleeping, and a sleeping thread is woken only when a job arrives while it is idle.
 //!

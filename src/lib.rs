@@ -9,6 +9,10 @@
 //! - `lanes`: the threads that run blocking work (hashing, SQLite) off the async executor
 //! - `web`: the built-in customer pages, which call only the public HTTP API
 //! - `cli`: the admin commands; `app`: the boot path shared by `serve` and the tests
+//! - `config`: typed settings; `error`: the one error type; `metrics`, `telemetry`: metrics
+//!   and logs; `throttle`: attempt budgets
+
+#![forbid(unsafe_code)]
 
 pub mod app;
 pub mod auth;
@@ -25,3 +29,25 @@ pub mod store;
 pub mod telemetry;
 pub mod throttle;
 pub mod web;
+
+#[cfg(test)]
+mod tests {
+    /// The README's layout table is the map of the code: it must name every top-level module.
+    #[test]
+    fn the_readme_layout_names_every_top_level_module() {
+        let readme = include_str!("../README.md");
+        let layout = &readme[readme
+            .find("## How the code is laid out")
+            .expect("the section")..];
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        for entry in std::fs::read_dir(src).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let shown = if name.ends_with(".rs") {
+                format!("`src/{name}`")
+            } else {
+                format!("`src/{name}/`")
+            };
+            assert!(layout.contains(&shown), "README layout lacks {shown}");
+        }
+    }
+}

@@ -125,3 +125,35 @@ async fn without_configured_origins_no_browser_origin_is_allowed() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+/// `PUT /admin/customers/{id}/subscriptions` is called from browsers too: a preflight for it
+/// must allow `PUT`, as it allows every method some route takes.
+#[tokio::test]
+async fn a_preflight_for_a_put_route_allows_put() {
+    let app = app().await;
+    let response = app
+        .client
+        .request(
+            Method::OPTIONS,
+            app.url("/admin/customers/12345678901234/subscriptions"),
+        )
+        .header("origin", SHOP)
+        .header("access-control-request-method", "PUT")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let methods = response.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let methods: Vec<&str> = methods.split(", ").collect();
+    assert!(methods.contains(&"PUT"), "{methods:?}");
+    for method in ["GET", "POST", "PATCH", "DELETE"] {
+        assert!(methods.contains(&method), "{method} missing: {methods:?}");
+    }
+}

@@ -354,3 +354,41 @@ async fn a_saturated_database_pool_answers_503_quickly() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Metrics label requests by route table pattern and a fixed list of methods: a method no
+/// route takes, however many of them a client invents, shares the one `other` label.
+#[tokio::test]
+async fn invented_methods_do_not_create_metrics_labels() {
+    let app = spawn_app().await;
+    for n in 0..20 {
+        let method = Method::from_bytes(format!("INVENTED{n}").as_bytes()).unwrap();
+        let (status, _, body) = raw(&app, method, "/customers/self", None, vec![]).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_error(&body, "method_not_allowed");
+    }
+    let (status, _, _) = raw(&app, Method::GET, "/wp-admin/x.php", None, vec![]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("INVENTED"), "{metrics}");
+    assert!(!metrics.contains("wp-admin"), "{metrics}");
+    assert!(
+        metrics.contains(
+            r#"customer_area_http_requests_total{method="other",route="/customers/self",status="405"} 20"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"customer_area_http_requests_total{method="GET",route="other",status="404"} 1"#
+        ),
+        "{metrics}"
+    );
+}

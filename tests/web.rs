@@ -521,15 +521,19 @@ async fn the_sign_in_page_first_load_is_under_60_kb() {
 
 #[test]
 fn page_paths_have_bounded_route_patterns_for_logs_and_metrics() {
-    use customer_area::http::{allowed_methods, route_pattern};
+    use customer_area::http::route::{Verb, methods_of, route_label};
     for (path, pattern) in [
         ("/", "/"),
         ("/activate", "/activate"),
-        ("/reset/ABCDE12345", "/reset/{}"),
-        ("/assets/0123abcd/app.css", "/assets/{}/{}"),
-        ("/demo/mail/1795601818-000001.eml", "/demo/mail/{}"),
+        ("/reset/ABCDE12345", "/reset/{code}"),
+        ("/assets/0123abcd/app.css", "/assets/{version}/{file}"),
+        ("/demo/mail/1795601818-000001.eml", "/demo/mail/{file}"),
+        (
+            "/demo/mail/1795601818-000001.eml/html",
+            "/demo/mail/{file}/html",
+        ),
     ] {
-        assert_eq!(route_pattern(path), pattern, "{path}");
-        assert_eq!(allowed_methods(pattern), "GET", "{pattern}");
+        assert_eq!(route_label(path), pattern, "{path}");
+        assert_eq!(methods_of(pattern), [Verb::Get], "{pattern}");
     }
 }

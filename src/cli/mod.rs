@@ -51,11 +51,18 @@ enum Command {
     /// Check the mail settings: `mail test --to ADDRESS`.
     #[command(subcommand)]
     Mail(mail::Command),
+    /// Print the OpenAPI document of the HTTP API (the one `GET /openapi.json` serves).
+    Openapi,
 }
 
 impl Cli {
     /// Runs the chosen command; the exit code says whether it worked.
     pub fn run(self) -> ExitCode {
+        if let Command::Openapi = self.command {
+            // Needs no config: the document follows from the code alone.
+            print!("{}", crate::http::openapi::document_text());
+            return ExitCode::SUCCESS;
+        }
         let loaded = match Config::load(self.config.as_deref()) {
             Ok(loaded) => loaded,
             Err(e) => {
@@ -80,6 +87,7 @@ impl Cli {
                 Command::Outbox(command) => outbox::run(loaded, command).await,
                 Command::Backup(args) => backup::run(loaded, args).await,
                 Command::Mail(command) => mail::run(loaded, command).await,
+                Command::Openapi => unreachable!("answered before the config is loaded"),
             }
         });
         match result {

@@ -13,9 +13,11 @@ use warp::Reply;
 use warp::reply::Response;
 
 /// The allowed browser origins.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Cors {
     origins: Arc<[String]>,
+    /// Every method of the route table.
+    methods: HeaderValue,
 }
 
 impl Cors {
@@ -26,6 +28,7 @@ impl Cors {
             .collect();
         Cors {
             origins: normalized.into(),
+            methods: super::route::cors_methods(),
         }
     }
 
@@ -45,10 +48,7 @@ impl Cors {
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
         let h = response.headers_mut();
-        h.insert(
-            ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, PATCH, DELETE"),
-        );
+        h.insert(ACCESS_CONTROL_ALLOW_METHODS, self.methods.clone());
         h.insert(
             ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("authorization, content-type"),

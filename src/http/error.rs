@@ -137,7 +137,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         plain(StatusCode::BAD_REQUEST, "invalid_header", &e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
         plain(StatusCode::BAD_REQUEST, "missing_header", &e.to_string())
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+    } else if rejection.find::<super::route::MethodMismatch>().is_some()
+        || rejection.find::<warp::reject::MethodNotAllowed>().is_some()
+    {
         // Checked after the body and header problems: those come from a route that took the
         // method, while this one comes from a sibling route on the same path that did not.
         plain(

@@ -1,5 +1,6 @@
-//! Where requests enter. Filters here describe the HTTP shape of each endpoint only (path,
-//! method, credentials, body) and hand over to a handler; `error` maps every failure.
+//! Where requests enter. `table.rs` lists every route once; the filters here match those
+//! entries, add what each endpoint takes (credentials, body) and hand over to a handler;
+//! `error` maps every failure.
 
 mod admin;
 mod body;
@@ -7,11 +8,16 @@ pub(crate) mod client;
 mod cors;
 mod customers;
 mod error;
+pub mod openapi;
 mod ops;
 mod reply;
+pub mod route;
 pub mod server;
+pub mod table;
 
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 use warp::Filter;
@@ -24,6 +30,15 @@ use crate::error::AppError;
 use crate::flows::{Area, Session};
 use body::{json_object, optional_json_object};
 use client::bearer;
+use route::{Route, at, at_with_param};
+use table::*;
+
+/// `a.or(b).unify().or(c).unify()...`: the first of the filters that matches.
+macro_rules! any_of {
+    ($first:expr $(, $rest:expr)* $(,)?) => {
+        $first $(.or($rest).unify())*
+    };
+}
 
 /// The whole HTTP API of the customer area, every error included.
 pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
@@ -33,24 +48,19 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
     let preflight = options_only()
         .and(warp::header::headers_cloned())
         .map(move |headers: http::HeaderMap| preflight_cors.preflight(&headers));
-    // GET /subscriptions
-    let lists = warp::path!("subscriptions")
-        .and(warp::get())
+    let lists = at(&PUBLIC_LISTS)
         .and(with_area(area.clone()))
         .and_then(admin::public_lists);
-    let api = customer_routes(&area)
-        .or(admin_routes(&area))
-        .unify()
-        .or(lists)
-        .unify()
-        .or(ops_routes(&area))
-        .unify()
-        .or(crate::web::routes(&area))
-        .unify()
-        .or(preflight)
-        .unify()
-        .recover(error::recover)
-        .unify();
+    let api = any_of!(
+        customer_routes(&area),
+        admin_routes(&area),
+        lists,
+        ops_routes(&area),
+        crate::web::routes(&area),
+        preflight,
+    )
+    .recover(error::recover)
+    .unify();
     warp::path::full()
         .and(warp::header::headers_cloned())
         .and(api)
@@ -64,13 +74,10 @@ pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallib
 
 /// A 405 says which methods the route does take (`Allow`, RFC 9110).
 fn with_allow(path: &str, mut response: Response) -> Response {
-    if response.status() == http::StatusCode::METHOD_NOT_ALLOWED {
-        let allowed = allowed_methods(route_pattern(path));
-        if !allowed.is_empty() {
-            response
-                .headers_mut()
-                .insert(http::header::ALLOW, http::HeaderValue::from_static(allowed));
-        }
+    if response.status() == http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allowed) = route::allow_header(path)
+    {
+        response.headers_mut().insert(http::header::ALLOW, allowed);
     }
     response
 }
@@ -78,94 +85,42 @@ fn with_allow(path: &str, mut response: Response) -> Response {
 fn customer_routes(
     area: &Area,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    let trusted: std::sync::Arc<[std::net::IpAddr]> = area.config.trusted_proxies().into();
-    // POST /customers/login
-    let login = warp::path!("customers" / "login")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::login);
-    // POST /customers/logout
-    let logout = warp::path!("customers" / "logout")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(authenticated(area.clone()))
-        .and_then(customers::logout);
-    // GET /customers/self (the handler checks the token and reads in one database trip)
-    let show = warp::path!("customers" / "self")
-        .and(warp::get())
+    let trusted: Arc<[IpAddr]> = area.config.trusted_proxies().into();
+    // Anyone, with a JSON body; throttled by the client's address.
+    let visitor = |route: &'static Route| {
+        at(route)
+            .and(with_area(area.clone()))
+            .and(client::client_ip(trusted.clone()))
+            .and(json_object())
+    };
+    // A signed-in customer.
+    let customer = |route: &'static Route| {
+        at(route)
+            .and(with_area(area.clone()))
+            .and(authenticated(area.clone()))
+    };
+    // The handler checks the token and reads in one database trip.
+    let show = at(&SHOW_SELF)
         .and(with_area(area.clone()))
         .and(bearer_token())
         .and_then(customers::show_self);
-    // PATCH /customers/self
-    let update = warp::path!("customers" / "self")
-        .and(warp::patch())
-        .and(with_area(area.clone()))
-        .and(authenticated(area.clone()))
-        .and(json_object())
-        .and_then(customers::update_self);
-    // DELETE /customers/self
-    let delete = warp::path!("customers" / "self")
-        .and(warp::delete())
-        .and(with_area(area.clone()))
-        .and(authenticated(area.clone()))
-        .and_then(customers::delete_self);
-    // POST /customers/activate
-    let activate = warp::path!("customers" / "activate")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::activate);
-    // POST /customers/password_reset
-    let password_reset = warp::path!("customers" / "password_reset")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::request_password_reset);
-    // POST /customers/do_reset
-    let do_reset = warp::path!("customers" / "do_reset")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::reset_password);
-    // POST /customers/newemail_confirm
-    let newemail_confirm = warp::path!("customers" / "newemail_confirm")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::confirm_new_email);
-    // POST /customers/signup (only with auth.allow_signup; otherwise it does not exist)
-    let signup = signup_enabled(area)
-        .and(warp::path!("customers" / "signup"))
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(client::client_ip(trusted.clone()))
-        .and(json_object())
-        .and_then(customers::sign_up);
-    login
-        .or(logout)
-        .unify()
-        .or(show)
-        .unify()
-        .or(update)
-        .unify()
-        .or(delete)
-        .unify()
-        .or(activate)
-        .unify()
-        .or(password_reset)
-        .unify()
-        .or(do_reset)
-        .unify()
-        .or(newemail_confirm)
-        .unify()
-        .or(signup)
-        .unify()
+    any_of!(
+        visitor(&LOGIN).and_then(customers::login),
+        customer(&LOGOUT).and_then(customers::logout),
+        show,
+        customer(&UPDATE_SELF)
+            .and(json_object())
+            .and_then(customers::update_self),
+        customer(&DELETE_SELF).and_then(customers::delete_self),
+        visitor(&ACTIVATE).and_then(customers::activate),
+        visitor(&REQUEST_PASSWORD_RESET).and_then(customers::request_password_reset),
+        visitor(&RESET_PASSWORD).and_then(customers::reset_password),
+        visitor(&CONFIRM_NEW_EMAIL).and_then(customers::confirm_new_email),
+        // Only with auth.allow_signup; otherwise it does not exist.
+        signup_enabled(area)
+            .and(visitor(&SIGN_UP))
+            .and_then(customers::sign_up),
+    )
 }
 
 /// Passes only when sign-up is on; otherwise the request is treated as an unknown route.
@@ -186,80 +141,30 @@ fn signup_enabled(area: &Area) -> impl Filter<Extract = (), Error = Rejection> +
 fn admin_routes(
     area: &Area,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    // POST /admin/customers
-    let create = warp::path!("customers")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(json_object())
-        .and_then(admin::create_customer);
-    // GET /admin/customers?search=&limit=&offset=
-    let list = warp::path!("customers")
-        .and(warp::get())
-        .and(with_area(area.clone()))
-        .and(warp::query::<Vec<(String, String)>>())
-        .and_then(admin::list_customers);
-    // GET /admin/customers/{id}
-    let show = warp::path!("customers" / String)
-        .and(warp::get())
-        .and(with_area(area.clone()))
-        .and_then(admin::show_customer);
-    // DELETE /admin/customers/{id}
-    let delete = warp::path!("customers" / String)
-        .and(warp::delete())
-        .and(with_area(area.clone()))
-        .and_then(admin::delete_customer);
-    // POST /admin/customers/{id}/resend_activation
-    let resend = warp::path!("customers" / String / "resend_activation")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(optional_json_object())
-        .and_then(admin::resend_activation);
-    // PUT /admin/customers/{id}/subscriptions
-    let subscribe = warp::path!("customers" / String / "subscriptions")
-        .and(warp::put())
-        .and(with_area(area.clone()))
-        .and(json_object())
-        .and_then(admin::set_subscriptions);
-    // GET /admin/customers/{id}/consents
-    let consents = warp::path!("customers" / String / "consents")
-        .and(warp::get())
-        .and(with_area(area.clone()))
-        .and_then(admin::consents);
-    // GET /admin/subscriptions
-    let lists = warp::path!("subscriptions")
-        .and(warp::get())
-        .and(with_area(area.clone()))
-        .and_then(admin::lists);
-    // POST /admin/subscriptions
-    let add_list = warp::path!("subscriptions")
-        .and(warp::post())
-        .and(with_area(area.clone()))
-        .and(json_object())
-        .and_then(admin::add_list);
-    // DELETE /admin/subscriptions/{id}
-    let remove_list = warp::path!("subscriptions" / String)
-        .and(warp::delete())
-        .and(with_area(area.clone()))
-        .and_then(admin::remove_list);
-    let routes = create
-        .or(list)
-        .unify()
-        .or(show)
-        .unify()
-        .or(delete)
-        .unify()
-        .or(resend)
-        .unify()
-        .or(subscribe)
-        .unify()
-        .or(consents)
-        .unify()
-        .or(lists)
-        .unify()
-        .or(add_list)
-        .unify()
-        .or(remove_list)
-        .unify();
+    let served = |route: &'static Route| at(route).and(with_area(area.clone()));
+    let served_with_id = |route: &'static Route| at_with_param(route).and(with_area(area.clone()));
+    let routes = any_of!(
+        served(&CREATE_CUSTOMER)
+            .and(json_object())
+            .and_then(admin::create_customer),
+        served(&LIST_CUSTOMERS)
+            .and(warp::query::<Vec<(String, String)>>())
+            .and_then(admin::list_customers),
+        served_with_id(&SHOW_CUSTOMER).and_then(admin::show_customer),
+        served_with_id(&DELETE_CUSTOMER).and_then(admin::delete_customer),
+        served_with_id(&RESEND_ACTIVATION)
+            .and(optional_json_object())
+            .and_then(admin::resend_activation),
+        served_with_id(&SET_SUBSCRIPTIONS)
+            .and(json_object())
+            .and_then(admin::set_subscriptions),
+        served_with_id(&CONSENTS).and_then(admin::consents),
+        served(&ADMIN_LISTS).and_then(admin::lists),
+        served(&ADD_LIST)
+            .and(json_object())
+            .and_then(admin::add_list),
+        served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
+    );
     warp::path("admin").and(admin_gate(area)).and(routes)
 }
 
@@ -297,24 +202,17 @@ fn admin_gate(area: &Area) -> impl Filter<Extract = (), Error = Rejection> + Clo
 fn ops_routes(
     area: &Area,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    // GET /healthz
-    let health = warp::path!("healthz")
-        .and(warp::get())
+    let health = at(&HEALTHZ)
         .and(with_area(area.clone()))
         .and_then(ops::healthz);
-    // GET /metrics
-    let metrics = warp::path!("metrics")
-        .and(warp::get())
+    let metrics = at(&METRICS)
         .and(with_area(area.clone()))
         .and(warp::ext::optional::<server::PeerAddr>())
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("x-forwarded-for"))
         .and_then(ops::metrics);
-    // GET /openapi.json
-    let openapi = warp::path!("openapi.json")
-        .and(warp::get())
-        .map(ops::openapi);
-    health.or(metrics).unify().or(openapi).unify()
+    let openapi = at(&OPENAPI).map(ops::openapi);
+    any_of!(health, metrics, openapi)
 }
 
 /// Passes `OPTIONS` requests only; any other method is "not found" here (not "method not
@@ -357,95 +255,4 @@ fn authenticated(area: Area) -> impl Filter<Extract = (Session,), Error = Reject
             let token = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
             area.authenticate(token).await.map_err(Rejection::from)
         })
-}
-
-/// Every route pattern, for logs and metrics; `{}` matches one path segment. The OpenAPI
-/// document's paths are checked against this list by `tests/openapi.rs`.
-pub const ROUTE_PATTERNS: &[&str] = &[
-    "/customers/login",
-    "/customers/logout",
-    "/customers/self",
-    "/customers/activate",
-    "/customers/signup",
-    "/customers/password_reset",
-    "/customers/do_reset",
-    "/customers/newemail_confirm",
-    "/subscriptions",
-    "/admin/customers",
-    "/admin/customers/{}",
-    "/admin/customers/{}/resend_activation",
-    "/admin/customers/{}/subscriptions",
-    "/admin/customers/{}/consents",
-    "/admin/subscriptions",
-    "/admin/subscriptions/{}",
-    "/healthz",
-    "/metrics",
-    "/openapi.json",
-];
-
-/// The methods a route pattern takes, as an `Allow` header value (empty for unknown patterns).
-/// `tests/openapi.rs` holds it to the OpenAPI document's operations.
-pub fn allowed_methods(pattern: &str) -> &'static str {
-    match pattern {
-        "/customers/self" => "GET, PATCH, DELETE",
-        "/admin/customers" | "/admin/subscriptions" => "GET, POST",
-        "/admin/customers/{}" => "GET, DELETE",
-        "/admin/customers/{}/subscriptions" => "PUT",
-        "/admin/subscriptions/{}" => "DELETE",
-        "/customers/login"
-        | "/customers/logout"
-        | "/customers/activate"
-        | "/customers/signup"
-        | "/customers/password_reset"
-        | "/customers/do_reset"
-        | "/customers/newemail_confirm"
-        | "/admin/customers/{}/resend_activation" => "POST",
-        "/subscriptions"
-        | "/admin/customers/{}/consents"
-        | "/healthz"
-        | "/metrics"
-        | "/openapi.json" => "GET",
-        _ => crate::web::allowed_methods(pattern),
-    }
-}
-
-/// The route pattern a request path belongs to (`other` for unknown paths), so that logs and
-/// metrics never carry ids or unbounded values.
-pub fn route_pattern(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    if path == "/" {
-        return "/";
-    }
-    ROUTE_PATTERNS
-        .iter()
-        .chain(crate::web::PAGE_PATTERNS)
-        .find(|pattern| {
-            let parts: Vec<&str> = pattern.split('/').collect();
-            parts.len() == segments.len()
-                && parts
-                    .iter()
-                    .zip(&segments)
-                    .all(|(p, s)| *p == "{}" || p == s)
-        })
-        .copied()
-        .unwrap_or("other")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_pattern;
-
-    #[test]
-    fn paths_map_to_bounded_route_patterns() {
-        assert_eq!(route_pattern("/customers/self"), "/customers/self");
-        assert_eq!(
-            route_pattern("/admin/customers/12345678901234"),
-            "/admin/customers/{}"
-        );
-        assert_eq!(
-            route_pattern("/admin/customers/12345678901234/resend_activation"),
-            "/admin/customers/{}/resend_activation"
-        );
-        assert_eq!(route_pattern("/wp-admin/x.php"), "other");
-    }
 }

@@ -110,8 +110,8 @@ where
 {
     request.extensions_mut().insert(PeerAddr(peer));
     let started = Instant::now();
-    let method = request.method().clone();
-    let route = super::route_pattern(request.uri().path());
+    let method = super::route::method_label(request.method());
+    let route = super::route::route_label(request.uri().path());
     let request_id = request_id(request.headers());
     // warp's future owns what it needs, so the lock is held only while it is built.
     let answer = service.lock().expect("never poisoned").call(request);
@@ -120,7 +120,7 @@ where
         Ok(finish(
             response,
             &metrics,
-            &method,
+            method,
             route,
             &request_id,
             started,
@@ -132,18 +132,18 @@ where
 fn finish(
     mut response: Response,
     metrics: &Metrics,
-    method: &http::Method,
+    method: &'static str,
     route: &'static str,
     request_id: &str,
     started: Instant,
 ) -> Response {
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics.observe_request(method.as_str(), route, status, elapsed);
+    metrics.observe_request(method, route, status, elapsed);
     tracing::info!(
         target: "customer_area::http",
         request_id = %request_id,
-        method = %method,
+        method,
         route,
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,

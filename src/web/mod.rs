@@ -14,34 +14,15 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::flows::Area;
+use crate::http::route::{at, at_with_param};
+use crate::http::table::{
+    ACTIVATE_PAGE, CONFIRM_EMAIL_PAGE, FORGOT_PAGE, INDEX_PAGE, RESET_PAGE, SIGN_UP_PAGE,
+};
 use assets::Site;
 
 /// What every page may load: its own origin only, no inline script or style, never framed.
 pub(crate) const PAGE_CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; \
      object-src 'none'; frame-ancestors 'none'";
-
-/// The pages' route patterns, for logs, metrics and `Allow` (`{}` is one path segment).
-pub const PAGE_PATTERNS: &[&str] = &[
-    "/",
-    "/activate",
-    "/forgot",
-    "/reset/{}",
-    "/confirm-email",
-    "/signup",
-    "/assets/{}/{}",
-    "/demo/mail",
-    "/demo/mail/{}",
-    "/demo/mail/{}/html",
-];
-
-/// The methods a page pattern takes, as an `Allow` value (empty for other patterns).
-pub fn allowed_methods(pattern: &str) -> &'static str {
-    if PAGE_PATTERNS.contains(&pattern) {
-        "GET"
-    } else {
-        ""
-    }
-}
 
 /// Every page and asset; with `[web] enabled = false`, nothing (each path is an unknown route).
 pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
@@ -54,24 +35,20 @@ pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
     let site = Arc::new(Site::build(config));
     let page = |name: &'static str| {
         let site = site.clone();
-        warp::get().map(move || html(site.page(name)))
+        warp::any().map(move || html(site.page(name)))
     };
-    // GET /
-    let index = warp::path::end().and(page("index"));
-    // GET /activate?identifier=&secret=
-    let activate = warp::path!("activate").and(page("activate"));
-    // GET /forgot
-    let forgot = warp::path!("forgot").and(page("forgot"));
-    // GET /reset/<code> (the page reads the code from its own URL)
-    let reset = warp::path!("reset" / String)
+    let index = at(&INDEX_PAGE).and(page("index"));
+    let activate = at(&ACTIVATE_PAGE).and(page("activate"));
+    let forgot = at(&FORGOT_PAGE).and(page("forgot"));
+    // The page reads the code from its own URL.
+    let reset = at_with_param(&RESET_PAGE)
         .map(|_code: String| ())
         .untuple_one()
         .and(page("reset"));
-    // GET /confirm-email?identifier=&key=
-    let confirm = warp::path!("confirm-email").and(page("confirm-email"));
-    // GET /signup (only with auth.allow_signup; otherwise an unknown route)
+    let confirm = at(&CONFIRM_EMAIL_PAGE).and(page("confirm-email"));
+    // Only with auth.allow_signup; otherwise an unknown route.
     let allow_signup = config.auth.allow_signup;
-    let signup = warp::path!("signup")
+    let signup = at(&SIGN_UP_PAGE)
         .and_then(move || async move {
             if allow_signup {
                 Ok(())
@@ -81,7 +58,7 @@ pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
         })
         .untuple_one()
         .and(page("signup"));
-    // GET /assets/<version>/<name>
+    // GET /assets/<version>/<name> (the `ASSET` table entry; two segments, so matched here)
     let asset_site = site.clone();
     let asset = warp::path!("assets" / String / String)
         .and(warp::get())

@@ -1,0 +1,340 @@
+//! The document's shared parts, each defined once: the schemas of bodies and answers, the
+//! error answers operations refer to, and the two bearer tokens.
+
+use serde_json::{Map, Value, json};
+
+/// `components`: schemas, responses and security schemes.
+pub fn all() -> Value {
+    json!({
+        "schemas": schemas(),
+        "responses": responses(),
+        "securitySchemes": {
+            "CustomerToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "The opaque token `POST /customers/login` returns.",
+            },
+            "AdminToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "`admin.api_token` from the configuration.",
+            },
+        },
+    })
+}
+
+fn schemas() -> Value {
+    json!({
+        "Error": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["error", "message"],
+            "properties": {
+                "error": { "type": "string", "pattern": "^[a-z_]+$", "description": "A snake_case code: see each response." },
+                "message": { "type": "string", "description": "For humans; never internal detail." },
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": { "type": "string" },
+                    "description": "For validation errors: each bad field (or query parameter) and its problem.",
+                },
+            },
+        },
+        "Subscription": described(
+            closed(&[("id", text()), ("name", text()), ("subscribed_at", date_time())], &["id", "name", "subscribed_at"]),
+            "A list the customer is subscribed to.",
+        ),
+        "Customer": described(
+            closed_map(customer_properties(), &CUSTOMER_KEYS),
+            "The customer object: exactly these keys, `null` where unset.",
+        ),
+        "AdminCustomer": described(admin_customer(), "The customer object plus what the back office sees."),
+        "SubscriptionList": described(
+            closed(
+                &[
+                    ("id", json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" })),
+                    ("name", text()),
+                    ("description", nullable()),
+                ],
+                &["id", "name", "description"],
+            ),
+            "A list customers may opt in to.",
+        ),
+        "SubscriptionLists": closed(&[("subscriptions", array_of("SubscriptionList"))], &["subscriptions"]),
+        "Token": closed(&[("token", text())], &["token"]),
+        "ProfileUpdate": described(
+            open_keys(profile_update()),
+            "Any subset of the customer object's keys, plus the three password keys; any other key is a 422.",
+        ),
+        "Login": closed(&[("email", text()), ("password", text())], &["email", "password"]),
+        "Activate": closed(
+            &[("identifier", text()), ("secret", text()), ("password", text()), ("password_check", text())],
+            &["identifier", "secret", "password", "password_check"],
+        ),
+        "PasswordResetRequest": closed(
+            &[
+                ("email", text()),
+                ("reset_uri", described(text(), "A path, or an absolute URL on the retailer's origin or an allowed origin.")),
+            ],
+            &["email", "reset_uri"],
+        ),
+        "DoReset": closed(&[("email", text()), ("code", text())], &["email", "code"]),
+        "NewEmailConfirm": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
+        "SignUp": closed(&[("email", text()), ("name", text()), ("activate_uri", nullable())], &["email", "name"]),
+        "ResetToken": closed(
+            &[("token", described(text(), "A JWT (HS256, signed with the code) whose claim `passphrase` is the new password."))],
+            &["token"],
+        ),
+        "NewCustomer": closed_map(new_customer(), &["email", "name"]),
+        "ResendActivation": open_keys(properties(&[("activate_uri", nullable())])),
+        "SetSubscriptions": closed(&[("subscriptions", list_ids(LIST_IDS))], &["subscriptions"]),
+        "NewSubscriptionList": closed(&[("id", text()), ("name", text()), ("description", nullable())], &["id", "name"]),
+        "CustomerPage": closed(
+            &[
+                ("customers", array_of("AdminCustomer")),
+                ("total", json!({ "type": "integer", "minimum": 0 })),
+                ("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 })),
+                ("offset", json!({ "type": "integer", "minimum": 0 })),
+            ],
+            &["customers", "total", "limit", "offset"],
+        ),
+        "Consents": closed(&[("consents", json!({ "type": "array", "items": consent() }))], &["consents"]),
+        "Deleted": closed(&[("result", one_of(&["deleted"]))], &["result"]),
+        "AdminDeleted": closed(&[("result", one_of(&["deleted"])), ("id", customer_id())], &["result", "id"]),
+        "Health": closed(&[("status", one_of(&["ok"])), ("database", one_of(&["ok"]))], &["status", "database"]),
+    })
+}
+
+/// The keys of the customer object, every one always present.
+const CUSTOMER_KEYS: [&str; 11] = [
+    "id",
+    "name",
+    "email",
+    "phone",
+    "mobile",
+    "address",
+    "address_town",
+    "address_postcode",
+    "address_region",
+    "country",
+    "subscriptions",
+];
+
+/// The profile fields a customer or the back office may set, with their rules.
+const PROFILE_RULES: [(&str, &str); 7] = [
+    (
+        "phone",
+        "Up to 32 characters of digits, spaces and `+ - ( ) .`, with at least 3 digits.",
+    ),
+    ("mobile", "As `phone`."),
+    ("address", "Up to 500 characters; line breaks allowed."),
+    ("address_town", "Up to 100 characters."),
+    ("address_postcode", "Up to 20 characters."),
+    ("address_region", "Up to 100 characters."),
+    (
+        "country",
+        "ISO 3166-1 alpha-2 code; any case on input, upper case on output.",
+    ),
+];
+
+const LIST_IDS: &str = "List ids; the `{\"id\": ...}` objects a GET returns are accepted too.";
+
+fn customer_properties() -> Map<String, Value> {
+    let mut properties = Map::new();
+    for key in CUSTOMER_KEYS {
+        let schema = match key {
+            "id" => described(customer_id(), "14 digits, random, never reused."),
+            "email" => text(),
+            "country" => json!({ "type": "string", "nullable": true, "pattern": "^[A-Z]{2}$" }),
+            "subscriptions" => array_of("Subscription"),
+            _ => nullable(),
+        };
+        properties.insert(key.to_owned(), schema);
+    }
+    properties
+}
+
+fn admin_customer() -> Value {
+    let mut properties = customer_properties();
+    properties.insert(
+        "identifier".into(),
+        described(
+            text(),
+            "The customer's stable public handle, used in email links.",
+        ),
+    );
+    properties.insert("status".into(), one_of(&["pending", "active"]));
+    properties.insert("created_at".into(), date_time());
+    let mut required = CUSTOMER_KEYS.to_vec();
+    required.extend(["identifier", "status", "created_at"]);
+    closed_map(properties, &required)
+}
+
+fn profile_update() -> Map<String, Value> {
+    let mut properties = properties(&[
+        (
+            "id",
+            described(nullable(), "Accepted only when it is the caller's own id."),
+        ),
+        (
+            "email",
+            described(
+                nullable(),
+                "A new address is not applied at once: it is confirmed by email first.",
+            ),
+        ),
+        ("name", described(nullable(), "Up to 200 characters.")),
+    ]);
+    properties.extend(profile_rules());
+    properties.insert(
+        "subscriptions".into(),
+        list_ids("Replaces the set of lists the customer is subscribed to."),
+    );
+    properties.insert(
+        "password".into(),
+        described(
+            nullable(),
+            "With `password_check` and `current_password`: changes the password.",
+        ),
+    );
+    properties.insert("password_check".into(), nullable());
+    properties.insert("current_password".into(), nullable());
+    properties
+}
+
+fn new_customer() -> Map<String, Value> {
+    let mut properties = properties(&[
+        ("email", text()),
+        ("name", text()),
+        ("identifier", nullable()),
+        (
+            "send_activation",
+            json!({ "type": "boolean", "nullable": true, "default": true }),
+        ),
+        ("activate_uri", nullable()),
+    ]);
+    properties.extend(profile_rules());
+    properties.insert("subscriptions".into(), list_ids(LIST_IDS));
+    properties
+}
+
+fn profile_rules() -> Map<String, Value> {
+    PROFILE_RULES
+        .iter()
+        .map(|(key, rule)| ((*key).to_owned(), described(nullable(), rule)))
+        .collect()
+}
+
+fn consent() -> Value {
+    closed(
+        &[
+            ("list_id", text()),
+            ("action", one_of(&["in", "out"])),
+            ("source", one_of(&["customer", "admin", "import"])),
+            ("at", date_time()),
+        ],
+        &["list_id", "action", "source", "at"],
+    )
+}
+
+/// Subscription list ids, or the `{"id"}` objects a GET returns.
+fn list_ids(description: &str) -> Value {
+    json!({
+        "type": "array",
+        "description": description,
+        "items": { "oneOf": [
+            { "type": "string" },
+            {
+                "type": "object",
+                "additionalProperties": true,
+                "properties": { "id": { "type": "string" } },
+                "required": ["id"],
+            },
+        ] },
+    })
+}
+
+fn responses() -> Value {
+    let bearer = json!({ "WWW-Authenticate": {
+        "description": "`Bearer`.", "required": true, "schema": { "type": "string" },
+    } });
+    let retry = json!({ "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": true,
+        "schema": { "type": "integer", "minimum": 0 },
+    } });
+    json!({
+        "BadRequest": error("`malformed_json` (a body that is not JSON, not one object, invalid UTF-8, with a duplicate key or nested deeper than 16) or `invalid_header` (a header such as `Authorization` that is not visible ASCII).", None),
+        "Unauthenticated": error("`unauthenticated`: missing, unknown, expired or ended token.", Some(&bearer)),
+        "InvalidCredentials": error("`invalid_credentials`: unknown email, wrong password or not-yet-activated account, all alike.", Some(&bearer)),
+        "NotFound": error("`not_found`.", None),
+        "Conflict": error("`conflict`, with `fields` naming the duplicate.", None),
+        "TooLarge": error("`body_too_large`: the body is over 16 KiB.", None),
+        "NotJson": error("`unsupported_media_type`: a body without `Content-Type: application/json`.", None),
+        "Invalid": error("`validation_failed` (or `invalid_code` for a wrong, used or expired one-time code), with `fields`.", None),
+        "Throttled": error("`throttled`: over a per-IP or per-account budget.", Some(&retry)),
+        "Internal": error("`internal_error`: a bug or a broken database; the cause goes to the log only.", None),
+        "Overloaded": error("`overloaded` (database pool or hashing queue saturated) or, for `/healthz`, `unavailable`.", Some(&retry)),
+    })
+}
+
+/// An error answer: the `Error` schema, and headers it always carries.
+fn error(description: &str, headers: Option<&Value>) -> Value {
+    let mut answer = json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+    });
+    if let Some(headers) = headers {
+        answer["headers"] = headers.clone();
+    }
+    answer
+}
+
+fn properties(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(key, schema)| ((*key).to_owned(), schema.clone()))
+        .collect()
+}
+
+/// An object with exactly these properties, of which `required` must be present.
+fn closed(pairs: &[(&str, Value)], required: &[&str]) -> Value {
+    closed_map(properties(pairs), required)
+}
+
+fn closed_map(properties: Map<String, Value>, required: &[&str]) -> Value {
+    let mut object = open_keys(properties);
+    object["required"] = json!(required);
+    object
+}
+
+/// An object with these properties, none required, no others.
+fn open_keys(properties: Map<String, Value>) -> Value {
+    json!({ "type": "object", "additionalProperties": false, "properties": properties })
+}
+
+fn described(mut schema: Value, description: &str) -> Value {
+    schema["description"] = json!(description);
+    schema
+}
+
+fn text() -> Value {
+    json!({ "type": "string" })
+}
+
+fn nullable() -> Value {
+    json!({ "type": "string", "nullable": true })
+}
+
+fn date_time() -> Value {
+    json!({ "type": "string", "format": "date-time" })
+}
+
+fn customer_id() -> Value {
+    json!({ "type": "string", "pattern": "^[0-9]{14}$" })
+}
+
+fn one_of(values: &[&str]) -> Value {
+    json!({ "type": "string", "enum": values })
+}
+
+fn array_of(schema: &str) -> Value {
+    json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{schema}") } })
+}

@@ -1,0 +1,431 @@
+//! The route table: every endpoint and page the server answers, once. The filters in `mod.rs`
+//! match these entries; the `Allow` header, the CORS methods, the log and metrics labels and
+//! the OpenAPI document all follow from this list. `docs/adding-an-endpoint.md` shows how to
+//! add an entry.
+
+use super::openapi::Access::{Admin, Customer, OperatorOrAdmin, Public};
+use super::openapi::Content::{AnyObject, Result, Schema, Text};
+use super::openapi::Failure::{Conflict, InvalidCredentials, NotFound, Throttled};
+use super::openapi::{Body, Failure, Operation, Param, Success, Tag};
+use super::route::Route;
+use super::route::Verb::{Delete, Get, Patch, Post, Put};
+
+/// Every route, in the order requests try them.
+pub static ROUTES: &[Route] = &[
+    LOGIN,
+    LOGOUT,
+    SHOW_SELF,
+    UPDATE_SELF,
+    DELETE_SELF,
+    ACTIVATE,
+    REQUEST_PASSWORD_RESET,
+    RESET_PASSWORD,
+    CONFIRM_NEW_EMAIL,
+    SIGN_UP,
+    PUBLIC_LISTS,
+    CREATE_CUSTOMER,
+    LIST_CUSTOMERS,
+    SHOW_CUSTOMER,
+    DELETE_CUSTOMER,
+    RESEND_ACTIVATION,
+    SET_SUBSCRIPTIONS,
+    CONSENTS,
+    ADMIN_LISTS,
+    ADD_LIST,
+    REMOVE_LIST,
+    HEALTHZ,
+    METRICS,
+    OPENAPI,
+    // The built-in pages (`crate::web`).
+    INDEX_PAGE,
+    ACTIVATE_PAGE,
+    FORGOT_PAGE,
+    RESET_PAGE,
+    CONFIRM_EMAIL_PAGE,
+    SIGN_UP_PAGE,
+    ASSET,
+    DEMO_MAILBOX,
+    DEMO_MAIL,
+    DEMO_MAIL_HTML,
+];
+
+/// `GET /`: sign in; signed in, the whole account.
+pub const INDEX_PAGE: Route = Route::page("/");
+/// `GET /activate?identifier=&secret=`: choose a password.
+pub const ACTIVATE_PAGE: Route = Route::page("/activate");
+/// `GET /forgot`: ask for a reset link.
+pub const FORGOT_PAGE: Route = Route::page("/forgot");
+/// `GET /reset/<code>`: the emailed reset link; shows the new passphrase.
+pub const RESET_PAGE: Route = Route::page("/reset/{code}");
+/// `GET /confirm-email?identifier=&key=`: confirm a new email address.
+pub const CONFIRM_EMAIL_PAGE: Route = Route::page("/confirm-email");
+/// `GET /signup`: only with `auth.allow_signup`.
+pub const SIGN_UP_PAGE: Route = Route::page("/signup");
+/// `GET /assets/<version>/<file>`: the pages' CSS, JavaScript and icons, cached for a year.
+pub const ASSET: Route = Route::page("/assets/{version}/{file}");
+/// `GET /demo/mail`: the demo mailbox (file transport, loopback peers only).
+pub const DEMO_MAILBOX: Route = Route::page("/demo/mail");
+/// `GET /demo/mail/<file>`: one email of the demo mailbox.
+pub const DEMO_MAIL: Route = Route::page("/demo/mail/{file}");
+/// `GET /demo/mail/<file>/html`: the HTML part of one email, for a sandboxed frame.
+pub const DEMO_MAIL_HTML: Route = Route::page("/demo/mail/{file}/html");
+
+const EMAIL_SENT: Success = Success::ok(
+    "Answered alike whether or not the email has an account.",
+    Result("email_sent"),
+);
+const CUSTOMER_ID: Param = Param::Path {
+    name: "id",
+    description: "The customer's 14-digit id; its identifier or email also works.",
+};
+const SPENDS_A_BUDGET: &[Failure] = &[Throttled];
+
+pub const LOGIN: Route = Route::api(
+    Post,
+    "/customers/login",
+    Operation::new(
+        "login",
+        "Log in",
+        Tag::Customers,
+        Public,
+        Success::ok("A session token.", Schema("Token")),
+    )
+    .body(Body::Required("Login"))
+    .failing(&[InvalidCredentials, Throttled]),
+);
+
+pub const LOGOUT: Route = Route::api(
+    Post,
+    "/customers/logout",
+    Operation::new(
+        "logout",
+        "End the calling session",
+        Tag::Customers,
+        Customer,
+        Success::ok("Logged out.", Result("logged_out")),
+    ),
+);
+
+pub const SHOW_SELF: Route = Route::api(
+    Get,
+    "/customers/self",
+    Operation::new(
+        "showSelf",
+        "The caller's customer object",
+        Tag::Customers,
+        Customer,
+        Success::ok("The customer.", Schema("Customer")),
+    ),
+);
+
+pub const UPDATE_SELF: Route = Route::api(
+    Patch,
+    "/customers/self",
+    Operation::new(
+        "updateSelf",
+        "Edit the profile, subscriptions, email or password",
+        Tag::Customers,
+        Customer,
+        Success::ok("The customer, as it now is.", Schema("Customer")),
+    )
+    .body(Body::Required("ProfileUpdate"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const DELETE_SELF: Route = Route::api(
+    Delete,
+    "/customers/self",
+    Operation::new(
+        "deleteSelf",
+        "Delete the account and everything tied to it",
+        Tag::Customers,
+        Customer,
+        Success::ok("Deleted.", Schema("Deleted")),
+    ),
+);
+
+pub const ACTIVATE: Route = Route::api(
+    Post,
+    "/customers/activate",
+    Operation::new(
+        "activate",
+        "Activate an account with the emailed secret",
+        Tag::Customers,
+        Public,
+        Success::ok("Activated.", Result("activated")),
+    )
+    .body(Body::Required("Activate"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const REQUEST_PASSWORD_RESET: Route = Route::api(
+    Post,
+    "/customers/password_reset",
+    Operation::new(
+        "requestPasswordReset",
+        "Email a password reset code",
+        Tag::Customers,
+        Public,
+        EMAIL_SENT,
+    )
+    .body(Body::Required("PasswordResetRequest"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const RESET_PASSWORD: Route = Route::api(
+    Post,
+    "/customers/do_reset",
+    Operation::new(
+        "doReset",
+        "Reset the password with the emailed code",
+        Tag::Customers,
+        Public,
+        Success::ok(
+            "The new passphrase in a JWT signed with the code.",
+            Schema("ResetToken"),
+        ),
+    )
+    .body(Body::Required("DoReset"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const CONFIRM_NEW_EMAIL: Route = Route::api(
+    Post,
+    "/customers/newemail_confirm",
+    Operation::new(
+        "confirmNewEmail",
+        "Confirm a new email address",
+        Tag::Customers,
+        Public,
+        Success::ok("The email address changed.", Result("updated")),
+    )
+    .body(Body::Required("NewEmailConfirm"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const SIGN_UP: Route = Route::api(
+    Post,
+    "/customers/signup",
+    Operation::new(
+        "signUp",
+        "Sign up (only with `auth.allow_signup`; otherwise 404)",
+        Tag::Customers,
+        Public,
+        EMAIL_SENT,
+    )
+    .body(Body::Required("SignUp"))
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const PUBLIC_LISTS: Route = Route::api(
+    Get,
+    "/subscriptions",
+    Operation::new(
+        "publicLists",
+        "The lists a customer can opt in to",
+        Tag::Subscriptions,
+        Public,
+        Success::ok("Every list, in id order.", Schema("SubscriptionLists"))
+            .cached("public, max-age=60"),
+    ),
+);
+
+pub const CREATE_CUSTOMER: Route = Route::api(
+    Post,
+    "/admin/customers",
+    Operation::new(
+        "createCustomer",
+        "Create a pending customer (and email the activation link)",
+        Tag::Admin,
+        Admin,
+        Success::created("Created.", Schema("AdminCustomer")),
+    )
+    .body(Body::Required("NewCustomer"))
+    .failing(&[Conflict]),
+);
+
+pub const LIST_CUSTOMERS: Route = Route::api(
+    Get,
+    "/admin/customers",
+    Operation::new(
+        "listCustomers",
+        "Find customers",
+        Tag::Admin,
+        Admin,
+        Success::ok("A page of customers.", Schema("CustomerPage")),
+    )
+    .params(&[
+        Param::Text {
+            name: "search",
+            description: "Part of the email or identifier.",
+            max_length: 254,
+        },
+        Param::Integer {
+            name: "limit",
+            minimum: 1,
+            maximum: Some(500),
+            default: 50,
+        },
+        Param::Integer {
+            name: "offset",
+            minimum: 0,
+            maximum: None,
+            default: 0,
+        },
+    ])
+    .failing(&[Failure::Invalid]),
+);
+
+pub const SHOW_CUSTOMER: Route = Route::api(
+    Get,
+    "/admin/customers/{id}",
+    Operation::new(
+        "showCustomer",
+        "One customer",
+        Tag::Admin,
+        Admin,
+        Success::ok("The customer.", Schema("AdminCustomer")),
+    )
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const DELETE_CUSTOMER: Route = Route::api(
+    Delete,
+    "/admin/customers/{id}",
+    Operation::new(
+        "deleteCustomer",
+        "Delete a customer; their sessions end at once",
+        Tag::Admin,
+        Admin,
+        Success::ok("Deleted.", Schema("AdminDeleted")),
+    )
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const RESEND_ACTIVATION: Route = Route::api(
+    Post,
+    "/admin/customers/{id}/resend_activation",
+    Operation::new(
+        "resendActivation",
+        "Email a new activation secret",
+        Tag::Admin,
+        Admin,
+        Success::ok("Sent.", Result("email_sent")),
+    )
+    .described("No body at all is the same as `{}`.")
+    .params(&[CUSTOMER_ID])
+    .body(Body::Optional("ResendActivation"))
+    .failing(&[NotFound, Conflict]),
+);
+
+pub const SET_SUBSCRIPTIONS: Route = Route::api(
+    Put,
+    "/admin/customers/{id}/subscriptions",
+    Operation::new(
+        "setSubscriptions",
+        "Replace a customer's subscriptions",
+        Tag::Admin,
+        Admin,
+        Success::ok("The customer.", Schema("AdminCustomer")),
+    )
+    .params(&[CUSTOMER_ID])
+    .body(Body::Required("SetSubscriptions"))
+    .failing(&[NotFound]),
+);
+
+pub const CONSENTS: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/consents",
+    Operation::new(
+        "consents",
+        "A customer's consent trail, oldest first",
+        Tag::Admin,
+        Admin,
+        Success::ok("The consent records.", Schema("Consents")),
+    )
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const ADMIN_LISTS: Route = Route::api(
+    Get,
+    "/admin/subscriptions",
+    Operation::new(
+        "adminLists",
+        "Every subscription list",
+        Tag::Admin,
+        Admin,
+        Success::ok("The lists.", Schema("SubscriptionLists")),
+    ),
+);
+
+pub const ADD_LIST: Route = Route::api(
+    Post,
+    "/admin/subscriptions",
+    Operation::new(
+        "addList",
+        "Add a subscription list",
+        Tag::Admin,
+        Admin,
+        Success::created("The new list.", Schema("SubscriptionList")),
+    )
+    .body(Body::Required("NewSubscriptionList"))
+    .failing(&[Conflict]),
+);
+
+pub const REMOVE_LIST: Route = Route::api(
+    Delete,
+    "/admin/subscriptions/{id}",
+    Operation::new(
+        "removeList",
+        "Remove a list; its subscribers are opted out",
+        Tag::Admin,
+        Admin,
+        Success::ok("Deleted.", Schema("Deleted")),
+    )
+    .params(&[Param::Path {
+        name: "id",
+        description: "The list id.",
+    }])
+    .failing(&[NotFound]),
+);
+
+pub const HEALTHZ: Route = Route::api(
+    Get,
+    "/healthz",
+    Operation::new(
+        "healthz",
+        "Liveness and database check",
+        Tag::Operations,
+        Public,
+        Success::ok("Running, and the database answers.", Schema("Health")),
+    ),
+);
+
+pub const METRICS: Route = Route::api(
+    Get,
+    "/metrics",
+    Operation::new(
+        "metrics",
+        "Prometheus / OpenMetrics text",
+        Tag::Operations,
+        OperatorOrAdmin,
+        Success::ok("The metrics.", Text("application/openmetrics-text")),
+    )
+    .described("Answers the admin token or a loopback peer that is not relaying someone else's request (no `X-Forwarded-For`); everyone else gets the 404 of an unknown route."),
+);
+
+pub const OPENAPI: Route = Route::api(
+    Get,
+    "/openapi.json",
+    Operation::new(
+        "openapi",
+        "This document",
+        Tag::Operations,
+        Public,
+        Success::ok("The OpenAPI document.", AnyObject),
+    )
+    .infallible(),
+);
