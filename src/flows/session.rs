@@ -49,10 +49,22 @@ impl Area {
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
         let ttl = Self::hours(self.config.auth.token_ttl_hours);
-        let id = record.id.clone();
-        self.store
-            .write(move |tx| sessions::create(tx, &digest, &id, ttl))
+        let (id, checked) = (record.id.clone(), stored.clone());
+        // The password may have changed (a reset, a PATCH) while it was being checked: the
+        // session opens only if the hash checked is still the stored one.
+        let opened = self
+            .store
+            .write(move |tx| {
+                if customers::password_hash(tx, &id)? != checked {
+                    return Ok(false);
+                }
+                sessions::create(tx, &digest, &id, ttl)?;
+                Ok(true)
+            })
             .await?;
+        if !opened {
+            return Err(AppError::InvalidCredentials);
+        }
         if verdict.needs_rehash {
             self.rehash_in_background(record.id, password.to_owned(), stored.unwrap_or_default());
         }
