@@ -103,21 +103,20 @@ impl Throttles {
             && self.address_per_hour.check_key(&key).is_ok()
     }
 
-    /// Refuses a login to `account` (an email as typed, normalized) while it is in back-off.
-    pub fn check_login(&self, account: &str) -> Result<(), AppError> {
-        let failures = self.login_failures.lock().expect("not poisoned");
-        match failures.get(account).and_then(|f| f.blocked_until) {
-            Some(until) if until > Instant::now() => Err(AppError::Throttled {
-                retry_after: whole_seconds(until - Instant::now()),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Records a failed login: past the free failures, each one doubles the wait, up to the cap.
-    pub fn login_failed(&self, account: &str) {
+    /// Reserves one password check for `account` (an email as typed, normalized): refused
+    /// while the account is in back-off, otherwise counted as a failure at once, before any
+    /// hashing, so that parallel guesses are counted one by one. Past the free failures each
+    /// one doubles the wait, up to the cap. A success clears the count.
+    pub fn reserve_login(&self, account: &str) -> Result<(), AppError> {
         let now = Instant::now();
         let mut failures = self.login_failures.lock().expect("not poisoned");
+        if let Some(until) = failures.get(account).and_then(|f| f.blocked_until)
+            && until > now
+        {
+            return Err(AppError::Throttled {
+                retry_after: whole_seconds(until - now),
+            });
+        }
         if failures.len() > 100_000 {
             prune(&mut failures, now);
         }
@@ -133,6 +132,7 @@ impl Throttles {
             let delay = Duration::from_secs(1u64 << doublings).min(self.max_delay);
             entry.blocked_until = Some(now + delay);
         }
+        Ok(())
     }
 
     /// A successful login clears the account's failures.
@@ -184,27 +184,21 @@ mod tests {
     }
 
     #[test]
-    fn free_failures_then_growing_delays_up_to_the_ceiling() {
+    fn free_failures_then_a_wait_that_a_success_clears() {
         let t = throttles();
-        for _ in 0..3 {
-            t.login_failed("a@example.com");
-            assert!(t.check_login("a@example.com").is_ok());
+        for _ in 0..4 {
+            assert!(t.reserve_login("a@example.com").is_ok());
         }
-        let mut waits = Vec::new();
-        for _ in 0..6 {
-            t.login_failed("a@example.com");
-            match t.check_login("a@example.com") {
-                Err(AppError::Throttled { retry_after }) => waits.push(retry_after),
-                other => panic!("{other:?}"),
-            }
-        }
-        assert_eq!(waits, vec![1, 2, 4, 8, 8, 8]);
+        assert!(matches!(
+            t.reserve_login("a@example.com"),
+            Err(AppError::Throttled { retry_after: 1 })
+        ));
         assert!(
-            t.check_login("b@example.com").is_ok(),
+            t.reserve_login("b@example.com").is_ok(),
             "other accounts are not affected"
         );
         t.login_succeeded("a@example.com");
-        assert!(t.check_login("a@example.com").is_ok());
+        assert!(t.reserve_login("a@example.com").is_ok());
     }
 
     #[test]

@@ -132,6 +132,8 @@ impl Area {
         let email = EmailAddress::parse(&current.email).ok();
         let new = self.new_password(&change.password, &change.password_check, email.as_ref())?;
         let id = session.customer.clone();
+        // `current_password` is a password guess like a login: it draws on the same budget.
+        self.throttles.reserve_login(&current.email)?;
         let stored = self
             .store
             .read(move |c| customers::password_hash(c, &id))
@@ -144,6 +146,7 @@ impl Area {
         {
             return Err(AppError::field("current_password", "is not correct"));
         }
+        self.throttles.login_succeeded(&current.email);
         Ok((stored, self.hasher.hash(&new).await?))
     }
 
