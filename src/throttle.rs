@@ -88,7 +88,7 @@ impl Throttles {
             IpBudget::Emails => &self.emails_per_ip,
         };
         limiter
-            .check_key(&ip)
+            .check_key(&client_key(ip))
             .map_err(|not_until| AppError::Throttled {
                 retry_after: whole_seconds(not_until.wait_time_from(self.clock.now())),
             })
@@ -135,6 +135,23 @@ impl Throttles {
         Ok(())
     }
 
+    /// Compares an admin token presented from `ip` (with `matches`) only while that client is
+    /// not in back-off after wrong tokens; wrong tokens count like failed logins, per client.
+    pub fn check_admin_token(
+        &self,
+        ip: IpAddr,
+        matches: impl FnOnce() -> bool,
+    ) -> Result<(), AppError> {
+        let key = format!("admin token from {}", client_key(ip));
+        self.reserve_login(&key)?;
+        if matches() {
+            self.login_succeeded(&key);
+            Ok(())
+        } else {
+            Err(AppError::Unauthenticated)
+        }
+    }
+
     /// A successful login clears the account's failures.
     pub fn login_succeeded(&self, account: &str) {
         self.login_failures
@@ -154,6 +171,21 @@ impl Throttles {
             &mut self.login_failures.lock().expect("not poisoned"),
             Instant::now(),
         );
+    }
+}
+
+/// The key a client's budgets are kept under: an IPv4 address, or the /64 network of an IPv6
+/// one (a single customer line usually gets a whole /64, so one address per guess is free).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -199,6 +231,20 @@ mod tests {
         );
         t.login_succeeded("a@example.com");
         assert!(t.reserve_login("a@example.com").is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_64() {
+        let t = Throttles::new(&config::Limits {
+            login_per_ip_per_minute: 1,
+            ..config::Limits::default()
+        });
+        let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(t.check_ip(IpBudget::Login, first).is_ok());
+        assert!(t.check_ip(IpBudget::Login, same_64).is_err());
+        assert!(t.check_ip(IpBudget::Login, other_64).is_ok());
     }
 
     #[test]
