@@ -96,3 +96,26 @@ CREATE TABLE consent_records (
     at          INTEGER NOT NULL
 );
 CREATE INDEX consent_by_customer ON consent_records(customer_id);
+
+-- migration: 2 request journal and per-address email allowance
+
+-- Password-reset and sign-up requests, committed before they are answered and resolved
+-- afterwards (a code issued and an email queued, or nothing for an unknown address) by a
+-- background task that deletes each one in the transaction that resolves it. Rows left by a
+-- crash are resolved at the next start.
+CREATE TABLE email_requests (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('password_reset', 'signup')),
+    email      TEXT NOT NULL,
+    name       TEXT,
+    link_base  TEXT,
+    created_at INTEGER NOT NULL
+);
+
+-- Emails asked for per address (by SHA-256 digest of the address), for the per-address
+-- allowance; rows older than an hour are removed as they stop counting.
+CREATE TABLE email_allowance (
+    address_hash BLOB NOT NULL,
+    at           INTEGER NOT NULL
+);
+CREATE INDEX email_allowance_by_address ON email_allowance(address_hash, at);

@@ -88,6 +88,11 @@ impl App {
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(self.worker.run(stopped.clone()));
         let housekeeping = tokio::spawn(housekeeping(self.area.clone(), stopped));
+        let (stop_resolver, resolver_stopped) = watch::channel(false);
+        let resolver = tokio::spawn(crate::flows::resolve_until(
+            self.area.clone(),
+            resolver_stopped,
+        ));
         let config = &self.area.config.server;
         let limits = Limits {
             max_connections: config.max_connections,
@@ -103,9 +108,16 @@ impl App {
             shutdown,
         )
         .await;
-        // Reset and sign-up emails are queued just after their answer: let that work finish.
-        self.area.background.close();
+        // Stored reset and sign-up requests are resolved before the mail worker stops, and
+        // re-hashes started by logins are let finish.
+        let _ = stop_resolver.send(true);
         let grace = Duration::from_secs(config.shutdown_grace_seconds);
+        if tokio::time::timeout(grace, resolver).await.is_err() {
+            tracing::warn!(
+                "stored requests were still being resolved at the end of the grace period"
+            );
+        }
+        self.area.background.close();
         if tokio::time::timeout(grace, self.area.background.wait())
             .await
             .is_err()
@@ -173,6 +185,7 @@ async fn housekeeping(area: Area, mut stopped: watch::Receiver<bool>) {
                 let before = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
                 Ok(store::sessions::purge_expired(tx)?
                     + store::codes::purge_expired(tx)?
+                    + store::requests::purge_allowance(tx)?
                     + store::outbox::purge_sent_before(tx, before)?)
             })
             .await;

@@ -42,6 +42,9 @@ pub enum AppError {
     /// Hashing queue or database pool saturated; try again shortly.
     #[error("the service is busy; try again shortly")]
     Overloaded,
+    /// The database cannot take writes (disk full, read-only): nothing was changed.
+    #[error("the service cannot store changes right now; try again later")]
+    Unavailable,
     /// A bug or an infrastructure failure. The cause is logged, never shown to a client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),

@@ -88,7 +88,7 @@ impl Throttles {
             IpBudget::Emails => &self.emails_per_ip,
         };
         limiter
-            .check_key(&ip)
+            .check_key(&client_key(ip))
             .map_err(|not_until| AppError::Throttled {
                 retry_after: whole_seconds(not_until.wait_time_from(self.clock.now())),
             })
@@ -103,21 +103,20 @@ impl Throttles {
             && self.address_per_hour.check_key(&key).is_ok()
     }
 
-    /// Refuses a login to `account` (an email as typed, normalized) while it is in back-off.
-    pub fn check_login(&self, account: &str) -> Result<(), AppError> {
-        let failures = self.login_failures.lock().expect("not poisoned");
-        match failures.get(account).and_then(|f| f.blocked_until) {
-            Some(until) if until > Instant::now() => Err(AppError::Throttled {
-                retry_after: whole_seconds(until - Instant::now()),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Records a failed login: past the free failures, each one doubles the wait, up to the cap.
-    pub fn login_failed(&self, account: &str) {
+    /// Reserves one password check for `account` (an email as typed, normalized): refused
+    /// while the account is in back-off, otherwise counted as a failure at once, before any
+    /// hashing, so that parallel guesses are counted one by one. Past the free failures each
+    /// one doubles the wait, up to the cap. A success clears the count.
+    pub fn reserve_login(&self, account: &str) -> Result<(), AppError> {
         let now = Instant::now();
         let mut failures = self.login_failures.lock().expect("not poisoned");
+        if let Some(until) = failures.get(account).and_then(|f| f.blocked_until)
+            && until > now
+        {
+            return Err(AppError::Throttled {
+                retry_after: whole_seconds(until - now),
+            });
+        }
         if failures.len() > 100_000 {
             prune(&mut failures, now);
         }
@@ -132,6 +131,24 @@ impl Throttles {
             let doublings = (entry.count - self.free_failures - 1).min(20);
             let delay = Duration::from_secs(1u64 << doublings).min(self.max_delay);
             entry.blocked_until = Some(now + delay);
+        }
+        Ok(())
+    }
+
+    /// Compares an admin token presented from `ip` (with `matches`) only while that client is
+    /// not in back-off after wrong tokens; wrong tokens count like failed logins, per client.
+    pub fn check_admin_token(
+        &self,
+        ip: IpAddr,
+        matches: impl FnOnce() -> bool,
+    ) -> Result<(), AppError> {
+        let key = format!("admin token from {}", client_key(ip));
+        self.reserve_login(&key)?;
+        if matches() {
+            self.login_succeeded(&key);
+            Ok(())
+        } else {
+            Err(AppError::Unauthenticated)
         }
     }
 
@@ -154,6 +171,21 @@ impl Throttles {
             &mut self.login_failures.lock().expect("not poisoned"),
             Instant::now(),
         );
+    }
+}
+
+/// The key a client's budgets are kept under: an IPv4 address, or the /64 network of an IPv6
+/// one (a single customer line usually gets a whole /64, so one address per guess is free).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -184,27 +216,35 @@ mod tests {
     }
 
     #[test]
-    fn free_failures_then_growing_delays_up_to_the_ceiling() {
+    fn free_failures_then_a_wait_that_a_success_clears() {
         let t = throttles();
-        for _ in 0..3 {
-            t.login_failed("a@example.com");
-            assert!(t.check_login("a@example.com").is_ok());
+        for _ in 0..4 {
+            assert!(t.reserve_login("a@example.com").is_ok());
         }
-        let mut waits = Vec::new();
-        for _ in 0..6 {
-            t.login_failed("a@example.com");
-            match t.check_login("a@example.com") {
-                Err(AppError::Throttled { retry_after }) => waits.push(retry_after),
-                other => panic!("{other:?}"),
-            }
-        }
-        assert_eq!(waits, vec![1, 2, 4, 8, 8, 8]);
+        assert!(matches!(
+            t.reserve_login("a@example.com"),
+            Err(AppError::Throttled { retry_after: 1 })
+        ));
         assert!(
-            t.check_login("b@example.com").is_ok(),
+            t.reserve_login("b@example.com").is_ok(),
             "other accounts are not affected"
         );
         t.login_succeeded("a@example.com");
-        assert!(t.check_login("a@example.com").is_ok());
+        assert!(t.reserve_login("a@example.com").is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_64() {
+        let t = Throttles::new(&config::Limits {
+            login_per_ip_per_minute: 1,
+            ..config::Limits::default()
+        });
+        let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(t.check_ip(IpBudget::Login, first).is_ok());
+        assert!(t.check_ip(IpBudget::Login, same_64).is_err());
+        assert!(t.check_ip(IpBudget::Login, other_64).is_ok());
     }
 
     #[test]

@@ -222,3 +222,32 @@ fn rusqlite_conn(app: &TestApp) -> rusqlite::Connection {
         .unwrap();
     conn
 }
+
+#[tokio::test]
+async fn a_weak_password_with_a_bogus_secret_answers_alike_for_pending_active_and_unknown() {
+    let app = spawn_app().await;
+    let (pending_id, _) = pending(&app, "hidden@example.com").await;
+    app.active_customer("shown@example.com").await;
+    let active_id: String = rusqlite_conn(&app)
+        .query_row(
+            "SELECT identifier FROM customers WHERE email = 'shown@example.com'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let bogus = "A".repeat(10);
+    let mut answers = Vec::new();
+    for identifier in [pending_id.as_str(), active_id.as_str(), "zzzzzzzzzzzz"] {
+        answers.push(
+            app.post(
+                "/customers/activate",
+                activation(identifier, &bogus, "short", "short"),
+            )
+            .await,
+        );
+    }
+    assert_eq!(answers[0].0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answers[0].1["error"], "invalid_code", "{}", answers[0].1);
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[1], answers[2]);
+}

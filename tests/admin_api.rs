@@ -47,7 +47,12 @@ async fn without_an_admin_token_configured_every_admin_path_is_an_unknown_route(
 
 #[tokio::test]
 async fn a_missing_wrong_or_customer_token_is_refused() {
-    let app = admin_app().await;
+    // More wrong tokens than the default back-off allows are sent below.
+    let app = spawn_app_with(|c| {
+        c.admin.api_token = Secret::new(TOKEN);
+        c.limits.login_free_failures = 100;
+    })
+    .await;
     let customer = app.active_customer("shopper@example.com").await;
     let wrong = format!("{TOKEN}x");
     for token in [
@@ -399,4 +404,30 @@ async fn subscription_lists_are_created_listed_and_deleted() {
     );
     let (_, lists) = admin(&app, Method::GET, "/admin/subscriptions", None).await;
     assert_eq!(lists["subscriptions"], json!([]));
+}
+
+#[tokio::test]
+async fn wrong_admin_tokens_are_throttled_per_client_ip() {
+    let app = spawn_app_with(|c| {
+        c.admin.api_token = Secret::new(TOKEN);
+        c.limits.login_free_failures = 3;
+    })
+    .await;
+    let guess = |token: &'static str| {
+        app.client
+            .get(app.url("/admin/customers"))
+            .bearer_auth(token)
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(guess("a wrong guess").await.unwrap().status());
+    }
+    assert_eq!(statuses[..4], [StatusCode::UNAUTHORIZED; 4], "{statuses:?}");
+    assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    assert_eq!(
+        guess(TOKEN).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "while in back-off even the right token is not compared"
+    );
 }

@@ -250,3 +250,54 @@ async fn reset_codes_and_email_keys_share_the_per_ip_budget_for_codes() {
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{path}: {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_each_count_as_a_failure() {
+    let app = spawn_app_with(|c| {
+        c.limits.login_free_failures = 3;
+        c.limits.login_per_ip_per_minute = 1000;
+    })
+    .await;
+    app.active_customer("guessed@example.com").await;
+    let guesses = (0..60).map(|i| {
+        let (client, url) = (app.client.clone(), app.url("/customers/login"));
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"email": "guessed@example.com", "password": format!("guess {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    let mut checked = 0;
+    for guess in guesses.collect::<Vec<_>>() {
+        if guess.await.unwrap() == StatusCode::UNAUTHORIZED {
+            checked += 1;
+        }
+    }
+    assert!(
+        checked <= 4,
+        "{checked} of 60 parallel guesses were checked; the budget is 3 free failures, then a wait"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_counts_as_a_failed_login() {
+    let app = spawn_app_with(|c| c.limits.login_free_failures = 2).await;
+    let token = app.active_customer("patcher@example.com").await;
+    let change = json!({"current_password": "wrong", "password": "a new password", "password_check": "a new password"});
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(app.patch_self(&token, change.clone()).await.0);
+    }
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    assert_eq!(
+        login_from(&app, None, "patcher@example.com", PASSWORD)
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the account's login waits too"
+    );
+}

@@ -25,6 +25,8 @@ impl Area {
                     return Ok(false);
                 };
                 customers::delete(tx, &id)?;
+                // Nothing queued for the account outlives it, except the receipt below.
+                outbox::drop_queued_for(tx, &email)?;
                 let vars = Vars {
                     name,
                     email: email.clone(),

@@ -150,8 +150,6 @@ impl Area {
             Some(found) => found,
             None => return Err(invalid),
         };
-        let email = EmailAddress::parse(&email).ok();
-        let password = self.new_password(password, password_check, email.as_ref())?;
         let digest = auth::digest(secret);
         let (check_id, check_digest) = (id.clone(), digest.clone());
         let check = self
@@ -161,6 +159,10 @@ impl Area {
         if check == CodeCheck::Invalid {
             return Err(invalid);
         }
+        // The password rules speak only once the identifier and secret are right: a weak
+        // password with a wrong secret must not tell a pending identifier from any other.
+        let email = EmailAddress::parse(&email).ok();
+        let password = self.new_password(password, password_check, email.as_ref())?;
         let hash = self.hasher.hash(&password).await?;
         // Consume the secret and activate in one transaction: of concurrent attempts with the
         // same secret, exactly one gets here with the secret still in place.

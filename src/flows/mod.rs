@@ -9,6 +9,7 @@ mod email_change;
 mod import;
 mod links;
 mod profile;
+mod requests;
 mod reset;
 mod session;
 mod signup;
@@ -18,12 +19,14 @@ pub use admin::{MAX_PAGE, NewList};
 pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported};
 pub use links::Links;
 pub use profile::{PasswordChange, ProfileUpdate};
+pub use requests::resolve_until;
 pub use session::Session;
 pub use signup::SignUp;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::PasswordHasher;
@@ -49,9 +52,11 @@ pub struct Parts {
     pub links: Links,
     pub metrics: Metrics,
     pub throttles: Arc<Throttles>,
-    /// Work started by a request and finished after its answer (see `after_answer`); a clean
+    /// Work started by a request and finished after its answer (a password re-hash); a clean
     /// shutdown waits for it.
     pub background: TaskTracker,
+    /// Wakes the resolver of stored password-reset and sign-up requests.
+    pub resolver_wake: Arc<Notify>,
 }
 
 impl std::ops::Deref for Area {
@@ -85,6 +90,7 @@ impl Area {
             metrics: Metrics::new(),
             throttles,
             background: TaskTracker::new(),
+            resolver_wake: Arc::new(Notify::new()),
         })))
     }
 
@@ -92,22 +98,6 @@ impl Area {
         PasswordPolicy {
             min_chars: self.config.auth.min_password_length,
         }
-    }
-
-    /// Runs `work` once the answer has left, so that its duration (which differs between
-    /// known and unknown addresses) cannot be read from the response time. Failures are logged.
-    fn after_answer(
-        &self,
-        what: &'static str,
-        work: impl std::future::Future<Output = Result<(), AppError>> + Send + 'static,
-    ) {
-        self.background.spawn(async move {
-            // Give the connection a moment to write the answer before this work takes a core.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            if let Err(e) = work.await {
-                tracing::error!(error = %e, "{what}: background work failed");
-            }
-        });
     }
 
     fn hours(hours: u64) -> i64 {

@@ -99,7 +99,13 @@ impl Area {
                     subscriptions::replace(tx, &id, wanted, ConsentSource::Customer)?;
                 }
                 customers::update_profile(tx, &id, &update.profile)?;
-                if let Some(hash) = &new_hash {
+                if let Some((checked, hash)) = &new_hash {
+                    // The session and the password checked must still be current: a reset or
+                    // another change since the check wins.
+                    let live = sessions::customer_of(tx, &keep)?.is_some_and(|c| c == id);
+                    if !live || customers::password_hash(tx, &id)?.as_ref() != checked.as_ref() {
+                        return Ok(Err(AppError::Unauthenticated));
+                    }
                     customers::set_password(tx, &id, hash)?;
                     sessions::end_all(tx, &id, Some(&keep))?;
                 }
@@ -115,29 +121,33 @@ impl Area {
         Ok(customer)
     }
 
-    /// Verifies the current password, then hashes the new one.
+    /// Verifies the current password, then hashes the new one; answers the stored hash that
+    /// was checked and the new hash.
     async fn checked_new_hash(
         &self,
         session: &Session,
         current: &Customer,
         change: &PasswordChange,
-    ) -> Result<String, AppError> {
+    ) -> Result<(Option<String>, String), AppError> {
         let email = EmailAddress::parse(&current.email).ok();
         let new = self.new_password(&change.password, &change.password_check, email.as_ref())?;
         let id = session.customer.clone();
+        // `current_password` is a password guess like a login: it draws on the same budget.
+        self.throttles.reserve_login(&current.email)?;
         let stored = self
             .store
             .read(move |c| customers::password_hash(c, &id))
             .await?;
         if !self
             .hasher
-            .verify(&change.current_password, stored)
+            .verify(&change.current_password, stored.clone())
             .await?
             .matches
         {
             return Err(AppError::field("current_password", "is not correct"));
         }
-        self.hasher.hash(&new).await
+        self.throttles.login_succeeded(&current.email);
+        Ok((stored, self.hasher.hash(&new).await?))
     }
 
     /// Checks a new password and its repetition against the policy.

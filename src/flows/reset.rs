@@ -8,15 +8,16 @@ use crate::domain::{EmailAddress, NewPassword, Status};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
-use crate::store::{customers, outbox, sessions};
+use crate::store::requests::{Request, RequestKind};
+use crate::store::{StoreResult, customers, outbox, sessions};
 use crate::throttle::IpBudget;
 
 impl Area {
     /// Emails an active customer a link `<reset_uri>/<code>` to reset their password. Unknown
     /// and pending addresses get no email, and the caller cannot tell the difference: the
-    /// answer comes before (and without waiting for) the database work, which differs. The
-    /// client IP has a budget (429 past it); an address gets at most 1 email a minute and 5 an
-    /// hour, silently.
+    /// request is stored (the same write for every address) and answered, then resolved in the
+    /// background. The client IP has a budget (429 past it); an address gets at most 1 email a
+    /// minute and 5 an hour, silently.
     pub async fn request_password_reset(
         &self,
         email: EmailAddress,
@@ -24,59 +25,51 @@ impl Area {
         ip: IpAddr,
     ) -> Result<(), AppError> {
         self.throttles.check_ip(IpBudget::Emails, ip)?;
-        if !self.throttles.email_allowed(email.as_str()) {
-            return Ok(());
-        }
-        let area = self.clone();
-        self.after_answer("password reset", async move {
-            area.queue_password_reset(email, reset_uri).await
-        });
-        Ok(())
+        self.journal_request(Request {
+            kind: RequestKind::PasswordReset,
+            email: email.as_str().to_owned(),
+            name: None,
+            link_base: Some(reset_uri.to_string()),
+        })
+        .await
     }
 
-    async fn queue_password_reset(
+    /// Issues a reset code to the active customer with this address and queues its email, in
+    /// the resolver's transaction; false when there is no such customer.
+    pub(super) fn queue_password_reset(
         &self,
-        email: EmailAddress,
-        reset_uri: Url,
-    ) -> Result<(), AppError> {
-        let area = self.clone();
-        let queued = self
-            .store
-            .write(move |tx| {
-                let Some(record) = customers::find_for_login(tx, &email)? else {
-                    return Ok(false);
-                };
-                if record.status != Status::Active {
-                    return Ok(false);
-                }
-                let code = auth::new_code();
-                let ttl = (area.config.auth.reset_code_ttl_minutes * 60) as i64;
-                codes::issue(
-                    tx,
-                    &record.id,
-                    Purpose::PasswordReset,
-                    &auth::digest(&code),
-                    None,
-                    ttl,
-                )?;
-                let name = customers::contact(tx, &record.id)?.and_then(|(_, name)| name);
-                let vars = Vars {
-                    name,
-                    email: email.to_string(),
-                    link: Some(area.links.password_reset(&reset_uri, &code)),
-                    ..Vars::default()
-                };
-                let message = area
-                    .mailer
-                    .compose(Kind::PasswordReset, email.as_str(), &vars);
-                outbox::enqueue(tx, &message)?;
-                Ok(true)
-            })
-            .await?;
-        if queued {
-            self.mailer.wake_worker();
+        tx: &rusqlite::Connection,
+        email: &EmailAddress,
+        reset_uri: &Url,
+    ) -> StoreResult<bool> {
+        let Some(record) = customers::find_for_login(tx, email)? else {
+            return Ok(false);
+        };
+        if record.status != Status::Active {
+            return Ok(false);
         }
-        Ok(())
+        let code = auth::new_code();
+        let ttl = (self.config.auth.reset_code_ttl_minutes * 60) as i64;
+        codes::issue(
+            tx,
+            &record.id,
+            Purpose::PasswordReset,
+            &auth::digest(&code),
+            None,
+            ttl,
+        )?;
+        let name = customers::contact(tx, &record.id)?.and_then(|(_, name)| name);
+        let vars = Vars {
+            name,
+            email: email.to_string(),
+            link: Some(self.links.password_reset(reset_uri, &code)),
+            ..Vars::default()
+        };
+        let message = self
+            .mailer
+            .compose(Kind::PasswordReset, email.as_str(), &vars);
+        outbox::enqueue(tx, &message)?;
+        Ok(true)
     }
 
     /// Resets the password of the customer whose reset code is right: a new random passphrase

@@ -21,11 +21,10 @@ impl Area {
     pub async fn login(&self, email: &str, password: &str, ip: IpAddr) -> Result<String, AppError> {
         self.throttles.check_ip(IpBudget::Login, ip)?;
         let account = email.trim().to_lowercase();
-        self.throttles.check_login(&account)?;
+        self.throttles.reserve_login(&account)?;
         // No stored password is longer, so a longer one cannot match; refusing it before
         // hashing says nothing about the account.
         if password.chars().count() > PasswordPolicy::MAX_CHARS {
-            self.throttles.login_failed(&account);
             return Err(AppError::InvalidCredentials);
         }
         let record = match EmailAddress::parse(email) {
@@ -40,19 +39,28 @@ impl Area {
         let verdict = self.hasher.verify(password, stored.clone()).await?;
         let record = match record {
             Some(r) if verdict.matches && r.status == Status::Active => r,
-            _ => {
-                self.throttles.login_failed(&account);
-                return Err(AppError::InvalidCredentials);
-            }
+            _ => return Err(AppError::InvalidCredentials),
         };
         self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
         let ttl = Self::hours(self.config.auth.token_ttl_hours);
-        let id = record.id.clone();
-        self.store
-            .write(move |tx| sessions::create(tx, &digest, &id, ttl))
+        let (id, checked) = (record.id.clone(), stored.clone());
+        // The password may have changed (a reset, a PATCH) while it was being checked: the
+        // session opens only if the hash checked is still the stored one.
+        let opened = self
+            .store
+            .write(move |tx| {
+                if customers::password_hash(tx, &id)? != checked {
+                    return Ok(false);
+                }
+                sessions::create(tx, &digest, &id, ttl)?;
+                Ok(true)
+            })
             .await?;
+        if !opened {
+            return Err(AppError::InvalidCredentials);
+        }
         if verdict.needs_rehash {
             self.rehash_in_background(record.id, password.to_owned(), stored.unwrap_or_default());
         }

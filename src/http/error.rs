@@ -43,6 +43,7 @@ pub fn error_response(err: &AppError) -> Response {
         AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
         AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
         AppError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+        AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         AppError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")

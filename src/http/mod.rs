@@ -184,16 +184,19 @@ fn admin_gate(area: &Area) -> impl Filter<Extract = (), Error = Rejection> + Clo
             }
         })
         .untuple_one();
+    let throttles = area.throttles.clone();
+    let trusted: std::sync::Arc<[std::net::IpAddr]> = area.config.trusted_proxies().into();
     open.and(warp::header::optional::<String>("authorization"))
-        .and_then(move |header: Option<String>| {
-            let expected = expected.clone();
+        .and(client::client_ip(trusted))
+        .and_then(move |header: Option<String>, ip: client::ClientIp| {
+            let (expected, throttles) = (expected.clone(), throttles.clone());
             async move {
                 let presented = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
-                if bool::from(crate::auth::digest(presented).ct_eq(&expected)) {
-                    Ok(())
-                } else {
-                    Err(Rejection::from(AppError::Unauthenticated))
-                }
+                throttles
+                    .check_admin_token(ip.0, || {
+                        bool::from(crate::auth::digest(presented).ct_eq(&expected))
+                    })
+                    .map_err(Rejection::from)
             }
         })
         .untuple_one()

@@ -176,11 +176,7 @@ impl Templates {
             ("{{link}}", vars.link.as_deref().unwrap_or("")),
             ("{{shop}}", shop),
         ];
-        let fill = |text: &str, escape: fn(&str) -> String| {
-            values.iter().fold(text.to_owned(), |acc, (key, value)| {
-                acc.replace(key, &escape(value))
-            })
-        };
+        let fill = |text: &str, escape: fn(&str) -> String| fill(text, &values, escape);
         Rendered {
             // A subject is one header line: no value may break it, whatever the template says.
             subject: one_line(&fill(&template.subject, str::to_owned)),
@@ -188,6 +184,29 @@ impl Templates {
             html: template.html.as_deref().map(|html| fill(html, escape_html)),
         }
     }
+}
+
+/// Replaces each placeholder of `text` by its value in one pass over the template: a value
+/// is never searched for placeholders, so a name such as `{{link}}` stays literal text.
+fn fill(text: &str, values: &[(&str, &str)], escape: fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        match values.iter().find(|(key, _)| tail.starts_with(key)) {
+            Some((key, value)) => {
+                out.push_str(&escape(value));
+                rest = &tail[key.len()..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = &tail[2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Replaces every line-breaking or control character with a space.
@@ -245,5 +264,29 @@ mod tests {
         let rendered = templates.render(Kind::Activation, "Shop", &vars);
         assert_eq!(rendered.subject, "Welcome <b>Ada  Bcc: x@evil.com");
         assert!(rendered.html.unwrap().starts_with("<p>&lt;b&gt;Ada"));
+    }
+
+    #[test]
+    fn a_value_holding_a_placeholder_stays_literal_text() {
+        let templates = Templates::load(None).unwrap();
+        let vars = Vars {
+            name: Some("{{link}} {{shop}}".into()),
+            email: "ada@example.com".into(),
+            link: Some("https://shop.example.com/secret".into()),
+            ..Vars::default()
+        };
+        let rendered = templates.render(Kind::Activation, "Shop", &vars);
+        assert!(
+            rendered.text.contains("Hello {{link}} {{shop}},"),
+            "{}",
+            rendered.text
+        );
+        assert_eq!(
+            rendered
+                .text
+                .matches("https://shop.example.com/secret")
+                .count(),
+            1
+        );
     }
 }

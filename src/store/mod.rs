@@ -18,6 +18,7 @@ pub mod codes;
 pub mod customers;
 pub mod migrations;
 pub mod outbox;
+pub mod requests;
 pub mod sessions;
 pub mod subscriptions;
 

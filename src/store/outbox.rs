@@ -109,6 +109,14 @@ pub fn mark_retry(
     Ok(())
 }
 
+/// Drops every email still queued for `recipient` (an account being deleted); returns how
+/// many.
+pub fn drop_queued_for(conn: &Connection, recipient: &str) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM outbox WHERE recipient = ?1 AND status = 'queued'")?
+        .execute([recipient])?)
+}
+
 /// Gives up on an email.
 pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> StoreResult<()> {
     conn.prepare_cached(

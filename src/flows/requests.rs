@@ -1,0 +1,137 @@
+//! Password-reset and sign-up requests: stored before they are answered (one identical insert
+//! whatever the address), then resolved in the background, oldest first, each in the
+//! transaction that removes it. The answer thus waits for the same durable write for every
+//! address, and nothing acknowledged is lost to a crash: a restart resolves what is left.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use url::Url;
+
+use super::Area;
+use crate::auth;
+use crate::domain::EmailAddress;
+use crate::error::AppError;
+use crate::store::requests::{self, Pending, Request, RequestKind};
+
+/// How many stored requests one pass reads at a time.
+const BATCH: u32 = 64;
+/// How long the resolver lets a freshly stored request rest before resolving it.
+const SETTLE: Duration = Duration::from_millis(20);
+/// How long the resolver waits before trying again after a failed pass.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+impl Area {
+    /// Commits `request` to the journal and wakes the resolver. Any failure to store it
+    /// answers 503 `unavailable`, the same for every address.
+    pub(super) async fn journal_request(&self, request: Request) -> Result<(), AppError> {
+        match self
+            .store
+            .write(move |tx| requests::journal(tx, &request))
+            .await
+        {
+            Ok(_) => {
+                self.resolver_wake.notify_one();
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a request could not be stored");
+                Err(AppError::Unavailable)
+            }
+        }
+    }
+
+    /// Resolves every stored request, oldest first; returns how many were resolved.
+    pub async fn resolve_requests(&self) -> Result<usize, AppError> {
+        let mut resolved = 0;
+        loop {
+            let batch = self
+                .store
+                .read(|conn| requests::pending(conn, BATCH))
+                .await?;
+            if batch.is_empty() {
+                return Ok(resolved);
+            }
+            for pending in batch {
+                self.resolve(pending).await?;
+                resolved += 1;
+            }
+        }
+    }
+
+    /// Resolves one request and removes it, in one transaction.
+    async fn resolve(&self, pending: Pending) -> Result<(), AppError> {
+        let area = self.clone();
+        let queued = self
+            .store
+            .write(move |tx| {
+                if !requests::remove(tx, pending.id)? {
+                    return Ok(false);
+                }
+                let Some(request) = pending.request else {
+                    return Ok(false);
+                };
+                let Ok(email) = EmailAddress::parse(&request.email) else {
+                    return Ok(false);
+                };
+                let limits = &area.config.limits;
+                let allowed = requests::take_allowance(
+                    tx,
+                    &auth::digest(email.as_str()),
+                    limits.emails_per_address_per_minute,
+                    limits.emails_per_address_per_hour,
+                )?;
+                if !allowed {
+                    return Ok(false);
+                }
+                let link_base = request
+                    .link_base
+                    .as_deref()
+                    .and_then(|u| Url::parse(u).ok());
+                match request.kind {
+                    RequestKind::PasswordReset => match link_base {
+                        Some(reset_uri) => area.queue_password_reset(tx, &email, &reset_uri),
+                        None => Ok(false),
+                    },
+                    RequestKind::SignUp => {
+                        area.register(tx, &email, request.name, link_base.as_ref())
+                    }
+                }
+            })
+            .await?;
+        if queued {
+            self.mailer.wake_worker();
+        }
+        Ok(())
+    }
+}
+
+/// Resolves stored requests as they come, until `stopped`; then resolves what is left once
+/// more, so that a clean shutdown leaves nothing behind.
+pub async fn resolve_until(area: Area, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let wait = match area.resolve_requests().await {
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "stored requests could not be resolved; retrying");
+                Some(RETRY_AFTER)
+            }
+        };
+        if *stopped.borrow() || stopped.has_changed().is_err() {
+            break;
+        }
+        let woken = tokio::select! {
+            _ = area.resolver_wake.notified(), if wait.is_none() => true,
+            _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => false,
+            _ = stopped.changed() => false,
+        };
+        if woken {
+            // The request is stored; resolving it a moment later keeps its work (which
+            // differs between addresses) out of the way of the answers still in flight.
+            tokio::time::sleep(SETTLE).await;
+        }
+    }
+    if let Err(e) = area.resolve_requests().await {
+        tracing::warn!(error = %e, "stored requests are left for the next start");
+    }
+}

@@ -1,0 +1,160 @@
+//! The request journal: password-reset and sign-up requests stored before they are answered,
+//! and the per-address email allowance they draw from.
+
+use rusqlite::{Connection, params};
+
+use super::{StoreResult, now};
+
+/// What a journaled request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    PasswordReset,
+    SignUp,
+}
+
+impl RequestKind {
+    fn name(self) -> &'static str {
+        match self {
+            RequestKind::PasswordReset => "password_reset",
+            RequestKind::SignUp => "signup",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<RequestKind> {
+        match raw {
+            "password_reset" => Some(RequestKind::PasswordReset),
+            "signup" => Some(RequestKind::SignUp),
+            _ => None,
+        }
+    }
+}
+
+/// A request as stored: the address as parsed, the name typed at sign-up, the link's base.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub kind: RequestKind,
+    pub email: String,
+    pub name: Option<String>,
+    pub link_base: Option<String>,
+}
+
+/// A stored request waiting to be resolved; `request` is `None` for a kind this program does
+/// not know (it is removed unresolved).
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub id: i64,
+    pub request: Option<Request>,
+}
+
+/// Stores a request; the same one statement for every address.
+pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO email_requests (kind, email, name, link_base, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        request.kind.name(),
+        request.email,
+        request.name,
+        request.link_base,
+        now()
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The oldest `limit` requests still to resolve, oldest first.
+pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, kind, email, name, link_base FROM email_requests ORDER BY id LIMIT ?1",
+    )?;
+    let rows = statement.query_map([limit], |row| {
+        let kind: String = row.get(1)?;
+        Ok(Pending {
+            id: row.get(0)?,
+            request: RequestKind::parse(&kind).map(|kind| Request {
+                kind,
+                email: row.get(2).unwrap_or_default(),
+                name: row.get(3).unwrap_or_default(),
+                link_base: row.get(4).unwrap_or_default(),
+            }),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes a resolved request; false if it was already gone.
+pub fn remove(conn: &Connection, id: i64) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM email_requests WHERE id = ?1")?
+        .execute([id])?
+        == 1)
+}
+
+/// Draws one email from the address's allowance (`per_minute` and `per_hour`) if it has any
+/// left; true when it did. Entries older than an hour are dropped on the way.
+pub fn take_allowance(
+    conn: &Connection,
+    address_hash: &[u8],
+    per_minute: u32,
+    per_hour: u32,
+) -> StoreResult<bool> {
+    let now = now();
+    conn.prepare_cached("DELETE FROM email_allowance WHERE address_hash = ?1 AND at <= ?2")?
+        .execute(params![address_hash, now - 3600])?;
+    let (last_minute, last_hour): (u32, u32) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(at > ?2), 0), COUNT(*) FROM email_allowance
+             WHERE address_hash = ?1",
+        )?
+        .query_row(params![address_hash, now - 60], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    if last_minute >= per_minute.max(1) || last_hour >= per_hour.max(1) {
+        return Ok(false);
+    }
+    conn.prepare_cached("INSERT INTO email_allowance (address_hash, at) VALUES (?1, ?2)")?
+        .execute(params![address_hash, now])?;
+    Ok(true)
+}
+
+/// Deletes allowance entries that no longer count (older than an hour); returns how many.
+pub fn purge_allowance(conn: &Connection) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM email_allowance WHERE at <= ?1")?
+        .execute([now() - 3600])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_gets_its_allowance_and_no_more() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&mut conn).unwrap();
+        assert!(take_allowance(&conn, b"a", 2, 3).unwrap());
+        assert!(take_allowance(&conn, b"a", 2, 3).unwrap());
+        assert!(!take_allowance(&conn, b"a", 2, 3).unwrap());
+        assert!(take_allowance(&conn, b"b", 2, 3).unwrap());
+    }
+
+    #[test]
+    fn journaled_requests_come_back_in_order_until_removed() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&mut conn).unwrap();
+        let request = |email: &str| Request {
+            kind: RequestKind::SignUp,
+            email: email.into(),
+            name: Some("N".into()),
+            link_base: None,
+        };
+        let first = journal(&conn, &request("a@example.com")).unwrap();
+        journal(&conn, &request("b@example.com")).unwrap();
+        let pending = pending(&conn, 10).unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].request, Some(request("a@example.com")));
+        assert!(remove(&conn, first).unwrap());
+        assert!(!remove(&conn, first).unwrap());
+        assert_eq!(super::pending(&conn, 10).unwrap().len(), 1);
+    }
+}
