@@ -82,6 +82,9 @@ pub fn error_response(err: &AppError) -> Response {
         AppError::Overloaded => {
             headers.insert("retry-after", http::HeaderValue::from_static("2"));
         }
+        AppError::Unavailable => {
+            headers.insert("retry-after", http::HeaderValue::from_static("5"));
+        }
         AppError::Unauthenticated | AppError::InvalidCredentials => {
             headers.insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
         }

@@ -271,7 +271,7 @@ fn responses() -> Value {
         "Invalid": error("`validation_failed` (or `invalid_code` for a wrong, used or expired one-time code), with `fields`.", None),
         "Throttled": error("`throttled`: over a per-IP or per-account budget.", Some(&retry)),
         "Internal": error("`internal_error`: a bug or a broken database; the cause goes to the log only.", None),
-        "Overloaded": error("`overloaded` (database pool or hashing queue saturated) or, for `/healthz`, `unavailable`.", Some(&retry)),
+        "Overloaded": error("`overloaded` (database pool or hashing queue saturated) or `unavailable` (the database cannot take the write now).", Some(&retry)),
     })
 }
 

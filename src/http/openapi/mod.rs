@@ -319,7 +319,13 @@ fn responses(op: &Operation) -> Value {
     let mut failures: Vec<Failure> = Vec::new();
     failures.extend(match op.access {
         Access::Public => &[][..],
-        Access::Customer | Access::Admin => &[Failure::BadRequest, Failure::Unauthenticated],
+        Access::Customer => &[Failure::BadRequest, Failure::Unauthenticated],
+        // Wrong admin tokens are throttled per client.
+        Access::Admin => &[
+            Failure::BadRequest,
+            Failure::Unauthenticated,
+            Failure::Throttled,
+        ],
         Access::OperatorOrAdmin => &[Failure::BadRequest, Failure::NotFound],
     });
     if !matches!(op.body, Body::None) {
