@@ -16,6 +16,11 @@ use customer_area::config::{Config, Secret, Transport};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+/// WebDriver's codes for the Tab, Enter and Backspace keys.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const BACKSPACE: &str = "\u{E003}";
+
 const ADMIN_TOKEN: &str = "admin-token-for-journeys-0123456789";
 
 /// Boots the app with its pages on a port chosen beforehand, so that `links.retailer_url` is
@@ -158,6 +163,41 @@ impl Journey {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("no error shown next to {field} in #{form}");
+    }
+
+    /// Types `keys` (WebDriver key codes allowed) into whatever has the focus.
+    async fn press(&self, keys: &str) {
+        let focused = self.browser.client().active_element().await;
+        focused
+            .expect("a focused element")
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("type {keys:?}: {e}"));
+    }
+
+    /// Presses Tab until the element `#id` has the focus, as a keyboard user would, and checks
+    /// that the focus shows there.
+    async fn tab_to(&self, id: &str) {
+        for _ in 0..60 {
+            let focused = self
+                .browser
+                .execute("return document.activeElement.id;", vec![])
+                .await;
+            if focused == id {
+                let shown = self
+                    .browser
+                    .execute(
+                        "const e = document.activeElement;\
+                         return e.matches(':focus-visible') && getComputedStyle(e).outlineStyle !== 'none';",
+                        vec![],
+                    )
+                    .await;
+                assert_eq!(shown, true, "the focus on #{id} does not show");
+                return;
+            }
+            self.press(TAB).await;
+        }
+        panic!("Tab never reaches #{id}");
     }
 
     /// Signs in through the sign-in page and waits for the account.
@@ -461,7 +501,7 @@ async fn an_email_change_is_confirmed_through_the_link_and_the_new_address_signs
 }
 
 #[tokio::test]
-async fn a_customer_deletes_their_account_after_typing_the_confirmation_and_cannot_sign_in() {
+async fn a_customer_deletes_their_account_with_the_keyboard_alone_and_cannot_sign_in_again() {
     let app = spawn_linking_to_itself(|_| {}).await;
     let email = "leaving@example.com";
     active_customer(&app, email, "Leaving Customer").await;
@@ -470,9 +510,15 @@ async fn a_customer_deletes_their_account_after_typing_the_confirmation_and_cann
     };
     let (app, browser) = (&journey.app, &journey.browser);
 
-    journey.sign_in(email, PASSWORD).await;
-    browser.fill("#delete-confirm", "delete").await;
-    browser.click("#delete-submit").await;
+    // With the keyboard alone: sign in, then type the confirmation and press Enter.
+    browser.open(&app.url("/")).await;
+    journey.tab_to("signin-email").await;
+    journey.press(email).await;
+    journey.tab_to("signin-password").await;
+    journey.press(&format!("{PASSWORD}{ENTER}")).await;
+    browser.wait_for_text("#current-email", email).await;
+    journey.tab_to("delete-confirm").await;
+    journey.press(&format!("delete{ENTER}")).await;
     browser
         .wait_for_text("#delete-form [data-error-for=confirm]", "Type DELETE")
         .await;
@@ -482,8 +528,10 @@ async fn a_customer_deletes_their_account_after_typing_the_confirmation_and_cann
         "not deleted without the typed confirmation"
     );
 
-    browser.fill("#delete-confirm", "DELETE").await;
-    browser.click("#delete-submit").await;
+    // The refused field keeps the focus: the customer corrects it there.
+    journey
+        .press(&format!("{}DELETE{ENTER}", BACKSPACE.repeat(6)))
+        .await;
     browser.wait_for_text("#notice", "deleted").await;
     browser.wait_for("#signin-form").await;
     assert_eq!(app.login(email, PASSWORD).await.0, StatusCode::UNAUTHORIZED);
