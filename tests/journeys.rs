@@ -152,17 +152,36 @@ impl Journey {
 
     /// Waits until the error slot of `field` in `form` says something, and answers it.
     async fn field_error(&self, form: &str, field: &str) -> String {
-        let script = format!(
-            "return document.querySelector('#{form} [data-error-for={field}]').textContent;"
-        );
+        self.words_in(&format!("#{form} [data-error-for={field}]"))
+            .await
+    }
+
+    /// Waits until the element `#id` has the focus.
+    async fn wait_for_focus(&self, id: &str) {
         for _ in 0..200 {
-            let shown = self.browser.execute(&script, vec![]).await;
+            let focused = self
+                .browser
+                .execute("return document.activeElement.id;", vec![])
+                .await;
+            if focused == id {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("#{id} never had the focus");
+    }
+
+    /// Waits until the element matching `selector` has some text, and answers it.
+    async fn words_in(&self, selector: &str) -> String {
+        let script = "return document.querySelector(arguments[0]).textContent;";
+        for _ in 0..200 {
+            let shown = self.browser.execute(script, vec![json!(selector)]).await;
             if let Some(text) = shown.as_str().filter(|t| !t.is_empty()) {
                 return text.to_owned();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("no error shown next to {field} in #{form}");
+        panic!("{selector} never said anything");
     }
 
     /// Types `keys` (WebDriver key codes allowed) into whatever has the focus.
@@ -439,6 +458,12 @@ async fn a_forgotten_password_is_replaced_through_the_emailed_link_and_the_passp
     browser.wait_for("#reset-done").await;
     let passphrase = browser.text("#passphrase").await;
     assert!(!passphrase.trim().is_empty());
+    browser.click("#copy-passphrase").await;
+    let copied = journey.words_in("#copy-status").await;
+    assert!(
+        copied == "Copied." || copied.starts_with("Selected"),
+        "{copied}"
+    );
     journey.check_page("reset-done", &[]).await;
     assert_eq!(
         app.login(email, PASSWORD).await.0,
@@ -450,14 +475,32 @@ async fn a_forgotten_password_is_replaced_through_the_emailed_link_and_the_passp
     browser.click("#reset-signin").await;
     browser.wait_for_url("#password-form").await;
     browser.wait_for_text("#current-email", email).await;
+    journey.wait_for_focus("current_password").await;
     journey.assert_quiet("reset sign-in", &[]).await;
 
     // Signed out, the passphrase signs in through the sign-in page too.
     browser.click("#signout").await;
     browser.wait_for_text("#notice", "signed out").await;
     journey.sign_in(email, &passphrase).await;
+
+    // Then the customer chooses a password of their own, which signs in from then on.
+    let own = "a passphrase of my own";
+    browser.fill("#current_password", &passphrase).await;
+    browser.fill("#password", own).await;
+    browser.fill("#password_check", own).await;
+    browser.click("#password-submit").await;
+    browser
+        .wait_for_text("#password-status", "Your password is changed")
+        .await;
+    browser.click("#signout").await;
+    browser.wait_for_text("#notice", "signed out").await;
+    journey.sign_in(email, own).await;
+    assert_eq!(
+        app.login(email, &passphrase).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     journey
-        .assert_quiet("sign in with the passphrase", &[])
+        .assert_quiet("sign in with one's own password", &[])
         .await;
 }
 
