@@ -1,11 +1,9 @@
 //! Operating the service: metrics, request ids, logs without secrets, online backup.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
-use common::{PASSWORD, spawn_app, spawn_app_with};
+use crate::common::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 

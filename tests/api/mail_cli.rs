@@ -1,11 +1,10 @@
 //! The built binary's mail commands against the SMTP sink: `mail test`, `outbox list`, `outbox retry`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::smtp::{Mode, SmtpSink};
-use common::{TestApp, spawn_app};
+use crate::common;
+use crate::common::smtp::{Mode, SmtpSink};
+use crate::common::{TestApp, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

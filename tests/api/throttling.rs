@@ -1,10 +1,8 @@
 //! Throttling over real HTTP: per-account login back-off, per-IP budgets, trusted proxies.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{PASSWORD, TestApp, spawn_app_with};
+use crate::common::{PASSWORD, TestApp, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

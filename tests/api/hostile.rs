@@ -1,10 +1,8 @@
 //! Hostile clients: slow and idle connections, floods of logins, forged tokens, junk input.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{PASSWORD, spawn_app_with};
+use crate::common::{PASSWORD, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

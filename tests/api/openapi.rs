@@ -1,11 +1,9 @@
 //! The OpenAPI document: served as it is in the repository, and in step with the routes, so
 //! that it can neither miss an endpoint nor describe one that does not exist.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{PASSWORD, spawn_app_with};
+use crate::common::{PASSWORD, spawn_app_with};
 use customer_area::config::Secret;
 use customer_area::http::{ROUTE_PATTERNS, allowed_methods};
 use reqwest::{Method, StatusCode};

@@ -2,15 +2,13 @@
 //! axe-core violations, sideways scrolling on a phone, and it writes screenshots. Each test
 //! serves small pages of its own on loopback and drives a real headless Chromium over them.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::browser::{Browser, DESKTOP, Impact, PHONE, screenshot_dir};
+use crate::common::browser::{Browser, DESKTOP, Impact, PHONE, screenshot_dir};
 use futures::FutureExt;
 use warp::Filter;
 use warp::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};

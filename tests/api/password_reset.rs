@@ -1,8 +1,7 @@
 //! Password reset over real HTTP and real SMTP: the emailed link, the code's rules, the JWT.
 
-mod common;
-
-use common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::common;
+use crate::common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

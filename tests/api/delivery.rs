@@ -1,10 +1,9 @@
 //! The outbox: mail survives SMTP outages and restarts, keeps its Message-ID across retries,
 //! and is given up on only for 5xx answers or old age.
 
-mod common;
-
-use common::smtp::{Mode, SmtpSink};
-use common::{TestApp, spawn_app, spawn_app_with};
+use crate::common;
+use crate::common::smtp::{Mode, SmtpSink};
+use crate::common::{TestApp, spawn_app, spawn_app_with};
 use customer_area::config::Transport;
 use reqwest::StatusCode;
 use serde_json::json;

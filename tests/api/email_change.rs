@@ -1,8 +1,7 @@
 //! Changing the email address: PATCH asks, the emailed link confirms.
 
-mod common;
-
-use common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::common;
+use crate::common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

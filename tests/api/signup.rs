@@ -1,8 +1,6 @@
 //! Self-service sign-up, and what a customer's name can and cannot do to an email.
 
-mod common;
-
-use common::{PASSWORD, spawn_app, spawn_app_with};
+use crate::common::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 
