@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::common;
+use crate::common::binary::Binary;
 use crate::common::smtp::{Mode, SmtpSink};
 use crate::common::{TestApp, spawn_app};
 use reqwest::StatusCode;
@@ -23,13 +24,12 @@ fn write_config(dir: &Path, database: &Path, port: u16) -> PathBuf {
 
 /// Runs the binary; returns whether it succeeded, and its stdout and stderr.
 async fn run(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_customer-area"))
-        .arg("--config")
-        .arg(config)
+    let output = Binary::new()
+        .config(config)
         .args(args)
-        .envs(env.iter().copied())
+        .envs(env)
         .env("RUST_LOG", "warn")
-        .output()
+        .output_async()
         .await
         .unwrap();
     (

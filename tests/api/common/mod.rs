@@ -3,6 +3,7 @@
 //! and reads the emails the sink received.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod browser;
 pub mod smtp;
 
