@@ -5,6 +5,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use crate::common::binary::{Binary, Serving, sigterm};
+use crate::common::eventually;
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Binary::new()
@@ -158,8 +159,8 @@ fn customers_create_writes_the_activation_email_to_the_outbox_folder() {
     assert!(stderr(&again).contains("email"), "{}", stderr(&again));
 }
 
-#[test]
-fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
+#[tokio::test]
+async fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     // Everything default except the port, so the test never collides with a real 8080.
     let Serving {
@@ -186,17 +187,10 @@ fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     assert!(health.is_ok(), "the server accepts connections");
 
     sigterm(&child);
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = eventually(Duration::from_secs(15), "serve stops after SIGTERM", || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await;
     assert!(status.success(), "exit status {status:?}");
     let mut log = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
