@@ -10,6 +10,12 @@
 //! leak into every other test of this binary: give it a binary of its own in `tests/` instead,
 //! with a comment saying why.
 //!
+//! The harness in `common` gives one way to do each thing: boot the app (`spawn_app`,
+//! `spawn_app_with`), run the built binary (`binary::Binary`), wait for a condition
+//! (`eventually`, never a fixed sleep), and check that an email was *not* sent (`queued`, read
+//! from the outbox table, never by waiting for it not to arrive). Time-based rules are tested
+//! by moving the throttles' clock (`throttles.clock().advance(..)`), not by sleeping.
+//!
 //! Statistical timing tests are `#[ignore = "statistical: ..."]`: a loaded machine must not
 //! fail the main run, so `.ci/run` runs them in a step of their own
 //! (`cargo test --test api -- --ignored`).
