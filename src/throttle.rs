@@ -7,11 +7,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 
 use crate::config;
 use crate::error::AppError;
@@ -27,6 +30,32 @@ pub enum IpBudget {
     Emails,
 }
 
+/// The throttles' time: the monotonic clock, plus however far [`ThrottleClock::advance`] has
+/// moved it (only tests do, to see a wait run out without waiting).
+#[derive(Clone, Debug, Default)]
+pub struct ThrottleClock {
+    ahead_nanos: Arc<AtomicU64>,
+}
+
+impl ThrottleClock {
+    /// Moves this clock, and every throttle reading it, `by` into the future.
+    pub fn advance(&self, by: Duration) {
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.ahead_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Clock for ThrottleClock {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        Instant::now() + Duration::from_nanos(self.ahead_nanos.load(Ordering::Relaxed))
+    }
+}
+
+/// A governor limiter keyed by `K`, on the throttles' clock.
+type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, ThrottleClock, NoOpMiddleware<Instant>>;
+
 #[derive(Clone, Copy, Debug)]
 struct Failures {
     count: u32,
@@ -36,15 +65,15 @@ struct Failures {
 
 /// Every throttle of the process.
 pub struct Throttles {
-    login_per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    codes_per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    emails_per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    address_per_minute: DefaultKeyedRateLimiter<String>,
-    address_per_hour: DefaultKeyedRateLimiter<String>,
+    login_per_ip: Keyed<IpAddr>,
+    codes_per_ip: Keyed<IpAddr>,
+    emails_per_ip: Keyed<IpAddr>,
+    address_per_minute: Keyed<String>,
+    address_per_hour: Keyed<String>,
     free_failures: u32,
     max_delay: Duration,
     login_failures: Mutex<HashMap<String, Failures>>,
-    clock: DefaultClock,
+    clock: ThrottleClock,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -56,28 +85,39 @@ fn per_hour(n: u32) -> Quota {
 }
 
 impl Throttles {
+    /// The throttles of `limits`, on the real clock.
     pub fn new(limits: &config::Limits) -> Throttles {
+        Throttles::with_clock(limits, ThrottleClock::default())
+    }
+
+    /// The throttles of `limits`, reading the time from `clock`.
+    pub fn with_clock(limits: &config::Limits, clock: ThrottleClock) -> Throttles {
+        let keyed =
+            |quota| RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone());
         Throttles {
-            login_per_ip: DefaultKeyedRateLimiter::dashmap(per_minute(
-                limits.login_per_ip_per_minute,
-            )),
-            codes_per_ip: DefaultKeyedRateLimiter::dashmap(per_minute(
-                limits.codes_per_ip_per_minute,
-            )),
-            emails_per_ip: DefaultKeyedRateLimiter::dashmap(per_hour(
-                limits.emails_per_ip_per_hour,
-            )),
-            address_per_minute: DefaultKeyedRateLimiter::dashmap(per_minute(
-                limits.emails_per_address_per_minute,
-            )),
-            address_per_hour: DefaultKeyedRateLimiter::dashmap(per_hour(
-                limits.emails_per_address_per_hour,
-            )),
+            login_per_ip: keyed(per_minute(limits.login_per_ip_per_minute)),
+            codes_per_ip: keyed(per_minute(limits.codes_per_ip_per_minute)),
+            emails_per_ip: keyed(per_hour(limits.emails_per_ip_per_hour)),
+            address_per_minute: RateLimiter::new(
+                per_minute(limits.emails_per_address_per_minute),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            ),
+            address_per_hour: RateLimiter::new(
+                per_hour(limits.emails_per_address_per_hour),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            ),
             free_failures: limits.login_free_failures,
             max_delay: Duration::from_secs(limits.login_max_delay_seconds),
             login_failures: Mutex::new(HashMap::new()),
-            clock: DefaultClock::default(),
+            clock,
         }
+    }
+
+    /// The clock every throttle reads.
+    pub fn clock(&self) -> &ThrottleClock {
+        &self.clock
     }
 
     /// Draws one request from the IP's budget, or says when to come back.
@@ -108,7 +148,7 @@ impl Throttles {
     /// hashing, so that parallel guesses are counted one by one. Past the free failures each
     /// one doubles the wait, up to the cap. A success clears the count.
     pub fn reserve_login(&self, account: &str) -> Result<(), AppError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut failures = self.login_failures.lock().expect("not poisoned");
         if let Some(until) = failures.get(account).and_then(|f| f.blocked_until)
             && until > now
@@ -169,7 +209,7 @@ impl Throttles {
         self.address_per_hour.retain_recent();
         prune(
             &mut self.login_failures.lock().expect("not poisoned"),
-            Instant::now(),
+            self.clock.now(),
         );
     }
 }
@@ -245,6 +285,33 @@ mod tests {
         assert!(t.check_ip(IpBudget::Login, first).is_ok());
         assert!(t.check_ip(IpBudget::Login, same_64).is_err());
         assert!(t.check_ip(IpBudget::Login, other_64).is_ok());
+    }
+
+    #[test]
+    fn a_login_delay_runs_out_on_the_throttles_clock() {
+        let clock = ThrottleClock::default();
+        let t = Throttles::with_clock(
+            &config::Limits {
+                login_free_failures: 0,
+                ..config::Limits::default()
+            },
+            clock.clone(),
+        );
+        assert!(t.reserve_login("a@example.com").is_ok());
+        assert!(t.reserve_login("a@example.com").is_err());
+        clock.advance(Duration::from_secs(1));
+        assert!(t.reserve_login("a@example.com").is_ok());
+    }
+
+    #[test]
+    fn an_address_gets_its_next_email_a_minute_later() {
+        let clock = ThrottleClock::default();
+        let t = Throttles::with_clock(&config::Limits::default(), clock.clone());
+        assert!(t.email_allowed("a@example.com"));
+        clock.advance(Duration::from_secs(59));
+        assert!(!t.email_allowed("a@example.com"));
+        clock.advance(Duration::from_secs(1));
+        assert!(t.email_allowed("a@example.com"));
     }
 
     #[test]

@@ -429,7 +429,9 @@ mod tests {
         let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
         assert_eq!(
             statuses,
-            ["200", "400", "401", "413", "415", "422", "500", "503"]
+            [
+                "200", "400", "401", "413", "415", "422", "429", "500", "503"
+            ]
         );
         assert_eq!(
             responses["401"]["$ref"],

@@ -2,15 +2,14 @@
 //! axe-core violations, sideways scrolling on a phone, and it writes screenshots. Each test
 //! serves small pages of its own on loopback and drives a real headless Chromium over them.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::browser::{Browser, DESKTOP, Impact, PHONE, screenshot_dir};
+use crate::common::browser::{Browser, DESKTOP, Impact, PHONE, screenshot_dir};
+use crate::common::eventually;
 use futures::FutureExt;
 use warp::Filter;
 use warp::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
@@ -340,13 +339,11 @@ async fn a_panicking_test_still_ends_its_browser() {
     assert!(outcome.is_err());
 
     // chromedriver is reaped at once; Chromium's processes go with the group.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    // SAFETY: signal 0 only asks whether any process of the group still exists.
-    while unsafe { libc::kill(-group, 0) } == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "process group {group} outlived its browser"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = format!("process group {group} ends with its browser");
+    eventually(Duration::from_secs(10), &what, || {
+        // SAFETY: signal 0 only asks whether any process of the group still exists.
+        let alive = unsafe { libc::kill(-group, 0) } == 0;
+        std::future::ready((!alive).then_some(()))
+    })
+    .await;
 }

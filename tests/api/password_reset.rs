@@ -1,8 +1,7 @@
 //! Password reset over real HTTP and real SMTP: the emailed link, the code's rules, the JWT.
 
-mod common;
-
-use common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::common;
+use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -71,15 +70,12 @@ fn assert_invalid_code(result: (StatusCode, Value)) {
     assert!(body["fields"]["code"].is_string(), "{body}");
 }
 
-/// Polls `done` for up to 10 s; mail is delivered in the background.
+/// Polls `done` for up to [`PATIENCE`]; mail is delivered in the background.
 async fn wait_until(done: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("gave up waiting");
+    eventually(PATIENCE, "the condition holds", || {
+        std::future::ready(done().then_some(()))
+    })
+    .await
 }
 
 #[tokio::test]

@@ -2,9 +2,7 @@
 //! after the answer loses nothing, a failed write is never answered as a success, and the
 //! per-address email allowance outlives a restart.
 
-mod common;
-
-use common::{TestApp, spawn_app_with};
+use crate::common::{TestApp, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -138,7 +136,7 @@ async fn requests_left_by_a_crash_are_resolved_at_restart() {
             [],
         )
         .unwrap();
-    let app = common::boot(config, dir, smtp).await;
+    let app = crate::common::boot(config, dir, smtp).await;
     let mail = app.wait_for_email("crashed@example.com", "Reset").await;
     assert!(
         mail.text
@@ -166,7 +164,7 @@ async fn the_per_address_email_allowance_survives_a_restart() {
         ..
     } = app;
     running.stop().await.unwrap();
-    let app = common::boot(config, dir, smtp).await;
+    let app = crate::common::boot(config, dir, smtp).await;
     assert_eq!(
         ask_reset(&app, "allowance@example.com").await.0,
         StatusCode::OK

@@ -1,8 +1,6 @@
 //! Activation of a pending customer through the emailed identifier and secret.
 
-mod common;
-
-use common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -170,7 +168,7 @@ async fn the_secret_is_stored_only_as_a_hash() {
     // Once the email is marked sent its outbox row is emptied; then no value in any table
     // holds the secret.
     let conn = rusqlite_conn(&app);
-    for _ in 0..200 {
+    eventually(PATIENCE, "every email is marked sent", || {
         let unsent: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM outbox WHERE status != 'sent'",
@@ -178,11 +176,9 @@ async fn the_secret_is_stored_only_as_a_hash() {
                 |r| r.get(0),
             )
             .unwrap();
-        if unsent == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+        std::future::ready((unsent == 0).then_some(()))
+    })
+    .await;
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         .unwrap()

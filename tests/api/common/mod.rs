@@ -3,9 +3,11 @@
 //! and reads the emails the sink received.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod browser;
 pub mod smtp;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,6 +18,30 @@ use customer_area::flows::{Created, NewAccount};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 pub use smtp::SmtpSink;
+
+/// How long to wait for work the app does in the background (mail delivery, queued writes),
+/// generous for a loaded machine: only a failing test waits that long.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Polls `check` until it answers `Some`, and returns that; fails the test naming `what` once
+/// `deadline` has passed. The one way tests wait for a condition: never a fixed sleep.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "gave up after {deadline:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
 
 /// The password test customers get.
 pub const PASSWORD: &str = "correct horse battery";
@@ -247,22 +273,36 @@ impl TestApp {
             .collect()
     }
 
-    /// Waits (up to 10 s) for an email to `to` whose subject contains `subject`; the newest wins.
+    /// Waits (up to [`PATIENCE`]) for an email to `to` whose subject contains `subject`; the
+    /// newest wins.
     pub async fn wait_for_email(&self, to: &str, subject: &str) -> Email {
-        for _ in 0..200 {
-            if let Some(email) = self
-                .delivered()
-                .into_iter()
-                .rev()
-                .find(|e| e.to == to && e.subject.contains(subject))
-            {
-                return email;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "no email to {to} with subject containing {subject:?}; got {:#?}",
-            self.delivered()
-        );
+        let what = format!("an email to {to} with subject containing {subject:?} arrives");
+        eventually(PATIENCE, &what, || {
+            std::future::ready(
+                self.delivered()
+                    .into_iter()
+                    .rev()
+                    .find(|e| e.to == to && e.subject.contains(subject)),
+            )
+        })
+        .await
+    }
+
+    /// How many emails of `kind` (e.g. `password_reset`) the outbox table holds, whatever their
+    /// state: what was ever queued, read from the database file itself. Checks that an email
+    /// was *not* sent with this, never by waiting for it not to arrive.
+    pub fn queued(&self, kind: &str) -> i64 {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.config.database.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM outbox WHERE kind = ?1",
+            [kind],
+            |row| row.get(0),
+        )
+        .unwrap()
     }
 }

@@ -1,8 +1,7 @@
 //! The retailer's back-office API under /admin, over real HTTP.
 
-mod common;
-
-use common::{TestApp, spawn_app, spawn_app_with};
+use crate::common;
+use crate::common::{TestApp, spawn_app, spawn_app_with};
 use customer_area::config::Secret;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

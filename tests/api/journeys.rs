@@ -5,12 +5,10 @@
 //! error but the API answers the journey expects, the CSP header, no serious axe-core
 //! violation, no sideways scrolling at 360 px; and it is screenshot at phone and desktop width.
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::{Browser, DESKTOP, Impact, PHONE};
-use common::{Email, PASSWORD, SmtpSink, TestApp, test_config};
+use crate::common::browser::{Browser, DESKTOP, Impact, PHONE};
+use crate::common::{Email, PASSWORD, SmtpSink, TestApp, test_config};
 use customer_area::app::App;
 use customer_area::config::{Config, Secret, Transport};
 use reqwest::{Method, StatusCode};

@@ -1,8 +1,6 @@
 //! Subscription lists: the public list, a customer's own set, and the consent trail.
 
-mod common;
-
-use common::{TestApp, spawn_app_with};
+use crate::common::{TestApp, spawn_app_with};
 use customer_area::config::Secret;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

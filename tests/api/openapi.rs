@@ -2,11 +2,9 @@
 //! generated, and in step with the running server, so that it can neither miss an endpoint
 //! nor describe one that does not exist.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{PASSWORD, spawn_app_with};
+use crate::common::{PASSWORD, spawn_app_with};
 use customer_area::config::Secret;
 use customer_area::http::openapi;
 use customer_area::http::route::Kind;

@@ -1,10 +1,9 @@
 //! The outbox: mail survives SMTP outages and restarts, keeps its Message-ID across retries,
 //! and is given up on only for 5xx answers or old age.
 
-mod common;
-
-use common::smtp::{Mode, SmtpSink};
-use common::{TestApp, spawn_app, spawn_app_with};
+use crate::common;
+use crate::common::smtp::{Mode, SmtpSink};
+use crate::common::{PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use customer_area::config::Transport;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -19,15 +18,9 @@ async fn ask_reset(app: &TestApp, email: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-/// Polls `done` for up to 10 s.
+/// Polls `done` for up to [`PATIENCE`].
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("gave up waiting until {what}");
+    eventually(PATIENCE, what, || std::future::ready(done().then_some(()))).await
 }
 
 fn db(app: &TestApp) -> rusqlite::Connection {

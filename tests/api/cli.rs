@@ -1,18 +1,17 @@
 //! The built binary: migrations, config refusal, and `serve` on the embedded default.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_customer-area");
+use crate::common::binary::{Binary, Serving, sigterm};
+use crate::common::eventually;
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
+    Binary::new()
         .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .envs(env.iter().copied())
+        .in_dir(dir)
+        .envs(env)
         .output()
         .expect("the binary runs")
 }
@@ -160,29 +159,16 @@ fn customers_create_writes_the_activation_email_to_the_outbox_folder() {
     assert!(stderr(&again).contains("email"), "{}", stderr(&again));
 }
 
-#[test]
-fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
+#[tokio::test]
+async fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     // Everything default except the port, so the test never collides with a real 8080.
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut banner = Vec::new();
-    while let Some(Ok(line)) = lines.next() {
-        let done = line.contains("mail goes to");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    let banner = banner.join("\n");
+    let Serving {
+        mut child,
+        port,
+        banner,
+        ..
+    } = Binary::new().in_dir(dir.path()).serve();
     assert!(
         banner.contains("listening on  http://127.0.0.1:"),
         "{banner}"
@@ -197,31 +183,14 @@ fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     );
     assert!(dir.path().join("customer-area.db").exists());
 
-    let port = banner
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
     let health = std::net::TcpStream::connect(format!("127.0.0.1:{port}"));
     assert!(health.is_ok(), "the server accepts connections");
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    sigterm(&child);
+    let status = eventually(Duration::from_secs(15), "serve stops after SIGTERM", || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await;
     assert!(status.success(), "exit status {status:?}");
     let mut log = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();

@@ -1,13 +1,12 @@
 //! The README's curl walkthrough, run exactly as written against the built binary (only the
 //! `cargo run --release --` prefix and the port are swapped for the test's own).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_customer-area");
+use crate::common::binary::{self, Binary};
 
 fn walkthrough() -> String {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let start = readme
         .find("<!-- walkthrough:start -->")
         .expect("start marker");
@@ -23,26 +22,17 @@ fn walkthrough() -> String {
 fn the_readme_walkthrough_works_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let cheap_hashing = ("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "1000");
-    let mut server = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0")
+    let binary::Serving {
+        child: mut server,
+        port,
+        ..
+    } = Binary::new()
+        .in_dir(dir.path())
         .env(cheap_hashing.0, cheap_hashing.1)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut port = None;
-    for line in BufReader::new(server.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            port = Some(rest.trim().to_owned());
-            break;
-        }
-    }
-    let port = port.expect("serve printed its address");
+        .quiet()
+        .serve();
     let script = walkthrough()
-        .replace("cargo run --release --", BIN)
+        .replace("cargo run --release --", binary::PATH)
         .replace("http://localhost:8080", &format!("http://127.0.0.1:{port}"));
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])

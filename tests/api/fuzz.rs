@@ -1,9 +1,7 @@
 //! Property test: arbitrary JSON bodies and headers at every endpoint never cause a 500 or a
 //! non-JSON answer, and the server lives on.
 
-mod common;
-
-use common::spawn_app_with;
+use crate::common::spawn_app_with;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use reqwest::Method;

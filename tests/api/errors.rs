@@ -1,8 +1,7 @@
 //! Every failure answers with the JSON error body and the right status, warp's own included.
 
-mod common;
-
-use common::{PASSWORD, spawn_app, spawn_app_with};
+use crate::common;
+use crate::common::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

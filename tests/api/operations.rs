@@ -1,15 +1,11 @@
 //! Operating the service: metrics, request ids, logs without secrets, online backup.
 
-mod common;
+use std::io::Read;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
-
-use common::{PASSWORD, spawn_app, spawn_app_with};
+use crate::common::binary::{Binary, sigterm};
+use crate::common::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_customer-area");
 
 #[tokio::test]
 async fn metrics_are_served_to_loopback_and_the_admin_token_only() {
@@ -106,32 +102,17 @@ fn start_server_with(
     log_level: &str,
     env: &[(&str, &str)],
 ) -> (std::process::Child, String) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir)
-        .env("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0")
+    let serving = Binary::new()
+        .in_dir(dir)
         .env("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "1000")
         .env("RUST_LOG", log_level)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    (child, port)
+        .envs(env)
+        .serve();
+    (serving.child, serving.port)
 }
 
 fn stop(mut child: std::process::Child) -> String {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    sigterm(&child);
     let mut log = String::new();
     child
         .stderr
@@ -145,7 +126,7 @@ fn stop(mut child: std::process::Child) -> String {
 }
 
 fn create_customer(dir: &std::path::Path, email: &str) -> String {
-    let output = Command::new(BIN)
+    let output = Binary::new()
         .args([
             "customers",
             "create",
@@ -156,7 +137,7 @@ fn create_customer(dir: &std::path::Path, email: &str) -> String {
             "--identifier",
             "log-test",
         ])
-        .current_dir(dir)
+        .in_dir(dir)
         .env("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "1000")
         .output()
         .unwrap();
@@ -259,9 +240,9 @@ async fn a_backup_taken_while_serving_is_consistent_and_complete() {
         }
     });
     let copy = dir.path().join("copy.db");
-    let output = Command::new(BIN)
+    let output = Binary::new()
         .args(["backup", copy.to_str().unwrap()])
-        .current_dir(dir.path())
+        .in_dir(dir.path())
         .output()
         .unwrap();
     assert!(
@@ -285,9 +266,9 @@ async fn a_backup_taken_while_serving_is_consistent_and_complete() {
         "a write acknowledged before the backup is in it"
     );
 
-    let again = Command::new(BIN)
+    let again = Binary::new()
         .args(["backup", copy.to_str().unwrap()])
-        .current_dir(dir.path())
+        .in_dir(dir.path())
         .output()
         .unwrap();
     assert!(
@@ -354,9 +335,9 @@ async fn sigterm_lets_a_request_in_flight_finish_and_a_restart_is_clean() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let output = Command::new(BIN)
+    let output = Binary::new()
         .args(["customers", "show", "inflight@example.com"])
-        .current_dir(dir.path())
+        .in_dir(dir.path())
         .output()
         .unwrap();
     assert!(

@@ -1,8 +1,7 @@
 //! Changing the email address: PATCH asks, the emailed link confirms.
 
-mod common;
-
-use common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::common;
+use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -13,13 +12,11 @@ async fn ask_change(app: &TestApp, token: &str, new: &str) -> (String, String) {
     let before = confirmations(app, new).len();
     let (status, body) = app.patch_self(token, json!({"email": new})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    for _ in 0..200 {
-        if confirmations(app, new).len() > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let mail = confirmations(app, new).pop().expect("a confirmation email");
+    let mail = eventually(PATIENCE, "a confirmation email arrives", || {
+        let mut sent = confirmations(app, new);
+        std::future::ready((sent.len() > before).then(|| sent.pop().unwrap()))
+    })
+    .await;
     (
         mail.link_param(LINK, "identifier"),
         mail.link_param(LINK, "key"),

@@ -1,8 +1,6 @@
 //! Self-service sign-up, and what a customer's name can and cannot do to an email.
 
-mod common;
-
-use common::{PASSWORD, spawn_app, spawn_app_with};
+use crate::common::{PASSWORD, PATIENCE, eventually, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -91,18 +89,15 @@ async fn a_pending_address_signing_up_again_gets_a_fresh_activation_link() {
     app.post("/customers/signup", body.clone()).await;
     let first = app.wait_for_email("again@example.com", "Activate").await;
     app.post("/customers/signup", body).await;
-    for _ in 0..200 {
-        if app
+    eventually(PATIENCE, "the second activation email arrives", || {
+        let count = app
             .delivered()
             .iter()
             .filter(|e| e.to == "again@example.com")
-            .count()
-            == 2
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+            .count();
+        std::future::ready((count == 2).then_some(()))
+    })
+    .await;
     let second = app.wait_for_email("again@example.com", "Activate").await;
     assert_ne!(first.message_id, second.message_id);
     assert_eq!(

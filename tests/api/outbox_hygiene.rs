@@ -1,9 +1,7 @@
 //! What the outbox keeps: nothing queued for an account outlives its deletion but the receipt.
 
-mod common;
-
-use common::smtp::Mode;
-use common::spawn_app;
+use crate::common::smtp::Mode;
+use crate::common::spawn_app;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

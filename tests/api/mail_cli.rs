@@ -1,11 +1,11 @@
 //! The built binary's mail commands against the SMTP sink: `mail test`, `outbox list`, `outbox retry`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::smtp::{Mode, SmtpSink};
-use common::{TestApp, spawn_app};
+use crate::common;
+use crate::common::binary::Binary;
+use crate::common::smtp::{Mode, SmtpSink};
+use crate::common::{PATIENCE, TestApp, eventually, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -24,13 +24,12 @@ fn write_config(dir: &Path, database: &Path, port: u16) -> PathBuf {
 
 /// Runs the binary; returns whether it succeeded, and its stdout and stderr.
 async fn run(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_customer-area"))
-        .arg("--config")
-        .arg(config)
+    let output = Binary::new()
+        .config(config)
         .args(args)
-        .envs(env.iter().copied())
+        .envs(env)
         .env("RUST_LOG", "warn")
-        .output()
+        .output_async()
         .await
         .unwrap();
     (
@@ -126,7 +125,8 @@ async fn outbox_list_shows_a_failed_email_and_retry_sends_it() {
 }
 
 async fn wait_for_failed(app: &TestApp, config: &Path) -> Value {
-    for _ in 0..100 {
+    let what = format!("a failed email in {:?}", app.config.database.path);
+    eventually(PATIENCE, &what, || async {
         let (ok, stdout, stderr) = run(
             config,
             &["outbox", "list", "--status", "failed", "--json"],
@@ -135,10 +135,7 @@ async fn wait_for_failed(app: &TestApp, config: &Path) -> Value {
         .await;
         assert!(ok, "{stderr}");
         let list: Vec<Value> = serde_json::from_str(&stdout).unwrap();
-        if let Some(row) = list.into_iter().find(|r| r["kind"] == "password_reset") {
-            return row;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no failed email in {:?}", app.config.database.path);
+        list.into_iter().find(|r| r["kind"] == "password_reset")
+    })
+    .await
 }

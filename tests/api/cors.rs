@@ -1,8 +1,7 @@
 //! CORS: exact origins only, `Vary: Origin`, working preflights.
 
-mod common;
-
-use common::spawn_app_with;
+use crate::common;
+use crate::common::spawn_app_with;
 use reqwest::{Method, StatusCode};
 
 const SHOP: &str = "https://www.shop.example.com";

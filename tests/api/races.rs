@@ -1,12 +1,10 @@
 //! Races between a password check and a change of the password: whatever finishes last, a
 //! password that is no longer the customer's never opens a session or changes anything.
 
-mod common;
-
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, TestApp, spawn_app_with};
+use crate::common::{PASSWORD, TestApp, spawn_app_with};
 use customer_area::domain::NewPassword;
 use reqwest::StatusCode;
 use serde_json::json;

@@ -1,11 +1,9 @@
 //! The built-in customer pages over real HTTP: headers, assets, relative URLs, the settings
 //! that turn pages on and off, and the demo mailbox.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{TestApp, spawn_app, spawn_app_with};
+use crate::common::{TestApp, spawn_app, spawn_app_with};
 use customer_area::config::{DemoMailbox, Transport};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;

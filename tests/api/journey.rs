@@ -1,9 +1,7 @@
 //! The whole life of a customer, over real HTTP: create → activate → login → GET → PATCH →
 //! password change → logout → delete.
 
-mod common;
-
-use common::{PASSWORD, spawn_app};
+use crate::common::{PASSWORD, spawn_app};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

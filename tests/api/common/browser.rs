@@ -553,5 +553,5 @@ pub fn screenshot_dir() -> PathBuf {
 
 /// The axe-core build vendored for the tests.
 fn axe_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vendor/axe-core/axe.min.js")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/vendor/axe-core/axe.min.js")
 }

@@ -1,8 +1,6 @@
 //! PATCH /customers/self: the profile rules.
 
-mod common;
-
-use common::{PASSWORD, spawn_app};
+use crate::common::{PASSWORD, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -1,10 +1,10 @@
 //! The admin commands of the built binary: subscription lists, customers, and the CSV import.
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::common::binary::Binary;
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_customer-area");
 
 /// A database, outbox and config file in a temporary directory, driven through the binary.
 struct Admin {
@@ -23,12 +23,10 @@ impl Admin {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--config")
-            .arg(self.dir.path().join("test.toml"))
+        Binary::new()
+            .config(self.dir.path().join("test.toml"))
             .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("RUST_LOG")
+            .in_dir(self.dir.path())
             .output()
             .expect("the binary runs")
     }
