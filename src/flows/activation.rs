@@ -8,7 +8,7 @@ use crate::domain::{CustomerId, EmailAddress, Identifier, ProfileChanges, Profil
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
-use crate::store::{customers, outbox};
+use crate::store::{Outcome, StoreError, customers, outbox};
 use crate::throttle::IpBudget;
 
 /// A customer to create (by an admin, an import or a sign-up).
@@ -191,18 +191,20 @@ impl Area {
         self.store
             .write(move |tx| {
                 let Some(view) = customers::admin_view(tx, &key)? else {
-                    return Ok(Err(AppError::NotFound("no such customer".into())));
+                    return Ok(Outcome::Refused(AppError::NotFound(
+                        "no such customer".into(),
+                    )));
                 };
                 if view.status != Status::Pending {
-                    return Ok(Err(AppError::Conflict {
+                    return Ok(Outcome::Refused(AppError::Conflict {
                         message: "the customer is already active".into(),
                         fields: Default::default(),
                     }));
                 }
-                let identifier = Identifier::parse(&view.identifier)
-                    .map_err(crate::store::StoreError::Corrupt)?;
-                let email = EmailAddress::parse(&view.customer.email)
-                    .map_err(crate::store::StoreError::Corrupt)?;
+                let identifier =
+                    Identifier::parse(&view.identifier).map_err(StoreError::BadValue)?;
+                let email =
+                    EmailAddress::parse(&view.customer.email).map_err(StoreError::BadValue)?;
                 area.queue_activation(
                     tx,
                     &view.customer.id,
@@ -211,9 +213,10 @@ impl Area {
                     view.customer.name.as_deref(),
                     activate_uri.as_ref(),
                 )?;
-                Ok(Ok(()))
+                Ok(Outcome::Done(()))
             })
-            .await??;
+            .await?
+            .into_result()?;
         self.mailer.wake_worker();
         Ok(())
     }

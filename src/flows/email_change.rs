@@ -6,7 +6,7 @@ use crate::domain::{CustomerId, EmailAddress, Identifier};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
-use crate::store::{StoreError, StoreResult, customers, outbox};
+use crate::store::{Outcome, StoreError, StoreResult, customers, outbox};
 use crate::throttle::IpBudget;
 
 impl Area {
@@ -22,7 +22,7 @@ impl Area {
     ) -> StoreResult<()> {
         // Read here, in the transaction, so that a name changed by the same PATCH is used.
         let (current_email, name) = customers::contact(tx, id)?
-            .ok_or_else(|| StoreError::Corrupt(format!("customer {id} vanished")))?;
+            .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
         if customers::email_taken(tx, new_email)? {
             codes::revoke(tx, id, Purpose::EmailChange)?;
             let vars = Vars {
@@ -44,8 +44,9 @@ impl Area {
                 Some(new_email.as_str()),
                 ttl,
             )?;
-            let identifier = customers::identifier_of(tx, id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("customer {id} has no identifier")))?;
+            let identifier = customers::identifier_of(tx, id)?.ok_or_else(|| {
+                StoreError::Inconsistent(format!("customer {id} has no identifier"))
+            })?;
             let vars = Vars {
                 name: name.clone(),
                 email: new_email.to_string(),
@@ -89,23 +90,24 @@ impl Area {
         self.store
             .write(move |tx| {
                 let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
-                    return Ok(Err(invalid()));
+                    return Ok(Outcome::Refused(invalid()));
                 };
                 let new_email = match codes::check(tx, &id, Purpose::EmailChange, &digest, true)? {
                     CodeCheck::Valid {
                         new_email: Some(new_email),
-                    } => EmailAddress::parse(&new_email).map_err(StoreError::Corrupt)?,
-                    _ => return Ok(Err(invalid())),
+                    } => EmailAddress::parse(&new_email).map_err(StoreError::BadValue)?,
+                    _ => return Ok(Outcome::Refused(invalid())),
                 };
                 // Writers run one at a time (BEGIN IMMEDIATE), so this check cannot race; the
                 // unique index stays the last word all the same.
                 if customers::email_taken(tx, &new_email)? {
-                    return Ok(Err(taken()));
+                    return Ok(Outcome::Refused(taken()));
                 }
                 apply_new_email(tx, &id, &new_email)?;
-                Ok(Ok(()))
+                Ok(Outcome::Done(()))
             })
             .await?
+            .into_result()
     }
 }
 
