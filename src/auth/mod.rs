@@ -11,24 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-/// Fills `buf` from the operating system's CSPRNG.
-pub fn random_bytes(buf: &mut [u8]) {
-    getrandom::fill(buf).expect("the operating system's random source failed");
-}
-
-/// A uniformly random number in `0..bound`, from the CSPRNG (rejection sampling, no modulo bias).
-pub fn random_below(bound: u32) -> u32 {
-    assert!(bound > 0);
-    let zone = u32::MAX - (u32::MAX % bound);
-    loop {
-        let mut b = [0u8; 4];
-        random_bytes(&mut b);
-        let n = u32::from_le_bytes(b);
-        if n < zone {
-            return n % bound;
-        }
-    }
-}
+use crate::random::{random_below, random_bytes};
 
 /// SHA-256 of a secret: what the database keeps instead of the secret.
 pub fn digest(secret: &str) -> Vec<u8> {
@@ -136,11 +119,6 @@ mod tests {
         let token = new_session_token();
         assert!(looks_like_session_token(&token));
         assert_ne!(token, new_session_token());
-    }
-
-    #[test]
-    fn random_below_stays_in_range() {
-        assert!((0..1000).all(|_| random_below(7) < 7));
     }
 
     #[test]

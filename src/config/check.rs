@@ -73,7 +73,7 @@ impl Config {
                 return Err(invalid(key, "must be at least 1"));
             }
         }
-        crate::mail::parse_mailbox(&self.mail.from).map_err(|p| invalid("mail.from", p))?;
+        crate::domain::Mailbox::parse(&self.mail.from).map_err(|p| invalid("mail.from", p))?;
         if self.mail.transport == Transport::File && self.mail.dir.as_os_str().is_empty() {
             return Err(invalid("mail.dir", "must not be empty"));
         }

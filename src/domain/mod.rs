@@ -5,6 +5,7 @@ mod country;
 mod customer;
 mod email;
 mod list_id;
+mod mailbox;
 mod password;
 mod profile;
 mod text;
@@ -15,6 +16,7 @@ pub use customer::{
 };
 pub use email::EmailAddress;
 pub use list_id::ListId;
+pub use mailbox::Mailbox;
 pub use password::{NewPassword, PasswordPolicy};
 pub use profile::{ProfileChanges, ProfileField};
 pub use text::clean_text;
