@@ -56,7 +56,7 @@ fn per_hour(n: u32) -> Quota {
 }
 
 impl Throttles {
-    pub fn new(limits: &config::Limits) -> Throttles {
+    pub fn new(limits: &config::RateLimits) -> Throttles {
         Throttles {
             login_per_ip: DefaultKeyedRateLimiter::dashmap(per_minute(
                 limits.login_per_ip_per_minute,
@@ -208,10 +208,10 @@ mod tests {
     use super::*;
 
     fn throttles() -> Throttles {
-        Throttles::new(&config::Limits {
+        Throttles::new(&config::RateLimits {
             login_free_failures: 3,
             login_max_delay_seconds: 8,
-            ..config::Limits::default()
+            ..config::RateLimits::default()
         })
     }
 
@@ -235,9 +235,9 @@ mod tests {
 
     #[test]
     fn ipv6_clients_share_a_budget_per_64() {
-        let t = Throttles::new(&config::Limits {
+        let t = Throttles::new(&config::RateLimits {
             login_per_ip_per_minute: 1,
-            ..config::Limits::default()
+            ..config::RateLimits::default()
         });
         let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
@@ -257,9 +257,9 @@ mod tests {
 
     #[test]
     fn ip_budgets_answer_with_a_retry_time() {
-        let t = Throttles::new(&config::Limits {
+        let t = Throttles::new(&config::RateLimits {
             login_per_ip_per_minute: 2,
-            ..config::Limits::default()
+            ..config::RateLimits::default()
         });
         let ip: IpAddr = "203.0.113.1".parse().unwrap();
         assert!(t.check_ip(IpBudget::Login, ip).is_ok());
