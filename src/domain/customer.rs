@@ -32,6 +32,12 @@ impl CustomerId {
     }
 }
 
+impl AsRef<str> for CustomerId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for CustomerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -1,6 +1,7 @@
 //! The customer area's vocabulary: types whose constructors are the only way in, so that a
 //! value of the type is always valid. Nothing here knows about HTTP or SQL.
 
+mod code;
 mod country;
 mod customer;
 mod email;
@@ -10,6 +11,7 @@ mod password;
 mod profile;
 mod text;
 
+pub use code::{ActivationSecret, LinkKey, ResetCode};
 pub use country::Country;
 pub use customer::{
     Customer, CustomerId, Identifier, Status, Subscription, format_time, rfc3339_field,

@@ -4,7 +4,9 @@ use url::Url;
 
 use super::Area;
 use crate::auth;
-use crate::domain::{CustomerId, EmailAddress, Identifier, ProfileChanges, ProfileField, Status};
+use crate::domain::{
+    ActivationSecret, CustomerId, EmailAddress, Identifier, ProfileChanges, ProfileField, Status,
+};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
@@ -93,13 +95,13 @@ impl Area {
         name: Option<&str>,
         activate_uri: Option<&Url>,
     ) -> crate::store::StoreResult<()> {
-        let secret = auth::new_code();
+        let secret = ActivationSecret::generate();
         let ttl = Self::hours(self.config.auth.activation_ttl_hours);
         codes::issue(
             tx,
             id,
             Purpose::Activation,
-            &auth::digest(&secret),
+            &auth::digest(secret.as_str()),
             None,
             ttl,
         )?;
@@ -108,7 +110,7 @@ impl Area {
             email: email.to_string(),
             link: Some(
                 self.links
-                    .activation(activate_uri, identifier.as_str(), &secret),
+                    .activation(activate_uri, identifier.as_str(), secret.as_str()),
             ),
             ..Vars::default()
         };
@@ -130,9 +132,12 @@ impl Area {
     ) -> Result<(), AppError> {
         self.throttles.check_ip(IpBudget::Codes, ip)?;
         let invalid = AppError::InvalidCode { field: "secret" };
-        if !auth::looks_like_code(secret) || Identifier::parse(identifier).is_err() {
+        let (Ok(secret), Ok(_)) = (
+            ActivationSecret::parse(secret),
+            Identifier::parse(identifier),
+        ) else {
             return Err(invalid);
-        }
+        };
         let lookup = identifier.to_owned();
         let (id, email) = match self
             .store
@@ -150,7 +155,7 @@ impl Area {
             Some(found) => found,
             None => return Err(invalid),
         };
-        let digest = auth::digest(secret);
+        let digest = auth::digest(secret.as_str());
         let (check_id, check_digest) = (id.clone(), digest.clone());
         let check = self
             .store

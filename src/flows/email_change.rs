@@ -2,7 +2,7 @@ use std::net::IpAddr;
 
 use super::Area;
 use crate::auth;
-use crate::domain::{CustomerId, EmailAddress, Identifier};
+use crate::domain::{CustomerId, EmailAddress, Identifier, LinkKey};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
@@ -34,13 +34,13 @@ impl Area {
                 .compose(Kind::AccountExists, new_email.as_str(), &vars);
             outbox::enqueue(tx, &notice)?;
         } else {
-            let key = auth::new_link_key();
+            let key = LinkKey::generate();
             let ttl = Self::hours(self.config.auth.email_change_ttl_hours);
             codes::issue(
                 tx,
                 id,
                 Purpose::EmailChange,
-                &auth::digest(&key),
+                &auth::digest(key.as_str()),
                 Some(new_email.as_str()),
                 ttl,
             )?;
@@ -51,7 +51,10 @@ impl Area {
                 name: name.clone(),
                 email: new_email.to_string(),
                 new_email: Some(new_email.to_string()),
-                link: Some(self.links.email_confirmation(identifier.as_str(), &key)),
+                link: Some(
+                    self.links
+                        .email_confirmation(identifier.as_str(), key.as_str()),
+                ),
             };
             let confirmation = self
                 .mailer
@@ -82,11 +85,11 @@ impl Area {
     ) -> Result<(), AppError> {
         self.throttles.check_ip(IpBudget::Codes, ip)?;
         let invalid = || AppError::InvalidCode { field: "key" };
-        if !auth::looks_like_link_key(key) || Identifier::parse(identifier).is_err() {
+        let (Ok(key), Ok(_)) = (LinkKey::parse(key), Identifier::parse(identifier)) else {
             return Err(invalid());
-        }
+        };
         let identifier = identifier.to_owned();
-        let digest = auth::digest(key);
+        let digest = auth::digest(key.as_str());
         self.store
             .write(move |tx| {
                 let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
