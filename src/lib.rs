@@ -25,6 +25,7 @@ pub mod http;
 pub mod lanes;
 pub mod mail;
 pub mod metrics;
+pub mod random;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;

@@ -86,12 +86,12 @@ fn per_hour(n: u32) -> Quota {
 
 impl Throttles {
     /// The throttles of `limits`, on the real clock.
-    pub fn new(limits: &config::Limits) -> Throttles {
+    pub fn new(limits: &config::RateLimits) -> Throttles {
         Throttles::with_clock(limits, ThrottleClock::default())
     }
 
     /// The throttles of `limits`, reading the time from `clock`.
-    pub fn with_clock(limits: &config::Limits, clock: ThrottleClock) -> Throttles {
+    pub fn with_clock(limits: &config::RateLimits, clock: ThrottleClock) -> Throttles {
         let keyed =
             |quota| RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone());
         Throttles {
@@ -248,10 +248,10 @@ mod tests {
     use super::*;
 
     fn throttles() -> Throttles {
-        Throttles::new(&config::Limits {
+        Throttles::new(&config::RateLimits {
             login_free_failures: 3,
             login_max_delay_seconds: 8,
-            ..config::Limits::default()
+            ..config::RateLimits::default()
         })
     }
 
@@ -275,9 +275,9 @@ mod tests {
 
     #[test]
     fn ipv6_clients_share_a_budget_per_64() {
-        let t = Throttles::new(&config::Limits {
+        let t = Throttles::new(&config::RateLimits {
             login_per_ip_per_minute: 1,
-            ..config::Limits::default()
+            ..config::RateLimits::default()
         });
         let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
@@ -291,9 +291,9 @@ mod tests {
     fn a_login_delay_runs_out_on_the_throttles_clock() {
         let clock = ThrottleClock::default();
         let t = Throttles::with_clock(
-            &config::Limits {
+            &config::RateLimits {
                 login_free_failures: 0,
-                ..config::Limits::default()
+                ..config::RateLimits::default()
             },
             clock.clone(),
         );
@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn an_address_gets_its_next_email_a_minute_later() {
         let clock = ThrottleClock::default();
-        let t = Throttles::with_clock(&config::Limits::default(), clock.clone());
+        let t = Throttles::with_clock(&config::RateLimits::default(), clock.clone());
         assert!(t.email_allowed("a@example.com"));
         clock.advance(Duration::from_secs(59));
         assert!(!t.email_allowed("a@example.com"));
@@ -324,9 +324,9 @@ mod tests {
 
     #[test]
     fn ip_budgets_answer_with_a_retry_time() {
-        let t = Throttles::new(&config::Limits {
+        let t = Throttles::new(&config::RateLimits {
             login_per_ip_per_minute: 2,
-            ..config::Limits::default()
+            ..config::RateLimits::default()
         });
         let ip: IpAddr = "203.0.113.1".parse().unwrap();
         assert!(t.check_ip(IpBudget::Login, ip).is_ok());

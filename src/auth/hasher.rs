@@ -48,8 +48,8 @@ impl PasswordHasher {
     ) -> std::io::Result<PasswordHasher> {
         let mut salt = [0u8; 16];
         let mut hash = [0u8; 32];
-        super::random_bytes(&mut salt);
-        super::random_bytes(&mut hash);
+        crate::random::random_bytes(&mut salt);
+        crate::random::random_bytes(&mut hash);
         let dummy = format!(
             "$pbkdf2-sha256$i={iterations},l=32${}${}",
             STANDARD_NO_PAD.encode(salt),
@@ -72,7 +72,7 @@ impl PasswordHasher {
         self.run(move || {
             let params = Params::new(iterations).map_err(AppError::internal)?;
             let mut salt = [0u8; 16];
-            super::random_bytes(&mut salt);
+            crate::random::random_bytes(&mut salt);
             Pbkdf2::new(Algorithm::Pbkdf2Sha256, params)
                 .hash_password_with_salt(password.as_bytes(), &salt)
                 .map(|h| h.to_string())

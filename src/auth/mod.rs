@@ -11,24 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-/// Fills `buf` from the operating system's CSPRNG.
-pub fn random_bytes(buf: &mut [u8]) {
-    getrandom::fill(buf).expect("the operating system's random source failed");
-}
-
-/// A uniformly random number in `0..bound`, from the CSPRNG (rejection sampling, no modulo bias).
-pub fn random_below(bound: u32) -> u32 {
-    assert!(bound > 0);
-    let zone = u32::MAX - (u32::MAX % bound);
-    loop {
-        let mut b = [0u8; 4];
-        random_bytes(&mut b);
-        let n = u32::from_le_bytes(b);
-        if n < zone {
-            return n % bound;
-        }
-    }
-}
+use crate::random::{random_below, random_bytes};
 
 /// SHA-256 of a secret: what the database keeps instead of the secret.
 pub fn digest(secret: &str) -> Vec<u8> {
@@ -58,39 +41,6 @@ pub fn looks_like_session_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The alphabet of one-time codes sent by email: `[0-9A-Z]`.
-const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-/// Length of one-time codes (activation secret, reset code): 10 characters, about 51.7 bits.
-pub const CODE_LEN: usize = 10;
-
-/// A fresh one-time code of 10 characters of `[0-9A-Z]`.
-pub fn new_code() -> String {
-    (0..CODE_LEN)
-        .map(|_| char::from(CODE_ALPHABET[random_below(CODE_ALPHABET.len() as u32) as usize]))
-        .collect()
-}
-
-/// Whether `code` has the shape of a one-time code. Lower case is not accepted: codes are
-/// compared exactly, as the HMAC key of the reset JWT depends on the exact bytes.
-pub fn looks_like_code(code: &str) -> bool {
-    code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))
-}
-
-/// A random key for links whose secret has no prescribed format (email change): 128 bits.
-pub fn new_link_key() -> String {
-    let mut bytes = [0u8; 16];
-    random_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Whether `key` has the shape of a link key, so junk never reaches the database.
-pub fn looks_like_link_key(key: &str) -> bool {
-    key.len() == 22
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// Letters and digits that cannot be mistaken for one another when read or typed.
 const PASSPHRASE_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
@@ -115,32 +65,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_have_the_documented_shape() {
-        for _ in 0..200 {
-            assert!(looks_like_code(&new_code()));
-        }
-        assert!(!looks_like_code("abcdefghij"));
-        assert!(!looks_like_code("ABCDEFGHI"));
-    }
-
-    #[test]
-    fn link_keys_carry_128_bits() {
-        let key = new_link_key();
-        assert!(looks_like_link_key(&key));
-        assert!(!looks_like_link_key(&key[1..]));
-        assert!(!looks_like_link_key(&format!("{}=", &key[1..])));
-    }
-
-    #[test]
     fn session_tokens_carry_256_bits() {
         let token = new_session_token();
         assert!(looks_like_session_token(&token));
         assert_ne!(token, new_session_token());
-    }
-
-    #[test]
-    fn random_below_stays_in_range() {
-        assert!((0..1000).all(|_| random_below(7) < 7));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use url::Url;
 
-use super::{Config, ConfigError, Tls, Transport, invalid};
+use super::{Config, ConfigError, MailTransport, Tls, invalid};
 
 impl Config {
     /// Checks what types alone cannot: addresses, URLs, ranges.
@@ -73,11 +73,11 @@ impl Config {
                 return Err(invalid(key, "must be at least 1"));
             }
         }
-        crate::mail::parse_mailbox(&self.mail.from).map_err(|p| invalid("mail.from", p))?;
-        if self.mail.transport == Transport::File && self.mail.dir.as_os_str().is_empty() {
+        crate::domain::Mailbox::parse(&self.mail.from).map_err(|p| invalid("mail.from", p))?;
+        if self.mail.transport == MailTransport::File && self.mail.dir.as_os_str().is_empty() {
             return Err(invalid("mail.dir", "must not be empty"));
         }
-        if self.mail.transport == Transport::Smtp && self.mail.smtp.host.trim().is_empty() {
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp.host.trim().is_empty() {
             return Err(invalid("mail.smtp.host", "must not be empty"));
         }
         for (key, value) in [
@@ -153,7 +153,7 @@ impl Config {
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         let smtp = &self.mail.smtp;
-        if self.mail.transport == Transport::Smtp
+        if self.mail.transport == MailTransport::Smtp
             && smtp.tls == Tls::None
             && !smtp.username.is_empty()
         {

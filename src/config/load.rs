@@ -133,7 +133,7 @@ fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Secret, Transport};
+    use crate::config::{MailTransport, Secret};
 
     fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, String> {
         let env: Vec<(String, String)> = env
@@ -150,7 +150,7 @@ mod tests {
         let config = load("", &[]).unwrap();
         assert_eq!(config.server.bind, "127.0.0.1:8080");
         assert_eq!(config.database.path, PathBuf::from("customer-area.db"));
-        assert_eq!(config.mail.transport, Transport::File);
+        assert_eq!(config.mail.transport, MailTransport::File);
         assert_eq!(config.auth.pbkdf2_iterations, 600_000);
     }
 

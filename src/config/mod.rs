@@ -23,12 +23,12 @@ pub const DEFAULT_CONFIG_FILE: &str = "customer-area.toml";
 pub struct Config {
     pub server: Server,
     pub database: Database,
-    pub links: Links,
+    pub links: LinkSettings,
     pub auth: Auth,
     pub mail: Mail,
     pub admin: Admin,
     pub log: Log,
-    pub limits: Limits,
+    pub limits: RateLimits,
     pub web: Web,
 }
 
@@ -84,16 +84,16 @@ impl Default for Database {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Links {
+pub struct LinkSettings {
     pub retailer_url: String,
     pub allowed_origins: Vec<String>,
     pub activate_uri: String,
     pub newemail_confirm_uri: String,
 }
 
-impl Default for Links {
+impl Default for LinkSettings {
     fn default() -> Self {
-        Links {
+        LinkSettings {
             retailer_url: "http://localhost:8080".into(),
             allowed_origins: vec![],
             activate_uri: "/activate".into(),
@@ -130,7 +130,7 @@ impl Default for Auth {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Transport {
+pub enum MailTransport {
     File,
     Smtp,
 }
@@ -146,7 +146,7 @@ pub enum Tls {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Mail {
-    pub transport: Transport,
+    pub transport: MailTransport,
     pub from: String,
     pub dir: PathBuf,
     /// Name of the shop, used in email texts.
@@ -165,7 +165,7 @@ pub struct Mail {
 impl Default for Mail {
     fn default() -> Self {
         Mail {
-            transport: Transport::File,
+            transport: MailTransport::File,
             from: "Customer Area <no-reply@localhost>".into(),
             dir: "outbox".into(),
             shop_name: "Customer Area".into(),
@@ -239,7 +239,7 @@ impl Default for Log {
 /// Throttling of login attempts and of requests that send email or present a code.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Limits {
+pub struct RateLimits {
     /// Failed logins to one account before delays start.
     pub login_free_failures: u32,
     /// The ceiling of the per-account delay, which doubles with each further failure.
@@ -259,9 +259,9 @@ pub struct Limits {
     pub hashing_queue: usize,
 }
 
-impl Default for Limits {
+impl Default for RateLimits {
     fn default() -> Self {
-        Limits {
+        RateLimits {
             login_free_failures: 5,
             login_max_delay_seconds: 900,
             login_per_ip_per_minute: 60,

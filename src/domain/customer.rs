@@ -12,9 +12,9 @@ impl CustomerId {
     pub fn random() -> CustomerId {
         let mut digits = String::with_capacity(14);
         // No leading zero, so the id survives a round trip through a number column.
-        digits.push(char::from(b'1' + crate::auth::random_below(9) as u8));
+        digits.push(char::from(b'1' + crate::random::random_below(9) as u8));
         for _ in 1..14 {
-            digits.push(char::from(b'0' + crate::auth::random_below(10) as u8));
+            digits.push(char::from(b'0' + crate::random::random_below(10) as u8));
         }
         CustomerId(digits)
     }
@@ -28,6 +28,12 @@ impl CustomerId {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for CustomerId {
+    fn as_ref(&self) -> &str {
         &self.0
     }
 }
@@ -69,7 +75,7 @@ impl Identifier {
         const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
         let tail: String = (0..12)
             .map(|_| {
-                char::from(ALPHABET[crate::auth::random_below(ALPHABET.len() as u32) as usize])
+                char::from(ALPHABET[crate::random::random_below(ALPHABET.len() as u32) as usize])
             })
             .collect();
         Identifier(format!("c-{tail}"))

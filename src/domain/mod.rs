@@ -1,20 +1,24 @@
 //! The customer area's vocabulary: types whose constructors are the only way in, so that a
 //! value of the type is always valid. Nothing here knows about HTTP or SQL.
 
+mod code;
 mod country;
 mod customer;
 mod email;
 mod list_id;
+mod mailbox;
 mod password;
 mod profile;
 mod text;
 
+pub use code::{ActivationSecret, LinkKey, ResetCode};
 pub use country::Country;
 pub use customer::{
     Customer, CustomerId, Identifier, Status, Subscription, format_time, rfc3339_field,
 };
 pub use email::EmailAddress;
 pub use list_id::ListId;
+pub use mailbox::Mailbox;
 pub use password::{NewPassword, PasswordPolicy};
 pub use profile::{ProfileChanges, ProfileField};
 pub use text::clean_text;

@@ -4,11 +4,13 @@ use url::Url;
 
 use super::Area;
 use crate::auth;
-use crate::domain::{CustomerId, EmailAddress, Identifier, ProfileChanges, ProfileField, Status};
+use crate::domain::{
+    ActivationSecret, CustomerId, EmailAddress, Identifier, ProfileChanges, ProfileField, Status,
+};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
-use crate::store::{customers, outbox};
+use crate::store::{Outcome, StoreError, customers, outbox};
 use crate::throttle::IpBudget;
 
 /// A customer to create (by an admin, an import or a sign-up).
@@ -93,13 +95,13 @@ impl Area {
         name: Option<&str>,
         activate_uri: Option<&Url>,
     ) -> crate::store::StoreResult<()> {
-        let secret = auth::new_code();
+        let secret = ActivationSecret::generate();
         let ttl = Self::hours(self.config.auth.activation_ttl_hours);
         codes::issue(
             tx,
             id,
             Purpose::Activation,
-            &auth::digest(&secret),
+            &auth::digest(secret.as_str()),
             None,
             ttl,
         )?;
@@ -108,7 +110,7 @@ impl Area {
             email: email.to_string(),
             link: Some(
                 self.links
-                    .activation(activate_uri, identifier.as_str(), &secret),
+                    .activation(activate_uri, identifier.as_str(), secret.as_str()),
             ),
             ..Vars::default()
         };
@@ -130,9 +132,12 @@ impl Area {
     ) -> Result<(), AppError> {
         self.throttles.check_ip(IpBudget::Codes, ip)?;
         let invalid = AppError::InvalidCode { field: "secret" };
-        if !auth::looks_like_code(secret) || Identifier::parse(identifier).is_err() {
+        let (Ok(secret), Ok(_)) = (
+            ActivationSecret::parse(secret),
+            Identifier::parse(identifier),
+        ) else {
             return Err(invalid);
-        }
+        };
         let lookup = identifier.to_owned();
         let (id, email) = match self
             .store
@@ -150,7 +155,7 @@ impl Area {
             Some(found) => found,
             None => return Err(invalid),
         };
-        let digest = auth::digest(secret);
+        let digest = auth::digest(secret.as_str());
         let (check_id, check_digest) = (id.clone(), digest.clone());
         let check = self
             .store
@@ -191,18 +196,20 @@ impl Area {
         self.store
             .write(move |tx| {
                 let Some(view) = customers::admin_view(tx, &key)? else {
-                    return Ok(Err(AppError::NotFound("no such customer".into())));
+                    return Ok(Outcome::Refused(AppError::NotFound(
+                        "no such customer".into(),
+                    )));
                 };
                 if view.status != Status::Pending {
-                    return Ok(Err(AppError::Conflict {
+                    return Ok(Outcome::Refused(AppError::Conflict {
                         message: "the customer is already active".into(),
                         fields: Default::default(),
                     }));
                 }
-                let identifier = Identifier::parse(&view.identifier)
-                    .map_err(crate::store::StoreError::Corrupt)?;
-                let email = EmailAddress::parse(&view.customer.email)
-                    .map_err(crate::store::StoreError::Corrupt)?;
+                let identifier =
+                    Identifier::parse(&view.identifier).map_err(StoreError::BadValue)?;
+                let email =
+                    EmailAddress::parse(&view.customer.email).map_err(StoreError::BadValue)?;
                 area.queue_activation(
                     tx,
                     &view.customer.id,
@@ -211,9 +218,10 @@ impl Area {
                     view.customer.name.as_deref(),
                     activate_uri.as_ref(),
                 )?;
-                Ok(Ok(()))
+                Ok(Outcome::Done(()))
             })
-            .await??;
+            .await?
+            .into_result()?;
         self.mailer.wake_worker();
         Ok(())
     }

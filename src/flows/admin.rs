@@ -5,7 +5,7 @@ use crate::domain::{ListId, clean_text};
 use crate::error::{AppError, FieldErrors};
 use crate::store::customers::{self, AdminView};
 use crate::store::subscriptions::{self, ConsentRecord, ConsentSource, SubscriptionList};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Outcome, StoreError, StoreResult};
 
 /// The most customers one page of the back-office list holds.
 pub const MAX_PAGE: u32 = 500;
@@ -131,14 +131,17 @@ impl Area {
             .store
             .write(move |tx| {
                 if let Some(unknown) = first_unknown_list(tx, &lists)? {
-                    return Ok(Err(unknown_list(&unknown)));
+                    return Ok(Outcome::Refused(unknown_list(&unknown)));
                 }
                 let Created { id, .. } = area.insert_account(tx, &account)?;
                 subscriptions::replace(tx, &id, &as_strings(&lists), ConsentSource::Admin)?;
-                customers::admin_view(tx, id.as_str())
-                    .map(|v| v.ok_or_else(|| no_such_customer(id.as_str())))
+                Ok(match customers::admin_view(tx, id.as_str())? {
+                    Some(view) => Outcome::Done(view),
+                    None => Outcome::Refused(no_such_customer(id.as_str())),
+                })
             })
-            .await??;
+            .await?
+            .into_result()?;
         self.mailer.wake_worker();
         Ok(view)
     }
@@ -163,17 +166,20 @@ impl Area {
         self.store
             .write(move |tx| {
                 let Some(view) = customers::admin_view(tx, &lookup)? else {
-                    return Ok(Err(no_such_customer(&lookup)));
+                    return Ok(Outcome::Refused(no_such_customer(&lookup)));
                 };
                 if let Some(unknown) = first_unknown_list(tx, &lists)? {
-                    return Ok(Err(unknown_list(&unknown)));
+                    return Ok(Outcome::Refused(unknown_list(&unknown)));
                 }
                 let id = view.customer.id;
                 subscriptions::replace(tx, &id, &as_strings(&lists), ConsentSource::Admin)?;
-                customers::admin_view(tx, id.as_str())
-                    .map(|v| v.ok_or_else(|| no_such_customer(&lookup)))
+                Ok(match customers::admin_view(tx, id.as_str())? {
+                    Some(view) => Outcome::Done(view),
+                    None => Outcome::Refused(no_such_customer(&lookup)),
+                })
             })
             .await?
+            .into_result()
     }
 
     /// Every opt-in and opt-out of the customer, oldest first.

@@ -2,11 +2,11 @@ use std::net::IpAddr;
 
 use super::Area;
 use crate::auth;
-use crate::domain::{CustomerId, EmailAddress, Identifier};
+use crate::domain::{CustomerId, EmailAddress, Identifier, LinkKey};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
-use crate::store::{StoreError, StoreResult, customers, outbox};
+use crate::store::{Outcome, StoreError, StoreResult, customers, outbox};
 use crate::throttle::IpBudget;
 
 impl Area {
@@ -22,7 +22,7 @@ impl Area {
     ) -> StoreResult<()> {
         // Read here, in the transaction, so that a name changed by the same PATCH is used.
         let (current_email, name) = customers::contact(tx, id)?
-            .ok_or_else(|| StoreError::Corrupt(format!("customer {id} vanished")))?;
+            .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
         if customers::email_taken(tx, new_email)? {
             codes::revoke(tx, id, Purpose::EmailChange)?;
             let vars = Vars {
@@ -34,23 +34,27 @@ impl Area {
                 .compose(Kind::AccountExists, new_email.as_str(), &vars);
             outbox::enqueue(tx, &notice)?;
         } else {
-            let key = auth::new_link_key();
+            let key = LinkKey::generate();
             let ttl = Self::hours(self.config.auth.email_change_ttl_hours);
             codes::issue(
                 tx,
                 id,
                 Purpose::EmailChange,
-                &auth::digest(&key),
+                &auth::digest(key.as_str()),
                 Some(new_email.as_str()),
                 ttl,
             )?;
-            let identifier = customers::identifier_of(tx, id)?
-                .ok_or_else(|| StoreError::Corrupt(format!("customer {id} has no identifier")))?;
+            let identifier = customers::identifier_of(tx, id)?.ok_or_else(|| {
+                StoreError::Inconsistent(format!("customer {id} has no identifier"))
+            })?;
             let vars = Vars {
                 name: name.clone(),
                 email: new_email.to_string(),
                 new_email: Some(new_email.to_string()),
-                link: Some(self.links.email_confirmation(identifier.as_str(), &key)),
+                link: Some(
+                    self.links
+                        .email_confirmation(identifier.as_str(), key.as_str()),
+                ),
             };
             let confirmation = self
                 .mailer
@@ -81,31 +85,32 @@ impl Area {
     ) -> Result<(), AppError> {
         self.throttles.check_ip(IpBudget::Codes, ip)?;
         let invalid = || AppError::InvalidCode { field: "key" };
-        if !auth::looks_like_link_key(key) || Identifier::parse(identifier).is_err() {
+        let (Ok(key), Ok(_)) = (LinkKey::parse(key), Identifier::parse(identifier)) else {
             return Err(invalid());
-        }
+        };
         let identifier = identifier.to_owned();
-        let digest = auth::digest(key);
+        let digest = auth::digest(key.as_str());
         self.store
             .write(move |tx| {
                 let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
-                    return Ok(Err(invalid()));
+                    return Ok(Outcome::Refused(invalid()));
                 };
                 let new_email = match codes::check(tx, &id, Purpose::EmailChange, &digest, true)? {
                     CodeCheck::Valid {
                         new_email: Some(new_email),
-                    } => EmailAddress::parse(&new_email).map_err(StoreError::Corrupt)?,
-                    _ => return Ok(Err(invalid())),
+                    } => EmailAddress::parse(&new_email).map_err(StoreError::BadValue)?,
+                    _ => return Ok(Outcome::Refused(invalid())),
                 };
                 // Writers run one at a time (BEGIN IMMEDIATE), so this check cannot race; the
                 // unique index stays the last word all the same.
                 if customers::email_taken(tx, &new_email)? {
-                    return Ok(Err(taken()));
+                    return Ok(Outcome::Refused(taken()));
                 }
                 apply_new_email(tx, &id, &new_email)?;
-                Ok(Ok(()))
+                Ok(Outcome::Done(()))
             })
             .await?
+            .into_result()
     }
 }
 

@@ -7,7 +7,7 @@ use super::{Area, NewAccount};
 use crate::domain::{CustomerId, EmailAddress, Identifier, ListId, ProfileChanges, ProfileField};
 use crate::error::AppError;
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{StoreError, customers};
+use crate::store::{Outcome, StoreError, customers};
 
 /// One thing wrong with an import file, on a line of it (1 is the header row).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -349,7 +349,7 @@ impl Area {
                 problems.extend(database_problems(tx, &file.rows)?);
                 if !problems.is_empty() {
                     problems.sort_by_key(|p| p.line);
-                    return Ok(Err(ImportError::Invalid(problems)));
+                    return Ok(Outcome::Refused(ImportError::Invalid(problems)));
                 }
                 let mut summary = ImportSummary {
                     created: 0,
@@ -360,7 +360,7 @@ impl Area {
                 for (done, row) in file.rows.into_iter().enumerate() {
                     // Every row is complete here: an incomplete one was reported as a problem.
                     let account = row.account(send_activation).ok_or_else(|| {
-                        StoreError::Corrupt(format!("line {}: incomplete row", row.line))
+                        StoreError::Inconsistent(format!("line {}: incomplete row", row.line))
                     })?;
                     let created = area.insert_account(tx, &account)?;
                     if !row.lists.is_empty() {
@@ -378,10 +378,11 @@ impl Area {
                     });
                     progress(done as u64 + 1);
                 }
-                Ok(Ok(summary))
+                Ok(Outcome::Done(summary))
             })
             .await
-            .map_err(AppError::from)??;
+            .map_err(AppError::from)?
+            .into_result()?;
         if summary.activations_queued > 0 {
             self.mailer.wake_worker();
         }

@@ -5,7 +5,7 @@ use crate::auth;
 use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
 use crate::error::{AppError, FieldErrors};
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{customers, sessions};
+use crate::store::{Outcome, customers, sessions};
 
 /// A password change asked within a profile update.
 #[derive(Clone, Debug)]
@@ -91,7 +91,7 @@ impl Area {
             .write(move |tx| {
                 if let Some(wanted) = &update.subscriptions {
                     if let Some(unknown) = first_unknown_list(tx, wanted)? {
-                        return Ok(Err(AppError::field(
+                        return Ok(Outcome::Refused(AppError::field(
                             "subscriptions",
                             format!("there is no subscription list `{unknown}`"),
                         )));
@@ -104,7 +104,7 @@ impl Area {
                     // another change since the check wins.
                     let live = sessions::customer_of(tx, &keep)?.is_some_and(|c| c == id);
                     if !live || customers::password_hash(tx, &id)?.as_ref() != checked.as_ref() {
-                        return Ok(Err(AppError::Unauthenticated));
+                        return Ok(Outcome::Refused(AppError::Unauthenticated));
                     }
                     customers::set_password(tx, &id, hash)?;
                     sessions::end_all(tx, &id, Some(&keep))?;
@@ -112,9 +112,13 @@ impl Area {
                 if let Some(new_email) = &new_email {
                     area.queue_email_change(tx, &id, new_email)?;
                 }
-                Ok(customers::profile(tx, &id)?.ok_or(AppError::Unauthenticated))
+                Ok(match customers::profile(tx, &id)? {
+                    Some(customer) => Outcome::Done(customer),
+                    None => Outcome::Refused(AppError::Unauthenticated),
+                })
             })
-            .await??;
+            .await?
+            .into_result()?;
         if email_change {
             self.mailer.wake_worker();
         }

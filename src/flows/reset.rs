@@ -4,7 +4,7 @@ use url::Url;
 
 use super::Area;
 use crate::auth;
-use crate::domain::{EmailAddress, NewPassword, Status};
+use crate::domain::{EmailAddress, NewPassword, ResetCode, Status};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
@@ -48,13 +48,13 @@ impl Area {
         if record.status != Status::Active {
             return Ok(false);
         }
-        let code = auth::new_code();
+        let code = ResetCode::generate();
         let ttl = (self.config.auth.reset_code_ttl_minutes * 60) as i64;
         codes::issue(
             tx,
             &record.id,
             Purpose::PasswordReset,
-            &auth::digest(&code),
+            &auth::digest(code.as_str()),
             None,
             ttl,
         )?;
@@ -62,7 +62,7 @@ impl Area {
         let vars = Vars {
             name,
             email: email.to_string(),
-            link: Some(self.links.password_reset(reset_uri, &code)),
+            link: Some(self.links.password_reset(reset_uri, code.as_str())),
             ..Vars::default()
         };
         let message = self
@@ -86,9 +86,9 @@ impl Area {
         let Ok(email) = EmailAddress::parse(email) else {
             return Err(invalid);
         };
-        if !auth::looks_like_code(code) {
+        let Ok(code) = ResetCode::parse(code) else {
             return Err(invalid);
-        }
+        };
         let lookup = email.clone();
         let id = match self
             .store
@@ -98,7 +98,7 @@ impl Area {
             Some(record) if record.status == Status::Active => record.id,
             _ => return Err(invalid),
         };
-        let digest = auth::digest(code);
+        let digest = auth::digest(code.as_str());
         let (check_id, check_digest) = (id.clone(), digest.clone());
         // A first look counts a wrong guess (in its own write transaction, so concurrent
         // guesses are counted one by one) before any hashing work is spent.
@@ -141,6 +141,6 @@ impl Area {
             return Err(invalid);
         }
         self.mailer.wake_worker();
-        auth::reset_token(passphrase.expose(), code)
+        auth::reset_token(passphrase.expose(), code.as_str())
     }
 }

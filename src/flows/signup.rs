@@ -53,7 +53,7 @@ impl Area {
             Some(existing) if existing.status == Status::Active => {
                 // Only what is stored goes into this email, never what the visitor typed.
                 let (stored, _) = customers::contact(tx, &existing.id)?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("customer {} has no contact", existing.id))
+                    StoreError::Inconsistent(format!("customer {} has no contact", existing.id))
                 })?;
                 let vars = Vars {
                     email: stored.clone(),
@@ -64,7 +64,7 @@ impl Area {
             }
             Some(pending) => {
                 let identifier = customers::identifier_of(tx, &pending.id)?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("customer {} has no identifier", pending.id))
+                    StoreError::Inconsistent(format!("customer {} has no identifier", pending.id))
                 })?;
                 let known_name = customers::contact(tx, &pending.id)?.and_then(|(_, n)| n);
                 self.queue_activation(

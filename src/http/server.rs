@@ -174,7 +174,7 @@ fn request_id(headers: &http::HeaderMap) -> String {
             static COUNT: AtomicU64 = AtomicU64::new(0);
             let start = START.get_or_init(|| {
                 let mut bytes = [0u8; 8];
-                crate::auth::random_bytes(&mut bytes);
+                crate::random::random_bytes(&mut bytes);
                 u64::from_le_bytes(bytes)
             });
             let id = start.wrapping_add(COUNT.fetch_add(1, Ordering::Relaxed));

@@ -13,48 +13,14 @@ use mail_send::mail_builder::mime::MimePart;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::domain::Mailbox;
 use crate::store::outbox::NewEmail;
 pub use templates::{Kind, Templates, Vars};
-
-/// Splits `Name <addr@host>` or `addr@host` into its display name and address.
-pub fn parse_mailbox(value: &str) -> Result<(Option<String>, String), String> {
-    let value = value.trim();
-    let (name, address) = match value.rsplit_once('<') {
-        Some((name, rest)) => {
-            let address = rest
-                .strip_suffix('>')
-                .ok_or_else(|| format!("`{value}` is missing the closing >"))?;
-            let name = name.trim().trim_matches('"').trim();
-            (
-                Some(name.to_owned()).filter(|n| !n.is_empty()),
-                address.trim(),
-            )
-        }
-        None => (None, value),
-    };
-    let valid = address
-        .split_once('@')
-        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
-        && !address
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c));
-    if !valid
-        || name
-            .as_deref()
-            .is_some_and(|n| n.chars().any(char::is_control))
-    {
-        return Err(format!(
-            "`{value}` is not a mailbox such as `Shop <no-reply@shop.example.com>`"
-        ));
-    }
-    Ok((name, address.to_owned()))
-}
 
 /// Composes emails from templates and wakes the delivery worker when new ones are queued.
 #[derive(Clone)]
 pub struct Mailer {
-    from_name: Option<String>,
-    from_address: String,
+    from: Mailbox,
     shop: String,
     templates: Arc<Templates>,
     wake: Arc<Notify>,
@@ -62,11 +28,10 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(config: &Config) -> Result<Mailer, String> {
-        let (from_name, from_address) = parse_mailbox(&config.mail.from)?;
+        let from = Mailbox::parse(&config.mail.from)?;
         let templates = Templates::load(config.mail.templates_dir.as_deref())?;
         Ok(Mailer {
-            from_name,
-            from_address,
+            from,
             shop: config.mail.shop_name.clone(),
             templates: Arc::new(templates),
             wake: Arc::new(Notify::new()),
@@ -78,9 +43,10 @@ impl Mailer {
     pub fn compose(&self, kind: Kind, to: &str, vars: &Vars) -> NewEmail {
         let rendered = self.templates.render(kind, &self.shop, vars);
         let message_id = self.new_message_id();
-        let builder = match &self.from_name {
-            Some(name) => MessageBuilder::new().from((name.clone(), self.from_address.clone())),
-            None => MessageBuilder::new().from(self.from_address.clone()),
+        let address = self.from.address().to_owned();
+        let builder = match self.from.name() {
+            Some(name) => MessageBuilder::new().from((name.to_owned(), address)),
+            None => MessageBuilder::new().from(address),
         };
         let mut builder = builder
             .to(to.to_owned())
@@ -104,7 +70,7 @@ impl Mailer {
 
     /// The envelope sender.
     pub fn from_address(&self) -> &str {
-        &self.from_address
+        self.from.address()
     }
 
     /// Tells the worker that an email was queued (call after the transaction commits).
@@ -118,8 +84,13 @@ impl Mailer {
 
     fn new_message_id(&self) -> String {
         let mut bytes = [0u8; 16];
-        crate::auth::random_bytes(&mut bytes);
-        let domain = self.from_address.rsplit('@').next().unwrap_or("localhost");
+        crate::random::random_bytes(&mut bytes);
+        let domain = self
+            .from
+            .address()
+            .rsplit('@')
+            .next()
+            .unwrap_or("localhost");
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         format!("{hex}@{domain}")
     }
@@ -146,20 +117,6 @@ fn text_part(text: String) -> MimePart<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mailboxes_parse_with_or_without_a_name() {
-        assert_eq!(
-            parse_mailbox("Customer Area <no-reply@localhost>").unwrap(),
-            (Some("Customer Area".into()), "no-reply@localhost".into())
-        );
-        assert_eq!(
-            parse_mailbox("shop@example.com").unwrap(),
-            (None, "shop@example.com".into())
-        );
-        assert!(parse_mailbox("Shop <no-reply").is_err());
-        assert!(parse_mailbox("not an address").is_err());
-    }
 
     #[test]
     fn a_hostile_name_adds_no_header() {

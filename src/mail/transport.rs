@@ -52,8 +52,8 @@ pub struct SmtpSettings {
 impl Transport {
     pub fn from_config(config: &Config) -> Transport {
         match config.mail.transport {
-            config::Transport::File => Transport::File(config.mail.dir.clone()),
-            config::Transport::Smtp => {
+            config::MailTransport::File => Transport::File(config.mail.dir.clone()),
+            config::MailTransport::Smtp => {
                 let smtp = &config.mail.smtp;
                 Transport::Smtp(SmtpSettings {
                     host: smtp.host.clone(),

@@ -31,9 +31,7 @@ pub fn to_file(source: &Path, target: &Path) -> StoreResult<BackupReport> {
     }
     let check: String = dst.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if check != "ok" {
-        return Err(StoreError::Corrupt(format!(
-            "the copy failed its integrity check: {check}"
-        )));
+        return Err(StoreError::BadCopy(check));
     }
     let pages: i64 = dst.query_row("PRAGMA page_count", [], |r| r.get(0))?;
     let customers: i64 = dst
@@ -42,7 +40,9 @@ pub fn to_file(source: &Path, target: &Path) -> StoreResult<BackupReport> {
     // The copy is a standalone file: no WAL beside it.
     dst.execute_batch("PRAGMA journal_mode = DELETE;")?;
     drop(dst);
-    std::fs::rename(&partial, target)
-        .map_err(|e| StoreError::Corrupt(format!("cannot move the copy into place: {e}")))?;
+    std::fs::rename(&partial, target).map_err(|source| StoreError::File {
+        doing: "move the copy into place",
+        source,
+    })?;
     Ok(BackupReport { pages, customers })
 }

@@ -119,7 +119,7 @@ pub fn identifier_of(conn: &Connection, id: &CustomerId) -> StoreResult<Option<I
         .prepare_cached("SELECT identifier FROM customers WHERE id = ?1")?
         .query_row([id.as_str()], |row| row.get(0))
         .optional()?;
-    raw.map(|r| Identifier::parse(&r).map_err(StoreError::Corrupt))
+    raw.map(|r| Identifier::parse(&r).map_err(StoreError::BadValue))
         .transpose()
 }
 

@@ -100,10 +100,10 @@ pub fn apply(conn: &mut Connection) -> StoreResult<Vec<Migration>> {
     )?;
     let known = migrations.last().map_or(0, |m| m.version);
     if newest > known {
-        return Err(StoreError::Corrupt(format!(
-            "the database has schema version {newest}, newer than this program knows ({known}); \
-             upgrade customer-area"
-        )));
+        return Err(StoreError::NewerSchema {
+            found: newest,
+            known,
+        });
     }
     let mut applied = Vec::new();
     for migration in migrations.into_iter().filter(|m| m.version > newest) {

@@ -3,7 +3,7 @@
 //! executor: reads run on the store's reader threads, writes on its one writer thread
 //! (see [`crate::lanes`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use r2d2::Pool;
@@ -35,12 +35,57 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
-    #[error("database task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
     #[error("database work failed: {0}")]
     Failed(Refused),
-    #[error("{0}")]
-    Corrupt(String),
+    /// A stored value is not of its type (an identifier or an address that does not parse).
+    #[error("a stored value is malformed: {0}")]
+    BadValue(String),
+    /// What the work checked a moment before is not there (a row gone, a field missing).
+    #[error("the data is inconsistent: {0}")]
+    Inconsistent(String),
+    /// The database file was written by a newer program.
+    #[error(
+        "the database has schema version {found}, newer than this program knows ({known}); \
+         upgrade customer-area"
+    )]
+    NewerSchema { found: i64, known: i64 },
+    /// A backup copy failed SQLite's integrity check.
+    #[error("the copy failed its integrity check: {0}")]
+    BadCopy(String),
+    /// The database file cannot be opened (or its directory created).
+    #[error("cannot open database {path}: {cause}")]
+    Open { path: PathBuf, cause: String },
+    /// A file operation around the database failed (moving a backup into place).
+    #[error("cannot {doing}: {source}")]
+    File {
+        doing: &'static str,
+        source: std::io::Error,
+    },
+    /// The store's reader or writer threads could not be started.
+    #[error("cannot start the {name} threads: {source}")]
+    Threads {
+        name: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// What a write transaction decided; its changes are committed either way.
+#[derive(Debug)]
+pub enum Outcome<T, R> {
+    /// The work is done.
+    Done(T),
+    /// The work refused with `R`, keeping what it wrote before refusing.
+    Refused(R),
+}
+
+impl<T, R> Outcome<T, R> {
+    /// The value done, or the refusal as an error.
+    pub fn into_result(self) -> Result<T, R> {
+        match self {
+            Outcome::Done(value) => Ok(value),
+            Outcome::Refused(refusal) => Err(refusal),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -93,8 +138,9 @@ impl Store {
 
     fn open_path(path: &Path, settings: &config::Database) -> StoreResult<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Corrupt(format!("cannot create directory {}: {e}", dir.display()))
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                cause: format!("cannot create directory {}: {e}", dir.display()),
             })?;
         }
         let busy_timeout = settings.busy_timeout_ms;
@@ -120,12 +166,13 @@ impl Store {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
             .build(manager)
-            .map_err(|e| {
-                StoreError::Corrupt(format!("cannot open database {}: {e}", path.display()))
+            .map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                cause: e.to_string(),
             })?;
         let lane = |name, threads| {
             Lane::start(name, threads, MAX_WAITING)
-                .map_err(|e| StoreError::Corrupt(format!("cannot start the {name} threads: {e}")))
+                .map_err(|source| StoreError::Threads { name, source })
         };
         // The writer holds one connection; the readers share the rest of the pool, one thread
         // per core: reads are short and CPU-bound (the pages are cached), and more reader
@@ -158,7 +205,7 @@ impl Store {
     }
 
     /// Runs work in one `BEGIN IMMEDIATE` transaction on the writer thread, committed when
-    /// `work` returns `Ok`. Taking the write lock up front means a read-then-write never fails
+    /// `work` returns `Ok` (an [`Outcome`] there commits a refusal too) and rolled back on `Err`. Taking the write lock up front means a read-then-write never fails
     /// half-way under WAL (another process, such as the CLI, may hold it).
     pub async fn write<R, F>(&self, work: F) -> StoreResult<R>
     where

@@ -14,7 +14,7 @@ use warp::reply::Response;
 
 use super::assets::Site;
 use super::{escape, html, locked_down};
-use crate::config::{DemoMailbox, Transport};
+use crate::config::{DemoMailbox, MailTransport};
 use crate::flows::Area;
 use crate::http::client::{ClientIp, client_ip};
 
@@ -26,8 +26,8 @@ const EMAIL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-an
 /// `/demo/mail`, `/demo/mail/<file>` and `/demo/mail/<file>/html`, when the mailbox is on.
 pub fn routes(area: &Area, site: Arc<Site>) -> BoxedFilter<(Response,)> {
     let config = &area.config;
-    let on =
-        config.web.demo_mailbox == DemoMailbox::Auto && config.mail.transport == Transport::File;
+    let on = config.web.demo_mailbox == DemoMailbox::Auto
+        && config.mail.transport == MailTransport::File;
     let dir = Arc::new(config.mail.dir.clone());
     let trusted: Arc<[std::net::IpAddr]> = config.trusted_proxies().into();
     let gate = warp::path("demo")

@@ -4,7 +4,7 @@
 use crate::common;
 use crate::common::smtp::{Mode, SmtpSink};
 use crate::common::{PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
-use customer_area::config::Transport;
+use customer_area::config::MailTransport;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -153,7 +153,7 @@ async fn an_email_older_than_the_limit_is_given_up() {
 
 #[tokio::test]
 async fn the_file_transport_writes_one_eml_file_per_email() {
-    let app = spawn_app_with(|c| c.mail.transport = Transport::File).await;
+    let app = spawn_app_with(|c| c.mail.transport = MailTransport::File).await;
     app.active_customer("files@example.com").await;
     ask_reset(&app, "files@example.com").await;
     let mail = app.wait_for_email("files@example.com", "Reset your").await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::common::browser::{Browser, DESKTOP, Impact, PHONE};
 use crate::common::{Email, PASSWORD, SmtpSink, TestApp, test_config};
 use customer_area::app::App;
-use customer_area::config::{Config, Secret, Transport};
+use customer_area::config::{Config, MailTransport, Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -639,7 +639,7 @@ async fn validation_errors_are_shown_next_to_their_field() {
 #[tokio::test]
 async fn a_sign_up_shows_in_the_demo_mailbox_whose_link_opens_the_activation_page() {
     let app = spawn_linking_to_itself(|c| {
-        c.mail.transport = Transport::File;
+        c.mail.transport = MailTransport::File;
         c.auth.allow_signup = true;
     })
     .await;

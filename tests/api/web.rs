@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::common::{TestApp, spawn_app, spawn_app_with};
-use customer_area::config::{DemoMailbox, Transport};
+use customer_area::config::{DemoMailbox, MailTransport};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use url::Url;
@@ -358,7 +358,7 @@ async fn spawn_with_file_transport(
     adjust: impl FnOnce(&mut customer_area::config::Config),
 ) -> TestApp {
     spawn_app_with(|c| {
-        c.mail.transport = Transport::File;
+        c.mail.transport = MailTransport::File;
         adjust(c);
     })
     .await
@@ -451,7 +451,7 @@ async fn demo_mailbox_refuses_a_client_behind_a_trusted_proxy() {
 #[tokio::test]
 async fn demo_mailbox_is_absent_with_smtp_or_when_off() {
     let app = spawn_app().await;
-    assert_eq!(app.config.mail.transport, Transport::Smtp);
+    assert_eq!(app.config.mail.transport, MailTransport::Smtp);
     let (status, _, _) = get(&app, &app.url("/demo/mail")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let app = spawn_with_file_transport(|c| c.web.demo_mailbox = DemoMailbox::Off).await;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use customer_area::app::{App, Running};
-use customer_area::config::{Config, Tls, Transport};
+use customer_area::config::{Config, MailTransport, Tls};
 use customer_area::domain::EmailAddress;
 use customer_area::flows::{Created, NewAccount};
 use reqwest::{Method, StatusCode};
@@ -62,7 +62,7 @@ pub fn test_config(dir: &std::path::Path, smtp_port: u16) -> Config {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
     config.database.path = dir.join("customer-area.db");
-    config.mail.transport = Transport::Smtp;
+    config.mail.transport = MailTransport::Smtp;
     config.mail.smtp.host = "127.0.0.1".into();
     config.mail.smtp.port = smtp_port;
     config.mail.smtp.tls = Tls::None;
@@ -250,7 +250,7 @@ impl TestApp {
 
     /// Every email delivered so far, oldest first.
     pub fn delivered(&self) -> Vec<Email> {
-        if self.config.mail.transport == Transport::Smtp {
+        if self.config.mail.transport == MailTransport::Smtp {
             return self
                 .smtp
                 .accepted()

@@ -1,0 +1,31 @@
+//! Randomness from the operating system's CSPRNG: the one source of every secret, code and id.
+//! A leaf module: it depends on nothing else of the crate.
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub fn random_bytes(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system's random source failed");
+}
+
+/// A uniformly random number in `0..bound`, from the CSPRNG (rejection sampling, no modulo bias).
+pub fn random_below(bound: u32) -> u32 {
+    assert!(bound > 0);
+    let zone = u32::MAX - (u32::MAX % bound);
+    loop {
+        let mut b = [0u8; 4];
+        random_bytes(&mut b);
+        let n = u32::from_le_bytes(b);
+        if n < zone {
+            return n % bound;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_below_stays_in_range() {
+        assert!((0..1000).all(|_| random_below(7) < 7));
+    }
+}
