@@ -14,7 +14,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Put failed emails (all, or the one with ID) back in the queue and try them now.
+    /// Put failed emails (all, or the one with ID) back in the queue and try them now; a failed
+    /// email that carried a one-time code (activation, reset, email confirmation) has no
+    /// body left and is not sent again.
     Retry { id: Option<i64> },
 }
 
@@ -52,11 +54,25 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Retry { id } => {
-            let requeued = area
+            let (requeued, erased) = area
                 .store
-                .write(move |tx| outbox::requeue_failed(tx, id))
+                .write(move |tx| {
+                    Ok((
+                        outbox::requeue_failed(tx, id)?,
+                        outbox::erased_failed(tx, id)?,
+                    ))
+                })
                 .await?;
+            for (id, kind) in &erased {
+                eprintln!(
+                    "email {id} ({kind}) is not sent again: it carried a one-time code, erased \
+                     when it failed; the customer asks for a new one"
+                );
+            }
             if requeued == 0 {
+                if id.is_some() && !erased.is_empty() {
+                    anyhow::bail!("nothing requeued");
+                }
                 match id {
                     Some(id) => anyhow::bail!("email {id} is not a failed email"),
                     None => println!("no failed emails"),

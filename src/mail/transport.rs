@@ -133,18 +133,17 @@ async fn send_smtp(
             let client = tokio::time::timeout(deadline, builder.connect_plain())
                 .await
                 .map_err(|_| late())?
-                .map_err(classify)?;
+                .map_err(refusal)?;
             send_and_quit(client, message).await
         }
         Tls::Starttls | Tls::Implicit => {
             let client = tokio::time::timeout(deadline, builder.connect())
                 .await
                 .map_err(|_| late())?
-                .map_err(classify)?;
+                .map_err(refusal)?;
             send_and_quit(client, message).await
         }
-    }
-    .map_err(classify)?;
+    }?;
     Ok(format!(
         "{}:{} answered {}",
         settings.host,
@@ -157,8 +156,20 @@ async fn send_smtp(
 async fn send_and_quit<S: AsyncRead + AsyncWrite + Unpin>(
     mut client: SmtpClient<S>,
     message: Message<'_>,
-) -> mail_send::Result<String> {
-    let reply = client.send(message).await?;
+) -> Result<String, DeliveryError> {
+    // A refused sender is the server refusing us, not this email: it says nothing about
+    // the recipient, so it must not fail the email for good.
+    client
+        .mail_from(&message.mail_from.email, &message.mail_from.parameters)
+        .await
+        .map_err(refusal)?;
+    for rcpt in &message.rcpt_to {
+        client
+            .rcpt_to(&rcpt.email, &rcpt.parameters)
+            .await
+            .map_err(classify)?;
+    }
+    let reply = client.data(message.body.as_ref()).await.map_err(classify)?;
     // The message is accepted at this point; a failing QUIT changes nothing.
     let _ = client.quit().await;
     let [class, subject, detail] = reply.esc;
@@ -172,7 +183,8 @@ async fn send_and_quit<S: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
-/// 5xx replies are final; everything else (network, timeouts, 4xx) is worth another try.
+/// 5xx replies to this email's recipient or content are final; everything else (network,
+/// timeouts, 4xx) is worth another try.
 fn classify(error: mail_send::Error) -> DeliveryError {
     let permanent = match &error {
         mail_send::Error::UnexpectedReply(reply)
@@ -181,6 +193,60 @@ fn classify(error: mail_send::Error) -> DeliveryError {
     };
     DeliveryError {
         permanent,
-        message: error.to_string(),
+        message: mask_addresses(&error.to_string()),
+    }
+}
+
+/// A failure of the session itself (greeting, EHLO, TLS, AUTH, MAIL FROM): even a 5xx is
+/// about the server or our account there, never about this email, so it is retried later.
+fn refusal(error: mail_send::Error) -> DeliveryError {
+    DeliveryError::transient(format!(
+        "SMTP session refused: {}",
+        mask_addresses(&error.to_string())
+    ))
+}
+
+/// `text` with the local part of every email address in it masked (`j***@example.com`):
+/// servers echo recipients in their errors, and those texts go to logs and the outbox.
+pub fn mask_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        match word.rsplit_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+                out.extend(local.chars().next());
+                out.push_str("***@");
+                out.push_str(domain);
+            }
+            _ => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || "<>()[],;:\"'".contains(c) {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_addresses;
+
+    #[test]
+    fn addresses_in_server_texts_keep_only_their_first_letter_and_domain() {
+        assert_eq!(
+            mask_addresses("550 5.1.1 <jane.doe@example.com>: Recipient address rejected"),
+            "550 5.1.1 <j***@example.com>: Recipient address rejected"
+        );
+        assert_eq!(
+            mask_addresses("user x@y.org unknown, @ alone"),
+            "user x***@y.org unknown, @ alone"
+        );
     }
 }

@@ -117,23 +117,45 @@ pub fn drop_queued_for(conn: &Connection, recipient: &str) -> StoreResult<usize>
         .execute([recipient])?)
 }
 
-/// Gives up on an email.
+/// The kinds of email whose body carries a one-time code or link: their body lives only
+/// while they are queued.
+pub const CARRIES_CODE: [&str; 3] = ["activation", "password_reset", "email_change_new"];
+
+/// Gives up on an email; the body of one that carries a code is erased with it.
 pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> StoreResult<()> {
     conn.prepare_cached(
-        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, locked_until = 0
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, locked_until = 0,
+                           raw = CASE WHEN kind IN (?3, ?4, ?5) THEN NULL ELSE raw END
          WHERE id = ?1",
     )?
-    .execute(params![id, error])?;
+    .execute(params![
+        id,
+        error,
+        CARRIES_CODE[0],
+        CARRIES_CODE[1],
+        CARRIES_CODE[2]
+    ])?;
     Ok(())
 }
 
-/// Puts failed emails (one, or all) back in the queue; returns how many.
+/// Failed emails (one, or all) whose body was erased: they cannot be sent again.
+pub fn erased_failed(conn: &Connection, id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, kind FROM outbox WHERE status = 'failed' AND raw IS NULL
+                                     AND (?1 IS NULL OR id = ?1) ORDER BY id",
+    )?;
+    let rows = statement.query_map(params![id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Puts failed emails (one, or all) that still have a body back in the queue; returns how
+/// many.
 pub fn requeue_failed(conn: &Connection, id: Option<i64>) -> StoreResult<usize> {
     Ok(conn
         .prepare_cached(
             "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, locked_until = 0, attempts = 0,
                                created_at = ?2
-             WHERE status = 'failed' AND (?1 IS NULL OR id = ?1)",
+             WHERE status = 'failed' AND raw IS NOT NULL AND (?1 IS NULL OR id = ?1)",
         )?
         .execute(params![id, now()])?)
 }
@@ -224,5 +246,33 @@ mod tests {
         );
         assert_eq!(purge_sent_before(&conn, now() + 10).unwrap(), 1);
         assert_eq!(counts(&conn).unwrap(), (1, 0, 0));
+    }
+
+    #[test]
+    fn a_failed_email_carrying_a_code_loses_its_body_and_is_not_requeued() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut conn = conn;
+        crate::store::migrations::apply(&mut conn).unwrap();
+        let mut reset = email(1);
+        reset.kind = "password_reset";
+        let reset = enqueue(&conn, &reset).unwrap();
+        let plain = enqueue(&conn, &email(2)).unwrap();
+        mark_failed(&conn, reset, "550").unwrap();
+        mark_failed(&conn, plain, "550").unwrap();
+        let raw = |id: i64| -> Option<Vec<u8>> {
+            conn.query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(raw(reset), None, "the code is gone with the body");
+        assert!(
+            raw(plain).is_some(),
+            "an email without a code can be resent"
+        );
+        assert_eq!(
+            erased_failed(&conn, None).unwrap(),
+            vec![(reset, "password_reset".to_owned())]
+        );
+        assert_eq!(requeue_failed(&conn, None).unwrap(), 1);
+        assert_eq!(counts(&conn).unwrap(), (1, 0, 1));
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::common;
 use crate::common::binary::Binary;
 use crate::common::smtp::{Mode, SmtpSink};
-use crate::common::{PATIENCE, TestApp, eventually, spawn_app};
+use crate::common::{PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -91,25 +91,26 @@ async fn mail_test_reports_a_refusal_and_fails() {
 
 #[tokio::test]
 async fn outbox_list_shows_a_failed_email_and_retry_sends_it() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.auth.allow_signup = true).await;
     app.active_customer("cli@example.com").await;
     app.smtp.set_mode(Mode::Refuse);
+    // Signing up again with a taken address sends the "account exists" email: no code in it.
     let (status, _) = app
         .post(
-            "/customers/password_reset",
-            json!({"email": "cli@example.com", "reset_uri": "/reset"}),
+            "/customers/signup",
+            json!({"email": "cli@example.com", "name": "Again"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
     let config = write_config(app.dir.path(), &app.config.database.path, app.smtp.port());
 
-    let failed = wait_for_failed(&app, &config).await;
+    let failed = wait_for_failed(&app, &config, "account_exists").await;
     assert_eq!(failed["recipient"], "cli@example.com");
     assert_eq!(failed["attempts"], 1);
     assert!(failed["last_error"].as_str().unwrap().contains("550"));
     let (ok, table, _) = run(&config, &["outbox", "list"], &[]).await;
     assert!(
-        ok && table.contains("password_reset") && table.contains("failed"),
+        ok && table.contains("account_exists") && table.contains("failed"),
         "{table}"
     );
 
@@ -118,14 +119,50 @@ async fn outbox_list_shows_a_failed_email_and_retry_sends_it() {
     let (ok, stdout, stderr) = run(&config, &["outbox", "retry", &id], &[]).await;
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("requeued 1"), "{stdout}");
-    app.wait_for_email("cli@example.com", "Reset your").await;
+    app.wait_for_email("cli@example.com", "already have").await;
     let (ok, _, stderr) = run(&config, &["outbox", "retry", &id], &[]).await;
     assert!(!ok, "a sent email cannot be retried");
     assert!(stderr.contains("not a failed email"), "{stderr}");
 }
 
-async fn wait_for_failed(app: &TestApp, config: &Path) -> Value {
-    let what = format!("a failed email in {:?}", app.config.database.path);
+#[tokio::test]
+async fn a_failed_reset_email_keeps_no_code_and_retry_says_why_it_cannot_resend_it() {
+    let app = spawn_app().await;
+    app.active_customer("gone@example.com").await;
+    app.smtp.set_mode(Mode::Refuse);
+    let (status, _) = app
+        .post(
+            "/customers/password_reset",
+            json!({"email": "gone@example.com", "reset_uri": "/reset"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let config = write_config(app.dir.path(), &app.config.database.path, app.smtp.port());
+    let failed = wait_for_failed(&app, &config, "password_reset").await;
+    let id = failed["id"].as_i64().unwrap();
+    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
+    let raw: Option<Vec<u8>> = conn
+        .query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(raw, None, "the reset link is not kept in a failed email");
+
+    app.smtp.set_mode(Mode::Accept);
+    let (ok, stdout, stderr) = run(&config, &["outbox", "retry", &id.to_string()], &[]).await;
+    assert!(!ok, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("carried a one-time code") && stderr.contains("asks for a new one"),
+        "{stderr}"
+    );
+    assert!(
+        app.smtp
+            .accepted()
+            .iter()
+            .all(|m| { !common::Email::parse(&m.data).subject.contains("Reset your") })
+    );
+}
+
+async fn wait_for_failed(app: &TestApp, config: &Path, kind: &str) -> Value {
+    let what = format!("a failed {kind} email in {:?}", app.config.database.path);
     eventually(PATIENCE, &what, || async {
         let (ok, stdout, stderr) = run(
             config,
@@ -135,7 +172,7 @@ async fn wait_for_failed(app: &TestApp, config: &Path) -> Value {
         .await;
         assert!(ok, "{stderr}");
         let list: Vec<Value> = serde_json::from_str(&stdout).unwrap();
-        list.into_iter().find(|r| r["kind"] == "password_reset")
+        list.into_iter().find(|r| r["kind"] == kind)
     })
     .await
 }

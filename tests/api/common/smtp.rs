@@ -1,7 +1,8 @@
 //! A small SMTP server for the tests: it runs inside the test process on a loopback port,
 //! speaks enough SMTP for any client (EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA with
 //! dot-unstuffing, RSET, NOOP, QUIT) and keeps every message it accepts. It can be told to
-//! be down, to defer messages (4xx) or to refuse them (5xx).
+//! be down, to defer messages (4xx), to refuse them (5xx), to refuse the whole session
+//! (554 greeting, failed AUTH, refused sender) or to answer nothing at all (a tarpit).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,8 +21,16 @@ pub enum Mode {
     Down,
     /// Take the message, then answer `451` (try again later).
     Defer,
-    /// Refuse every recipient with `550`.
+    /// Refuse every recipient with `550`, echoing the address as real servers do.
     Refuse,
+    /// Greet with `554` (no service here): the session is refused before any email.
+    Greet554,
+    /// Refuse every login with `535`.
+    AuthFail,
+    /// Refuse every sender with `550`.
+    RefuseSender,
+    /// Accept the connection and never say a word.
+    Tarpit,
 }
 
 /// One message the sink received.
@@ -115,9 +124,28 @@ impl SmtpSink {
 }
 
 async fn session(stream: TcpStream, inner: &Inner) -> std::io::Result<()> {
+    let mode = *inner.mode.lock().unwrap();
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
-    write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
+    match mode {
+        Mode::Tarpit => {
+            // Hold the connection until the client gives up on it.
+            let mut sink = Vec::new();
+            while lines.read_until(b'\n', &mut sink).await? > 0 {}
+            return Ok(());
+        }
+        Mode::Greet554 => {
+            write
+                .write_all(b"554 5.3.2 sink.test no service\r\n")
+                .await?;
+            let mut rest = Vec::new();
+            while lines.read_until(b'\n', &mut rest).await? > 0 {
+                write.write_all(b"503 5.5.1 no service\r\n").await?;
+            }
+            return Ok(());
+        }
+        _ => write.write_all(b"220 sink.test ESMTP ready\r\n").await?,
+    }
     let mut login = None;
     let mut mail_from = None;
     let mut rcpt_to = Vec::new();
@@ -133,6 +161,8 @@ async fn session(stream: TcpStream, inner: &Inner) -> std::io::Result<()> {
             "250-sink.test\r\n250-AUTH PLAIN\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n".into()
         } else if upper.starts_with("HELO") {
             "250 sink.test\r\n".into()
+        } else if upper.starts_with("AUTH") && mode == Mode::AuthFail {
+            "535 5.7.8 authentication credentials invalid\r\n".into()
         } else if upper.starts_with("AUTH PLAIN") {
             let mut encoded = text[10..].trim().to_owned();
             if encoded.is_empty() {
@@ -154,13 +184,18 @@ async fn session(stream: TcpStream, inner: &Inner) -> std::io::Result<()> {
                 }
                 Err(_) => "501 5.5.2 bad base64\r\n".into(),
             }
+        } else if upper.starts_with("MAIL FROM:") && mode == Mode::RefuseSender {
+            format!("550 5.7.1 <{}>: sender rejected\r\n", address(&text[10..]))
         } else if upper.starts_with("MAIL FROM:") {
             mail_from = Some(address(&text[10..]));
             rcpt_to.clear();
             "250 2.1.0 ok\r\n".into()
         } else if upper.starts_with("RCPT TO:") {
             if *inner.mode.lock().unwrap() == Mode::Refuse {
-                "550 5.1.1 mailbox unavailable\r\n".into()
+                format!(
+                    "550 5.1.1 <{}>: Recipient address rejected: mailbox unavailable\r\n",
+                    address(&text[8..])
+                )
             } else if mail_from.is_none() {
                 "503 5.5.1 MAIL first\r\n".into()
             } else {

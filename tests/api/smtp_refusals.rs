@@ -1,0 +1,138 @@
+//! The outbox against an SMTP server that refuses the whole session or never answers: the
+//! worker pauses and retries later, never failing the queue in one pass; and addresses the
+//! server echoes in its errors are stored masked.
+
+use crate::common::smtp::Mode;
+use crate::common::{TestApp, spawn_app, spawn_app_with};
+use customer_area::config::Secret;
+use reqwest::StatusCode;
+use serde_json::json;
+
+const CUSTOMERS: [&str; 3] = [
+    "first@example.com",
+    "second@example.com",
+    "third@example.com",
+];
+
+async fn ask_reset(app: &TestApp, email: &str) {
+    let (status, body) = app
+        .post(
+            "/customers/password_reset",
+            json!({"email": email, "reset_uri": "/reset"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Waits up to 20 s for `done`.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Duration::from_secs(20);
+    crate::common::eventually(deadline, what, || std::future::ready(done().then_some(()))).await
+}
+
+/// `(status, attempts, last_error)` of every password reset email, oldest first.
+fn resets(app: &TestApp) -> Vec<(String, i64, Option<String>)> {
+    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let mut statement = conn
+        .prepare(
+            "SELECT status, attempts, last_error FROM outbox WHERE kind = 'password_reset'
+             ORDER BY id",
+        )
+        .unwrap();
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// Three resets are asked for while the server is in `mode`: after several failed sessions
+/// none is failed, and once the server accepts again each is delivered.
+async fn refused_sessions_are_retried(app: TestApp, mode: Mode, expected_error: &str) {
+    for email in CUSTOMERS {
+        app.active_customer(email).await;
+    }
+    app.smtp.set_mode(mode);
+    let before = app.smtp.connections();
+    for email in CUSTOMERS {
+        ask_reset(&app, email).await;
+    }
+    wait_until("the server was tried again after a refusal", || {
+        app.smtp.connections() >= before + 3
+            && resets(&app).iter().any(|(_, attempts, _)| *attempts >= 2)
+    })
+    .await;
+    let rows = resets(&app);
+    assert_eq!(rows.len(), 3);
+    for (status, _, error) in &rows {
+        assert_eq!(
+            status, "queued",
+            "a refused session fails no email: {rows:?}"
+        );
+        if let Some(error) = error {
+            assert!(error.contains(expected_error), "{error}");
+        }
+    }
+    app.smtp.set_mode(Mode::Accept);
+    for email in CUSTOMERS {
+        app.wait_for_email(email, "Reset your").await;
+    }
+}
+
+#[tokio::test]
+async fn a_554_greeting_pauses_the_outbox_and_every_email_goes_out_later() {
+    refused_sessions_are_retried(spawn_app().await, Mode::Greet554, "554").await;
+}
+
+#[tokio::test]
+async fn a_refused_login_pauses_the_outbox_and_every_email_goes_out_later() {
+    let app = spawn_app_with(|c| {
+        c.mail.smtp.username = "mailer".into();
+        c.mail.smtp.password = Secret::new("wrong");
+    })
+    .await;
+    refused_sessions_are_retried(app, Mode::AuthFail, "535").await;
+}
+
+#[tokio::test]
+async fn a_refused_sender_pauses_the_outbox_and_every_email_goes_out_later() {
+    refused_sessions_are_retried(spawn_app().await, Mode::RefuseSender, "550").await;
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_cut_by_the_timeout_and_retried() {
+    let app = spawn_app_with(|c| c.mail.smtp.connect_timeout_seconds = 1).await;
+    app.active_customer(CUSTOMERS[0]).await;
+    app.smtp.set_mode(Mode::Tarpit);
+    ask_reset(&app, CUSTOMERS[0]).await;
+    wait_until("an attempt was cut by the timeout", || {
+        resets(&app).iter().any(|(status, attempts, error)| {
+            status == "queued"
+                && *attempts >= 1
+                && error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("no SMTP session"))
+        })
+    })
+    .await;
+    app.smtp.set_mode(Mode::Accept);
+    app.wait_for_email(CUSTOMERS[0], "Reset your").await;
+}
+
+#[tokio::test]
+async fn an_address_the_server_echoes_in_its_refusal_is_stored_masked() {
+    let app = spawn_app().await;
+    app.active_customer("echo.me@example.com").await;
+    app.smtp.set_mode(Mode::Refuse);
+    ask_reset(&app, "echo.me@example.com").await;
+    wait_until("the email is marked failed", || {
+        resets(&app).iter().any(|(status, ..)| status == "failed")
+    })
+    .await;
+    let error = resets(&app)[0].2.clone().unwrap();
+    assert!(error.contains("550"), "{error}");
+    assert!(error.contains("e***@example.com"), "{error}");
+    assert!(!error.contains("echo.me"), "{error}");
+}
