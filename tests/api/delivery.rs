@@ -3,25 +3,8 @@
 
 use crate::common;
 use crate::common::smtp::{Mode, SmtpSink};
-use crate::common::{PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
+use crate::common::{PATIENCE, TestApp, spawn_app, spawn_app_with, wait_until};
 use customer_area::config::MailTransport;
-use reqwest::StatusCode;
-use serde_json::json;
-
-async fn ask_reset(app: &TestApp, email: &str) {
-    let (status, body) = app
-        .post(
-            "/customers/password_reset",
-            json!({"email": email, "reset_uri": "/reset"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-/// Polls `done` for up to [`PATIENCE`].
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    eventually(PATIENCE, what, || std::future::ready(done().then_some(()))).await
-}
 
 fn db(app: &TestApp) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
@@ -48,8 +31,8 @@ async fn mail_asked_for_during_an_smtp_outage_goes_out_once_the_server_is_back()
     app.active_customer("outage@example.com").await;
     app.smtp.set_mode(Mode::Down);
     let before = app.smtp.connections();
-    ask_reset(&app, "outage@example.com").await;
-    wait_until("a delivery attempt failed", || {
+    app.ask_reset("outage@example.com").await;
+    wait_until(PATIENCE, "a delivery attempt failed", || {
         outbox_row(&app, "password_reset")
             .is_some_and(|(status, attempts, _, _)| status == "queued" && attempts >= 1)
     })
@@ -59,7 +42,7 @@ async fn mail_asked_for_during_an_smtp_outage_goes_out_once_the_server_is_back()
     app.smtp.set_mode(Mode::Accept);
     let mail = app.wait_for_email("outage@example.com", "Reset your").await;
     mail.link("https://shop.example.com/reset/");
-    wait_until("the row is marked sent", || {
+    wait_until(PATIENCE, "the row is marked sent", || {
         outbox_row(&app, "password_reset").is_some_and(|(status, ..)| status == "sent")
     })
     .await;
@@ -75,7 +58,7 @@ async fn queued_mail_is_delivered_after_a_restart() {
         .port();
     let app = spawn_app_with(|c| c.mail.smtp.port = port).await;
     app.create_customer("restart@example.com", "Restart").await;
-    wait_until("a delivery attempt failed", || {
+    wait_until(PATIENCE, "a delivery attempt failed", || {
         outbox_row(&app, "activation").is_some_and(|(status, attempts, error, _)| {
             status == "queued" && attempts >= 1 && error.is_some()
         })
@@ -101,8 +84,8 @@ async fn a_deferred_email_is_retried_with_the_same_message_id() {
     let app = spawn_app().await;
     app.active_customer("defer@example.com").await;
     app.smtp.set_mode(Mode::Defer);
-    ask_reset(&app, "defer@example.com").await;
-    wait_until("the server deferred the email", || {
+    app.ask_reset("defer@example.com").await;
+    wait_until(PATIENCE, "the server deferred the email", || {
         !app.smtp.deferred().is_empty()
     })
     .await;
@@ -119,8 +102,8 @@ async fn a_refused_email_is_marked_failed_with_the_servers_answer() {
     let app = spawn_app().await;
     app.active_customer("refused@example.com").await;
     app.smtp.set_mode(Mode::Refuse);
-    ask_reset(&app, "refused@example.com").await;
-    wait_until("the email is marked failed", || {
+    app.ask_reset("refused@example.com").await;
+    wait_until(PATIENCE, "the email is marked failed", || {
         outbox_row(&app, "password_reset").is_some_and(|(status, ..)| status == "failed")
     })
     .await;
@@ -134,8 +117,8 @@ async fn an_email_older_than_the_limit_is_given_up() {
     let app = spawn_app_with(|c| c.mail.max_age_hours = 1).await;
     app.active_customer("old@example.com").await;
     app.smtp.set_mode(Mode::Down);
-    ask_reset(&app, "old@example.com").await;
-    wait_until("a delivery attempt failed", || {
+    app.ask_reset("old@example.com").await;
+    wait_until(PATIENCE, "a delivery attempt failed", || {
         outbox_row(&app, "password_reset").is_some_and(|(_, attempts, ..)| attempts >= 1)
     })
     .await;
@@ -145,7 +128,7 @@ async fn an_email_older_than_the_limit_is_given_up() {
             [],
         )
         .unwrap();
-    wait_until("the email is marked failed", || {
+    wait_until(PATIENCE, "the email is marked failed", || {
         outbox_row(&app, "password_reset").is_some_and(|(status, ..)| status == "failed")
     })
     .await;
@@ -155,7 +138,7 @@ async fn an_email_older_than_the_limit_is_given_up() {
 async fn the_file_transport_writes_one_eml_file_per_email() {
     let app = spawn_app_with(|c| c.mail.transport = MailTransport::File).await;
     app.active_customer("files@example.com").await;
-    ask_reset(&app, "files@example.com").await;
+    app.ask_reset("files@example.com").await;
     let mail = app.wait_for_email("files@example.com", "Reset your").await;
     mail.link("https://shop.example.com/reset/");
     let files: Vec<_> = std::fs::read_dir(&app.config.mail.dir)
@@ -186,7 +169,7 @@ async fn templates_in_the_configured_directory_shape_the_email() {
     let dir = templates.path().to_owned();
     let app = spawn_app_with(move |c| c.mail.templates_dir = Some(dir)).await;
     app.active_customer("styled@example.com").await;
-    ask_reset(&app, "styled@example.com").await;
+    app.ask_reset("styled@example.com").await;
     let mail = app
         .wait_for_email("styled@example.com", "a new password")
         .await;

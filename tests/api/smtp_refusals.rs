@@ -3,32 +3,17 @@
 //! server echoes in its errors are stored masked.
 
 use crate::common::smtp::Mode;
-use crate::common::{TestApp, spawn_app, spawn_app_with};
+use crate::common::{TestApp, spawn_app, spawn_app_with, wait_until};
 use customer_area::config::Secret;
-use reqwest::StatusCode;
-use serde_json::json;
+
+/// Retries after refusals back off: give them longer than the usual patience.
+const REFUSALS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 const CUSTOMERS: [&str; 3] = [
     "first@example.com",
     "second@example.com",
     "third@example.com",
 ];
-
-async fn ask_reset(app: &TestApp, email: &str) {
-    let (status, body) = app
-        .post(
-            "/customers/password_reset",
-            json!({"email": email, "reset_uri": "/reset"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-/// Waits up to 20 s for `done`.
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Duration::from_secs(20);
-    crate::common::eventually(deadline, what, || std::future::ready(done().then_some(()))).await
-}
 
 /// `(status, attempts, last_error)` of every password reset email, oldest first.
 fn resets(app: &TestApp) -> Vec<(String, i64, Option<String>)> {
@@ -57,12 +42,16 @@ async fn refused_sessions_are_retried(app: TestApp, mode: Mode, expected_error: 
     app.smtp.set_mode(mode);
     let before = app.smtp.connections();
     for email in CUSTOMERS {
-        ask_reset(&app, email).await;
+        app.ask_reset(email).await;
     }
-    wait_until("the server was tried again after a refusal", || {
-        app.smtp.connections() >= before + 3
-            && resets(&app).iter().any(|(_, attempts, _)| *attempts >= 2)
-    })
+    wait_until(
+        REFUSALS_PATIENCE,
+        "the server was tried again after a refusal",
+        || {
+            app.smtp.connections() >= before + 3
+                && resets(&app).iter().any(|(_, attempts, _)| *attempts >= 2)
+        },
+    )
     .await;
     let rows = resets(&app);
     assert_eq!(rows.len(), 3);
@@ -106,16 +95,20 @@ async fn a_server_that_never_answers_is_cut_by_the_timeout_and_retried() {
     let app = spawn_app_with(|c| c.mail.smtp.connect_timeout_seconds = 1).await;
     app.active_customer(CUSTOMERS[0]).await;
     app.smtp.set_mode(Mode::Tarpit);
-    ask_reset(&app, CUSTOMERS[0]).await;
-    wait_until("an attempt was cut by the timeout", || {
-        resets(&app).iter().any(|(status, attempts, error)| {
-            status == "queued"
-                && *attempts >= 1
-                && error
-                    .as_deref()
-                    .is_some_and(|e| e.contains("no SMTP session"))
-        })
-    })
+    app.ask_reset(CUSTOMERS[0]).await;
+    wait_until(
+        REFUSALS_PATIENCE,
+        "an attempt was cut by the timeout",
+        || {
+            resets(&app).iter().any(|(status, attempts, error)| {
+                status == "queued"
+                    && *attempts >= 1
+                    && error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("no SMTP session"))
+            })
+        },
+    )
     .await;
     app.smtp.set_mode(Mode::Accept);
     app.wait_for_email(CUSTOMERS[0], "Reset your").await;
@@ -126,8 +119,8 @@ async fn an_address_the_server_echoes_in_its_refusal_is_stored_masked() {
     let app = spawn_app().await;
     app.active_customer("echo.me@example.com").await;
     app.smtp.set_mode(Mode::Refuse);
-    ask_reset(&app, "echo.me@example.com").await;
-    wait_until("the email is marked failed", || {
+    app.ask_reset("echo.me@example.com").await;
+    wait_until(REFUSALS_PATIENCE, "the email is marked failed", || {
         resets(&app).iter().any(|(status, ..)| status == "failed")
     })
     .await;

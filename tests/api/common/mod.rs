@@ -43,6 +43,11 @@ where
     }
 }
 
+/// Waits up to `deadline` until `done` holds (a synchronous check, such as a sink's count).
+pub async fn wait_until(deadline: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    eventually(deadline, what, || std::future::ready(done().then_some(()))).await
+}
+
 /// The password test customers get.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -158,6 +163,17 @@ impl Email {
 }
 
 impl TestApp {
+    /// Asks a password reset for `email` (with the built-in page's `reset_uri`); expects 200.
+    pub async fn ask_reset(&self, email: &str) {
+        let (status, body) = self
+            .post(
+                "/customers/password_reset",
+                serde_json::json!({"email": email, "reset_uri": "/reset"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
