@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use crate::common::browser::{Browser, DESKTOP, Impact, PHONE};
 use crate::common::{Email, PASSWORD, SmtpSink, TestApp, test_config};
-use customer_area::app::App;
 use customer_area::config::{Config, MailTransport, Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -38,22 +37,9 @@ async fn spawn_linking_to_itself(adjust: impl Fn(&mut Config)) -> TestApp {
         config.links.retailer_url = format!("http://127.0.0.1:{port}");
         adjust(&mut config);
         assert!(config.web.enabled, "the journeys need the pages");
-        match App::build(config.clone()).await {
-            Ok(app) => {
-                let running = app.spawn();
-                return TestApp {
-                    base: format!("http://{}", running.addr),
-                    client: reqwest::Client::builder()
-                        .timeout(Duration::from_secs(30))
-                        .build()
-                        .unwrap(),
-                    running,
-                    config,
-                    dir,
-                    smtp,
-                };
-            }
-            Err(e) => last_error = Some(e),
+        match crate::common::try_boot(config, dir, smtp).await {
+            Ok(app) => return app,
+            Err((e, ..)) => last_error = Some(e),
         }
     }
     panic!("the app never bound a port: {last_error:?}");

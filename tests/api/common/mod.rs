@@ -96,9 +96,25 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Boots the app on an existing directory, config and sink (e.g. a restart on the same database).
 pub async fn boot(config: Config, dir: tempfile::TempDir, smtp: SmtpSink) -> TestApp {
-    let app = App::build(config.clone()).await.expect("the app builds");
+    try_boot(config, dir, smtp)
+        .await
+        .map_err(|(e, ..)| e)
+        .expect("the app builds")
+}
+
+/// Like [`boot`], but hands the directory and sink back with the error when the app does not
+/// build (e.g. its port was taken meanwhile), so that the caller may try again.
+pub async fn try_boot(
+    config: Config,
+    dir: tempfile::TempDir,
+    smtp: SmtpSink,
+) -> Result<TestApp, (anyhow::Error, tempfile::TempDir, SmtpSink)> {
+    let app = match App::build(config.clone()).await {
+        Ok(app) => app,
+        Err(e) => return Err((e, dir, smtp)),
+    };
     let running = app.spawn();
-    TestApp {
+    Ok(TestApp {
         base: format!("http://{}", running.addr),
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -108,7 +124,7 @@ pub async fn boot(config: Config, dir: tempfile::TempDir, smtp: SmtpSink) -> Tes
         config,
         dir,
         smtp,
-    }
+    })
 }
 
 /// A parsed email as delivered.
