@@ -8,12 +8,17 @@ struct ResetClaims<'a> {
     passphrase: &'a str,
 }
 
-/// The answer of a successful password reset: a JWT with header `{"alg":"HS256","typ":"JWT"}`
-/// and claims `{"passphrase": <the new password>}`, signed with the reset code's bytes.
-/// Only the holder of the code (the customer who got the email) can verify and read it.
+/// The answer of a successful password reset: a JWT with header exactly `{"alg":"HS256"}` (as
+/// the seed has it, no `typ`) and claims `{"passphrase": <the new password>}`, signed with the
+/// reset code's bytes. Signed, not encrypted: whoever holds the token reads the passphrase; the
+/// code only proves that the answer is genuine.
 pub fn reset_token(passphrase: &str, code: &str) -> Result<String, AppError> {
+    let header = Header {
+        typ: None,
+        ..Header::new(Algorithm::HS256)
+    };
     encode(
-        &Header::new(Algorithm::HS256),
+        &header,
         &ResetClaims { passphrase },
         &EncodingKey::from_secret(code.as_bytes()),
     )
@@ -28,6 +33,17 @@ mod tests {
     #[derive(serde::Deserialize)]
     struct Claims {
         passphrase: String,
+    }
+
+    #[test]
+    fn the_header_is_exactly_the_seeds() {
+        use base64::Engine;
+        let token = reset_token("k7rm-x2ad", "ABCDE12345").unwrap();
+        let header = token.split('.').next().unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        assert_eq!(bytes, br#"{"alg":"HS256"}"#);
     }
 
     #[test]

@@ -3,10 +3,7 @@
 
 use std::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-use crate::random::{random_below, random_bytes};
+use crate::random::random_below;
 
 /// The alphabet of one-time codes sent by email: `[0-9A-Z]`.
 const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -14,7 +11,11 @@ const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const CODE_LEN: usize = 10;
 
 fn new_code() -> String {
-    (0..CODE_LEN)
+    random_code(CODE_LEN)
+}
+
+fn random_code(len: usize) -> String {
+    (0..len)
         .map(|_| char::from(CODE_ALPHABET[random_below(CODE_ALPHABET.len() as u32) as usize]))
         .collect()
 }
@@ -71,29 +72,45 @@ impl ResetCode {
     }
 }
 
-/// The key of an email-change confirmation link: 128 random bits, URL-safe base64 (22
-/// characters).
+/// The key of an email link that changes the address (a confirmation, an undo): 16 characters
+/// of `[0-9A-Z]` (about 82.7 bits, ample for a single-use key with 5 tries). Keys of the
+/// earlier form (22 characters of URL-safe base64) still parse, so that links sent before
+/// keep working until they expire.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LinkKey(String);
+
+/// Length of a link key.
+const LINK_KEY_LEN: usize = 16;
+/// Length of the earlier, base64 link keys.
+const LEGACY_LINK_KEY_LEN: usize = 22;
 
 impl LinkKey {
     /// A fresh random key.
     pub fn generate() -> LinkKey {
-        let mut bytes = [0u8; 16];
-        random_bytes(&mut bytes);
-        LinkKey(URL_SAFE_NO_PAD.encode(bytes))
+        LinkKey(random_code(LINK_KEY_LEN))
     }
 
-    /// The key if `raw` has its shape.
+    /// The key if `raw` has its shape (or the earlier one).
     pub fn parse(raw: &str) -> Result<LinkKey, String> {
-        let ok = raw.len() == 22
+        let current = raw.len() == LINK_KEY_LEN && raw.bytes().all(|b| CODE_ALPHABET.contains(&b));
+        let legacy = raw.len() == LEGACY_LINK_KEY_LEN
             && raw
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
+        if current || legacy {
             Ok(LinkKey(raw.to_owned()))
         } else {
-            Err("must be 22 characters of URL-safe base64".into())
+            Err(format!("must be {LINK_KEY_LEN} characters of 0-9 and A-Z"))
+        }
+    }
+
+    /// The key if `raw` has the current shape only (keys issued after the earlier form was
+    /// retired, such as undo keys).
+    pub fn parse_current(raw: &str) -> Result<LinkKey, String> {
+        if raw.len() == LINK_KEY_LEN && raw.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
+            Ok(LinkKey(raw.to_owned()))
+        } else {
+            Err(format!("must be {LINK_KEY_LEN} characters of 0-9 and A-Z"))
         }
     }
 
@@ -137,12 +154,27 @@ mod tests {
     }
 
     #[test]
-    fn link_keys_carry_128_bits() {
-        let key = LinkKey::generate();
-        assert!(LinkKey::parse(key.as_str()).is_ok());
-        assert!(LinkKey::parse(&key.as_str()[1..]).is_err());
-        assert!(LinkKey::parse(&format!("{}=", &key.as_str()[1..])).is_err());
-        assert_ne!(key, LinkKey::generate());
+    fn link_keys_are_16_characters_of_digits_and_capitals() {
+        for _ in 0..200 {
+            let key = LinkKey::generate();
+            assert_eq!(key.as_str().len(), 16);
+            assert!(key.as_str().bytes().all(|b| CODE_ALPHABET.contains(&b)));
+            assert!(LinkKey::parse(key.as_str()).is_ok());
+            assert!(LinkKey::parse_current(key.as_str()).is_ok());
+        }
+        assert!(LinkKey::parse("J32NA974R4F7N1HB").is_ok());
+        assert!(LinkKey::parse("j32na974r4f7n1hb").is_err());
+        assert!(LinkKey::parse("J32NA974R4F7N1H").is_err());
+        assert_ne!(LinkKey::generate(), LinkKey::generate());
+    }
+
+    #[test]
+    fn earlier_base64_link_keys_still_parse_but_not_as_current_keys() {
+        let legacy = "AbCdEfGhIjKlMnOpQrSt-_";
+        assert!(LinkKey::parse(legacy).is_ok());
+        assert!(LinkKey::parse_current(legacy).is_err());
+        assert!(LinkKey::parse(&legacy[1..]).is_err());
+        assert!(LinkKey::parse(&format!("{}=", &legacy[1..])).is_err());
     }
 
     #[test]

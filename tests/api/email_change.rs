@@ -71,6 +71,13 @@ async fn a_new_email_applies_only_once_confirmed_through_the_link() {
         .await;
     let identifier = mail.link_param(LINK, "identifier");
     let key = mail.link_param(LINK, "key");
+    assert!(
+        key.len() == 16
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
+        "the key is 16 characters of [0-9A-Z], like the seed's J32NA974R4F7N1HB: {key}"
+    );
     assert!(mail.text.contains("Hello Renamed"), "{}", mail.text);
     let notice = app
         .wait_for_email("old@example.com", "change of your")

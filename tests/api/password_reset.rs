@@ -120,6 +120,26 @@ async fn a_forgotten_password_is_replaced_by_a_passphrase_only_the_code_can_read
 }
 
 #[tokio::test]
+async fn the_reset_jwt_header_is_exactly_the_seeds() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    app.active_customer("header@example.com").await;
+    let code = reset_code(&app, "header@example.com").await;
+    let (status, body) = do_reset(&app, "header@example.com", &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["token"].as_str().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(header).unwrap(),
+        r#"{"alg":"HS256"}"#,
+        "no typ, exactly as the seed"
+    );
+    assert!(!decode(token, &code).is_empty());
+}
+
+#[tokio::test]
 async fn unknown_pending_and_active_addresses_get_the_same_answer_and_only_active_ones_mail() {
     let app = spawn_app().await;
     app.active_customer("active@example.com").await;
