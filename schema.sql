@@ -119,3 +119,49 @@ CREATE TABLE email_allowance (
     at           INTEGER NOT NULL
 );
 CREATE INDEX email_allowance_by_address ON email_allowance(address_hash, at);
+
+-- migration: 3 account security: session details, activity, email-change undo keys
+
+-- A session's public id (shown to its customer, unrelated to the token), when it was last
+-- used (refreshed at most once a minute), and who opened it.
+ALTER TABLE sessions ADD COLUMN public_id TEXT;
+ALTER TABLE sessions ADD COLUMN last_used_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN ip TEXT;
+ALTER TABLE sessions ADD COLUMN user_agent TEXT;
+UPDATE sessions SET public_id = lower(hex(randomblob(8))), last_used_at = created_at;
+CREATE UNIQUE INDEX sessions_by_public_id ON sessions(public_id);
+
+-- When the customer last signed in (for their data export).
+ALTER TABLE customers ADD COLUMN last_login_at INTEGER;
+
+-- Who asked for a password reset or a sign-up, for the activity the request leads to.
+ALTER TABLE email_requests ADD COLUMN ip TEXT;
+ALTER TABLE email_requests ADD COLUMN user_agent TEXT;
+
+-- What happened to each account (logins, changes, revocations), shown to its customer and
+-- kept `auth.activity_retention_days`. Deleted with the customer.
+CREATE TABLE activity (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    ip          TEXT,
+    user_agent  TEXT
+);
+CREATE INDEX activity_by_customer ON activity(customer_id, id);
+CREATE INDEX activity_by_time ON activity(at);
+
+-- One key per confirmed email change, mailed to the address it replaced; presenting it puts
+-- that address back. Stored as SHA-256 digests; wrong tries are counted per customer.
+CREATE TABLE email_undo_keys (
+    id              INTEGER PRIMARY KEY,
+    customer_id     TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    key_hash        BLOB NOT NULL,
+    old_email       TEXT NOT NULL,
+    new_email       TEXT NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL
+);
+CREATE INDEX email_undo_by_customer ON email_undo_keys(customer_id);
+CREATE INDEX email_undo_by_expiry ON email_undo_keys(expires_at);

@@ -174,17 +174,21 @@ impl Drop for Running {
     }
 }
 
-/// Sweeps expired sessions and codes, sent emails older than [`KEEP_SENT_EMAILS`] (their
+/// Sweeps expired sessions, codes and undo keys, activity older than
+/// `auth.activity_retention_days`, sent emails older than [`KEEP_SENT_EMAILS`] (their
 /// recipients are personal data), and throttle state that no longer limits anyone.
 async fn housekeeping(area: Area, mut stopped: watch::Receiver<bool>) {
     loop {
         area.throttles.sweep();
+        let retention = (area.config.auth.activity_retention_days * 24 * 3600) as i64;
         let swept = area
             .store
-            .write(|tx| {
+            .write(move |tx| {
                 let before = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
                 Ok(store::sessions::purge_expired(tx)?
                     + store::codes::purge_expired(tx)?
+                    + store::undo::purge_expired(tx)?
+                    + store::activity::purge_before(tx, store::now() - retention)?
                     + store::requests::purge_allowance(tx)?
                     + store::outbox::purge_sent_before(tx, before)?)
             })

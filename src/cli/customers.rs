@@ -43,6 +43,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print everything stored about a customer (found by id, identifier or email) as JSON:
+    /// the same document as their own download, `GET /customers/self/export`.
+    Export { key: String },
     /// Create customers in bulk from a CSV file: all rows or none.
     Import(import::Args),
 }
@@ -164,6 +167,9 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+        Command::Export { key } => {
+            print_json(&area.export_customer(&key).await?)?;
         }
         Command::Delete { key, json } => {
             let view = area.admin_delete_customer(&key).await?;

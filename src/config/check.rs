@@ -42,6 +42,7 @@ impl Config {
                 "links.newemail_confirm_uri",
                 &self.links.newemail_confirm_uri,
             ),
+            ("links.email_undo_uri", &self.links.email_undo_uri),
         ] {
             self.retailer_url()
                 .join(uri)
@@ -68,6 +69,8 @@ impl Config {
             ("auth.reset_code_ttl_minutes", auth.reset_code_ttl_minutes),
             ("auth.activation_ttl_hours", auth.activation_ttl_hours),
             ("auth.email_change_ttl_hours", auth.email_change_ttl_hours),
+            ("auth.activity_retention_days", auth.activity_retention_days),
+            ("auth.email_undo_ttl_days", auth.email_undo_ttl_days),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));

@@ -89,6 +89,8 @@ pub struct LinkSettings {
     pub allowed_origins: Vec<String>,
     pub activate_uri: String,
     pub newemail_confirm_uri: String,
+    /// Where the link that undoes a confirmed email change points (sent to the old address).
+    pub email_undo_uri: String,
 }
 
 impl Default for LinkSettings {
@@ -98,6 +100,7 @@ impl Default for LinkSettings {
             allowed_origins: vec![],
             activate_uri: "/activate".into(),
             newemail_confirm_uri: "/confirm-email".into(),
+            email_undo_uri: "/undo-email".into(),
         }
     }
 }
@@ -112,6 +115,10 @@ pub struct Auth {
     pub activation_ttl_hours: u64,
     pub email_change_ttl_hours: u64,
     pub allow_signup: bool,
+    /// Activity events older than this many days are swept.
+    pub activity_retention_days: u64,
+    /// How long the link that undoes a confirmed email change works, in days.
+    pub email_undo_ttl_days: u64,
 }
 
 impl Default for Auth {
@@ -124,6 +131,8 @@ impl Default for Auth {
             activation_ttl_hours: 168,
             email_change_ttl_hours: 24,
             allow_signup: false,
+            activity_retention_days: 90,
+            email_undo_ttl_days: 7,
         }
     }
 }

@@ -9,6 +9,7 @@ mod list_id;
 mod mailbox;
 mod password;
 mod profile;
+mod security;
 mod text;
 
 pub use code::{ActivationSecret, LinkKey, ResetCode};
@@ -21,4 +22,5 @@ pub use list_id::ListId;
 pub use mailbox::Mailbox;
 pub use password::{NewPassword, PasswordPolicy};
 pub use profile::{ProfileChanges, ProfileField};
+pub use security::{ActivityKind, Client, MAX_USER_AGENT_CHARS, SessionId};
 pub use text::clean_text;

@@ -1,16 +1,15 @@
-use std::net::IpAddr;
-
 use url::Url;
 
 use super::Area;
 use crate::auth;
 use crate::domain::{
-    ActivationSecret, CustomerId, EmailAddress, Identifier, ProfileChanges, ProfileField, Status,
+    ActivationSecret, ActivityKind, Client, CustomerId, EmailAddress, Identifier, ProfileChanges,
+    ProfileField, Status,
 };
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
-use crate::store::{Outcome, StoreError, customers, outbox};
+use crate::store::{Outcome, StoreError, activity, customers, outbox};
 use crate::throttle::IpBudget;
 
 /// A customer to create (by an admin, an import or a sign-up).
@@ -128,9 +127,9 @@ impl Area {
         secret: &str,
         password: &str,
         password_check: &str,
-        ip: IpAddr,
+        client: &Client,
     ) -> Result<(), AppError> {
-        self.throttles.check_ip(IpBudget::Codes, ip)?;
+        self.throttles.check_ip(IpBudget::Codes, client.ip)?;
         let invalid = AppError::InvalidCode { field: "secret" };
         let (Ok(secret), Ok(_)) = (
             ActivationSecret::parse(secret),
@@ -169,6 +168,7 @@ impl Area {
         let email = EmailAddress::parse(&email).ok();
         let password = self.new_password(password, password_check, email.as_ref())?;
         let hash = self.hasher.hash(&password).await?;
+        let client = client.clone();
         // Consume the secret and activate in one transaction: of concurrent attempts with the
         // same secret, exactly one gets here with the secret still in place.
         let activated = self
@@ -179,6 +179,7 @@ impl Area {
                     return Ok(false);
                 }
                 customers::activate(tx, &id, &hash)?;
+                activity::record(tx, &id, ActivityKind::AccountActivated, Some(&client))?;
                 Ok(true)
             })
             .await?;

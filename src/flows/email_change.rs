@@ -1,12 +1,11 @@
-use std::net::IpAddr;
-
 use super::Area;
 use crate::auth;
-use crate::domain::{CustomerId, EmailAddress, Identifier, LinkKey};
+use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, Identifier, LinkKey};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
-use crate::store::{Outcome, StoreError, StoreResult, customers, outbox};
+use crate::store::undo::{self, UndoCheck};
+use crate::store::{Outcome, StoreError, StoreResult, activity, customers, outbox, sessions};
 use crate::throttle::IpBudget;
 
 impl Area {
@@ -19,7 +18,9 @@ impl Area {
         tx: &rusqlite::Connection,
         id: &CustomerId,
         new_email: &EmailAddress,
+        client: &Client,
     ) -> StoreResult<()> {
+        activity::record(tx, id, ActivityKind::EmailChangeRequested, Some(client))?;
         // Read here, in the transaction, so that a name changed by the same PATCH is used.
         let (current_email, name) = customers::contact(tx, id)?
             .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
@@ -76,20 +77,21 @@ impl Area {
 
     /// Applies a pending email change whose key is right. Every code sent to the old address
     /// dies with it. If the address was taken meanwhile, the key is used up and the answer is
-    /// a conflict.
+    /// a conflict. The new address is told; the old one gets a link that undoes the change.
     pub async fn confirm_new_email(
         &self,
         identifier: &str,
         key: &str,
-        ip: IpAddr,
+        client: &Client,
     ) -> Result<(), AppError> {
-        self.throttles.check_ip(IpBudget::Codes, ip)?;
+        self.throttles.check_ip(IpBudget::Codes, client.ip)?;
         let invalid = || AppError::InvalidCode { field: "key" };
         let (Ok(key), Ok(_)) = (LinkKey::parse(key), Identifier::parse(identifier)) else {
             return Err(invalid());
         };
         let identifier = identifier.to_owned();
         let digest = auth::digest(key.as_str());
+        let (area, client) = (self.clone(), client.clone());
         self.store
             .write(move |tx| {
                 let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
@@ -106,11 +108,109 @@ impl Area {
                 if customers::email_taken(tx, &new_email)? {
                     return Ok(Outcome::Refused(taken()));
                 }
+                let (old_email, name) = customers::contact(tx, &id)?
+                    .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
                 apply_new_email(tx, &id, &new_email)?;
+                activity::record(tx, &id, ActivityKind::EmailChanged, Some(&client))?;
+                area.queue_change_notices(tx, &id, &identifier, &old_email, &new_email, name)?;
                 Ok(Outcome::Done(()))
             })
             .await?
-            .into_result()
+            .into_result()?;
+        self.mailer.wake_worker();
+        Ok(())
+    }
+
+    /// Tells both addresses of a confirmed change; the old one gets the key that undoes it.
+    fn queue_change_notices(
+        &self,
+        tx: &rusqlite::Connection,
+        id: &CustomerId,
+        identifier: &str,
+        old_email: &str,
+        new_email: &EmailAddress,
+        name: Option<String>,
+    ) -> StoreResult<()> {
+        let key = LinkKey::generate();
+        let ttl = (self.config.auth.email_undo_ttl_days * 24 * 3600) as i64;
+        undo::issue(
+            tx,
+            id,
+            &auth::digest(key.as_str()),
+            old_email,
+            new_email.as_str(),
+            ttl,
+        )?;
+        let to_new = Vars {
+            name: name.clone(),
+            email: new_email.to_string(),
+            ..Vars::default()
+        };
+        let notice = self
+            .mailer
+            .compose(Kind::EmailChangedNew, new_email.as_str(), &to_new);
+        outbox::enqueue(tx, &notice)?;
+        let to_old = Vars {
+            name,
+            email: old_email.to_owned(),
+            new_email: Some(new_email.to_string()),
+            link: Some(self.links.email_undo(identifier, key.as_str())),
+        };
+        let notice = self
+            .mailer
+            .compose(Kind::EmailChangedOld, old_email, &to_old);
+        outbox::enqueue(tx, &notice)?;
+        Ok(())
+    }
+
+    /// Undoes a confirmed email change with the key mailed to the address it replaced: that
+    /// address is restored, every session and code of the account ends, and the restored
+    /// address is told how to reset the password. A key of the wrong shape never reaches the
+    /// database. 409 if another account took the address meanwhile (the key is used up).
+    pub async fn undo_email_change(
+        &self,
+        identifier: &str,
+        key: &str,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        self.throttles.check_ip(IpBudget::Codes, client.ip)?;
+        let invalid = || AppError::InvalidCode { field: "key" };
+        let (Ok(key), Ok(_)) = (LinkKey::parse_current(key), Identifier::parse(identifier)) else {
+            return Err(invalid());
+        };
+        let identifier = identifier.to_owned();
+        let digest = auth::digest(key.as_str());
+        let (area, client) = (self.clone(), client.clone());
+        self.store
+            .write(move |tx| {
+                let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
+                    return Ok(Outcome::Refused(invalid()));
+                };
+                let UndoCheck::Valid { old_email } = undo::check(tx, &id, &digest)? else {
+                    return Ok(Outcome::Refused(invalid()));
+                };
+                let old_email = EmailAddress::parse(&old_email).map_err(StoreError::BadValue)?;
+                let (current, _) = customers::contact(tx, &id)?
+                    .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
+                if current != old_email.as_str() {
+                    if customers::email_taken(tx, &old_email)? {
+                        return Ok(Outcome::Refused(taken()));
+                    }
+                    customers::set_email(tx, &id, &old_email)?;
+                }
+                // Whoever changed the address loses every way in: sessions, codes sent to the
+                // other address and the other undo keys.
+                sessions::end_all(tx, &id, None)?;
+                codes::revoke_all(tx, &id)?;
+                undo::revoke_all(tx, &id)?;
+                activity::record(tx, &id, ActivityKind::EmailChangeUndone, Some(&client))?;
+                area.queue_notice(tx, &id, Kind::EmailChangeUndone)?;
+                Ok(Outcome::Done(()))
+            })
+            .await?
+            .into_result()?;
+        self.mailer.wake_worker();
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ pub struct Links {
     allowed: Vec<Origin>,
     activate: String,
     newemail_confirm: String,
+    email_undo: String,
 }
 
 impl Links {
@@ -28,6 +29,7 @@ impl Links {
             allowed,
             activate: config.links.activate_uri.clone(),
             newemail_confirm: config.links.newemail_confirm_uri.clone(),
+            email_undo: config.links.email_undo_uri.clone(),
         }
     }
 
@@ -78,6 +80,12 @@ impl Links {
         with_query(base, &[("identifier", identifier), ("key", key)])
     }
 
+    /// `<email_undo_uri resolved>?identifier=<identifier>&key=<key>`.
+    pub fn email_undo(&self, identifier: &str, key: &str) -> String {
+        let base = self.configured(&self.email_undo);
+        with_query(base, &[("identifier", identifier), ("key", key)])
+    }
+
     /// `<reset_uri resolved>/<code>`.
     pub fn password_reset(&self, reset_uri: &Url, code: &str) -> String {
         let mut url = reset_uri.clone();
@@ -117,6 +125,14 @@ mod tests {
         assert_eq!(
             links().activation(None, "test-user-1", "ABCDE12345"),
             "https://shop.example.com/activate?identifier=test-user-1&secret=ABCDE12345"
+        );
+    }
+
+    #[test]
+    fn undo_link_has_the_documented_form() {
+        assert_eq!(
+            links().email_undo("test-user-1", "J32NA974R4F7N1HB"),
+            "https://shop.example.com/undo-email?identifier=test-user-1&key=J32NA974R4F7N1HB"
         );
     }
 

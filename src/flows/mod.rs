@@ -11,6 +11,7 @@ mod links;
 mod profile;
 mod requests;
 mod reset;
+mod security;
 mod session;
 mod signup;
 
@@ -20,6 +21,7 @@ pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported
 pub use links::Links;
 pub use profile::{PasswordChange, ProfileUpdate};
 pub use requests::resolve_until;
+pub use security::{MAX_ACTIVITY_PAGE, SessionView};
 pub use session::Session;
 pub use signup::SignUp;
 

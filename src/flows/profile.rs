@@ -2,10 +2,12 @@ use std::collections::BTreeSet;
 
 use super::{Area, Session};
 use crate::auth;
+use crate::domain::ActivityKind;
 use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
 use crate::error::{AppError, FieldErrors};
+use crate::mail::{Kind, Vars};
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{Outcome, customers, sessions};
+use crate::store::{Outcome, activity, customers, outbox, sessions};
 
 /// A password change asked within a profile update.
 #[derive(Clone, Debug)]
@@ -34,10 +36,14 @@ impl Area {
             return Err(AppError::Unauthenticated);
         }
         let token_hash = auth::digest(token);
-        self.store
-            .read(move |c| customers::profile_of_session(c, &token_hash))
+        let lookup = token_hash.clone();
+        let (customer, last_used_at) = self
+            .store
+            .read(move |c| customers::profile_of_session(c, &lookup))
             .await?
-            .ok_or(AppError::Unauthenticated)
+            .ok_or(AppError::Unauthenticated)?;
+        self.mark_used(&token_hash, last_used_at);
+        Ok(customer)
     }
 
     /// The caller's customer object.
@@ -85,7 +91,8 @@ impl Area {
         let id = session.customer.clone();
         let keep = session.token_hash.clone();
         let area = self.clone();
-        let email_change = new_email.is_some();
+        let mails = new_email.is_some() || new_hash.is_some();
+        let client = session.client.clone();
         let customer = self
             .store
             .write(move |tx| {
@@ -96,9 +103,19 @@ impl Area {
                             format!("there is no subscription list `{unknown}`"),
                         )));
                     }
-                    subscriptions::replace(tx, &id, wanted, ConsentSource::Customer)?;
+                    if subscriptions::replace(tx, &id, wanted, ConsentSource::Customer)? {
+                        activity::record(
+                            tx,
+                            &id,
+                            ActivityKind::SubscriptionsChanged,
+                            Some(&client),
+                        )?;
+                    }
                 }
-                customers::update_profile(tx, &id, &update.profile)?;
+                if !update.profile.is_empty() {
+                    customers::update_profile(tx, &id, &update.profile)?;
+                    activity::record(tx, &id, ActivityKind::ProfileUpdated, Some(&client))?;
+                }
                 if let Some((checked, hash)) = &new_hash {
                     // The session and the password checked must still be current: a reset or
                     // another change since the check wins.
@@ -108,9 +125,11 @@ impl Area {
                     }
                     customers::set_password(tx, &id, hash)?;
                     sessions::end_all(tx, &id, Some(&keep))?;
+                    activity::record(tx, &id, ActivityKind::PasswordChanged, Some(&client))?;
+                    area.queue_notice(tx, &id, Kind::PasswordChanged)?;
                 }
                 if let Some(new_email) = &new_email {
-                    area.queue_email_change(tx, &id, new_email)?;
+                    area.queue_email_change(tx, &id, new_email, &client)?;
                 }
                 Ok(match customers::profile(tx, &id)? {
                     Some(customer) => Outcome::Done(customer),
@@ -119,10 +138,30 @@ impl Area {
             })
             .await?
             .into_result()?;
-        if email_change {
+        if mails {
             self.mailer.wake_worker();
         }
         Ok(customer)
+    }
+
+    /// Queues a notice of `kind` to the customer's current address, inside the caller's
+    /// transaction. A notice carries no password, token or code.
+    pub(super) fn queue_notice(
+        &self,
+        tx: &rusqlite::Connection,
+        id: &crate::domain::CustomerId,
+        kind: Kind,
+    ) -> crate::store::StoreResult<()> {
+        let Some((email, name)) = customers::contact(tx, id)? else {
+            return Ok(());
+        };
+        let vars = Vars {
+            name,
+            email: email.clone(),
+            ..Vars::default()
+        };
+        outbox::enqueue(tx, &self.mailer.compose(kind, &email, &vars))?;
+        Ok(())
     }
 
     /// Verifies the current password, then hashes the new one; answers the stored hash that

@@ -90,7 +90,12 @@ impl Area {
                     .and_then(|u| Url::parse(u).ok());
                 match request.kind {
                     RequestKind::PasswordReset => match link_base {
-                        Some(reset_uri) => area.queue_password_reset(tx, &email, &reset_uri),
+                        Some(reset_uri) => area.queue_password_reset(
+                            tx,
+                            &email,
+                            &reset_uri,
+                            (request.ip, request.user_agent),
+                        ),
                         None => Ok(false),
                     },
                     RequestKind::SignUp => {

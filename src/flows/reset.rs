@@ -1,15 +1,13 @@
-use std::net::IpAddr;
-
 use url::Url;
 
 use super::Area;
 use crate::auth;
-use crate::domain::{EmailAddress, NewPassword, ResetCode, Status};
+use crate::domain::{ActivityKind, Client, EmailAddress, NewPassword, ResetCode, Status};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
 use crate::store::requests::{Request, RequestKind};
-use crate::store::{StoreResult, customers, outbox, sessions};
+use crate::store::{StoreResult, activity, customers, outbox, sessions};
 use crate::throttle::IpBudget;
 
 impl Area {
@@ -22,25 +20,29 @@ impl Area {
         &self,
         email: EmailAddress,
         reset_uri: Url,
-        ip: IpAddr,
+        client: &Client,
     ) -> Result<(), AppError> {
-        self.throttles.check_ip(IpBudget::Emails, ip)?;
+        self.throttles.check_ip(IpBudget::Emails, client.ip)?;
         self.journal_request(Request {
             kind: RequestKind::PasswordReset,
             email: email.as_str().to_owned(),
             name: None,
             link_base: Some(reset_uri.to_string()),
+            ip: Some(client.ip.to_string()),
+            user_agent: client.user_agent.clone(),
         })
         .await
     }
 
     /// Issues a reset code to the active customer with this address and queues its email, in
-    /// the resolver's transaction; false when there is no such customer.
+    /// the resolver's transaction, recording the request (with who asked) in the account's
+    /// activity; false when there is no such customer.
     pub(super) fn queue_password_reset(
         &self,
         tx: &rusqlite::Connection,
         email: &EmailAddress,
         reset_uri: &Url,
+        asker: (Option<String>, Option<String>),
     ) -> StoreResult<bool> {
         let Some(record) = customers::find_for_login(tx, email)? else {
             return Ok(false);
@@ -69,6 +71,14 @@ impl Area {
             .mailer
             .compose(Kind::PasswordReset, email.as_str(), &vars);
         outbox::enqueue(tx, &message)?;
+        let (ip, user_agent) = asker;
+        activity::record_from(
+            tx,
+            &record.id,
+            ActivityKind::PasswordResetRequested,
+            ip,
+            user_agent,
+        )?;
         Ok(true)
     }
 
@@ -79,9 +89,9 @@ impl Area {
         &self,
         email: &str,
         code: &str,
-        ip: IpAddr,
+        client: &Client,
     ) -> Result<String, AppError> {
-        self.throttles.check_ip(IpBudget::Codes, ip)?;
+        self.throttles.check_ip(IpBudget::Codes, client.ip)?;
         let invalid = AppError::InvalidCode { field: "code" };
         let Ok(email) = EmailAddress::parse(email) else {
             return Err(invalid);
@@ -114,6 +124,7 @@ impl Area {
         let passphrase = NewPassword::trusted(auth::new_passphrase());
         let hash = self.hasher.hash(&passphrase).await?;
         let mailer = self.mailer.clone();
+        let client = client.clone();
         // Consuming the code and setting the password happen in one transaction: of concurrent
         // resets with one code, exactly one finds the code still there.
         let reset = self
@@ -126,6 +137,7 @@ impl Area {
                 customers::set_password(tx, &id, &hash)?;
                 sessions::end_all(tx, &id, None)?;
                 codes::revoke_all(tx, &id)?;
+                activity::record(tx, &id, ActivityKind::PasswordResetCompleted, Some(&client))?;
                 let name = customers::contact(tx, &id)?.and_then(|(_, name)| name);
                 let vars = Vars {
                     name,

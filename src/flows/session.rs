@@ -1,25 +1,31 @@
-use std::net::IpAddr;
-
 use super::Area;
 use crate::auth;
-use crate::domain::{CustomerId, EmailAddress, PasswordPolicy, Status};
+use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, PasswordPolicy, Status};
 use crate::error::AppError;
-use crate::store::{customers, sessions};
+use crate::store::{activity, customers, sessions};
 use crate::throttle::IpBudget;
 
-/// An authenticated caller: the customer and the digest of the token they presented.
+/// An authenticated caller: the customer, the digest of the token they presented, and the
+/// client presenting it.
 #[derive(Clone, Debug)]
 pub struct Session {
     pub customer: CustomerId,
     pub token_hash: Vec<u8>,
+    pub client: Client,
 }
 
 impl Area {
     /// Checks email and password and opens a session, answering with its bearer token.
     /// Unknown email, wrong password and pending account fail alike, after the same work.
-    /// Throttled per client IP and, after a few failures, per account (known or not).
-    pub async fn login(&self, email: &str, password: &str, ip: IpAddr) -> Result<String, AppError> {
-        self.throttles.check_ip(IpBudget::Login, ip)?;
+    /// Throttled per client IP and, after a few failures, per account (known or not). A
+    /// failure against an existing account is recorded in its activity after the answer.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &Client,
+    ) -> Result<String, AppError> {
+        self.throttles.check_ip(IpBudget::Login, client.ip)?;
         let account = email.trim().to_lowercase();
         self.throttles.reserve_login(&account)?;
         // No stored password is longer, so a longer one cannot match; refusing it before
@@ -39,13 +45,17 @@ impl Area {
         let verdict = self.hasher.verify(password, stored.clone()).await?;
         let record = match record {
             Some(r) if verdict.matches && r.status == Status::Active => r,
-            _ => return Err(AppError::InvalidCredentials),
+            other => {
+                self.record_failed_login(other.map(|r| r.id), client.clone());
+                return Err(AppError::InvalidCredentials);
+            }
         };
         self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
         let ttl = Self::hours(self.config.auth.token_ttl_hours);
         let (id, checked) = (record.id.clone(), stored.clone());
+        let opener = client.clone();
         // The password may have changed (a reset, a PATCH) while it was being checked: the
         // session opens only if the hash checked is still the stored one.
         let opened = self
@@ -54,7 +64,9 @@ impl Area {
                 if customers::password_hash(tx, &id)? != checked {
                     return Ok(false);
                 }
-                sessions::create(tx, &digest, &id, ttl)?;
+                sessions::create(tx, &digest, &id, ttl, &opener)?;
+                customers::mark_login(tx, &id)?;
+                activity::record(tx, &id, ActivityKind::LoginSucceeded, Some(&opener))?;
                 Ok(true)
             })
             .await?;
@@ -65,6 +77,31 @@ impl Area {
             self.rehash_in_background(record.id, password.to_owned(), stored.unwrap_or_default());
         }
         Ok(token)
+    }
+
+    /// Records a failed login in the account's activity, after the answer, on the background
+    /// tracker; an unknown address (`None`) takes the same path and writes nothing, so that
+    /// the answer and its timing are the same for both.
+    fn record_failed_login(&self, account: Option<CustomerId>, client: Client) {
+        let area = self.clone();
+        self.background.spawn(async move {
+            let Some(id) = account else {
+                return;
+            };
+            let written = area
+                .store
+                .write(move |tx| {
+                    // The account may be gone by now.
+                    if customers::contact(tx, &id)?.is_some() {
+                        activity::record(tx, &id, ActivityKind::LoginFailed, Some(&client))?;
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "a failed login could not be recorded");
+            }
+        });
     }
 
     /// Re-hashes a password with the configured iteration count, after the login answered.
@@ -85,30 +122,56 @@ impl Area {
         });
     }
 
-    /// The session a bearer token opens, if it is live.
-    pub async fn authenticate(&self, token: &str) -> Result<Session, AppError> {
+    /// The session a bearer token opens, if it is live, presented by `client`.
+    pub async fn authenticate(&self, token: &str, client: Client) -> Result<Session, AppError> {
         if !auth::looks_like_session_token(token) {
             return Err(AppError::Unauthenticated);
         }
         let token_hash = auth::digest(token);
         let lookup = token_hash.clone();
-        let customer = self
+        let holder = self
             .store
-            .read(move |c| sessions::customer_of(c, &lookup))
-            .await?;
-        match customer {
-            Some(customer) => Ok(Session {
-                customer,
-                token_hash,
-            }),
-            None => Err(AppError::Unauthenticated),
+            .read(move |c| sessions::holder_of(c, &lookup))
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        self.mark_used(&token_hash, holder.last_used_at);
+        Ok(Session {
+            customer: holder.customer,
+            token_hash,
+            client,
+        })
+    }
+
+    /// Marks a session used, at most once a minute and after the answer, so that the read
+    /// path stays a read.
+    pub(super) fn mark_used(&self, token_hash: &[u8], last_used_at: i64) {
+        if !sessions::due_for_touch(last_used_at) {
+            return;
         }
+        let (area, token_hash) = (self.clone(), token_hash.to_vec());
+        self.background.spawn(async move {
+            if let Err(e) = area
+                .store
+                .write(move |tx| sessions::touch(tx, &token_hash))
+                .await
+            {
+                tracing::debug!(error = %e, "a session's last use could not be recorded");
+            }
+        });
     }
 
     /// Ends the caller's session.
     pub async fn logout(&self, session: Session) -> Result<(), AppError> {
         self.store
-            .write(move |tx| sessions::end(tx, &session.token_hash))
+            .write(move |tx| {
+                sessions::end(tx, &session.token_hash)?;
+                activity::record(
+                    tx,
+                    &session.customer,
+                    ActivityKind::Logout,
+                    Some(&session.client),
+                )
+            })
             .await?;
         Ok(())
     }

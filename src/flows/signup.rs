@@ -35,6 +35,8 @@ impl Area {
             email: signup.email.as_str().to_owned(),
             name: signup.name,
             link_base: signup.activate_uri.map(|u| u.to_string()),
+            ip: None,
+            user_agent: None,
         })
         .await
     }

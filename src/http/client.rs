@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 use warp::Filter;
 
 use super::server::PeerAddr;
+use crate::domain::Client;
 
 /// The client's IP address as far as it can be trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +31,15 @@ pub fn client_ip(
             let peer = peer.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.0.ip());
             ClientIp(resolve(peer, forwarded.as_deref(), &trusted))
         })
+}
+
+/// The client: its IP as [`client_ip`] finds it, and its User-Agent, cleaned.
+pub fn client(
+    trusted: Arc<[IpAddr]>,
+) -> impl Filter<Extract = (Client,), Error = warp::Rejection> + Clone {
+    client_ip(trusted)
+        .and(warp::header::optional::<String>("user-agent"))
+        .map(|ip: ClientIp, user_agent: Option<String>| Client::new(ip.0, user_agent.as_deref()))
 }
 
 fn resolve(peer: IpAddr, forwarded: Option<&str>, trusted: &[IpAddr]) -> IpAddr {

@@ -6,19 +6,23 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
-use super::client::ClientIp;
+
 use super::reply::ok_json;
 use crate::auth;
-use crate::domain::{EmailAddress, ProfileChanges, ProfileField};
+use crate::domain::{Client, EmailAddress, ProfileChanges, ProfileField};
 use crate::error::AppError;
 use crate::flows::{Area, PasswordChange, ProfileUpdate, Session, SignUp};
 
 /// POST /customers/login
-pub async fn login(area: Area, ip: ClientIp, mut body: JsonObject) -> Result<Response, Rejection> {
+pub async fn login(
+    area: Area,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
     let email = body.required_str("email");
     let password = body.required_str("password");
     body.finish()?;
-    let result = area.login(&email, &password, ip.0).await;
+    let result = area.login(&email, &password, &client).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::InvalidCredentials) => "invalid_credentials",
@@ -26,7 +30,7 @@ pub async fn login(area: Area, ip: ClientIp, mut body: JsonObject) -> Result<Res
         Err(_) => "error",
     };
     area.metrics.observe_login(outcome);
-    tracing::info!(target: "customer_area::audit", outcome, account = %auth::log_hash(&email), %ip, "login");
+    tracing::info!(target: "customer_area::audit", outcome, account = %auth::log_hash(&email), ip = %client.ip, "login");
     Ok(ok_json(&json!({ "token": result? })))
 }
 
@@ -60,7 +64,7 @@ pub async fn delete_self(area: Area, session: Session) -> Result<Response, Rejec
 /// POST /customers/activate
 pub async fn activate(
     area: Area,
-    ip: ClientIp,
+    client: Client,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let identifier = body.required_str("identifier");
@@ -68,7 +72,7 @@ pub async fn activate(
     let password = body.required_str("password");
     let password_check = body.required_str("password_check");
     body.finish()?;
-    area.activate(&identifier, &secret, &password, &password_check, ip.0)
+    area.activate(&identifier, &secret, &password, &password_check, &client)
         .await?;
     Ok(ok_json(&json!({ "result": "activated" })))
 }
@@ -76,46 +80,47 @@ pub async fn activate(
 /// POST /customers/password_reset
 pub async fn request_password_reset(
     area: Area,
-    ip: ClientIp,
+    client: Client,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let email = body.required_parsed("email", EmailAddress::parse);
     let reset_uri = body.required_parsed("reset_uri", |raw| area.links.resolve(raw));
     let (email, reset_uri) = body.finish_with(email.zip(reset_uri))?;
-    area.request_password_reset(email, reset_uri, ip.0).await?;
+    area.request_password_reset(email, reset_uri, &client)
+        .await?;
     Ok(ok_json(&json!({ "result": "email_sent" })))
 }
 
 /// POST /customers/do_reset
 pub async fn reset_password(
     area: Area,
-    ip: ClientIp,
+    client: Client,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let email = body.required_str("email");
     let code = body.required_str("code");
     body.finish()?;
-    let token = area.reset_password(&email, &code, ip.0).await?;
+    let token = area.reset_password(&email, &code, &client).await?;
     Ok(ok_json(&json!({ "token": token })))
 }
 
 /// POST /customers/newemail_confirm
 pub async fn confirm_new_email(
     area: Area,
-    ip: ClientIp,
+    client: Client,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let identifier = body.required_str("identifier");
     let key = body.required_str("key");
     body.finish()?;
-    area.confirm_new_email(&identifier, &key, ip.0).await?;
+    area.confirm_new_email(&identifier, &key, &client).await?;
     Ok(ok_json(&json!({ "result": "updated" })))
 }
 
 /// POST /customers/signup
 pub async fn sign_up(
     area: Area,
-    ip: ClientIp,
+    client: Client,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let email = body.required_parsed("email", EmailAddress::parse);
@@ -130,7 +135,7 @@ pub async fn sign_up(
             name,
             activate_uri,
         },
-        ip.0,
+        client.ip,
     )
     .await?;
     Ok(ok_json(&json!({ "result": "email_sent" })))

@@ -12,6 +12,7 @@ pub mod openapi;
 mod ops;
 mod reply;
 pub mod route;
+mod security;
 pub mod server;
 pub mod table;
 
@@ -90,12 +91,17 @@ fn customer_routes(
     let visitor = |route: &'static Route| {
         at(route)
             .and(with_area(area.clone()))
-            .and(client::client_ip(trusted.clone()))
+            .and(client::client(trusted.clone()))
             .and(json_object())
     };
     // A signed-in customer.
     let customer = |route: &'static Route| {
         at(route)
+            .and(with_area(area.clone()))
+            .and(authenticated(area.clone()))
+    };
+    let customer_with_id = |route: &'static Route| {
+        at_with_param(route)
             .and(with_area(area.clone()))
             .and(authenticated(area.clone()))
     };
@@ -116,6 +122,14 @@ fn customer_routes(
         visitor(&REQUEST_PASSWORD_RESET).and_then(customers::request_password_reset),
         visitor(&RESET_PASSWORD).and_then(customers::reset_password),
         visitor(&CONFIRM_NEW_EMAIL).and_then(customers::confirm_new_email),
+        customer(&LIST_SESSIONS).and_then(security::list_sessions),
+        customer_with_id(&REVOKE_SESSION).and_then(security::revoke_session),
+        customer(&REVOKE_OTHER_SESSIONS).and_then(security::revoke_other_sessions),
+        customer(&EXPORT).and_then(security::export),
+        customer(&ACTIVITY)
+            .and(warp::query::<Vec<(String, String)>>())
+            .and_then(security::activity),
+        visitor(&UNDO_EMAIL_CHANGE).and_then(security::undo_email_change),
         // Only with auth.allow_signup; otherwise it does not exist.
         signup_enabled(area)
             .and(visitor(&SIGN_UP))
@@ -252,10 +266,16 @@ fn bearer_token() -> impl Filter<Extract = (String,), Error = Rejection> + Clone
 /// The caller's session from `Authorization: Bearer <token>`; 401 without a live one.
 /// Tokens are taken from this header only, never from a query parameter or a cookie.
 fn authenticated(area: Area) -> impl Filter<Extract = (Session,), Error = Rejection> + Clone {
+    let trusted: Arc<[IpAddr]> = area.config.trusted_proxies().into();
     warp::header::optional::<String>("authorization")
         .and(with_area(area))
-        .and_then(|header: Option<String>, area: Area| async move {
-            let token = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
-            area.authenticate(token).await.map_err(Rejection::from)
-        })
+        .and(client::client(trusted))
+        .and_then(
+            |header: Option<String>, area: Area, client: crate::domain::Client| async move {
+                let token = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
+                area.authenticate(token, client)
+                    .await
+                    .map_err(Rejection::from)
+            },
+        )
 }

@@ -21,6 +21,12 @@ pub static ROUTES: &[Route] = &[
     REQUEST_PASSWORD_RESET,
     RESET_PASSWORD,
     CONFIRM_NEW_EMAIL,
+    LIST_SESSIONS,
+    REVOKE_SESSION,
+    REVOKE_OTHER_SESSIONS,
+    ACTIVITY,
+    EXPORT,
+    UNDO_EMAIL_CHANGE,
     SIGN_UP,
     PUBLIC_LISTS,
     CREATE_CUSTOMER,
@@ -42,6 +48,7 @@ pub static ROUTES: &[Route] = &[
     FORGOT_PAGE,
     RESET_PAGE,
     CONFIRM_EMAIL_PAGE,
+    UNDO_EMAIL_PAGE,
     SIGN_UP_PAGE,
     ASSET,
     DEMO_MAILBOX,
@@ -59,6 +66,8 @@ pub const FORGOT_PAGE: Route = Route::page("/forgot");
 pub const RESET_PAGE: Route = Route::page("/reset/{code}");
 /// `GET /confirm-email?identifier=&key=`: confirm a new email address.
 pub const CONFIRM_EMAIL_PAGE: Route = Route::page("/confirm-email");
+/// `GET /undo-email?identifier=&key=`: undo a confirmed email change.
+pub const UNDO_EMAIL_PAGE: Route = Route::page("/undo-email");
 /// `GET /signup`: only with `auth.allow_signup`.
 pub const SIGN_UP_PAGE: Route = Route::page("/signup");
 /// `GET /assets/<version>/<file>`: the pages' CSS, JavaScript and icons, cached for a year.
@@ -201,6 +210,110 @@ pub const CONFIRM_NEW_EMAIL: Route = Route::api(
     )
     .body(Body::Required("NewEmailConfirm"))
     .failing(SPENDS_A_BUDGET),
+);
+
+pub const LIST_SESSIONS: Route = Route::api(
+    Get,
+    "/customers/sessions",
+    Operation::new(
+        "listSessions",
+        "The caller's live sessions",
+        Tag::Customers,
+        Customer,
+        Success::ok(
+            "Most recently used first; the caller's own has `current: true`.",
+            Schema("Sessions"),
+        ),
+    )
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const REVOKE_SESSION: Route = Route::api(
+    Delete,
+    "/customers/sessions/{id}",
+    Operation::new(
+        "revokeSession",
+        "End one of the caller's sessions",
+        Tag::Customers,
+        Customer,
+        Success::ok("Ended; its token answers 401 at once.", Result("revoked")),
+    )
+    .params(&[Param::Path {
+        name: "id",
+        description: "The session's id from `GET /customers/sessions`; another customer's id answers 404 like an unknown one.",
+    }])
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const REVOKE_OTHER_SESSIONS: Route = Route::api(
+    Delete,
+    "/customers/sessions",
+    Operation::new(
+        "revokeOtherSessions",
+        "End every session of the caller but the calling one",
+        Tag::Customers,
+        Customer,
+        Success::ok("How many ended.", Schema("RevokedCount")),
+    )
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const ACTIVITY: Route = Route::api(
+    Get,
+    "/customers/activity",
+    Operation::new(
+        "activity",
+        "The caller's account activity, newest first",
+        Tag::Customers,
+        Customer,
+        Success::ok("A page of events.", Schema("Activity")),
+    )
+    .params(&[
+        Param::Cursor {
+            name: "before",
+            description: "Only events older than this event id (the last id of the previous page).",
+        },
+        Param::Integer {
+            name: "limit",
+            minimum: 1,
+            maximum: Some(100),
+            default: 20,
+        },
+    ])
+    .failing(&[Failure::Invalid, Throttled]),
+);
+
+pub const EXPORT: Route = Route::api(
+    Get,
+    "/customers/self/export",
+    Operation::new(
+        "exportSelf",
+        "Everything stored about the caller, as a JSON download",
+        Tag::Customers,
+        Customer,
+        Success::ok(
+            "The export, with `Content-Disposition: attachment; filename=\"customer-<id>.json\"`.",
+            Schema("Export"),
+        ),
+    )
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const UNDO_EMAIL_CHANGE: Route = Route::api(
+    Post,
+    "/customers/email_change_undo",
+    Operation::new(
+        "undoEmailChange",
+        "Undo a confirmed email change with the key mailed to the replaced address",
+        Tag::Customers,
+        Public,
+        Success::ok(
+            "The old address is back and every session ended.",
+            Result("restored"),
+        ),
+    )
+    .body(Body::Required("EmailChangeUndo"))
+    .failing(&[Conflict, Throttled]),
 );
 
 pub const SIGN_UP: Route = Route::api(

@@ -15,11 +15,15 @@ pub enum Kind {
     EmailChangeOld,
     AccountExists,
     AccountDeleted,
+    PasswordChanged,
+    EmailChangedNew,
+    EmailChangedOld,
+    EmailChangeUndone,
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Activation,
         Kind::PasswordReset,
         Kind::PasswordResetDone,
@@ -27,6 +31,10 @@ impl Kind {
         Kind::EmailChangeOld,
         Kind::AccountExists,
         Kind::AccountDeleted,
+        Kind::PasswordChanged,
+        Kind::EmailChangedNew,
+        Kind::EmailChangedOld,
+        Kind::EmailChangeUndone,
         Kind::Test,
     ];
 
@@ -40,6 +48,10 @@ impl Kind {
             Kind::EmailChangeOld => "email_change_old",
             Kind::AccountExists => "account_exists",
             Kind::AccountDeleted => "account_deleted",
+            Kind::PasswordChanged => "password_changed",
+            Kind::EmailChangedNew => "email_changed_new",
+            Kind::EmailChangedOld => "email_changed_old",
+            Kind::EmailChangeUndone => "email_change_undone",
             Kind::Test => "test",
         }
     }
@@ -89,6 +101,34 @@ impl Kind {
                 "Your {{shop}} account was deleted",
                 "Hello {{name}},\n\nyour {{shop}} account and everything tied to it has been \
                  deleted. We are sorry to see you go.\n",
+            ),
+            Kind::PasswordChanged => (
+                "Your {{shop}} password was changed",
+                "Hello {{name}},\n\nthe password of your {{shop}} account was just changed, and \
+                 every other device signed in to it was signed out.\n\n\
+                 If this was not you, reset your password at once from the sign-in page and \
+                 contact us.\n",
+            ),
+            Kind::EmailChangedNew => (
+                "Your {{shop}} email address was changed",
+                "Hello {{name}},\n\n{{email}} is now the email address of your {{shop}} \
+                 account. Sign in with it from now on.\n",
+            ),
+            Kind::EmailChangedOld => (
+                "Your {{shop}} email address was changed",
+                "Hello {{name}},\n\nthe email address of your {{shop}} account was changed from \
+                 {{email}} to {{new_email}}.\n\n\
+                 If this was not you, open this link to put {{email}} back and sign every device \
+                 out of the account:\n\n{{link}}\n\n\
+                 Then reset your password from the sign-in page. If it was you, ignore this \
+                 email.\n",
+            ),
+            Kind::EmailChangeUndone => (
+                "Your {{shop}} email address was restored",
+                "Hello {{name}},\n\n{{email}} is again the email address of your {{shop}} \
+                 account, and every device signed in to it was signed out.\n\n\
+                 Choose a new password now: on the sign-in page, follow \"Forgot your \
+                 password?\" and enter {{email}}; we will email you a link to reset it.\n",
             ),
             Kind::Test => (
                 "Test email from {{shop}}",

@@ -160,15 +160,19 @@ pub fn profile(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Custome
 /// The customer object of the live session whose token digest is `token_hash`, in one
 /// statement: SQLite takes its file locks once per statement, and on the busiest read of the
 /// product those locks cost more than the lookups (the token check, the profile and its
-/// subscriptions were three statements).
-pub fn profile_of_session(conn: &Connection, token_hash: &[u8]) -> StoreResult<Option<Customer>> {
+/// subscriptions were three statements). With the customer, when the session was last marked
+/// used.
+pub fn profile_of_session(
+    conn: &Connection,
+    token_hash: &[u8],
+) -> StoreResult<Option<(Customer, i64)>> {
     let mut statement = conn.prepare_cached(SESSION_PROFILE)?;
     let mut rows = statement.query(params![token_hash, now()])?;
-    let mut customer: Option<Customer> = None;
+    let mut found: Option<(Customer, i64)> = None;
     while let Some(row) = rows.next()? {
-        let customer = match &mut customer {
-            Some(customer) => customer,
-            None => customer.insert(profile_from_row(row)?),
+        let (customer, _) = match &mut found {
+            Some(found) => found,
+            None => found.insert((profile_from_row(row)?, row.get(13)?)),
         };
         // No subscription: one row, its list columns NULL.
         if let Some(id) = row.get::<_, Option<String>>(10)? {
@@ -179,7 +183,7 @@ pub fn profile_of_session(conn: &Connection, token_hash: &[u8]) -> StoreResult<O
             });
         }
     }
-    Ok(customer)
+    Ok(found)
 }
 
 /// One row per subscription of the session's customer (one with NULL list columns if none),
@@ -187,7 +191,7 @@ pub fn profile_of_session(conn: &Connection, token_hash: &[u8]) -> StoreResult<O
 /// `subscriptions` already gives, where `l.id` would sort in a temporary tree.
 const SESSION_PROFILE: &str = "SELECT c.id, c.name, c.email, c.phone, c.mobile, c.address, \
      c.address_town, c.address_postcode, c.address_region, c.country, \
-     l.id, l.name, s.subscribed_at \
+     l.id, l.name, s.subscribed_at, t.last_used_at \
      FROM sessions t \
      JOIN customers c ON c.id = t.customer_id \
      LEFT JOIN subscriptions s ON s.customer_id = c.id \
@@ -329,6 +333,13 @@ pub fn replace_password_hash(
         "UPDATE customers SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
     )?
     .execute(params![id.as_str(), expected, hash])?;
+    Ok(())
+}
+
+/// Records that the customer signed in now.
+pub fn mark_login(conn: &Connection, id: &CustomerId) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE customers SET last_login_at = ?2 WHERE id = ?1")?
+        .execute(params![id.as_str(), now()])?;
     Ok(())
 }
 

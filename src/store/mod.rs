@@ -13,14 +13,17 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 use crate::config;
 use crate::lanes::{Lane, Refused};
 
+pub mod activity;
 pub mod backup;
 pub mod codes;
 pub mod customers;
+pub mod export;
 pub mod migrations;
 pub mod outbox;
 pub mod requests;
 pub mod sessions;
 pub mod subscriptions;
+pub mod undo;
 
 /// A failure of the store itself, as opposed to an answer such as "not found".
 #[derive(Debug, thiserror::Error)]

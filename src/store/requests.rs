@@ -36,6 +36,9 @@ pub struct Request {
     pub email: String,
     pub name: Option<String>,
     pub link_base: Option<String>,
+    /// The IP and User-Agent of the client that asked, for the account's activity.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// A stored request waiting to be resolved; `request` is `None` for a kind this program does
@@ -49,15 +52,17 @@ pub struct Pending {
 /// Stores a request; the same one statement for every address.
 pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
     conn.prepare_cached(
-        "INSERT INTO email_requests (kind, email, name, link_base, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO email_requests (kind, email, name, link_base, created_at, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         request.kind.name(),
         request.email,
         request.name,
         request.link_base,
-        now()
+        now(),
+        request.ip,
+        request.user_agent
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -65,7 +70,8 @@ pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
 /// The oldest `limit` requests still to resolve, oldest first.
 pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
     let mut statement = conn.prepare_cached(
-        "SELECT id, kind, email, name, link_base FROM email_requests ORDER BY id LIMIT ?1",
+        "SELECT id, kind, email, name, link_base, ip, user_agent FROM email_requests
+         ORDER BY id LIMIT ?1",
     )?;
     let rows = statement.query_map([limit], |row| {
         let kind: String = row.get(1)?;
@@ -76,6 +82,8 @@ pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
                 email: row.get(2).unwrap_or_default(),
                 name: row.get(3).unwrap_or_default(),
                 link_base: row.get(4).unwrap_or_default(),
+                ip: row.get(5).unwrap_or_default(),
+                user_agent: row.get(6).unwrap_or_default(),
             }),
         })
     })?;
@@ -147,6 +155,8 @@ mod tests {
             email: email.into(),
             name: Some("N".into()),
             link_base: None,
+            ip: Some("192.0.2.1".into()),
+            user_agent: Some("Agent/1".into()),
         };
         let first = journal(&conn, &request("a@example.com")).unwrap();
         journal(&conn, &request("b@example.com")).unwrap();

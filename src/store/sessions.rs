@@ -1,34 +1,117 @@
-//! Login sessions: one row per bearer token, keyed by the token's SHA-256.
+//! Login sessions: one row per bearer token, keyed by the token's SHA-256, with a public id
+//! for the customer's list, when it was opened and last used, and from where.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreResult, now};
-use crate::domain::CustomerId;
+use crate::domain::{Client, CustomerId, SessionId};
 
-/// Records a new session for `customer` lasting `ttl_seconds`.
+/// `last_used_at` is refreshed when it is at least this old, so that most requests only read.
+pub const TOUCH_EVERY_SECONDS: i64 = 60;
+
+/// A live session as its customer sees it.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub token_hash: Vec<u8>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who a live session belongs to, and when it was last marked used.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub customer: CustomerId,
+    pub last_used_at: i64,
+}
+
+/// Records a new session for `customer` lasting `ttl_seconds`, opened by `client`.
 pub fn create(
     conn: &Connection,
     token_hash: &[u8],
     customer: &CustomerId,
     ttl_seconds: i64,
-) -> StoreResult<()> {
+    client: &Client,
+) -> StoreResult<SessionId> {
     let now = now();
+    let id = SessionId::random();
     conn.prepare_cached(
-        "INSERT INTO sessions (token_hash, customer_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO sessions
+             (token_hash, customer_id, created_at, expires_at, public_id, last_used_at, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?6, ?7)",
     )?
-    .execute(params![token_hash, customer.as_str(), now, now + ttl_seconds])?;
-    Ok(())
+    .execute(params![
+        token_hash,
+        customer.as_str(),
+        now,
+        now + ttl_seconds,
+        id.as_str(),
+        client.ip.to_string(),
+        client.user_agent
+    ])?;
+    Ok(id)
 }
 
 /// The customer a live (unexpired) session token belongs to. One primary-key lookup.
 pub fn customer_of(conn: &Connection, token_hash: &[u8]) -> StoreResult<Option<CustomerId>> {
-    let id: Option<String> = conn
+    Ok(holder_of(conn, token_hash)?.map(|h| h.customer))
+}
+
+/// The holder of a live session token and when it was last marked used. One primary-key
+/// lookup.
+pub fn holder_of(conn: &Connection, token_hash: &[u8]) -> StoreResult<Option<Holder>> {
+    let row: Option<(String, i64)> = conn
         .prepare_cached(
-            "SELECT customer_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+            "SELECT customer_id, last_used_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
         )?
-        .query_row(params![token_hash, now()], |row| row.get(0))
+        .query_row(params![token_hash, now()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
-    Ok(id.and_then(|id| CustomerId::parse(&id).ok()))
+    Ok(row.and_then(|(id, last_used_at)| {
+        CustomerId::parse(&id).ok().map(|customer| Holder {
+            customer,
+            last_used_at,
+        })
+    }))
+}
+
+/// Marks a session used now, unless it was marked less than [`TOUCH_EVERY_SECONDS`] ago.
+pub fn touch(conn: &Connection, token_hash: &[u8]) -> StoreResult<()> {
+    let now = now();
+    conn.prepare_cached(
+        "UPDATE sessions SET last_used_at = ?2 WHERE token_hash = ?1 AND last_used_at <= ?3",
+    )?
+    .execute(params![token_hash, now, now - TOUCH_EVERY_SECONDS])?;
+    Ok(())
+}
+
+/// Whether a session last marked used at `last_used_at` is due to be marked again.
+pub fn due_for_touch(last_used_at: i64) -> bool {
+    now() - last_used_at >= TOUCH_EVERY_SECONDS
+}
+
+/// The customer's live sessions, most recently used first.
+pub fn list(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<SessionInfo>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT public_id, token_hash, created_at, last_used_at, ip, user_agent FROM sessions
+         WHERE customer_id = ?1 AND expires_at > ?2
+         ORDER BY last_used_at DESC, created_at DESC",
+    )?;
+    let rows = statement.query_map(params![customer.as_str(), now()], |row| {
+        let id: Option<String> = row.get(0)?;
+        Ok(SessionInfo {
+            id: id
+                .and_then(|id| SessionId::parse(&id).ok())
+                .unwrap_or_else(SessionId::random),
+            token_hash: row.get(1)?,
+            created_at: row.get(2)?,
+            last_used_at: row.get(3)?,
+            ip: row.get(4)?,
+            user_agent: row.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// Ends one session.
@@ -36,6 +119,15 @@ pub fn end(conn: &Connection, token_hash: &[u8]) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
         .execute([token_hash])?;
     Ok(())
+}
+
+/// Ends the session of `customer` with public id `id`; false when the customer has no such
+/// session (another customer's id included).
+pub fn end_by_id(conn: &Connection, customer: &CustomerId, id: &SessionId) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE customer_id = ?1 AND public_id = ?2")?
+        .execute(params![customer.as_str(), id.as_str()])?
+        == 1)
 }
 
 /// Ends every session of `customer` except the one with `keep` (if given).

@@ -121,13 +121,14 @@ pub fn of_customer(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<
 }
 
 /// Makes `wanted` the customer's set of subscriptions, recording a consent record for each
-/// list joined or left. Ids must exist (checked by the caller in the same transaction).
+/// list joined or left; answers whether the set changed. Ids must exist (checked by the
+/// caller in the same transaction).
 pub fn replace(
     conn: &Connection,
     customer: &CustomerId,
     wanted: &BTreeSet<String>,
     source: ConsentSource,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let current: BTreeSet<String> = of_customer(conn, customer)?
         .into_iter()
         .map(|s| s.id)
@@ -145,7 +146,7 @@ pub fn replace(
             .execute(params![customer.as_str(), left])?;
         record(conn, customer, left, "out", source, now)?;
     }
-    Ok(())
+    Ok(wanted != &current)
 }
 
 fn record(

@@ -47,6 +47,16 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript",
     ),
     (
+        "security.js",
+        include_str!("assets/security.js"),
+        "text/javascript",
+    ),
+    (
+        "undo-email.js",
+        include_str!("assets/undo-email.js"),
+        "text/javascript",
+    ),
+    (
         "signup.js",
         include_str!("assets/signup.js"),
         "text/javascript",
@@ -71,6 +81,7 @@ const PAGES: &[(&str, &str, &str)] = &[
         "./",
     ),
     ("signup", include_str!("assets/signup.html"), "./"),
+    ("undo-email", include_str!("assets/undo-email.html"), "./"),
 ];
 
 /// The layout around the demo mailbox's server-made content.

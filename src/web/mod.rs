@@ -17,6 +17,7 @@ use crate::flows::Area;
 use crate::http::route::{at, at_with_param};
 use crate::http::table::{
     ACTIVATE_PAGE, CONFIRM_EMAIL_PAGE, FORGOT_PAGE, INDEX_PAGE, RESET_PAGE, SIGN_UP_PAGE,
+    UNDO_EMAIL_PAGE,
 };
 use assets::Site;
 
@@ -46,6 +47,7 @@ pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
         .untuple_one()
         .and(page("reset"));
     let confirm = at(&CONFIRM_EMAIL_PAGE).and(page("confirm-email"));
+    let undo = at(&UNDO_EMAIL_PAGE).and(page("undo-email"));
     // Only with auth.allow_signup; otherwise an unknown route.
     let allow_signup = config.auth.allow_signup;
     let signup = at(&SIGN_UP_PAGE)
@@ -77,6 +79,8 @@ pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
         .or(reset)
         .unify()
         .or(confirm)
+        .unify()
+        .or(undo)
         .unify()
         .or(signup)
         .unify()

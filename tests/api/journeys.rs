@@ -528,6 +528,56 @@ async fn an_email_change_is_confirmed_through_the_link_and_the_new_address_signs
 }
 
 #[tokio::test]
+async fn a_hostile_email_change_is_undone_from_the_old_address_and_other_devices_signed_out() {
+    let app = spawn_linking_to_itself(|_| {}).await;
+    let (owner, thief) = ("owner@example.com", "thief@example.com");
+    active_customer(&app, owner, "Ada Lovelace").await;
+    // Someone with a stolen session changes the address to theirs and confirms it.
+    let stolen = app.token(owner, PASSWORD).await;
+    let (status, _) = app.patch_self(&stolen, json!({"email": thief})).await;
+    assert_eq!(status, StatusCode::OK);
+    let mail = app.wait_for_email(thief, "Confirm your new email").await;
+    let link = format!("{}/confirm-email?", app.base);
+    let (status, body) = app
+        .post(
+            "/customers/newemail_confirm",
+            json!({"identifier": mail.link_param(&link, "identifier"),
+                   "key": mail.link_param(&link, "key")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let Some(journey) = Journey::start(app).await else {
+        return;
+    };
+    let (app, browser) = (&journey.app, &journey.browser);
+
+    // The owner follows the link in the notice their old address got.
+    let notice = app.wait_for_email(owner, "email address was changed").await;
+    browser.open(&journey.link(&notice, "/undo-email?")).await;
+    browser.wait_for("#undo-form").await;
+    journey.check_page("undo-email", &[]).await;
+    browser.click("#undo-submit").await;
+    browser.wait_for("#undo-done").await;
+    assert_eq!(app.get_self(&stolen).await.0, StatusCode::UNAUTHORIZED);
+
+    // Signed in again, the account page lists the activity and the sessions; the owner signs
+    // out every other device from it.
+    let elsewhere = app.token(owner, PASSWORD).await;
+    journey.sign_in(owner, PASSWORD).await;
+    browser
+        .wait_for_text("#activity-list", "Email change undone")
+        .await;
+    browser.wait_for("#sessions-submit").await;
+    journey.check_page("account-security", &[]).await;
+    browser.click("#sessions-submit").await;
+    browser
+        .wait_for_text("#sessions-status", "signed out")
+        .await;
+    assert_eq!(app.get_self(&elsewhere).await.0, StatusCode::UNAUTHORIZED);
+    journey.assert_quiet("sign out everywhere else", &[]).await;
+}
+
+#[tokio::test]
 async fn a_customer_deletes_their_account_with_the_keyboard_alone_and_cannot_sign_in_again() {
     let app = spawn_linking_to_itself(|_| {}).await;
     let email = "leaving@example.com";

@@ -210,7 +210,11 @@ async fn every_documented_operation_is_served() {
         let admin = path.starts_with("/admin");
         let token = if admin {
             Some(ADMIN_TOKEN.to_owned())
-        } else if path.starts_with("/customers/self") || path == "/customers/logout" {
+        } else if path.starts_with("/customers/self")
+            || path.starts_with("/customers/sessions")
+            || path == "/customers/activity"
+            || path == "/customers/logout"
+        {
             Some(app.token(email, PASSWORD).await)
         } else {
             None
@@ -232,6 +236,12 @@ async fn every_documented_operation_is_served() {
                 .await;
             assert_eq!(status, StatusCode::CREATED);
             concrete = concrete.replace("{id}", &format!("list-{n}"));
+        } else if path.starts_with("/customers/sessions/{id}") {
+            let (_, listed) = app
+                .call(Method::GET, "/customers/sessions", token.as_deref(), None)
+                .await;
+            let id = listed["sessions"][0]["id"].as_str().unwrap().to_owned();
+            concrete = concrete.replace("{id}", &id);
         }
         assert!(
             !concrete.contains('{'),

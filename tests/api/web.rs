@@ -16,6 +16,7 @@ const PAGES: &[&str] = &[
     "/forgot",
     "/reset/ABCDE12345",
     "/confirm-email?identifier=test-user-1&key=J32NA974R4F7N1HB",
+    "/undo-email?identifier=test-user-1&key=J32NA974R4F7N1HB",
 ];
 
 async fn get(app: &TestApp, url: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
@@ -330,6 +331,94 @@ async fn the_emailed_activation_link_opens_the_activation_page() {
 }
 
 #[tokio::test]
+async fn the_emailed_undo_link_opens_the_undo_page_which_posts_the_undo() {
+    let app = spawn_app().await;
+    let token = app.active_customer("undo-page@example.com").await;
+    let (status, _) = app
+        .patch_self(
+            &token,
+            serde_json::json!({"email": "undo-page2@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let confirm = app
+        .wait_for_email("undo-page2@example.com", "Confirm your new email")
+        .await;
+    let link = Url::parse(&confirm.link("https://shop.example.com/confirm-email?")).unwrap();
+    let pairs: std::collections::HashMap<String, String> =
+        link.query_pairs().into_owned().collect();
+    let (status, _) = app
+        .post(
+            "/customers/newemail_confirm",
+            serde_json::json!({"identifier": pairs["identifier"], "key": pairs["key"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let notice = app
+        .wait_for_email("undo-page@example.com", "email address was changed")
+        .await;
+    let link = Url::parse(&notice.link("https://shop.example.com/undo-email?")).unwrap();
+    assert_eq!(link.path(), "/undo-email");
+    let keys: Vec<String> = link.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(keys, ["identifier", "key"]);
+    let (status, headers, body) = get(
+        &app,
+        &app.url(&format!("/undo-email?{}", link.query().unwrap())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_page_headers("/undo-email", &headers);
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("undo-email.js"), "{html}");
+    // The page's script posts to the undo endpoint, relative to the server's root.
+    let script = attribute_values(&html, "src")
+        .into_iter()
+        .find(|src| src.ends_with("undo-email.js"))
+        .unwrap();
+    let (status, _, js) = get(&app, link_of(&app, "/undo-email", &script).as_str()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        String::from_utf8(js)
+            .unwrap()
+            .contains("'customers/email_change_undo'")
+    );
+}
+
+/// Resolves a page's relative reference against the page's URL on the test server.
+fn link_of(app: &TestApp, page: &str, reference: &str) -> Url {
+    Url::parse(&app.url(page)).unwrap().join(reference).unwrap()
+}
+
+#[tokio::test]
+async fn the_account_page_has_the_sessions_activity_and_export_sections() {
+    let app = spawn_app().await;
+    let (status, _, body) = get(&app, &app.url("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    for id in [
+        "sessions-form",
+        "sessions-list",
+        "activity-list",
+        "export-form",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
+    }
+    let loaded = first_load(&app, "/").await;
+    let security = loaded
+        .iter()
+        .find(|(url, _)| url.path().ends_with("/security.js"))
+        .expect("the account page loads security.js");
+    let js = String::from_utf8_lossy(&security.1);
+    for call in [
+        "'customers/sessions'",
+        "'customers/self/export'",
+        "customers/activity",
+    ] {
+        assert!(js.contains(call), "{call} missing from security.js");
+    }
+}
+
+#[tokio::test]
 async fn the_reset_email_says_a_new_password_is_given_then_one_may_be_chosen() {
     let app = spawn_app().await;
     app.active_customer("forgetful@example.com").await;
@@ -523,6 +612,7 @@ fn page_paths_have_bounded_route_patterns_for_logs_and_metrics() {
     for (path, pattern) in [
         ("/", "/"),
         ("/activate", "/activate"),
+        ("/undo-email", "/undo-email"),
         ("/reset/ABCDE12345", "/reset/{code}"),
         ("/assets/0123abcd/app.css", "/assets/{version}/{file}"),
         ("/demo/mail/1795601818-000001.eml", "/demo/mail/{file}"),

@@ -97,10 +97,77 @@ fn schemas() -> Value {
         ),
         "Consents": closed(&[("consents", json!({ "type": "array", "items": consent() }))], &["consents"]),
         "Deleted": closed(&[("result", one_of(&["deleted"]))], &["result"]),
+        "Session": described(
+            closed(
+                &[
+                    ("id", json!({ "type": "string", "pattern": "^[0-9a-f]{16}$" })),
+                    ("created_at", date_time()),
+                    ("last_used_at", described(date_time(), "Refreshed at most once a minute.")),
+                    ("ip", nullable()),
+                    ("user_agent", described(nullable(), "At most 256 characters, control characters removed.")),
+                    ("current", described(json!({ "type": "boolean" }), "Whether this is the session making the request.")),
+                ],
+                &["id", "created_at", "last_used_at", "ip", "user_agent", "current"],
+            ),
+            "A live session of the caller.",
+        ),
+        "Sessions": closed(&[("sessions", array_of("Session"))], &["sessions"]),
+        "RevokedCount": closed(
+            &[("result", one_of(&["revoked"])), ("count", json!({ "type": "integer", "minimum": 0 }))],
+            &["result", "count"],
+        ),
+        "ActivityEvent": described(
+            closed(
+                &[
+                    ("id", json!({ "type": "integer", "minimum": 1 })),
+                    ("at", date_time()),
+                    ("kind", one_of(&ACTIVITY_KINDS)),
+                    ("ip", nullable()),
+                    ("user_agent", nullable()),
+                ],
+                &["id", "at", "kind", "ip", "user_agent"],
+            ),
+            "Something that happened to the account.",
+        ),
+        "Activity": closed(&[("events", array_of("ActivityEvent"))], &["events"]),
+        "Export": described(
+            closed(
+                &[
+                    ("customer", json!({ "$ref": "#/components/schemas/Customer" })),
+                    ("account", json!({ "type": "object", "description": "identifier, status, created_at, updated_at, activated_at, last_login_at" })),
+                    ("consents", json!({ "type": "array", "items": consent() })),
+                    ("sessions", json!({ "type": "array", "items": { "type": "object" } })),
+                    ("activity", array_of("ActivityEvent")),
+                    ("pending_codes", json!({ "type": "array", "items": { "type": "object" }, "description": "purpose, new_email, created_at, expires_at: never the code" })),
+                    ("email_undo_keys", json!({ "type": "array", "items": { "type": "object" }, "description": "old_email, new_email, created_at, expires_at: never the key" })),
+                    ("emails", json!({ "type": "array", "items": { "type": "object" }, "description": "kind, address, created_at, sent_at, status: never the body" })),
+                ],
+                &["customer", "account", "consents", "sessions", "activity", "pending_codes", "email_undo_keys", "emails"],
+            ),
+            "Everything stored about the customer; secrets (password hash, token and code digests) and email bodies are left out.",
+        ),
+        "EmailChangeUndo": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
         "AdminDeleted": closed(&[("result", one_of(&["deleted"])), ("id", customer_id())], &["result", "id"]),
         "Health": closed(&[("status", one_of(&["ok"])), ("database", one_of(&["ok"]))], &["status", "database"]),
     })
 }
+
+/// The kinds of activity event.
+const ACTIVITY_KINDS: [&str; 13] = [
+    "login_succeeded",
+    "login_failed",
+    "logout",
+    "session_revoked",
+    "password_changed",
+    "password_reset_requested",
+    "password_reset_completed",
+    "email_change_requested",
+    "email_changed",
+    "email_change_undone",
+    "profile_updated",
+    "subscriptions_changed",
+    "account_activated",
+];
 
 /// The keys of the customer object, every one always present.
 const CUSTOMER_KEYS: [&str; 11] = [

@@ -145,6 +145,11 @@ pub enum Param {
         maximum: Option<u32>,
         default: u32,
     },
+    /// An optional integer query parameter from 1, with no default: where a page starts.
+    Cursor {
+        name: &'static str,
+        description: &'static str,
+    },
 }
 
 /// The request body: a JSON object of a component schema.
@@ -394,6 +399,10 @@ fn param_object(param: &Param) -> Value {
             }
             json!({ "name": name, "in": "query", "schema": schema })
         }
+        Param::Cursor { name, description } => json!({
+            "name": name, "in": "query",
+            "schema": { "type": "integer", "minimum": 1 }, "description": description,
+        }),
     }
 }
 

@@ -1,6 +1,7 @@
 // The account page: everything the API lets a signed-in customer do.
 // GET/PATCH/DELETE customers/self, GET subscriptions, POST customers/logout.
 import { busy, call, clearErrors, showErrors, showStatus, values } from './api.js';
+import { showSecurity } from './security.js';
 
 const PROFILE = ['name', 'phone', 'mobile', 'address', 'address_town', 'address_postcode',
   'address_region', 'country'];
@@ -74,6 +75,7 @@ export async function showAccount(signedOut) {
   if (!result.ok) return false;
   fillProfile(result.data);
   await fillLists(result.data);
+  await showSecurity(result.data, handle);
   return true;
 }
 

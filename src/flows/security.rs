@@ -1,0 +1,127 @@
+use serde::Serialize;
+
+use super::{Area, Session};
+use crate::domain::{ActivityKind, SessionId, rfc3339_field};
+use crate::error::AppError;
+use crate::store::activity::{self, Event};
+use crate::store::export::{self, Export};
+use crate::store::sessions;
+use crate::throttle::IpBudget;
+
+/// The most activity events one page holds.
+pub const MAX_ACTIVITY_PAGE: u32 = 100;
+
+/// A live session as its customer sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionView {
+    pub id: SessionId,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub last_used_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+impl Area {
+    /// The caller's live sessions, most recently used first, theirs marked `current`.
+    pub async fn sessions(&self, session: &Session) -> Result<Vec<SessionView>, AppError> {
+        self.throttles
+            .check_ip(IpBudget::Codes, session.client.ip)?;
+        let (id, own) = (session.customer.clone(), session.token_hash.clone());
+        let rows = self.store.read(move |c| sessions::list(c, &id)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionView {
+                current: row.token_hash == own,
+                id: row.id,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                ip: row.ip,
+                user_agent: row.user_agent,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions. Another customer's session, an unknown id and a
+    /// string that is no session id at all answer the same "not found".
+    pub async fn revoke_session(&self, session: &Session, id: &str) -> Result<(), AppError> {
+        self.throttles
+            .check_ip(IpBudget::Codes, session.client.ip)?;
+        let not_found = || AppError::NotFound("there is no such session".into());
+        let id = SessionId::parse(id).map_err(|_| not_found())?;
+        let (customer, client) = (session.customer.clone(), session.client.clone());
+        let ended = self
+            .store
+            .write(move |tx| {
+                let ended = sessions::end_by_id(tx, &customer, &id)?;
+                if ended {
+                    activity::record(tx, &customer, ActivityKind::SessionRevoked, Some(&client))?;
+                }
+                Ok(ended)
+            })
+            .await?;
+        if ended { Ok(()) } else { Err(not_found()) }
+    }
+
+    /// Ends every session of the caller but their own; answers how many ended.
+    pub async fn revoke_other_sessions(&self, session: &Session) -> Result<usize, AppError> {
+        self.throttles
+            .check_ip(IpBudget::Codes, session.client.ip)?;
+        let (customer, keep, client) = (
+            session.customer.clone(),
+            session.token_hash.clone(),
+            session.client.clone(),
+        );
+        Ok(self
+            .store
+            .write(move |tx| {
+                let ended = sessions::end_all(tx, &customer, Some(&keep))?;
+                if ended > 0 {
+                    activity::record(tx, &customer, ActivityKind::SessionRevoked, Some(&client))?;
+                }
+                Ok(ended)
+            })
+            .await?)
+    }
+
+    /// Everything stored about the caller, for their download.
+    pub async fn export_own_data(&self, session: &Session) -> Result<Export, AppError> {
+        self.throttles
+            .check_ip(IpBudget::Codes, session.client.ip)?;
+        let id = session.customer.clone();
+        self.store
+            .read(move |c| export::of_customer(c, &id))
+            .await?
+            .ok_or(AppError::Unauthenticated)
+    }
+
+    /// Everything stored about the customer found by id, identifier or email (for the
+    /// retailer, who answers the customer's request).
+    pub async fn export_customer(&self, key: &str) -> Result<Export, AppError> {
+        let id = self.customer_view(key).await?.customer.id;
+        self.store
+            .read(move |c| export::of_customer(c, &id))
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("there is no customer `{key}`")))
+    }
+
+    /// Up to `limit` events of the caller's activity, newest first, older than `before`.
+    pub async fn activity(
+        &self,
+        session: &Session,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Event>, AppError> {
+        self.throttles
+            .check_ip(IpBudget::Codes, session.client.ip)?;
+        let id = session.customer.clone();
+        let limit = limit.clamp(1, MAX_ACTIVITY_PAGE);
+        Ok(self
+            .store
+            .read(move |c| activity::page(c, &id, before, limit))
+            .await?)
+    }
+}

@@ -1,0 +1,120 @@
+//! Handlers of the account-security endpoints: the caller's sessions, activity and data
+//! export, and the undo of an email change.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use super::body::JsonObject;
+use super::reply::ok_json;
+use crate::domain::Client;
+use crate::error::{AppError, FieldErrors};
+use crate::flows::{Area, MAX_ACTIVITY_PAGE, Session};
+
+/// Events on a page of activity when `limit` is not given.
+const DEFAULT_ACTIVITY_PAGE: u32 = 20;
+
+/// GET /customers/sessions
+pub async fn list_sessions(area: Area, session: Session) -> Result<Response, Rejection> {
+    let sessions = area.sessions(&session).await?;
+    Ok(ok_json(&json!({ "sessions": sessions })))
+}
+
+/// DELETE /customers/sessions/{id}
+pub async fn revoke_session(
+    id: String,
+    area: Area,
+    session: Session,
+) -> Result<Response, Rejection> {
+    area.revoke_session(&session, &id).await?;
+    Ok(ok_json(&json!({ "result": "revoked" })))
+}
+
+/// DELETE /customers/sessions
+pub async fn revoke_other_sessions(area: Area, session: Session) -> Result<Response, Rejection> {
+    let count = area.revoke_other_sessions(&session).await?;
+    Ok(ok_json(&json!({ "result": "revoked", "count": count })))
+}
+
+/// GET /customers/activity
+pub async fn activity(
+    area: Area,
+    session: Session,
+    query: Vec<(String, String)>,
+) -> Result<Response, Rejection> {
+    let (before, limit) = activity_query(query)?;
+    let events = area.activity(&session, before, limit).await?;
+    Ok(ok_json(&json!({ "events": events })))
+}
+
+/// GET /customers/self/export
+pub async fn export(area: Area, session: Session) -> Result<Response, Rejection> {
+    let export = area.export_own_data(&session).await?;
+    let mut response = ok_json(&export);
+    let disposition = format!(
+        "attachment; filename=\"customer-{}.json\"",
+        export.customer.id.as_str()
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_DISPOSITION, value);
+    }
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// POST /customers/email_change_undo
+pub async fn undo_email_change(
+    area: Area,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let identifier = body.required_str("identifier");
+    let key = body.required_str("key");
+    body.finish()?;
+    area.undo_email_change(&identifier, &key, &client).await?;
+    Ok(ok_json(&json!({ "result": "restored" })))
+}
+
+/// Reads `?before=<event id>&limit=<1..=100>`; anything else is a 422 naming the parameter.
+fn activity_query(query: Vec<(String, String)>) -> Result<(Option<i64>, u32), AppError> {
+    let (mut before, mut limit) = (None, DEFAULT_ACTIVITY_PAGE);
+    let mut problems = FieldErrors::new();
+    let mut seen = BTreeSet::new();
+    for (key, value) in query {
+        if !seen.insert(key.clone()) {
+            problems.insert(key, "must be given at most once".into());
+            continue;
+        }
+        match key.as_str() {
+            "before" => match value.parse::<i64>() {
+                Ok(id) if id >= 1 => before = Some(id),
+                _ => {
+                    problems.insert(key, "must be an event id (a whole number from 1)".into());
+                }
+            },
+            "limit" => match value.parse::<u32>() {
+                Ok(n) if (1..=MAX_ACTIVITY_PAGE).contains(&n) => limit = n,
+                _ => {
+                    problems.insert(
+                        key,
+                        format!("must be a whole number from 1 to {MAX_ACTIVITY_PAGE}"),
+                    );
+                }
+            },
+            _ => {
+                problems.insert(key, "is not a known query parameter".into());
+            }
+        }
+    }
+    match AppError::fields(problems) {
+        Some(error) => Err(error),
+        None => Ok((before, limit)),
+    }
+}

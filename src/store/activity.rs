@@ -1,0 +1,88 @@
+//! The activity of each account: one row per event, written in the transaction of the change
+//! it describes, read newest first.
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::{StoreResult, now};
+use crate::domain::{ActivityKind, Client, CustomerId, rfc3339_field};
+
+/// One recorded event, as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub id: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub at: i64,
+    pub kind: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Records that `kind` happened to `customer`, caused by `client` (if a client caused it).
+pub fn record(
+    conn: &Connection,
+    customer: &CustomerId,
+    kind: ActivityKind,
+    client: Option<&Client>,
+) -> StoreResult<()> {
+    record_from(
+        conn,
+        customer,
+        kind,
+        client.map(|c| c.ip.to_string()),
+        client.and_then(|c| c.user_agent.clone()),
+    )
+}
+
+/// Records an event with an IP and User-Agent as stored (a journaled request's).
+pub fn record_from(
+    conn: &Connection,
+    customer: &CustomerId,
+    kind: ActivityKind,
+    ip: Option<String>,
+    user_agent: Option<String>,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO activity (customer_id, kind, at, ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        customer.as_str(),
+        kind.as_str(),
+        now(),
+        ip,
+        user_agent
+    ])?;
+    Ok(())
+}
+
+/// Up to `limit` events of `customer`, newest first, only those older than event `before`
+/// when given.
+pub fn page(
+    conn: &Connection,
+    customer: &CustomerId,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<Event>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, at, kind, ip, user_agent FROM activity
+         WHERE customer_id = ?1 AND (?2 IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![customer.as_str(), before, limit], |row| {
+        Ok(Event {
+            id: row.get(0)?,
+            at: row.get(1)?,
+            kind: row.get(2)?,
+            ip: row.get(3)?,
+            user_agent: row.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Deletes events that happened before `cutoff`; returns how many.
+pub fn purge_before(conn: &Connection, cutoff: i64) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM activity WHERE at < ?1")?
+        .execute([cutoff])?)
+}

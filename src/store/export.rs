@@ -1,0 +1,214 @@
+//! Everything stored about one customer, gathered for their data export (GDPR articles 15
+//! and 20). Secrets (password hash, token and code digests) and email bodies are left out.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::activity::{self, Event};
+use super::subscriptions::{self, ConsentRecord};
+use super::{StoreResult, customers};
+use crate::domain::{Customer, CustomerId, rfc3339_field};
+
+/// The whole export of one customer.
+#[derive(Clone, Debug, Serialize)]
+pub struct Export {
+    pub customer: Customer,
+    pub account: Account,
+    pub consents: Vec<ConsentRecord>,
+    pub sessions: Vec<SessionRecord>,
+    pub activity: Vec<Event>,
+    pub pending_codes: Vec<PendingCode>,
+    pub email_undo_keys: Vec<UndoRecord>,
+    pub emails: Vec<EmailRecord>,
+}
+
+/// The account's own record beyond the customer object.
+#[derive(Clone, Debug, Serialize)]
+pub struct Account {
+    pub identifier: String,
+    pub status: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub updated_at: i64,
+    #[serde(serialize_with = "optional_time")]
+    pub activated_at: Option<i64>,
+    #[serde(serialize_with = "optional_time")]
+    pub last_login_at: Option<i64>,
+}
+
+/// A live session (its token is never exported).
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionRecord {
+    pub id: Option<String>,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub last_used_at: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A one-time code waiting to be used (its value is never exported).
+#[derive(Clone, Debug, Serialize)]
+pub struct PendingCode {
+    pub purpose: String,
+    pub new_email: Option<String>,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub expires_at: i64,
+}
+
+/// A live key that undoes an email change (its value is never exported).
+#[derive(Clone, Debug, Serialize)]
+pub struct UndoRecord {
+    pub old_email: String,
+    pub new_email: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub expires_at: i64,
+}
+
+/// An email sent (or to be sent) to one of the customer's addresses: never its body.
+#[derive(Clone, Debug, Serialize)]
+pub struct EmailRecord {
+    pub kind: String,
+    pub address: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "optional_time")]
+    pub sent_at: Option<i64>,
+    pub status: String,
+}
+
+fn optional_time<S: serde::Serializer>(unix: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match unix {
+        Some(unix) => rfc3339_field(unix, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Everything stored about `id`, or `None` when there is no such customer.
+pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Export>> {
+    let Some(customer) = customers::profile(conn, id)? else {
+        return Ok(None);
+    };
+    let account = conn
+        .prepare_cached(
+            "SELECT identifier, status, created_at, updated_at, activated_at, last_login_at
+             FROM customers WHERE id = ?1",
+        )?
+        .query_row([id.as_str()], |row| {
+            Ok(Account {
+                identifier: row.get(0)?,
+                status: row.get(1)?,
+                created_at: row.get(2)?,
+                updated_at: row.get(3)?,
+                activated_at: row.get(4)?,
+                last_login_at: row.get(5)?,
+            })
+        })
+        .optional()?;
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let sessions = collect(
+        conn,
+        "SELECT public_id, created_at, last_used_at, expires_at, ip, user_agent FROM sessions
+         WHERE customer_id = ?1 ORDER BY created_at, public_id",
+        id,
+        |row| {
+            Ok(SessionRecord {
+                id: row.get(0)?,
+                created_at: row.get(1)?,
+                last_used_at: row.get(2)?,
+                expires_at: row.get(3)?,
+                ip: row.get(4)?,
+                user_agent: row.get(5)?,
+            })
+        },
+    )?;
+    let pending_codes = collect(
+        conn,
+        "SELECT purpose, new_email, created_at, expires_at FROM one_time_codes
+         WHERE customer_id = ?1 ORDER BY purpose",
+        id,
+        |row| {
+            Ok(PendingCode {
+                purpose: row.get(0)?,
+                new_email: row.get(1)?,
+                created_at: row.get(2)?,
+                expires_at: row.get(3)?,
+            })
+        },
+    )?;
+    let email_undo_keys = collect(
+        conn,
+        "SELECT old_email, new_email, created_at, expires_at FROM email_undo_keys
+         WHERE customer_id = ?1 ORDER BY id",
+        id,
+        |row| {
+            Ok(UndoRecord {
+                old_email: row.get(0)?,
+                new_email: row.get(1)?,
+                created_at: row.get(2)?,
+                expires_at: row.get(3)?,
+            })
+        },
+    )?;
+    // The customer's addresses: the current one, a pending new one, and those of changes
+    // that can still be undone.
+    let mut addresses = vec![customer.email.clone()];
+    for code in &pending_codes {
+        addresses.extend(code.new_email.clone());
+    }
+    for key in &email_undo_keys {
+        addresses.push(key.old_email.clone());
+        addresses.push(key.new_email.clone());
+    }
+    addresses.sort();
+    addresses.dedup();
+    let mut emails = Vec::new();
+    for address in &addresses {
+        let mut statement = conn.prepare_cached(
+            "SELECT kind, recipient, created_at, sent_at, status FROM outbox
+             WHERE recipient = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map(params![address], |row| {
+            Ok(EmailRecord {
+                kind: row.get(0)?,
+                address: row.get(1)?,
+                created_at: row.get(2)?,
+                sent_at: row.get(3)?,
+                status: row.get(4)?,
+            })
+        })?;
+        emails.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+    }
+    emails.sort_by_key(|e| e.created_at);
+    Ok(Some(Export {
+        consents: subscriptions::consent_history(conn, id)?,
+        activity: activity::page(conn, id, None, u32::MAX)?,
+        customer,
+        account,
+        sessions,
+        pending_codes,
+        email_undo_keys,
+        emails,
+    }))
+}
+
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    id: &CustomerId,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map([id.as_str()], map)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}

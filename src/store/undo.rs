@@ -1,0 +1,108 @@
+//! Keys that undo a confirmed email change: one per change, mailed to the replaced address,
+//! stored hashed, single use, expiring, dead for the customer after 5 wrong tries.
+
+use rusqlite::{Connection, params};
+use subtle::ConstantTimeEq;
+
+use super::codes::MAX_FAILED_ATTEMPTS;
+use super::{StoreResult, now};
+use crate::domain::CustomerId;
+
+/// What a presented undo key opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UndoCheck {
+    /// The key is right and live: the address its change replaced.
+    Valid { old_email: String },
+    /// Wrong, expired, used or out of tries.
+    Invalid,
+}
+
+/// Stores the key of a change from `old_email` to `new_email`.
+pub fn issue(
+    conn: &Connection,
+    customer: &CustomerId,
+    key_hash: &[u8],
+    old_email: &str,
+    new_email: &str,
+    ttl_seconds: i64,
+) -> StoreResult<()> {
+    let now = now();
+    conn.prepare_cached(
+        "INSERT INTO email_undo_keys
+             (customer_id, key_hash, old_email, new_email, failed_attempts, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+    )?
+    .execute(params![
+        customer.as_str(),
+        key_hash,
+        old_email,
+        new_email,
+        now,
+        now + ttl_seconds
+    ])?;
+    Ok(())
+}
+
+/// Checks a presented key against every live key of the customer. A right key is deleted (it
+/// works once); a wrong one counts against all of the customer's keys, which die at the limit.
+/// Run it inside a write transaction so that concurrent guesses are counted one by one.
+pub fn check(
+    conn: &Connection,
+    customer: &CustomerId,
+    presented_hash: &[u8],
+) -> StoreResult<UndoCheck> {
+    conn.prepare_cached(
+        "DELETE FROM email_undo_keys WHERE customer_id = ?1 AND (expires_at <= ?2 OR failed_attempts >= ?3)",
+    )?
+    .execute(params![customer.as_str(), now(), MAX_FAILED_ATTEMPTS])?;
+    let mut statement = conn.prepare_cached(
+        "SELECT id, key_hash, old_email FROM email_undo_keys WHERE customer_id = ?1",
+    )?;
+    let keys = statement
+        .query_map([customer.as_str()], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // Every stored key is compared, so the time taken says nothing about which one matched.
+    let mut found = None;
+    for (id, hash, old_email) in keys.iter() {
+        if bool::from(hash.ct_eq(presented_hash)) {
+            found = Some((*id, old_email.clone()));
+        }
+    }
+    if let Some((id, old_email)) = found {
+        conn.prepare_cached("DELETE FROM email_undo_keys WHERE id = ?1")?
+            .execute([id])?;
+        return Ok(UndoCheck::Valid { old_email });
+    }
+    if !keys.is_empty() {
+        conn.prepare_cached(
+            "UPDATE email_undo_keys SET failed_attempts = failed_attempts + 1 WHERE customer_id = ?1",
+        )?
+        .execute([customer.as_str()])?;
+        conn.prepare_cached(
+            "DELETE FROM email_undo_keys WHERE customer_id = ?1 AND failed_attempts >= ?2",
+        )?
+        .execute(params![customer.as_str(), MAX_FAILED_ATTEMPTS])?;
+    }
+    Ok(UndoCheck::Invalid)
+}
+
+/// Deletes every undo key of the customer (once one is used, the others would move the
+/// restored address away again).
+pub fn revoke_all(conn: &Connection, customer: &CustomerId) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM email_undo_keys WHERE customer_id = ?1")?
+        .execute([customer.as_str()])?;
+    Ok(())
+}
+
+/// Deletes every expired key; returns how many.
+pub fn purge_expired(conn: &Connection) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM email_undo_keys WHERE expires_at <= ?1")?
+        .execute([now()])?)
+}
