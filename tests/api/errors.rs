@@ -333,7 +333,7 @@ async fn a_saturated_database_pool_answers_503_quickly() {
         c.database.pool_timeout_ms = 300;
     })
     .await;
-    let held = app.running.area.store.connection().unwrap();
+    let held = app.running.services.operations().hold_connection().unwrap();
     let started = std::time::Instant::now();
     let response = app
         .client

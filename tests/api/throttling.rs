@@ -52,8 +52,8 @@ async fn repeated_failures_delay_an_account_until_a_success_clears_it() {
 
     // The one-second delay runs out on the throttles' clock, without waiting for it.
     app.running
-        .area
-        .throttles
+        .services
+        .throttles()
         .clock()
         .advance(Duration::from_secs(1));
     assert_eq!(

@@ -248,7 +248,8 @@ impl TestApp {
     /// Creates a pending customer the way the admin command does.
     pub async fn create_customer(&self, email: &str, name: &str) -> Created {
         self.running
-            .area
+            .services
+            .activations()
             .create_customer(NewAccount {
                 email: EmailAddress::parse(email).unwrap(),
                 name: Some(name.to_owned()),
