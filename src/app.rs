@@ -133,7 +133,7 @@ impl Bound {
         ));
         let config = &services.config().server;
         let limits = Limits {
-            max_connections: config.max_connections,
+            max_connections: config.max_connections.get(),
             header_timeout: Duration::from_secs(config.header_timeout_seconds),
             shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
         };

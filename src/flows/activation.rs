@@ -102,7 +102,7 @@ impl Activations<'_> {
         activate_uri: Option<&Url>,
     ) -> crate::store::StoreResult<()> {
         let secret = ActivationSecret::generate();
-        let ttl = hours(self.config.auth.activation_ttl_hours);
+        let ttl = hours(self.config.auth.activation_ttl_hours.get());
         codes::issue(
             tx,
             id,

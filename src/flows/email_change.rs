@@ -41,7 +41,7 @@ impl EmailChanges<'_> {
             outbox::enqueue(tx, &notice)?;
         } else {
             let key = LinkKey::generate();
-            let ttl = hours(self.config.auth.email_change_ttl_hours);
+            let ttl = hours(self.config.auth.email_change_ttl_hours.get());
             codes::issue(
                 tx,
                 id,

@@ -84,8 +84,8 @@ impl Requests<'_> {
                 let allowed = requests::take_allowance(
                     tx,
                     &auth::digest(email.as_str()),
-                    limits.emails_per_address_per_minute,
-                    limits.emails_per_address_per_hour,
+                    limits.emails_per_address_per_minute.get(),
+                    limits.emails_per_address_per_hour.get(),
                 )?;
                 if !allowed {
                     return Ok(false);

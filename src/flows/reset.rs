@@ -55,7 +55,7 @@ impl Resets<'_> {
             return Ok(false);
         }
         let code = ResetCode::generate();
-        let ttl = (self.config.auth.reset_code_ttl_minutes * 60) as i64;
+        let ttl = (self.config.auth.reset_code_ttl_minutes.get() * 60) as i64;
         codes::issue(
             tx,
             &record.id,

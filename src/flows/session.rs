@@ -50,7 +50,7 @@ impl Sessions<'_> {
         self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
-        let ttl = hours(self.config.auth.token_ttl_hours);
+        let ttl = hours(self.config.auth.token_ttl_hours.get());
         let (id, checked) = (record.id.clone(), stored.clone());
         // The password may have changed (a reset, a PATCH) while it was being checked: the
         // session opens only if the hash checked is still the stored one.
