@@ -12,7 +12,7 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
-use super::reply::ok_json;
+use super::reply::{ok_json, ok_result};
 use crate::domain::{EmailAddress, Identifier, ListId, ProfileChanges, ProfileField};
 use crate::error::{AppError, FieldErrors};
 use crate::flows::{MAX_PAGE, NewAccount, NewList, Services};
@@ -82,7 +82,7 @@ pub async fn resend_activation(
         .activations()
         .resend_activation(&key, activate_uri)
         .await?;
-    Ok(ok_json(&json!({ "result": "email_sent" })))
+    Ok(ok_result("email_sent"))
 }
 
 /// PUT /admin/customers/{id}/subscriptions
@@ -130,7 +130,7 @@ pub async fn add_list(services: Services, mut body: JsonObject) -> Result<Respon
 /// DELETE /admin/subscriptions/{id}
 pub async fn remove_list(id: String, services: Services) -> Result<Response, Rejection> {
     services.back_office().remove_subscription_list(&id).await?;
-    Ok(ok_json(&json!({ "result": "deleted" })))
+    Ok(ok_result("deleted"))
 }
 
 /// Reads a creation body: `email`, `name`, `identifier`?, `send_activation`? (default true),

@@ -7,7 +7,7 @@ use warp::reply::Response;
 
 use super::body::JsonObject;
 use super::client::ClientIp;
-use super::reply::ok_json;
+use super::reply::{ok_json, ok_result};
 use crate::auth;
 use crate::domain::{EmailAddress, ProfileChanges, ProfileField};
 use crate::error::AppError;
@@ -37,7 +37,7 @@ pub async fn login(
 /// POST /customers/logout
 pub async fn logout(services: Services, session: Session) -> Result<Response, Rejection> {
     services.sessions().logout(session).await?;
-    Ok(ok_json(&json!({ "result": "logged_out" })))
+    Ok(ok_result("logged_out"))
 }
 
 /// GET /customers/self
@@ -60,7 +60,7 @@ pub async fn update_self(
 /// DELETE /customers/self
 pub async fn delete_self(services: Services, session: Session) -> Result<Response, Rejection> {
     services.accounts().delete_account(session).await?;
-    Ok(ok_json(&json!({ "result": "deleted" })))
+    Ok(ok_result("deleted"))
 }
 
 /// POST /customers/activate
@@ -78,7 +78,7 @@ pub async fn activate(
         .activations()
         .activate(&identifier, &secret, &password, &password_check, ip.0)
         .await?;
-    Ok(ok_json(&json!({ "result": "activated" })))
+    Ok(ok_result("activated"))
 }
 
 /// POST /customers/password_reset
@@ -94,7 +94,7 @@ pub async fn request_password_reset(
         .resets()
         .request_password_reset(email, reset_uri, ip.0)
         .await?;
-    Ok(ok_json(&json!({ "result": "email_sent" })))
+    Ok(ok_result("email_sent"))
 }
 
 /// POST /customers/do_reset
@@ -126,7 +126,7 @@ pub async fn confirm_new_email(
         .email_changes()
         .confirm_new_email(&identifier, &key, ip.0)
         .await?;
-    Ok(ok_json(&json!({ "result": "updated" })))
+    Ok(ok_result("updated"))
 }
 
 /// POST /customers/signup
@@ -152,7 +152,7 @@ pub async fn sign_up(
             ip.0,
         )
         .await?;
-    Ok(ok_json(&json!({ "result": "email_sent" })))
+    Ok(ok_result("email_sent"))
 }
 
 /// Reads a PATCH body: any subset of the customer object, plus a password change.

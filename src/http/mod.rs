@@ -129,16 +129,7 @@ fn customer_routes(
 fn signup_enabled(
     services: &Services,
 ) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    let enabled = services.config().auth.allow_signup;
-    warp::any()
-        .and_then(move || async move {
-            if enabled {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one()
+    route::only_when(services.config().auth.allow_signup)
 }
 
 /// The back office under `/admin`, behind [`admin_gate`].
@@ -180,15 +171,7 @@ fn admin_gate(services: &Services) -> impl Filter<Extract = (), Error = Rejectio
     let enabled = !configured.is_empty();
     // Comparing digests keeps the comparison constant-time whatever the lengths.
     let expected = crate::auth::digest(configured.expose());
-    let open = warp::any()
-        .and_then(move || async move {
-            if enabled {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one();
+    let open = route::only_when(enabled);
     let throttles = services.throttles().clone();
     let trusted: std::sync::Arc<[std::net::IpAddr]> = services.config().trusted_proxies().into();
     open.and(warp::header::optional::<String>("authorization"))

@@ -14,7 +14,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::flows::Services;
-use crate::http::route::{at, at_with_param};
+use crate::http::route::{at, at_with_param, only_when};
 use crate::http::table::{
     ACTIVATE_PAGE, CONFIRM_EMAIL_PAGE, FORGOT_PAGE, INDEX_PAGE, RESET_PAGE, SIGN_UP_PAGE,
 };
@@ -47,16 +47,8 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
         .and(page("reset"));
     let confirm = at(&CONFIRM_EMAIL_PAGE).and(page("confirm-email"));
     // Only with auth.allow_signup; otherwise an unknown route.
-    let allow_signup = config.auth.allow_signup;
     let signup = at(&SIGN_UP_PAGE)
-        .and_then(move || async move {
-            if allow_signup {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one()
+        .and(only_when(config.auth.allow_signup))
         .and(page("signup"));
     // GET /assets/<version>/<name> (the `ASSET` table entry; two segments, so matched here)
     let asset_site = site.clone();
