@@ -113,7 +113,7 @@ pub struct ImportFile {
 impl ImportFile {
     /// Reads a CSV file whose header row names its columns: `email` and `name` (required),
     /// `identifier`, `subscriptions` (list ids separated by `;`) and any profile field.
-    /// Problems in the file are kept for [`Area::import_customers`] to report with the rest.
+    /// Problems in the file are kept for [`Imports::import_customers`] to report with the rest.
     pub fn read(input: impl std::io::Read) -> Result<ImportFile, csv::Error> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
