@@ -1,4 +1,4 @@
-use super::Area;
+use super::hours;
 use crate::auth;
 use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, Identifier, LinkKey};
 use crate::error::AppError;
@@ -8,7 +8,13 @@ use crate::store::undo::{self, UndoCheck};
 use crate::store::{Outcome, StoreError, StoreResult, activity, customers, outbox, sessions};
 use crate::throttle::IpBudget;
 
-impl Area {
+flow_handle!(
+    /// Changing a customer's email address: the confirmation link and its use.
+    EmailChanges,
+    email_changes
+);
+
+impl EmailChanges<'_> {
     /// Within a profile update's transaction: records `new_email` as the customer's pending
     /// address (replacing an earlier request) and emails it the confirmation link; the current
     /// address is told that a change was asked. An address that already belongs to an account
@@ -36,7 +42,7 @@ impl Area {
             outbox::enqueue(tx, &notice)?;
         } else {
             let key = LinkKey::generate();
-            let ttl = Self::hours(self.config.auth.email_change_ttl_hours);
+            let ttl = hours(self.config.auth.email_change_ttl_hours.get());
             codes::issue(
                 tx,
                 id,
@@ -91,7 +97,7 @@ impl Area {
         };
         let identifier = identifier.to_owned();
         let digest = auth::digest(key.as_str());
-        let (area, client) = (self.clone(), client.clone());
+        let (services, client) = (self.0.clone(), client.clone());
         self.store
             .write(move |tx| {
                 let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
@@ -112,7 +118,14 @@ impl Area {
                     .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
                 apply_new_email(tx, &id, &new_email)?;
                 activity::record(tx, &id, ActivityKind::EmailChanged, Some(&client))?;
-                area.queue_change_notices(tx, &id, &identifier, &old_email, &new_email, name)?;
+                services.email_changes().queue_change_notices(
+                    tx,
+                    &id,
+                    &identifier,
+                    &old_email,
+                    &new_email,
+                    name,
+                )?;
                 Ok(Outcome::Done(()))
             })
             .await?
@@ -132,7 +145,7 @@ impl Area {
         name: Option<String>,
     ) -> StoreResult<()> {
         let key = LinkKey::generate();
-        let ttl = (self.config.auth.email_undo_ttl_days * 24 * 3600) as i64;
+        let ttl = (self.config.auth.email_undo_ttl_days.get() * 24 * 3600) as i64;
         undo::issue(
             tx,
             id,
@@ -180,7 +193,7 @@ impl Area {
         };
         let identifier = identifier.to_owned();
         let digest = auth::digest(key.as_str());
-        let (area, client) = (self.clone(), client.clone());
+        let (services, client) = (self.0.clone(), client.clone());
         self.store
             .write(move |tx| {
                 let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
@@ -204,7 +217,9 @@ impl Area {
                 codes::revoke_all(tx, &id)?;
                 undo::revoke_all(tx, &id)?;
                 activity::record(tx, &id, ActivityKind::EmailChangeUndone, Some(&client))?;
-                area.queue_notice(tx, &id, Kind::EmailChangeUndone)?;
+                services
+                    .profiles()
+                    .queue_notice(tx, &id, Kind::EmailChangeUndone)?;
                 Ok(Outcome::Done(()))
             })
             .await?

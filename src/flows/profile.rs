@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use super::{Area, Session};
+use super::Session;
 use crate::auth;
 use crate::domain::ActivityKind;
 use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
@@ -28,7 +28,13 @@ pub struct ProfileUpdate {
     pub password: Option<PasswordChange>,
 }
 
-impl Area {
+flow_handle!(
+    /// Reading and editing the caller's own profile.
+    Profiles,
+    profiles
+);
+
+impl Profiles<'_> {
     /// The customer object of the session a bearer token opens: the token check and the
     /// profile read are one statement on one trip to a reader thread (see docs/performance.md).
     pub async fn own_profile(&self, token: &str) -> Result<Customer, AppError> {
@@ -42,7 +48,7 @@ impl Area {
             .read(move |c| customers::profile_of_session(c, &lookup))
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        self.mark_used(&token_hash, last_used_at);
+        self.sessions().mark_used(&token_hash, last_used_at);
         Ok(customer)
     }
 
@@ -90,7 +96,7 @@ impl Area {
         };
         let id = session.customer.clone();
         let keep = session.token_hash.clone();
-        let area = self.clone();
+        let services = self.0.clone();
         let mails = new_email.is_some() || new_hash.is_some();
         let client = session.client.clone();
         let customer = self
@@ -126,10 +132,14 @@ impl Area {
                     customers::set_password(tx, &id, hash)?;
                     sessions::end_all(tx, &id, Some(&keep))?;
                     activity::record(tx, &id, ActivityKind::PasswordChanged, Some(&client))?;
-                    area.queue_notice(tx, &id, Kind::PasswordChanged)?;
+                    services
+                        .profiles()
+                        .queue_notice(tx, &id, Kind::PasswordChanged)?;
                 }
                 if let Some(new_email) = &new_email {
-                    area.queue_email_change(tx, &id, new_email, &client)?;
+                    services
+                        .email_changes()
+                        .queue_email_change(tx, &id, new_email, &client)?;
                 }
                 Ok(match customers::profile(tx, &id)? {
                     Some(customer) => Outcome::Done(customer),

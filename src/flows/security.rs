@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::{Area, Session};
+use super::Session;
 use crate::domain::{ActivityKind, SessionId, rfc3339_field};
 use crate::error::AppError;
 use crate::store::activity::{self, Event};
@@ -25,7 +25,13 @@ pub struct SessionView {
     pub current: bool,
 }
 
-impl Area {
+flow_handle!(
+    /// What the customer sees of their account's security: sessions, activity, export.
+    Security,
+    security
+);
+
+impl Security<'_> {
     /// The caller's live sessions, most recently used first, theirs marked `current`.
     pub async fn sessions(&self, session: &Session) -> Result<Vec<SessionView>, AppError> {
         self.throttles
@@ -101,7 +107,7 @@ impl Area {
     /// Everything stored about the customer found by id, identifier or email (for the
     /// retailer, who answers the customer's request).
     pub async fn export_customer(&self, key: &str) -> Result<Export, AppError> {
-        let id = self.customer_view(key).await?.customer.id;
+        let id = self.back_office().customer_view(key).await?.customer.id;
         self.store
             .read(move |c| export::of_customer(c, &id))
             .await?

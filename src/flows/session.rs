@@ -1,4 +1,4 @@
-use super::Area;
+use super::hours;
 use crate::auth;
 use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, PasswordPolicy, Status};
 use crate::error::AppError;
@@ -14,7 +14,13 @@ pub struct Session {
     pub client: Client,
 }
 
-impl Area {
+flow_handle!(
+    /// Logging in and out, and checking a bearer token.
+    Sessions,
+    sessions
+);
+
+impl Sessions<'_> {
     /// Checks email and password and opens a session, answering with its bearer token.
     /// Unknown email, wrong password and pending account fail alike, after the same work.
     /// Throttled per client IP and, after a few failures, per account (known or not). A
@@ -53,7 +59,7 @@ impl Area {
         self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
-        let ttl = Self::hours(self.config.auth.token_ttl_hours);
+        let ttl = hours(self.config.auth.token_ttl_hours.get());
         let (id, checked) = (record.id.clone(), stored.clone());
         let opener = client.clone();
         // The password may have changed (a reset, a PATCH) while it was being checked: the
@@ -83,12 +89,12 @@ impl Area {
     /// tracker; an unknown address (`None`) takes the same path and writes nothing, so that
     /// the answer and its timing are the same for both.
     fn record_failed_login(&self, account: Option<CustomerId>, client: Client) {
-        let area = self.clone();
+        let services = self.0.clone();
         self.background.spawn(async move {
             let Some(id) = account else {
                 return;
             };
-            let written = area
+            let written = services
                 .store
                 .write(move |tx| {
                     // The account may be gone by now.
@@ -106,12 +112,13 @@ impl Area {
 
     /// Re-hashes a password with the configured iteration count, after the login answered.
     fn rehash_in_background(&self, id: CustomerId, password: String, old_hash: String) {
-        let area = self.clone();
+        let services = self.0.clone();
         self.background.spawn(async move {
             let password = crate::domain::NewPassword::trusted(password);
             let result = async {
-                let hash = area.hasher.hash(&password).await?;
-                area.store
+                let hash = services.hasher.hash(&password).await?;
+                services
+                    .store
                     .write(move |tx| customers::replace_password_hash(tx, &id, &old_hash, &hash))
                     .await?;
                 Ok::<_, AppError>(())
@@ -148,9 +155,9 @@ impl Area {
         if !sessions::due_for_touch(last_used_at) {
             return;
         }
-        let (area, token_hash) = (self.clone(), token_hash.to_vec());
+        let (services, token_hash) = (self.0.clone(), token_hash.to_vec());
         self.background.spawn(async move {
-            if let Err(e) = area
+            if let Err(e) = services
                 .store
                 .write(move |tx| sessions::touch(tx, &token_hash))
                 .await

@@ -11,47 +11,53 @@ use super::body::JsonObject;
 use super::reply::ok_json;
 use crate::domain::Client;
 use crate::error::{AppError, FieldErrors};
-use crate::flows::{Area, MAX_ACTIVITY_PAGE, Session};
+use crate::flows::{MAX_ACTIVITY_PAGE, Services, Session};
 
 /// Events on a page of activity when `limit` is not given.
 const DEFAULT_ACTIVITY_PAGE: u32 = 20;
 
 /// GET /customers/sessions
-pub async fn list_sessions(area: Area, session: Session) -> Result<Response, Rejection> {
-    let sessions = area.sessions(&session).await?;
+pub async fn list_sessions(services: Services, session: Session) -> Result<Response, Rejection> {
+    let sessions = services.security().sessions(&session).await?;
     Ok(ok_json(&json!({ "sessions": sessions })))
 }
 
 /// DELETE /customers/sessions/{id}
 pub async fn revoke_session(
     id: String,
-    area: Area,
+    services: Services,
     session: Session,
 ) -> Result<Response, Rejection> {
-    area.revoke_session(&session, &id).await?;
+    services.security().revoke_session(&session, &id).await?;
     Ok(ok_json(&json!({ "result": "revoked" })))
 }
 
 /// DELETE /customers/sessions
-pub async fn revoke_other_sessions(area: Area, session: Session) -> Result<Response, Rejection> {
-    let count = area.revoke_other_sessions(&session).await?;
+pub async fn revoke_other_sessions(
+    services: Services,
+    session: Session,
+) -> Result<Response, Rejection> {
+    let count = services.security().revoke_other_sessions(&session).await?;
     Ok(ok_json(&json!({ "result": "revoked", "count": count })))
 }
 
 /// GET /customers/activity
 pub async fn activity(
-    area: Area,
+    services: Services,
     session: Session,
     query: Vec<(String, String)>,
 ) -> Result<Response, Rejection> {
     let (before, limit) = activity_query(query)?;
-    let events = area.activity(&session, before, limit).await?;
+    let events = services
+        .security()
+        .activity(&session, before, limit)
+        .await?;
     Ok(ok_json(&json!({ "events": events })))
 }
 
 /// GET /customers/self/export
-pub async fn export(area: Area, session: Session) -> Result<Response, Rejection> {
-    let export = area.export_own_data(&session).await?;
+pub async fn export(services: Services, session: Session) -> Result<Response, Rejection> {
+    let export = services.security().export_own_data(&session).await?;
     let mut response = ok_json(&export);
     let disposition = format!(
         "attachment; filename=\"customer-{}.json\"",
@@ -71,14 +77,17 @@ pub async fn export(area: Area, session: Session) -> Result<Response, Rejection>
 
 /// POST /customers/email_change_undo
 pub async fn undo_email_change(
-    area: Area,
+    services: Services,
     client: Client,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let identifier = body.required_str("identifier");
     let key = body.required_str("key");
     body.finish()?;
-    area.undo_email_change(&identifier, &key, &client).await?;
+    services
+        .email_changes()
+        .undo_email_change(&identifier, &key, &client)
+        .await?;
     Ok(ok_json(&json!({ "result": "restored" })))
 }
 

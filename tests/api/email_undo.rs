@@ -1,6 +1,7 @@
 //! Undoing a confirmed email change from the address it replaced, and the notices that tell
 //! the customer about changes to their account.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use crate::common::{self, PASSWORD, TestApp, spawn_app_with};
@@ -12,9 +13,9 @@ const UNDO_LINK: &str = "https://shop.example.com/undo-email";
 
 async fn app() -> TestApp {
     spawn_app_with(|c| {
-        c.limits.codes_per_ip_per_minute = 10_000;
-        c.limits.emails_per_address_per_minute = 100;
-        c.limits.emails_per_address_per_hour = 100;
+        c.limits.codes_per_ip_per_minute = NonZero::new(10_000).unwrap();
+        c.limits.emails_per_address_per_minute = NonZero::new(100).unwrap();
+        c.limits.emails_per_address_per_hour = NonZero::new(100).unwrap();
     })
     .await
 }

@@ -2,6 +2,7 @@
 //! the retailer (the CLI), and nothing about anyone else.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZero;
 use std::time::Duration;
 
 use crate::common::binary::Binary;
@@ -101,7 +102,7 @@ fn section<'v>(export: &'v Value, path: &str) -> &'v Value {
 async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
     let app = spawn_app_with(|c| {
         c.admin.api_token = Secret::new(ADMIN);
-        c.limits.emails_per_address_per_minute = 100;
+        c.limits.emails_per_address_per_minute = NonZero::new(100).unwrap();
     })
     .await;
     let (status, _) = app

@@ -1,6 +1,7 @@
 //! Account security the customer can see: their sessions, their activity, the notices of
 //! changes, and the undo of an email change.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app_with};
@@ -15,11 +16,11 @@ const UNDO_LINK: &str = "https://shop.example.com/undo-email";
 /// An app whose per-IP budgets do not get in the way of one test's many calls from loopback.
 async fn app() -> TestApp {
     spawn_app_with(|c| {
-        c.limits.codes_per_ip_per_minute = 10_000;
-        c.limits.login_per_ip_per_minute = 10_000;
-        c.limits.emails_per_ip_per_hour = 10_000;
-        c.limits.emails_per_address_per_minute = 100;
-        c.limits.emails_per_address_per_hour = 100;
+        c.limits.codes_per_ip_per_minute = NonZero::new(10_000).unwrap();
+        c.limits.login_per_ip_per_minute = NonZero::new(10_000).unwrap();
+        c.limits.emails_per_ip_per_hour = NonZero::new(10_000).unwrap();
+        c.limits.emails_per_address_per_minute = NonZero::new(100).unwrap();
+        c.limits.emails_per_address_per_hour = NonZero::new(100).unwrap();
         c.admin.api_token = Secret::new(ADMIN);
     })
     .await
@@ -495,7 +496,7 @@ async fn activity_pages_with_before_and_limit_and_refuses_bad_values_naming_the_
 
 #[tokio::test]
 async fn activity_older_than_the_retention_is_swept_by_housekeeping() {
-    let app = spawn_app_with(|c| c.auth.activity_retention_days = 90).await;
+    let app = spawn_app_with(|c| c.auth.activity_retention_days = NonZero::new(90).unwrap()).await;
     let token = app.active_customer("old@example.com").await;
     let id: String = db(&app)
         .query_row("SELECT id FROM customers", [], |row| row.get(0))
