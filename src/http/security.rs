@@ -8,7 +8,7 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
-use super::reply::ok_json;
+use super::reply::{ok_json, ok_result};
 use crate::domain::Client;
 use crate::error::{AppError, FieldErrors};
 use crate::flows::{MAX_ACTIVITY_PAGE, Services, Session};
@@ -29,7 +29,7 @@ pub async fn revoke_session(
     session: Session,
 ) -> Result<Response, Rejection> {
     services.security().revoke_session(&session, &id).await?;
-    Ok(ok_json(&json!({ "result": "revoked" })))
+    Ok(ok_result("revoked"))
 }
 
 /// DELETE /customers/sessions
@@ -88,7 +88,7 @@ pub async fn undo_email_change(
         .email_changes()
         .undo_email_change(&identifier, &key, &client)
         .await?;
-    Ok(ok_json(&json!({ "result": "restored" })))
+    Ok(ok_result("restored"))
 }
 
 /// Reads `?before=<event id>&limit=<1..=100>`; anything else is a 422 naming the parameter.

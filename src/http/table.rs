@@ -212,11 +212,9 @@ pub const CONFIRM_NEW_EMAIL: Route = Route::api(
 pub const LIST_SESSIONS: Route = Route::api(
     Get,
     "/customers/sessions",
-    Operation::new(
+    customer(
         "listSessions",
         "The caller's live sessions",
-        Tag::Customers,
-        Customer,
         Success::ok(
             "Most recently used first; the caller's own has `current: true`.",
             Schema("Sessions"),
@@ -228,11 +226,9 @@ pub const LIST_SESSIONS: Route = Route::api(
 pub const REVOKE_SESSION: Route = Route::api(
     Delete,
     "/customers/sessions/{id}",
-    Operation::new(
+    customer(
         "revokeSession",
         "End one of the caller's sessions",
-        Tag::Customers,
-        Customer,
         Success::ok("Ended; its token answers 401 at once.", Result("revoked")),
     )
     .params(&[Param::Path {
@@ -245,11 +241,9 @@ pub const REVOKE_SESSION: Route = Route::api(
 pub const REVOKE_OTHER_SESSIONS: Route = Route::api(
     Delete,
     "/customers/sessions",
-    Operation::new(
+    customer(
         "revokeOtherSessions",
         "End every session of the caller but the calling one",
-        Tag::Customers,
-        Customer,
         Success::ok("How many ended.", Schema("RevokedCount")),
     )
     .failing(SPENDS_A_BUDGET),
@@ -258,11 +252,9 @@ pub const REVOKE_OTHER_SESSIONS: Route = Route::api(
 pub const ACTIVITY: Route = Route::api(
     Get,
     "/customers/activity",
-    Operation::new(
+    customer(
         "activity",
         "The caller's account activity, newest first",
-        Tag::Customers,
-        Customer,
         Success::ok("A page of events.", Schema("Activity")),
     )
     .params(&[
@@ -283,11 +275,9 @@ pub const ACTIVITY: Route = Route::api(
 pub const EXPORT: Route = Route::api(
     Get,
     "/customers/self/export",
-    Operation::new(
+    customer(
         "exportSelf",
         "Everything stored about the caller, as a JSON download",
-        Tag::Customers,
-        Customer,
         Success::ok(
             "The export, with `Content-Disposition: attachment; filename=\"customer-<id>.json\"`.",
             Schema("Export"),
@@ -299,11 +289,9 @@ pub const EXPORT: Route = Route::api(
 pub const UNDO_EMAIL_CHANGE: Route = Route::api(
     Post,
     "/customers/email_change_undo",
-    Operation::new(
+    visitor(
         "undoEmailChange",
         "Undo a confirmed email change with the key mailed to the replaced address",
-        Tag::Customers,
-        Public,
         Success::ok(
             "The old address is back and every session ended.",
             Result("restored"),
