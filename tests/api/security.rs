@@ -530,3 +530,45 @@ async fn activity_older_than_the_retention_is_swept_by_housekeeping() {
         "recent events stay"
     );
 }
+
+#[tokio::test]
+async fn the_security_endpoints_draw_on_the_per_ip_budget_of_code_attempts() {
+    let app = spawn_app_with(|c| c.limits.codes_per_ip_per_minute = NonZero::new(3).unwrap()).await;
+    let token = app.active_customer("budget@example.com").await;
+    // Activation spent one attempt of the budget.
+    for _ in 0..2 {
+        assert_eq!(
+            get(&app, "/customers/sessions", &token).await.0,
+            StatusCode::OK
+        );
+    }
+    for (method, path) in [
+        (Method::GET, "/customers/sessions"),
+        (Method::GET, "/customers/activity"),
+        (Method::GET, "/customers/self/export"),
+        (Method::DELETE, "/customers/sessions"),
+        (Method::DELETE, "/customers/sessions/0123456789abcdef"),
+    ] {
+        let (status, body) = app.call(method, path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{path}: {body}");
+    }
+    let (status, body) = app
+        .post(
+            "/customers/email_change_undo",
+            json!({"identifier": "someone", "key": "J32NA974R4F7N1HB"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+}
+
+#[tokio::test]
+async fn activity_records_the_user_agent_of_the_client_that_acted() {
+    let app = app().await;
+    app.active_customer("agent@example.com").await;
+    let token = login_as(&app, "agent@example.com", PASSWORD, "Agent Smith/1.0").await;
+    let (_, body) = get(&app, "/customers/activity?limit=1", &token).await;
+    let event = &body["events"][0];
+    assert_eq!(event["kind"], "login_succeeded");
+    assert_eq!(event["user_agent"], "Agent Smith/1.0");
+    assert_eq!(event["ip"], "127.0.0.1");
+}
