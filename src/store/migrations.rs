@@ -147,6 +147,43 @@ mod tests {
     }
 
     #[test]
+    fn sessions_opened_before_the_security_migration_get_an_id_and_a_last_use() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        ensure_table(&conn).unwrap();
+        for m in embedded().iter().take(2) {
+            conn.execute_batch(&m.sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, 0)",
+                rusqlite::params![m.version, m.name],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO customer_ids VALUES ('12345678901234');
+             INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
+                 VALUES ('12345678901234', 'old-one', 'old@example.com', 'active', 1, 1);
+             INSERT INTO sessions VALUES (x'01', '12345678901234', 100, 999999999999);
+             INSERT INTO sessions VALUES (x'02', '12345678901234', 200, 999999999999);",
+        )
+        .unwrap();
+        let applied = apply(&mut conn).unwrap();
+        assert!(applied.iter().any(|m| m.version == 3));
+        let rows: Vec<(String, i64, i64)> = conn
+            .prepare("SELECT public_id, created_at, last_used_at FROM sessions ORDER BY created_at")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows.len(), 2);
+        assert_ne!(rows[0].0, rows[1].0, "each session its own id");
+        for (id, created, last_used) in rows {
+            assert!(crate::domain::SessionId::parse(&id).is_ok(), "{id}");
+            assert_eq!(created, last_used);
+        }
+    }
+
+    #[test]
     fn applying_twice_changes_nothing() {
         let mut conn = Connection::open_in_memory().unwrap();
         let first = apply(&mut conn).unwrap();
