@@ -15,7 +15,7 @@ use crate::flows::Area;
 use crate::http::server::{self, Limits};
 use crate::mail::transport::Transport;
 use crate::mail::worker::Worker;
-use crate::store::{self, Store, migrations};
+use crate::store::{self, Store, StoreError, migrations};
 
 /// How often expired sessions and codes are swept away.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
@@ -41,13 +41,44 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Store, Vec<migrations::Mig
     Ok((store, applied))
 }
 
+/// Opens and migrates the database and checks with a write that it takes writes: the server
+/// does not start on a database it cannot write, and says why in one line.
+fn open_writable(config: &Config) -> anyhow::Result<(Store, Vec<migrations::Migration>)> {
+    let path = &config.database.path;
+    let opened = open_store(config).and_then(|(store, applied)| {
+        store.check_writable()?;
+        Ok((store, applied))
+    });
+    opened.map_err(|e| {
+        let stored = e
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<StoreError>());
+        let condition = match stored {
+            Some(StoreError::Unwritable(condition)) => Some(*condition),
+            Some(StoreError::NewerSchema { .. }) => None,
+            // Opening a database on a full or read-only file system fails in many ways (the
+            // WAL index cannot be made, the file opens read-only): the file system says why.
+            _ => store::health::diagnose(path),
+        };
+        match condition {
+            Some(condition) => {
+                anyhow::anyhow!(
+                    "the database {} cannot be written: {condition}",
+                    path.display()
+                )
+            }
+            None => e,
+        }
+    })
+}
+
 impl App {
     /// Migrates the database, builds the area and binds `server.bind` (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let bind = config.bind_addr()?;
         let opened = config.clone();
         let (store, applied_migrations) =
-            tokio::task::spawn_blocking(move || open_store(&opened)).await??;
+            tokio::task::spawn_blocking(move || open_writable(&opened)).await??;
         let transport = Transport::from_config(&config);
         let area = Area::new(config, store.clone())?;
         let worker = Worker::new(store, transport.clone(), &area.mailer, &area.config.mail);

@@ -14,20 +14,43 @@ use crate::flows::Area;
 use crate::metrics::Snapshot;
 use crate::store::{self, outbox};
 
-/// GET /healthz
+/// GET /healthz: 200 while the database answers and takes writes; otherwise 503 saying which
+/// of the two fails and why, with `Retry-After`.
 pub async fn healthz(area: Area) -> Result<Response, Rejection> {
-    match area.store.read(store::ping).await {
-        Ok(()) => Ok(ok_json(&json!({ "status": "ok", "database": "ok" }))),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database not answering");
-            let body =
-                json!({ "error": "unavailable", "message": "the database is not answering" });
-            Ok(
-                warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE)
-                    .into_response(),
-            )
-        }
+    if let Err(e) = area.store.read(store::ping).await {
+        tracing::error!(error = %e, "health check: database not answering");
+        return Ok(unhealthy(
+            "down",
+            "unreachable",
+            "the database is not answering".to_owned(),
+        ));
     }
+    Ok(match area.store.unwritable().await {
+        None => ok_json(&json!({ "status": "ok", "database": "ok" })),
+        Some(condition) => unhealthy(
+            "degraded",
+            condition.name(),
+            format!("the database takes no writes (reads go on): {condition}"),
+        ),
+    })
+}
+
+/// The 503 of `/healthz`: the error body, plus what is wrong with the database.
+fn unhealthy(status: &str, database: &str, message: String) -> Response {
+    let body = json!({
+        "status": status,
+        "database": database,
+        "error": "unavailable",
+        "message": message,
+    });
+    let mut response =
+        warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE)
+            .into_response();
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("5"),
+    );
+    response
 }
 
 /// GET /metrics

@@ -50,4 +50,5 @@ mod signup;
 mod smtp_refusals;
 mod subscriptions;
 mod throttling;
+mod unwritable;
 mod web;
