@@ -82,6 +82,20 @@ impl Worker {
 
     /// Runs until `shutdown` turns true, finishing the email in hand first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        // A server killed mid-delivery leaves its leases behind, and their emails would wait
+        // out the whole lease (minutes) before anyone tried them again. Sending one of them
+        // twice (if it did go out, or if an admin command is delivering it right now) is the
+        // lesser harm than holding back a reset code.
+        match self.store.write(|tx| outbox::release_leases(tx)).await {
+            Ok(0) => {}
+            Ok(released) => tracing::warn!(
+                released,
+                "emails leased by an earlier process are due again"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "leases of an earlier process could not be ended")
+            }
+        }
         loop {
             let pause = match self.deliver_due().await {
                 // The transport is failing: let it recover before trying the next email.

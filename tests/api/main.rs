@@ -31,6 +31,7 @@ mod cli;
 mod cli_admin;
 mod cors;
 mod delivery;
+mod durability;
 mod email_change;
 mod enumeration;
 mod errors;
