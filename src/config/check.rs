@@ -111,6 +111,10 @@ impl Config {
         }
         for (key, value) in [
             (
+                "limits.login_lockout_failures",
+                self.limits.login_lockout_failures,
+            ),
+            (
                 "limits.login_per_ip_per_minute",
                 self.limits.login_per_ip_per_minute,
             ),

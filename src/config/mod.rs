@@ -244,6 +244,8 @@ pub struct RateLimits {
     pub login_free_failures: u32,
     /// The ceiling of the per-account delay, which doubles with each further failure.
     pub login_max_delay_seconds: u64,
+    /// Failed password checks in a row that lock an account until a password reset.
+    pub login_lockout_failures: u32,
     /// Login attempts per client IP per minute.
     pub login_per_ip_per_minute: u32,
     /// activate, do_reset and newemail_confirm attempts per client IP per minute.
@@ -264,6 +266,7 @@ impl Default for RateLimits {
         RateLimits {
             login_free_failures: 5,
             login_max_delay_seconds: 900,
+            login_lockout_failures: 100,
             login_per_ip_per_minute: 60,
             codes_per_ip_per_minute: 30,
             emails_per_ip_per_hour: 30,

@@ -8,6 +8,7 @@ mod admin;
 mod email_change;
 mod import;
 mod links;
+mod lockout;
 mod profile;
 mod requests;
 mod reset;

@@ -38,6 +38,7 @@ mod fuzz;
 mod hostile;
 mod journey;
 mod journeys;
+mod lockout;
 mod mail_cli;
 mod openapi;
 mod operations;
