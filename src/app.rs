@@ -97,6 +97,7 @@ impl App {
         let limits = Limits {
             max_connections: config.max_connections,
             header_timeout: Duration::from_secs(config.header_timeout_seconds),
+            body_timeout: Duration::from_secs(config.body_timeout_seconds),
             shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
         };
         let routes = crate::http::routes(self.area.clone());
@@ -175,10 +176,9 @@ impl Drop for Running {
 }
 
 /// Sweeps expired sessions and codes, sent emails older than [`KEEP_SENT_EMAILS`] (their
-/// recipients are personal data), and throttle state that no longer limits anyone.
+/// recipients are personal data). The throttles need no sweeping: their tables are bounded.
 async fn housekeeping(area: Area, mut stopped: watch::Receiver<bool>) {
     loop {
-        area.throttles.sweep();
         let swept = area
             .store
             .write(|tx| {

@@ -103,6 +103,9 @@ impl Config {
                 "must not exceed mail.retry_max_seconds",
             ));
         }
+        if self.server.body_timeout_seconds == 0 {
+            return Err(invalid("server.body_timeout_seconds", "must be at least 1"));
+        }
         if self.mail.smtp.username.is_empty() != self.mail.smtp.password.is_empty() {
             return Err(invalid(
                 "mail.smtp.username",

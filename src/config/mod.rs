@@ -42,6 +42,8 @@ pub struct Server {
     pub max_connections: usize,
     /// A client must send its request headers within this many seconds.
     pub header_timeout_seconds: u64,
+    /// A client must send a request's body within this many seconds of its headers.
+    pub body_timeout_seconds: u64,
     /// On shutdown, in-flight requests get this long to finish.
     pub shutdown_grace_seconds: u64,
 }
@@ -54,6 +56,7 @@ impl Default for Server {
             trusted_proxies: vec![],
             max_connections: 1024,
             header_timeout_seconds: 10,
+            body_timeout_seconds: 10,
             shutdown_grace_seconds: 10,
         }
     }

@@ -48,6 +48,7 @@ mod profile;
 mod races;
 mod readme;
 mod signup;
+mod slow_clients;
 mod smtp_refusals;
 mod subscriptions;
 mod throttling;
