@@ -18,7 +18,8 @@
 //!
 //! Statistical timing tests are `#[ignore = "statistical: ..."]`: a loaded machine must not
 //! fail the main run, so `.ci/run` runs them in a step of their own
-//! (`cargo test --test api -- --ignored`).
+//! (`cargo test --test api -- --ignored --skip exhaustion::`). The long memory test under
+//! hostile traffic (`exhaustion`) is ignored too and has a step of its own.
 
 mod common;
 
@@ -34,6 +35,7 @@ mod delivery;
 mod email_change;
 mod enumeration;
 mod errors;
+mod exhaustion;
 mod fuzz;
 mod hostile;
 mod journey;
