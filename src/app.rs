@@ -1,5 +1,6 @@
-//! One boot path for `serve` and the tests: open and migrate the database, build the
-//! customer area, bind the listener, run the HTTP server and the mail worker, shut down cleanly.
+//! One boot path for `serve`, the admin commands and the tests: open and migrate the database,
+//! build the services and the mail worker ([`App::open`]; the CLI stops here), bind the
+//! listener ([`App::bind`]), run the HTTP server and the mail worker, shut down cleanly.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,24 +12,27 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::flows::Area;
+use crate::flows::Services;
 use crate::http::server::{self, Limits};
 use crate::mail::transport::Transport;
 use crate::mail::worker::Worker;
-use crate::store::{self, Store, migrations};
+use crate::store::{Store, migrations};
 
 /// How often expired sessions and codes are swept away.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
-/// How long the record of a sent email (its recipient, kind and time) is kept.
-const KEEP_SENT_EMAILS: Duration = Duration::from_secs(30 * 86_400);
 
-/// A built, bound, not yet running customer area.
+/// An opened customer area: database migrated, services and mail worker built, not serving.
 pub struct App {
-    area: Area,
-    listener: TcpListener,
+    services: Services,
     worker: Worker,
     transport: Transport,
     applied_migrations: Vec<migrations::Migration>,
+}
+
+/// A customer area bound to its address, not yet serving.
+pub struct Bound {
+    app: App,
+    listener: TcpListener,
 }
 
 /// Opens the database and applies pending migrations (blocking; call off the executor).
@@ -42,35 +46,46 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Store, Vec<migrations::Mig
 }
 
 impl App {
-    /// Migrates the database, builds the area and binds `server.bind` (port 0 picks a free one).
-    pub async fn build(config: Config) -> anyhow::Result<App> {
-        let bind = config.bind_addr()?;
+    /// Opens and migrates the database and builds the services and the mail worker.
+    pub async fn open(config: Config) -> anyhow::Result<App> {
         let opened = config.clone();
         let (store, applied_migrations) =
             tokio::task::spawn_blocking(move || open_store(&opened)).await??;
         let transport = Transport::from_config(&config);
-        let area = Area::new(config, store.clone())?;
-        let worker = Worker::new(store, transport.clone(), &area.mailer, &area.config.mail);
-        let listener = TcpListener::bind(bind)
-            .await
-            .with_context(|| format!("cannot listen on {bind}"))?;
+        let services = Services::new(config, store)?;
+        let worker = services.mail_worker(transport.clone());
         Ok(App {
-            area,
-            listener,
+            services,
             worker,
             transport,
             applied_migrations,
         })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+    /// Opens the app ([`App::open`]) and binds `server.bind` ([`App::bind`]).
+    pub async fn build(config: Config) -> anyhow::Result<Bound> {
+        App::open(config).await?.bind().await
     }
 
-    pub fn area(&self) -> &Area {
-        &self.area
+    /// Binds `server.bind` (port 0 picks a free one).
+    pub async fn bind(self) -> anyhow::Result<Bound> {
+        let bind = self.services.config().bind_addr()?;
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind}"))?;
+        Ok(Bound {
+            app: self,
+            listener,
+        })
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// The mail worker, for a command that delivers what it queued at once.
+    pub fn worker(&self) -> &Worker {
+        &self.worker
     }
 
     /// Where mail goes, in words.
@@ -81,31 +96,54 @@ impl App {
     pub fn applied_migrations(&self) -> &[migrations::Migration] {
         &self.applied_migrations
     }
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.app.services
+    }
+
+    /// Where mail goes, in words.
+    pub fn mail_destination(&self) -> String {
+        self.app.mail_destination()
+    }
+
+    pub fn applied_migrations(&self) -> &[migrations::Migration] {
+        self.app.applied_migrations()
+    }
 
     /// Serves until `shutdown` completes; then stops accepting, lets requests in flight and the
     /// work they left behind finish, stops the mail worker and checkpoints the WAL.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Bound { app, listener } = self;
+        let services = app.services;
         let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(self.worker.run(stopped.clone()));
-        let housekeeping = tokio::spawn(housekeeping(self.area.clone(), stopped));
+        let worker = tokio::spawn(app.worker.run(stopped.clone()));
+        let housekeeping = tokio::spawn(housekeeping(services.clone(), stopped));
         let (stop_resolver, resolver_stopped) = watch::channel(false);
         let resolver = tokio::spawn(crate::flows::resolve_until(
-            self.area.clone(),
+            services.clone(),
             resolver_stopped,
         ));
-        let config = &self.area.config.server;
+        let config = &services.config().server;
         let limits = Limits {
-            max_connections: config.max_connections,
+            max_connections: config.max_connections.get(),
             header_timeout: Duration::from_secs(config.header_timeout_seconds),
-            body_timeout: Duration::from_secs(config.body_timeout_seconds),
+            body_timeout: Duration::from_secs(config.body_timeout_seconds.get()),
             shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
         };
-        let routes = crate::http::routes(self.area.clone());
+        let routes = crate::http::routes(services.clone());
         server::serve(
-            self.listener,
+            listener,
             routes,
             limits,
-            self.area.metrics.clone(),
+            services.metrics().clone(),
             shutdown,
         )
         .await;
@@ -118,17 +156,13 @@ impl App {
                 "stored requests were still being resolved at the end of the grace period"
             );
         }
-        self.area.background.close();
-        if tokio::time::timeout(grace, self.area.background.wait())
-            .await
-            .is_err()
-        {
+        if !services.operations().finish_background_work(grace).await {
             tracing::warn!("background work was still running at the end of the grace period");
         }
         let _ = stop.send(true);
         let _ = worker.await;
         let _ = housekeeping.await;
-        self.area.store.after_writes(store::checkpoint).await?;
+        services.operations().checkpoint().await?;
         tracing::info!("shut down cleanly");
         Ok(())
     }
@@ -136,14 +170,14 @@ impl App {
     /// Runs in the background (tests): the server stops when the handle is dropped or stopped.
     pub fn spawn(self) -> Running {
         let addr = self.local_addr();
-        let area = self.area.clone();
+        let services = self.services().clone();
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(self.run(async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
         Running {
             addr,
-            area,
+            services,
             stop,
             task: Some(task),
         }
@@ -153,7 +187,8 @@ impl App {
 /// A customer area running in the background.
 pub struct Running {
     pub addr: SocketAddr,
-    pub area: Area,
+    /// The services it runs on, for tests that look inside (the throttles' clock, the hasher).
+    pub services: Services,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -175,21 +210,10 @@ impl Drop for Running {
     }
 }
 
-/// Sweeps expired sessions and codes, sent emails older than [`KEEP_SENT_EMAILS`] (their
-/// recipients are personal data). The throttles need no sweeping: their tables are bounded.
-async fn housekeeping(area: Area, mut stopped: watch::Receiver<bool>) {
+/// Sweeps expired rows every [`HOUSEKEEPING_EVERY`], until `stopped`.
+async fn housekeeping(services: Services, mut stopped: watch::Receiver<bool>) {
     loop {
-        let swept = area
-            .store
-            .write(|tx| {
-                let before = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
-                Ok(store::sessions::purge_expired(tx)?
-                    + store::codes::purge_expired(tx)?
-                    + store::requests::purge_allowance(tx)?
-                    + store::outbox::purge_sent_before(tx, before)?)
-            })
-            .await;
-        match swept {
+        match services.operations().sweep_expired().await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "housekeeping removed expired rows"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "housekeeping failed"),

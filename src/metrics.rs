@@ -50,6 +50,7 @@ pub struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    in_flight: Gauge,
     logins: Family<OutcomeLabels, Counter>,
     emails: Family<StatusLabels, Gauge>,
     pool_in_use: Gauge,
@@ -79,6 +80,12 @@ impl Metrics {
             "http_request_duration_seconds",
             "Time to answer, by route",
             latency.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "Requests received and not yet answered (a scrape counts itself)",
+            in_flight.clone(),
         );
         let logins = Family::<OutcomeLabels, Counter>::default();
         registry.register("logins", "Login attempts by outcome", logins.clone());
@@ -110,6 +117,7 @@ impl Metrics {
             registry: Arc::new(registry),
             requests,
             latency,
+            in_flight,
             logins,
             emails,
             pool_in_use,
@@ -137,6 +145,13 @@ impl Metrics {
         self.latency
             .get_or_create(&RouteLabels { route })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a request as in flight until the returned guard is dropped (answered or
+    /// abandoned).
+    pub fn in_flight(&self) -> InFlight<'_> {
+        self.in_flight.inc();
+        InFlight(&self.in_flight)
     }
 
     /// Counts one login attempt: `success`, `invalid_credentials`, `throttled`, ...
@@ -171,6 +186,15 @@ impl Metrics {
     }
 }
 
+/// A request in flight; dropping it counts the request as done.
+pub struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +212,26 @@ mod tests {
         assert!(text.contains("customer_area_http_request_duration_seconds_bucket"));
         assert!(text.contains(r#"customer_area_logins_total{outcome="success"} 1"#));
         assert!(text.contains(r#"customer_area_outbox_emails{status="queued"} 2"#));
+        assert!(
+            text.contains("customer_area_http_requests_in_flight 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_request_is_in_flight_until_its_guard_is_dropped() {
+        let metrics = Metrics::new();
+        let guard = metrics.in_flight();
+        let text = metrics.render(Snapshot::default());
+        assert!(
+            text.contains("customer_area_http_requests_in_flight 1"),
+            "{text}"
+        );
+        drop(guard);
+        let text = metrics.render(Snapshot::default());
+        assert!(
+            text.contains("customer_area_http_requests_in_flight 0"),
+            "{text}"
+        );
     }
 }

@@ -85,12 +85,12 @@ pub struct Throttles {
     clock: ThrottleClock,
 }
 
-fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"))
+fn per_minute(n: NonZeroU32) -> Quota {
+    Quota::per_minute(n)
 }
 
-fn per_hour(n: u32) -> Quota {
-    Quota::per_hour(NonZeroU32::new(n.max(1)).expect("at least 1"))
+fn per_hour(n: NonZeroU32) -> Quota {
+    Quota::per_hour(n)
 }
 
 impl Throttles {
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn ipv6_clients_share_a_budget_per_64() {
         let t = Throttles::new(&config::RateLimits {
-            login_per_ip_per_minute: 1,
+            login_per_ip_per_minute: NonZeroU32::MIN,
             ..config::RateLimits::default()
         });
         let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn ip_budgets_answer_with_a_retry_time() {
         let t = Throttles::new(&config::RateLimits {
-            login_per_ip_per_minute: 2,
+            login_per_ip_per_minute: NonZeroU32::new(2).unwrap(),
             ..config::RateLimits::default()
         });
         let ip: IpAddr = "203.0.113.1".parse().unwrap();

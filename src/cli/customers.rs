@@ -1,4 +1,4 @@
-use super::{Loaded, deliver_now, import, open_area, print_json};
+use super::{Loaded, deliver_now, import, open_app, print_json};
 use crate::domain::{EmailAddress, Identifier, ProfileChanges, ProfileField, format_time};
 use crate::flows::{MAX_PAGE, NewAccount};
 
@@ -49,9 +49,10 @@ pub enum Command {
 
 /// `customer-area customers ...`.
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
-    let (area, worker) = open_area(&loaded).await?;
+    let app = open_app(&loaded).await?;
+    let back_office = app.services().back_office();
     match command {
-        Command::Import(args) => return import::run(&area, args).await,
+        Command::Import(args) => return import::run(app.services(), args).await,
         Command::Create {
             email,
             name,
@@ -76,10 +77,10 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 send_activation: !no_activation,
                 activate_uri: None,
             };
-            let view = area
+            let view = back_office
                 .admin_create_customer(account, Default::default())
                 .await?;
-            deliver_now(&worker).await;
+            deliver_now(app.worker()).await;
             if json {
                 print_json(&view)?;
             } else {
@@ -98,7 +99,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             offset,
             json,
         } => {
-            let (views, total) = area.customer_page(search, limit, offset).await?;
+            let (views, total) = back_office.customer_page(search, limit, offset).await?;
             if json {
                 print_json(&serde_json::json!({
                     "customers": views, "total": total, "limit": limit, "offset": offset,
@@ -122,7 +123,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Show { key, json } => {
-            let view = area.customer_view(&key).await?;
+            let view = back_office.customer_view(&key).await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -150,7 +151,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                     }
                 );
                 println!("created        {}", format_time(view.created_at));
-                for record in area.consent_history(&key).await? {
+                for record in back_office.consent_history(&key).await? {
                     let verb = if record.action == "in" {
                         "opted in to"
                     } else {
@@ -166,8 +167,8 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Delete { key, json } => {
-            let view = area.admin_delete_customer(&key).await?;
-            deliver_now(&worker).await;
+            let view = back_office.admin_delete_customer(&key).await?;
+            deliver_now(app.worker()).await;
             if json {
                 print_json(&serde_json::json!({ "result": "deleted", "id": view.customer.id }))?;
             } else {

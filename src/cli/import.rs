@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::print_json;
-use crate::flows::{Area, ImportError, ImportFile};
+use crate::flows::{ImportError, ImportFile, Services};
 
 /// `customers import FILE.csv`.
 #[derive(Debug, clap::Args)]
@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 /// Checks every row, reports every problem with its line, and imports all rows or none.
-pub async fn run(area: &Area, args: Args) -> anyhow::Result<()> {
+pub async fn run(services: &Services, args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let path = args.file.clone();
     let file = tokio::task::spawn_blocking(move || {
@@ -36,7 +36,8 @@ pub async fn run(area: &Area, args: Args) -> anyhow::Result<()> {
     .await??;
     let bar = progress_bar(file.len() as u64, args.json);
     let ticker = bar.clone();
-    let outcome = area
+    let outcome = services
+        .imports()
         .import_customers(file, args.send_activation, move |done| {
             ticker.set_position(done)
         })

@@ -114,17 +114,9 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The customer area for an admin command: database opened and migrated, mail worker ready.
-async fn open_area(
-    loaded: &Loaded,
-) -> anyhow::Result<(crate::flows::Area, crate::mail::worker::Worker)> {
-    let config = loaded.config.clone();
-    let (store, _) = tokio::task::spawn_blocking(move || crate::app::open_store(&config)).await??;
-    let area = crate::flows::Area::new(loaded.config.clone(), store.clone())?;
-    let transport = crate::mail::transport::Transport::from_config(&loaded.config);
-    let worker =
-        crate::mail::worker::Worker::new(store, transport, &area.mailer, &loaded.config.mail);
-    Ok((area, worker))
+/// The app an admin command works on: opened the way `serve` opens it, but not bound.
+async fn open_app(loaded: &Loaded) -> anyhow::Result<crate::app::App> {
+    crate::app::App::open(loaded.config.clone()).await
 }
 
 /// Delivers what an admin command queued, and says so; mail that cannot go out now stays

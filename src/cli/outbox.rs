@@ -1,6 +1,5 @@
-use super::{Loaded, deliver_now, open_area, print_json};
+use super::{Loaded, deliver_now, open_app, print_json};
 use crate::domain::format_time;
-use crate::store::outbox;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -22,17 +21,15 @@ pub enum Command {
 
 /// `customer-area outbox ...`.
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
-    let (area, worker) = open_area(&loaded).await?;
+    let app = open_app(&loaded).await?;
+    let outbox = app.services().outbox();
     match command {
         Command::List {
             status,
             limit,
             json,
         } => {
-            let entries = area
-                .store
-                .read(move |c| outbox::list(c, status.as_deref(), limit))
-                .await?;
+            let entries = outbox.list(status, limit).await?;
             if json {
                 return print_json(&entries);
             }
@@ -54,15 +51,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Retry { id } => {
-            let (requeued, erased) = area
-                .store
-                .write(move |tx| {
-                    Ok((
-                        outbox::requeue_failed(tx, id)?,
-                        outbox::erased_failed(tx, id)?,
-                    ))
-                })
-                .await?;
+            let (requeued, erased) = outbox.retry_failed(id).await?;
             for (id, kind) in &erased {
                 eprintln!(
                     "email {id} ({kind}) is not sent again: it carried a one-time code, erased \
@@ -80,7 +69,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!("requeued {requeued} email(s)");
-            deliver_now(&worker).await;
+            deliver_now(app.worker()).await;
         }
     }
     Ok(())

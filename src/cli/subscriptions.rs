@@ -1,4 +1,4 @@
-use super::{Loaded, open_area, print_json};
+use super::{Loaded, open_app, print_json};
 use crate::flows::NewList;
 
 #[derive(Debug, clap::Subcommand)]
@@ -29,7 +29,8 @@ pub enum Command {
 
 /// `customer-area subscriptions ...`.
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
-    let (area, _) = open_area(&loaded).await?;
+    let app = open_app(&loaded).await?;
+    let lists = app.services().back_office();
     match command {
         Command::Add {
             id,
@@ -38,7 +39,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             json,
         } => {
             let new = NewList::parse(&id, &name, description.as_deref())?;
-            let list = area.add_subscription_list(new).await?;
+            let list = lists.add_subscription_list(new).await?;
             if json {
                 print_json(&list)?;
             } else {
@@ -46,7 +47,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::List { json } => {
-            let lists = area.subscription_lists().await?;
+            let lists = lists.subscription_lists().await?;
             if json {
                 return print_json(&serde_json::json!({ "subscriptions": lists }));
             }
@@ -62,7 +63,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             println!("{} subscription list(s)", lists.len());
         }
         Command::Remove { id, json } => {
-            area.remove_subscription_list(&id).await?;
+            lists.remove_subscription_list(&id).await?;
             if json {
                 print_json(&serde_json::json!({ "result": "deleted", "id": id }))?;
             } else {

@@ -22,14 +22,8 @@ impl Config {
         for origin in &self.server.cors_origins {
             parse_origin(origin).map_err(|p| invalid("server.cors_origins", p))?;
         }
-        if self.server.max_connections == 0 {
-            return Err(invalid("server.max_connections", "must be at least 1"));
-        }
         if self.database.path.as_os_str().is_empty() {
             return Err(invalid("database.path", "must not be empty"));
-        }
-        if self.database.pool_size == 0 {
-            return Err(invalid("database.pool_size", "must be at least 1"));
         }
         parse_origin_base(&self.links.retailer_url)
             .map_err(|p| invalid("links.retailer_url", p))?;
@@ -63,16 +57,6 @@ impl Config {
                 "must be between 1 and 1024",
             ));
         }
-        for (key, value) in [
-            ("auth.token_ttl_hours", auth.token_ttl_hours),
-            ("auth.reset_code_ttl_minutes", auth.reset_code_ttl_minutes),
-            ("auth.activation_ttl_hours", auth.activation_ttl_hours),
-            ("auth.email_change_ttl_hours", auth.email_change_ttl_hours),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be at least 1"));
-            }
-        }
         crate::domain::Mailbox::parse(&self.mail.from).map_err(|p| invalid("mail.from", p))?;
         if self.mail.transport == MailTransport::File && self.mail.dir.as_os_str().is_empty() {
             return Err(invalid("mail.dir", "must not be empty"));
@@ -80,67 +64,17 @@ impl Config {
         if self.mail.transport == MailTransport::Smtp && self.mail.smtp.host.trim().is_empty() {
             return Err(invalid("mail.smtp.host", "must not be empty"));
         }
-        for (key, value) in [
-            ("mail.max_age_hours", self.mail.max_age_hours),
-            ("mail.retry_first_seconds", self.mail.retry_first_seconds),
-            ("mail.retry_max_seconds", self.mail.retry_max_seconds),
-            (
-                "mail.smtp.connect_timeout_seconds",
-                self.mail.smtp.connect_timeout_seconds,
-            ),
-            (
-                "mail.smtp.command_timeout_seconds",
-                self.mail.smtp.command_timeout_seconds,
-            ),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be at least 1"));
-            }
-        }
         if self.mail.retry_first_seconds > self.mail.retry_max_seconds {
             return Err(invalid(
                 "mail.retry_first_seconds",
                 "must not exceed mail.retry_max_seconds",
             ));
         }
-        if self.server.body_timeout_seconds == 0 {
-            return Err(invalid("server.body_timeout_seconds", "must be at least 1"));
-        }
         if self.mail.smtp.username.is_empty() != self.mail.smtp.password.is_empty() {
             return Err(invalid(
                 "mail.smtp.username",
                 "username and password must be set together",
             ));
-        }
-        for (key, value) in [
-            (
-                "limits.login_lockout_failures",
-                self.limits.login_lockout_failures,
-            ),
-            (
-                "limits.login_per_ip_per_minute",
-                self.limits.login_per_ip_per_minute,
-            ),
-            (
-                "limits.codes_per_ip_per_minute",
-                self.limits.codes_per_ip_per_minute,
-            ),
-            (
-                "limits.emails_per_ip_per_hour",
-                self.limits.emails_per_ip_per_hour,
-            ),
-            (
-                "limits.emails_per_address_per_minute",
-                self.limits.emails_per_address_per_minute,
-            ),
-            (
-                "limits.emails_per_address_per_hour",
-                self.limits.emails_per_address_per_hour,
-            ),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be at least 1"));
-            }
         }
         if self
             .log

@@ -49,9 +49,19 @@ impl Config {
             }
         }
         let config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree))
-            .map_err(|e| invalid(&e.path().to_string(), e.inner().message()))?;
+            .map_err(|e| invalid(&e.path().to_string(), in_words(e.inner().message())))?;
         config.validate()?;
         Ok((config, unknown))
+    }
+}
+
+/// serde's message for a value a type refuses, in the words the other checks use.
+fn in_words(message: &str) -> &str {
+    // The `NonZero*` settings: serde says "invalid value: integer `0`, expected a nonzero u32".
+    if message.contains("expected a nonzero") {
+        "must be at least 1"
+    } else {
+        message
     }
 }
 
@@ -232,10 +242,25 @@ mod tests {
                 "web.custom_css",
             ),
             ("[web]\nenabled = \"yes\"", "web.enabled"),
+            ("[database]\npool_size = 0", "database.pool_size"),
+            (
+                "[limits]\nlogin_per_ip_per_minute = 0",
+                "limits.login_per_ip_per_minute",
+            ),
         ] {
             let err = load(text, &[]).unwrap_err();
             assert!(err.contains(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn zero_where_one_is_the_least_says_so_by_key() {
+        let err = load("[auth]\ntoken_ttl_hours = 0", &[]).unwrap_err();
+        assert!(err.contains("auth.token_ttl_hours"), "{err}");
+        assert!(err.contains("must be at least 1"), "{err}");
+        let err = load("", &[("CUSTOMER_AREA_SERVER_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert!(err.contains("server.max_connections"), "{err}");
+        assert!(err.contains("must be at least 1"), "{err}");
     }
 
     #[test]

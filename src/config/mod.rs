@@ -5,6 +5,7 @@ mod check;
 mod load;
 
 use std::fmt;
+use std::num::{NonZero, NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -39,11 +40,11 @@ pub struct Server {
     pub cors_origins: Vec<String>,
     pub trusted_proxies: Vec<String>,
     /// Open connections beyond this wait in the kernel's accept queue.
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
     /// A client must send its request headers within this many seconds.
     pub header_timeout_seconds: u64,
     /// A client must send a request's body within this many seconds of its headers.
-    pub body_timeout_seconds: u64,
+    pub body_timeout_seconds: NonZeroU64,
     /// On shutdown, in-flight requests get this long to finish.
     pub shutdown_grace_seconds: u64,
 }
@@ -54,9 +55,9 @@ impl Default for Server {
             bind: "127.0.0.1:8080".into(),
             cors_origins: vec![],
             trusted_proxies: vec![],
-            max_connections: 1024,
+            max_connections: NonZero::new(1024).unwrap(),
             header_timeout_seconds: 10,
-            body_timeout_seconds: 10,
+            body_timeout_seconds: NonZero::new(10).unwrap(),
             shutdown_grace_seconds: 10,
         }
     }
@@ -67,7 +68,7 @@ impl Default for Server {
 pub struct Database {
     pub path: PathBuf,
     /// Connections in the pool (readers run in parallel under WAL; writers queue).
-    pub pool_size: u32,
+    pub pool_size: NonZeroU32,
     /// How long a request waits for a free connection before answering 503.
     pub pool_timeout_ms: u64,
     /// How long SQLite waits for a lock held by another connection or process.
@@ -78,7 +79,7 @@ impl Default for Database {
     fn default() -> Self {
         Database {
             path: "customer-area.db".into(),
-            pool_size: 8,
+            pool_size: NonZero::new(8).unwrap(),
             pool_timeout_ms: 3000,
             busy_timeout_ms: 5000,
         }
@@ -108,24 +109,24 @@ impl Default for LinkSettings {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Auth {
-    pub token_ttl_hours: u64,
+    pub token_ttl_hours: NonZeroU64,
     pub pbkdf2_iterations: u32,
     pub min_password_length: usize,
-    pub reset_code_ttl_minutes: u64,
-    pub activation_ttl_hours: u64,
-    pub email_change_ttl_hours: u64,
+    pub reset_code_ttl_minutes: NonZeroU64,
+    pub activation_ttl_hours: NonZeroU64,
+    pub email_change_ttl_hours: NonZeroU64,
     pub allow_signup: bool,
 }
 
 impl Default for Auth {
     fn default() -> Self {
         Auth {
-            token_ttl_hours: 720,
+            token_ttl_hours: NonZero::new(720).unwrap(),
             pbkdf2_iterations: 600_000,
             min_password_length: 8,
-            reset_code_ttl_minutes: 60,
-            activation_ttl_hours: 168,
-            email_change_ttl_hours: 24,
+            reset_code_ttl_minutes: NonZero::new(60).unwrap(),
+            activation_ttl_hours: NonZero::new(168).unwrap(),
+            email_change_ttl_hours: NonZero::new(24).unwrap(),
             allow_signup: false,
         }
     }
@@ -157,11 +158,11 @@ pub struct Mail {
     /// Directory with template overrides (`<kind>.subject`, `<kind>.txt`, `<kind>.html`).
     pub templates_dir: Option<PathBuf>,
     /// Give up on an email (mark it failed) once it has waited this long.
-    pub max_age_hours: u64,
+    pub max_age_hours: NonZeroU64,
     /// The first retry of a failed delivery waits this long; each further one twice as long.
-    pub retry_first_seconds: u64,
+    pub retry_first_seconds: NonZeroU64,
     /// No retry waits longer than this.
-    pub retry_max_seconds: u64,
+    pub retry_max_seconds: NonZeroU64,
     pub smtp: Smtp,
 }
 
@@ -173,9 +174,9 @@ impl Default for Mail {
             dir: "outbox".into(),
             shop_name: "Customer Area".into(),
             templates_dir: None,
-            max_age_hours: 72,
-            retry_first_seconds: 10,
-            retry_max_seconds: 3600,
+            max_age_hours: NonZero::new(72).unwrap(),
+            retry_first_seconds: NonZero::new(10).unwrap(),
+            retry_max_seconds: NonZero::new(3600).unwrap(),
             smtp: Smtp::default(),
         }
     }
@@ -190,9 +191,9 @@ pub struct Smtp {
     pub username: String,
     pub password: Secret,
     /// Connecting, the greeting, TLS, EHLO and login must be done within this many seconds.
-    pub connect_timeout_seconds: u64,
+    pub connect_timeout_seconds: NonZeroU64,
     /// Each later SMTP command (and the message upload) must be answered within this many seconds.
-    pub command_timeout_seconds: u64,
+    pub command_timeout_seconds: NonZeroU64,
 }
 
 impl Default for Smtp {
@@ -203,8 +204,8 @@ impl Default for Smtp {
             tls: Tls::Starttls,
             username: String::new(),
             password: Secret::default(),
-            connect_timeout_seconds: 10,
-            command_timeout_seconds: 60,
+            connect_timeout_seconds: NonZero::new(10).unwrap(),
+            command_timeout_seconds: NonZero::new(60).unwrap(),
         }
     }
 }
@@ -248,17 +249,17 @@ pub struct RateLimits {
     /// The ceiling of the per-account delay, which doubles with each further failure.
     pub login_max_delay_seconds: u64,
     /// Failed password checks in a row that lock an account until a password reset.
-    pub login_lockout_failures: u32,
+    pub login_lockout_failures: NonZeroU32,
     /// Login attempts per client IP per minute.
-    pub login_per_ip_per_minute: u32,
+    pub login_per_ip_per_minute: NonZeroU32,
     /// activate, do_reset and newemail_confirm attempts per client IP per minute.
-    pub codes_per_ip_per_minute: u32,
+    pub codes_per_ip_per_minute: NonZeroU32,
     /// password_reset and signup requests per client IP per hour.
-    pub emails_per_ip_per_hour: u32,
+    pub emails_per_ip_per_hour: NonZeroU32,
     /// Emails one address may be sent per minute by password_reset, signup and email change.
-    pub emails_per_address_per_minute: u32,
+    pub emails_per_address_per_minute: NonZeroU32,
     /// The same, per hour.
-    pub emails_per_address_per_hour: u32,
+    pub emails_per_address_per_hour: NonZeroU32,
     /// Password hashes that may wait for a free core; beyond that, or after 5 s of waiting,
     /// requests answer 503 at once instead of piling up.
     pub hashing_queue: usize,
@@ -269,12 +270,12 @@ impl Default for RateLimits {
         RateLimits {
             login_free_failures: 5,
             login_max_delay_seconds: 900,
-            login_lockout_failures: 100,
-            login_per_ip_per_minute: 60,
-            codes_per_ip_per_minute: 30,
-            emails_per_ip_per_hour: 30,
-            emails_per_address_per_minute: 1,
-            emails_per_address_per_hour: 5,
+            login_lockout_failures: NonZero::new(100).unwrap(),
+            login_per_ip_per_minute: NonZero::new(60).unwrap(),
+            codes_per_ip_per_minute: NonZero::new(30).unwrap(),
+            emails_per_ip_per_hour: NonZero::new(30).unwrap(),
+            emails_per_address_per_minute: NonZero::new(1).unwrap(),
+            emails_per_address_per_hour: NonZero::new(5).unwrap(),
             hashing_queue: 64,
         }
     }

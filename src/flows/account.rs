@@ -1,10 +1,16 @@
-use super::{Area, Session};
+use super::Session;
 use crate::domain::CustomerId;
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::{customers, outbox};
 
-impl Area {
+flow_handle!(
+    /// Deleting accounts.
+    Accounts,
+    accounts
+);
+
+impl Accounts<'_> {
     /// Deletes the caller's account and everything tied to it; their tokens die at once.
     pub async fn delete_account(&self, session: Session) -> Result<(), AppError> {
         if self.delete_customer(session.customer).await? {

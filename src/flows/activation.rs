@@ -2,7 +2,7 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use super::Area;
+use super::hours;
 use crate::auth;
 use crate::domain::{
     ActivationSecret, CustomerId, EmailAddress, Identifier, ProfileChanges, ProfileField, Status,
@@ -34,14 +34,20 @@ pub struct Created {
     pub activation_queued: bool,
 }
 
-impl Area {
+flow_handle!(
+    /// Creating accounts and activating them.
+    Activations,
+    activations
+);
+
+impl Activations<'_> {
     /// Creates a pending customer and, if asked, queues their activation email in the same
     /// transaction. A duplicate email or identifier is a conflict.
     pub async fn create_customer(&self, account: NewAccount) -> Result<Created, AppError> {
-        let area = self.clone();
+        let services = self.0.clone();
         let created = self
             .store
-            .write(move |tx| area.insert_account(tx, &account))
+            .write(move |tx| services.activations().insert_account(tx, &account))
             .await?;
         if created.activation_queued {
             self.mailer.wake_worker();
@@ -96,7 +102,7 @@ impl Area {
         activate_uri: Option<&Url>,
     ) -> crate::store::StoreResult<()> {
         let secret = ActivationSecret::generate();
-        let ttl = Self::hours(self.config.auth.activation_ttl_hours);
+        let ttl = hours(self.config.auth.activation_ttl_hours.get());
         codes::issue(
             tx,
             id,
@@ -167,7 +173,9 @@ impl Area {
         // The password rules speak only once the identifier and secret are right: a weak
         // password with a wrong secret must not tell a pending identifier from any other.
         let email = EmailAddress::parse(&email).ok();
-        let password = self.new_password(password, password_check, email.as_ref())?;
+        let password = self
+            .profiles()
+            .new_password(password, password_check, email.as_ref())?;
         let hash = self.hasher.hash(&password).await?;
         // Consume the secret and activate in one transaction: of concurrent attempts with the
         // same secret, exactly one gets here with the secret still in place.
@@ -192,7 +200,7 @@ impl Area {
         activate_uri: Option<Url>,
     ) -> Result<(), AppError> {
         let key = key.to_owned();
-        let area = self.clone();
+        let services = self.0.clone();
         self.store
             .write(move |tx| {
                 let Some(view) = customers::admin_view(tx, &key)? else {
@@ -210,7 +218,7 @@ impl Area {
                     Identifier::parse(&view.identifier).map_err(StoreError::BadValue)?;
                 let email =
                     EmailAddress::parse(&view.customer.email).map_err(StoreError::BadValue)?;
-                area.queue_activation(
+                services.activations().queue_activation(
                     tx,
                     &view.customer.id,
                     &identifier,

@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use super::{Area, Created, NewAccount};
+use super::{Created, NewAccount};
 use crate::domain::{ListId, clean_text};
 use crate::error::{AppError, FieldErrors};
 use crate::store::customers::{self, AdminView};
@@ -51,7 +51,14 @@ impl NewList {
     }
 }
 
-impl Area {
+flow_handle!(
+    /// The retailer's back office: customers and subscription lists, for the admin API and
+    /// the CLI.
+    BackOffice,
+    back_office
+);
+
+impl BackOffice<'_> {
     /// Every subscription list, in id order.
     pub async fn subscription_lists(&self) -> Result<Vec<SubscriptionList>, AppError> {
         Ok(self.store.read(subscriptions::lists).await?)
@@ -126,14 +133,14 @@ impl Area {
         account: NewAccount,
         lists: BTreeSet<ListId>,
     ) -> Result<AdminView, AppError> {
-        let area = self.clone();
+        let services = self.0.clone();
         let view = self
             .store
             .write(move |tx| {
                 if let Some(unknown) = first_unknown_list(tx, &lists)? {
                     return Ok(Outcome::Refused(unknown_list(&unknown)));
                 }
-                let Created { id, .. } = area.insert_account(tx, &account)?;
+                let Created { id, .. } = services.activations().insert_account(tx, &account)?;
                 subscriptions::replace(tx, &id, &as_strings(&lists), ConsentSource::Admin)?;
                 Ok(match customers::admin_view(tx, id.as_str())? {
                     Some(view) => Outcome::Done(view),
@@ -149,7 +156,11 @@ impl Area {
     /// Deletes the customer with this id, identifier or email; answers with who it was.
     pub async fn admin_delete_customer(&self, key: &str) -> Result<AdminView, AppError> {
         let view = self.customer_view(key).await?;
-        if self.delete_customer(view.customer.id.clone()).await? {
+        if self
+            .accounts()
+            .delete_customer(view.customer.id.clone())
+            .await?
+        {
             Ok(view)
         } else {
             Err(no_such_customer(key))

@@ -1,6 +1,6 @@
 use std::net::IpAddr;
 
-use super::Area;
+use super::hours;
 use crate::auth;
 use crate::domain::{CustomerId, EmailAddress, Identifier, LinkKey};
 use crate::error::AppError;
@@ -9,7 +9,13 @@ use crate::store::codes::{self, CodeCheck, Purpose};
 use crate::store::{Outcome, StoreError, StoreResult, customers, outbox};
 use crate::throttle::IpBudget;
 
-impl Area {
+flow_handle!(
+    /// Changing a customer's email address: the confirmation link and its use.
+    EmailChanges,
+    email_changes
+);
+
+impl EmailChanges<'_> {
     /// Within a profile update's transaction: records `new_email` as the customer's pending
     /// address (replacing an earlier request) and emails it the confirmation link; the current
     /// address is told that a change was asked. An address that already belongs to an account
@@ -35,7 +41,7 @@ impl Area {
             outbox::enqueue(tx, &notice)?;
         } else {
             let key = LinkKey::generate();
-            let ttl = Self::hours(self.config.auth.email_change_ttl_hours);
+            let ttl = hours(self.config.auth.email_change_ttl_hours.get());
             codes::issue(
                 tx,
                 id,

@@ -3,7 +3,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{Area, NewAccount};
+use super::NewAccount;
 use crate::domain::{CustomerId, EmailAddress, Identifier, ListId, ProfileChanges, ProfileField};
 use crate::error::AppError;
 use crate::store::subscriptions::{self, ConsentSource};
@@ -113,7 +113,7 @@ pub struct ImportFile {
 impl ImportFile {
     /// Reads a CSV file whose header row names its columns: `email` and `name` (required),
     /// `identifier`, `subscriptions` (list ids separated by `;`) and any profile field.
-    /// Problems in the file are kept for [`Area::import_customers`] to report with the rest.
+    /// Problems in the file are kept for [`Imports::import_customers`] to report with the rest.
     pub fn read(input: impl std::io::Read) -> Result<ImportFile, csv::Error> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -329,7 +329,13 @@ fn profile_keys() -> String {
         .join(", ")
 }
 
-impl Area {
+flow_handle!(
+    /// Importing customers from a CSV file.
+    Imports,
+    imports
+);
+
+impl Imports<'_> {
     /// Imports every row of `file` in one transaction, or nothing: every problem in the file or
     /// against the database (emails and identifiers in use, unknown lists) is reported first.
     /// `progress` is told how many rows went in so far. Subscriptions are recorded as consent
@@ -341,7 +347,7 @@ impl Area {
         send_activation: bool,
         progress: impl Fn(u64) + Send + 'static,
     ) -> Result<ImportSummary, ImportError> {
-        let area = self.clone();
+        let services = self.0.clone();
         let summary = self
             .store
             .write(move |tx| {
@@ -362,7 +368,7 @@ impl Area {
                     let account = row.account(send_activation).ok_or_else(|| {
                         StoreError::Inconsistent(format!("line {}: incomplete row", row.line))
                     })?;
-                    let created = area.insert_account(tx, &account)?;
+                    let created = services.activations().insert_account(tx, &account)?;
                     if !row.lists.is_empty() {
                         let lists = row.lists.iter().map(|l| l.as_str().to_owned()).collect();
                         subscriptions::replace(tx, &created.id, &lists, ConsentSource::Import)?;

@@ -1,6 +1,37 @@
 //! The rules of the customer area: each operation a customer, the shop or the retailer can
 //! perform, written once and used by the HTTP handlers, the admin API and the CLI alike.
 //! Operations take parsed domain values and answer with values or an [`AppError`].
+//!
+//! [`Services`] holds what the operations share (settings, database, hasher, mailer...), in
+//! fields only the flows can reach. Each flow module declares a handle on it with
+//! [`flow_handle!`] and adds its operations there: `services.sessions().login(..)`,
+//! `services.resets().request_password_reset(..)`. A handle is one borrowed reference: taking
+//! it costs nothing.
+
+/// Declares a flow's handle `$name<'a>` (a borrow of the [`Services`]) and the method
+/// `Services::$accessor` that hands it out; the handle reaches the shared parts through `Deref`.
+macro_rules! flow_handle {
+    ($(#[$doc:meta])* $name:ident, $accessor:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name<'a>(&'a $crate::flows::Services);
+
+        impl $crate::flows::Services {
+            $(#[$doc])*
+            pub fn $accessor(&self) -> $name<'_> {
+                $name(self)
+            }
+        }
+
+        impl std::ops::Deref for $name<'_> {
+            type Target = $crate::flows::Services;
+
+            fn deref(&self) -> &$crate::flows::Services {
+                self.0
+            }
+        }
+    };
+}
 
 mod account;
 mod activation;
@@ -9,20 +40,28 @@ mod email_change;
 mod import;
 mod links;
 mod lockout;
+mod operations;
+mod outbox;
 mod profile;
 mod requests;
 mod reset;
 mod session;
 mod signup;
 
-pub use activation::{Created, NewAccount};
-pub use admin::{MAX_PAGE, NewList};
-pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported};
+pub use account::Accounts;
+pub use activation::{Activations, Created, NewAccount};
+pub use admin::{BackOffice, MAX_PAGE, NewList};
+pub use email_change::EmailChanges;
+pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported, Imports};
 pub use links::Links;
-pub use profile::{PasswordChange, ProfileUpdate};
-pub use requests::resolve_until;
-pub use session::Session;
-pub use signup::SignUp;
+pub use lockout::Lockouts;
+pub use operations::Operations;
+pub use outbox::Outbox;
+pub use profile::{PasswordChange, ProfileUpdate, Profiles};
+pub use requests::{Requests, resolve_until};
+pub use reset::Resets;
+pub use session::{Session, Sessions};
+pub use signup::{SignUp, SignUps};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,32 +74,35 @@ use crate::config::Config;
 use crate::domain::PasswordPolicy;
 use crate::error::AppError;
 use crate::mail::Mailer;
+use crate::mail::transport::Transport;
+use crate::mail::worker::Worker;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::throttle::Throttles;
 
-/// Everything an operation needs: settings, the database, the hasher and the mailer.
-/// Cloning is one reference-count increment: the HTTP filters clone it on every request.
+/// The services every operation runs on: settings, the database, the hasher, the mailer, the
+/// throttles. Cloning is one reference-count increment: the HTTP filters clone it on every
+/// request. Its operations are grouped per flow, behind handles such as [`Services::sessions`].
 #[derive(Clone)]
-pub struct Area(Arc<Parts>);
+pub struct Services(Arc<Parts>);
 
-/// What an [`Area`] shares; reached through `Deref`, as `area.store`, `area.config`...
+/// What the [`Services`] share; its fields are private to the flows.
 pub struct Parts {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub hasher: PasswordHasher,
-    pub mailer: Mailer,
-    pub links: Links,
-    pub metrics: Metrics,
-    pub throttles: Arc<Throttles>,
+    config: Arc<Config>,
+    store: Store,
+    hasher: PasswordHasher,
+    mailer: Mailer,
+    links: Links,
+    metrics: Metrics,
+    throttles: Arc<Throttles>,
     /// Work started by a request and finished after its answer (a password re-hash); a clean
     /// shutdown waits for it.
-    pub background: TaskTracker,
+    background: TaskTracker,
     /// Wakes the resolver of stored password-reset and sign-up requests.
-    pub resolver_wake: Arc<Notify>,
+    resolver_wake: Notify,
 }
 
-impl std::ops::Deref for Area {
+impl std::ops::Deref for Services {
     type Target = Parts;
 
     fn deref(&self) -> &Parts {
@@ -68,9 +110,9 @@ impl std::ops::Deref for Area {
     }
 }
 
-impl Area {
-    /// Builds the area from a loaded config and an opened, migrated store.
-    pub fn new(config: Config, store: Store) -> Result<Area, AppError> {
+impl Services {
+    /// Builds the services from a loaded config and an opened, migrated store.
+    pub fn new(config: Config, store: Store) -> Result<Services, AppError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let hasher = PasswordHasher::new(
             config.auth.pbkdf2_iterations,
@@ -82,7 +124,7 @@ impl Area {
         let mailer = Mailer::new(&config).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let links = Links::new(&config);
         let throttles = Arc::new(Throttles::new(&config.limits));
-        Ok(Area(Arc::new(Parts {
+        Ok(Services(Arc::new(Parts {
             config: Arc::new(config),
             store,
             hasher,
@@ -91,17 +133,55 @@ impl Area {
             metrics: Metrics::new(),
             throttles,
             background: TaskTracker::new(),
-            resolver_wake: Arc::new(Notify::new()),
+            resolver_wake: Notify::new(),
         })))
     }
 
+    /// The mail worker that delivers what these services queue, through `transport`.
+    pub fn mail_worker(&self, transport: Transport) -> Worker {
+        Worker::new(
+            self.store.clone(),
+            transport,
+            &self.mailer,
+            &self.config.mail,
+        )
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The links that go out in emails, and the check of the ones a client sends.
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// The counters `/metrics` reports; the server records requests in them.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The in-memory throttles (the admin gate checks tokens through them; tests move their
+    /// clock).
+    pub fn throttles(&self) -> &Arc<Throttles> {
+        &self.throttles
+    }
+
+    /// The password hasher (tests occupy its threads).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// What a new password must satisfy.
     pub fn password_policy(&self) -> PasswordPolicy {
         PasswordPolicy {
             min_chars: self.config.auth.min_password_length,
         }
     }
+}
 
-    fn hours(hours: u64) -> i64 {
-        (hours * 3600) as i64
-    }
+/// `hours` in seconds, as the store's expiry times count them.
+fn hours(hours: u64) -> i64 {
+    (hours * 3600) as i64
 }

@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use super::{Area, Session};
+use super::Session;
 use crate::auth;
 use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
 use crate::error::{AppError, FieldErrors};
@@ -26,7 +26,13 @@ pub struct ProfileUpdate {
     pub password: Option<PasswordChange>,
 }
 
-impl Area {
+flow_handle!(
+    /// Reading and editing the caller's own profile.
+    Profiles,
+    profiles
+);
+
+impl Profiles<'_> {
     /// The customer object of the session a bearer token opens: the token check and the
     /// profile read are one statement on one trip to a reader thread (see docs/performance.md).
     pub async fn own_profile(&self, token: &str) -> Result<Customer, AppError> {
@@ -84,7 +90,7 @@ impl Area {
         };
         let id = session.customer.clone();
         let keep = session.token_hash.clone();
-        let area = self.clone();
+        let services = self.0.clone();
         let email_change = new_email.is_some();
         let customer = self
             .store
@@ -117,7 +123,9 @@ impl Area {
                     sessions::end_all(tx, &id, Some(&keep))?;
                 }
                 if let Some(new_email) = &new_email {
-                    area.queue_email_change(tx, &id, new_email)?;
+                    services
+                        .email_changes()
+                        .queue_email_change(tx, &id, new_email)?;
                 }
                 Ok(match customers::profile(tx, &id)? {
                     Some(customer) => Outcome::Done(customer),
@@ -158,7 +166,8 @@ impl Area {
         // the lockout like a failed login.
         if locked || !matches {
             if !locked {
-                self.count_failed_password(session.customer.clone(), stored);
+                self.lockouts()
+                    .count_failed_password(session.customer.clone(), stored);
             }
             return Err(AppError::field("current_password", "is not correct"));
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use url::Url;
 
-use super::Area;
+use super::Services;
 use crate::auth;
 use crate::domain::EmailAddress;
 use crate::error::AppError;
@@ -21,7 +21,13 @@ const SETTLE: Duration = Duration::from_millis(20);
 /// How long the resolver waits before trying again after a failed pass.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-impl Area {
+flow_handle!(
+    /// The journal of password-reset and sign-up requests, and its resolver.
+    Requests,
+    requests
+);
+
+impl Requests<'_> {
     /// Commits `request` to the journal and wakes the resolver. Any failure to store it
     /// answers 503 `unavailable`, the same for every address.
     pub(super) async fn journal_request(&self, request: Request) -> Result<(), AppError> {
@@ -61,7 +67,7 @@ impl Area {
 
     /// Resolves one request and removes it, in one transaction.
     async fn resolve(&self, pending: Pending) -> Result<(), AppError> {
-        let area = self.clone();
+        let services = self.0.clone();
         let queued = self
             .store
             .write(move |tx| {
@@ -74,12 +80,12 @@ impl Area {
                 let Ok(email) = EmailAddress::parse(&request.email) else {
                     return Ok(false);
                 };
-                let limits = &area.config.limits;
+                let limits = &services.config.limits;
                 let allowed = requests::take_allowance(
                     tx,
                     &auth::digest(email.as_str()),
-                    limits.emails_per_address_per_minute,
-                    limits.emails_per_address_per_hour,
+                    limits.emails_per_address_per_minute.get(),
+                    limits.emails_per_address_per_hour.get(),
                 )?;
                 if !allowed {
                     return Ok(false);
@@ -90,11 +96,15 @@ impl Area {
                     .and_then(|u| Url::parse(u).ok());
                 match request.kind {
                     RequestKind::PasswordReset => match link_base {
-                        Some(reset_uri) => area.queue_password_reset(tx, &email, &reset_uri),
+                        Some(reset_uri) => services
+                            .resets()
+                            .queue_password_reset(tx, &email, &reset_uri),
                         None => Ok(false),
                     },
                     RequestKind::SignUp => {
-                        area.register(tx, &email, request.name, link_base.as_ref())
+                        services
+                            .sign_ups()
+                            .register(tx, &email, request.name, link_base.as_ref())
                     }
                 }
             })
@@ -108,9 +118,9 @@ impl Area {
 
 /// Resolves stored requests as they come, until `stopped`; then resolves what is left once
 /// more, so that a clean shutdown leaves nothing behind.
-pub async fn resolve_until(area: Area, mut stopped: watch::Receiver<bool>) {
+pub async fn resolve_until(services: Services, mut stopped: watch::Receiver<bool>) {
     loop {
-        let wait = match area.resolve_requests().await {
+        let wait = match services.requests().resolve_requests().await {
             Ok(_) => None,
             Err(e) => {
                 tracing::error!(error = %e, "stored requests could not be resolved; retrying");
@@ -121,7 +131,7 @@ pub async fn resolve_until(area: Area, mut stopped: watch::Receiver<bool>) {
             break;
         }
         let woken = tokio::select! {
-            _ = area.resolver_wake.notified(), if wait.is_none() => true,
+            _ = services.resolver_wake.notified(), if wait.is_none() => true,
             _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => false,
             _ = stopped.changed() => false,
         };
@@ -131,7 +141,7 @@ pub async fn resolve_until(area: Area, mut stopped: watch::Receiver<bool>) {
             tokio::time::sleep(SETTLE).await;
         }
     }
-    if let Err(e) = area.resolve_requests().await {
+    if let Err(e) = services.requests().resolve_requests().await {
         tracing::warn!(error = %e, "stored requests are left for the next start");
     }
 }

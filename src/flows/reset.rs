@@ -2,7 +2,6 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use super::Area;
 use crate::auth;
 use crate::domain::{EmailAddress, NewPassword, ResetCode, Status};
 use crate::error::AppError;
@@ -12,7 +11,13 @@ use crate::store::requests::{Request, RequestKind};
 use crate::store::{StoreResult, customers, outbox, sessions};
 use crate::throttle::IpBudget;
 
-impl Area {
+flow_handle!(
+    /// Forgotten passwords: asking for a reset code and using it.
+    Resets,
+    resets
+);
+
+impl Resets<'_> {
     /// Emails an active customer a link `<reset_uri>/<code>` to reset their password. Unknown
     /// and pending addresses get no email, and the caller cannot tell the difference: the
     /// request is stored (the same write for every address) and answered, then resolved in the
@@ -25,13 +30,14 @@ impl Area {
         ip: IpAddr,
     ) -> Result<(), AppError> {
         self.throttles.check_ip(IpBudget::Emails, ip)?;
-        self.journal_request(Request {
-            kind: RequestKind::PasswordReset,
-            email: email.as_str().to_owned(),
-            name: None,
-            link_base: Some(reset_uri.to_string()),
-        })
-        .await
+        self.requests()
+            .journal_request(Request {
+                kind: RequestKind::PasswordReset,
+                email: email.as_str().to_owned(),
+                name: None,
+                link_base: Some(reset_uri.to_string()),
+            })
+            .await
     }
 
     /// Issues a reset code to the active customer with this address and queues its email, in
@@ -49,7 +55,7 @@ impl Area {
             return Ok(false);
         }
         let code = ResetCode::generate();
-        let ttl = (self.config.auth.reset_code_ttl_minutes * 60) as i64;
+        let ttl = (self.config.auth.reset_code_ttl_minutes.get() * 60) as i64;
         codes::issue(
             tx,
             &record.id,

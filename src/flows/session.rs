@@ -1,6 +1,6 @@
 use std::net::IpAddr;
 
-use super::Area;
+use super::hours;
 use crate::auth;
 use crate::domain::{CustomerId, EmailAddress, PasswordPolicy, Status};
 use crate::error::AppError;
@@ -14,7 +14,13 @@ pub struct Session {
     pub token_hash: Vec<u8>,
 }
 
-impl Area {
+flow_handle!(
+    /// Logging in and out, and checking a bearer token.
+    Sessions,
+    sessions
+);
+
+impl Sessions<'_> {
     /// Checks email and password and opens a session, answering with its bearer token.
     /// Unknown email, wrong password and pending account fail alike, after the same work.
     /// Throttled per client IP and, after a few failures, per account (known or not); locked
@@ -44,13 +50,13 @@ impl Area {
             _ => return Err(AppError::InvalidCredentials),
         };
         if !verdict.matches {
-            self.count_failed_password(record.id, stored);
+            self.lockouts().count_failed_password(record.id, stored);
             return Err(AppError::InvalidCredentials);
         }
         self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
-        let ttl = Self::hours(self.config.auth.token_ttl_hours);
+        let ttl = hours(self.config.auth.token_ttl_hours.get());
         let (id, checked) = (record.id.clone(), stored.clone());
         // The password may have changed (a reset, a PATCH) or the account been locked while it
         // was being checked: the session opens only if the hash checked is still the stored one
@@ -78,12 +84,13 @@ impl Area {
 
     /// Re-hashes a password with the configured iteration count, after the login answered.
     fn rehash_in_background(&self, id: CustomerId, password: String, old_hash: String) {
-        let area = self.clone();
+        let services = self.0.clone();
         self.background.spawn(async move {
             let password = crate::domain::NewPassword::trusted(password);
             let result = async {
-                let hash = area.hasher.hash(&password).await?;
-                area.store
+                let hash = services.hasher.hash(&password).await?;
+                services
+                    .store
                     .write(move |tx| customers::replace_password_hash(tx, &id, &old_hash, &hash))
                     .await?;
                 Ok::<_, AppError>(())

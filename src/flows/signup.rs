@@ -2,7 +2,6 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use super::Area;
 use crate::domain::{EmailAddress, ProfileChanges, ProfileField, Status};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
@@ -19,7 +18,13 @@ pub struct SignUp {
     pub activate_uri: Option<Url>,
 }
 
-impl Area {
+flow_handle!(
+    /// Customers signing themselves up (with `auth.allow_signup`).
+    SignUps,
+    sign_ups
+);
+
+impl SignUps<'_> {
     /// Creates a pending customer and emails the activation link. The answer never says
     /// whether the address already had an account: an active owner is told by email that they
     /// have one (with a hint to reset the password), a pending one gets a fresh activation link.
@@ -30,13 +35,14 @@ impl Area {
             return Err(AppError::NotFound("there is no such endpoint".into()));
         }
         self.throttles.check_ip(IpBudget::Emails, ip)?;
-        self.journal_request(Request {
-            kind: RequestKind::SignUp,
-            email: signup.email.as_str().to_owned(),
-            name: signup.name,
-            link_base: signup.activate_uri.map(|u| u.to_string()),
-        })
-        .await
+        self.requests()
+            .journal_request(Request {
+                kind: RequestKind::SignUp,
+                email: signup.email.as_str().to_owned(),
+                name: signup.name,
+                link_base: signup.activate_uri.map(|u| u.to_string()),
+            })
+            .await
     }
 
     /// Resolves a sign-up in the resolver's transaction: a new pending customer, a fresh
@@ -67,7 +73,7 @@ impl Area {
                     StoreError::Inconsistent(format!("customer {} has no identifier", pending.id))
                 })?;
                 let known_name = customers::contact(tx, &pending.id)?.and_then(|(_, n)| n);
-                self.queue_activation(
+                self.activations().queue_activation(
                     tx,
                     &pending.id,
                     &identifier,
@@ -86,7 +92,14 @@ impl Area {
                     profile,
                 };
                 let (id, identifier) = customers::insert_pending(tx, &new)?;
-                self.queue_activation(tx, &id, &identifier, email, name.as_deref(), activate_uri)?;
+                self.activations().queue_activation(
+                    tx,
+                    &id,
+                    &identifier,
+                    email,
+                    name.as_deref(),
+                    activate_uri,
+                )?;
             }
         }
         Ok(true)

@@ -12,17 +12,17 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
-use super::reply::ok_json;
+use super::reply::{ok_json, ok_result};
 use crate::domain::{EmailAddress, Identifier, ListId, ProfileChanges, ProfileField};
 use crate::error::{AppError, FieldErrors};
-use crate::flows::{Area, MAX_PAGE, NewAccount, NewList};
+use crate::flows::{MAX_PAGE, NewAccount, NewList, Services};
 
 /// Customers per page when the query does not say.
 const DEFAULT_PAGE: u32 = 50;
 
 /// GET /subscriptions
-pub async fn public_lists(area: Area) -> Result<Response, Rejection> {
-    let lists = area.subscription_lists().await?;
+pub async fn public_lists(services: Services) -> Result<Response, Rejection> {
+    let lists = services.back_office().subscription_lists().await?;
     let mut response = ok_json(&json!({ "subscriptions": lists }));
     // The lists are the same for everyone and change rarely: shops may cache them briefly.
     response.headers_mut().insert(
@@ -33,19 +33,23 @@ pub async fn public_lists(area: Area) -> Result<Response, Rejection> {
 }
 
 /// POST /admin/customers
-pub async fn create_customer(area: Area, body: JsonObject) -> Result<Response, Rejection> {
-    let (account, lists) = parse_new_customer(&area, body)?;
-    let view = area.admin_create_customer(account, lists).await?;
+pub async fn create_customer(services: Services, body: JsonObject) -> Result<Response, Rejection> {
+    let (account, lists) = parse_new_customer(&services, body)?;
+    let view = services
+        .back_office()
+        .admin_create_customer(account, lists)
+        .await?;
     Ok(created(&view))
 }
 
 /// GET /admin/customers?search=&limit=&offset=
 pub async fn list_customers(
-    area: Area,
+    services: Services,
     query: Vec<(String, String)>,
 ) -> Result<Response, Rejection> {
     let page = Page::parse(query)?;
-    let (customers, total) = area
+    let (customers, total) = services
+        .back_office()
         .customer_page(page.search, page.limit, page.offset)
         .await?;
     Ok(ok_json(&json!({
@@ -54,13 +58,13 @@ pub async fn list_customers(
 }
 
 /// GET /admin/customers/{id}
-pub async fn show_customer(key: String, area: Area) -> Result<Response, Rejection> {
-    Ok(ok_json(&area.customer_view(&key).await?))
+pub async fn show_customer(key: String, services: Services) -> Result<Response, Rejection> {
+    Ok(ok_json(&services.back_office().customer_view(&key).await?))
 }
 
 /// DELETE /admin/customers/{id}
-pub async fn delete_customer(key: String, area: Area) -> Result<Response, Rejection> {
-    let view = area.admin_delete_customer(&key).await?;
+pub async fn delete_customer(key: String, services: Services) -> Result<Response, Rejection> {
+    let view = services.back_office().admin_delete_customer(&key).await?;
     Ok(ok_json(
         &json!({ "result": "deleted", "id": view.customer.id }),
     ))
@@ -69,19 +73,22 @@ pub async fn delete_customer(key: String, area: Area) -> Result<Response, Reject
 /// POST /admin/customers/{id}/resend_activation
 pub async fn resend_activation(
     key: String,
-    area: Area,
+    services: Services,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
-    let activate_uri = body.optional_parsed("activate_uri", |raw| area.links.resolve(raw));
+    let activate_uri = body.optional_parsed("activate_uri", |raw| services.links().resolve(raw));
     body.finish()?;
-    area.resend_activation(&key, activate_uri).await?;
-    Ok(ok_json(&json!({ "result": "email_sent" })))
+    services
+        .activations()
+        .resend_activation(&key, activate_uri)
+        .await?;
+    Ok(ok_result("email_sent"))
 }
 
 /// PUT /admin/customers/{id}/subscriptions
 pub async fn set_subscriptions(
     key: String,
-    area: Area,
+    services: Services,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let lists = subscriptions_field(&mut body);
@@ -89,44 +96,47 @@ pub async fn set_subscriptions(
         body.reject_field("subscriptions", "is required");
     }
     body.finish()?;
-    let view = area
+    let view = services
+        .back_office()
         .admin_set_subscriptions(&key, lists.unwrap_or_default())
         .await?;
     Ok(ok_json(&view))
 }
 
 /// GET /admin/customers/{id}/consents
-pub async fn consents(key: String, area: Area) -> Result<Response, Rejection> {
-    let records = area.consent_history(&key).await?;
+pub async fn consents(key: String, services: Services) -> Result<Response, Rejection> {
+    let records = services.back_office().consent_history(&key).await?;
     Ok(ok_json(&json!({ "consents": records })))
 }
 
 /// GET /admin/subscriptions
-pub async fn lists(area: Area) -> Result<Response, Rejection> {
-    let lists = area.subscription_lists().await?;
+pub async fn lists(services: Services) -> Result<Response, Rejection> {
+    let lists = services.back_office().subscription_lists().await?;
     Ok(ok_json(&json!({ "subscriptions": lists })))
 }
 
 /// POST /admin/subscriptions
-pub async fn add_list(area: Area, mut body: JsonObject) -> Result<Response, Rejection> {
+pub async fn add_list(services: Services, mut body: JsonObject) -> Result<Response, Rejection> {
     let id = body.required_str("id");
     let name = body.required_str("name");
     let description = body.optional_str("description");
     body.finish()?;
     let new = NewList::parse(&id, &name, description.as_deref())?;
-    Ok(created(&area.add_subscription_list(new).await?))
+    Ok(created(
+        &services.back_office().add_subscription_list(new).await?,
+    ))
 }
 
 /// DELETE /admin/subscriptions/{id}
-pub async fn remove_list(id: String, area: Area) -> Result<Response, Rejection> {
-    area.remove_subscription_list(&id).await?;
-    Ok(ok_json(&json!({ "result": "deleted" })))
+pub async fn remove_list(id: String, services: Services) -> Result<Response, Rejection> {
+    services.back_office().remove_subscription_list(&id).await?;
+    Ok(ok_result("deleted"))
 }
 
 /// Reads a creation body: `email`, `name`, `identifier`?, `send_activation`? (default true),
 /// `activate_uri`?, any other profile field, and `subscriptions`?.
 fn parse_new_customer(
-    area: &Area,
+    services: &Services,
     mut body: JsonObject,
 ) -> Result<(NewAccount, BTreeSet<ListId>), AppError> {
     let email = body.required_parsed("email", EmailAddress::parse);
@@ -137,7 +147,7 @@ fn parse_new_customer(
     });
     let identifier = body.optional_parsed("identifier", Identifier::parse);
     let send_activation = body.optional_bool("send_activation").unwrap_or(true);
-    let activate_uri = body.optional_parsed("activate_uri", |raw| area.links.resolve(raw));
+    let activate_uri = body.optional_parsed("activate_uri", |raw| services.links().resolve(raw));
     let mut profile = ProfileChanges::default();
     for field in ProfileField::ALL
         .into_iter()

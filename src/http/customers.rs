@@ -7,59 +7,65 @@ use warp::reply::Response;
 
 use super::body::JsonObject;
 use super::client::ClientIp;
-use super::reply::ok_json;
+use super::reply::{ok_json, ok_result};
 use crate::auth;
 use crate::domain::{EmailAddress, ProfileChanges, ProfileField};
 use crate::error::AppError;
-use crate::flows::{Area, PasswordChange, ProfileUpdate, Session, SignUp};
+use crate::flows::{PasswordChange, ProfileUpdate, Services, Session, SignUp};
 
 /// POST /customers/login
-pub async fn login(area: Area, ip: ClientIp, mut body: JsonObject) -> Result<Response, Rejection> {
+pub async fn login(
+    services: Services,
+    ip: ClientIp,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
     let email = body.required_str("email");
     let password = body.required_str("password");
     body.finish()?;
-    let result = area.login(&email, &password, ip.0).await;
+    let result = services.sessions().login(&email, &password, ip.0).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(AppError::InvalidCredentials) => "invalid_credentials",
         Err(AppError::Throttled { .. }) => "throttled",
         Err(_) => "error",
     };
-    area.metrics.observe_login(outcome);
+    services.metrics().observe_login(outcome);
     tracing::info!(target: "customer_area::audit", outcome, account = %auth::log_hash(&email), %ip, "login");
     Ok(ok_json(&json!({ "token": result? })))
 }
 
 /// POST /customers/logout
-pub async fn logout(area: Area, session: Session) -> Result<Response, Rejection> {
-    area.logout(session).await?;
-    Ok(ok_json(&json!({ "result": "logged_out" })))
+pub async fn logout(services: Services, session: Session) -> Result<Response, Rejection> {
+    services.sessions().logout(session).await?;
+    Ok(ok_result("logged_out"))
 }
 
 /// GET /customers/self
-pub async fn show_self(area: Area, token: String) -> Result<Response, Rejection> {
-    Ok(ok_json(&area.own_profile(&token).await?))
+pub async fn show_self(services: Services, token: String) -> Result<Response, Rejection> {
+    Ok(ok_json(&services.profiles().own_profile(&token).await?))
 }
 
 /// PATCH /customers/self
 pub async fn update_self(
-    area: Area,
+    services: Services,
     session: Session,
     body: JsonObject,
 ) -> Result<Response, Rejection> {
     let update = parse_update(body)?;
-    Ok(ok_json(&area.update_profile(&session, update).await?))
+    Ok(ok_json(
+        &services.profiles().update_profile(&session, update).await?,
+    ))
 }
 
 /// DELETE /customers/self
-pub async fn delete_self(area: Area, session: Session) -> Result<Response, Rejection> {
-    area.delete_account(session).await?;
-    Ok(ok_json(&json!({ "result": "deleted" })))
+pub async fn delete_self(services: Services, session: Session) -> Result<Response, Rejection> {
+    services.accounts().delete_account(session).await?;
+    Ok(ok_result("deleted"))
 }
 
 /// POST /customers/activate
 pub async fn activate(
-    area: Area,
+    services: Services,
     ip: ClientIp,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
@@ -68,53 +74,64 @@ pub async fn activate(
     let password = body.required_str("password");
     let password_check = body.required_str("password_check");
     body.finish()?;
-    area.activate(&identifier, &secret, &password, &password_check, ip.0)
+    services
+        .activations()
+        .activate(&identifier, &secret, &password, &password_check, ip.0)
         .await?;
-    Ok(ok_json(&json!({ "result": "activated" })))
+    Ok(ok_result("activated"))
 }
 
 /// POST /customers/password_reset
 pub async fn request_password_reset(
-    area: Area,
+    services: Services,
     ip: ClientIp,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let email = body.required_parsed("email", EmailAddress::parse);
-    let reset_uri = body.required_parsed("reset_uri", |raw| area.links.resolve(raw));
+    let reset_uri = body.required_parsed("reset_uri", |raw| services.links().resolve(raw));
     let (email, reset_uri) = body.finish_with(email.zip(reset_uri))?;
-    area.request_password_reset(email, reset_uri, ip.0).await?;
-    Ok(ok_json(&json!({ "result": "email_sent" })))
+    services
+        .resets()
+        .request_password_reset(email, reset_uri, ip.0)
+        .await?;
+    Ok(ok_result("email_sent"))
 }
 
 /// POST /customers/do_reset
 pub async fn reset_password(
-    area: Area,
+    services: Services,
     ip: ClientIp,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let email = body.required_str("email");
     let code = body.required_str("code");
     body.finish()?;
-    let token = area.reset_password(&email, &code, ip.0).await?;
+    let token = services
+        .resets()
+        .reset_password(&email, &code, ip.0)
+        .await?;
     Ok(ok_json(&json!({ "token": token })))
 }
 
 /// POST /customers/newemail_confirm
 pub async fn confirm_new_email(
-    area: Area,
+    services: Services,
     ip: ClientIp,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
     let identifier = body.required_str("identifier");
     let key = body.required_str("key");
     body.finish()?;
-    area.confirm_new_email(&identifier, &key, ip.0).await?;
-    Ok(ok_json(&json!({ "result": "updated" })))
+    services
+        .email_changes()
+        .confirm_new_email(&identifier, &key, ip.0)
+        .await?;
+    Ok(ok_result("updated"))
 }
 
 /// POST /customers/signup
 pub async fn sign_up(
-    area: Area,
+    services: Services,
     ip: ClientIp,
     mut body: JsonObject,
 ) -> Result<Response, Rejection> {
@@ -122,18 +139,20 @@ pub async fn sign_up(
     let name = body
         .required_parsed("name", |raw| ProfileField::Name.parse(raw))
         .flatten();
-    let activate_uri = body.optional_parsed("activate_uri", |raw| area.links.resolve(raw));
+    let activate_uri = body.optional_parsed("activate_uri", |raw| services.links().resolve(raw));
     let email = body.finish_with(email)?;
-    area.sign_up(
-        SignUp {
-            email,
-            name,
-            activate_uri,
-        },
-        ip.0,
-    )
-    .await?;
-    Ok(ok_json(&json!({ "result": "email_sent" })))
+    services
+        .sign_ups()
+        .sign_up(
+            SignUp {
+                email,
+                name,
+                activate_uri,
+            },
+            ip.0,
+        )
+        .await?;
+    Ok(ok_result("email_sent"))
 }
 
 /// Reads a PATCH body: any subset of the customer object, plus a password change.

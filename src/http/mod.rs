@@ -28,7 +28,7 @@ use warp::reply::Response;
 pub use error::error_response;
 
 use crate::error::AppError;
-use crate::flows::{Area, Session};
+use crate::flows::{Services, Session};
 use body::{json_object, optional_json_object};
 use client::bearer;
 use route::{Route, at, at_with_param};
@@ -41,23 +41,25 @@ macro_rules! any_of {
     };
 }
 
-/// The whole HTTP API of the customer area, every error included.
-pub fn routes(area: Area) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    let cors = cors::Cors::new(&area.config.server.cors_origins);
+/// The whole HTTP API of the customer services, every error included.
+pub fn routes(
+    services: Services,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let cors = cors::Cors::new(&services.config().server.cors_origins);
     let preflight_cors = cors.clone();
     // OPTIONS on any path: a CORS preflight.
     let preflight = options_only()
         .and(warp::header::headers_cloned())
         .map(move |headers: http::HeaderMap| preflight_cors.preflight(&headers));
     let lists = at(&PUBLIC_LISTS)
-        .and(with_area(area.clone()))
+        .and(with_services(services.clone()))
         .and_then(admin::public_lists);
     let api = any_of!(
-        customer_routes(&area),
-        admin_routes(&area),
+        customer_routes(&services),
+        admin_routes(&services),
         lists,
-        ops_routes(&area),
-        crate::web::routes(&area),
+        ops_routes(&services),
+        crate::web::routes(&services),
         preflight,
     )
     .recover(error::recover)
@@ -84,25 +86,25 @@ fn with_allow(path: &str, mut response: Response) -> Response {
 }
 
 fn customer_routes(
-    area: &Area,
+    services: &Services,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    let trusted: Arc<[IpAddr]> = area.config.trusted_proxies().into();
+    let trusted: Arc<[IpAddr]> = services.config().trusted_proxies().into();
     // Anyone, with a JSON body; throttled by the client's address.
     let visitor = |route: &'static Route| {
         at(route)
-            .and(with_area(area.clone()))
+            .and(with_services(services.clone()))
             .and(client::client_ip(trusted.clone()))
             .and(json_object())
     };
     // A signed-in customer.
     let customer = |route: &'static Route| {
         at(route)
-            .and(with_area(area.clone()))
-            .and(authenticated(area.clone()))
+            .and(with_services(services.clone()))
+            .and(authenticated(services.clone()))
     };
     // The handler checks the token and reads in one database trip.
     let show = at(&SHOW_SELF)
-        .and(with_area(area.clone()))
+        .and(with_services(services.clone()))
         .and(bearer_token())
         .and_then(customers::show_self);
     any_of!(
@@ -118,32 +120,26 @@ fn customer_routes(
         visitor(&RESET_PASSWORD).and_then(customers::reset_password),
         visitor(&CONFIRM_NEW_EMAIL).and_then(customers::confirm_new_email),
         // Only with auth.allow_signup; otherwise it does not exist.
-        signup_enabled(area)
+        signup_enabled(services)
             .and(visitor(&SIGN_UP))
             .and_then(customers::sign_up),
     )
 }
 
 /// Passes only when sign-up is on; otherwise the request is treated as an unknown route.
-fn signup_enabled(area: &Area) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    let enabled = area.config.auth.allow_signup;
-    warp::any()
-        .and_then(move || async move {
-            if enabled {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one()
+fn signup_enabled(
+    services: &Services,
+) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    route::only_when(services.config().auth.allow_signup)
 }
 
 /// The back office under `/admin`, behind [`admin_gate`].
 fn admin_routes(
-    area: &Area,
+    services: &Services,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    let served = |route: &'static Route| at(route).and(with_area(area.clone()));
-    let served_with_id = |route: &'static Route| at_with_param(route).and(with_area(area.clone()));
+    let served = |route: &'static Route| at(route).and(with_services(services.clone()));
+    let served_with_id =
+        |route: &'static Route| at_with_param(route).and(with_services(services.clone()));
     let routes = any_of!(
         served(&CREATE_CUSTOMER)
             .and(json_object())
@@ -166,27 +162,19 @@ fn admin_routes(
             .and_then(admin::add_list),
         served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
     );
-    warp::path("admin").and(admin_gate(area)).and(routes)
+    warp::path("admin").and(admin_gate(services)).and(routes)
 }
 
 /// Lets a request into `/admin` only when `admin.api_token` is set (otherwise the whole
 /// prefix is an unknown route) and the caller presents exactly that token.
-fn admin_gate(area: &Area) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    let configured = area.config.admin.api_token.clone();
+fn admin_gate(services: &Services) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    let configured = services.config().admin.api_token.clone();
     let enabled = !configured.is_empty();
     // Comparing digests keeps the comparison constant-time whatever the lengths.
     let expected = crate::auth::digest(configured.expose());
-    let open = warp::any()
-        .and_then(move || async move {
-            if enabled {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one();
-    let throttles = area.throttles.clone();
-    let trusted: std::sync::Arc<[std::net::IpAddr]> = area.config.trusted_proxies().into();
+    let open = route::only_when(enabled);
+    let throttles = services.throttles().clone();
+    let trusted: std::sync::Arc<[std::net::IpAddr]> = services.config().trusted_proxies().into();
     open.and(warp::header::optional::<String>("authorization"))
         .and(client::client_ip(trusted))
         .and_then(move |header: Option<String>, ip: client::ClientIp| {
@@ -204,13 +192,13 @@ fn admin_gate(area: &Area) -> impl Filter<Extract = (), Error = Rejection> + Clo
 }
 
 fn ops_routes(
-    area: &Area,
+    services: &Services,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
     let health = at(&HEALTHZ)
-        .and(with_area(area.clone()))
+        .and(with_services(services.clone()))
         .and_then(ops::healthz);
     let metrics = at(&METRICS)
-        .and(with_area(area.clone()))
+        .and(with_services(services.clone()))
         .and(warp::ext::optional::<server::PeerAddr>())
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("x-forwarded-for"))
@@ -233,9 +221,11 @@ fn options_only() -> impl Filter<Extract = (), Error = Rejection> + Clone {
         .untuple_one()
 }
 
-/// Hands the customer area to a handler.
-fn with_area(area: Area) -> impl Filter<Extract = (Area,), Error = Infallible> + Clone {
-    warp::any().map(move || area.clone())
+/// Hands the customer services to a handler.
+fn with_services(
+    services: Services,
+) -> impl Filter<Extract = (Services,), Error = Infallible> + Clone {
+    warp::any().map(move || services.clone())
 }
 
 /// The token of `Authorization: Bearer <token>`, unchecked; 401 without one. The handler
@@ -252,11 +242,17 @@ fn bearer_token() -> impl Filter<Extract = (String,), Error = Rejection> + Clone
 
 /// The caller's session from `Authorization: Bearer <token>`; 401 without a live one.
 /// Tokens are taken from this header only, never from a query parameter or a cookie.
-fn authenticated(area: Area) -> impl Filter<Extract = (Session,), Error = Rejection> + Clone {
+fn authenticated(
+    services: Services,
+) -> impl Filter<Extract = (Session,), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
-        .and(with_area(area))
-        .and_then(|header: Option<String>, area: Area| async move {
+        .and(with_services(services))
+        .and_then(|header: Option<String>, services: Services| async move {
             let token = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
-            area.authenticate(token).await.map_err(Rejection::from)
+            services
+                .sessions()
+                .authenticate(token)
+                .await
+                .map_err(Rejection::from)
         })
 }

@@ -10,13 +10,11 @@ use super::client::is_operator;
 use super::reply::ok_json;
 use super::server::PeerAddr;
 use crate::error::AppError;
-use crate::flows::Area;
-use crate::metrics::Snapshot;
-use crate::store::{self, outbox};
+use crate::flows::Services;
 
 /// GET /healthz
-pub async fn healthz(area: Area) -> Result<Response, Rejection> {
-    match area.store.read(store::ping).await {
+pub async fn healthz(services: Services) -> Result<Response, Rejection> {
+    match services.operations().health().await {
         Ok(()) => Ok(ok_json(&json!({ "status": "ok", "database": "ok" }))),
         Err(e) => {
             tracing::error!(error = %e, "health check: database not answering");
@@ -32,12 +30,12 @@ pub async fn healthz(area: Area) -> Result<Response, Rejection> {
 
 /// GET /metrics
 pub async fn metrics(
-    area: Area,
+    services: Services,
     peer: Option<PeerAddr>,
     authorization: Option<String>,
     forwarded_for: Option<String>,
 ) -> Result<Response, Rejection> {
-    let admin_token = area.config.admin.api_token.expose();
+    let admin_token = services.config().admin.api_token.expose();
     if !is_operator(
         admin_token,
         authorization.as_deref(),
@@ -46,21 +44,7 @@ pub async fn metrics(
     ) {
         return Err(AppError::NotFound("there is no such endpoint".into()).into());
     }
-    let (queued, sent, failed) = area
-        .store
-        .read(outbox::counts)
-        .await
-        .map_err(AppError::from)?;
-    let (in_use, size) = area.store.pool_usage();
-    let snapshot = Snapshot {
-        emails_queued: queued,
-        emails_sent: sent,
-        emails_failed: failed,
-        pool_in_use: i64::from(in_use),
-        pool_size: i64::from(size),
-        hashing_queue: area.hasher.queue_depth() as i64,
-    };
-    let mut response = area.metrics.render(snapshot).into_response();
+    let mut response = services.operations().metrics_text().await?.into_response();
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(

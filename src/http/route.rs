@@ -89,6 +89,20 @@ impl Route {
     }
 }
 
+/// Passes only when `enabled`; otherwise the request is treated as an unknown route (a switched
+/// off feature does not exist).
+pub fn only_when(enabled: bool) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::any()
+        .and_then(move || async move {
+            if enabled {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
+}
+
 /// The rejection of a route whose path matched but whose method did not. It answers 405
 /// (with `Allow`) when no other route takes the request.
 #[derive(Debug)]

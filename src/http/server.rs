@@ -126,7 +126,9 @@ where
     // warp's future owns what it needs, so the lock is held only while it is built.
     let answer = service.lock().expect("never poisoned").call(request);
     async move {
+        let in_flight = metrics.in_flight();
         let response = answer.await?;
+        drop(in_flight);
         Ok(finish(
             response,
             &metrics,

@@ -80,14 +80,27 @@ const CUSTOMER_ID: Param = Param::Path {
 };
 const SPENDS_A_BUDGET: &[Failure] = &[Throttled];
 
+/// An endpoint of the customers' API that anyone may call.
+const fn visitor(id: &'static str, summary: &'static str, success: Success) -> Operation {
+    Operation::new(id, summary, Tag::Customers, Public, success)
+}
+
+/// An endpoint of the customers' API for a signed-in customer.
+const fn customer(id: &'static str, summary: &'static str, success: Success) -> Operation {
+    Operation::new(id, summary, Tag::Customers, Customer, success)
+}
+
+/// An endpoint of the back office, behind the admin token.
+const fn admin(id: &'static str, summary: &'static str, success: Success) -> Operation {
+    Operation::new(id, summary, Tag::Admin, Admin, success)
+}
+
 pub const LOGIN: Route = Route::api(
     Post,
     "/customers/login",
-    Operation::new(
+    visitor(
         "login",
         "Log in",
-        Tag::Customers,
-        Public,
         Success::ok("A session token.", Schema("Token")),
     )
     .body(Body::Required("Login"))
@@ -97,11 +110,9 @@ pub const LOGIN: Route = Route::api(
 pub const LOGOUT: Route = Route::api(
     Post,
     "/customers/logout",
-    Operation::new(
+    customer(
         "logout",
         "End the calling session",
-        Tag::Customers,
-        Customer,
         Success::ok("Logged out.", Result("logged_out")),
     ),
 );
@@ -109,11 +120,9 @@ pub const LOGOUT: Route = Route::api(
 pub const SHOW_SELF: Route = Route::api(
     Get,
     "/customers/self",
-    Operation::new(
+    customer(
         "showSelf",
         "The caller's customer object",
-        Tag::Customers,
-        Customer,
         Success::ok("The customer.", Schema("Customer")),
     ),
 );
@@ -121,11 +130,9 @@ pub const SHOW_SELF: Route = Route::api(
 pub const UPDATE_SELF: Route = Route::api(
     Patch,
     "/customers/self",
-    Operation::new(
+    customer(
         "updateSelf",
         "Edit the profile, subscriptions, email or password",
-        Tag::Customers,
-        Customer,
         Success::ok("The customer, as it now is.", Schema("Customer")),
     )
     .body(Body::Required("ProfileUpdate"))
@@ -135,11 +142,9 @@ pub const UPDATE_SELF: Route = Route::api(
 pub const DELETE_SELF: Route = Route::api(
     Delete,
     "/customers/self",
-    Operation::new(
+    customer(
         "deleteSelf",
         "Delete the account and everything tied to it",
-        Tag::Customers,
-        Customer,
         Success::ok("Deleted.", Schema("Deleted")),
     ),
 );
@@ -147,11 +152,9 @@ pub const DELETE_SELF: Route = Route::api(
 pub const ACTIVATE: Route = Route::api(
     Post,
     "/customers/activate",
-    Operation::new(
+    visitor(
         "activate",
         "Activate an account with the emailed secret",
-        Tag::Customers,
-        Public,
         Success::ok("Activated.", Result("activated")),
     )
     .body(Body::Required("Activate"))
@@ -161,11 +164,9 @@ pub const ACTIVATE: Route = Route::api(
 pub const REQUEST_PASSWORD_RESET: Route = Route::api(
     Post,
     "/customers/password_reset",
-    Operation::new(
+    visitor(
         "requestPasswordReset",
         "Email a password reset code",
-        Tag::Customers,
-        Public,
         EMAIL_SENT,
     )
     .body(Body::Required("PasswordResetRequest"))
@@ -175,11 +176,9 @@ pub const REQUEST_PASSWORD_RESET: Route = Route::api(
 pub const RESET_PASSWORD: Route = Route::api(
     Post,
     "/customers/do_reset",
-    Operation::new(
+    visitor(
         "doReset",
         "Reset the password with the emailed code",
-        Tag::Customers,
-        Public,
         Success::ok(
             "The new passphrase in a JWT signed with the code.",
             Schema("ResetToken"),
@@ -192,11 +191,9 @@ pub const RESET_PASSWORD: Route = Route::api(
 pub const CONFIRM_NEW_EMAIL: Route = Route::api(
     Post,
     "/customers/newemail_confirm",
-    Operation::new(
+    visitor(
         "confirmNewEmail",
         "Confirm a new email address",
-        Tag::Customers,
-        Public,
         Success::ok("The email address changed.", Result("updated")),
     )
     .body(Body::Required("NewEmailConfirm"))
@@ -206,11 +203,9 @@ pub const CONFIRM_NEW_EMAIL: Route = Route::api(
 pub const SIGN_UP: Route = Route::api(
     Post,
     "/customers/signup",
-    Operation::new(
+    visitor(
         "signUp",
         "Sign up (only with `auth.allow_signup`; otherwise 404)",
-        Tag::Customers,
-        Public,
         EMAIL_SENT,
     )
     .body(Body::Required("SignUp"))
@@ -233,11 +228,9 @@ pub const PUBLIC_LISTS: Route = Route::api(
 pub const CREATE_CUSTOMER: Route = Route::api(
     Post,
     "/admin/customers",
-    Operation::new(
+    admin(
         "createCustomer",
         "Create a pending customer (and email the activation link)",
-        Tag::Admin,
-        Admin,
         Success::created("Created.", Schema("AdminCustomer")),
     )
     .body(Body::Required("NewCustomer"))
@@ -247,11 +240,9 @@ pub const CREATE_CUSTOMER: Route = Route::api(
 pub const LIST_CUSTOMERS: Route = Route::api(
     Get,
     "/admin/customers",
-    Operation::new(
+    admin(
         "listCustomers",
         "Find customers",
-        Tag::Admin,
-        Admin,
         Success::ok("A page of customers.", Schema("CustomerPage")),
     )
     .params(&[
@@ -279,11 +270,9 @@ pub const LIST_CUSTOMERS: Route = Route::api(
 pub const SHOW_CUSTOMER: Route = Route::api(
     Get,
     "/admin/customers/{id}",
-    Operation::new(
+    admin(
         "showCustomer",
         "One customer",
-        Tag::Admin,
-        Admin,
         Success::ok("The customer.", Schema("AdminCustomer")),
     )
     .params(&[CUSTOMER_ID])
@@ -293,11 +282,9 @@ pub const SHOW_CUSTOMER: Route = Route::api(
 pub const DELETE_CUSTOMER: Route = Route::api(
     Delete,
     "/admin/customers/{id}",
-    Operation::new(
+    admin(
         "deleteCustomer",
         "Delete a customer; their sessions end at once",
-        Tag::Admin,
-        Admin,
         Success::ok("Deleted.", Schema("AdminDeleted")),
     )
     .params(&[CUSTOMER_ID])
@@ -307,11 +294,9 @@ pub const DELETE_CUSTOMER: Route = Route::api(
 pub const RESEND_ACTIVATION: Route = Route::api(
     Post,
     "/admin/customers/{id}/resend_activation",
-    Operation::new(
+    admin(
         "resendActivation",
         "Email a new activation secret",
-        Tag::Admin,
-        Admin,
         Success::ok("Sent.", Result("email_sent")),
     )
     .described("No body at all is the same as `{}`.")
@@ -323,11 +308,9 @@ pub const RESEND_ACTIVATION: Route = Route::api(
 pub const SET_SUBSCRIPTIONS: Route = Route::api(
     Put,
     "/admin/customers/{id}/subscriptions",
-    Operation::new(
+    admin(
         "setSubscriptions",
         "Replace a customer's subscriptions",
-        Tag::Admin,
-        Admin,
         Success::ok("The customer.", Schema("AdminCustomer")),
     )
     .params(&[CUSTOMER_ID])
@@ -338,11 +321,9 @@ pub const SET_SUBSCRIPTIONS: Route = Route::api(
 pub const CONSENTS: Route = Route::api(
     Get,
     "/admin/customers/{id}/consents",
-    Operation::new(
+    admin(
         "consents",
         "A customer's consent trail, oldest first",
-        Tag::Admin,
-        Admin,
         Success::ok("The consent records.", Schema("Consents")),
     )
     .params(&[CUSTOMER_ID])
@@ -352,11 +333,9 @@ pub const CONSENTS: Route = Route::api(
 pub const ADMIN_LISTS: Route = Route::api(
     Get,
     "/admin/subscriptions",
-    Operation::new(
+    admin(
         "adminLists",
         "Every subscription list",
-        Tag::Admin,
-        Admin,
         Success::ok("The lists.", Schema("SubscriptionLists")),
     ),
 );
@@ -364,11 +343,9 @@ pub const ADMIN_LISTS: Route = Route::api(
 pub const ADD_LIST: Route = Route::api(
     Post,
     "/admin/subscriptions",
-    Operation::new(
+    admin(
         "addList",
         "Add a subscription list",
-        Tag::Admin,
-        Admin,
         Success::created("The new list.", Schema("SubscriptionList")),
     )
     .body(Body::Required("NewSubscriptionList"))
@@ -378,11 +355,9 @@ pub const ADD_LIST: Route = Route::api(
 pub const REMOVE_LIST: Route = Route::api(
     Delete,
     "/admin/subscriptions/{id}",
-    Operation::new(
+    admin(
         "removeList",
         "Remove a list; its subscribers are opted out",
-        Tag::Admin,
-        Admin,
         Success::ok("Deleted.", Schema("Deleted")),
     )
     .params(&[Param::Path {

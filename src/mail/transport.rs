@@ -61,8 +61,8 @@ impl Transport {
                     tls: smtp.tls,
                     credentials: (!smtp.username.is_empty())
                         .then(|| (smtp.username.clone(), smtp.password.clone())),
-                    connect_timeout: Duration::from_secs(smtp.connect_timeout_seconds),
-                    command_timeout: Duration::from_secs(smtp.command_timeout_seconds),
+                    connect_timeout: Duration::from_secs(smtp.connect_timeout_seconds.get()),
+                    command_timeout: Duration::from_secs(smtp.command_timeout_seconds.get()),
                 })
             }
         }

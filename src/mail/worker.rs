@@ -43,16 +43,16 @@ impl Worker {
             store,
             transport,
             from: mailer.from_address().to_owned(),
-            max_age_seconds: (settings.max_age_hours * 3600) as i64,
+            max_age_seconds: (settings.max_age_hours.get() * 3600) as i64,
             backoff: Backoff {
-                first: settings.retry_first_seconds as i64,
-                max: settings.retry_max_seconds as i64,
+                first: settings.retry_first_seconds.get() as i64,
+                max: settings.retry_max_seconds.get() as i64,
             },
             // A lease outlives the slowest possible attempt (connection, then MAIL, RCPT, DATA,
             // upload and QUIT each at their timeout), so no other process can take an email
             // while it is still being sent; a worker that dies loses its lease after this long.
-            lease_seconds: (settings.smtp.connect_timeout_seconds
-                + 5 * settings.smtp.command_timeout_seconds
+            lease_seconds: (settings.smtp.connect_timeout_seconds.get()
+                + 5 * settings.smtp.command_timeout_seconds.get()
                 + 30) as i64,
             wake: mailer.wake_signal(),
         }

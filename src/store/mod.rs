@@ -159,7 +159,7 @@ impl Store {
             Ok(())
         });
         let pool = Pool::builder()
-            .max_size(settings.pool_size)
+            .max_size(settings.pool_size.get())
             .min_idle(Some(1))
             // A connection to a local file does not go stale, and the check (a `SELECT 1` on
             // every checkout) showed in the profile of GET /customers/self (docs/performance.md).
@@ -179,7 +179,7 @@ impl Store {
         // threads than cores only took turns on them (41k vs 28k GET /customers/self per
         // second with 2 and 7 readers on 2 cores, docs/performance.md).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let readers = (settings.pool_size as usize)
+        let readers = (settings.pool_size.get() as usize)
             .saturating_sub(1)
             .clamp(1, cores);
         Ok(Store {

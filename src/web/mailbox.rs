@@ -15,7 +15,7 @@ use warp::reply::Response;
 use super::assets::Site;
 use super::{escape, html, locked_down};
 use crate::config::{DemoMailbox, MailTransport};
-use crate::flows::Area;
+use crate::flows::Services;
 use crate::http::client::{ClientIp, client_ip};
 
 /// The HTML part of an email, shown in a sandboxed frame: no script, no loads, links open
@@ -24,8 +24,8 @@ const EMAIL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-an
      sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation";
 
 /// `/demo/mail`, `/demo/mail/<file>` and `/demo/mail/<file>/html`, when the mailbox is on.
-pub fn routes(area: &Area, site: Arc<Site>) -> BoxedFilter<(Response,)> {
-    let config = &area.config;
+pub fn routes(services: &Services, site: Arc<Site>) -> BoxedFilter<(Response,)> {
+    let config = services.config();
     let on = config.web.demo_mailbox == DemoMailbox::Auto
         && config.mail.transport == MailTransport::File;
     let dir = Arc::new(config.mail.dir.clone());

@@ -13,8 +13,8 @@ use warp::Reply;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::flows::Area;
-use crate::http::route::{at, at_with_param};
+use crate::flows::Services;
+use crate::http::route::{at, at_with_param, only_when};
 use crate::http::table::{
     ACTIVATE_PAGE, CONFIRM_EMAIL_PAGE, FORGOT_PAGE, INDEX_PAGE, RESET_PAGE, SIGN_UP_PAGE,
 };
@@ -25,8 +25,8 @@ pub(crate) const PAGE_CSP: &str = "default-src 'self'; base-uri 'none'; form-act
      object-src 'none'; frame-ancestors 'none'";
 
 /// Every page and asset; with `[web] enabled = false`, nothing (each path is an unknown route).
-pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
-    let config = &area.config;
+pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
+    let config = services.config();
     if !config.web.enabled {
         return warp::any()
             .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
@@ -47,16 +47,8 @@ pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
         .and(page("reset"));
     let confirm = at(&CONFIRM_EMAIL_PAGE).and(page("confirm-email"));
     // Only with auth.allow_signup; otherwise an unknown route.
-    let allow_signup = config.auth.allow_signup;
     let signup = at(&SIGN_UP_PAGE)
-        .and_then(move || async move {
-            if allow_signup {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one()
+        .and(only_when(config.auth.allow_signup))
         .and(page("signup"));
     // GET /assets/<version>/<name> (the `ASSET` table entry; two segments, so matched here)
     let asset_site = site.clone();
@@ -82,7 +74,7 @@ pub fn routes(area: &Area) -> BoxedFilter<(Response,)> {
         .unify()
         .or(asset)
         .unify()
-        .or(mailbox::routes(area, site))
+        .or(mailbox::routes(services, site))
         .unify()
         .boxed()
 }

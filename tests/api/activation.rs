@@ -3,6 +3,7 @@
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::num::NonZero;
 
 const LINK: &str = "https://shop.example.com/activate";
 
@@ -119,7 +120,7 @@ async fn wrong_secrets_are_refused_and_five_kill_the_secret() {
 
 #[tokio::test]
 async fn an_expired_secret_is_refused() {
-    let app = spawn_app_with(|c| c.auth.activation_ttl_hours = 1).await;
+    let app = spawn_app_with(|c| c.auth.activation_ttl_hours = NonZero::new(1).unwrap()).await;
     let (identifier, secret) = pending(&app, "late@example.com").await;
     // Age the secret past its expiry directly in the database file.
     let conn = rusqlite_conn(&app);

@@ -5,6 +5,7 @@ use crate::common;
 use crate::common::smtp::{Mode, SmtpSink};
 use crate::common::{PATIENCE, TestApp, spawn_app, spawn_app_with, wait_until};
 use customer_area::config::MailTransport;
+use std::num::NonZero;
 
 fn db(app: &TestApp) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
@@ -114,7 +115,7 @@ async fn a_refused_email_is_marked_failed_with_the_servers_answer() {
 
 #[tokio::test]
 async fn an_email_older_than_the_limit_is_given_up() {
-    let app = spawn_app_with(|c| c.mail.max_age_hours = 1).await;
+    let app = spawn_app_with(|c| c.mail.max_age_hours = NonZero::new(1).unwrap()).await;
     app.active_customer("old@example.com").await;
     app.smtp.set_mode(Mode::Down);
     app.ask_reset("old@example.com").await;

@@ -4,6 +4,7 @@ use crate::common;
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::num::NonZero;
 
 const LINK: &str = "https://shop.example.com/confirm-email";
 
@@ -150,7 +151,9 @@ async fn an_address_of_another_account_gets_a_notice_and_no_link() {
 #[tokio::test]
 async fn two_accounts_confirming_one_address_at_once_get_one_success_and_one_conflict() {
     // Two change requests to one address within a minute: lift the per-address allowance.
-    let app = spawn_app_with(|c| c.limits.emails_per_address_per_minute = 10).await;
+    let app =
+        spawn_app_with(|c| c.limits.emails_per_address_per_minute = NonZero::new(10).unwrap())
+            .await;
     let first = app.active_customer("first@example.com").await;
     let second = app.active_customer("second@example.com").await;
     let a = ask_change(&app, &first, "shared@example.com").await;

@@ -2,6 +2,7 @@
 //! unknown, pending and active accounts, and their median times differ by under 10%.
 
 use std::future::Future;
+use std::num::NonZero;
 use std::time::{Duration, Instant};
 
 use crate::common::{PASSWORD, TestApp, spawn_app_with};
@@ -68,10 +69,10 @@ fn assert_within_ten_percent(what: &str, medians: &[f64]) {
 
 fn open_limits(c: &mut customer_area::config::Config) {
     c.limits.login_free_failures = 100_000;
-    c.limits.login_per_ip_per_minute = 100_000;
-    c.limits.emails_per_ip_per_hour = 100_000;
-    c.limits.emails_per_address_per_minute = 100_000;
-    c.limits.emails_per_address_per_hour = 100_000;
+    c.limits.login_per_ip_per_minute = NonZero::new(100_000).unwrap();
+    c.limits.emails_per_ip_per_hour = NonZero::new(100_000).unwrap();
+    c.limits.emails_per_address_per_minute = NonZero::new(100_000).unwrap();
+    c.limits.emails_per_address_per_hour = NonZero::new(100_000).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +88,7 @@ async fn login_takes_as_long_for_unknown_pending_active_and_locked_accounts() {
     app.active_customer("active@example.com").await;
     app.create_customer("pending@example.com", "Pending").await;
     app.active_customer("locked@example.com").await;
-    for _ in 0..app.config.limits.login_lockout_failures {
+    for _ in 0..app.config.limits.login_lockout_failures.get() {
         app.login("locked@example.com", "not the password").await;
     }
     app.wait_for_email("locked@example.com", "locked").await;

@@ -4,6 +4,7 @@ use crate::common;
 use crate::common::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::num::NonZero;
 
 async fn raw(
     app: &common::TestApp,
@@ -329,11 +330,11 @@ async fn internal_failures_answer_500_without_detail() {
 #[tokio::test]
 async fn a_saturated_database_pool_answers_503_quickly() {
     let app = spawn_app_with(|c| {
-        c.database.pool_size = 1;
+        c.database.pool_size = NonZero::new(1).unwrap();
         c.database.pool_timeout_ms = 300;
     })
     .await;
-    let held = app.running.area.store.connection().unwrap();
+    let held = app.running.services.operations().hold_connection().unwrap();
     let started = std::time::Instant::now();
     let response = app
         .client

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use reqwest::Method;
 use serde_json::{Map, Value};
+use std::num::NonZero;
 
 const FIELDS: &[&str] = &[
     "email",
@@ -71,8 +72,8 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 fn arbitrary_requests_never_cause_a_500() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let app = runtime.block_on(spawn_app_with(|c| {
-        c.limits.login_per_ip_per_minute = 100_000;
-        c.limits.codes_per_ip_per_minute = 100_000;
+        c.limits.login_per_ip_per_minute = NonZero::new(100_000).unwrap();
+        c.limits.codes_per_ip_per_minute = NonZero::new(100_000).unwrap();
         c.limits.login_free_failures = 100_000;
     }));
     let token = runtime.block_on(app.active_customer("fuzz@example.com"));

@@ -1,5 +1,6 @@
 //! Hostile clients: slow and idle connections, floods of logins, forged tokens, junk input.
 
+use std::num::NonZero;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use tokio::net::TcpStream;
 #[tokio::test]
 async fn slow_and_idle_connections_cannot_starve_real_clients() {
     let app = spawn_app_with(|c| {
-        c.server.max_connections = 4;
+        c.server.max_connections = NonZero::new(4).unwrap();
         c.server.header_timeout_seconds = 1;
     })
     .await;
@@ -56,7 +57,7 @@ async fn a_full_hashing_queue_answers_503_quickly_and_health_stays_up() {
     let app = spawn_app_with(|c| {
         c.auth.pbkdf2_iterations = 100_000;
         c.limits.hashing_queue = 2;
-        c.limits.login_per_ip_per_minute = 1000;
+        c.limits.login_per_ip_per_minute = NonZero::new(1000).unwrap();
         c.limits.login_free_failures = 1000;
     })
     .await;

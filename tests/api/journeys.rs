@@ -5,6 +5,7 @@
 //! error but the API answers the journey expects, the CSP header, no serious axe-core
 //! violation, no sideways scrolling at 360 px; and it is screenshot at phone and desktop width.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use crate::common::browser::{Browser, DESKTOP, Impact, PHONE};
@@ -381,7 +382,10 @@ window.fetch = async (...args) => {
 #[tokio::test]
 async fn a_forgotten_password_is_replaced_through_the_emailed_link_and_the_passphrase_signs_in() {
     // The journey asks for a second link within the minute.
-    let app = spawn_linking_to_itself(|c| c.limits.emails_per_address_per_minute = 2).await;
+    let app = spawn_linking_to_itself(|c| {
+        c.limits.emails_per_address_per_minute = NonZero::new(2).unwrap()
+    })
+    .await;
     let email = "grace@example.com";
     active_customer(&app, email, "Grace Hopper").await;
     let Some(journey) = Journey::start(app).await else {

@@ -2,6 +2,7 @@
 //! checks in a row an account accepts no password until a password reset, and its owner is
 //! emailed once.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app_with};
@@ -14,7 +15,7 @@ const RESET_LINK: &str = "https://shop.example.com/reset/";
 /// Per-IP and per-account throttles that never get in the way of many guesses in a row.
 fn permissive(c: &mut customer_area::config::Config) {
     c.limits.login_free_failures = 100_000;
-    c.limits.login_per_ip_per_minute = 100_000;
+    c.limits.login_per_ip_per_minute = NonZero::new(100_000).unwrap();
 }
 
 /// The account's stored count of failed logins and whether it is locked, read from the file.
@@ -80,7 +81,11 @@ async fn reset(app: &TestApp, email: &str) -> String {
 #[tokio::test]
 async fn a_hundred_failed_logins_lock_an_account_until_a_password_reset() {
     let app = spawn_app_with(permissive).await;
-    assert_eq!(app.config.limits.login_lockout_failures, 100, "the default");
+    assert_eq!(
+        app.config.limits.login_lockout_failures.get(),
+        100,
+        "the default"
+    );
     app.active_customer("locked@example.com").await;
     fail_logins(&app, "locked@example.com", 100).await;
 
@@ -130,7 +135,7 @@ async fn a_successful_login_before_the_limit_starts_the_count_again() {
 async fn a_lockout_survives_a_restart() {
     let app = spawn_app_with(|c| {
         permissive(c);
-        c.limits.login_lockout_failures = 3;
+        c.limits.login_lockout_failures = NonZero::new(3).unwrap();
     })
     .await;
     app.active_customer("restart@example.com").await;
@@ -155,7 +160,7 @@ async fn wrong_current_passwords_count_towards_the_lockout_and_a_locked_account_
  {
     let app = spawn_app_with(|c| {
         permissive(c);
-        c.limits.login_lockout_failures = 3;
+        c.limits.login_lockout_failures = NonZero::new(3).unwrap();
     })
     .await;
     let token = app.active_customer("patch@example.com").await;

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use crate::common::binary::{Binary, sigterm};
-use crate::common::{PASSWORD, spawn_app, spawn_app_with};
+use crate::common::{PASSWORD, PATIENCE, eventually, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -318,7 +318,27 @@ async fn sigterm_lets_a_request_in_flight_finish_and_a_restart_is_clean() {
                 .map(|r| r.status())
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // The signal goes out once the server counts the login in flight (besides the scrape
+    // asking, which counts itself).
+    let client = reqwest::Client::new();
+    eventually(PATIENCE, "the login is in flight", || async {
+        let text = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let in_flight: i64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("customer_area_http_requests_in_flight "))?
+            .trim()
+            .parse()
+            .ok()?;
+        (in_flight >= 2).then_some(())
+    })
+    .await;
     let log = tokio::task::spawn_blocking(move || stop(server))
         .await
         .unwrap();

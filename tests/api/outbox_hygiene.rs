@@ -1,7 +1,7 @@
 //! What the outbox keeps: nothing queued for an account outlives its deletion but the receipt.
 
 use crate::common::smtp::Mode;
-use crate::common::spawn_app;
+use crate::common::{PATIENCE, spawn_app, wait_until};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -33,14 +33,10 @@ async fn deleting_an_account_drops_its_queued_emails_but_the_receipt() {
             .collect::<Result<_, _>>()
             .unwrap()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !queued_kinds().contains(&"password_reset".to_owned()) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the reset email was never queued"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until(PATIENCE, "the reset email is queued", || {
+        queued_kinds().contains(&"password_reset".to_owned())
+    })
+    .await;
     let (status, _) = app
         .call(Method::DELETE, "/customers/self", Some(&token), None)
         .await;

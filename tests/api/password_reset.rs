@@ -5,6 +5,7 @@ use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_ap
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::num::NonZero;
 
 const RESET_URI: &str = "/account/reset";
 const LINK: &str = "https://shop.example.com/account/reset/";
@@ -283,7 +284,9 @@ async fn five_wrong_codes_kill_the_code_even_when_guessed_at_once() {
 #[tokio::test]
 async fn a_newer_request_replaces_the_older_code() {
     // Two reset emails to one address within a minute: lift the per-address allowance.
-    let app = spawn_app_with(|c| c.limits.emails_per_address_per_minute = 10).await;
+    let app =
+        spawn_app_with(|c| c.limits.emails_per_address_per_minute = NonZero::new(10).unwrap())
+            .await;
     app.active_customer("twice@example.com").await;
     let first = reset_code(&app, "twice@example.com").await;
     let second = reset_code(&app, "twice@example.com").await;
@@ -313,7 +316,8 @@ async fn a_code_works_only_with_its_own_email() {
 
 #[tokio::test]
 async fn an_expired_code_is_refused() {
-    let app = common::spawn_app_with(|c| c.auth.reset_code_ttl_minutes = 1).await;
+    let app =
+        common::spawn_app_with(|c| c.auth.reset_code_ttl_minutes = NonZero::new(1).unwrap()).await;
     app.active_customer("late@example.com").await;
     let code = reset_code(&app, "late@example.com").await;
     let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();

@@ -27,7 +27,7 @@ where
     T: Send + 'static,
 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let hasher = app.running.area.hasher.clone();
+    let hasher = app.running.services.hasher().clone();
     // Two more jobs than cores, each queued at once (polled one time here): once only two
     // wait, every core is taken, until the first of them is done.
     let mut busy = Vec::new();

@@ -3,6 +3,7 @@
 use crate::common::{PASSWORD, PATIENCE, eventually, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
+use std::num::NonZero;
 
 const LINK: &str = "https://shop.example.com/activate";
 
@@ -82,7 +83,7 @@ async fn a_pending_address_signing_up_again_gets_a_fresh_activation_link() {
     // Two emails to one address within a minute: lift the per-address allowance.
     let app = spawn_app_with(|c| {
         c.auth.allow_signup = true;
-        c.limits.emails_per_address_per_minute = 10;
+        c.limits.emails_per_address_per_minute = NonZero::new(10).unwrap();
     })
     .await;
     let body = json!({"email": "again@example.com", "name": "Again"});

@@ -1,6 +1,7 @@
 //! Slow clients and requests hyper refuses on its own: every answer is the JSON error body,
 //! and a slow body cannot hold a connection slot.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use crate::common::{TestApp, spawn_app_with};
@@ -45,7 +46,7 @@ fn parse(answer: &str) -> (u16, Value) {
 
 fn slow(c: &mut customer_area::config::Config) {
     c.server.header_timeout_seconds = 1;
-    c.server.body_timeout_seconds = 1;
+    c.server.body_timeout_seconds = NonZero::new(1).unwrap();
 }
 
 #[tokio::test]
@@ -127,7 +128,7 @@ async fn an_overlong_uri_is_answered_414_with_the_json_error() {
 async fn slow_bodies_cannot_hold_the_connection_slots() {
     let app = spawn_app_with(|c| {
         slow(c);
-        c.server.max_connections = 2;
+        c.server.max_connections = NonZero::new(2).unwrap();
     })
     .await;
     // Both slots taken by bodies that never come.

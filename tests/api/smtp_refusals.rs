@@ -5,6 +5,7 @@
 use crate::common::smtp::Mode;
 use crate::common::{TestApp, spawn_app, spawn_app_with, wait_until};
 use customer_area::config::Secret;
+use std::num::NonZero;
 
 /// Retries after refusals back off: give them longer than the usual patience.
 const REFUSALS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
@@ -92,7 +93,8 @@ async fn a_refused_sender_pauses_the_outbox_and_every_email_goes_out_later() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_is_cut_by_the_timeout_and_retried() {
-    let app = spawn_app_with(|c| c.mail.smtp.connect_timeout_seconds = 1).await;
+    let app =
+        spawn_app_with(|c| c.mail.smtp.connect_timeout_seconds = NonZero::new(1).unwrap()).await;
     app.active_customer(CUSTOMERS[0]).await;
     app.smtp.set_mode(Mode::Tarpit);
     app.ask_reset(CUSTOMERS[0]).await;

@@ -1,5 +1,6 @@
 //! Throttling over real HTTP: per-account login back-off, per-IP budgets, trusted proxies.
 
+use std::num::NonZero;
 use std::time::Duration;
 
 use crate::common::{PASSWORD, TestApp, spawn_app_with};
@@ -52,8 +53,8 @@ async fn repeated_failures_delay_an_account_until_a_success_clears_it() {
 
     // The one-second delay runs out on the throttles' clock, without waiting for it.
     app.running
-        .area
-        .throttles
+        .services
+        .throttles()
         .clock()
         .advance(Duration::from_secs(1));
     assert_eq!(
@@ -94,7 +95,7 @@ async fn unknown_addresses_are_throttled_exactly_like_known_ones() {
 
 #[tokio::test]
 async fn a_client_ip_has_a_login_budget() {
-    let app = spawn_app_with(|c| c.limits.login_per_ip_per_minute = 3).await;
+    let app = spawn_app_with(|c| c.limits.login_per_ip_per_minute = NonZero::new(3).unwrap()).await;
     for i in 0..3 {
         let (status, _, _) = login_from(&app, None, &format!("user{i}@example.com"), "x").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -110,7 +111,7 @@ async fn a_client_ip_has_a_login_budget() {
 #[tokio::test]
 async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
     let app = spawn_app_with(|c| {
-        c.limits.login_per_ip_per_minute = 2;
+        c.limits.login_per_ip_per_minute = NonZero::new(2).unwrap();
         c.server.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
@@ -146,7 +147,7 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
 
 #[tokio::test]
 async fn presenting_codes_has_a_per_ip_budget() {
-    let app = spawn_app_with(|c| c.limits.codes_per_ip_per_minute = 2).await;
+    let app = spawn_app_with(|c| c.limits.codes_per_ip_per_minute = NonZero::new(2).unwrap()).await;
     let body = json!({"identifier": "someone", "secret": "AAAAAAAAAA", "password": PASSWORD, "password_check": PASSWORD});
     assert_eq!(
         app.post("/customers/activate", body.clone()).await.0,
@@ -196,7 +197,7 @@ async fn an_address_gets_one_reset_email_a_minute_and_the_answer_never_changes()
 
 #[tokio::test]
 async fn a_client_ip_has_a_budget_for_email_requests_whatever_the_address() {
-    let app = spawn_app_with(|c| c.limits.emails_per_ip_per_hour = 2).await;
+    let app = spawn_app_with(|c| c.limits.emails_per_ip_per_hour = NonZero::new(2).unwrap()).await;
     app.active_customer("known@example.com").await;
     assert_eq!(reset(&app, "known@example.com").await.0, StatusCode::OK);
     assert_eq!(reset(&app, "ghost@example.com").await.0, StatusCode::OK);
@@ -213,7 +214,7 @@ async fn a_client_ip_has_a_budget_for_email_requests_whatever_the_address() {
 async fn a_throttled_login_never_blocks_a_password_reset() {
     let app = spawn_app_with(|c| {
         c.limits.login_free_failures = 1;
-        c.limits.login_per_ip_per_minute = 3;
+        c.limits.login_per_ip_per_minute = NonZero::new(3).unwrap();
     })
     .await;
     app.active_customer("locked@example.com").await;
@@ -232,7 +233,7 @@ async fn a_throttled_login_never_blocks_a_password_reset() {
 
 #[tokio::test]
 async fn reset_codes_and_email_keys_share_the_per_ip_budget_for_codes() {
-    let app = spawn_app_with(|c| c.limits.codes_per_ip_per_minute = 2).await;
+    let app = spawn_app_with(|c| c.limits.codes_per_ip_per_minute = NonZero::new(2).unwrap()).await;
     let do_reset = json!({"email": "someone@example.com", "code": "AAAAAAAAAA"});
     let confirm = json!({"identifier": "someone", "key": "AAAAAAAAAAAAAAAAAAAAAA"});
     assert_eq!(
@@ -258,7 +259,7 @@ async fn reset_codes_and_email_keys_share_the_per_ip_budget_for_codes() {
 async fn parallel_guesses_each_count_as_a_failure() {
     let app = spawn_app_with(|c| {
         c.limits.login_free_failures = 3;
-        c.limits.login_per_ip_per_minute = 1000;
+        c.limits.login_per_ip_per_minute = NonZero::new(1000).unwrap();
     })
     .await;
     app.active_customer("guessed@example.com").await;

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod smtp;
 
 use std::future::Future;
+use std::num::NonZero;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -71,8 +72,8 @@ pub fn test_config(dir: &std::path::Path, smtp_port: u16) -> Config {
     config.mail.smtp.host = "127.0.0.1".into();
     config.mail.smtp.port = smtp_port;
     config.mail.smtp.tls = Tls::None;
-    config.mail.retry_first_seconds = 1;
-    config.mail.retry_max_seconds = 2;
+    config.mail.retry_first_seconds = NonZero::new(1).unwrap();
+    config.mail.retry_max_seconds = NonZero::new(2).unwrap();
     config.mail.dir = dir.join("outbox");
     config.mail.from = "Test Shop <shop@shop.example.com>".into();
     config.mail.shop_name = "Test Shop".into();
@@ -248,7 +249,8 @@ impl TestApp {
     /// Creates a pending customer the way the admin command does.
     pub async fn create_customer(&self, email: &str, name: &str) -> Created {
         self.running
-            .area
+            .services
+            .activations()
             .create_customer(NewAccount {
                 email: EmailAddress::parse(email).unwrap(),
                 name: Some(name.to_owned()),

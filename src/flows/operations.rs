@@ -1,0 +1,76 @@
+//! The operator's side: health, metrics, housekeeping and what a clean shutdown finishes.
+
+use std::time::Duration;
+
+use r2d2::PooledConnection;
+use r2d2_sqlite::SqliteConnectionManager;
+
+use crate::error::AppError;
+use crate::metrics::Snapshot;
+use crate::store::{self, outbox};
+
+/// How long the record of a sent email (its recipient, kind and time) is kept.
+const KEEP_SENT_EMAILS: Duration = Duration::from_secs(30 * 86_400);
+
+flow_handle!(
+    /// Health, metrics, housekeeping and the end of the work left behind by requests.
+    Operations,
+    operations
+);
+
+impl Operations<'_> {
+    /// Whether the database answers.
+    pub async fn health(&self) -> Result<(), AppError> {
+        Ok(self.store.read(store::ping).await?)
+    }
+
+    /// The metrics page in the OpenMetrics text format.
+    pub async fn metrics_text(&self) -> Result<String, AppError> {
+        let (queued, sent, failed) = self.store.read(outbox::counts).await?;
+        let (in_use, size) = self.store.pool_usage();
+        Ok(self.metrics.render(Snapshot {
+            emails_queued: queued,
+            emails_sent: sent,
+            emails_failed: failed,
+            pool_in_use: i64::from(in_use),
+            pool_size: i64::from(size),
+            hashing_queue: self.hasher.queue_depth() as i64,
+        }))
+    }
+
+    /// Sweeps expired sessions and codes, and sent emails older than [`KEEP_SENT_EMAILS`]
+    /// (their recipients are personal data); answers how many rows went. The throttles need no
+    /// sweeping: their tables are bounded.
+    pub async fn sweep_expired(&self) -> Result<usize, AppError> {
+        Ok(self
+            .store
+            .write(|tx| {
+                let before = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
+                Ok(store::sessions::purge_expired(tx)?
+                    + store::codes::purge_expired(tx)?
+                    + store::requests::purge_allowance(tx)?
+                    + store::outbox::purge_sent_before(tx, before)?)
+            })
+            .await?)
+    }
+
+    /// Waits up to `grace` for the work requests left behind (password re-hashes); answers
+    /// whether it all finished.
+    pub async fn finish_background_work(&self, grace: Duration) -> bool {
+        self.background.close();
+        tokio::time::timeout(grace, self.background.wait())
+            .await
+            .is_ok()
+    }
+
+    /// Moves the write-ahead log into the database file, once every queued write has ended.
+    pub async fn checkpoint(&self) -> Result<(), AppError> {
+        Ok(self.store.after_writes(store::checkpoint).await?)
+    }
+
+    /// Takes one connection out of the pool until it is dropped (to see how a full pool
+    /// answers).
+    pub fn hold_connection(&self) -> Result<PooledConnection<SqliteConnectionManager>, AppError> {
+        Ok(self.store.connection()?)
+    }
+}
