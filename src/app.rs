@@ -178,6 +178,7 @@ impl Bound {
         let limits = Limits {
             max_connections: config.max_connections.get(),
             header_timeout: Duration::from_secs(config.header_timeout_seconds),
+            body_timeout: Duration::from_secs(config.body_timeout_seconds.get()),
             shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
         };
         let routes = crate::http::routes(services.clone());
@@ -252,7 +253,7 @@ impl Drop for Running {
     }
 }
 
-/// Sweeps expired rows and throttle state every [`HOUSEKEEPING_EVERY`], until `stopped`.
+/// Sweeps expired rows every [`HOUSEKEEPING_EVERY`], until `stopped`.
 async fn housekeeping(services: Services, mut stopped: watch::Receiver<bool>) {
     loop {
         match services.operations().sweep_expired().await {

@@ -45,11 +45,10 @@ impl Operations<'_> {
         }))
     }
 
-    /// Sweeps expired sessions and codes, sent emails older than [`KEEP_SENT_EMAILS`] (their
-    /// recipients are personal data), and throttle state that no longer limits anyone;
-    /// answers how many rows went.
+    /// Sweeps expired sessions and codes, and sent emails older than [`KEEP_SENT_EMAILS`]
+    /// (their recipients are personal data); answers how many rows went. The throttles need no
+    /// sweeping: their tables are bounded.
     pub async fn sweep_expired(&self) -> Result<usize, AppError> {
-        self.throttles.sweep();
         Ok(self
             .store
             .write(|tx| {

@@ -23,7 +23,8 @@ flow_handle!(
 impl Sessions<'_> {
     /// Checks email and password and opens a session, answering with its bearer token.
     /// Unknown email, wrong password and pending account fail alike, after the same work.
-    /// Throttled per client IP and, after a few failures, per account (known or not).
+    /// Throttled per client IP and, after a few failures, per account (known or not); locked
+    /// after `limits.login_lockout_failures` failures in a row (see `lockout`).
     pub async fn login(&self, email: &str, password: &str, ip: IpAddr) -> Result<String, AppError> {
         self.throttles.check_ip(IpBudget::Login, ip)?;
         let account = email.trim().to_lowercase();
@@ -43,23 +44,31 @@ impl Sessions<'_> {
         };
         let stored = record.as_ref().and_then(|r| r.password_hash.clone());
         let verdict = self.hasher.verify(password, stored.clone()).await?;
+        // A locked account refuses every password after the same work as any other refusal.
         let record = match record {
-            Some(r) if verdict.matches && r.status == Status::Active => r,
+            Some(r) if r.status == Status::Active && !r.locked => r,
             _ => return Err(AppError::InvalidCredentials),
         };
+        if !verdict.matches {
+            self.lockouts().count_failed_password(record.id, stored);
+            return Err(AppError::InvalidCredentials);
+        }
         self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
         let ttl = hours(self.config.auth.token_ttl_hours.get());
         let (id, checked) = (record.id.clone(), stored.clone());
-        // The password may have changed (a reset, a PATCH) while it was being checked: the
-        // session opens only if the hash checked is still the stored one.
+        // The password may have changed (a reset, a PATCH) or the account been locked while it
+        // was being checked: the session opens only if the hash checked is still the stored one
+        // and the account is not locked.
         let opened = self
             .store
             .write(move |tx| {
-                if customers::password_hash(tx, &id)? != checked {
+                let (hash, locked) = customers::login_state(tx, &id)?;
+                if hash != checked || locked {
                     return Ok(false);
                 }
+                customers::clear_failed_logins(tx, &id)?;
                 sessions::create(tx, &digest, &id, ttl)?;
                 Ok(true)
             })

@@ -14,6 +14,7 @@ mod reply;
 pub mod route;
 pub mod server;
 pub mod table;
+mod wire;
 
 use std::convert::Infallible;
 use std::net::IpAddr;

@@ -15,11 +15,12 @@ pub enum Kind {
     EmailChangeOld,
     AccountExists,
     AccountDeleted,
+    AccountLocked,
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Activation,
         Kind::PasswordReset,
         Kind::PasswordResetDone,
@@ -27,6 +28,7 @@ impl Kind {
         Kind::EmailChangeOld,
         Kind::AccountExists,
         Kind::AccountDeleted,
+        Kind::AccountLocked,
         Kind::Test,
     ];
 
@@ -40,6 +42,7 @@ impl Kind {
             Kind::EmailChangeOld => "email_change_old",
             Kind::AccountExists => "account_exists",
             Kind::AccountDeleted => "account_deleted",
+            Kind::AccountLocked => "account_locked",
             Kind::Test => "test",
         }
     }
@@ -89,6 +92,16 @@ impl Kind {
                 "Your {{shop}} account was deleted",
                 "Hello {{name}},\n\nyour {{shop}} account and everything tied to it has been \
                  deleted. We are sorry to see you go.\n",
+            ),
+            Kind::AccountLocked => (
+                "Your {{shop}} account is locked",
+                "Hello {{name}},\n\nyour {{shop}} account was locked because the password was \
+                 entered wrongly too many times in a row. Until it is unlocked, no password \
+                 opens it, not even the right one.\n\n\
+                 To unlock it, reset your password: choose \"Forgot your password?\" on the \
+                 sign-in page and follow the link you will receive by email.\n\n\
+                 If these attempts were not yours, someone may be trying to guess your password; \
+                 the reset gives your account a new one.\n",
             ),
             Kind::Test => (
                 "Test email from {{shop}}",

@@ -18,7 +18,8 @@
 //!
 //! Statistical timing tests are `#[ignore = "statistical: ..."]`: a loaded machine must not
 //! fail the main run, so `.ci/run` runs them in a step of their own
-//! (`cargo test --test api -- --ignored`).
+//! (`cargo test --test api -- --ignored --skip exhaustion::`). The long memory test under
+//! hostile traffic (`exhaustion`) is ignored too and has a step of its own.
 
 mod common;
 
@@ -35,10 +36,12 @@ mod durability;
 mod email_change;
 mod enumeration;
 mod errors;
+mod exhaustion;
 mod fuzz;
 mod hostile;
 mod journey;
 mod journeys;
+mod lockout;
 mod mail_cli;
 mod openapi;
 mod operations;
@@ -48,6 +51,7 @@ mod profile;
 mod races;
 mod readme;
 mod signup;
+mod slow_clients;
 mod smtp_refusals;
 mod subscriptions;
 mod throttling;
