@@ -120,7 +120,15 @@ CREATE TABLE email_allowance (
 );
 CREATE INDEX email_allowance_by_address ON email_allowance(address_hash, at);
 
--- migration: 3 account security: session details, activity, email-change undo keys
+-- migration: 3 login lockout
+
+-- Consecutive failed password checks of an account (login and PATCH `current_password`); a
+-- success and a new password clear them. At `limits.login_lockout_failures` the account is
+-- locked (`locked_at` set): it accepts no password until a password reset.
+ALTER TABLE customers ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE customers ADD COLUMN locked_at INTEGER;
+
+-- migration: 4 account security: session details, activity, email-change undo keys
 
 -- A session's public id (shown to its customer, unrelated to the token), when it was last
 -- used (refreshed at most once a minute), and who opened it.

@@ -16,7 +16,7 @@ use crate::flows::Services;
 use crate::http::server::{self, Limits};
 use crate::mail::transport::Transport;
 use crate::mail::worker::Worker;
-use crate::store::{Store, migrations};
+use crate::store::{self, Store, StoreError, migrations};
 
 /// How often expired sessions and codes are swept away.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
@@ -45,12 +45,54 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Store, Vec<migrations::Mig
     Ok((store, applied))
 }
 
+/// Opens and migrates the database ([`open_store`]) and, with `check_writes`, checks with a
+/// write that it takes writes: the server does not start on a database it cannot write, and
+/// says why in one line.
+fn open_writable(
+    config: &Config,
+    check_writes: bool,
+) -> anyhow::Result<(Store, Vec<migrations::Migration>)> {
+    let path = &config.database.path;
+    let opened = open_store(config).and_then(|(store, applied)| {
+        if check_writes {
+            store.check_writable()?;
+        }
+        Ok((store, applied))
+    });
+    opened.map_err(|e| {
+        let stored = e
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<StoreError>());
+        let condition = match stored {
+            Some(StoreError::Unwritable(condition)) => Some(*condition),
+            Some(StoreError::NewerSchema { .. }) => None,
+            // Opening a database on a full or read-only file system fails in many ways (the
+            // WAL index cannot be made, the file opens read-only): the file system says why.
+            _ => store::health::diagnose(path),
+        };
+        match condition {
+            Some(condition) => {
+                anyhow::anyhow!(
+                    "the database {} cannot be written: {condition}",
+                    path.display()
+                )
+            }
+            None => e,
+        }
+    })
+}
+
 impl App {
     /// Opens and migrates the database and builds the services and the mail worker.
     pub async fn open(config: Config) -> anyhow::Result<App> {
+        App::open_checking(config, false).await
+    }
+
+    /// [`App::open`], checking with `check_writes` that the database takes writes.
+    async fn open_checking(config: Config, check_writes: bool) -> anyhow::Result<App> {
         let opened = config.clone();
         let (store, applied_migrations) =
-            tokio::task::spawn_blocking(move || open_store(&opened)).await??;
+            tokio::task::spawn_blocking(move || open_writable(&opened, check_writes)).await??;
         let transport = Transport::from_config(&config);
         let services = Services::new(config, store)?;
         let worker = services.mail_worker(transport.clone());
@@ -62,9 +104,10 @@ impl App {
         })
     }
 
-    /// Opens the app ([`App::open`]) and binds `server.bind` ([`App::bind`]).
+    /// Opens the app ([`App::open`]), checks that its database takes writes (a server must
+    /// not start on one it cannot write) and binds `server.bind` ([`App::bind`]).
     pub async fn build(config: Config) -> anyhow::Result<Bound> {
-        App::open(config).await?.bind().await
+        App::open_checking(config, true).await?.bind().await
     }
 
     /// Binds `server.bind` (port 0 picks a free one).
@@ -135,6 +178,7 @@ impl Bound {
         let limits = Limits {
             max_connections: config.max_connections.get(),
             header_timeout: Duration::from_secs(config.header_timeout_seconds),
+            body_timeout: Duration::from_secs(config.body_timeout_seconds.get()),
             shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
         };
         let routes = crate::http::routes(services.clone());
@@ -209,7 +253,7 @@ impl Drop for Running {
     }
 }
 
-/// Sweeps expired rows and throttle state every [`HOUSEKEEPING_EVERY`], until `stopped`.
+/// Sweeps expired rows every [`HOUSEKEEPING_EVERY`], until `stopped`.
 async fn housekeeping(services: Services, mut stopped: watch::Receiver<bool>) {
     loop {
         match services.operations().sweep_expired().await {

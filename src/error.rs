@@ -83,6 +83,7 @@ impl From<crate::store::StoreError> for AppError {
         use crate::store::StoreError;
         match err {
             StoreError::Busy => AppError::Overloaded,
+            StoreError::Unwritable(_) => AppError::Unavailable,
             StoreError::Duplicate { field } => AppError::Conflict {
                 message: format!("{field} is already in use"),
                 fields: BTreeMap::from([(field.to_owned(), "is already in use".to_owned())]),

@@ -2,22 +2,32 @@
 //! growing delay after repeated failed logins to one account.
 //!
 //! The per-account login delay is not a rate but a back-off that a success clears, so it is a
-//! small table of its own; everything else is a governor keyed limiter.
+//! small table of its own; everything else is a governor keyed limiter. Every table is a
+//! [`BoundedMap`]: keyed by a 16-byte digest of the normalised address (or the client's
+//! address), never by a string a client sent, and capped at [`MAX_ENTRIES`] entries.
 
-use std::collections::HashMap;
+mod bounded;
+
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+
+use bounded::BoundedMap;
+use bounded::Key;
 
 use crate::config;
 use crate::error::AppError;
+
+/// The most entries one throttle table holds. Past it the least recently used entries are
+/// forgotten (their budgets start afresh): memory stays bounded whatever the traffic.
+pub const MAX_ENTRIES: usize = 65_536;
 
 /// Which per-IP budget a request draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,26 +63,25 @@ impl Clock for ThrottleClock {
     }
 }
 
-/// A governor limiter keyed by `K`, on the throttles' clock.
-type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, ThrottleClock, NoOpMiddleware<Instant>>;
+/// A governor limiter in a bounded table, on the throttles' clock.
+type Keyed = RateLimiter<Key, BoundedMap<u64>, ThrottleClock, NoOpMiddleware<Instant>>;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Failures {
     count: u32,
     blocked_until: Option<Instant>,
-    last: Instant,
 }
 
 /// Every throttle of the process.
 pub struct Throttles {
-    login_per_ip: Keyed<IpAddr>,
-    codes_per_ip: Keyed<IpAddr>,
-    emails_per_ip: Keyed<IpAddr>,
-    address_per_minute: Keyed<String>,
-    address_per_hour: Keyed<String>,
+    login_per_ip: Keyed,
+    codes_per_ip: Keyed,
+    emails_per_ip: Keyed,
+    address_per_minute: Keyed,
+    address_per_hour: Keyed,
     free_failures: u32,
     max_delay: Duration,
-    login_failures: Mutex<HashMap<String, Failures>>,
+    login_failures: BoundedMap<Failures>,
     clock: ThrottleClock,
 }
 
@@ -92,25 +101,16 @@ impl Throttles {
 
     /// The throttles of `limits`, reading the time from `clock`.
     pub fn with_clock(limits: &config::RateLimits, clock: ThrottleClock) -> Throttles {
-        let keyed =
-            |quota| RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone());
+        let keyed = |quota| RateLimiter::new(quota, BoundedMap::new(MAX_ENTRIES), clock.clone());
         Throttles {
             login_per_ip: keyed(per_minute(limits.login_per_ip_per_minute)),
             codes_per_ip: keyed(per_minute(limits.codes_per_ip_per_minute)),
             emails_per_ip: keyed(per_hour(limits.emails_per_ip_per_hour)),
-            address_per_minute: RateLimiter::new(
-                per_minute(limits.emails_per_address_per_minute),
-                DefaultKeyedStateStore::default(),
-                clock.clone(),
-            ),
-            address_per_hour: RateLimiter::new(
-                per_hour(limits.emails_per_address_per_hour),
-                DefaultKeyedStateStore::default(),
-                clock.clone(),
-            ),
+            address_per_minute: keyed(per_minute(limits.emails_per_address_per_minute)),
+            address_per_hour: keyed(per_hour(limits.emails_per_address_per_hour)),
             free_failures: limits.login_free_failures,
             max_delay: Duration::from_secs(limits.login_max_delay_seconds),
-            login_failures: Mutex::new(HashMap::new()),
+            login_failures: BoundedMap::new(MAX_ENTRIES),
             clock,
         }
     }
@@ -137,7 +137,7 @@ impl Throttles {
     /// Whether another email may go to `address` now (by default at most 1 a minute and 5 an
     /// hour). Password reset and sign-up answer as usual either way; only the email is skipped.
     pub fn email_allowed(&self, address: &str) -> bool {
-        let key = address.to_owned();
+        let key = account_key(address);
         // Check the hour budget only when the minute allows, so a refused minute costs nothing.
         self.address_per_minute.check_key(&key).is_ok()
             && self.address_per_hour.check_key(&key).is_ok()
@@ -148,31 +148,27 @@ impl Throttles {
     /// hashing, so that parallel guesses are counted one by one. Past the free failures each
     /// one doubles the wait, up to the cap. A success clears the count.
     pub fn reserve_login(&self, account: &str) -> Result<(), AppError> {
+        self.reserve(&account_key(account))
+    }
+
+    fn reserve(&self, key: &Key) -> Result<(), AppError> {
         let now = self.clock.now();
-        let mut failures = self.login_failures.lock().expect("not poisoned");
-        if let Some(until) = failures.get(account).and_then(|f| f.blocked_until)
-            && until > now
-        {
-            return Err(AppError::Throttled {
-                retry_after: whole_seconds(until - now),
-            });
-        }
-        if failures.len() > 100_000 {
-            prune(&mut failures, now);
-        }
-        let entry = failures.entry(account.to_owned()).or_insert(Failures {
-            count: 0,
-            blocked_until: None,
-            last: now,
-        });
-        entry.count += 1;
-        entry.last = now;
-        if entry.count > self.free_failures {
-            let doublings = (entry.count - self.free_failures - 1).min(20);
-            let delay = Duration::from_secs(1u64 << doublings).min(self.max_delay);
-            entry.blocked_until = Some(now + delay);
-        }
-        Ok(())
+        self.login_failures.with(key, |entry| {
+            if let Some(until) = entry.blocked_until
+                && until > now
+            {
+                return Err(AppError::Throttled {
+                    retry_after: whole_seconds(until - now),
+                });
+            }
+            entry.count = entry.count.saturating_add(1);
+            if entry.count > self.free_failures {
+                let doublings = (entry.count - self.free_failures - 1).min(20);
+                let delay = Duration::from_secs(1u64 << doublings).min(self.max_delay);
+                entry.blocked_until = Some(now + delay);
+            }
+            Ok(())
+        })
     }
 
     /// Compares an admin token presented from `ip` (with `matches`) only while that client is
@@ -182,10 +178,10 @@ impl Throttles {
         ip: IpAddr,
         matches: impl FnOnce() -> bool,
     ) -> Result<(), AppError> {
-        let key = format!("admin token from {}", client_key(ip));
-        self.reserve_login(&key)?;
+        let key = digest(b"admin token from ", &client_key(ip));
+        self.reserve(&key)?;
         if matches() {
-            self.login_succeeded(&key);
+            self.login_failures.remove(&key);
             Ok(())
         } else {
             Err(AppError::Unauthenticated)
@@ -194,29 +190,38 @@ impl Throttles {
 
     /// A successful login clears the account's failures.
     pub fn login_succeeded(&self, account: &str) {
-        self.login_failures
-            .lock()
-            .expect("not poisoned")
-            .remove(account);
-    }
-
-    /// Forgets state that no longer limits anyone (called periodically).
-    pub fn sweep(&self) {
-        for limiter in [&self.login_per_ip, &self.codes_per_ip, &self.emails_per_ip] {
-            limiter.retain_recent();
-        }
-        self.address_per_minute.retain_recent();
-        self.address_per_hour.retain_recent();
-        prune(
-            &mut self.login_failures.lock().expect("not poisoned"),
-            self.clock.now(),
-        );
+        self.login_failures.remove(&account_key(account));
     }
 }
 
-/// The key a client's budgets are kept under: an IPv4 address, or the /64 network of an IPv6
-/// one (a single customer line usually gets a whole /64, so one address per guess is free).
-fn client_key(ip: IpAddr) -> IpAddr {
+/// The key of an email address as typed: a digest of its normalised form (trimmed, lower
+/// case), so that an entry's size does not depend on what a client sends.
+fn account_key(address: &str) -> Key {
+    digest(b"account ", address.trim().to_lowercase().as_bytes())
+}
+
+/// The first 16 bytes of SHA-256 over `domain` and `value`.
+fn digest(domain: &[u8], value: &[u8]) -> Key {
+    let full = Sha256::new()
+        .chain_update(domain)
+        .chain_update(value)
+        .finalize();
+    let mut key = Key::default();
+    key.copy_from_slice(&full[..16]);
+    key
+}
+
+/// The key a client's budgets are kept under: its [`client_net`] as 16 bytes.
+fn client_key(ip: IpAddr) -> Key {
+    match client_net(ip) {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// What a client's budgets are kept for: an IPv4 address, or the /64 network of an IPv6 one
+/// (a single customer line usually gets a whole /64, so one address per guess is free).
+fn client_net(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -233,14 +238,6 @@ fn client_key(ip: IpAddr) -> IpAddr {
 /// never early.
 fn whole_seconds(wait: Duration) -> u64 {
     (wait.as_secs_f64().ceil() as u64).max(1)
-}
-
-/// Drops failure records that are neither blocking nor recent (a day old).
-fn prune(failures: &mut HashMap<String, Failures>, now: Instant) {
-    failures.retain(|_, f| {
-        f.blocked_until.is_some_and(|until| until > now)
-            || now.duration_since(f.last) < Duration::from_secs(86_400)
-    });
 }
 
 #[cfg(test)]
@@ -271,6 +268,32 @@ mod tests {
         );
         t.login_succeeded("a@example.com");
         assert!(t.reserve_login("a@example.com").is_ok());
+    }
+
+    #[test]
+    fn distinct_long_addresses_never_grow_the_failures_table_past_its_cap() {
+        let t = throttles();
+        let padding = "x".repeat(200);
+        for i in 0..(2 * MAX_ENTRIES) {
+            let _ = t.reserve_login(&format!("{padding}{i}@example.com"));
+        }
+        assert!(t.login_failures.len() <= MAX_ENTRIES);
+        assert!(
+            t.login_failures.len() >= MAX_ENTRIES / 4,
+            "entries are kept"
+        );
+    }
+
+    #[test]
+    fn an_address_is_one_account_whatever_its_case_and_spaces() {
+        assert_eq!(
+            account_key(" Ada@Example.com "),
+            account_key("ada@example.com")
+        );
+        assert_ne!(
+            account_key("ada@example.com"),
+            account_key("bob@example.com")
+        );
     }
 
     #[test]

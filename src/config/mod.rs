@@ -43,6 +43,8 @@ pub struct Server {
     pub max_connections: NonZeroUsize,
     /// A client must send its request headers within this many seconds.
     pub header_timeout_seconds: u64,
+    /// A client must send a request's body within this many seconds of its headers.
+    pub body_timeout_seconds: NonZeroU64,
     /// On shutdown, in-flight requests get this long to finish.
     pub shutdown_grace_seconds: u64,
 }
@@ -55,6 +57,7 @@ impl Default for Server {
             trusted_proxies: vec![],
             max_connections: NonZero::new(1024).unwrap(),
             header_timeout_seconds: 10,
+            body_timeout_seconds: NonZero::new(10).unwrap(),
             shutdown_grace_seconds: 10,
         }
     }
@@ -254,6 +257,8 @@ pub struct RateLimits {
     pub login_free_failures: u32,
     /// The ceiling of the per-account delay, which doubles with each further failure.
     pub login_max_delay_seconds: u64,
+    /// Failed password checks in a row that lock an account until a password reset.
+    pub login_lockout_failures: NonZeroU32,
     /// Login attempts per client IP per minute.
     pub login_per_ip_per_minute: NonZeroU32,
     /// activate, do_reset and newemail_confirm attempts per client IP per minute.
@@ -274,6 +279,7 @@ impl Default for RateLimits {
         RateLimits {
             login_free_failures: 5,
             login_max_delay_seconds: 900,
+            login_lockout_failures: NonZero::new(100).unwrap(),
             login_per_ip_per_minute: NonZero::new(60).unwrap(),
             codes_per_ip_per_minute: NonZero::new(30).unwrap(),
             emails_per_ip_per_hour: NonZero::new(30).unwrap(),

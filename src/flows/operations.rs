@@ -7,7 +7,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 
 use crate::error::AppError;
 use crate::metrics::Snapshot;
-use crate::store::{self, outbox};
+use crate::store::{self, Unwritable, outbox};
 
 /// How long the record of a sent email (its recipient, kind and time) is kept.
 const KEEP_SENT_EMAILS: Duration = Duration::from_secs(30 * 86_400);
@@ -22,6 +22,13 @@ impl Operations<'_> {
     /// Whether the database answers.
     pub async fn health(&self) -> Result<(), AppError> {
         Ok(self.store.read(store::ping).await?)
+    }
+
+    /// Why the database takes no writes (a full disk, a read-only file system), or `None`
+    /// when it does; after a write failed so, this tries a one-page write to see whether the
+    /// cause has passed.
+    pub async fn unwritable(&self) -> Option<Unwritable> {
+        self.store.unwritable().await
     }
 
     /// The metrics page in the OpenMetrics text format.
@@ -39,11 +46,10 @@ impl Operations<'_> {
     }
 
     /// Sweeps expired sessions, codes and undo keys, activity older than
-    /// `auth.activity_retention_days`, sent emails older than [`KEEP_SENT_EMAILS`] (their
-    /// recipients are personal data), and throttle state that no longer limits anyone;
-    /// answers how many rows went.
+    /// `auth.activity_retention_days`, and sent emails older than [`KEEP_SENT_EMAILS`] (their
+    /// recipients are personal data); answers how many rows went. The throttles need no
+    /// sweeping: their tables are bounded.
     pub async fn sweep_expired(&self) -> Result<usize, AppError> {
-        self.throttles.sweep();
         let retention = (self.config.auth.activity_retention_days.get() * 24 * 3600) as i64;
         Ok(self
             .store

@@ -126,8 +126,15 @@ impl Profiles<'_> {
                     // The session and the password checked must still be current: a reset or
                     // another change since the check wins.
                     let live = sessions::customer_of(tx, &keep)?.is_some_and(|c| c == id);
-                    if !live || customers::password_hash(tx, &id)?.as_ref() != checked.as_ref() {
+                    let (stored, locked) = customers::login_state(tx, &id)?;
+                    if !live || stored.as_ref() != checked.as_ref() {
                         return Ok(Outcome::Refused(AppError::Unauthenticated));
+                    }
+                    if locked {
+                        return Ok(Outcome::Refused(AppError::field(
+                            "current_password",
+                            "is not correct",
+                        )));
                     }
                     customers::set_password(tx, &id, hash)?;
                     sessions::end_all(tx, &id, Some(&keep))?;
@@ -187,16 +194,22 @@ impl Profiles<'_> {
         let id = session.customer.clone();
         // `current_password` is a password guess like a login: it draws on the same budget.
         self.throttles.reserve_login(&current.email)?;
-        let stored = self
+        let (stored, locked) = self
             .store
-            .read(move |c| customers::password_hash(c, &id))
+            .read(move |c| customers::login_state(c, &id))
             .await?;
-        if !self
+        let matches = self
             .hasher
             .verify(&change.current_password, stored.clone())
             .await?
-            .matches
-        {
+            .matches;
+        // A locked account accepts no password here either, and a wrong one counts towards
+        // the lockout like a failed login.
+        if locked || !matches {
+            if !locked {
+                self.lockouts()
+                    .count_failed_password(session.customer.clone(), stored, None);
+            }
             return Err(AppError::field("current_password", "is not correct"));
         }
         self.throttles.login_succeeded(&current.email);

@@ -23,8 +23,9 @@ flow_handle!(
 impl Sessions<'_> {
     /// Checks email and password and opens a session, answering with its bearer token.
     /// Unknown email, wrong password and pending account fail alike, after the same work.
-    /// Throttled per client IP and, after a few failures, per account (known or not). A
-    /// failure against an existing account is recorded in its activity after the answer.
+    /// Throttled per client IP and, after a few failures, per account (known or not); locked
+    /// after `limits.login_lockout_failures` failures in a row (see `lockout`). A wrong password
+    /// of an active account is recorded in its activity after the answer, with the count.
     pub async fn login(
         &self,
         email: &str,
@@ -49,27 +50,33 @@ impl Sessions<'_> {
         };
         let stored = record.as_ref().and_then(|r| r.password_hash.clone());
         let verdict = self.hasher.verify(password, stored.clone()).await?;
+        // A locked account refuses every password after the same work as any other refusal.
         let record = match record {
-            Some(r) if verdict.matches && r.status == Status::Active => r,
-            other => {
-                self.record_failed_login(other.map(|r| r.id), client.clone());
-                return Err(AppError::InvalidCredentials);
-            }
+            Some(r) if r.status == Status::Active && !r.locked => r,
+            _ => return Err(AppError::InvalidCredentials),
         };
+        if !verdict.matches {
+            self.lockouts()
+                .count_failed_password(record.id, stored, Some(client.clone()));
+            return Err(AppError::InvalidCredentials);
+        }
         self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
         let ttl = hours(self.config.auth.token_ttl_hours.get());
         let (id, checked) = (record.id.clone(), stored.clone());
         let opener = client.clone();
-        // The password may have changed (a reset, a PATCH) while it was being checked: the
-        // session opens only if the hash checked is still the stored one.
+        // The password may have changed (a reset, a PATCH) or the account been locked while it
+        // was being checked: the session opens only if the hash checked is still the stored one
+        // and the account is not locked.
         let opened = self
             .store
             .write(move |tx| {
-                if customers::password_hash(tx, &id)? != checked {
+                let (hash, locked) = customers::login_state(tx, &id)?;
+                if hash != checked || locked {
                     return Ok(false);
                 }
+                customers::clear_failed_logins(tx, &id)?;
                 sessions::create(tx, &digest, &id, ttl, &opener)?;
                 customers::mark_login(tx, &id)?;
                 activity::record(tx, &id, ActivityKind::LoginSucceeded, Some(&opener))?;
@@ -83,31 +90,6 @@ impl Sessions<'_> {
             self.rehash_in_background(record.id, password.to_owned(), stored.unwrap_or_default());
         }
         Ok(token)
-    }
-
-    /// Records a failed login in the account's activity, after the answer, on the background
-    /// tracker; an unknown address (`None`) takes the same path and writes nothing, so that
-    /// the answer and its timing are the same for both.
-    fn record_failed_login(&self, account: Option<CustomerId>, client: Client) {
-        let services = self.0.clone();
-        self.background.spawn(async move {
-            let Some(id) = account else {
-                return;
-            };
-            let written = services
-                .store
-                .write(move |tx| {
-                    // The account may be gone by now.
-                    if customers::contact(tx, &id)?.is_some() {
-                        activity::record(tx, &id, ActivityKind::LoginFailed, Some(&client))?;
-                    }
-                    Ok(())
-                })
-                .await;
-            if let Err(e) = written {
-                tracing::warn!(error = %e, "a failed login could not be recorded");
-            }
-        });
     }
 
     /// Re-hashes a password with the configured iteration count, after the login answered.

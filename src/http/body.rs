@@ -70,6 +70,11 @@ fn json_body(
 pub struct TooLarge;
 impl warp::reject::Reject for TooLarge {}
 
+/// Marks a body that did not arrive within `server.body_timeout_seconds` (mapped to 408).
+#[derive(Debug)]
+pub struct SlowBody;
+impl warp::reject::Reject for SlowBody {}
+
 /// Marks a body that is not JSON (mapped to 415).
 #[derive(Debug)]
 pub struct UnsupportedMedia;
@@ -83,8 +88,17 @@ where
     let mut body = std::pin::pin!(body);
     let mut collected = BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|_| AppError::MalformedBody("the request body could not be read".into()))?;
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) if super::wire::is_body_timeout(&e) => {
+                return Err(warp::reject::custom(SlowBody));
+            }
+            Err(_) => {
+                return Err(
+                    AppError::MalformedBody("the request body could not be read".into()).into(),
+                );
+            }
+        };
         if collected.len() + chunk.remaining() > MAX_BODY_BYTES {
             return Err(warp::reject::custom(TooLarge));
         }

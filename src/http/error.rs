@@ -121,6 +121,17 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
             "body_too_large",
             "the request body is too large",
         )
+    } else if rejection.find::<super::body::SlowBody>().is_some() {
+        let mut response = plain(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request did not arrive in time",
+        );
+        // The rest of the body may still be on its way: the connection cannot serve another.
+        response
+            .headers_mut()
+            .insert("connection", http::HeaderValue::from_static("close"));
+        response
     } else if rejection
         .find::<warp::reject::UnsupportedMediaType>()
         .is_some()

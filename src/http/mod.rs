@@ -15,6 +15,7 @@ pub mod route;
 mod security;
 pub mod server;
 pub mod table;
+mod wire;
 
 use std::convert::Infallible;
 use std::net::IpAddr;

@@ -12,20 +12,44 @@ use super::server::PeerAddr;
 use crate::error::AppError;
 use crate::flows::Services;
 
-/// GET /healthz
+/// GET /healthz: 200 while the database answers and takes writes; otherwise 503 saying which
+/// of the two fails and why, with `Retry-After`.
 pub async fn healthz(services: Services) -> Result<Response, Rejection> {
-    match services.operations().health().await {
-        Ok(()) => Ok(ok_json(&json!({ "status": "ok", "database": "ok" }))),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database not answering");
-            let body =
-                json!({ "error": "unavailable", "message": "the database is not answering" });
-            Ok(
-                warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE)
-                    .into_response(),
-            )
-        }
+    let operations = services.operations();
+    if let Err(e) = operations.health().await {
+        tracing::error!(error = %e, "health check: database not answering");
+        return Ok(unhealthy(
+            "down",
+            "unreachable",
+            "the database is not answering".to_owned(),
+        ));
     }
+    Ok(match operations.unwritable().await {
+        None => ok_json(&json!({ "status": "ok", "database": "ok" })),
+        Some(condition) => unhealthy(
+            "degraded",
+            condition.name(),
+            format!("the database takes no writes (reads go on): {condition}"),
+        ),
+    })
+}
+
+/// The 503 of `/healthz`: the error body, plus what is wrong with the database.
+fn unhealthy(status: &str, database: &str, message: String) -> Response {
+    let body = json!({
+        "status": status,
+        "database": database,
+        "error": "unavailable",
+        "message": message,
+    });
+    let mut response =
+        warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE)
+            .into_response();
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("5"),
+    );
+    response
 }
 
 /// GET /metrics

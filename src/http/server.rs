@@ -1,6 +1,7 @@
 //! The HTTP server: accepts TCP connections and serves warp's filter over hyper's HTTP/1
-//! with a cap on open connections, a deadline for request headers (so slow or idle clients
-//! cannot hold the server), the peer address for each request, and graceful shutdown.
+//! with a cap on open connections, deadlines for request headers and bodies (so slow or idle
+//! clients cannot hold the server; see `wire`), the peer address for each request, and
+//! graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,6 +19,7 @@ use tower_service::Service;
 use warp::Filter;
 use warp::reply::Response;
 
+use super::wire::{TimedBody, Wire};
 use crate::metrics::Metrics;
 
 /// The address of the TCP peer, attached to every request.
@@ -29,6 +31,7 @@ pub struct PeerAddr(pub SocketAddr);
 pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
     pub shutdown_grace: Duration,
 }
 
@@ -71,15 +74,22 @@ pub async fn serve<F>(
         // request's CPU. HTTP/1 answers one request at a time, so the lock is never contended.
         let service = std::sync::Mutex::new(service.clone());
         let metrics = metrics.clone();
-        let per_request = hyper::service::service_fn(move |request| {
+        let body_timeout = limits.body_timeout;
+        let per_request = hyper::service::service_fn(move |request: http::Request<_>| {
+            let request = request.map(|body| TimedBody::new(body, body_timeout));
             observed(&service, metrics.clone(), peer, request)
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
+            // `Wire` enforces the header deadline and answers 408; hyper's own (which closes
+            // without a word) is only a backstop.
+            .header_read_timeout(limits.header_timeout * 2)
             .keep_alive(true)
             .max_buf_size(64 * 1024)
-            .serve_connection(TokioIo::new(stream), per_request);
+            .serve_connection(
+                TokioIo::new(Wire::new(stream, limits.header_timeout)),
+                per_request,
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -103,10 +113,10 @@ fn observed<S>(
     service: &std::sync::Mutex<S>,
     metrics: Metrics,
     peer: SocketAddr,
-    mut request: http::Request<hyper::body::Incoming>,
+    mut request: http::Request<TimedBody>,
 ) -> impl Future<Output = Result<Response, Infallible>> + use<S>
 where
-    S: Service<http::Request<hyper::body::Incoming>, Response = Response, Error = Infallible>,
+    S: Service<http::Request<TimedBody>, Response = Response, Error = Infallible>,
 {
     request.extensions_mut().insert(PeerAddr(peer));
     let started = Instant::now();

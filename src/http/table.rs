@@ -476,8 +476,12 @@ pub const HEALTHZ: Route = Route::api(
         "Liveness and database check",
         Tag::Operations,
         Public,
-        Success::ok("Running, and the database answers.", Schema("Health")),
-    ),
+        Success::ok(
+            "Running, and the database answers and takes writes.",
+            Schema("Health"),
+        ),
+    )
+    .failing(&[Failure::Unhealthy]),
 );
 
 pub const METRICS: Route = Route::api(

@@ -19,11 +19,12 @@ pub enum Kind {
     EmailChangedNew,
     EmailChangedOld,
     EmailChangeUndone,
+    AccountLocked,
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Activation,
         Kind::PasswordReset,
         Kind::PasswordResetDone,
@@ -35,6 +36,7 @@ impl Kind {
         Kind::EmailChangedNew,
         Kind::EmailChangedOld,
         Kind::EmailChangeUndone,
+        Kind::AccountLocked,
         Kind::Test,
     ];
 
@@ -52,6 +54,7 @@ impl Kind {
             Kind::EmailChangedNew => "email_changed_new",
             Kind::EmailChangedOld => "email_changed_old",
             Kind::EmailChangeUndone => "email_change_undone",
+            Kind::AccountLocked => "account_locked",
             Kind::Test => "test",
         }
     }
@@ -129,6 +132,16 @@ impl Kind {
                  account, and every device signed in to it was signed out.\n\n\
                  Choose a new password now: on the sign-in page, follow \"Forgot your \
                  password?\" and enter {{email}}; we will email you a link to reset it.\n",
+            ),
+            Kind::AccountLocked => (
+                "Your {{shop}} account is locked",
+                "Hello {{name}},\n\nyour {{shop}} account was locked because the password was \
+                 entered wrongly too many times in a row. Until it is unlocked, no password \
+                 opens it, not even the right one.\n\n\
+                 To unlock it, reset your password: choose \"Forgot your password?\" on the \
+                 sign-in page and follow the link you will receive by email.\n\n\
+                 If these attempts were not yours, someone may be trying to guess your password; \
+                 the reset gives your account a new one.\n",
             ),
             Kind::Test => (
                 "Test email from {{shop}}",

@@ -1,7 +1,7 @@
 //! The outbox worker: leases due emails, delivers them, and records the outcome, retrying
 //! transient failures with capped exponential backoff.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -34,6 +34,27 @@ pub struct Worker {
     backoff: Backoff,
     lease_seconds: i64,
     wake: Arc<Notify>,
+    /// Outcomes of attempts that could not be written yet (a full disk): written before the
+    /// next email is leased, so that a sent email is not sent again and none is lost.
+    unrecorded: Arc<Mutex<Vec<Outcome>>>,
+}
+
+/// What became of one attempt, as the outbox records it.
+#[derive(Clone, Debug)]
+enum Outcome {
+    Sent(i64),
+    Retry { id: i64, error: String, at: i64 },
+    Failed { id: i64, error: String },
+}
+
+impl Outcome {
+    fn write(&self, conn: &rusqlite::Connection) -> StoreResult<()> {
+        match self {
+            Outcome::Sent(id) => outbox::mark_sent(conn, *id),
+            Outcome::Retry { id, error, at } => outbox::mark_retry(conn, *id, error, *at),
+            Outcome::Failed { id, error } => outbox::mark_failed(conn, *id, error),
+        }
+    }
 }
 
 impl Worker {
@@ -55,11 +76,26 @@ impl Worker {
                 + 5 * settings.smtp.command_timeout_seconds.get()
                 + 30) as i64,
             wake: mailer.wake_signal(),
+            unrecorded: Arc::default(),
         }
     }
 
     /// Runs until `shutdown` turns true, finishing the email in hand first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        // A server killed mid-delivery leaves its leases behind, and their emails would wait
+        // out the whole lease (minutes) before anyone tried them again. Sending one of them
+        // twice (if it did go out, or if an admin command is delivering it right now) is the
+        // lesser harm than holding back a reset code.
+        match self.store.write(|tx| outbox::release_leases(tx)).await {
+            Ok(0) => {}
+            Ok(released) => tracing::warn!(
+                released,
+                "emails leased by an earlier process are due again"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "leases of an earlier process could not be ended")
+            }
+        }
         loop {
             let pause = match self.deliver_due().await {
                 // The transport is failing: let it recover before trying the next email.
@@ -97,6 +133,7 @@ impl Worker {
     /// Delivers every email that is due now.
     pub async fn deliver_due(&self) -> StoreResult<Pass> {
         let mut pass = Pass::default();
+        self.record_left_over().await?;
         loop {
             // One at a time: an email is leased right before its own attempt.
             let lease = self.lease_seconds;
@@ -113,9 +150,7 @@ impl Worker {
                 match outcome {
                     Ok(answer) => {
                         tracing::info!(outbox_id = id, %answer, "email delivered");
-                        self.store
-                            .write(move |tx| outbox::mark_sent(tx, id))
-                            .await?;
+                        self.record(Outcome::Sent(id)).await?;
                         pass.sent += 1;
                     }
                     Err(error) => {
@@ -123,18 +158,18 @@ impl Worker {
                         let message = error.message;
                         if error.permanent || too_old {
                             tracing::error!(outbox_id = id, error = %message, "email failed for good");
-                            self.store
-                                .write(move |tx| outbox::mark_failed(tx, id, &message))
-                                .await?;
+                            self.record(Outcome::Failed { id, error: message }).await?;
                             pass.failed += 1;
                         } else {
                             let delay = self.backoff.after(email.attempts);
                             tracing::warn!(outbox_id = id, error = %message, retry_in = delay, "email delivery failed");
-                            self.store
-                                .write(move |tx| {
-                                    outbox::mark_retry(tx, id, &message, now() + delay)
-                                })
-                                .await?;
+                            let at = now() + delay;
+                            self.record(Outcome::Retry {
+                                id,
+                                error: message,
+                                at,
+                            })
+                            .await?;
                             pass.retried += 1;
                             // The server is down or deferring: the other due emails would
                             // only wait out the same timeout one after another.
@@ -145,6 +180,39 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+impl Worker {
+    /// Writes what became of an attempt; if it cannot be written now, keeps it for the next
+    /// pass (the email stays leased meanwhile, so no one sends it again).
+    async fn record(&self, outcome: Outcome) -> StoreResult<()> {
+        let kept = outcome.clone();
+        let written = self.store.write(move |tx| outcome.write(tx)).await;
+        if written.is_err() {
+            self.unrecorded.lock().expect("unpoisoned").push(kept);
+        }
+        written
+    }
+
+    /// Writes the outcomes earlier passes could not write.
+    async fn record_left_over(&self) -> StoreResult<()> {
+        let left: Vec<Outcome> = std::mem::take(&mut *self.unrecorded.lock().expect("unpoisoned"));
+        if left.is_empty() {
+            return Ok(());
+        }
+        let outcomes = left.clone();
+        let written = self
+            .store
+            .write(move |tx| outcomes.iter().try_for_each(|o| o.write(tx)))
+            .await;
+        if written.is_err() {
+            self.unrecorded
+                .lock()
+                .expect("unpoisoned")
+                .splice(0..0, left);
+        }
+        written
     }
 }
 

@@ -22,6 +22,8 @@ pub struct LoginRecord {
     pub id: CustomerId,
     pub status: Status,
     pub password_hash: Option<String>,
+    /// Locked after too many failed password checks: no password opens it until a reset.
+    pub locked: bool,
 }
 
 /// A customer as the retailer's back office sees them.
@@ -85,16 +87,19 @@ pub fn insert_pending(
 
 /// The account behind an email address, for login.
 pub fn find_for_login(conn: &Connection, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
-    conn.prepare_cached("SELECT id, status, password_hash FROM customers WHERE email = ?1")?
-        .query_row([email.as_str()], |row| {
-            Ok(LoginRecord {
-                id: CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?,
-                status: status(row, 1)?,
-                password_hash: row.get(2)?,
-            })
+    conn.prepare_cached(
+        "SELECT id, status, password_hash, locked_at IS NOT NULL FROM customers WHERE email = ?1",
+    )?
+    .query_row([email.as_str()], |row| {
+        Ok(LoginRecord {
+            id: CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?,
+            status: status(row, 1)?,
+            password_hash: row.get(2)?,
+            locked: row.get(3)?,
         })
-        .optional()
-        .map_err(Into::into)
+    })
+    .optional()
+    .map_err(Into::into)
 }
 
 /// The id and status of the customer with this public identifier.
@@ -316,8 +321,54 @@ pub fn contact(
 
 /// Replaces the password hash.
 pub fn set_password(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResult<()> {
-    conn.prepare_cached("UPDATE customers SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id.as_str(), hash, now()])?;
+    // A new password starts a fresh count of failures and ends a lockout.
+    conn.prepare_cached(
+        "UPDATE customers SET password_hash = ?2, updated_at = ?3, failed_logins = 0,
+             locked_at = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), hash, now()])?;
+    Ok(())
+}
+
+/// The password hash and whether the account is locked, for a check inside a write.
+pub fn login_state(conn: &Connection, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
+    Ok(conn
+        .prepare_cached("SELECT password_hash, locked_at IS NOT NULL FROM customers WHERE id = ?1")?
+        .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?
+        .unwrap_or((None, false)))
+}
+
+/// Counts one failed check of the password `checked` (only while it is still the stored one
+/// and the account is not locked). True when this failure is the `limit`th in a row: the
+/// account is locked by it, in the same statement, so exactly one failure ever says so.
+pub fn count_failed_login(
+    conn: &Connection,
+    id: &CustomerId,
+    checked: Option<&str>,
+    limit: u32,
+) -> StoreResult<bool> {
+    let count: Option<i64> = conn
+        .prepare_cached(
+            "UPDATE customers SET failed_logins = failed_logins + 1,
+                 locked_at = CASE WHEN failed_logins + 1 >= ?3 THEN ?4 END
+             WHERE id = ?1 AND password_hash IS ?2 AND locked_at IS NULL
+             RETURNING failed_logins",
+        )?
+        .query_row(params![id.as_str(), checked, limit, now()], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    Ok(count.is_some_and(|c| c >= i64::from(limit)))
+}
+
+/// A successful password check: the count of failures starts again from zero.
+pub fn clear_failed_logins(conn: &Connection, id: &CustomerId) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE customers SET failed_logins = 0 WHERE id = ?1 AND failed_logins != 0",
+    )?
+    .execute([id.as_str()])?;
     Ok(())
 }
 

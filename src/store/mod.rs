@@ -12,12 +12,14 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 use crate::config;
 use crate::lanes::{Lane, Refused};
+pub use health::Unwritable;
 
 pub mod activity;
 pub mod backup;
 pub mod codes;
 pub mod customers;
 pub mod export;
+pub mod health;
 pub mod migrations;
 pub mod outbox;
 pub mod requests;
@@ -31,6 +33,9 @@ pub enum StoreError {
     /// No connection became free in time, or the database stayed locked: try again shortly.
     #[error("the database is busy")]
     Busy,
+    /// The database takes no writes now (disk full, read-only); nothing was changed.
+    #[error("the database cannot be written: {0}")]
+    Unwritable(Unwritable),
     /// A unique column already holds this value.
     #[error("{field} is already in use")]
     Duplicate { field: &'static str },
@@ -95,6 +100,8 @@ impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> StoreError {
         match err.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
+            Some(ErrorCode::DiskFull) => StoreError::Unwritable(Unwritable::Full),
+            Some(ErrorCode::ReadOnly) => StoreError::Unwritable(Unwritable::ReadOnly),
             Some(ErrorCode::ConstraintViolation) => match unique_column(&err) {
                 Some(field) => StoreError::Duplicate { field },
                 None => StoreError::Sqlite(err),
@@ -130,6 +137,8 @@ pub struct Store {
     writer: Lane,
     /// How long a read or write may wait for its thread before the store answers busy.
     wait: Duration,
+    /// Whether the last write failed for want of space or write access.
+    health: health::WriteHealth,
 }
 
 impl Store {
@@ -190,6 +199,7 @@ impl Store {
             readers: lane("db-read", readers)?,
             writer: lane("db-write", 1)?,
             wait: Duration::from_millis(settings.pool_timeout_ms),
+            health: health::WriteHealth::new(path),
         })
     }
 
@@ -216,11 +226,32 @@ impl Store {
         R: Send + 'static,
     {
         let pool = self.pool.clone();
+        let health = self.health.clone();
         let work = move || {
             let mut conn = pool.get().map_err(|_| StoreError::Busy)?;
-            write_tx(&mut conn, work)
+            health.record(write_tx(&mut conn, work))
         };
         self.writer.run(self.wait, work).await.map_err(refused)?
+    }
+
+    /// Why the database takes no writes, or `None` when it does. Once a write has failed for
+    /// want of space or write access, each call tries a one-page write to see whether that
+    /// has passed; until then it writes nothing.
+    pub async fn unwritable(&self) -> Option<Unwritable> {
+        self.health.last()?;
+        match self.write(|tx| health::probe(tx)).await {
+            Ok(()) => None,
+            Err(StoreError::Unwritable(condition)) => Some(condition),
+            // Busy or broken otherwise: what the last write found still stands.
+            Err(_) => self.health.last(),
+        }
+    }
+
+    /// Checks with a one-page write that the database takes writes (blocking; at start-up).
+    pub fn check_writable(&self) -> StoreResult<()> {
+        let mut conn = self.connection()?;
+        self.health
+            .record(write_tx(&mut conn, |tx| health::probe(tx)))
     }
 
     /// Runs `work` on the writer thread outside any transaction, once every write queued

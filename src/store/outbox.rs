@@ -58,6 +58,15 @@ pub fn enqueue(conn: &Connection, email: &NewEmail) -> StoreResult<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Ends every lease still held (at server start); returns how many there were.
+pub fn release_leases(conn: &Connection) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE outbox SET locked_until = 0 WHERE status = 'queued' AND locked_until > 0",
+        )?
+        .execute([])?)
+}
+
 /// Leases up to `limit` due emails for `lease_seconds`.
 pub fn lease_due(conn: &Connection, limit: u32, lease_seconds: i64) -> StoreResult<Vec<Leased>> {
     let now = now();

@@ -77,7 +77,7 @@ fn open_limits(c: &mut customer_area::config::Config) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "statistical: run by .ci/run in its own step"]
-async fn login_takes_as_long_for_unknown_pending_and_active_accounts() {
+async fn login_takes_as_long_for_unknown_pending_active_and_locked_accounts() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let app = spawn_app_with(|c| {
         open_limits(c);
@@ -87,16 +87,22 @@ async fn login_takes_as_long_for_unknown_pending_and_active_accounts() {
     .await;
     app.active_customer("active@example.com").await;
     app.create_customer("pending@example.com", "Pending").await;
+    app.active_customer("locked@example.com").await;
+    for _ in 0..app.config.limits.login_lockout_failures.get() {
+        app.login("locked@example.com", "not the password").await;
+    }
+    app.wait_for_email("locked@example.com", "locked").await;
     let cases = [
         ("active@example.com", "not the password"),
         ("pending@example.com", PASSWORD),
         ("unknown@example.com", PASSWORD),
+        ("locked@example.com", PASSWORD),
     ];
     let medians = median_shares(&app, cases.len(), 41, Duration::ZERO, |i| {
         app.login(cases[i].0, cases[i].1)
     })
     .await;
-    assert_within_ten_percent("login (active, pending, unknown)", &medians);
+    assert_within_ten_percent("login (active, pending, unknown, locked)", &medians);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

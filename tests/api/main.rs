@@ -18,7 +18,8 @@
 //!
 //! Statistical timing tests are `#[ignore = "statistical: ..."]`: a loaded machine must not
 //! fail the main run, so `.ci/run` runs them in a step of their own
-//! (`cargo test --test api -- --ignored`).
+//! (`cargo test --test api -- --ignored --skip exhaustion::`). The long memory test under
+//! hostile traffic (`exhaustion`) is ignored too and has a step of its own.
 
 mod common;
 
@@ -31,15 +32,18 @@ mod cli;
 mod cli_admin;
 mod cors;
 mod delivery;
+mod durability;
 mod email_change;
 mod email_undo;
 mod enumeration;
 mod errors;
+mod exhaustion;
 mod export;
 mod fuzz;
 mod hostile;
 mod journey;
 mod journeys;
+mod lockout;
 mod mail_cli;
 mod openapi;
 mod operations;
@@ -50,7 +54,9 @@ mod races;
 mod readme;
 mod security;
 mod signup;
+mod slow_clients;
 mod smtp_refusals;
 mod subscriptions;
 mod throttling;
+mod unwritable;
 mod web;

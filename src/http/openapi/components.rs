@@ -149,6 +149,15 @@ fn schemas() -> Value {
         "EmailChangeUndo": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
         "AdminDeleted": closed(&[("result", one_of(&["deleted"])), ("id", customer_id())], &["result", "id"]),
         "Health": closed(&[("status", one_of(&["ok"])), ("database", one_of(&["ok"]))], &["status", "database"]),
+        "HealthProblem": closed(
+            &[
+                ("status", described(one_of(&["degraded", "down"]), "`degraded`: reads go on, writes answer 503 `unavailable`; `down`: the database does not answer.")),
+                ("database", described(one_of(&["full", "read_only", "unreachable"]), "`full`: no space left on its disk; `read_only`: its file system or file cannot be written; `unreachable`: it does not answer.")),
+                ("error", one_of(&["unavailable"])),
+                ("message", text()),
+            ],
+            &["status", "database", "error", "message"],
+        ),
     })
 }
 
@@ -338,6 +347,11 @@ fn responses() -> Value {
         "Invalid": error("`validation_failed` (or `invalid_code` for a wrong, used or expired one-time code), with `fields`.", None),
         "Throttled": error("`throttled`: over a per-IP or per-account budget.", Some(&retry)),
         "Internal": error("`internal_error`: a bug or a broken database; the cause goes to the log only.", None),
+        "Unhealthy": {
+            "description": "`unavailable`: the database does not answer, or takes no writes (a full disk, a read-only file system); it recovers by itself once the cause is gone.",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/HealthProblem" } } },
+            "headers": retry,
+        },
         "Overloaded": error("`overloaded` (database pool or hashing queue saturated) or `unavailable` (the database cannot take the write now).", Some(&retry)),
     })
 }

@@ -226,6 +226,8 @@ pub enum Failure {
     Throttled,
     Internal,
     Overloaded,
+    /// `/healthz`'s 503: the database does not answer or takes no writes.
+    Unhealthy,
 }
 
 impl Failure {
@@ -240,7 +242,7 @@ impl Failure {
             Failure::Invalid => 422,
             Failure::Throttled => 429,
             Failure::Internal => 500,
-            Failure::Overloaded => 503,
+            Failure::Overloaded | Failure::Unhealthy => 503,
         }
     }
 }

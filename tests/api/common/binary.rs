@@ -60,6 +60,12 @@ impl Binary {
         self
     }
 
+    /// Leaves `key` out of the environment the process inherits.
+    pub fn env_remove(mut self, key: &str) -> Binary {
+        self.command.env_remove(key);
+        self
+    }
+
     pub fn envs<'a>(mut self, vars: impl IntoIterator<Item = &'a (&'a str, &'a str)>) -> Binary {
         self.command.envs(vars.into_iter().copied());
         self

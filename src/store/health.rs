@@ -1,0 +1,170 @@
+//! Whether the database takes writes: a full disk or a read-only file system is told apart from
+//! other failures, remembered until a write succeeds again, and checked again on demand.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use rustix::fs::StatVfsMountFlags;
+
+use super::{StoreError, StoreResult};
+
+/// Below this much free space, an I/O error on a write is put down to a full disk.
+const LOW_SPACE_BYTES: u64 = 1 << 20;
+
+/// Why the database takes no writes now; reads go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unwritable {
+    /// The file system holding the database has no space left.
+    Full,
+    /// The file system holding the database is read-only, or the file may not be written.
+    ReadOnly,
+}
+
+impl Unwritable {
+    /// The name `/healthz` reports: `full` or `read_only`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unwritable::Full => "full",
+            Unwritable::ReadOnly => "read_only",
+        }
+    }
+}
+
+impl std::fmt::Display for Unwritable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unwritable::Full => "the disk holding it is full",
+            Unwritable::ReadOnly => {
+                "it is read-only (a read-only file system, or a file this user may not write)"
+            }
+        })
+    }
+}
+
+/// What the store knows of its last write: whether it failed for want of space or of write
+/// access. Shared by the store's clones.
+#[derive(Clone, Debug)]
+pub(super) struct WriteHealth {
+    path: PathBuf,
+    last: Arc<AtomicU8>,
+}
+
+const WRITABLE: u8 = 0;
+const FULL: u8 = 1;
+const READ_ONLY: u8 = 2;
+
+impl WriteHealth {
+    pub(super) fn new(path: &Path) -> WriteHealth {
+        WriteHealth {
+            path: path.to_owned(),
+            last: Arc::new(AtomicU8::new(WRITABLE)),
+        }
+    }
+
+    /// The condition the last write ran into, if it ran into one.
+    pub(super) fn last(&self) -> Option<Unwritable> {
+        match self.last.load(Ordering::Relaxed) {
+            FULL => Some(Unwritable::Full),
+            READ_ONLY => Some(Unwritable::ReadOnly),
+            _ => None,
+        }
+    }
+
+    /// Names the condition behind a failed write and remembers the outcome of this one: a
+    /// commit clears the condition, a failure for want of space or write access sets it.
+    pub(super) fn record<R>(&self, result: StoreResult<R>) -> StoreResult<R> {
+        let result = result.map_err(|e| self.explain(e));
+        let state = match &result {
+            Ok(_) => WRITABLE,
+            Err(StoreError::Unwritable(Unwritable::Full)) => FULL,
+            Err(StoreError::Unwritable(Unwritable::ReadOnly)) => READ_ONLY,
+            Err(_) => return result,
+        };
+        let before = self.last.swap(state, Ordering::Relaxed);
+        if before != state {
+            match &result {
+                Ok(_) => tracing::info!("the database takes writes again"),
+                Err(e) => tracing::error!(error = %e, "the database takes no writes"),
+            }
+        }
+        result
+    }
+
+    /// An I/O error is what a full or read-only file system gives at some steps of a write
+    /// (SQLite says SQLITE_FULL or SQLITE_READONLY only at others): the file system tells which.
+    fn explain(&self, err: StoreError) -> StoreError {
+        match &err {
+            StoreError::Sqlite(e) if is_io_error(e) => match diagnose(&self.path) {
+                Some(condition) => StoreError::Unwritable(condition),
+                None => err,
+            },
+            _ => err,
+        }
+    }
+}
+
+fn is_io_error(err: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{CannotOpen, SystemIoFailure};
+    matches!(err.sqlite_error_code(), Some(SystemIoFailure | CannotOpen))
+}
+
+/// Whether the file system holding `database` is read-only or (nearly) full; `None` when it
+/// is neither or cannot be asked.
+pub fn diagnose(database: &Path) -> Option<Unwritable> {
+    let dir = match database.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    if stat.f_flag.contains(StatVfsMountFlags::RDONLY) {
+        return Some(Unwritable::ReadOnly);
+    }
+    if stat.f_bavail.saturating_mul(stat.f_frsize) < LOW_SPACE_BYTES {
+        return Some(Unwritable::Full);
+    }
+    None
+}
+
+/// Writes one page for real (the header's `user_version`, rewritten unchanged, which this
+/// program does not otherwise use): whether the database takes a write now.
+pub fn probe(conn: &rusqlite::Connection) -> StoreResult<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    conn.pragma_update(None, "user_version", version)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AppError;
+    use rusqlite::{Connection, OpenFlags};
+
+    #[test]
+    fn a_write_to_a_read_only_database_answers_unavailable_not_internal_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read-only.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let refused = conn.execute("INSERT INTO t VALUES (1)", []).unwrap_err();
+        let err = StoreError::from(refused);
+        assert!(
+            matches!(err, StoreError::Unwritable(Unwritable::ReadOnly)),
+            "{err:?}"
+        );
+        assert!(matches!(AppError::from(err), AppError::Unavailable));
+    }
+
+    #[test]
+    fn a_write_that_succeeds_clears_what_a_full_disk_left() {
+        let health = WriteHealth::new(Path::new("db"));
+        let full: StoreResult<()> = Err(StoreError::Unwritable(Unwritable::Full));
+        assert!(health.record(full).is_err());
+        assert_eq!(health.last(), Some(Unwritable::Full));
+        health.record(Ok(())).unwrap();
+        assert_eq!(health.last(), None);
+    }
+}
