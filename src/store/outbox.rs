@@ -122,8 +122,11 @@ pub fn mark_retry(
 /// many.
 pub fn drop_queued_for(conn: &Connection, recipient: &str) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM outbox WHERE recipient = ?1 AND status = 'queued'")?
-        .execute([recipient])?)
+        // An email the worker is sending right now (leased) stays: its outcome is written back.
+        .prepare_cached(
+            "DELETE FROM outbox WHERE recipient = ?1 AND status = 'queued' AND locked_until <= ?2",
+        )?
+        .execute(rusqlite::params![recipient, now()])?)
 }
 
 /// The kinds of email whose body carries a one-time code or link: their body lives only
