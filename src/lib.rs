@@ -13,6 +13,9 @@
 //!   and logs; `throttle`: attempt budgets
 
 #![forbid(unsafe_code)]
+// The route table grows one warp filter per endpoint; release builds need the deeper limit to
+// prove the combined filter's future `Unpin` (debug builds stop short of it).
+#![recursion_limit = "256"]
 
 pub mod app;
 pub mod auth;
