@@ -173,3 +173,9 @@ CREATE TABLE email_undo_keys (
 );
 CREATE INDEX email_undo_by_customer ON email_undo_keys(customer_id);
 CREATE INDEX email_undo_by_expiry ON email_undo_keys(expires_at);
+
+-- migration: 5 customer language
+-- The language a customer's emails are written in (a BCP 47 primary tag such as `de`);
+-- NULL: `mail.default_language`. A sign-up's language waits in its journaled request.
+ALTER TABLE customers ADD COLUMN language TEXT;
+ALTER TABLE email_requests ADD COLUMN language TEXT;

@@ -1,5 +1,7 @@
 use super::{Loaded, deliver_now, import, open_app, print_json};
-use crate::domain::{EmailAddress, Identifier, ProfileChanges, ProfileField, format_time};
+use crate::domain::{
+    EmailAddress, Identifier, Language, ProfileChanges, ProfileField, format_time,
+};
 use crate::flows::{MAX_PAGE, NewAccount};
 
 #[derive(Debug, clap::Subcommand)]
@@ -13,6 +15,9 @@ pub enum Command {
         /// Public handle used in email links (generated when omitted).
         #[arg(long)]
         identifier: Option<String>,
+        /// The language of the customer's emails (en, de, fr...; default: mail.default_language).
+        #[arg(long, value_name = "TAG")]
+        language: Option<String>,
         /// Do not send the activation email now.
         #[arg(long)]
         no_activation: bool,
@@ -60,6 +65,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             email,
             name,
             identifier,
+            language,
             no_activation,
             json,
         } => {
@@ -72,6 +78,10 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 .map(|i| Identifier::parse(&i))
                 .transpose()
                 .map_err(|p| anyhow::anyhow!("--identifier {p}"))?;
+            let language = language
+                .map(|l| Language::parse(&l))
+                .transpose()
+                .map_err(|p| anyhow::anyhow!("--language {p}"))?;
             let account = NewAccount {
                 email,
                 name: Some(name),
@@ -79,6 +89,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 profile: ProfileChanges::default(),
                 send_activation: !no_activation,
                 activate_uri: None,
+                language,
             };
             let view = back_office
                 .admin_create_customer(account, Default::default())

@@ -1,5 +1,6 @@
 use super::Loaded;
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, Language};
+use crate::mail::templates::sample_vars;
 use crate::mail::transport::Transport;
 use crate::mail::{Kind, Mailer, Vars};
 use crate::store::{now, outbox::Leased};
@@ -13,11 +14,36 @@ pub enum Command {
         #[arg(long, value_name = "ADDRESS")]
         to: String,
     },
+    /// Print an email of KIND as it would be sent, with sample values in its placeholders
+    /// (checks the templates in mail.templates_dir without sending anything).
+    Preview {
+        /// The kind of email: activation, password_reset, ... (`mail preview --help` lists them).
+        #[arg(value_name = "KIND", value_parser = kind_names())]
+        kind: String,
+        /// The customer's language (default: mail.default_language).
+        #[arg(long, value_name = "TAG")]
+        language: Option<String>,
+    },
+}
+
+/// Every kind's name, for clap to offer and check.
+fn kind_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Kind::ALL.map(Kind::name))
 }
 
 /// `customer-area mail ...`: checks the mail settings without touching the outbox.
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Preview { kind, language } => {
+            let kind = Kind::from_name(&kind).expect("clap checked the kind");
+            let language = language
+                .map(|l| Language::parse(&l))
+                .transpose()
+                .map_err(|p| anyhow::anyhow!("--language {p}"))?;
+            let mailer = Mailer::new(&loaded.config).map_err(anyhow::Error::msg)?;
+            print!("{}", preview(&mailer, kind, language.as_ref()));
+            Ok(())
+        }
         Command::Test { to } => {
             let to = EmailAddress::parse(&to)
                 .map_err(|problem| anyhow::anyhow!("--to `{to}` {problem}"))?;
@@ -27,7 +53,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 email: to.to_string(),
                 ..Vars::default()
             };
-            let email = mailer.compose(Kind::Test, to.as_str(), &vars);
+            let email = mailer.compose(Kind::Test, None, to.as_str(), &vars);
             println!(
                 "sending a test email to {to} through {}",
                 transport.describe()
@@ -57,4 +83,26 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// The headers a reader checks, then the plain-text body, then the HTML body if there is one.
+fn preview(mailer: &Mailer, kind: Kind, language: Option<&Language>) -> String {
+    let vars = sample_vars();
+    let rendered = mailer.render(kind, language, &vars);
+    let mut out = format!(
+        "From: {}\nTo: {}\nSubject: {}\nContent-Language: {}\n\n{}",
+        mailer.from_address(),
+        vars.email,
+        rendered.subject,
+        rendered.language,
+        rendered.text
+    );
+    if let Some(html) = rendered.html {
+        out.push_str("\n----- HTML -----\n");
+        out.push_str(&html);
+        if !html.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
 }

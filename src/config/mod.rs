@@ -8,6 +8,7 @@ use std::fmt;
 use std::num::{NonZero, NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
+use crate::domain::Language;
 use serde::{Deserialize, Serialize};
 
 pub use check::parse_origin;
@@ -164,8 +165,10 @@ pub struct Mail {
     pub dir: PathBuf,
     /// Name of the shop, used in email texts.
     pub shop_name: String,
-    /// Directory with template overrides (`<kind>.subject`, `<kind>.txt`, `<kind>.html`).
+    /// Directory with template overrides (`<lang>/<kind>.subject`, `.txt`, `.html`).
     pub templates_dir: Option<PathBuf>,
+    /// The language of customers who have none, and the first fallback of every text.
+    pub default_language: Language,
     /// Give up on an email (mark it failed) once it has waited this long.
     pub max_age_hours: NonZeroU64,
     /// The first retry of a failed delivery waits this long; each further one twice as long.
@@ -183,6 +186,7 @@ impl Default for Mail {
             dir: "outbox".into(),
             shop_name: "Customer Area".into(),
             templates_dir: None,
+            default_language: Language::english(),
             max_age_hours: NonZero::new(72).unwrap(),
             retry_first_seconds: NonZero::new(10).unwrap(),
             retry_max_seconds: NonZero::new(3600).unwrap(),

@@ -5,6 +5,7 @@ mod code;
 mod country;
 mod customer;
 mod email;
+mod language;
 mod list_id;
 mod mailbox;
 mod password;
@@ -18,6 +19,7 @@ pub use customer::{
     Customer, CustomerId, Identifier, Status, Subscription, format_time, rfc3339_field,
 };
 pub use email::EmailAddress;
+pub use language::Language;
 pub use list_id::ListId;
 pub use mailbox::Mailbox;
 pub use password::{NewPassword, PasswordPolicy};

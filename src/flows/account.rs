@@ -30,6 +30,7 @@ impl Accounts<'_> {
                 let Some((email, name)) = customers::contact(tx, &id)? else {
                     return Ok(false);
                 };
+                let language = customers::language_of(tx, &id)?;
                 customers::delete(tx, &id)?;
                 // Nothing queued for the account outlives it, except the receipt below.
                 outbox::drop_queued_for(tx, &email)?;
@@ -38,7 +39,9 @@ impl Accounts<'_> {
                     email: email.clone(),
                     ..Vars::default()
                 };
-                outbox::enqueue(tx, &mailer.compose(Kind::AccountDeleted, &email, &vars))?;
+                let deleted =
+                    mailer.compose(Kind::AccountDeleted, language.as_ref(), &email, &vars);
+                outbox::enqueue(tx, &deleted)?;
                 Ok(true)
             })
             .await?;

@@ -3,8 +3,8 @@ use url::Url;
 use super::hours;
 use crate::auth;
 use crate::domain::{
-    ActivationSecret, ActivityKind, Client, CustomerId, EmailAddress, Identifier, ProfileChanges,
-    ProfileField, Status,
+    ActivationSecret, ActivityKind, Client, CustomerId, EmailAddress, Identifier, Language,
+    ProfileChanges, ProfileField, Status,
 };
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
@@ -23,6 +23,8 @@ pub struct NewAccount {
     pub send_activation: bool,
     /// Where the activation link points, instead of `links.activate_uri`.
     pub activate_uri: Option<Url>,
+    /// The language of the customer's emails; `None`: `mail.default_language`.
+    pub language: Option<Language>,
 }
 
 /// A freshly created pending customer.
@@ -71,6 +73,12 @@ impl Activations<'_> {
             email: account.email.clone(),
             identifier: account.identifier.clone(),
             profile,
+            language: Some(
+                account
+                    .language
+                    .clone()
+                    .unwrap_or_else(|| self.config.mail.default_language.clone()),
+            ),
         };
         let (id, identifier) = customers::insert_pending(tx, &new)?;
         if account.send_activation {
@@ -119,10 +127,11 @@ impl Activations<'_> {
             ),
             ..Vars::default()
         };
-        outbox::enqueue(
-            tx,
-            &self.mailer.compose(Kind::Activation, email.as_str(), &vars),
-        )?;
+        let language = customers::language_of(tx, id)?;
+        let activation =
+            self.mailer
+                .compose(Kind::Activation, language.as_ref(), email.as_str(), &vars);
+        outbox::enqueue(tx, &activation)?;
         Ok(())
     }
 

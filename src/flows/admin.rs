@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
 use super::{Created, NewAccount};
-use crate::domain::{ListId, clean_text};
+use crate::domain::{Language, ListId, clean_text};
 use crate::error::{AppError, FieldErrors};
 use crate::store::customers::{self, AdminView};
 use crate::store::subscriptions::{self, ConsentRecord, ConsentSource, SubscriptionList};
@@ -184,6 +184,29 @@ impl BackOffice<'_> {
                 }
                 let id = view.customer.id;
                 subscriptions::replace(tx, &id, &as_strings(&lists), ConsentSource::Admin)?;
+                Ok(match customers::admin_view(tx, id.as_str())? {
+                    Some(view) => Outcome::Done(view),
+                    None => Outcome::Refused(no_such_customer(&lookup)),
+                })
+            })
+            .await?
+            .into_result()
+    }
+
+    /// Sets the language of the customer's emails; answers with the back-office view.
+    pub async fn admin_set_language(
+        &self,
+        key: &str,
+        language: Language,
+    ) -> Result<AdminView, AppError> {
+        let lookup = key.to_owned();
+        self.store
+            .write(move |tx| {
+                let Some(view) = customers::admin_view(tx, &lookup)? else {
+                    return Ok(Outcome::Refused(no_such_customer(&lookup)));
+                };
+                let id = view.customer.id;
+                customers::set_language(tx, &id, &language)?;
                 Ok(match customers::admin_view(tx, id.as_str())? {
                     Some(view) => Outcome::Done(view),
                     None => Outcome::Refused(no_such_customer(&lookup)),

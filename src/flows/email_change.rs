@@ -30,15 +30,21 @@ impl EmailChanges<'_> {
         // Read here, in the transaction, so that a name changed by the same PATCH is used.
         let (current_email, name) = customers::contact(tx, id)?
             .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
+        let language = customers::language_of(tx, id)?;
         if customers::email_taken(tx, new_email)? {
             codes::revoke(tx, id, Purpose::EmailChange)?;
             let vars = Vars {
                 email: new_email.to_string(),
                 ..Vars::default()
             };
-            let notice = self
-                .mailer
-                .compose(Kind::AccountExists, new_email.as_str(), &vars);
+            // Written to the owner of that address, in their language.
+            let language = customers::language_of_address(tx, new_email.as_str())?;
+            let notice = self.mailer.compose(
+                Kind::AccountExists,
+                language.as_ref(),
+                new_email.as_str(),
+                &vars,
+            );
             outbox::enqueue(tx, &notice)?;
         } else {
             let key = LinkKey::generate();
@@ -63,9 +69,12 @@ impl EmailChanges<'_> {
                         .email_confirmation(identifier.as_str(), key.as_str()),
                 ),
             };
-            let confirmation = self
-                .mailer
-                .compose(Kind::EmailChangeNew, new_email.as_str(), &vars);
+            let confirmation = self.mailer.compose(
+                Kind::EmailChangeNew,
+                language.as_ref(),
+                new_email.as_str(),
+                &vars,
+            );
             outbox::enqueue(tx, &confirmation)?;
         }
         let vars = Vars {
@@ -74,9 +83,12 @@ impl EmailChanges<'_> {
             new_email: Some(new_email.to_string()),
             link: None,
         };
-        let notice = self
-            .mailer
-            .compose(Kind::EmailChangeOld, &current_email, &vars);
+        let notice = self.mailer.compose(
+            Kind::EmailChangeOld,
+            language.as_ref(),
+            &current_email,
+            &vars,
+        );
         outbox::enqueue(tx, &notice)?;
         Ok(())
     }
@@ -159,9 +171,13 @@ impl EmailChanges<'_> {
             email: new_email.to_string(),
             ..Vars::default()
         };
-        let notice = self
-            .mailer
-            .compose(Kind::EmailChangedNew, new_email.as_str(), &to_new);
+        let language = customers::language_of(tx, id)?;
+        let notice = self.mailer.compose(
+            Kind::EmailChangedNew,
+            language.as_ref(),
+            new_email.as_str(),
+            &to_new,
+        );
         outbox::enqueue(tx, &notice)?;
         let to_old = Vars {
             name,
@@ -169,9 +185,9 @@ impl EmailChanges<'_> {
             new_email: Some(new_email.to_string()),
             link: Some(self.links.email_undo(identifier, key.as_str())),
         };
-        let notice = self
-            .mailer
-            .compose(Kind::EmailChangedOld, old_email, &to_old);
+        let notice =
+            self.mailer
+                .compose(Kind::EmailChangedOld, language.as_ref(), old_email, &to_old);
         outbox::enqueue(tx, &notice)?;
         Ok(())
     }

@@ -4,7 +4,9 @@ use std::fmt;
 use serde::Serialize;
 
 use super::NewAccount;
-use crate::domain::{CustomerId, EmailAddress, Identifier, ListId, ProfileChanges, ProfileField};
+use crate::domain::{
+    CustomerId, EmailAddress, Identifier, Language, ListId, ProfileChanges, ProfileField,
+};
 use crate::error::AppError;
 use crate::store::subscriptions::{self, ConsentSource};
 use crate::store::{Outcome, StoreError, customers};
@@ -62,6 +64,7 @@ enum Column {
     Email,
     Identifier,
     Subscriptions,
+    Language,
     Field(ProfileField),
 }
 
@@ -71,6 +74,7 @@ impl Column {
             "email" => Some(Column::Email),
             "identifier" => Some(Column::Identifier),
             "subscriptions" => Some(Column::Subscriptions),
+            "language" => Some(Column::Language),
             other => ProfileField::from_key(other).map(Column::Field),
         }
     }
@@ -86,6 +90,7 @@ struct Row {
     identifier: Option<Identifier>,
     profile: ProfileChanges,
     lists: BTreeSet<ListId>,
+    language: Option<Language>,
 }
 
 impl Row {
@@ -98,6 +103,7 @@ impl Row {
             profile: self.profile.clone(),
             send_activation,
             activate_uri: None,
+            language: self.language.clone(),
         })
     }
 }
@@ -112,7 +118,8 @@ pub struct ImportFile {
 
 impl ImportFile {
     /// Reads a CSV file whose header row names its columns: `email` and `name` (required),
-    /// `identifier`, `subscriptions` (list ids separated by `;`) and any profile field.
+    /// `identifier`, `subscriptions` (list ids separated by `;`), `language` (empty: the
+    /// default language) and any profile field.
     /// Problems in the file are kept for [`Imports::import_customers`] to report with the rest.
     pub fn read(input: impl std::io::Read) -> Result<ImportFile, csv::Error> {
         let mut reader = csv::ReaderBuilder::new()
@@ -185,7 +192,7 @@ impl ImportFile {
                     line,
                     "header",
                     format!(
-                        "`{name}` is not a known column (known: email, name, identifier, subscriptions, {})",
+                        "`{name}` is not a known column (known: email, name, identifier, subscriptions, language, {})",
                         profile_keys()
                     ),
                 );
@@ -229,6 +236,7 @@ impl ImportFile {
         let mut identifier = None;
         let mut profile = ProfileChanges::default();
         let mut lists = BTreeSet::new();
+        let mut language = None;
         for (column, raw) in columns.iter().zip(record.iter()) {
             let Some(column) = *column else { continue };
             let key = column_key(column);
@@ -245,6 +253,11 @@ impl ImportFile {
                 Column::Identifier if value.trim().is_empty() => {}
                 Column::Identifier => match Identifier::parse(value.trim()) {
                     Ok(parsed) => identifier = Some(parsed),
+                    Err(p) => self.problem(line, key, p),
+                },
+                Column::Language if value.trim().is_empty() => {}
+                Column::Language => match Language::parse(value) {
+                    Ok(parsed) => language = Some(parsed),
                     Err(p) => self.problem(line, key, p),
                 },
                 Column::Subscriptions => {
@@ -294,6 +307,7 @@ impl ImportFile {
             identifier,
             profile,
             lists,
+            language,
         })
     }
 }
@@ -316,6 +330,7 @@ fn column_key(column: Column) -> &'static str {
         Column::Email => "email",
         Column::Identifier => "identifier",
         Column::Subscriptions => "subscriptions",
+        Column::Language => "language",
         Column::Field(field) => field.key(),
     }
 }

@@ -48,7 +48,10 @@ impl Lockouts<'_> {
                             email: email.clone(),
                             ..Vars::default()
                         };
-                        outbox::enqueue(tx, &mailer.compose(Kind::AccountLocked, &email, &vars))?;
+                        let language = customers::language_of(tx, &id)?;
+                        let notice =
+                            mailer.compose(Kind::AccountLocked, language.as_ref(), &email, &vars);
+                        outbox::enqueue(tx, &notice)?;
                     }
                     Ok(true)
                 })

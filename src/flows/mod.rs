@@ -149,6 +149,11 @@ impl Services {
         )
     }
 
+    /// Composes emails (and knows the languages they exist in).
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &Config {
         &self.config

@@ -177,7 +177,9 @@ impl Profiles<'_> {
             email: email.clone(),
             ..Vars::default()
         };
-        outbox::enqueue(tx, &self.mailer.compose(kind, &email, &vars))?;
+        let language = customers::language_of(tx, id)?;
+        let notice = self.mailer.compose(kind, language.as_ref(), &email, &vars);
+        outbox::enqueue(tx, &notice)?;
         Ok(())
     }
 

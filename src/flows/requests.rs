@@ -10,7 +10,7 @@ use url::Url;
 
 use super::Services;
 use crate::auth;
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, Language};
 use crate::error::AppError;
 use crate::store::requests::{self, Pending, Request, RequestKind};
 
@@ -104,11 +104,13 @@ impl Requests<'_> {
                         ),
                         None => Ok(false),
                     },
-                    RequestKind::SignUp => {
-                        services
-                            .sign_ups()
-                            .register(tx, &email, request.name, link_base.as_ref())
-                    }
+                    RequestKind::SignUp => services.sign_ups().register(
+                        tx,
+                        &email,
+                        request.name,
+                        link_base.as_ref(),
+                        request.language.and_then(|l| Language::parse(&l).ok()),
+                    ),
                 }
             })
             .await?;

@@ -36,6 +36,7 @@ impl Resets<'_> {
                 link_base: Some(reset_uri.to_string()),
                 ip: Some(client.ip.to_string()),
                 user_agent: client.user_agent.clone(),
+                language: None,
             })
             .await
     }
@@ -73,9 +74,13 @@ impl Resets<'_> {
             link: Some(self.links.password_reset(reset_uri, code.as_str())),
             ..Vars::default()
         };
-        let message = self
-            .mailer
-            .compose(Kind::PasswordReset, email.as_str(), &vars);
+        let language = customers::language_of(tx, &record.id)?;
+        let message = self.mailer.compose(
+            Kind::PasswordReset,
+            language.as_ref(),
+            email.as_str(),
+            &vars,
+        );
         outbox::enqueue(tx, &message)?;
         let (ip, user_agent) = asker;
         activity::record_from(
@@ -150,7 +155,13 @@ impl Resets<'_> {
                     email: email.to_string(),
                     ..Vars::default()
                 };
-                let notice = mailer.compose(Kind::PasswordResetDone, email.as_str(), &vars);
+                let language = customers::language_of(tx, &id)?;
+                let notice = mailer.compose(
+                    Kind::PasswordResetDone,
+                    language.as_ref(),
+                    email.as_str(),
+                    &vars,
+                );
                 outbox::enqueue(tx, &notice)?;
                 Ok(true)
             })

@@ -2,7 +2,7 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use crate::domain::{EmailAddress, ProfileChanges, ProfileField, Status};
+use crate::domain::{EmailAddress, Language, ProfileChanges, ProfileField, Status};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::requests::{Request, RequestKind};
@@ -16,6 +16,8 @@ pub struct SignUp {
     pub name: Option<String>,
     /// Where the activation link points, instead of `links.activate_uri`.
     pub activate_uri: Option<Url>,
+    /// The language the visitor's browser prefers among those the emails exist in.
+    pub language: Option<Language>,
 }
 
 flow_handle!(
@@ -43,6 +45,7 @@ impl SignUps<'_> {
                 link_base: signup.activate_uri.map(|u| u.to_string()),
                 ip: None,
                 user_agent: None,
+                language: signup.language.map(String::from),
             })
             .await
     }
@@ -56,6 +59,7 @@ impl SignUps<'_> {
         email: &EmailAddress,
         name: Option<String>,
         activate_uri: Option<&Url>,
+        language: Option<Language>,
     ) -> StoreResult<bool> {
         match customers::find_for_login(tx, email)? {
             Some(existing) if existing.status == Status::Active => {
@@ -67,7 +71,10 @@ impl SignUps<'_> {
                     email: stored.clone(),
                     ..Vars::default()
                 };
-                let notice = self.mailer.compose(Kind::AccountExists, &stored, &vars);
+                let language = customers::language_of(tx, &existing.id)?;
+                let notice =
+                    self.mailer
+                        .compose(Kind::AccountExists, language.as_ref(), &stored, &vars);
                 outbox::enqueue(tx, &notice)?;
             }
             Some(pending) => {
@@ -92,6 +99,9 @@ impl SignUps<'_> {
                     email: email.clone(),
                     identifier: None,
                     profile,
+                    language: Some(
+                        language.unwrap_or_else(|| self.config.mail.default_language.clone()),
+                    ),
                 };
                 let (id, identifier) = customers::insert_pending(tx, &new)?;
                 self.activations().queue_activation(

@@ -13,7 +13,7 @@ use warp::reply::Response;
 
 use super::body::JsonObject;
 use super::reply::{ok_json, ok_result};
-use crate::domain::{EmailAddress, Identifier, ListId, ProfileChanges, ProfileField};
+use crate::domain::{EmailAddress, Identifier, Language, ListId, ProfileChanges, ProfileField};
 use crate::error::{AppError, FieldErrors};
 use crate::flows::{MAX_PAGE, NewAccount, NewList, Services};
 
@@ -60,6 +60,21 @@ pub async fn list_customers(
 /// GET /admin/customers/{id}
 pub async fn show_customer(key: String, services: Services) -> Result<Response, Rejection> {
     Ok(ok_json(&services.back_office().customer_view(&key).await?))
+}
+
+/// PATCH /admin/customers/{id}
+pub async fn update_customer(
+    key: String,
+    services: Services,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let language = body.required_parsed("language", Language::parse);
+    let language = body.finish_with(language)?;
+    let view = services
+        .back_office()
+        .admin_set_language(&key, language)
+        .await?;
+    Ok(ok_json(&view))
 }
 
 /// DELETE /admin/customers/{id}
@@ -134,7 +149,7 @@ pub async fn remove_list(id: String, services: Services) -> Result<Response, Rej
 }
 
 /// Reads a creation body: `email`, `name`, `identifier`?, `send_activation`? (default true),
-/// `activate_uri`?, any other profile field, and `subscriptions`?.
+/// `activate_uri`?, `language`?, any other profile field, and `subscriptions`?.
 fn parse_new_customer(
     services: &Services,
     mut body: JsonObject,
@@ -148,6 +163,7 @@ fn parse_new_customer(
     let identifier = body.optional_parsed("identifier", Identifier::parse);
     let send_activation = body.optional_bool("send_activation").unwrap_or(true);
     let activate_uri = body.optional_parsed("activate_uri", |raw| services.links().resolve(raw));
+    let language = body.optional_parsed("language", Language::parse);
     let mut profile = ProfileChanges::default();
     for field in ProfileField::ALL
         .into_iter()
@@ -169,6 +185,7 @@ fn parse_new_customer(
         profile,
         send_activation,
         activate_uri,
+        language,
     };
     Ok((account, lists))
 }

@@ -8,7 +8,7 @@ use warp::reply::Response;
 use super::body::JsonObject;
 use super::reply::{ok_json, ok_result};
 use crate::auth;
-use crate::domain::{Client, EmailAddress, ProfileChanges, ProfileField};
+use crate::domain::{Client, EmailAddress, Language, ProfileChanges, ProfileField};
 use crate::error::AppError;
 use crate::flows::{PasswordChange, ProfileUpdate, Services, Session, SignUp};
 
@@ -133,7 +133,11 @@ pub async fn sign_up(
     services: Services,
     client: Client,
     mut body: JsonObject,
+    accept_language: Option<String>,
 ) -> Result<Response, Rejection> {
+    let languages = services.mailer().languages();
+    let language =
+        accept_language.and_then(|header| Language::negotiate(&header, |l| languages.contains(l)));
     let email = body.required_parsed("email", EmailAddress::parse);
     let name = body
         .required_parsed("name", |raw| ProfileField::Name.parse(raw))
@@ -147,6 +151,7 @@ pub async fn sign_up(
                 email,
                 name,
                 activate_uri,
+                language,
             },
             client.ip,
         )

@@ -136,6 +136,7 @@ fn customer_routes(
         // Only with auth.allow_signup; otherwise it does not exist.
         signup_enabled(services)
             .and(visitor(&SIGN_UP))
+            .and(warp::header::optional::<String>("accept-language"))
             .and_then(customers::sign_up),
     )
 }
@@ -162,6 +163,9 @@ fn admin_routes(
             .and(warp::query::<Vec<(String, String)>>())
             .and_then(admin::list_customers),
         served_with_id(&SHOW_CUSTOMER).and_then(admin::show_customer),
+        served_with_id(&UPDATE_CUSTOMER)
+            .and(json_object())
+            .and_then(admin::update_customer),
         served_with_id(&DELETE_CUSTOMER).and_then(admin::delete_customer),
         served_with_id(&RESEND_ACTIVATION)
             .and(optional_json_object())

@@ -32,6 +32,7 @@ pub static ROUTES: &[Route] = &[
     CREATE_CUSTOMER,
     LIST_CUSTOMERS,
     SHOW_CUSTOMER,
+    UPDATE_CUSTOMER,
     DELETE_CUSTOMER,
     RESEND_ACTIVATION,
     SET_SUBSCRIPTIONS,
@@ -310,6 +311,7 @@ pub const SIGN_UP: Route = Route::api(
         EMAIL_SENT,
     )
     .body(Body::Required("SignUp"))
+    .described("The customer's emails are written in the first language of the request's `Accept-Language` (quality values honoured) that they exist in; otherwise in `mail.default_language`.")
     .failing(&[NotFound, Throttled]),
 );
 
@@ -377,6 +379,19 @@ pub const SHOW_CUSTOMER: Route = Route::api(
         Success::ok("The customer.", Schema("AdminCustomer")),
     )
     .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const UPDATE_CUSTOMER: Route = Route::api(
+    Patch,
+    "/admin/customers/{id}",
+    admin(
+        "updateCustomer",
+        "Change the language of a customer's emails",
+        Success::ok("The customer.", Schema("AdminCustomer")),
+    )
+    .params(&[CUSTOMER_ID])
+    .body(Body::Required("AdminCustomerChanges"))
     .failing(&[NotFound]),
 );
 

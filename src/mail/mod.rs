@@ -1,6 +1,7 @@
 //! Where mail leaves: emails are composed here, queued in the outbox within the caller's
 //! transaction (see `store::outbox`), and delivered by the [`worker`] through a [`transport`].
 
+mod kind;
 pub mod templates;
 pub mod transport;
 pub mod worker;
@@ -9,13 +10,15 @@ use std::sync::Arc;
 
 use mail_send::mail_builder::MessageBuilder;
 use mail_send::mail_builder::headers::date::Date;
+use mail_send::mail_builder::headers::raw::Raw;
 use mail_send::mail_builder::mime::MimePart;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::domain::Mailbox;
+use crate::domain::{Language, Mailbox};
 use crate::store::outbox::NewEmail;
-pub use templates::{Kind, Templates, Vars};
+pub use kind::Kind;
+pub use templates::{Rendered, Templates, Vars};
 
 /// Composes emails from templates and wakes the delivery worker when new ones are queued.
 #[derive(Clone)]
@@ -29,7 +32,10 @@ pub struct Mailer {
 impl Mailer {
     pub fn new(config: &Config) -> Result<Mailer, String> {
         let from = Mailbox::parse(&config.mail.from)?;
-        let templates = Templates::load(config.mail.templates_dir.as_deref())?;
+        let templates = Templates::load(
+            config.mail.templates_dir.as_deref(),
+            &config.mail.default_language,
+        )?;
         Ok(Mailer {
             from,
             shop: config.mail.shop_name.clone(),
@@ -38,10 +44,17 @@ impl Mailer {
         })
     }
 
-    /// A complete RFC 5322 message of `kind` for `to`, ready for the outbox. Header values
-    /// are encoded by the message builder; no value can add a header or a recipient.
-    pub fn compose(&self, kind: Kind, to: &str, vars: &Vars) -> NewEmail {
-        let rendered = self.templates.render(kind, &self.shop, vars);
+    /// A complete RFC 5322 message of `kind` for `to` in `language` (`None`: the default
+    /// language), ready for the outbox. Header values are encoded by the message builder; no
+    /// value can add a header or a recipient.
+    pub fn compose(
+        &self,
+        kind: Kind,
+        language: Option<&Language>,
+        to: &str,
+        vars: &Vars,
+    ) -> NewEmail {
+        let rendered = self.render(kind, language, vars);
         let message_id = self.new_message_id();
         let address = self.from.address().to_owned();
         let builder = match self.from.name() {
@@ -51,6 +64,7 @@ impl Mailer {
         let mut builder = builder
             .to(to.to_owned())
             .subject(rendered.subject)
+            .header("Content-Language", Raw::new(rendered.language.to_string()))
             .message_id(message_id.clone())
             .date(Date::new(crate::store::now()));
         builder.text_body = Some(text_part(rendered.text));
@@ -66,6 +80,16 @@ impl Mailer {
             message_id,
             raw,
         }
+    }
+
+    /// The subject and bodies of `kind` in `language`, as [`Mailer::compose`] sends them.
+    pub fn render(&self, kind: Kind, language: Option<&Language>, vars: &Vars) -> Rendered {
+        self.templates.render(kind, language, &self.shop, vars)
+    }
+
+    /// Every language some email text exists in: the languages a sign-up may pick.
+    pub fn languages(&self) -> &std::collections::BTreeSet<Language> {
+        self.templates.languages()
     }
 
     /// The envelope sender.
@@ -127,7 +151,7 @@ mod tests {
             link: Some("https://shop/x".into()),
             ..Vars::default()
         };
-        let email = mailer.compose(Kind::Activation, "eve@example.com", &vars);
+        let email = mailer.compose(Kind::Activation, None, "eve@example.com", &vars);
         let raw = String::from_utf8(email.raw).unwrap();
         let headers = raw.split("\r\n\r\n").next().unwrap();
         assert!(

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::{StoreError, StoreResult, now, subscriptions};
 use crate::domain::{
-    Customer, CustomerId, EmailAddress, Identifier, ProfileChanges, Status, Subscription,
+    Customer, CustomerId, EmailAddress, Identifier, Language, ProfileChanges, Status, Subscription,
 };
 
 /// What a new customer starts with.
@@ -14,6 +14,8 @@ pub struct NewCustomer {
     pub email: EmailAddress,
     pub identifier: Option<Identifier>,
     pub profile: ProfileChanges,
+    /// The language of the customer's emails; `None`: `mail.default_language`.
+    pub language: Option<Language>,
 }
 
 /// What login needs to know about an account.
@@ -35,6 +37,8 @@ pub struct AdminView {
     pub status: Status,
     #[serde(serialize_with = "crate::domain::rfc3339_field")]
     pub created_at: i64,
+    /// The language of the customer's emails; `null`: `mail.default_language`.
+    pub language: Option<String>,
 }
 
 /// Inserts a pending customer with a never-used random id; a missing identifier is generated.
@@ -54,14 +58,15 @@ pub fn insert_pending(
     let now = now();
     let insert = |identifier: &Identifier| {
         conn.prepare_cached(
-            "INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
+            "INSERT INTO customers (id, identifier, email, status, created_at, updated_at, language)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
         )?
         .execute(params![
             id.as_str(),
             identifier.as_str(),
             new.email.as_str(),
-            now
+            now,
+            new.language.as_ref().map(Language::as_str)
         ])
         .map_err(StoreError::from)
     };
@@ -208,7 +213,7 @@ const SESSION_PROFILE: &str = "SELECT c.id, c.name, c.email, c.phone, c.mobile, 
 pub fn admin_view(conn: &Connection, key: &str) -> StoreResult<Option<AdminView>> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {PROFILE_COLUMNS}, identifier, status, created_at FROM customers
+            "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
              WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))"
         ))?
         .query_row([key], |row| {
@@ -217,6 +222,7 @@ pub fn admin_view(conn: &Connection, key: &str) -> StoreResult<Option<AdminView>
                 identifier: row.get(10)?,
                 status: status(row, 11)?,
                 created_at: row.get(12)?,
+                language: row.get(13)?,
             })
         })
         .optional()?;
@@ -250,7 +256,7 @@ pub fn list(
         .prepare_cached(&format!("SELECT COUNT(*) FROM customers WHERE {filter}"))?
         .query_row([&pattern], |row| row.get(0))?;
     let mut statement = conn.prepare_cached(&format!(
-        "SELECT {PROFILE_COLUMNS}, identifier, status, created_at FROM customers
+        "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
          WHERE {filter} ORDER BY created_at, id LIMIT ?2 OFFSET ?3"
     ))?;
     let rows = statement.query_map(params![pattern, limit, offset], |row| {
@@ -259,6 +265,7 @@ pub fn list(
             identifier: row.get(10)?,
             status: status(row, 11)?,
             created_at: row.get(12)?,
+            language: row.get(13)?,
         })
     })?;
     let mut views = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -317,6 +324,35 @@ pub fn contact(
         .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
         .map_err(Into::into)
+}
+
+/// The language of the customer's emails, if one is stored.
+pub fn language_of(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Language>> {
+    let raw: Option<String> = conn
+        .prepare_cached("SELECT language FROM customers WHERE id = ?1")?
+        .query_row([id.as_str()], |row| row.get(0))
+        .optional()?
+        .flatten();
+    // A value this program cannot read falls back to the default language.
+    Ok(raw.and_then(|raw| Language::parse(&raw).ok()))
+}
+
+/// The language of the emails of the account using `email`, if one is stored.
+pub fn language_of_address(conn: &Connection, email: &str) -> StoreResult<Option<Language>> {
+    let raw: Option<String> = conn
+        .prepare_cached("SELECT language FROM customers WHERE email = ?1")?
+        .query_row([email], |row| row.get(0))
+        .optional()?
+        .flatten();
+    Ok(raw.and_then(|raw| Language::parse(&raw).ok()))
+}
+
+/// Sets the language of the customer's emails; false if there is no such customer.
+pub fn set_language(conn: &Connection, id: &CustomerId, language: &Language) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE customers SET language = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id.as_str(), language.as_str(), now()])?
+        == 1)
 }
 
 /// Replaces the password hash.

@@ -35,6 +35,8 @@ pub struct Account {
     pub activated_at: Option<i64>,
     #[serde(serialize_with = "optional_time")]
     pub last_login_at: Option<i64>,
+    /// The language of the customer's emails; `null`: the shop's default language.
+    pub language: Option<String>,
 }
 
 /// A live session (its token is never exported).
@@ -99,7 +101,8 @@ pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Exp
     };
     let account = conn
         .prepare_cached(
-            "SELECT identifier, status, created_at, updated_at, activated_at, last_login_at
+            "SELECT identifier, status, created_at, updated_at, activated_at, last_login_at,
+                    language
              FROM customers WHERE id = ?1",
         )?
         .query_row([id.as_str()], |row| {
@@ -110,6 +113,7 @@ pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Exp
                 updated_at: row.get(3)?,
                 activated_at: row.get(4)?,
                 last_login_at: row.get(5)?,
+                language: row.get(6)?,
             })
         })
         .optional()?;

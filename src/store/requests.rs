@@ -39,6 +39,8 @@ pub struct Request {
     /// The IP and User-Agent of the client that asked, for the account's activity.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The language the visitor's browser asked for (a sign-up's emails are written in it).
+    pub language: Option<String>,
 }
 
 /// A stored request waiting to be resolved; `request` is `None` for a kind this program does
@@ -52,8 +54,9 @@ pub struct Pending {
 /// Stores a request; the same one statement for every address.
 pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
     conn.prepare_cached(
-        "INSERT INTO email_requests (kind, email, name, link_base, created_at, ip, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO email_requests
+             (kind, email, name, link_base, created_at, ip, user_agent, language)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         request.kind.name(),
@@ -62,7 +65,8 @@ pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
         request.link_base,
         now(),
         request.ip,
-        request.user_agent
+        request.user_agent,
+        request.language
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -70,7 +74,7 @@ pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
 /// The oldest `limit` requests still to resolve, oldest first.
 pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
     let mut statement = conn.prepare_cached(
-        "SELECT id, kind, email, name, link_base, ip, user_agent FROM email_requests
+        "SELECT id, kind, email, name, link_base, ip, user_agent, language FROM email_requests
          ORDER BY id LIMIT ?1",
     )?;
     let rows = statement.query_map([limit], |row| {
@@ -84,6 +88,7 @@ pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
                 link_base: row.get(4).unwrap_or_default(),
                 ip: row.get(5).unwrap_or_default(),
                 user_agent: row.get(6).unwrap_or_default(),
+                language: row.get(7).unwrap_or_default(),
             }),
         })
     })?;
@@ -157,6 +162,7 @@ mod tests {
             link_base: None,
             ip: Some("192.0.2.1".into()),
             user_agent: Some("Agent/1".into()),
+            language: Some("fr".into()),
         };
         let first = journal(&conn, &request("a@example.com")).unwrap();
         journal(&conn, &request("b@example.com")).unwrap();

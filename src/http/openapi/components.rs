@@ -83,6 +83,7 @@ fn schemas() -> Value {
             &["token"],
         ),
         "NewCustomer": closed_map(new_customer(), &["email", "name"]),
+        "AdminCustomerChanges": closed(&[("language", language())], &["language"]),
         "ResendActivation": open_keys(properties(&[("activate_uri", nullable())])),
         "SetSubscriptions": closed(&[("subscriptions", list_ids(LIST_IDS))], &["subscriptions"]),
         "NewSubscriptionList": closed(&[("id", text()), ("name", text()), ("description", nullable())], &["id", "name"]),
@@ -238,8 +239,15 @@ fn admin_customer() -> Value {
     );
     properties.insert("status".into(), one_of(&["pending", "active"]));
     properties.insert("created_at".into(), date_time());
+    properties.insert(
+        "language".into(),
+        described(
+            nullable(),
+            "The language of the customer's emails (a BCP 47 primary tag); null: `mail.default_language`.",
+        ),
+    );
     let mut required = CUSTOMER_KEYS.to_vec();
-    required.extend(["identifier", "status", "created_at"]);
+    required.extend(["identifier", "status", "created_at", "language"]);
     closed_map(properties, &required)
 }
 
@@ -285,10 +293,18 @@ fn new_customer() -> Map<String, Value> {
             json!({ "type": "boolean", "nullable": true, "default": true }),
         ),
         ("activate_uri", nullable()),
+        ("language", language()),
     ]);
     properties.extend(profile_rules());
     properties.insert("subscriptions".into(), list_ids(LIST_IDS));
     properties
+}
+
+fn language() -> Value {
+    described(
+        json!({ "type": "string", "pattern": "^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$" }),
+        "The language of the customer's emails, a BCP 47 tag kept as its primary subtag (`de-CH` is stored as `de`); unset: `mail.default_language`.",
+    )
 }
 
 fn profile_rules() -> Map<String, Value> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use customer_area::app::{App, Running};
 use customer_area::config::{Config, MailTransport, Tls};
-use customer_area::domain::EmailAddress;
+use customer_area::domain::{EmailAddress, Language};
 use customer_area::flows::{Created, NewAccount};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -248,6 +248,16 @@ impl TestApp {
 
     /// Creates a pending customer the way the admin command does.
     pub async fn create_customer(&self, email: &str, name: &str) -> Created {
+        self.create_customer_in(email, name, None).await
+    }
+
+    /// Creates a pending customer whose emails are in `language` (`None`: the default).
+    pub async fn create_customer_in(
+        &self,
+        email: &str,
+        name: &str,
+        language: Option<&str>,
+    ) -> Created {
         self.running
             .services
             .activations()
@@ -258,6 +268,7 @@ impl TestApp {
                 profile: Default::default(),
                 send_activation: true,
                 activate_uri: None,
+                language: language.map(|l| Language::parse(l).unwrap()),
             })
             .await
             .expect("customer created")
