@@ -9,11 +9,14 @@ use sha2::{Digest, Sha256};
 use warp::Reply;
 use warp::reply::Response;
 
+use minijinja::{Environment, context};
+
+use super::text::PageTexts;
 use crate::config::Config;
-use crate::domain::Country;
+use crate::domain::{Country, Language};
 
 /// The static files, by name: (content, content type).
-const FILES: &[(&str, &str, &str)] = &[
+pub(super) const FILES: &[(&str, &str, &str)] = &[
     ("app.css", include_str!("assets/app.css"), "text/css"),
     ("api.js", include_str!("assets/api.js"), "text/javascript"),
     (
@@ -70,7 +73,7 @@ const FILES: &[(&str, &str, &str)] = &[
 ];
 
 /// The page templates, by name, with the path from the page's directory to the root.
-const PAGES: &[(&str, &str, &str)] = &[
+pub(super) const PAGES: &[(&str, &str, &str)] = &[
     ("index", include_str!("assets/index.html"), "./"),
     ("activate", include_str!("assets/activate.html"), "./"),
     ("forgot", include_str!("assets/forgot.html"), "./"),
@@ -85,20 +88,25 @@ const PAGES: &[(&str, &str, &str)] = &[
 ];
 
 /// The layout around the demo mailbox's server-made content.
-const MAILBOX_LAYOUT: &str = include_str!("assets/mailbox.html");
+pub(super) const MAILBOX_LAYOUT: &str = include_str!("assets/mailbox.html");
 
-/// Every page rendered, and every asset with its headers' values.
+/// Every page rendered in every page language, and every asset with its headers' values.
 pub struct Site {
     version: String,
-    pages: HashMap<&'static str, String>,
+    /// Rendered pages by language, then by name.
+    pages: HashMap<&'static str, HashMap<&'static str, String>>,
     assets: HashMap<String, (Vec<u8>, &'static str)>,
     has_custom_css: bool,
     min_password_length: usize,
     allow_signup: bool,
+    texts: PageTexts,
+    /// The language of a visitor whose browser asks for none the pages are written in.
+    default_language: &'static str,
+    templates: Environment<'static>,
 }
 
 impl Site {
-    /// Renders every page for `config`; `web.custom_css` is read here, once.
+    /// Renders every page for `config` in every language; `web.custom_css` is read here, once.
     pub fn build(config: &Config) -> Site {
         let mut assets: HashMap<String, (Vec<u8>, &'static str)> = FILES
             .iter()
@@ -126,6 +134,23 @@ impl Site {
             .take(6)
             .map(|b| format!("{b:02x}"))
             .collect();
+        let mut templates = Environment::new();
+        // Every page is HTML: each value is escaped unless it is markup made here.
+        templates.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        crate::mail::templates::escape_only_html_specials(&mut templates);
+        for (name, template, _) in PAGES {
+            templates
+                .add_template(name, template)
+                .unwrap_or_else(|e| panic!("page {name}: {e}"));
+        }
+        templates
+            .add_template("mailbox", MAILBOX_LAYOUT)
+            .expect("the mailbox layout parses");
+        let texts = PageTexts::load();
+        let default_language = texts
+            .languages()
+            .find(|l| *l == config.mail.default_language.as_str())
+            .unwrap_or("en");
         let mut site = Site {
             version,
             pages: HashMap::new(),
@@ -133,16 +158,31 @@ impl Site {
             has_custom_css,
             min_password_length: config.auth.min_password_length,
             allow_signup: config.auth.allow_signup,
+            texts,
+            default_language,
+            templates,
         };
-        for (name, template, root) in PAGES {
-            let page = site.render(template, root);
-            site.pages.insert(name, page);
+        let languages: Vec<&'static str> = site.texts.languages().collect();
+        for language in languages {
+            for (name, _, root) in PAGES {
+                let page = site.render(name, language, root, minijinja::Value::UNDEFINED);
+                site.pages.entry(language).or_default().insert(name, page);
+            }
         }
         site
     }
 
-    /// Fills a template's placeholders for a page whose path to the root is `root`.
-    pub fn render(&self, template: &str, root: &str) -> String {
+    /// The page language for a request's `Accept-Language` header.
+    pub fn language_for(&self, accept_language: Option<&str>) -> &'static str {
+        accept_language
+            .and_then(|header| Language::negotiate(header, |l| self.texts.has(l)))
+            .and_then(|chosen| self.texts.languages().find(|l| *l == chosen.as_str()))
+            .unwrap_or(self.default_language)
+    }
+
+    /// Renders the template `name` in `language` for a page whose path to the root is
+    /// `root`, with `extra` values (the mailbox's title and content).
+    fn render(&self, name: &str, language: &str, root: &str, extra: minijinja::Value) -> String {
         let assets = format!("{root}assets/{}/", self.version);
         let mut styles = format!(r#"<link rel="stylesheet" href="{assets}app.css">"#);
         if self.has_custom_css {
@@ -153,30 +193,52 @@ impl Site {
         styles.push_str(&format!(
             r#"<link rel="icon" href="{assets}icon.svg" type="image/svg+xml">"#
         ));
+        let texts = self.texts.of(language).expect("a page language");
         let signup = if self.allow_signup {
-            format!(r#"<a id="signup-link" href="{root}signup">Create an account</a>"#)
+            let words = texts["index"]["signup_link"].as_str().unwrap_or_default();
+            format!(
+                r#"<a id="signup-link" href="{root}signup">{}</a>"#,
+                super::escape(words)
+            )
         } else {
             String::new()
         };
-        template
-            .replace("{{styles}}", &styles)
-            .replace("{{assets}}", &assets)
-            .replace("{{root}}", root)
-            .replace("{{min_password}}", &self.min_password_length.to_string())
-            .replace("{{signup_link}}", &signup)
-            .replace("{{countries}}", &country_options())
+        // An attribute value, escaped like every other value.
+        let js_texts = serde_json::to_string(&texts["js"]).expect("texts serialize");
+        let values = context! {
+            lang => language,
+            t => minijinja::Value::from_serialize(texts),
+            styles => minijinja::Value::from_safe_string(styles),
+            assets => assets,
+            root => root,
+            min_password => self.min_password_length.to_string(),
+            signup_link => minijinja::Value::from_safe_string(signup),
+            countries => minijinja::Value::from_safe_string(country_options()),
+            js_texts => js_texts,
+            ..extra
+        };
+        self.templates
+            .get_template(name)
+            .and_then(|template| template.render(values))
+            .unwrap_or_else(|e| panic!("page {name} ({language}): {e}"))
     }
 
     /// The demo mailbox's layout around `content`, for a page whose path to the root is `root`.
     pub fn mailbox_page(&self, root: &str, title: &str, content: &str) -> String {
-        self.render(MAILBOX_LAYOUT, root)
-            .replace("{{title}}", &super::escape(title))
-            .replace("{{content}}", content)
+        let extra = context! {
+            title => title,
+            content => minijinja::Value::from_safe_string(content.to_owned()),
+        };
+        self.render("mailbox", self.default_language, root, extra)
     }
 
-    /// A rendered page by name.
-    pub fn page(&self, name: &str) -> String {
-        self.pages.get(name).cloned().unwrap_or_default()
+    /// A rendered page by name, in `language` (one of the page languages).
+    pub fn page(&self, name: &str, language: &str) -> String {
+        self.pages
+            .get(language)
+            .and_then(|pages| pages.get(name))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// An asset of this build's version, cached for a year.

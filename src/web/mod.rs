@@ -4,6 +4,7 @@
 
 mod assets;
 mod mailbox;
+mod text;
 
 use std::sync::Arc;
 
@@ -34,9 +35,13 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
             .boxed();
     }
     let site = Arc::new(Site::build(config));
+    // Each page in the browser's language (`Accept-Language`), among those of `src/web/text/`.
     let page = |name: &'static str| {
         let site = site.clone();
-        warp::any().map(move || html(site.page(name)))
+        warp::header::optional::<String>("accept-language").map(move |accept: Option<String>| {
+            let language = site.language_for(accept.as_deref());
+            in_language(html(site.page(name, language)), language)
+        })
     };
     let index = at(&INDEX_PAGE).and(page("index"));
     let activate = at(&ACTIVATE_PAGE).and(page("activate"));
@@ -93,6 +98,17 @@ pub(crate) fn html(body: String) -> Response {
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     locked_down(response, PAGE_CSP)
+}
+
+/// Says which language a page is in, and that the answer depends on the browser's.
+fn in_language(mut response: Response, language: &'static str) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("content-language", HeaderValue::from_static(language));
+    headers.insert(
+        http::header::VARY,
+        HeaderValue::from_static("accept-language"),
+    );
+    response
 }
 
 /// Adds the policy headers every page carries: the CSP, no Referer (codes travel in page URLs).

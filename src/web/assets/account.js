@@ -1,6 +1,6 @@
 // The account page: everything the API lets a signed-in customer do.
 // GET/PATCH/DELETE customers/self, GET subscriptions, POST customers/logout.
-import { busy, call, clearErrors, showErrors, showStatus, values } from './api.js';
+import { busy, call, clearErrors, showErrors, showStatus, t, values } from './api.js';
 import { showSecurity } from './security.js';
 
 const PROFILE = ['name', 'phone', 'mobile', 'address', 'address_town', 'address_postcode',
@@ -82,7 +82,7 @@ export async function showAccount(signedOut) {
 /** A 401 on any form means the session is over. */
 function handle(form, result) {
   if (result.status === 401) {
-    onSignedOut('Your session has ended. Please sign in again.');
+    onSignedOut(t('session_ended'));
     return;
   }
   showErrors(form, result);
@@ -97,7 +97,7 @@ profileForm.addEventListener('submit', async (event) => {
     if (trimmed !== (customer[key] || '')) body[key] = trimmed === '' ? null : trimmed;
   }
   if (!Object.keys(body).length) {
-    showStatus(profileForm, 'Nothing to save: your details are unchanged.');
+    showStatus(profileForm, t('details_unchanged'));
     return;
   }
   const result = await busy(profileForm, () => call('PATCH', 'customers/self', body, true));
@@ -106,7 +106,7 @@ profileForm.addEventListener('submit', async (event) => {
     return;
   }
   fillProfile(result.data);
-  showStatus(profileForm, 'Your details are saved.');
+  showStatus(profileForm, t('details_saved'));
 });
 
 listsForm.addEventListener('change', async () => {
@@ -119,7 +119,7 @@ listsForm.addEventListener('change', async () => {
     return;
   }
   customer = result.data;
-  showStatus(listsForm, 'Your newsletter choices are saved.');
+  showStatus(listsForm, t('newsletters_saved'));
 });
 listsForm.addEventListener('submit', (event) => event.preventDefault());
 
@@ -133,8 +133,7 @@ emailForm.addEventListener('submit', async (event) => {
     return;
   }
   emailForm.reset();
-  showStatus(emailForm, `Almost done: check your new inbox (${email}) and open the link we sent `
-    + 'to confirm it. Until then, your email address stays as it is.');
+  showStatus(emailForm, t('email_change_sent', { email }));
 });
 
 passwordForm.addEventListener('submit', async (event) => {
@@ -147,7 +146,7 @@ passwordForm.addEventListener('submit', async (event) => {
     return;
   }
   passwordForm.reset();
-  showStatus(passwordForm, 'Your password is changed. Every other device was signed out.');
+  showStatus(passwordForm, t('password_changed'));
 });
 
 deleteForm.addEventListener('submit', async (event) => {
@@ -166,10 +165,10 @@ deleteForm.addEventListener('submit', async (event) => {
     return;
   }
   deleteForm.reset();
-  onSignedOut('Your account has been deleted. Goodbye.');
+  onSignedOut(t('account_deleted'));
 });
 
 document.getElementById('signout').addEventListener('click', async () => {
   await call('POST', 'customers/logout', undefined, true);
-  onSignedOut('You are signed out.');
+  onSignedOut(t('signed_out'));
 });

@@ -1,11 +1,10 @@
 // Activation: POST customers/activate with the identifier and secret from this page's URL.
-import { busy, call, clearErrors, param, showErrors, values } from './api.js';
+import { busy, call, clearErrors, param, showErrors, t, values } from './api.js';
 
 const form = document.getElementById('activate-form');
 const body = { identifier: param('identifier'), secret: param('secret') };
 if (!body.identifier || !body.secret) {
-  form.querySelector('.form-error').textContent = 'This activation link is incomplete. '
-    + 'Please open the link from your email again, in full.';
+  form.querySelector('.form-error').textContent = t('activation_link_incomplete');
 }
 
 form.addEventListener('submit', async (event) => {

@@ -7,6 +7,15 @@ export const root = new URL('../../', import.meta.url);
 
 const TOKEN_KEY = 'customer-area-token';
 
+/** The page's texts in its language: the server writes them into a <meta> as JSON. */
+const TEXTS = JSON.parse(document.querySelector('meta[name="page-texts"]')?.content || '{}');
+
+/** The text `key` in the page's language, each `{name}` in it replaced by `vars[name]`. */
+export function t(key, vars = {}) {
+  const text = TEXTS[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}
+
 /** The session token of this browser tab, if signed in. */
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
@@ -50,11 +59,12 @@ export async function call(method, path, body, auth = false) {
 
 /** "in 2 minutes", "in 30 seconds": when to try again after a 429 or 503. */
 function waitWords(seconds) {
-  if (!seconds) return 'in a moment';
-  if (seconds < 90) return `in ${seconds} second${seconds === 1 ? '' : 's'}`;
+  if (!seconds) return t('wait_moment');
+  if (seconds === 1) return t('wait_second');
+  if (seconds < 90) return t('wait_seconds', { n: seconds });
   const minutes = Math.ceil(seconds / 60);
-  if (minutes < 90) return `in ${minutes} minutes`;
-  return `in ${Math.ceil(minutes / 60)} hours`;
+  if (minutes < 90) return t('wait_minutes', { n: minutes });
+  return t('wait_hours', { n: Math.ceil(minutes / 60) });
 }
 
 /** Words a customer understands for an error answer that names no field. */
@@ -62,27 +72,26 @@ export function describe(result) {
   const { status, data } = result;
   switch (data.error) {
     case 'network':
-      return 'The customer area cannot be reached. Check your connection and try again.';
+      return t('error_network');
     case 'invalid_credentials':
-      return 'This email address and password do not match an active account. '
-        + 'If you have just been invited, open the activation link in your email first.';
+      return t('error_credentials');
     case 'invalid_code':
-      return 'This link is no longer valid: it has expired, was already used, or was mistyped.';
+      return t('error_code');
     case 'unauthenticated':
-      return 'Your session has ended. Please sign in again.';
+      return t('session_ended');
     default:
   }
-  if (status === 429) return `Too many attempts. Please try again ${waitWords(result.retryAfter)}.`;
-  if (status === 503) return `We are very busy right now. Please try again ${waitWords(result.retryAfter)}.`;
-  if (status >= 500) return 'Something went wrong on our side. Please try again later.';
+  if (status === 429) return t('error_throttled', { when: waitWords(result.retryAfter) });
+  if (status === 503) return t('error_busy', { when: waitWords(result.retryAfter) });
+  if (status >= 500) return t('error_server');
   if (status === 422 && data.message) return capitalise(data.message);
-  if (status === 401) return 'Your session has ended. Please sign in again.';
-  return data.message ? capitalise(data.message) : 'That did not work. Please try again.';
+  if (status === 401) return t('session_ended');
+  return data.message ? capitalise(data.message) : t('error_other');
 }
 
 function capitalise(text) {
-  const t = String(text);
-  const sentence = t.charAt(0).toUpperCase() + t.slice(1);
+  const words = String(text);
+  const sentence = words.charAt(0).toUpperCase() + words.slice(1);
   return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }
 

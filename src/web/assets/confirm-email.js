@@ -1,12 +1,11 @@
 // Email change confirmation: POST customers/newemail_confirm with the identifier and key from
 // this page's URL, on a click (a link preview must not confirm anything).
-import { busy, call, clearErrors, param, setToken, showErrors } from './api.js';
+import { busy, call, clearErrors, param, setToken, showErrors, t } from './api.js';
 
 const form = document.getElementById('confirm-form');
 const body = { identifier: param('identifier'), key: param('key') };
 if (!body.identifier || !body.key) {
-  form.querySelector('.form-error').textContent = 'This confirmation link is incomplete. '
-    + 'Please open the link from your email again, in full.';
+  form.querySelector('.form-error').textContent = t('confirmation_link_incomplete');
 }
 
 form.addEventListener('submit', async (event) => {

@@ -1,6 +1,6 @@
 // The sign-in page: POST customers/login, keep the token in sessionStorage, then show the
 // account (account.js). A shop's own sign-in form does exactly this.
-import { busy, call, clearErrors, setToken, showErrors, token, values } from './api.js';
+import { busy, call, clearErrors, setToken, showErrors, t, token, values } from './api.js';
 import { showAccount } from './account.js';
 
 const signin = document.getElementById('signin');
@@ -11,17 +11,17 @@ function signedOut(message) {
   setToken(null);
   account.hidden = true;
   signin.hidden = false;
-  document.title = 'Sign in';
+  document.title = t('title_sign_in');
   document.getElementById('notice').textContent = message || '';
 }
 
 async function enter() {
   signin.hidden = true;
   account.hidden = false;
-  document.title = 'Your account';
+  document.title = t('title_account');
   const ok = await showAccount(signedOut);
   if (!ok) {
-    signedOut('Your session has ended. Please sign in again.');
+    signedOut(t('session_ended'));
     return;
   }
   // Arriving from the reset page: go straight to choosing a password of one's own.
@@ -44,4 +44,4 @@ form.addEventListener('submit', async (event) => {
 });
 
 if (token()) enter();
-else signedOut(new URLSearchParams(window.location.search).get('signed_out') ? 'You are signed out.' : '');
+else signedOut(new URLSearchParams(window.location.search).get('signed_out') ? t('signed_out') : '');

@@ -1,7 +1,7 @@
 // Password reset: POST customers/do_reset with the email and the code from this page's URL,
 // then verify the answer's JWT (HS256, keyed with the code's bytes) with WebCrypto before
 // reading the new passphrase out of it. A JWT that does not verify is never shown.
-import { busy, call, clearErrors, describe, root, setToken, showErrors, values } from './api.js';
+import { busy, call, clearErrors, describe, root, setToken, showErrors, t, values } from './api.js';
 
 const form = document.getElementById('reset-form');
 const top = form.querySelector('.form-error');
@@ -28,11 +28,10 @@ export async function verifyJwt(jwt, key) {
 }
 
 if (!/^[0-9A-Z]{10}$/.test(code)) {
-  top.textContent = 'This reset link is incomplete. Please open the link from your email again, in full.';
+  top.textContent = t('reset_link_incomplete');
 }
 if (!window.crypto || !crypto.subtle) {
-  top.textContent = 'This page needs a secure (https) connection to check your new password. '
-    + 'Please open the link from your email again.';
+  top.textContent = t('reset_needs_https');
 }
 
 form.addEventListener('submit', async (event) => {
@@ -51,8 +50,7 @@ form.addEventListener('submit', async (event) => {
     claims = null;
   }
   if (!claims || typeof claims.passphrase !== 'string') {
-    top.textContent = 'We could not check the new password we received, so it is not shown. '
-      + 'Please ask for a new link and try again.';
+    top.textContent = t('reset_unverified');
     top.focus();
     return;
   }
@@ -73,7 +71,7 @@ document.getElementById('copy-passphrase').addEventListener('click', async () =>
     range.selectNodeContents(document.getElementById('passphrase'));
     window.getSelection().removeAllRanges();
     window.getSelection().addRange(range);
-    status.textContent = 'Selected: press Ctrl+C (or Cmd+C) to copy.';
+    status.textContent = t('copy_by_hand');
   }
 });
 

@@ -1,26 +1,26 @@
 // The account's security: the sessions (each with a sign-out button, and "everywhere else"),
 // the recent activity, and the download of everything stored about the customer.
 // GET/DELETE customers/sessions, GET customers/activity, GET customers/self/export.
-import { busy, call, clearErrors, showStatus } from './api.js';
+import { busy, call, clearErrors, showStatus, t } from './api.js';
 
 const sessionsForm = document.getElementById('sessions-form');
 const activityForm = document.getElementById('activity-form');
 const exportForm = document.getElementById('export-form');
 
 const KINDS = {
-  login_succeeded: 'Signed in',
-  login_failed: 'Failed sign-in attempt',
-  logout: 'Signed out',
-  session_revoked: 'Signed out another device',
-  password_changed: 'Password changed',
-  password_reset_requested: 'Password reset asked for',
-  password_reset_completed: 'Password reset',
-  email_change_requested: 'Email change asked for',
-  email_changed: 'Email address changed',
-  email_change_undone: 'Email change undone',
-  profile_updated: 'Details changed',
-  subscriptions_changed: 'Newsletters changed',
-  account_activated: 'Account activated',
+  login_succeeded: t('activity_login_succeeded'),
+  login_failed: t('activity_login_failed'),
+  logout: t('activity_logout'),
+  session_revoked: t('activity_session_revoked'),
+  password_changed: t('activity_password_changed'),
+  password_reset_requested: t('activity_password_reset_requested'),
+  password_reset_completed: t('activity_password_reset_completed'),
+  email_change_requested: t('activity_email_change_requested'),
+  email_changed: t('activity_email_changed'),
+  email_change_undone: t('activity_email_change_undone'),
+  profile_updated: t('activity_profile_updated'),
+  subscriptions_changed: t('activity_subscriptions_changed'),
+  account_activated: t('activity_account_activated'),
 };
 
 let customer = null;
@@ -33,7 +33,7 @@ function when(text) {
 }
 
 function describeClient(item) {
-  return [item.user_agent || 'Unknown browser', item.ip || ''].filter(Boolean).join(' · ');
+  return [item.user_agent || t('unknown_browser'), item.ip || ''].filter(Boolean).join(' · ');
 }
 
 async function fillSessions() {
@@ -48,11 +48,11 @@ async function fillSessions() {
     const item = document.createElement('li');
     const text = document.createElement('span');
     const title = document.createElement('strong');
-    title.textContent = session.current ? 'This browser' : describeClient(session);
+    title.textContent = session.current ? t('this_browser') : describeClient(session);
     const meta = document.createElement('span');
     meta.className = 'meta';
     meta.textContent = `${session.current ? `${describeClient(session)} · ` : ''}`
-      + `signed in ${when(session.created_at)}, last used ${when(session.last_used_at)}`;
+      + t('session_times', { since: when(session.created_at), used: when(session.last_used_at) });
     text.append(title, meta);
     item.append(text);
     if (!session.current) {
@@ -60,8 +60,8 @@ async function fillSessions() {
       button.type = 'button';
       button.className = 'secondary';
       button.dataset.session = session.id;
-      button.textContent = 'Sign out';
-      button.setAttribute('aria-label', `Sign out ${describeClient(session)}`);
+      button.textContent = t('sign_out');
+      button.setAttribute('aria-label', t('sign_out_device', { device: describeClient(session) }));
       item.append(button);
     }
     list.append(item);
@@ -116,7 +116,7 @@ sessionsForm.addEventListener('click', async (event) => {
     return;
   }
   await fillSessions();
-  showStatus(sessionsForm, 'That device is signed out.');
+  showStatus(sessionsForm, t('device_signed_out'));
   await fillActivity(false);
 });
 
@@ -130,8 +130,8 @@ sessionsForm.addEventListener('submit', async (event) => {
   }
   await fillSessions();
   const { count } = result.data;
-  showStatus(sessionsForm, count === 1 ? 'One other device is signed out.'
-    : `${count} other devices are signed out.`);
+  showStatus(sessionsForm, count === 1 ? t('one_device_signed_out')
+    : t('devices_signed_out', { count }));
   await fillActivity(false);
 });
 
@@ -157,5 +157,5 @@ exportForm.addEventListener('submit', async (event) => {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 60000);
-  showStatus(exportForm, 'Your data is downloaded.');
+  showStatus(exportForm, t('data_downloaded'));
 });
