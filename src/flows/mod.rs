@@ -113,8 +113,9 @@ impl std::ops::Deref for Services {
 }
 
 impl Services {
-    /// Builds the services from a loaded config and an opened, migrated store.
-    pub fn new(config: Config, store: Store) -> Result<Services, AppError> {
+    /// Builds the services from a loaded config and an opened, migrated store; fails with a
+    /// message for the operator (e.g. naming a bad email template file).
+    pub fn new(config: Config, store: Store) -> anyhow::Result<Services> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let hasher = PasswordHasher::new(
             config.auth.pbkdf2_iterations,
@@ -123,7 +124,7 @@ impl Services {
             Duration::from_secs(5),
         )
         .map_err(AppError::internal)?;
-        let mailer = Mailer::new(&config).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+        let mailer = Mailer::new(&config).map_err(anyhow::Error::msg)?;
         let links = Links::new(&config);
         let throttles = Arc::new(Throttles::new(&config.limits));
         Ok(Services(Arc::new(Parts {

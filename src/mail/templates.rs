@@ -82,22 +82,7 @@ impl Templates {
                 minijinja::AutoEscape::None
             }
         });
-        // minijinja's own HTML escape also turns `/` into `&#x2f;`, which garbles every link
-        // of an HTML body for mail clients and link checkers: escape the five that matter.
-        env.set_formatter(|out, state, value| {
-            if state.auto_escape() == minijinja::AutoEscape::Html && !value.is_safe() {
-                let text = match value.as_str() {
-                    Some(text) => text.to_owned(),
-                    None if value.is_undefined() || value.is_none() => String::new(),
-                    None => value.to_string(),
-                };
-                out.write_str(&escape_html(&text)).map_err(|e| {
-                    minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
-                })
-            } else {
-                minijinja::escape_formatter(out, state, value)
-            }
-        });
+        escape_only_html_specials(&mut env);
         let mut templates = Templates {
             env,
             default_language: default_language.clone(),
@@ -362,6 +347,26 @@ fn kind_and_part(path: &Path) -> Result<(Kind, &'static str), String> {
         )
     })?;
     Ok((kind, part))
+}
+
+/// Makes `env` escape values in HTML templates by `&`, `<`, `>`, `"` and `'` only: minijinja's
+/// own escape also turns `/` into `&#x2f;`, which garbles every link for mail clients, link
+/// checkers and readers of the page source.
+pub fn escape_only_html_specials(env: &mut Environment<'_>) {
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == minijinja::AutoEscape::Html && !value.is_safe() {
+            let text = match value.as_str() {
+                Some(text) => text.to_owned(),
+                None if value.is_undefined() || value.is_none() => String::new(),
+                None => value.to_string(),
+            };
+            out.write_str(&escape_html(&text)).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+            })
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -43,6 +43,7 @@ mod fuzz;
 mod hostile;
 mod journey;
 mod journeys;
+mod languages;
 mod lockout;
 mod mail_cli;
 mod openapi;
