@@ -60,7 +60,8 @@ impl Operations<'_> {
                     + store::undo::purge_expired(tx)?
                     + store::activity::purge_before(tx, store::now() - retention)?
                     + store::requests::purge_allowance(tx)?
-                    + store::outbox::purge_sent_before(tx, before)?)
+                    + store::outbox::purge_sent_before(tx, before)?
+                    + store::webhooks::purge_sent_before(tx, before)?)
             })
             .await?)
     }

@@ -94,6 +94,7 @@ impl SignUps<'_> {
                     profile,
                 };
                 let (id, identifier) = customers::insert_pending(tx, &new)?;
+                self.announcer.announce(tx, super::Event::Created, &id)?;
                 self.activations().queue_activation(
                     tx,
                     &id,
