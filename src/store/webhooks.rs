@@ -187,9 +187,13 @@ pub fn counts(conn: &Connection) -> StoreResult<Vec<(String, i64)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Removes delivered events committed before `before` (their bodies are personal data).
-pub fn purge_sent_before(conn: &Connection, before: i64) -> StoreResult<usize> {
+/// Removes up to `limit` events delivered before `cutoff` (their bodies are personal data);
+/// answers how many went.
+pub fn purge_sent_before(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM webhook_outbox WHERE status = 'sent' AND created_at < ?1")?
-        .execute([before])?)
+        .prepare_cached(
+            "DELETE FROM webhook_outbox WHERE id IN \
+             (SELECT id FROM webhook_outbox WHERE status = 'sent' AND sent_at < ?1 LIMIT ?2)",
+        )?
+        .execute(params![cutoff, limit as i64])?)
 }
