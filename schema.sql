@@ -210,3 +210,66 @@ INSERT INTO customer_search (rowid, id, email, identifier)
 -- NULL: `mail.default_language`. A sign-up's language waits in its journaled request.
 ALTER TABLE customers ADD COLUMN language TEXT;
 ALTER TABLE email_requests ADD COLUMN language TEXT;
+
+-- migration: 7 webhooks, one-click unsubscribe key, consent ledger with who acted
+
+-- Events for the shop's webhook endpoints, one row per event and endpoint, written in the
+-- transaction of the change they announce. `webhook_id` is the same on every attempt; `body`
+-- is the exact JSON that is signed and sent. Times in milliseconds (retries can be sub-second
+-- apart in tests), `created_at` in seconds like every other table.
+CREATE TABLE webhook_outbox (
+    id              INTEGER PRIMARY KEY,
+    webhook_id      TEXT NOT NULL UNIQUE,
+    endpoint        TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    customer_id     TEXT,
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER
+);
+CREATE INDEX webhook_outbox_queue ON webhook_outbox(endpoint, status, id);
+
+-- Keys this server made for itself (the HMAC key of unsubscribe tokens), kept in the database
+-- so that they survive restarts and travel with a backup.
+CREATE TABLE server_keys (
+    name       TEXT PRIMARY KEY,
+    key        BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- The consent ledger gains the sign-up and unsubscribe-link sources and, where the customer
+-- acted, their IP and user agent. SQLite cannot change a CHECK, so the table is rebuilt.
+CREATE TABLE consent_ledger (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    list_id     TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('in', 'out')),
+    source      TEXT NOT NULL
+                CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link')),
+    at          INTEGER NOT NULL,
+    ip          TEXT,
+    user_agent  TEXT
+);
+INSERT INTO consent_ledger (id, customer_id, list_id, action, source, at)
+    SELECT id, customer_id, list_id, action, source, at FROM consent_records;
+DROP TABLE consent_records;
+ALTER TABLE consent_ledger RENAME TO consent_records;
+CREATE INDEX consent_by_customer ON consent_records(customer_id);
+
+-- Append-only: an entry is never changed, and removed only with its customer (erasure).
+CREATE TRIGGER consent_records_never_change BEFORE UPDATE ON consent_records
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+CREATE TRIGGER consent_records_go_only_with_their_customer BEFORE DELETE ON consent_records
+WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+
+-- The members of a list, read in customer id order for the newsletter export.
+CREATE INDEX subscriptions_by_list ON subscriptions(list_id, customer_id);

@@ -1,6 +1,7 @@
 //! One boot path for `serve`, the admin commands and the tests: open and migrate the database,
 //! build the services and the mail worker ([`App::open`]; the CLI stops here), bind the
-//! listener ([`App::bind`]), run the HTTP server and the mail worker, shut down cleanly.
+//! listener ([`App::bind`]), run the HTTP server and the mail and webhook workers, shut down
+//! cleanly.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
 pub struct App {
     services: Services,
     worker: Worker,
+    webhook_worker: crate::webhooks::worker::Worker,
     transport: Transport,
     applied_migrations: Vec<migrations::Migration>,
 }
@@ -96,9 +98,11 @@ impl App {
         let transport = Transport::from_config(&config);
         let services = Services::new(config, store)?;
         let worker = services.mail_worker(transport.clone());
+        let webhook_worker = services.webhook_worker()?;
         Ok(App {
             services,
             worker,
+            webhook_worker,
             transport,
             applied_migrations,
         })
@@ -168,6 +172,7 @@ impl Bound {
         let services = app.services;
         let (stop, stopped) = watch::channel(false);
         let worker = tokio::spawn(app.worker.run(stopped.clone()));
+        let webhook_worker = tokio::spawn(app.webhook_worker.run(stopped.clone()));
         let housekeeping = tokio::spawn(housekeeping(services.clone(), stopped));
         let (stop_resolver, resolver_stopped) = watch::channel(false);
         let resolver = tokio::spawn(crate::flows::resolve_until(
@@ -204,6 +209,7 @@ impl Bound {
         }
         let _ = stop.send(true);
         let _ = worker.await;
+        let _ = webhook_worker.await;
         let _ = housekeeping.await;
         services.operations().checkpoint().await?;
         tracing::info!("shut down cleanly");

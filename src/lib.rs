@@ -5,6 +5,7 @@
 //! - `domain`: customer types that parse (email, password, country, profile fields)
 //! - `store`: the SQLite database; all SQL lives there
 //! - `mail`: where mail leaves (templates, outbox worker, file and SMTP transports)
+//! - `webhooks`: where events leave for the shop (signatures, the delivery worker)
 //! - `auth`: password hashing, tokens, one-time codes, the reset JWT
 //! - `lanes`: the threads that run blocking work (hashing, SQLite) off the async executor
 //! - `web`: the built-in customer pages, which call only the public HTTP API
@@ -33,6 +34,7 @@ pub mod store;
 pub mod telemetry;
 pub mod throttle;
 pub mod web;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests {

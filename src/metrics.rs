@@ -29,6 +29,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    endpoint: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     status: String,
 }
@@ -56,6 +62,7 @@ pub struct Metrics {
     pool_in_use: Gauge,
     pool_size: Gauge,
     hashing_queue: Gauge,
+    webhook_attempts: Family<DeliveryLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -113,7 +120,14 @@ impl Metrics {
             "Password hashes waiting for a core",
             hashing_queue.clone(),
         );
+        let webhook_attempts = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts by endpoint and outcome (delivered, retry, failed)",
+            webhook_attempts.clone(),
+        );
         Metrics {
+            webhook_attempts,
             registry: Arc::new(registry),
             requests,
             latency,
@@ -159,6 +173,16 @@ impl Metrics {
         self.logins
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one webhook delivery attempt to `endpoint` ending in `outcome`.
+    pub fn observe_webhook(&self, endpoint: &str, outcome: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&DeliveryLabels {
+                endpoint: endpoint.to_owned(),
+                outcome,
             })
             .inc();
     }

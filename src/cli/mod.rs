@@ -8,6 +8,7 @@ mod migrate;
 mod outbox;
 mod serve;
 mod subscriptions;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,12 +43,15 @@ enum Command {
     Customers(customers::Command),
     /// Write a consistent copy of the database to FILE (safe while the server runs).
     Backup(backup::Args),
-    /// Add, list and remove the subscription lists customers may opt in to.
+    /// Add, list and remove the subscription lists customers may opt in to; export members.
     #[command(subcommand)]
     Subscriptions(subscriptions::Command),
     /// List queued, sent and failed emails, and retry failed ones.
     #[command(subcommand)]
     Outbox(outbox::Command),
+    /// List the events queued for the shop's webhooks, retry failed ones, ping an endpoint.
+    #[command(subcommand)]
+    Webhooks(webhooks::Command),
     /// Check the mail settings: `mail test --to ADDRESS`.
     #[command(subcommand)]
     Mail(mail::Command),
@@ -85,6 +89,7 @@ impl Cli {
                 Command::Customers(command) => customers::run(loaded, command).await,
                 Command::Subscriptions(command) => subscriptions::run(loaded, command).await,
                 Command::Outbox(command) => outbox::run(loaded, command).await,
+                Command::Webhooks(command) => webhooks::run(loaded, command).await,
                 Command::Backup(args) => backup::run(loaded, args).await,
                 Command::Mail(command) => mail::run(loaded, command).await,
                 Command::Openapi => unreachable!("answered before the config is loaded"),

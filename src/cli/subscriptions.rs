@@ -19,6 +19,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a list's members with their one-click unsubscribe URLs (JSON lines, or CSV).
+    Members {
+        id: String,
+        /// CSV with a header row, formula-looking values defused, as the HTTP export.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Remove a list; its subscribers are opted out, and that is recorded as consent history.
     Remove {
         id: String,
@@ -61,6 +68,28 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 );
             }
             println!("{} subscription list(s)", lists.len());
+        }
+        Command::Members { id, csv } => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            if csv {
+                out.write_all(crate::flows::CSV_HEADER.as_bytes())?;
+            }
+            let members = app.services().unsubscribes();
+            let mut batch = members.members_after(&id, "").await?;
+            while let Some(last) = batch.last() {
+                let after = last.id.clone();
+                if csv {
+                    out.write_all(&crate::flows::csv_rows(&batch))?;
+                } else {
+                    for member in &batch {
+                        serde_json::to_writer(&mut out, member)?;
+                        out.write_all(b"\n")?;
+                    }
+                }
+                batch = members.members_after(&id, &after).await?;
+            }
+            out.flush()?;
         }
         Command::Remove { id, json } => {
             lists.remove_subscription_list(&id).await?;

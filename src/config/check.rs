@@ -42,6 +42,20 @@ impl Config {
                 .join(uri)
                 .map_err(|e| invalid(key, format!("`{uri}` is not a valid URI ({e})")))?;
         }
+        if !self.links.public_url.is_empty() {
+            parse_origin_base(&self.links.public_url)
+                .map_err(|p| invalid("links.public_url", p))?;
+        }
+        if self.webhook_delivery.retry_first_seconds > self.webhook_delivery.retry_max_seconds {
+            return Err(invalid(
+                "webhook_delivery.retry_first_seconds",
+                "must not exceed webhook_delivery.retry_max_seconds",
+            ));
+        }
+        for (n, hook) in self.webhooks.iter().enumerate() {
+            crate::webhooks::Endpoint::parse(hook)
+                .map_err(|(key, p)| invalid(&format!("webhooks[{n}].{key}"), p))?;
+        }
         if !self.web.custom_css.as_os_str().is_empty() && !self.web.custom_css.is_file() {
             return Err(invalid(
                 "web.custom_css",
@@ -127,6 +141,22 @@ impl Config {
     /// `links.retailer_url`, already validated.
     pub fn retailer_url(&self) -> Url {
         parse_origin_base(&self.links.retailer_url).expect("validated at load")
+    }
+
+    /// This server's own public base (`links.public_url`, else `retailer_url`), validated.
+    pub fn public_url(&self) -> Url {
+        match self.links.public_url.as_str() {
+            "" => self.retailer_url(),
+            url => parse_origin_base(url).expect("validated at load"),
+        }
+    }
+
+    /// The webhook endpoints, validated at load.
+    pub fn webhook_endpoints(&self) -> Vec<crate::webhooks::Endpoint> {
+        self.webhooks
+            .iter()
+            .map(|hook| crate::webhooks::Endpoint::parse(hook).expect("validated at load"))
+            .collect()
     }
 
     /// The proxies allowed to set `X-Forwarded-For`, already validated.

@@ -86,6 +86,8 @@ fn env_keys() -> BTreeMap<String, (Vec<String>, toml::Value)> {
         }
     }
     walk(&defaults, &mut Vec::new(), &mut keys);
+    // `[[webhooks]]` is a list of tables: it comes from the file only.
+    keys.remove(&format!("{ENV_PREFIX}WEBHOOKS"));
     // Optional keys have no default to serialize; list them by hand.
     keys.insert(
         format!("{ENV_PREFIX}MAIL_TEMPLATES_DIR"),

@@ -32,6 +32,9 @@ pub struct Config {
     pub log: Log,
     pub limits: RateLimits,
     pub web: Web,
+    pub webhook_delivery: WebhookDelivery,
+    /// The shop's webhook endpoints (`[[webhooks]]`); none: no events are recorded.
+    pub webhooks: Vec<Webhook>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -96,6 +99,8 @@ pub struct LinkSettings {
     pub newemail_confirm_uri: String,
     /// Where the link that undoes a confirmed email change points (sent to the old address).
     pub email_undo_uri: String,
+    /// This server's own public base, for the unsubscribe links; empty: `retailer_url`.
+    pub public_url: String,
 }
 
 impl Default for LinkSettings {
@@ -106,6 +111,7 @@ impl Default for LinkSettings {
             activate_uri: "/activate".into(),
             newemail_confirm_uri: "/confirm-email".into(),
             email_undo_uri: "/undo-email".into(),
+            public_url: String::new(),
         }
     }
 }
@@ -322,6 +328,43 @@ pub enum DemoMailbox {
     /// On with `mail.transport = "file"`, off with SMTP.
     Auto,
     Off,
+}
+
+/// One endpoint of the shop that receives signed events (Standard Webhooks).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Webhook {
+    /// Where events are POSTed (http or https).
+    pub url: String,
+    /// `whsec_` followed by the base64 of 24 to 64 random bytes: the HMAC key.
+    pub secret: Secret,
+    /// The event types this endpoint receives; empty: every event.
+    pub events: Vec<String>,
+}
+
+/// How events are delivered to the webhook endpoints.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookDelivery {
+    /// Each attempt (connect, send, answer) must be done within this many seconds.
+    pub timeout_seconds: NonZeroU64,
+    /// The first retry waits about this long; each further one about twice as long (jittered).
+    pub retry_first_seconds: NonZeroU64,
+    /// No retry waits longer than this, whatever `Retry-After` asks.
+    pub retry_max_seconds: NonZeroU64,
+    /// Give up on an event (mark it failed) once it has waited this long.
+    pub max_age_hours: NonZeroU64,
+}
+
+impl Default for WebhookDelivery {
+    fn default() -> Self {
+        WebhookDelivery {
+            timeout_seconds: NonZero::new(10).unwrap(),
+            retry_first_seconds: NonZero::new(5).unwrap(),
+            retry_max_seconds: NonZero::new(3600).unwrap(),
+            max_age_hours: NonZero::new(72).unwrap(),
+        }
+    }
 }
 
 /// A string that never shows itself in logs or debug output.

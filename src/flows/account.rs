@@ -1,4 +1,4 @@
-use super::Session;
+use super::{Event, Session};
 use crate::domain::CustomerId;
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
@@ -24,6 +24,7 @@ impl Accounts<'_> {
     /// queues a goodbye email. Returns whether there was such a customer.
     pub async fn delete_customer(&self, id: CustomerId) -> Result<bool, AppError> {
         let mailer = self.mailer.clone();
+        let announcer = self.announcer.clone();
         let deleted = self
             .store
             .write(move |tx| {
@@ -32,6 +33,7 @@ impl Accounts<'_> {
                 };
                 let language = customers::language_of(tx, &id)?;
                 customers::delete(tx, &id)?;
+                announcer.announce(tx, Event::Deleted, &id)?;
                 // Nothing queued for the account outlives it, except the receipt below.
                 outbox::drop_queued_for(tx, &email)?;
                 let vars = Vars {
@@ -47,6 +49,7 @@ impl Accounts<'_> {
             .await?;
         if deleted {
             self.mailer.wake_worker();
+            self.announcer.wake();
         }
         Ok(deleted)
     }

@@ -1,6 +1,6 @@
 use url::Url;
 
-use super::hours;
+use super::{Event, hours};
 use crate::auth;
 use crate::domain::{
     ActivationSecret, ActivityKind, Client, CustomerId, EmailAddress, Identifier, Language,
@@ -81,6 +81,7 @@ impl Activations<'_> {
             ),
         };
         let (id, identifier) = customers::insert_pending(tx, &new)?;
+        self.announcer.announce(tx, Event::Created, &id)?;
         if account.send_activation {
             self.queue_activation(
                 tx,
@@ -186,6 +187,7 @@ impl Activations<'_> {
             .new_password(password, password_check, email.as_ref())?;
         let hash = self.hasher.hash(&password).await?;
         let client = client.clone();
+        let announcer = self.announcer.clone();
         // Consume the secret and activate in one transaction: of concurrent attempts with the
         // same secret, exactly one gets here with the secret still in place.
         let activated = self
@@ -197,10 +199,16 @@ impl Activations<'_> {
                 }
                 customers::activate(tx, &id, &hash)?;
                 activity::record(tx, &id, ActivityKind::AccountActivated, Some(&client))?;
+                announcer.announce(tx, Event::Activated, &id)?;
                 Ok(true)
             })
             .await?;
-        if activated { Ok(()) } else { Err(invalid) }
+        if activated {
+            self.announcer.wake();
+            Ok(())
+        } else {
+            Err(invalid)
+        }
     }
 
     /// Issues a new activation secret for a pending customer and queues the email again.

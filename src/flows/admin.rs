@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use super::{Created, NewAccount};
+use super::{Created, Event, NewAccount};
 use crate::domain::{Language, ListId, clean_text};
 use crate::error::{AppError, FieldErrors};
 use crate::store::customers::{self, AdminView};
@@ -89,11 +89,22 @@ impl BackOffice<'_> {
     /// Removes a subscription list; its subscribers are opted out (and that is recorded).
     pub async fn remove_subscription_list(&self, id: &str) -> Result<(), AppError> {
         let key = id.to_owned();
+        let announcer = self.announcer.clone();
         let removed = self
             .store
-            .write(move |tx| subscriptions::remove_list(tx, &key))
+            .write(move |tx| {
+                let members = subscriptions::subscribers(tx, &key)?;
+                if !subscriptions::remove_list(tx, &key)? {
+                    return Ok(false);
+                }
+                for member in &members {
+                    announcer.announce(tx, Event::SubscriptionsChanged, member)?;
+                }
+                Ok(true)
+            })
             .await?;
         if removed {
+            self.announcer.wake();
             Ok(())
         } else {
             Err(AppError::NotFound(format!(
@@ -141,7 +152,12 @@ impl BackOffice<'_> {
                     return Ok(Outcome::Refused(unknown_list(&unknown)));
                 }
                 let Created { id, .. } = services.activations().insert_account(tx, &account)?;
-                subscriptions::replace(tx, &id, &as_strings(&lists), ConsentSource::Admin)?;
+                services.replace_subscriptions(
+                    tx,
+                    &id,
+                    &as_strings(&lists),
+                    ConsentSource::Admin,
+                )?;
                 Ok(match customers::admin_view(tx, id.as_str())? {
                     Some(view) => Outcome::Done(view),
                     None => Outcome::Refused(no_such_customer(id.as_str())),
@@ -150,6 +166,7 @@ impl BackOffice<'_> {
             .await?
             .into_result()?;
         self.mailer.wake_worker();
+        self.announcer.wake();
         Ok(view)
     }
 
@@ -174,7 +191,9 @@ impl BackOffice<'_> {
         lists: BTreeSet<ListId>,
     ) -> Result<AdminView, AppError> {
         let lookup = key.to_owned();
-        self.store
+        let services = self.0.clone();
+        let view = self
+            .store
             .write(move |tx| {
                 let Some(view) = customers::admin_view(tx, &lookup)? else {
                     return Ok(Outcome::Refused(no_such_customer(&lookup)));
@@ -183,14 +202,21 @@ impl BackOffice<'_> {
                     return Ok(Outcome::Refused(unknown_list(&unknown)));
                 }
                 let id = view.customer.id;
-                subscriptions::replace(tx, &id, &as_strings(&lists), ConsentSource::Admin)?;
+                services.replace_subscriptions(
+                    tx,
+                    &id,
+                    &as_strings(&lists),
+                    ConsentSource::Admin,
+                )?;
                 Ok(match customers::admin_view(tx, id.as_str())? {
                     Some(view) => Outcome::Done(view),
                     None => Outcome::Refused(no_such_customer(&lookup)),
                 })
             })
             .await?
-            .into_result()
+            .into_result()?;
+        self.announcer.wake();
+        Ok(view)
     }
 
     /// Sets the language of the customer's emails; answers with the back-office view.

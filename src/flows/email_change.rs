@@ -1,3 +1,4 @@
+use super::Event;
 use super::hours;
 use crate::auth;
 use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, Identifier, LinkKey};
@@ -130,6 +131,7 @@ impl EmailChanges<'_> {
                     .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
                 apply_new_email(tx, &id, &new_email)?;
                 activity::record(tx, &id, ActivityKind::EmailChanged, Some(&client))?;
+                services.announcer.announce(tx, Event::EmailChanged, &id)?;
                 services.email_changes().queue_change_notices(
                     tx,
                     &id,
@@ -143,6 +145,7 @@ impl EmailChanges<'_> {
             .await?
             .into_result()?;
         self.mailer.wake_worker();
+        self.announcer.wake();
         Ok(())
     }
 
@@ -226,6 +229,7 @@ impl EmailChanges<'_> {
                         return Ok(Outcome::Refused(taken()));
                     }
                     customers::set_email(tx, &id, &old_email)?;
+                    services.announcer.announce(tx, Event::EmailChanged, &id)?;
                 }
                 // Whoever changed the address loses every way in: sessions, codes sent to the
                 // other address and the other undo keys.
@@ -241,6 +245,7 @@ impl EmailChanges<'_> {
             .await?
             .into_result()?;
         self.mailer.wake_worker();
+        self.announcer.wake();
         Ok(())
     }
 }

@@ -386,7 +386,12 @@ impl Imports<'_> {
                     let created = services.activations().insert_account(tx, &account)?;
                     if !row.lists.is_empty() {
                         let lists = row.lists.iter().map(|l| l.as_str().to_owned()).collect();
-                        subscriptions::replace(tx, &created.id, &lists, ConsentSource::Import)?;
+                        services.replace_subscriptions(
+                            tx,
+                            &created.id,
+                            &lists,
+                            ConsentSource::Import,
+                        )?;
                     }
                     summary.created += 1;
                     summary.activations_queued += usize::from(created.activation_queued);
@@ -407,6 +412,7 @@ impl Imports<'_> {
         if summary.activations_queued > 0 {
             self.mailer.wake_worker();
         }
+        self.announcer.wake();
         Ok(summary)
     }
 }

@@ -48,6 +48,8 @@ mod reset;
 mod security;
 mod session;
 mod signup;
+mod unsubscribe;
+mod webhooks;
 
 pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
@@ -64,6 +66,8 @@ pub use reset::Resets;
 pub use security::{MAX_ACTIVITY_PAGE, Security, SessionView};
 pub use session::{Session, Sessions};
 pub use signup::{SignUp, SignUps};
+pub use unsubscribe::{CSV_HEADER, Member, MembersPage, Unsubscribed, Unsubscribes, csv_rows};
+pub use webhooks::{Announcer, Event, Webhooks};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +106,10 @@ pub struct Parts {
     background: TaskTracker,
     /// Wakes the resolver of stored password-reset and sign-up requests.
     resolver_wake: Notify,
+    /// Queues the events the shop's webhook endpoints receive.
+    announcer: Announcer,
+    /// The key of unsubscribe tokens, read from the database once.
+    unsubscribe_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
 impl std::ops::Deref for Services {
@@ -127,6 +135,7 @@ impl Services {
         let mailer = Mailer::new(&config).map_err(anyhow::Error::msg)?;
         let links = Links::new(&config);
         let throttles = Arc::new(Throttles::new(&config.limits));
+        let announcer = Announcer::new(config.webhook_endpoints());
         Ok(Services(Arc::new(Parts {
             config: Arc::new(config),
             store,
@@ -137,6 +146,8 @@ impl Services {
             throttles,
             background: TaskTracker::new(),
             resolver_wake: Notify::new(),
+            announcer,
+            unsubscribe_key: tokio::sync::OnceCell::new(),
         })))
     }
 
@@ -153,6 +164,17 @@ impl Services {
     /// Composes emails (and knows the languages they exist in).
     pub fn mailer(&self) -> &Mailer {
         &self.mailer
+    }
+
+    /// The worker that delivers what these services queue for the webhook endpoints.
+    pub fn webhook_worker(&self) -> anyhow::Result<crate::webhooks::worker::Worker> {
+        crate::webhooks::worker::Worker::new(
+            self.store.clone(),
+            self.announcer.endpoints(),
+            self.config.webhook_delivery.clone(),
+            self.metrics.clone(),
+            self.announcer.wake_signal(),
+        )
     }
 
     /// The settings in force.

@@ -50,9 +50,9 @@ impl Operations<'_> {
     }
 
     /// Sweeps expired sessions, codes and undo keys, activity older than
-    /// `auth.activity_retention_days`, and sent emails older than [`KEEP_SENT_EMAILS`] (their
-    /// recipients are personal data); answers how many rows went. The throttles need no
-    /// sweeping: their tables are bounded.
+    /// `auth.activity_retention_days`, and sent emails and delivered webhook events older than
+    /// [`KEEP_SENT_EMAILS`] (they carry personal data); answers how many rows went. The
+    /// throttles need no sweeping: their tables are bounded.
     pub async fn sweep_expired(&self) -> Result<usize, AppError> {
         let retention = (self.config.auth.activity_retention_days.get() * 24 * 3600) as i64;
         let active_since = store::now() - retention;
@@ -74,6 +74,9 @@ impl Operations<'_> {
                 .await?
             + self
                 .purge(move |tx, n| store::outbox::purge_sent_before(tx, sent_since, n))
+                .await?
+            + self
+                .purge(move |tx, n| store::webhooks::purge_sent_before(tx, sent_since, n))
                 .await?)
     }
 

@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use super::Session;
+use super::{Event, Session};
 use crate::auth;
 use crate::domain::ActivityKind;
 use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
@@ -109,7 +109,16 @@ impl Profiles<'_> {
                             format!("there is no subscription list `{unknown}`"),
                         )));
                     }
-                    if subscriptions::replace(tx, &id, wanted, ConsentSource::Customer)? {
+                    if subscriptions::replace(
+                        tx,
+                        &id,
+                        wanted,
+                        ConsentSource::Customer,
+                        Some(&client),
+                    )? {
+                        services
+                            .announcer
+                            .announce(tx, Event::SubscriptionsChanged, &id)?;
                         activity::record(
                             tx,
                             &id,
@@ -121,6 +130,7 @@ impl Profiles<'_> {
                 if !update.profile.is_empty() {
                     customers::update_profile(tx, &id, &update.profile)?;
                     activity::record(tx, &id, ActivityKind::ProfileUpdated, Some(&client))?;
+                    services.announcer.announce(tx, Event::Updated, &id)?;
                 }
                 if let Some((checked, hash)) = &new_hash {
                     // The session and the password checked must still be current: a reset or
@@ -158,6 +168,7 @@ impl Profiles<'_> {
         if mails {
             self.mailer.wake_worker();
         }
+        self.announcer.wake();
         Ok(customer)
     }
 

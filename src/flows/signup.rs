@@ -104,6 +104,7 @@ impl SignUps<'_> {
                     ),
                 };
                 let (id, identifier) = customers::insert_pending(tx, &new)?;
+                self.announcer.announce(tx, super::Event::Created, &id)?;
                 self.activations().queue_activation(
                     tx,
                     &id,

@@ -28,6 +28,28 @@ pub fn optional_json_object() -> impl Filter<Extract = (JsonObject,), Error = Re
     json_body(true)
 }
 
+/// Extracts an HTML form body (`application/x-www-form-urlencoded` or `multipart/form-data`)
+/// as its raw bytes, with its content type: 415 for any other type, 413 past
+/// [`MAX_BODY_BYTES`].
+pub fn form_body() -> impl Filter<Extract = (String, bytes::Bytes), Error = Rejection> + Clone {
+    warp::header::optional::<String>("content-type")
+        .and(warp::body::stream())
+        .and_then(|content_type: Option<String>, body| async move {
+            let kind = content_type
+                .as_deref()
+                .and_then(|t| t.split(';').next())
+                .map(|t| t.trim().to_ascii_lowercase());
+            let Some(kind) = kind
+                .filter(|k| k == "application/x-www-form-urlencoded" || k == "multipart/form-data")
+            else {
+                return Err(warp::reject::custom(UnsupportedMedia));
+            };
+            let bytes = read_limited(body).await?;
+            Ok((kind, bytes.freeze()))
+        })
+        .untuple_one()
+}
+
 fn json_body(
     may_be_empty: bool,
 ) -> impl Filter<Extract = (JsonObject,), Error = Rejection> + Clone {

@@ -140,7 +140,7 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         plain(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "the body must be JSON (Content-Type: application/json)",
+            "the body is not of a type this endpoint takes (JSON: Content-Type: application/json)",
         )
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
         plain(

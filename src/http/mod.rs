@@ -14,6 +14,7 @@ mod reply;
 pub mod route;
 mod security;
 pub mod server;
+mod shop;
 pub mod table;
 mod wire;
 
@@ -133,6 +134,12 @@ fn customer_routes(
             .and(warp::query::<Vec<(String, String)>>())
             .and_then(security::activity),
         visitor(&UNDO_EMAIL_CHANGE).and_then(security::undo_email_change),
+        // A form body (RFC 8058), not JSON.
+        at_with_param(&UNSUBSCRIBE)
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
+            .and(body::form_body())
+            .and_then(shop::unsubscribe),
         // Only with auth.allow_signup; otherwise it does not exist.
         signup_enabled(services)
             .and(visitor(&SIGN_UP))
@@ -179,6 +186,9 @@ fn admin_routes(
             .and(json_object())
             .and_then(admin::add_list),
         served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
+        served_with_id(&LIST_MEMBERS)
+            .and(warp::query::<Vec<(String, String)>>())
+            .and_then(shop::members),
     );
     warp::path("admin").and(admin_gate(services)).and(routes)
 }

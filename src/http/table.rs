@@ -40,6 +40,8 @@ pub static ROUTES: &[Route] = &[
     ADMIN_LISTS,
     ADD_LIST,
     REMOVE_LIST,
+    LIST_MEMBERS,
+    UNSUBSCRIBE,
     HEALTHZ,
     METRICS,
     OPENAPI,
@@ -51,6 +53,7 @@ pub static ROUTES: &[Route] = &[
     CONFIRM_EMAIL_PAGE,
     UNDO_EMAIL_PAGE,
     SIGN_UP_PAGE,
+    UNSUBSCRIBE_PAGE,
     ASSET,
     DEMO_MAILBOX,
     DEMO_MAIL,
@@ -71,6 +74,8 @@ pub const CONFIRM_EMAIL_PAGE: Route = Route::page("/confirm-email");
 pub const UNDO_EMAIL_PAGE: Route = Route::page("/undo-email");
 /// `GET /signup`: only with `auth.allow_signup`.
 pub const SIGN_UP_PAGE: Route = Route::page("/signup");
+/// `GET /unsubscribe/<token>`: a button that posts the one-click unsubscribe; never unsubscribes.
+pub const UNSUBSCRIBE_PAGE: Route = Route::page("/unsubscribe/{token}");
 /// `GET /assets/<version>/<file>`: the pages' CSS, JavaScript and icons, cached for a year.
 pub const ASSET: Route = Route::page("/assets/{version}/{file}");
 /// `GET /demo/mail`: the demo mailbox (file transport, loopback peers only).
@@ -480,6 +485,42 @@ pub const REMOVE_LIST: Route = Route::api(
         name: "id",
         description: "The list id.",
     }])
+    .failing(&[NotFound]),
+);
+
+pub const LIST_MEMBERS: Route = Route::api(
+    Get,
+    "/admin/subscriptions/{id}/members",
+    admin(
+        "listMembers",
+        "A list's members, each with a one-click unsubscribe URL",
+        Success::ok("One page of members.", Schema("MembersPage")),
+    )
+    .described("`?limit=` (1-500, default 100) and `?offset=` page the JSON. `?format=csv` streams every member instead, as `text/csv` with the header row `id,email,name,subscribed_at,unsubscribe_url`; a value starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` so that no spreadsheet runs it as a formula.")
+    .params(&[Param::Path {
+        name: "id",
+        description: "The list id.",
+    }])
+    .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const UNSUBSCRIBE: Route = Route::api(
+    Post,
+    "/unsubscribe/{token}",
+    visitor(
+        "unsubscribe",
+        "One-click unsubscribe (RFC 8058)",
+        Success::ok(
+            "Unsubscribed, now or already before.",
+            Result("unsubscribed"),
+        ),
+    )
+    .described("The body is the form `List-Unsubscribe=One-Click` (`application/x-www-form-urlencoded` or `multipart/form-data`), as a mailbox provider sends it; no login. Answers 200 also when the subscription had already ended; a token this server did not issue, or an altered one, is 404; any other form is 422. `GET` on the same URL opens a page with a button and never unsubscribes.")
+    .params(&[Param::Path {
+        name: "token",
+        description: "The token of a member's `unsubscribe_url`.",
+    }])
+    .body(Body::Form("OneClick"))
     .failing(&[NotFound]),
 );
 

@@ -20,6 +20,21 @@ pub struct Export {
     pub pending_codes: Vec<PendingCode>,
     pub email_undo_keys: Vec<UndoRecord>,
     pub emails: Vec<EmailRecord>,
+    /// The events about the customer sent, or waiting to be sent, to the shop's webhooks.
+    pub webhook_events: Vec<WebhookRecord>,
+}
+
+/// An event about the customer in the webhook outbox (its body is the customer object).
+#[derive(Clone, Debug, Serialize)]
+pub struct WebhookRecord {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub endpoint: String,
+    pub status: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "optional_time")]
+    pub sent_at: Option<i64>,
 }
 
 /// The account's own record beyond the customer object.
@@ -194,7 +209,23 @@ pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Exp
         emails.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
     }
     emails.sort_by_key(|e| e.created_at);
+    let webhook_events = collect(
+        conn,
+        "SELECT event_type, endpoint, status, created_at, sent_at FROM webhook_outbox
+         WHERE customer_id = ?1 ORDER BY id",
+        id,
+        |row| {
+            Ok(WebhookRecord {
+                event_type: row.get(0)?,
+                endpoint: row.get(1)?,
+                status: row.get(2)?,
+                created_at: row.get(3)?,
+                sent_at: row.get(4)?,
+            })
+        },
+    )?;
     Ok(Some(Export {
+        webhook_events,
         consents: subscriptions::consent_history(conn, id)?,
         activity: activity::page(conn, id, None, u32::MAX)?,
         customer,

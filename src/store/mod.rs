@@ -20,12 +20,14 @@ pub mod codes;
 pub mod customers;
 pub mod export;
 pub mod health;
+pub mod keys;
 pub mod migrations;
 pub mod outbox;
 pub mod requests;
 pub mod sessions;
 pub mod subscriptions;
 pub mod undo;
+pub mod webhooks;
 
 /// A failure of the store itself, as opposed to an answer such as "not found".
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreResult, now};
-use crate::domain::{CustomerId, Subscription};
+use crate::domain::{Client, CustomerId, Subscription};
 
 /// A list customers may opt in to.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -21,6 +21,8 @@ pub enum ConsentSource {
     Customer,
     Admin,
     Import,
+    Signup,
+    UnsubscribeLink,
 }
 
 impl ConsentSource {
@@ -29,6 +31,8 @@ impl ConsentSource {
             ConsentSource::Customer => "customer",
             ConsentSource::Admin => "admin",
             ConsentSource::Import => "import",
+            ConsentSource::Signup => "signup",
+            ConsentSource::UnsubscribeLink => "unsubscribe_link",
         }
     }
 }
@@ -41,6 +45,18 @@ pub struct ConsentRecord {
     pub source: String,
     #[serde(serialize_with = "crate::domain::rfc3339_field")]
     pub at: i64,
+    /// Where the customer acted themselves: their IP and user agent.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// One member of a list, for the shop's newsletter tool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRow {
+    pub customer_id: CustomerId,
+    pub email: String,
+    pub name: Option<String>,
+    pub subscribed_at: i64,
 }
 
 /// Every list, in id order.
@@ -128,6 +144,7 @@ pub fn replace(
     customer: &CustomerId,
     wanted: &BTreeSet<String>,
     source: ConsentSource,
+    client: Option<&Client>,
 ) -> StoreResult<bool> {
     let current: BTreeSet<String> = of_customer(conn, customer)?
         .into_iter()
@@ -139,12 +156,12 @@ pub fn replace(
             "INSERT INTO subscriptions (customer_id, list_id, subscribed_at) VALUES (?1, ?2, ?3)",
         )?
         .execute(params![customer.as_str(), joined, now])?;
-        record(conn, customer, joined, "in", source, now)?;
+        record(conn, customer, joined, "in", source, client, now)?;
     }
     for left in current.difference(wanted) {
         conn.prepare_cached("DELETE FROM subscriptions WHERE customer_id = ?1 AND list_id = ?2")?
             .execute(params![customer.as_str(), left])?;
-        record(conn, customer, left, "out", source, now)?;
+        record(conn, customer, left, "out", source, client, now)?;
     }
     Ok(wanted != &current)
 }
@@ -155,13 +172,103 @@ fn record(
     list: &str,
     action: &str,
     source: ConsentSource,
+    client: Option<&Client>,
     at: i64,
 ) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO consent_records (customer_id, list_id, action, source, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO consent_records (customer_id, list_id, action, source, at, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![customer.as_str(), list, action, source.as_str(), at])?;
+    .execute(params![
+        customer.as_str(),
+        list,
+        action,
+        source.as_str(),
+        at,
+        client.map(|c| c.ip.to_string()),
+        client.and_then(|c| c.user_agent.as_deref()),
+    ])?;
     Ok(())
+}
+
+/// Ends the customer's subscription to `list` if it is the one that began at `since`,
+/// recording the opt-out with `source` and `client`; answers whether it did.
+pub fn unsubscribe(
+    conn: &Connection,
+    customer: &CustomerId,
+    list: &str,
+    since: i64,
+    source: ConsentSource,
+    client: Option<&Client>,
+) -> StoreResult<bool> {
+    let removed = conn
+        .prepare_cached(
+            "DELETE FROM subscriptions
+             WHERE customer_id = ?1 AND list_id = ?2 AND subscribed_at = ?3",
+        )?
+        .execute(params![customer.as_str(), list, since])?;
+    if removed == 1 {
+        record(conn, customer, list, "out", source, client, now())?;
+    }
+    Ok(removed == 1)
+}
+
+/// The subscribers of `list`, in customer id order.
+pub fn subscribers(conn: &Connection, list: &str) -> StoreResult<Vec<CustomerId>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT customer_id FROM subscriptions WHERE list_id = ?1 ORDER BY customer_id",
+    )?;
+    let rows = statement.query_map([list], |row| row.get::<_, String>(0))?;
+    rows.map(|id| CustomerId::parse(&id?).map_err(|e| super::StoreError::BadValue(e.to_string())))
+        .collect()
+}
+
+const MEMBER_COLUMNS: &str = "SELECT c.id, c.email, c.name, s.subscribed_at
+     FROM subscriptions s JOIN customers c ON c.id = s.customer_id";
+
+fn member_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
+    let id: String = row.get(0)?;
+    Ok(MemberRow {
+        customer_id: CustomerId::parse(&id).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+        })?,
+        email: row.get(1)?,
+        name: row.get(2)?,
+        subscribed_at: row.get(3)?,
+    })
+}
+
+/// Up to `limit` members of `list` after `offset` of them, in customer id order, and how
+/// many there are in all.
+pub fn members_page(
+    conn: &Connection,
+    list: &str,
+    offset: u32,
+    limit: u32,
+) -> StoreResult<(Vec<MemberRow>, i64)> {
+    let total: i64 = conn
+        .prepare_cached("SELECT count(*) FROM subscriptions WHERE list_id = ?1")?
+        .query_row([list], |row| row.get(0))?;
+    let mut statement = conn.prepare_cached(&format!(
+        "{MEMBER_COLUMNS} WHERE s.list_id = ?1 ORDER BY c.id LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = statement.query_map(params![list, limit, offset], member_from_row)?;
+    Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+}
+
+/// Up to `limit` members of `list` whose customer id comes after `after`, in id order: the
+/// export reads a list of any length a page at a time.
+pub fn members_after(
+    conn: &Connection,
+    list: &str,
+    after: &str,
+    limit: u32,
+) -> StoreResult<Vec<MemberRow>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "{MEMBER_COLUMNS} WHERE s.list_id = ?1 AND s.customer_id > ?2 ORDER BY s.customer_id LIMIT ?3"
+    ))?;
+    let rows = statement.query_map(params![list, after, limit], member_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The customer's consent trail, oldest first.
@@ -170,7 +277,8 @@ pub fn consent_history(
     customer: &CustomerId,
 ) -> StoreResult<Vec<ConsentRecord>> {
     let mut statement = conn.prepare_cached(
-        "SELECT list_id, action, source, at FROM consent_records WHERE customer_id = ?1 ORDER BY id",
+        "SELECT list_id, action, source, at, ip, user_agent FROM consent_records
+         WHERE customer_id = ?1 ORDER BY id",
     )?;
     let rows = statement.query_map([customer.as_str()], |row| {
         Ok(ConsentRecord {
@@ -178,6 +286,8 @@ pub fn consent_history(
             action: row.get(1)?,
             source: row.get(2)?,
             at: row.get(3)?,
+            ip: row.get(4)?,
+            user_agent: row.get(5)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

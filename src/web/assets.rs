@@ -69,6 +69,11 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
         include_str!("assets/mailbox.js"),
         "text/javascript",
     ),
+    (
+        "unsubscribe.js",
+        include_str!("assets/unsubscribe.js"),
+        "text/javascript",
+    ),
     ("icon.svg", include_str!("assets/icon.svg"), "image/svg+xml"),
 ];
 
@@ -85,6 +90,11 @@ pub(super) const PAGES: &[(&str, &str, &str)] = &[
     ),
     ("signup", include_str!("assets/signup.html"), "./"),
     ("undo-email", include_str!("assets/undo-email.html"), "./"),
+    (
+        "unsubscribe",
+        include_str!("assets/unsubscribe.html"),
+        "../",
+    ),
 ];
 
 /// The layout around the demo mailbox's server-made content.

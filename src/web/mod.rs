@@ -18,7 +18,7 @@ use crate::flows::Services;
 use crate::http::route::{at, at_with_param, only_when};
 use crate::http::table::{
     ACTIVATE_PAGE, CONFIRM_EMAIL_PAGE, FORGOT_PAGE, INDEX_PAGE, RESET_PAGE, SIGN_UP_PAGE,
-    UNDO_EMAIL_PAGE,
+    UNDO_EMAIL_PAGE, UNSUBSCRIBE_PAGE,
 };
 use assets::Site;
 
@@ -57,6 +57,26 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
     let signup = at(&SIGN_UP_PAGE)
         .and(only_when(config.auth.allow_signup))
         .and(page("signup"));
+    // Shown only for a token this server issued; opening it never unsubscribes.
+    let unsubscribe_site = site.clone();
+    let unsubscribe_services = services.clone();
+    let unsubscribe = at_with_param(&UNSUBSCRIBE_PAGE)
+        .and(warp::header::optional::<String>("accept-language"))
+        .and_then(move |token: String, accept: Option<String>| {
+            let (site, services) = (unsubscribe_site.clone(), unsubscribe_services.clone());
+            async move {
+                match services.unsubscribes().check_token(&token).await {
+                    Ok(()) => {
+                        let language = site.language_for(accept.as_deref());
+                        Ok(in_language(
+                            html(site.page("unsubscribe", language)),
+                            language,
+                        ))
+                    }
+                    Err(e) => Err(warp::reject::Rejection::from(e)),
+                }
+            }
+        });
     // GET /assets/<version>/<name> (the `ASSET` table entry; two segments, so matched here)
     let asset_site = site.clone();
     let asset = warp::path!("assets" / String / String)
@@ -80,6 +100,8 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
         .or(undo)
         .unify()
         .or(signup)
+        .unify()
+        .or(unsubscribe)
         .unify()
         .or(asset)
         .unify()

@@ -24,6 +24,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("consent_records", "consents"),
     ("activity", "activity"),
     ("email_undo_keys", "email_undo_keys"),
+    ("webhook_outbox", "webhook_events"),
 ];
 
 fn db(app: &TestApp) -> rusqlite::Connection {
@@ -100,9 +101,15 @@ fn section<'v>(export: &'v Value, path: &str) -> &'v Value {
 
 #[tokio::test]
 async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
+    let receiver = crate::common::receiver::Receiver::start().await;
     let app = spawn_app_with(|c| {
         c.admin.api_token = Secret::new(ADMIN);
         c.limits.emails_per_address_per_minute = NonZero::new(100).unwrap();
+        c.webhooks = vec![customer_area::config::Webhook {
+            url: receiver.url(),
+            secret: Secret::new(receiver.secret.clone()),
+            events: vec![],
+        }];
     })
     .await;
     let (status, _) = app

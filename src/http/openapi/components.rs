@@ -97,6 +97,29 @@ fn schemas() -> Value {
             &["customers", "total", "limit", "offset"],
         ),
         "Consents": closed(&[("consents", json!({ "type": "array", "items": consent() }))], &["consents"]),
+        "Member": closed(
+            &[
+                ("id", customer_id()),
+                ("email", text()),
+                ("name", nullable()),
+                ("subscribed_at", date_time()),
+                ("unsubscribe_url", described(text(), "POST `List-Unsubscribe=One-Click` (RFC 8058) here to unsubscribe without a login; GET opens a page with a button.")),
+            ],
+            &["id", "email", "name", "subscribed_at", "unsubscribe_url"],
+        ),
+        "MembersPage": closed(
+            &[
+                ("members", array_of("Member")),
+                ("total", json!({ "type": "integer", "minimum": 0 })),
+                ("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 })),
+                ("offset", json!({ "type": "integer", "minimum": 0 })),
+            ],
+            &["members", "total", "limit", "offset"],
+        ),
+        "OneClick": closed(
+            &[("List-Unsubscribe", one_of(&["One-Click"]))],
+            &["List-Unsubscribe"],
+        ),
         "Deleted": closed(&[("result", one_of(&["deleted"]))], &["result"]),
         "Session": described(
             closed(
@@ -142,8 +165,9 @@ fn schemas() -> Value {
                     ("pending_codes", json!({ "type": "array", "items": { "type": "object" }, "description": "purpose, new_email, created_at, expires_at: never the code" })),
                     ("email_undo_keys", json!({ "type": "array", "items": { "type": "object" }, "description": "old_email, new_email, created_at, expires_at: never the key" })),
                     ("emails", json!({ "type": "array", "items": { "type": "object" }, "description": "kind, address, created_at, sent_at, status: never the body" })),
+                    ("webhook_events", json!({ "type": "array", "items": { "type": "object" }, "description": "type, endpoint, status, created_at, sent_at of the events about the customer for the shop's webhooks" })),
                 ],
-                &["customer", "account", "consents", "sessions", "activity", "pending_codes", "email_undo_keys", "emails"],
+                &["customer", "account", "consents", "sessions", "activity", "pending_codes", "email_undo_keys", "emails", "webhook_events"],
             ),
             "Everything stored about the customer; secrets (password hash, token and code digests) and email bodies are left out.",
         ),
@@ -319,10 +343,21 @@ fn consent() -> Value {
         &[
             ("list_id", text()),
             ("action", one_of(&["in", "out"])),
-            ("source", one_of(&["customer", "admin", "import"])),
+            (
+                "source",
+                one_of(&["customer", "admin", "import", "signup", "unsubscribe_link"]),
+            ),
             ("at", date_time()),
+            (
+                "ip",
+                described(nullable(), "Where the customer acted themselves: their IP."),
+            ),
+            (
+                "user_agent",
+                described(nullable(), "Likewise, their browser's User-Agent."),
+            ),
         ],
-        &["list_id", "action", "source", "at"],
+        &["list_id", "action", "source", "at", "ip", "user_agent"],
     )
 }
 

@@ -159,6 +159,8 @@ pub enum Body {
     Required(&'static str),
     /// No body at all is accepted too.
     Optional(&'static str),
+    /// An HTML form (`application/x-www-form-urlencoded` or `multipart/form-data`).
+    Form(&'static str),
 }
 
 /// The success answer.
@@ -314,6 +316,17 @@ fn operation_object(op: &Operation) -> Value {
         Body::None => return object,
         Body::Required(schema) => (schema, true),
         Body::Optional(schema) => (schema, false),
+        Body::Form(schema) => {
+            let form = json!({ "schema": schema_ref(schema) });
+            object["requestBody"] = json!({
+                "required": true,
+                "content": {
+                    "application/x-www-form-urlencoded": form,
+                    "multipart/form-data": form,
+                },
+            });
+            return object;
+        }
     };
     object["requestBody"] = json!({
         "required": required,

@@ -1,0 +1,71 @@
+use super::{Loaded, open_app, print_json};
+use crate::domain::format_time;
+use crate::webhooks::worker::Attempt;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List the newest webhook events with their endpoint, status, attempts and last error.
+    List {
+        /// Only events with this status.
+        #[arg(long, value_parser = ["queued", "sent", "failed"])]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue failed events (all, or the one with ID) again; the running server delivers them,
+    /// with the same webhook-id as before.
+    Retry { id: Option<i64> },
+    /// Send a signed `ping` event to the configured endpoint URL now and say how it answered.
+    Test { url: String },
+}
+
+/// `customer-area webhooks ...`.
+pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
+    let app = open_app(&loaded).await?;
+    let webhooks = app.services().webhooks();
+    match command {
+        Command::List {
+            status,
+            limit,
+            json,
+        } => {
+            let entries = webhooks.list(status, limit).await?;
+            if json {
+                return print_json(&entries);
+            }
+            println!(
+                "{:>6}  {:<24}  {:<7}  {:>8}  {:<20}  {:<36}  LAST ERROR",
+                "ID", "TYPE", "STATUS", "ATTEMPTS", "CREATED", "ENDPOINT"
+            );
+            for e in &entries {
+                println!(
+                    "{:>6}  {:<24}  {:<7}  {:>8}  {:<20}  {:<36}  {}",
+                    e.id,
+                    e.event_type,
+                    e.status,
+                    e.attempts,
+                    format_time(e.created_at),
+                    e.endpoint,
+                    e.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        Command::Retry { id } => {
+            let requeued = webhooks.retry_failed(id).await?;
+            match (requeued, id) {
+                (0, Some(id)) => anyhow::bail!("webhook event {id} is not a failed event"),
+                (0, None) => println!("no failed webhook events"),
+                (n, _) => println!("requeued {n} webhook event(s); the server delivers them"),
+            }
+        }
+        Command::Test { url } => match webhooks.ping(&url).await? {
+            Attempt::Delivered(status) => println!("ping delivered to {url}: answered {status}"),
+            Attempt::Retry { error, .. } | Attempt::Failed(error) => {
+                anyhow::bail!("ping to {url} not delivered: {error}")
+            }
+        },
+    }
+    Ok(())
+}

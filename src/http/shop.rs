@@ -1,0 +1,212 @@
+//! Handlers of the shop's side: a list's members for its newsletters (JSON pages or a CSV
+//! stream) and the one-click unsubscribe of RFC 8058.
+
+use std::collections::BTreeSet;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use tokio::sync::mpsc;
+use warp::Reply;
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use super::reply::{ok_json, ok_result};
+use crate::domain::Client;
+use crate::error::{AppError, FieldErrors};
+use crate::flows::{CSV_HEADER, MAX_PAGE, Services, csv_rows};
+
+/// Members per page when the query does not say.
+const DEFAULT_PAGE: u32 = 100;
+
+/// GET /admin/subscriptions/{id}/members?limit=&offset=&format=csv
+pub async fn members(
+    list: String,
+    services: Services,
+    query: Vec<(String, String)>,
+) -> Result<Response, Rejection> {
+    let query = MembersQuery::parse(query)?;
+    if query.csv {
+        return Ok(members_csv(list, services).await?);
+    }
+    let page = services
+        .unsubscribes()
+        .members_page(&list, query.limit, query.offset)
+        .await?;
+    Ok(ok_json(&page))
+}
+
+/// Streams every member as CSV: the rows are read and sent a batch at a time, so the memory
+/// an export takes does not grow with the list.
+async fn members_csv(list: String, services: Services) -> Result<Response, AppError> {
+    // An unknown list is a 404 before the 200 of the stream begins.
+    let first = services.unsubscribes().members_after(&list, "").await?;
+    let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    let filename = format!("attachment; filename=\"{list}-members.csv\"");
+    tokio::spawn(async move {
+        if sender
+            .send(Ok(Bytes::from_static(CSV_HEADER.as_bytes())))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut batch = first;
+        while let Some(last) = batch.last() {
+            let after = last.id.clone();
+            if sender
+                .send(Ok(Bytes::from(csv_rows(&batch))))
+                .await
+                .is_err()
+            {
+                return; // The client went away.
+            }
+            batch = match services.unsubscribes().members_after(&list, &after).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(error = %e, list = %list, "members export broke off");
+                    // Ends the body with an error: a cut-off download, not a short one.
+                    let _ = sender
+                        .send(Err(std::io::Error::other("export failed")))
+                        .await;
+                    return;
+                }
+            };
+        }
+    });
+    let mut response = warp::reply::stream(Chunks(receiver)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&filename) {
+        headers.insert(CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// The chunks an export task sends, as a body stream.
+struct Chunks(mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl futures_util::Stream for Chunks {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// `limit`, `offset` and `format` of the members query.
+struct MembersQuery {
+    limit: u32,
+    offset: u32,
+    csv: bool,
+}
+
+impl MembersQuery {
+    fn parse(query: Vec<(String, String)>) -> Result<MembersQuery, AppError> {
+        let mut parsed = MembersQuery {
+            limit: DEFAULT_PAGE,
+            offset: 0,
+            csv: false,
+        };
+        let mut problems = FieldErrors::new();
+        let mut seen = BTreeSet::new();
+        for (key, value) in query {
+            if !seen.insert(key.clone()) {
+                problems.insert(key, "must be given at most once".into());
+                continue;
+            }
+            match key.as_str() {
+                "limit" => match value.parse::<u32>() {
+                    Ok(limit) if (1..=MAX_PAGE).contains(&limit) => parsed.limit = limit,
+                    _ => {
+                        problems
+                            .insert(key, format!("must be a whole number from 1 to {MAX_PAGE}"));
+                    }
+                },
+                "offset" => match value.parse::<u32>() {
+                    Ok(offset) => parsed.offset = offset,
+                    Err(_) => {
+                        problems.insert(key, "must be a whole number from 0".into());
+                    }
+                },
+                "format" => match value.as_str() {
+                    "csv" => parsed.csv = true,
+                    "json" => parsed.csv = false,
+                    _ => {
+                        problems.insert(key, "must be `json` or `csv`".into());
+                    }
+                },
+                _ => {
+                    problems.insert(key, "is not a known query parameter".into());
+                }
+            }
+        }
+        match AppError::fields(problems) {
+            Some(e) => Err(e),
+            None => Ok(parsed),
+        }
+    }
+}
+
+/// POST /unsubscribe/{token} with `List-Unsubscribe=One-Click` (RFC 8058)
+pub async fn unsubscribe(
+    token: String,
+    services: Services,
+    client: Client,
+    content_type: String,
+    body: Bytes,
+) -> Result<Response, Rejection> {
+    if !is_one_click(Some(&content_type), &body) {
+        return Err(AppError::field(
+            "List-Unsubscribe",
+            "the form body must be List-Unsubscribe=One-Click",
+        )
+        .into());
+    }
+    services.unsubscribes().unsubscribe(&token, &client).await?;
+    Ok(ok_result("unsubscribed"))
+}
+
+/// Whether the body is the one-click form of RFC 8058, URL-encoded or multipart.
+fn is_one_click(content_type: Option<&str>, body: &[u8]) -> bool {
+    let kind = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase());
+    match kind.as_deref() {
+        Some("application/x-www-form-urlencoded") => url::form_urlencoded::parse(body)
+            .any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click"),
+        Some("multipart/form-data") => {
+            let text = String::from_utf8_lossy(body);
+            text.contains("name=\"List-Unsubscribe\"") && text.contains("One-Click")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_one_click_form_unsubscribes() {
+        let form = Some("application/x-www-form-urlencoded");
+        assert!(is_one_click(form, b"List-Unsubscribe=One-Click"));
+        assert!(is_one_click(form, b"a=b&List-Unsubscribe=One-Click"));
+        assert!(!is_one_click(form, b"List-Unsubscribe=Later"));
+        assert!(!is_one_click(None, b"List-Unsubscribe=One-Click"));
+        assert!(!is_one_click(
+            Some("application/json"),
+            b"List-Unsubscribe=One-Click"
+        ));
+        let multipart = b"--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b--\r\n";
+        assert!(is_one_click(
+            Some("multipart/form-data; boundary=b"),
+            multipart
+        ));
+    }
+}

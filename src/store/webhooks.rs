@@ -1,0 +1,199 @@
+//! The webhook outbox: one row per event and endpoint, written in the transaction of the
+//! change it announces and delivered later, in row order per endpoint, by the webhook worker.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StoreResult, now};
+
+/// An event ready to be queued for one endpoint.
+#[derive(Clone, Debug)]
+pub struct NewEvent<'a> {
+    pub webhook_id: &'a str,
+    pub endpoint: &'a str,
+    pub event_type: &'a str,
+    pub customer_id: Option<&'a str>,
+    pub body: &'a str,
+}
+
+/// The next event an endpoint is due to receive.
+#[derive(Clone, Debug)]
+pub struct Due {
+    pub id: i64,
+    pub webhook_id: String,
+    pub body: String,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    pub created_at: i64,
+}
+
+/// One row of the webhook outbox, for `webhooks list`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub webhook_id: String,
+    pub endpoint: String,
+    pub event_type: String,
+    pub customer_id: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub created_at: i64,
+}
+
+/// Milliseconds since the Unix epoch, the unit of `next_attempt_ms`.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Queues an event for delivery now.
+pub fn enqueue(conn: &Connection, event: &NewEvent<'_>) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO webhook_outbox
+             (webhook_id, endpoint, event_type, customer_id, body, status, next_attempt_ms, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+    )?
+    .execute(params![
+        event.webhook_id,
+        event.endpoint,
+        event.event_type,
+        event.customer_id,
+        event.body,
+        now_ms(),
+        now()
+    ])?;
+    Ok(())
+}
+
+/// The oldest queued event of `endpoint`, due or not: an endpoint receives its events in the
+/// order they were committed, so a later one never overtakes it.
+pub fn next_for(conn: &Connection, endpoint: &str) -> StoreResult<Option<Due>> {
+    conn.prepare_cached(
+        "SELECT id, webhook_id, body, attempts, next_attempt_ms, created_at FROM webhook_outbox
+         WHERE endpoint = ?1 AND status = 'queued' ORDER BY id LIMIT 1",
+    )?
+    .query_row([endpoint], |row| {
+        Ok(Due {
+            id: row.get(0)?,
+            webhook_id: row.get(1)?,
+            body: row.get(2)?,
+            attempts: row.get(3)?,
+            next_attempt_ms: row.get(4)?,
+            created_at: row.get(5)?,
+        })
+    })
+    .optional()
+    .map_err(Into::into)
+}
+
+/// Marks an event delivered.
+pub fn mark_sent(conn: &Connection, id: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE webhook_outbox SET status = 'sent', attempts = attempts + 1, last_error = NULL,
+             sent_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, now()])?;
+    Ok(())
+}
+
+/// Records a failed attempt: tried again at `retry_at_ms`, or given up with `None`.
+pub fn mark_attempt_failed(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    retry_at_ms: Option<i64>,
+) -> StoreResult<()> {
+    match retry_at_ms {
+        Some(at) => conn
+            .prepare_cached(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?2,
+                     next_attempt_ms = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, error, at])?,
+        None => conn
+            .prepare_cached(
+                "UPDATE webhook_outbox SET status = 'failed', attempts = attempts + 1,
+                     last_error = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id, error])?,
+    };
+    Ok(())
+}
+
+/// Gives up on the queued events of endpoints no longer configured; returns how many.
+pub fn fail_unconfigured(conn: &Connection, configured: &[String]) -> StoreResult<usize> {
+    let mut statement = conn
+        .prepare_cached("SELECT DISTINCT endpoint FROM webhook_outbox WHERE status = 'queued'")?;
+    let queued: Vec<String> = statement
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut failed = 0;
+    for endpoint in queued.iter().filter(|e| !configured.contains(e)) {
+        failed += conn
+            .prepare_cached(
+                "UPDATE webhook_outbox SET status = 'failed',
+                     last_error = 'the endpoint is no longer configured'
+                 WHERE endpoint = ?1 AND status = 'queued'",
+            )?
+            .execute([endpoint])?;
+    }
+    Ok(failed)
+}
+
+/// Events, newest first, optionally only those with `status`.
+pub fn list(conn: &Connection, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, webhook_id, endpoint, event_type, customer_id, status, attempts, last_error,
+                created_at
+         FROM webhook_outbox WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![status, limit], |row| {
+        Ok(Entry {
+            id: row.get(0)?,
+            webhook_id: row.get(1)?,
+            endpoint: row.get(2)?,
+            event_type: row.get(3)?,
+            customer_id: row.get(4)?,
+            status: row.get(5)?,
+            attempts: row.get(6)?,
+            last_error: row.get(7)?,
+            created_at: row.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Queues failed events again for delivery now (all of them, or the one with `id`); returns
+/// how many. Their `webhook-id` stays the same.
+pub fn retry_failed(conn: &Connection, id: Option<i64>) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE webhook_outbox SET status = 'queued', next_attempt_ms = ?2
+             WHERE status = 'failed' AND (?1 IS NULL OR id = ?1)",
+        )?
+        .execute(params![id, now_ms()])?)
+}
+
+/// Events by status, for the metrics.
+pub fn counts(conn: &Connection) -> StoreResult<Vec<(String, i64)>> {
+    let mut statement =
+        conn.prepare_cached("SELECT status, count(*) FROM webhook_outbox GROUP BY status")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes up to `limit` events delivered before `cutoff` (their bodies are personal data);
+/// answers how many went.
+pub fn purge_sent_before(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM webhook_outbox WHERE id IN \
+             (SELECT id FROM webhook_outbox WHERE status = 'sent' AND sent_at < ?1 LIMIT ?2)",
+        )?
+        .execute(params![cutoff, limit as i64])?)
+}

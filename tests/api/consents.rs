@@ -1,0 +1,149 @@
+//! The consent ledger: every opt-in and opt-out, from every source, with who acted, kept
+//! append-only, shown to the admin and in the customer's data export.
+
+use crate::common::{TestApp, spawn_app_with};
+use customer_area::config::Secret;
+use customer_area::flows::ImportFile;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "admin-token-for-tests-0123456789";
+const BROWSER: &str = "Consent-Browser/2.0";
+
+async fn app_with_list() -> TestApp {
+    let app = spawn_app_with(|c| c.admin.api_token = Secret::new(TOKEN)).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/subscriptions",
+            Some(TOKEN),
+            Some(json!({"id": "newsletter", "name": "Newsletter"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app
+}
+
+async fn ledger(app: &TestApp, email: &str) -> Vec<Value> {
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/admin/customers/{email}/consents"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["consents"].as_array().unwrap().clone()
+}
+
+fn summary(entries: &[Value]) -> Vec<(String, String, Option<String>, Option<String>)> {
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["source"].as_str().unwrap().to_owned(),
+                e["ip"].as_str().map(str::to_owned),
+                e["user_agent"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_source_is_recorded_with_the_customer_s_ip_and_agent_where_they_acted() {
+    let app = app_with_list().await;
+    let token = app.active_customer("ledger@example.com").await;
+    let response = app
+        .client
+        .patch(app.url("/customers/self"))
+        .bearer_auth(&token)
+        .header("user-agent", BROWSER)
+        .json(&json!({ "subscriptions": ["newsletter"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/admin/customers/ledger@example.com/subscriptions",
+            Some(TOKEN),
+            Some(json!({ "subscriptions": [] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let file = ImportFile::read(
+        "email,name,subscriptions\nimported@example.com,Imp,newsletter\n".as_bytes(),
+    )
+    .unwrap();
+    app.running
+        .services
+        .imports()
+        .import_customers(file, false, |_| {})
+        .await
+        .unwrap();
+
+    let entries = ledger(&app, "ledger@example.com").await;
+    assert_eq!(
+        summary(&entries),
+        [
+            (
+                "in".into(),
+                "customer".into(),
+                Some("127.0.0.1".into()),
+                Some(BROWSER.into())
+            ),
+            ("out".into(), "admin".into(), None, None),
+        ]
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["list_id"] == "newsletter" && e["at"].is_string())
+    );
+    assert_eq!(
+        summary(&ledger(&app, "imported@example.com").await),
+        [("in".into(), "import".into(), None, None)]
+    );
+
+    // The customer's own export shows the same ledger.
+    let response = app
+        .client
+        .get(app.url("/customers/self/export"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let export: Value = response.json().await.unwrap();
+    assert_eq!(export["consents"], Value::Array(entries));
+}
+
+#[tokio::test]
+async fn ledger_entries_are_never_changed_and_leave_only_with_their_customer() {
+    let app = app_with_list().await;
+    let token = app.active_customer("kept@example.com").await;
+    let (status, _) = app
+        .patch_self(&token, json!({ "subscriptions": ["newsletter"] }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let update = conn.execute("UPDATE consent_records SET action = 'out'", []);
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = conn.execute("DELETE FROM consent_records", []);
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    assert_eq!(ledger(&app, "kept@example.com").await.len(), 1);
+
+    // Erasure: the account's deletion takes its ledger along.
+    let (status, _) = app
+        .call(Method::DELETE, "/customers/self", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM consent_records", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}
