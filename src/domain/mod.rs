@@ -7,6 +7,7 @@ mod customer;
 mod email;
 mod list_id;
 mod mailbox;
+mod passkey;
 mod password;
 mod profile;
 mod security;
@@ -20,6 +21,7 @@ pub use customer::{
 pub use email::EmailAddress;
 pub use list_id::ListId;
 pub use mailbox::Mailbox;
+pub use passkey::{PasskeyId, PasskeyName};
 pub use password::{NewPassword, PasswordPolicy};
 pub use profile::{ProfileChanges, ProfileField};
 pub use security::{ActivityKind, Client, MAX_USER_AGENT_CHARS, SessionId};

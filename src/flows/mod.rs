@@ -42,6 +42,7 @@ mod links;
 mod lockout;
 mod operations;
 mod outbox;
+mod passkeys;
 mod profile;
 mod requests;
 mod reset;
@@ -58,6 +59,9 @@ pub use links::Links;
 pub use lockout::Lockouts;
 pub use operations::Operations;
 pub use outbox::Outbox;
+pub use passkeys::{
+    Begun, CHALLENGE_TTL_SECONDS, CHALLENGES_PER_IP, NewPasskey, PasskeySignIn, Passkeys,
+};
 pub use profile::{PasswordChange, ProfileUpdate, Profiles};
 pub use requests::{Requests, resolve_until};
 pub use reset::Resets;
@@ -102,6 +106,8 @@ pub struct Parts {
     background: TaskTracker,
     /// Wakes the resolver of stored password-reset and sign-up requests.
     resolver_wake: Notify,
+    /// The WebAuthn relying party of passkeys; `None` when passkeys are off.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl std::ops::Deref for Services {
@@ -126,6 +132,13 @@ impl Services {
         let mailer = Mailer::new(&config).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
         let links = Links::new(&config);
         let throttles = Arc::new(Throttles::new(&config.limits));
+        let webauthn = match config
+            .relying_party()
+            .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?
+        {
+            Some(rp) => Some(Arc::new(passkeys::relying_party(&rp)?)),
+            None => None,
+        };
         Ok(Services(Arc::new(Parts {
             config: Arc::new(config),
             store,
@@ -136,6 +149,7 @@ impl Services {
             throttles,
             background: TaskTracker::new(),
             resolver_wake: Notify::new(),
+            webauthn,
         })))
     }
 

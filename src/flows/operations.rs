@@ -58,6 +58,7 @@ impl Operations<'_> {
                 Ok(store::sessions::purge_expired(tx)?
                     + store::codes::purge_expired(tx)?
                     + store::undo::purge_expired(tx)?
+                    + store::passkeys::purge_expired_challenges(tx)?
                     + store::activity::purge_before(tx, store::now() - retention)?
                     + store::requests::purge_allowance(tx)?
                     + store::outbox::purge_sent_before(tx, before)?)

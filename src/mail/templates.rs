@@ -20,11 +20,13 @@ pub enum Kind {
     EmailChangedOld,
     EmailChangeUndone,
     AccountLocked,
+    PasskeyAdded,
+    PasskeyRemoved,
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Activation,
         Kind::PasswordReset,
         Kind::PasswordResetDone,
@@ -37,6 +39,8 @@ impl Kind {
         Kind::EmailChangedOld,
         Kind::EmailChangeUndone,
         Kind::AccountLocked,
+        Kind::PasskeyAdded,
+        Kind::PasskeyRemoved,
         Kind::Test,
     ];
 
@@ -55,6 +59,8 @@ impl Kind {
             Kind::EmailChangedOld => "email_changed_old",
             Kind::EmailChangeUndone => "email_change_undone",
             Kind::AccountLocked => "account_locked",
+            Kind::PasskeyAdded => "passkey_added",
+            Kind::PasskeyRemoved => "passkey_removed",
             Kind::Test => "test",
         }
     }
@@ -142,6 +148,20 @@ impl Kind {
                  sign-in page and follow the link you will receive by email.\n\n\
                  If these attempts were not yours, someone may be trying to guess your password; \
                  the reset gives your account a new one.\n",
+            ),
+            Kind::PasskeyAdded => (
+                "A passkey was added to your {{shop}} account",
+                "Hello {{name}},\n\na passkey was just added to your {{shop}} account: from now on \
+                 it signs you in without a password.\n\n\
+                 If this was not you, remove it at once from your account page, reset your \
+                 password from the sign-in page and contact us.\n",
+            ),
+            Kind::PasskeyRemoved => (
+                "A passkey was removed from your {{shop}} account",
+                "Hello {{name}},\n\na passkey was just removed from your {{shop}} account; it no \
+                 longer signs you in.\n\n\
+                 If this was not you, reset your password at once from the sign-in page and \
+                 contact us.\n",
             ),
             Kind::Test => (
                 "Test email from {{shop}}",

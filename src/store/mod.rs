@@ -22,6 +22,7 @@ pub mod export;
 pub mod health;
 pub mod migrations;
 pub mod outbox;
+pub mod passkeys;
 pub mod requests;
 pub mod sessions;
 pub mod subscriptions;
@@ -119,6 +120,7 @@ fn unique_column(err: &rusqlite::Error) -> Option<&'static str> {
         "customers.email" => Some("email"),
         "customers.identifier" => Some("identifier"),
         "subscription_lists.id" => Some("id"),
+        "passkeys.credential_id" => Some("credential"),
         _ => None,
     }
 }

@@ -62,6 +62,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript",
     ),
     (
+        "passkeys.js",
+        include_str!("assets/passkeys.js"),
+        "text/javascript",
+    ),
+    (
         "mailbox.js",
         include_str!("assets/mailbox.js"),
         "text/javascript",
@@ -95,6 +100,8 @@ pub struct Site {
     has_custom_css: bool,
     min_password_length: usize,
     allow_signup: bool,
+    /// Whether the server has passkeys on (the pages still ask the browser for WebAuthn).
+    passkeys: bool,
 }
 
 impl Site {
@@ -133,6 +140,7 @@ impl Site {
             has_custom_css,
             min_password_length: config.auth.min_password_length,
             allow_signup: config.auth.allow_signup,
+            passkeys: matches!(config.relying_party(), Ok(Some(_))),
         };
         for (name, template, root) in PAGES {
             let page = site.render(template, root);
@@ -164,6 +172,7 @@ impl Site {
             .replace("{{root}}", root)
             .replace("{{min_password}}", &self.min_password_length.to_string())
             .replace("{{signup_link}}", &signup)
+            .replace("{{passkeys}}", if self.passkeys { "on" } else { "off" })
             .replace("{{countries}}", &country_options())
     }
 

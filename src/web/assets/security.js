@@ -21,6 +21,14 @@ const KINDS = {
   profile_updated: 'Details changed',
   subscriptions_changed: 'Newsletters changed',
   account_activated: 'Account activated',
+  passkey_added: 'Passkey added',
+  passkey_removed: 'Passkey removed',
+};
+
+/** How the customer signed in, beside "Signed in". */
+const METHODS = {
+  passkey: 'with a passkey',
+  password: 'with the password',
 };
 
 let customer = null;
@@ -83,6 +91,7 @@ async function fillActivity(more) {
     const item = document.createElement('li');
     const title = document.createElement('strong');
     title.textContent = KINDS[event.kind] || event.kind;
+    if (event.method && METHODS[event.method]) title.textContent += ` ${METHODS[event.method]}`;
     const meta = document.createElement('span');
     meta.className = 'meta';
     meta.textContent = `${when(event.at)}${event.ip ? ` · ${describeClient(event)}` : ''}`;
