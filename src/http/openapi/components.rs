@@ -150,7 +150,7 @@ fn schemas() -> Value {
             ),
             "Everything stored about the customer; secrets (password hash, token and code digests) and email bodies are left out.",
         ),
-        "Empty": closed(&[], &[]),
+        "Empty": described(open_keys(properties(&[])), "An empty object (or no body at all)."),
         "PasskeyChallenge": closed(
             &[
                 ("challenge_id", described(text(), "Sent back with the browser's answer, once, within 5 minutes.")),
