@@ -70,7 +70,7 @@ impl Cli {
                 return ExitCode::from(2);
             }
         };
-        crate::telemetry::init(&loaded.config.log);
+        let log = crate::telemetry::init(&loaded.config.log);
         for warning in loaded.config.warnings() {
             tracing::warn!("{warning}");
         }
@@ -90,6 +90,8 @@ impl Cli {
                 Command::Openapi => unreachable!("answered before the config is loaded"),
             }
         });
+        // Every log line is out before the last word is said.
+        drop(log);
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -57,7 +57,7 @@ pub use email_change::EmailChanges;
 pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported, Imports};
 pub use links::Links;
 pub use lockout::Lockouts;
-pub use operations::Operations;
+pub use operations::{Operations, SWEEP_BATCH};
 pub use outbox::Outbox;
 pub use passkeys::{
     Begun, CHALLENGE_TTL_SECONDS, CHALLENGES_PER_IP, NewPasskey, PasskeySignIn, Passkeys,

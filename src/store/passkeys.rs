@@ -199,7 +199,7 @@ pub fn save_challenge(
     total: usize,
 ) -> StoreResult<()> {
     let now = now();
-    purge_expired_challenges(conn)?;
+    purge_expired_challenges(conn, total)?;
     conn.prepare_cached(
         "DELETE FROM passkey_challenges WHERE id_hash IN (
              SELECT id_hash FROM passkey_challenges WHERE ip = ?1
@@ -266,11 +266,14 @@ pub fn challenge_count(conn: &Connection) -> StoreResult<i64> {
     )
 }
 
-/// Deletes expired ceremonies; returns how many.
-pub fn purge_expired_challenges(conn: &Connection) -> StoreResult<usize> {
+/// Deletes up to `limit` expired ceremonies; returns how many.
+pub fn purge_expired_challenges(conn: &Connection, limit: usize) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM passkey_challenges WHERE expires_at <= ?1")?
-        .execute([now()])?)
+        .prepare_cached(
+            "DELETE FROM passkey_challenges WHERE id_hash IN \
+             (SELECT id_hash FROM passkey_challenges WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![now(), limit as i64])?)
 }
 
 /// A ceremony the customer began and has not finished (its state is never exported).
