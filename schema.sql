@@ -273,3 +273,44 @@ END;
 
 -- The members of a list, read in customer id order for the newsletter export.
 CREATE INDEX subscriptions_by_list ON subscriptions(list_id, customer_id);
+
+-- migration: 8 passkeys
+
+-- Each customer's WebAuthn user handle: random, stable, stored in their passkeys and handed
+-- back by the authenticator at sign-in. Deleted with the customer.
+CREATE TABLE passkey_users (
+    customer_id TEXT PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+    handle      BLOB NOT NULL UNIQUE
+);
+
+-- A customer's passkeys: the credential as the WebAuthn library keeps it (public key,
+-- signature counter, backup flags), updated at every sign-in. A credential id belongs to one
+-- customer only. Deleted with the customer; a password change or reset keeps them.
+CREATE TABLE passkeys (
+    id            TEXT PRIMARY KEY,
+    customer_id   TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    credential_id BLOB NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    credential    TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER
+);
+CREATE INDEX passkeys_by_customer ON passkeys(customer_id);
+
+-- Ceremonies begun and not yet finished: the challenge's state, keyed by the SHA-256 of the
+-- id handed out, single use, expiring after five minutes. Capped per client address and swept
+-- when expired, so a flood of begun sign-ins cannot grow the table.
+CREATE TABLE passkey_challenges (
+    id_hash     BLOB PRIMARY KEY,
+    purpose     TEXT NOT NULL,
+    customer_id TEXT REFERENCES customers(id) ON DELETE CASCADE,
+    ip          TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX passkey_challenges_by_ip ON passkey_challenges(ip, created_at);
+CREATE INDEX passkey_challenges_by_expiry ON passkey_challenges(expires_at);
+
+-- How a customer signed in (`password`, `passkey`), on `login_succeeded` events.
+ALTER TABLE activity ADD COLUMN method TEXT;

@@ -72,6 +72,7 @@ impl Config {
                 "must be between 1 and 1024",
             ));
         }
+        self.relying_party()?;
         crate::domain::Mailbox::parse(&self.mail.from).map_err(|p| invalid("mail.from", p))?;
         if self.mail.transport == MailTransport::File && self.mail.dir.as_os_str().is_empty() {
             return Err(invalid("mail.dir", "must not be empty"));
@@ -120,6 +121,11 @@ impl Config {
         if (1..24).contains(&self.admin.api_token.expose().len()) {
             warnings.push(
                 "admin.api_token is shorter than 24 characters; use a long random value".into(),
+            );
+        }
+        if self.auth.passkey_rp_id.trim().is_empty() && matches!(self.relying_party(), Ok(None)) {
+            warnings.push(
+                "passkeys are off: links.retailer_url's host is an IP address; set auth.passkey_rp_id to a domain".into(),
             );
         }
         warnings

@@ -3,6 +3,7 @@
 
 mod check;
 mod load;
+mod passkey;
 
 use std::fmt;
 use std::num::{NonZero, NonZeroU32, NonZeroU64, NonZeroUsize};
@@ -12,6 +13,7 @@ use crate::domain::Language;
 use serde::{Deserialize, Serialize};
 
 pub use check::parse_origin;
+pub use passkey::RelyingParty;
 
 /// Prefix of every environment variable that overrides a config key.
 pub const ENV_PREFIX: &str = "CUSTOMER_AREA_";
@@ -130,6 +132,10 @@ pub struct Auth {
     pub activity_retention_days: NonZeroU64,
     /// How long the link that undoes a confirmed email change works, in days.
     pub email_undo_ttl_days: NonZeroU64,
+    /// The domain passkeys are bound to; empty: the host of `links.retailer_url`.
+    pub passkey_rp_id: String,
+    /// The name authenticators show beside a passkey; empty: `mail.shop_name`.
+    pub passkey_rp_name: String,
 }
 
 impl Default for Auth {
@@ -144,6 +150,8 @@ impl Default for Auth {
             allow_signup: false,
             activity_retention_days: NonZero::new(90).unwrap(),
             email_undo_ttl_days: NonZero::new(7).unwrap(),
+            passkey_rp_id: String::new(),
+            passkey_rp_name: String::new(),
         }
     }
 }

@@ -95,11 +95,13 @@ pub enum ActivityKind {
     ProfileUpdated,
     SubscriptionsChanged,
     AccountActivated,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl ActivityKind {
     /// Every kind.
-    pub const ALL: [ActivityKind; 13] = [
+    pub const ALL: [ActivityKind; 15] = [
         ActivityKind::LoginSucceeded,
         ActivityKind::LoginFailed,
         ActivityKind::Logout,
@@ -113,6 +115,8 @@ impl ActivityKind {
         ActivityKind::ProfileUpdated,
         ActivityKind::SubscriptionsChanged,
         ActivityKind::AccountActivated,
+        ActivityKind::PasskeyAdded,
+        ActivityKind::PasskeyRemoved,
     ];
 
     /// The kind's name in the API and the database.
@@ -131,6 +135,8 @@ impl ActivityKind {
             ActivityKind::ProfileUpdated => "profile_updated",
             ActivityKind::SubscriptionsChanged => "subscriptions_changed",
             ActivityKind::AccountActivated => "account_activated",
+            ActivityKind::PasskeyAdded => "passkey_added",
+            ActivityKind::PasskeyRemoved => "passkey_removed",
         }
     }
 }

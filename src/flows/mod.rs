@@ -42,6 +42,7 @@ mod links;
 mod lockout;
 mod operations;
 mod outbox;
+mod passkeys;
 mod profile;
 mod requests;
 mod reset;
@@ -60,6 +61,9 @@ pub use links::Links;
 pub use lockout::Lockouts;
 pub use operations::{Operations, SWEEP_BATCH};
 pub use outbox::Outbox;
+pub use passkeys::{
+    Begun, CHALLENGE_TTL_SECONDS, CHALLENGES_PER_IP, NewPasskey, PasskeySignIn, Passkeys,
+};
 pub use profile::{PasswordChange, ProfileUpdate, Profiles};
 pub use requests::{Requests, resolve_until};
 pub use reset::Resets;
@@ -110,6 +114,8 @@ pub struct Parts {
     announcer: Announcer,
     /// The key of unsubscribe tokens, read from the database once.
     unsubscribe_key: tokio::sync::OnceCell<[u8; 32]>,
+    /// The WebAuthn relying party of passkeys; `None` when passkeys are off.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl std::ops::Deref for Services {
@@ -136,6 +142,13 @@ impl Services {
         let links = Links::new(&config);
         let throttles = Arc::new(Throttles::new(&config.limits));
         let announcer = Announcer::new(config.webhook_endpoints());
+        let webauthn = match config
+            .relying_party()
+            .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?
+        {
+            Some(rp) => Some(Arc::new(passkeys::relying_party(&rp)?)),
+            None => None,
+        };
         Ok(Services(Arc::new(Parts {
             config: Arc::new(config),
             store,
@@ -148,6 +161,7 @@ impl Services {
             resolver_wake: Notify::new(),
             announcer,
             unsubscribe_key: tokio::sync::OnceCell::new(),
+            webauthn,
         })))
     }
 

@@ -49,7 +49,7 @@ impl Operations<'_> {
         }))
     }
 
-    /// Sweeps expired sessions, codes and undo keys, activity older than
+    /// Sweeps expired sessions, codes, undo keys and passkey challenges, activity older than
     /// `auth.activity_retention_days`, and sent emails and delivered webhook events older than
     /// [`KEEP_SENT_EMAILS`] (they carry personal data); answers how many rows went. The
     /// throttles need no sweeping: their tables are bounded.
@@ -65,6 +65,9 @@ impl Operations<'_> {
                 .await?
             + self
                 .purge(|tx, n| store::undo::purge_expired(tx, n))
+                .await?
+            + self
+                .purge(|tx, n| store::passkeys::purge_expired_challenges(tx, n))
                 .await?
             + self
                 .purge(move |tx, n| store::activity::purge_before(tx, active_since, n))

@@ -5,6 +5,22 @@ use crate::error::AppError;
 use crate::store::{activity, customers, sessions};
 use crate::throttle::IpBudget;
 
+/// Opens a session for `customer` in the caller's transaction, as every way of signing in
+/// does: the session row, the time of the last sign-in, and the activity line saying how
+/// (`method`) and from where.
+pub(super) fn open_session(
+    tx: &rusqlite::Connection,
+    customer: &CustomerId,
+    token_digest: &[u8],
+    ttl_seconds: i64,
+    client: &Client,
+    method: &str,
+) -> crate::store::StoreResult<()> {
+    sessions::create(tx, token_digest, customer, ttl_seconds, client)?;
+    customers::mark_login(tx, customer)?;
+    activity::record_login(tx, customer, method, client)
+}
+
 /// An authenticated caller: the customer, the digest of the token they presented, and the
 /// client presenting it.
 #[derive(Clone, Debug)]
@@ -77,9 +93,7 @@ impl Sessions<'_> {
                     return Ok(false);
                 }
                 customers::clear_failed_logins(tx, &id)?;
-                sessions::create(tx, &digest, &id, ttl, &opener)?;
-                customers::mark_login(tx, &id)?;
-                activity::record(tx, &id, ActivityKind::LoginSucceeded, Some(&opener))?;
+                open_session(tx, &id, &digest, ttl, &opener, "password")?;
                 Ok(true)
             })
             .await?;

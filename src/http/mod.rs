@@ -10,6 +10,7 @@ mod customers;
 mod error;
 pub mod openapi;
 mod ops;
+mod passkeys;
 mod reply;
 pub mod route;
 mod security;
@@ -145,7 +146,45 @@ fn customer_routes(
             .and(visitor(&SIGN_UP))
             .and(warp::header::optional::<String>("accept-language"))
             .and_then(customers::sign_up),
+        passkey_routes(services),
     )
+}
+
+/// The passkey endpoints; with passkeys off (no relying party) they do not exist.
+fn passkey_routes(
+    services: &Services,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    let trusted: Arc<[IpAddr]> = services.config().trusted_proxies().into();
+    let visitor = |route: &'static Route| {
+        at(route)
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
+    };
+    let customer = |route: &'static Route| {
+        at(route)
+            .and(with_services(services.clone()))
+            .and(authenticated(services.clone()))
+    };
+    let routes = any_of!(
+        customer(&BEGIN_PASSKEY_REGISTRATION)
+            .and(optional_json_object())
+            .and_then(passkeys::begin_registration),
+        customer(&FINISH_PASSKEY_REGISTRATION)
+            .and(json_object())
+            .and_then(passkeys::finish_registration),
+        customer(&LIST_PASSKEYS).and_then(passkeys::list),
+        at_with_param(&REMOVE_PASSKEY)
+            .and(with_services(services.clone()))
+            .and(authenticated(services.clone()))
+            .and_then(passkeys::remove),
+        visitor(&BEGIN_PASSKEY_LOGIN)
+            .and(optional_json_object())
+            .and_then(passkeys::begin_login),
+        visitor(&FINISH_PASSKEY_LOGIN)
+            .and(json_object())
+            .and_then(passkeys::finish_login),
+    );
+    route::only_when(services.passkeys().enabled()).and(routes)
 }
 
 /// Passes only when sign-up is on; otherwise the request is treated as an unknown route.

@@ -28,6 +28,12 @@ pub static ROUTES: &[Route] = &[
     EXPORT,
     UNDO_EMAIL_CHANGE,
     SIGN_UP,
+    BEGIN_PASSKEY_REGISTRATION,
+    FINISH_PASSKEY_REGISTRATION,
+    LIST_PASSKEYS,
+    REMOVE_PASSKEY,
+    BEGIN_PASSKEY_LOGIN,
+    FINISH_PASSKEY_LOGIN,
     PUBLIC_LISTS,
     CREATE_CUSTOMER,
     LIST_CUSTOMERS,
@@ -318,6 +324,90 @@ pub const SIGN_UP: Route = Route::api(
     .body(Body::Required("SignUp"))
     .described("The customer's emails are written in the first language of the request's `Accept-Language` (quality values honoured) that they exist in; otherwise in `mail.default_language`.")
     .failing(&[NotFound, Throttled]),
+);
+
+pub const BEGIN_PASSKEY_REGISTRATION: Route = Route::api(
+    Post,
+    "/customers/passkeys/register",
+    customer(
+        "beginPasskeyRegistration",
+        "Begin adding a passkey to the caller's account",
+        Success::ok(
+            "The ceremony's id and the options for `navigator.credentials.create()`.",
+            Schema("PasskeyChallenge"),
+        ),
+    )
+    .described("No body at all is the same as `{}`. The challenge can be finished once, within 5 minutes. Only when passkeys are on (otherwise 404).")
+    .body(Body::Optional("Empty"))
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const FINISH_PASSKEY_REGISTRATION: Route = Route::api(
+    Post,
+    "/customers/passkeys/register/finish",
+    customer(
+        "finishPasskeyRegistration",
+        "Add the passkey the browser created",
+        Success::ok("The passkey added.", Schema("Passkey")),
+    )
+    .described("A challenge that is unknown, used, expired or begun by another customer answers `invalid_code` (field `challenge_id`); a credential that does not verify, 422 on `credential`; one already registered, 409.")
+    .body(Body::Required("PasskeyRegistration"))
+    .failing(&[Conflict, NotFound, Throttled]),
+);
+
+pub const LIST_PASSKEYS: Route = Route::api(
+    Get,
+    "/customers/passkeys",
+    customer(
+        "listPasskeys",
+        "The caller's passkeys",
+        Success::ok("Oldest first.", Schema("Passkeys")),
+    )
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const REMOVE_PASSKEY: Route = Route::api(
+    Delete,
+    "/customers/passkeys/{id}",
+    customer(
+        "removePasskey",
+        "Remove one of the caller's passkeys",
+        Success::ok("Removed; it signs no one in any more.", Result("deleted")),
+    )
+    .params(&[Param::Path {
+        name: "id",
+        description: "The passkey's id from `GET /customers/passkeys`; another customer's id answers 404 like an unknown one.",
+    }])
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const BEGIN_PASSKEY_LOGIN: Route = Route::api(
+    Post,
+    "/customers/passkey_login",
+    visitor(
+        "beginPasskeyLogin",
+        "Begin signing in with a passkey",
+        Success::ok(
+            "The ceremony's id and the options for `navigator.credentials.get()`.",
+            Schema("PasskeyChallenge"),
+        ),
+    )
+    .described("No body at all is the same as `{}`. Draws on the login budget of the client's address. Only when passkeys are on (otherwise 404).")
+    .body(Body::Optional("Empty"))
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const FINISH_PASSKEY_LOGIN: Route = Route::api(
+    Post,
+    "/customers/passkey_login/finish",
+    visitor(
+        "finishPasskeyLogin",
+        "Sign in with the passkey the browser chose",
+        Success::ok("A session token, as `/customers/login` answers.", Schema("Token")),
+    )
+    .described("Every failure (unknown, used or expired challenge, unknown or removed passkey, bad signature) answers the same 401 `invalid_credentials`.")
+    .body(Body::Required("PasskeyLogin"))
+    .failing(&[InvalidCredentials, NotFound, Throttled]),
 );
 
 pub const PUBLIC_LISTS: Route = Route::api(

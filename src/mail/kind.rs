@@ -15,11 +15,13 @@ pub enum Kind {
     EmailChangedOld,
     EmailChangeUndone,
     AccountLocked,
+    PasskeyAdded,
+    PasskeyRemoved,
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Activation,
         Kind::PasswordReset,
         Kind::PasswordResetDone,
@@ -32,6 +34,8 @@ impl Kind {
         Kind::EmailChangedOld,
         Kind::EmailChangeUndone,
         Kind::AccountLocked,
+        Kind::PasskeyAdded,
+        Kind::PasskeyRemoved,
         Kind::Test,
     ];
 
@@ -50,6 +54,8 @@ impl Kind {
             Kind::EmailChangedOld => "email_changed_old",
             Kind::EmailChangeUndone => "email_change_undone",
             Kind::AccountLocked => "account_locked",
+            Kind::PasskeyAdded => "passkey_added",
+            Kind::PasskeyRemoved => "passkey_removed",
             Kind::Test => "test",
         }
     }

@@ -16,6 +16,9 @@ pub struct Event {
     pub kind: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// How the customer signed in (`password`, `passkey`), on `login_succeeded` events only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 /// Records that `kind` happened to `customer`, caused by `client` (if a client caused it).
@@ -32,6 +35,28 @@ pub fn record(
         client.map(|c| c.ip.to_string()),
         client.and_then(|c| c.user_agent.clone()),
     )
+}
+
+/// Records a successful sign-in of `customer` by `client`, and how they signed in.
+pub fn record_login(
+    conn: &Connection,
+    customer: &CustomerId,
+    method: &str,
+    client: &Client,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO activity (customer_id, kind, at, ip, user_agent, method)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        customer.as_str(),
+        ActivityKind::LoginSucceeded.as_str(),
+        now(),
+        client.ip.to_string(),
+        client.user_agent,
+        method
+    ])?;
+    Ok(())
 }
 
 /// Records an event with an IP and User-Agent as stored (a journaled request's).
@@ -64,7 +89,7 @@ pub fn page(
     limit: u32,
 ) -> StoreResult<Vec<Event>> {
     let mut statement = conn.prepare_cached(
-        "SELECT id, at, kind, ip, user_agent FROM activity
+        "SELECT id, at, kind, ip, user_agent, method FROM activity
          WHERE customer_id = ?1 AND (?2 IS NULL OR id < ?2)
          ORDER BY id DESC LIMIT ?3",
     )?;
@@ -75,6 +100,7 @@ pub fn page(
             kind: row.get(2)?,
             ip: row.get(3)?,
             user_agent: row.get(4)?,
+            method: row.get(5)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -1,10 +1,12 @@
 //! Everything stored about one customer, gathered for their data export (GDPR articles 15
-//! and 20). Secrets (password hash, token and code digests) and email bodies are left out.
+//! and 20). Secrets (password hash, token and code digests), email bodies and the state of
+//! passkey ceremonies are left out.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::activity::{self, Event};
+use super::passkeys::{self, ChallengeRecord, PasskeyView};
 use super::subscriptions::{self, ConsentRecord};
 use super::{StoreResult, customers};
 use crate::domain::{Customer, CustomerId, rfc3339_field};
@@ -20,6 +22,10 @@ pub struct Export {
     pub pending_codes: Vec<PendingCode>,
     pub email_undo_keys: Vec<UndoRecord>,
     pub emails: Vec<EmailRecord>,
+    pub passkeys: Vec<PasskeyView>,
+    /// The WebAuthn user handle (hex) the customer's passkeys carry.
+    pub passkey_user_handle: Option<String>,
+    pub passkey_challenges: Vec<ChallengeRecord>,
     /// The events about the customer sent, or waiting to be sent, to the shop's webhooks.
     pub webhook_events: Vec<WebhookRecord>,
 }
@@ -234,6 +240,9 @@ pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Exp
         pending_codes,
         email_undo_keys,
         emails,
+        passkeys: passkeys::list(conn, id)?,
+        passkey_user_handle: passkeys::exported_handle(conn, id)?,
+        passkey_challenges: passkeys::exported_challenges(conn, id)?,
     }))
 }
 

@@ -23,6 +23,7 @@ pub mod health;
 pub mod keys;
 pub mod migrations;
 pub mod outbox;
+pub mod passkeys;
 pub mod requests;
 pub mod sessions;
 pub mod subscriptions;
@@ -121,6 +122,7 @@ fn unique_column(err: &rusqlite::Error) -> Option<&'static str> {
         "customers.email" => Some("email"),
         "customers.identifier" => Some("identifier"),
         "subscription_lists.id" => Some("id"),
+        "passkeys.credential_id" => Some("credential"),
         _ => None,
     }
 }

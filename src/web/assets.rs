@@ -65,6 +65,11 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
         "text/javascript",
     ),
     (
+        "passkeys.js",
+        include_str!("assets/passkeys.js"),
+        "text/javascript",
+    ),
+    (
         "mailbox.js",
         include_str!("assets/mailbox.js"),
         "text/javascript",
@@ -113,6 +118,8 @@ pub struct Site {
     /// The language of a visitor whose browser asks for none the pages are written in.
     default_language: &'static str,
     templates: Environment<'static>,
+    /// Whether the server has passkeys on (the pages still ask the browser for WebAuthn).
+    passkeys: bool,
 }
 
 impl Site {
@@ -171,6 +178,7 @@ impl Site {
             texts,
             default_language,
             templates,
+            passkeys: matches!(config.relying_party(), Ok(Some(_))),
         };
         let languages: Vec<&'static str> = site.texts.languages().collect();
         for language in languages {
@@ -225,6 +233,7 @@ impl Site {
             signup_link => minijinja::Value::from_safe_string(signup),
             countries => minijinja::Value::from_safe_string(country_options()),
             js_texts => js_texts,
+            passkeys => if self.passkeys { "on" } else { "off" },
             ..extra
         };
         self.templates

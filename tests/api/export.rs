@@ -6,6 +6,7 @@ use std::num::NonZero;
 use std::time::Duration;
 
 use crate::common::binary::Binary;
+use crate::common::passkey::{SHOP_ORIGIN, SoftAuthenticator};
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app_with};
 use customer_area::config::Secret;
 use reqwest::{Method, StatusCode};
@@ -25,6 +26,9 @@ const SECTIONS: &[(&str, &str)] = &[
     ("activity", "activity"),
     ("email_undo_keys", "email_undo_keys"),
     ("webhook_outbox", "webhook_events"),
+    ("passkeys", "passkeys"),
+    ("passkey_users", "passkey_user_handle"),
+    ("passkey_challenges", "passkey_challenges"),
 ];
 
 fn db(app: &TestApp) -> rusqlite::Connection {
@@ -52,7 +56,8 @@ fn customer_tables(conn: &rusqlite::Connection) -> Vec<String> {
 }
 
 /// A customer with something in every table: subscriptions, a changed address (an undo key),
-/// a pending change (a code), two sessions, a failed login, mail.
+/// a pending change (a code), two sessions, a failed login, mail, a passkey and a passkey
+/// registration begun.
 async fn busy_customer(app: &TestApp, email: &str, moved: &str, pending: &str) -> String {
     let token = app.active_customer(email).await;
     app.patch_self(
@@ -79,6 +84,18 @@ async fn busy_customer(app: &TestApp, email: &str, moved: &str, pending: &str) -
     assert_eq!(status, StatusCode::OK, "{body}");
     app.patch_self(&token, json!({"email": pending})).await;
     app.login(moved, "wrong password").await;
+    let mut authenticator = SoftAuthenticator::new(SHOP_ORIGIN);
+    let (status, body) = app.add_passkey(&token, &mut authenticator, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/customers/passkeys/register",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     token
 }
 

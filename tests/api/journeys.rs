@@ -1,7 +1,7 @@
 //! The customer's journeys through the built-in pages in a real headless Chromium, each
 //! following the links from the emails the customer receives: activation and profile,
 //! forgotten password, email change, deletion, validation errors, sign-up with the demo
-//! mailbox. Every page visited is also checked: no request to another origin, no console
+//! mailbox, passkeys (with Chromium's virtual authenticator). Every page visited is also checked: no request to another origin, no console
 //! error but the API answers the journey expects, the CSP header, no serious axe-core
 //! violation, no sideways scrolling at 360 px; and it is screenshot at phone and desktop width.
 
@@ -723,5 +723,91 @@ async fn a_sign_up_shows_in_the_demo_mailbox_whose_link_opens_the_activation_pag
     app.token(email, PASSWORD).await;
     journey
         .assert_quiet("activation from the mailbox", &[])
+        .await;
+}
+
+#[tokio::test]
+async fn a_customer_adds_a_passkey_signs_in_with_it_and_cannot_once_it_is_removed() {
+    // WebAuthn binds passkeys to a domain: the pages are opened at `localhost`, not at an IP.
+    let mut app = spawn_linking_to_itself(|config| {
+        config.links.retailer_url = config.links.retailer_url.replace("127.0.0.1", "localhost");
+    })
+    .await;
+    app.base = app.base.replace("127.0.0.1", "localhost");
+    let email = "pia@example.com";
+    active_customer(&app, email, "Pia Passkey").await;
+    let Some(journey) = Journey::start(app).await else {
+        return;
+    };
+    let (app, browser) = (&journey.app, &journey.browser);
+    browser.add_virtual_authenticator().await;
+
+    journey.sign_in(email, PASSWORD).await;
+    browser.wait_for("#passkeys-form").await;
+    browser
+        .wait_for_text("#passkeys-none", "no passkey yet")
+        .await;
+    browser.fill("#passkey-name", "This laptop").await;
+    browser.click("#passkey-add").await;
+    browser
+        .wait_for_text("#passkeys-status", "Your passkey is added")
+        .await;
+    browser.wait_for_text("#passkeys-list", "This laptop").await;
+    journey.check_page("account-with-passkey", &[]).await;
+    app.wait_for_email(email, "A passkey was added").await;
+
+    // Signed out, the passkey alone signs in: no email, no password.
+    browser.click("#signout").await;
+    browser.wait_for("#signin-form").await;
+    browser.wait_for("#passkey-signin").await;
+    journey.check_page("signin-with-passkey-button", &[]).await;
+    browser.click("#passkey-signin").await;
+    browser.wait_for_text("#current-email", email).await;
+    browser
+        .wait_for_text("#sessions-list", "This browser")
+        .await;
+    browser
+        .wait_for_text("#activity-list", "Signed in with a passkey")
+        .await;
+    browser.wait_for_text("#passkeys-list", "last used").await;
+    // The session is the API's like any other: listed, and its token works.
+    let token = browser
+        .execute(
+            "return sessionStorage.getItem('customer-area-token');",
+            vec![],
+        )
+        .await;
+    let token = token.as_str().expect("a token in the tab");
+    let (status, sessions) = app
+        .call(Method::GET, "/customers/sessions", Some(token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sessions}");
+    assert!(
+        sessions["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["current"] == true),
+        "{sessions}"
+    );
+
+    // Removed, it signs no one in, though the authenticator still holds it.
+    browser.click("#passkeys-list button[data-passkey]").await;
+    browser
+        .wait_for_text("#passkeys-status", "The passkey is removed")
+        .await;
+    browser
+        .wait_for_text("#passkeys-none", "no passkey yet")
+        .await;
+    app.wait_for_email(email, "A passkey was removed").await;
+    browser.click("#signout").await;
+    browser.wait_for("#passkey-signin").await;
+    browser.click("#passkey-signin").await;
+    browser.wait_for_text("#signin-error", "not accepted").await;
+    journey
+        .assert_quiet(
+            "passkey refused after removal",
+            &[("customers/passkey_login/finish", 401)],
+        )
         .await;
 }

@@ -50,6 +50,7 @@ mod mail_cli;
 mod openapi;
 mod operations;
 mod outbox_hygiene;
+mod passkeys;
 mod password_reset;
 mod profile;
 mod races;

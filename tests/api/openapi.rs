@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::common::passkey::{SHOP_ORIGIN, SoftAuthenticator};
 use crate::common::{PASSWORD, spawn_app_with};
 use customer_area::config::Secret;
 use customer_area::http::openapi;
@@ -218,6 +219,7 @@ async fn every_documented_operation_is_served() {
             Some(ADMIN_TOKEN.to_owned())
         } else if path.starts_with("/customers/self")
             || path.starts_with("/customers/sessions")
+            || path.starts_with("/customers/passkeys")
             || path == "/customers/activity"
             || path == "/customers/logout"
         {
@@ -248,6 +250,13 @@ async fn every_documented_operation_is_served() {
                 .await;
             let id = listed["sessions"][0]["id"].as_str().unwrap().to_owned();
             concrete = concrete.replace("{id}", &id);
+        } else if path.starts_with("/customers/passkeys/{id}") {
+            let mut authenticator = SoftAuthenticator::new(SHOP_ORIGIN);
+            let (status, added) = app
+                .add_passkey(token.as_deref().unwrap(), &mut authenticator, None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{added}");
+            concrete = concrete.replace("{id}", added["id"].as_str().unwrap());
         }
         // The body is checked before the token: any token reaches the handler's checks.
         concrete = concrete.replace("{token}", "not-a-token");

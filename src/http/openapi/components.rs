@@ -148,6 +148,7 @@ fn schemas() -> Value {
                     ("kind", one_of(&ACTIVITY_KINDS)),
                     ("ip", nullable()),
                     ("user_agent", nullable()),
+                    ("method", described(one_of(&["password", "passkey"]), "How the customer signed in; on `login_succeeded` events only.")),
                 ],
                 &["id", "at", "kind", "ip", "user_agent"],
             ),
@@ -165,11 +166,53 @@ fn schemas() -> Value {
                     ("pending_codes", json!({ "type": "array", "items": { "type": "object" }, "description": "purpose, new_email, created_at, expires_at: never the code" })),
                     ("email_undo_keys", json!({ "type": "array", "items": { "type": "object" }, "description": "old_email, new_email, created_at, expires_at: never the key" })),
                     ("emails", json!({ "type": "array", "items": { "type": "object" }, "description": "kind, address, created_at, sent_at, status: never the body" })),
+                    ("passkeys", array_of("Passkey")),
+                    ("passkey_user_handle", described(nullable(), "The WebAuthn user handle (hex) the customer's passkeys carry.")),
+                    ("passkey_challenges", json!({ "type": "array", "items": { "type": "object" }, "description": "purpose, created_at, expires_at: never the state" })),
                     ("webhook_events", json!({ "type": "array", "items": { "type": "object" }, "description": "type, endpoint, status, created_at, sent_at of the events about the customer for the shop's webhooks" })),
                 ],
-                &["customer", "account", "consents", "sessions", "activity", "pending_codes", "email_undo_keys", "emails", "webhook_events"],
+                &["customer", "account", "consents", "sessions", "activity", "pending_codes", "email_undo_keys", "emails", "passkeys", "passkey_user_handle", "passkey_challenges", "webhook_events"],
             ),
             "Everything stored about the customer; secrets (password hash, token and code digests) and email bodies are left out.",
+        ),
+        "Empty": described(open_keys(properties(&[])), "An empty object (or no body at all)."),
+        "PasskeyChallenge": closed(
+            &[
+                ("challenge_id", described(text(), "Sent back with the browser's answer, once, within 5 minutes.")),
+                ("options", described(
+                    json!({ "type": "object" }),
+                    "`{\"publicKey\": ...}` for `navigator.credentials.create()` or `.get()`, binary values in base64url.",
+                )),
+            ],
+            &["challenge_id", "options"],
+        ),
+        "Passkey": described(
+            closed(
+                &[
+                    ("id", json!({ "type": "string", "pattern": "^[0-9a-f]{16}$" })),
+                    ("name", json!({ "type": "string", "minLength": 1, "maxLength": 64 })),
+                    ("created_at", date_time()),
+                    ("last_used_at", json!({ "type": "string", "format": "date-time", "nullable": true })),
+                ],
+                &["id", "name", "created_at", "last_used_at"],
+            ),
+            "A passkey of the caller.",
+        ),
+        "Passkeys": closed(&[("passkeys", array_of("Passkey"))], &["passkeys"]),
+        "PasskeyRegistration": closed(
+            &[
+                ("challenge_id", text()),
+                ("credential", described(json!({ "type": "object" }), "The browser's `PublicKeyCredential` (`toJSON()`), binary values in base64url.")),
+                ("name", described(json!({ "type": "string", "minLength": 1, "maxLength": 64 }), "What the customer calls it; default `Passkey`.")),
+            ],
+            &["challenge_id", "credential"],
+        ),
+        "PasskeyLogin": closed(
+            &[
+                ("challenge_id", text()),
+                ("credential", described(json!({ "type": "object" }), "The browser's `PublicKeyCredential` (`toJSON()`), binary values in base64url.")),
+            ],
+            &["challenge_id", "credential"],
         ),
         "EmailChangeUndo": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
         "AdminDeleted": closed(&[("result", one_of(&["deleted"])), ("id", customer_id())], &["result", "id"]),
@@ -187,7 +230,7 @@ fn schemas() -> Value {
 }
 
 /// The kinds of activity event.
-const ACTIVITY_KINDS: [&str; 13] = [
+const ACTIVITY_KINDS: [&str; 15] = [
     "login_succeeded",
     "login_failed",
     "logout",
@@ -201,6 +244,8 @@ const ACTIVITY_KINDS: [&str; 13] = [
     "profile_updated",
     "subscriptions_changed",
     "account_activated",
+    "passkey_added",
+    "passkey_removed",
 ];
 
 /// The keys of the customer object, every one always present.

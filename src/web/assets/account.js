@@ -1,6 +1,7 @@
 // The account page: everything the API lets a signed-in customer do.
 // GET/PATCH/DELETE customers/self, GET subscriptions, POST customers/logout.
 import { busy, call, clearErrors, showErrors, showStatus, t, values } from './api.js';
+import { showPasskeys } from './passkeys.js';
 import { showSecurity } from './security.js';
 
 const PROFILE = ['name', 'phone', 'mobile', 'address', 'address_town', 'address_postcode',
@@ -75,6 +76,7 @@ export async function showAccount(signedOut) {
   if (!result.ok) return false;
   fillProfile(result.data);
   await fillLists(result.data);
+  await showPasskeys(handle);
   await showSecurity(result.data, handle);
   return true;
 }

@@ -2,6 +2,7 @@
 // account (account.js). A shop's own sign-in form does exactly this.
 import { busy, call, clearErrors, setToken, showErrors, t, token, values } from './api.js';
 import { showAccount } from './account.js';
+import { PASSKEY_TEXTS, passkeysAvailable, signInWithPasskey } from './passkeys.js';
 
 const signin = document.getElementById('signin');
 const account = document.getElementById('account');
@@ -28,6 +29,13 @@ async function enter() {
   if (window.location.hash === '#password-form') document.getElementById('current_password').focus();
 }
 
+async function signedIn(token) {
+  setToken(token);
+  form.reset();
+  document.getElementById('notice').textContent = '';
+  await enter();
+}
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   clearErrors(form);
@@ -37,10 +45,32 @@ form.addEventListener('submit', async (event) => {
     showErrors(form, result);
     return;
   }
-  setToken(result.data.token);
-  form.reset();
-  document.getElementById('notice').textContent = '';
-  await enter();
+  await signedIn(result.data.token);
+});
+
+const passkeyButton = document.getElementById('passkey-signin');
+passkeyButton.hidden = !passkeysAvailable;
+passkeyButton.addEventListener('click', async () => {
+  clearErrors(form);
+  passkeyButton.disabled = true;
+  let result;
+  try {
+    result = await signInWithPasskey();
+  } finally {
+    passkeyButton.disabled = false;
+  }
+  if (result.ok) {
+    await signedIn(result.data.token);
+    return;
+  }
+  const top = document.getElementById('signin-error');
+  if (result.cancelled) top.textContent = PASSKEY_TEXTS.cancelled;
+  else if (result.status === 401) top.textContent = PASSKEY_TEXTS.refused;
+  else {
+    showErrors(form, result);
+    return;
+  }
+  top.focus();
 });
 
 if (token()) enter();

@@ -21,6 +21,14 @@ const KINDS = {
   profile_updated: t('activity_profile_updated'),
   subscriptions_changed: t('activity_subscriptions_changed'),
   account_activated: t('activity_account_activated'),
+  passkey_added: t('activity_passkey_added'),
+  passkey_removed: t('activity_passkey_removed'),
+};
+
+/** How the customer signed in, beside "Signed in". */
+const METHODS = {
+  passkey: t('method_passkey'),
+  password: t('method_password'),
 };
 
 let customer = null;
@@ -83,6 +91,7 @@ async function fillActivity(more) {
     const item = document.createElement('li');
     const title = document.createElement('strong');
     title.textContent = KINDS[event.kind] || event.kind;
+    if (event.method && METHODS[event.method]) title.textContent += ` ${METHODS[event.method]}`;
     const meta = document.createElement('span');
     meta.className = 'meta';
     meta.textContent = `${when(event.at)}${event.ip ? ` · ${describeClient(event)}` : ''}`;

@@ -175,6 +175,30 @@ impl Browser {
         Some(browser)
     }
 
+    /// Adds a virtual WebAuthn authenticator (WebDriver's extension): CTAP2, built in, holding
+    /// discoverable credentials, its user verification always succeeding, as a platform
+    /// authenticator with a screen lock would. Answers its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let id = self
+            .client
+            .issue_cmd(SessionCommand {
+                path: "webauthn/authenticator",
+                body: json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserConsenting": true,
+                    "isUserVerified": true,
+                }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("add a virtual authenticator: {e}"));
+        id.as_str()
+            .unwrap_or_else(|| panic!("the authenticator's id: {id}"))
+            .to_owned()
+    }
+
     /// The WebDriver client, for what this harness does not offer.
     pub fn client(&self) -> &Client {
         &self.client

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod browser;
+pub mod passkey;
 pub mod receiver;
 pub mod smtp;
 

@@ -1,0 +1,377 @@
+use std::sync::Arc;
+
+use serde_json::Value;
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder,
+};
+
+use super::session::open_session;
+use super::{Session, hours};
+use crate::auth;
+use crate::config::RelyingParty;
+use crate::domain::{ActivityKind, Client, CustomerId, PasskeyId, PasskeyName};
+use crate::error::AppError;
+use crate::mail::Kind;
+use crate::store::passkeys::{self, NewChallenge, PasskeyView, Purpose};
+use crate::store::{Outcome, StoreError, activity, customers};
+use crate::throttle::IpBudget;
+
+/// How long a begun ceremony can be finished, in seconds.
+pub const CHALLENGE_TTL_SECONDS: i64 = 300;
+/// The most unfinished ceremonies kept per client address; past it the oldest are dropped.
+pub const CHALLENGES_PER_IP: usize = 16;
+/// The most unfinished ceremonies kept in all.
+pub const MAX_CHALLENGES: usize = 10_000;
+
+/// A ceremony begun: the id to finish it with, and the options for the browser's
+/// `navigator.credentials.create()` or `.get()`.
+#[derive(Clone, Debug)]
+pub struct Begun {
+    pub challenge_id: String,
+    pub options: Value,
+}
+
+/// A passkey being added: the ceremony it finishes, the browser's answer and its name.
+#[derive(Clone, Debug)]
+pub struct NewPasskey {
+    pub challenge_id: String,
+    pub credential: Value,
+    pub name: Option<PasskeyName>,
+}
+
+/// A session opened with a passkey: its token, and the email of the account (for the audit
+/// line, which names the account as a password login's does).
+#[derive(Clone, Debug)]
+pub struct PasskeySignIn {
+    pub token: String,
+    pub email: String,
+}
+
+/// The WebAuthn relying party of `rp`, for the services.
+pub fn relying_party(rp: &RelyingParty) -> Result<Webauthn, AppError> {
+    let (first, others) = rp
+        .origins
+        .split_first()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the relying party has no origin")))?;
+    let mut builder = WebauthnBuilder::new(&rp.id, first)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("passkey relying party: {e}")))?
+        .rp_name(&rp.name)
+        .timeout(std::time::Duration::from_secs(CHALLENGE_TTL_SECONDS as u64))
+        // A local demo runs on whatever port it is given.
+        .allow_any_port(rp.id == "localhost");
+    for origin in others {
+        builder = builder.append_allowed_origin(origin);
+    }
+    builder
+        .build()
+        .map_err(|e| AppError::internal(anyhow::anyhow!("passkey relying party: {e}")))
+}
+
+flow_handle!(
+    /// Passkeys: adding, listing and removing them, and signing in with one.
+    Passkeys,
+    passkeys
+);
+
+impl Passkeys<'_> {
+    /// Whether passkeys are on (a relying party is configured).
+    pub fn enabled(&self) -> bool {
+        self.webauthn.is_some()
+    }
+
+    fn relying(&self) -> Result<Arc<Webauthn>, AppError> {
+        self.webauthn
+            .clone()
+            .ok_or_else(|| AppError::NotFound("passkeys are not enabled".into()))
+    }
+
+    /// Begins adding a passkey to the caller's account: a discoverable credential, bound to
+    /// the customer's user handle, none of their passkeys again.
+    pub async fn begin_registration(&self, session: &Session) -> Result<Begun, AppError> {
+        self.throttles
+            .check_ip(IpBudget::Login, session.client.ip)?;
+        let webauthn = self.relying()?;
+        let customer = session.customer.clone();
+        let (handle, exclude, contact) = self
+            .store
+            .write(move |tx| {
+                Ok((
+                    passkeys::user_handle(tx, &customer)?,
+                    passkeys::credential_ids(tx, &customer)?,
+                    customers::contact(tx, &customer)?,
+                ))
+            })
+            .await?;
+        let (email, name) = contact.ok_or(AppError::Unauthenticated)?;
+        let handle = Uuid::from_slice(&handle).map_err(AppError::internal)?;
+        let display = name.unwrap_or_else(|| email.clone());
+        let (creation, state) = webauthn
+            .start_passkey_registration(handle, &email, &display, Some(exclude))
+            .map_err(|e| AppError::internal(anyhow::anyhow!("passkey registration: {e}")))?;
+        let mut options = serde_json::to_value(&creation).map_err(AppError::internal)?;
+        // A passkey must be discoverable: sign-in asks for no email, so the authenticator has
+        // to find the credential (and the customer's handle) by itself.
+        if let Some(selection) = options
+            .pointer_mut("/publicKey/authenticatorSelection")
+            .and_then(Value::as_object_mut)
+        {
+            selection.insert("residentKey".into(), "required".into());
+            selection.insert("requireResidentKey".into(), true.into());
+        }
+        let state = serde_json::to_string(&state).map_err(AppError::internal)?;
+        let challenge_id = self
+            .save_challenge(
+                Purpose::Register,
+                Some(&session.customer),
+                &session.client,
+                state,
+            )
+            .await?;
+        Ok(Begun {
+            challenge_id,
+            options,
+        })
+    }
+
+    /// Finishes adding a passkey: the ceremony must be one the caller began, unexpired and
+    /// unused (it is used up either way), and the credential must verify and belong to no
+    /// one yet. Recorded in the activity, and the customer is told by email.
+    pub async fn finish_registration(
+        &self,
+        session: &Session,
+        new: NewPasskey,
+    ) -> Result<PasskeyView, AppError> {
+        self.throttles
+            .check_ip(IpBudget::Login, session.client.ip)?;
+        let webauthn = self.relying()?;
+        let credential: Option<RegisterPublicKeyCredential> =
+            serde_json::from_value(new.credential).ok();
+        let id_hash = auth::digest(&new.challenge_id);
+        let name = new.name.unwrap_or_else(PasskeyName::unnamed);
+        let (customer, client) = (session.customer.clone(), session.client.clone());
+        let services = self.0.clone();
+        let added = self
+            .store
+            .write(move |tx| {
+                let invalid = || AppError::InvalidCode {
+                    field: "challenge_id",
+                };
+                let Some((owner, state)) =
+                    passkeys::take_challenge(tx, &id_hash, Purpose::Register)?
+                else {
+                    return Ok(Outcome::Refused(invalid()));
+                };
+                if owner.as_ref() != Some(&customer) {
+                    return Ok(Outcome::Refused(invalid()));
+                }
+                let Some(credential) = credential else {
+                    return Ok(Outcome::Refused(refused_credential()));
+                };
+                let state: PasskeyRegistration = serde_json::from_str(&state)
+                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
+                let passkey = match webauthn.finish_passkey_registration(&credential, &state) {
+                    Ok(passkey) => passkey,
+                    Err(e) => {
+                        tracing::info!(error = %e, "a passkey registration did not verify");
+                        return Ok(Outcome::Refused(refused_credential()));
+                    }
+                };
+                let stored = serde_json::to_string(&passkey)
+                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
+                let view = match passkeys::insert(tx, &customer, passkey.cred_id(), &name, &stored)
+                {
+                    Ok(view) => view,
+                    Err(StoreError::Duplicate { .. }) => {
+                        return Ok(Outcome::Refused(AppError::Conflict {
+                            message: "this passkey is already registered".into(),
+                            fields: [("credential".to_owned(), "is already registered".to_owned())]
+                                .into(),
+                        }));
+                    }
+                    Err(e) => return Err(e),
+                };
+                activity::record(tx, &customer, ActivityKind::PasskeyAdded, Some(&client))?;
+                services
+                    .profiles()
+                    .queue_notice(tx, &customer, Kind::PasskeyAdded)?;
+                Ok(Outcome::Done(view))
+            })
+            .await?
+            .into_result()?;
+        self.mailer.wake_worker();
+        Ok(added)
+    }
+
+    /// The caller's passkeys, oldest first.
+    pub async fn list(&self, session: &Session) -> Result<Vec<PasskeyView>, AppError> {
+        self.throttles
+            .check_ip(IpBudget::Codes, session.client.ip)?;
+        let customer = session.customer.clone();
+        Ok(self
+            .store
+            .read(move |c| passkeys::list(c, &customer))
+            .await?)
+    }
+
+    /// Removes one of the caller's passkeys; it signs no one in from then on. Another
+    /// customer's passkey, an unknown id and a string that is no passkey id answer the same
+    /// "not found". The customer is told by email.
+    pub async fn remove(&self, session: &Session, id: &str) -> Result<(), AppError> {
+        self.throttles
+            .check_ip(IpBudget::Codes, session.client.ip)?;
+        let not_found = || AppError::NotFound("there is no such passkey".into());
+        let id = PasskeyId::parse(id).map_err(|_| not_found())?;
+        let (customer, client) = (session.customer.clone(), session.client.clone());
+        let services = self.0.clone();
+        let removed = self
+            .store
+            .write(move |tx| {
+                let removed = passkeys::delete(tx, &customer, &id)?;
+                if removed {
+                    activity::record(tx, &customer, ActivityKind::PasskeyRemoved, Some(&client))?;
+                    services
+                        .profiles()
+                        .queue_notice(tx, &customer, Kind::PasskeyRemoved)?;
+                }
+                Ok(removed)
+            })
+            .await?;
+        if !removed {
+            return Err(not_found());
+        }
+        self.mailer.wake_worker();
+        Ok(())
+    }
+
+    /// Begins a sign-in with whichever passkey of this site the browser offers. Draws on the
+    /// login budget of the client's address.
+    pub async fn begin_login(&self, client: &Client) -> Result<Begun, AppError> {
+        self.throttles.check_ip(IpBudget::Login, client.ip)?;
+        let webauthn = self.relying()?;
+        let (mut request, state) = webauthn
+            .start_discoverable_authentication()
+            .map_err(|e| AppError::internal(anyhow::anyhow!("passkey sign-in: {e}")))?;
+        // The options serve a "Sign in with a passkey" button (the browser's own dialog); a
+        // page that wants the autofill list adds `mediation: "conditional"` itself.
+        request.mediation = None;
+        let options = serde_json::to_value(&request).map_err(AppError::internal)?;
+        let state = serde_json::to_string(&state).map_err(AppError::internal)?;
+        let challenge_id = self
+            .save_challenge(Purpose::Login, None, client, state)
+            .await?;
+        Ok(Begun {
+            challenge_id,
+            options,
+        })
+    }
+
+    /// Finishes a sign-in with a passkey and opens a session exactly as a password login
+    /// does. Every failure (unknown, used or expired challenge, unknown or removed passkey,
+    /// a user handle that is not its owner's, a bad signature, a counter gone backwards)
+    /// answers the same `InvalidCredentials`.
+    pub async fn finish_login(
+        &self,
+        client: &Client,
+        challenge_id: &str,
+        credential: Value,
+    ) -> Result<PasskeySignIn, AppError> {
+        self.throttles.check_ip(IpBudget::Login, client.ip)?;
+        let webauthn = self.relying()?;
+        let credential: Option<PublicKeyCredential> = serde_json::from_value(credential).ok();
+        let id_hash = auth::digest(challenge_id);
+        let token = auth::new_session_token();
+        let digest = auth::digest(&token);
+        let ttl = hours(self.config.auth.token_ttl_hours.get());
+        let opener = client.clone();
+        let email = self
+            .store
+            .write(move |tx| {
+                let refused = || Ok(Outcome::Refused(AppError::InvalidCredentials));
+                let Some((_, state)) = passkeys::take_challenge(tx, &id_hash, Purpose::Login)?
+                else {
+                    return refused();
+                };
+                let Some(credential) = credential else {
+                    return refused();
+                };
+                let state: DiscoverableAuthentication = serde_json::from_str(&state)
+                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
+                let Ok((handle, credential_id)) =
+                    webauthn.identify_discoverable_authentication(&credential)
+                else {
+                    return refused();
+                };
+                let Some(owned) = passkeys::find_by_credential(tx, credential_id)? else {
+                    return refused();
+                };
+                // The authenticator names the account; it must be the credential's owner.
+                if owned.handle != handle.as_bytes() {
+                    return refused();
+                }
+                let mut passkey: Passkey = serde_json::from_str(&owned.credential)
+                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
+                let result = match webauthn.finish_discoverable_authentication_v2(
+                    &credential,
+                    state,
+                    &passkey,
+                ) {
+                    Ok(result) => result,
+                    Err(e) => {
+                        tracing::info!(error = %e, "a passkey sign-in did not verify");
+                        return refused();
+                    }
+                };
+                // The library refused a counter that did not grow; keep the new one and the
+                // backup flags, as it advises.
+                passkey.update_credential(&result);
+                let stored = serde_json::to_string(&passkey)
+                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
+                passkeys::record_use(tx, &owned.id, &stored)?;
+                open_session(tx, &owned.customer, &digest, ttl, &opener, "passkey")?;
+                let email = customers::contact(tx, &owned.customer)?
+                    .map(|(email, _)| email)
+                    .unwrap_or_default();
+                Ok(Outcome::Done(email))
+            })
+            .await?
+            .into_result()?;
+        Ok(PasskeySignIn { token, email })
+    }
+
+    /// Stores a begun ceremony under the digest of a fresh random id, and answers the id.
+    async fn save_challenge(
+        &self,
+        purpose: Purpose,
+        customer: Option<&CustomerId>,
+        client: &Client,
+        state: String,
+    ) -> Result<String, AppError> {
+        let challenge_id = auth::new_session_token();
+        let id_hash = auth::digest(&challenge_id);
+        let (customer, ip) = (customer.cloned(), client.ip.to_string());
+        self.store
+            .write(move |tx| {
+                passkeys::save_challenge(
+                    tx,
+                    &NewChallenge {
+                        id_hash: &id_hash,
+                        purpose,
+                        customer: customer.as_ref(),
+                        ip: &ip,
+                        state: &state,
+                        ttl_seconds: CHALLENGE_TTL_SECONDS,
+                    },
+                    CHALLENGES_PER_IP,
+                    MAX_CHALLENGES,
+                )
+            })
+            .await?;
+        Ok(challenge_id)
+    }
+}
+
+/// The answer to a credential that is malformed or does not verify.
+fn refused_credential() -> AppError {
+    AppError::field("credential", "is not a valid passkey for this ceremony")
+}

@@ -1,0 +1,315 @@
+//! Passkeys: each customer's WebAuthn user handle, their credentials, and the challenges of
+//! ceremonies begun and not yet finished. The credentials and ceremony states are stored as
+//! the WebAuthn library serialises them; this module does not look inside.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::{StoreResult, now};
+use crate::domain::{CustomerId, PasskeyId, PasskeyName, format_time, rfc3339_field};
+use crate::random::random_bytes;
+
+/// A passkey as its customer sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PasskeyView {
+    pub id: PasskeyId,
+    pub name: PasskeyName,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "optional_time")]
+    pub last_used_at: Option<i64>,
+}
+
+fn optional_time<S: serde::Serializer>(unix: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match unix {
+        Some(unix) => s.serialize_str(&format_time(*unix)),
+        None => s.serialize_none(),
+    }
+}
+
+/// A credential found by its id, with its owner and the owner's user handle.
+#[derive(Clone, Debug)]
+pub struct Owned {
+    pub id: PasskeyId,
+    pub customer: CustomerId,
+    pub handle: Vec<u8>,
+    pub credential: String,
+}
+
+/// What a ceremony is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Adding a passkey to the account of the customer who began it.
+    Register,
+    /// Signing in with whichever passkey the browser offers.
+    Login,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Register => "register",
+            Purpose::Login => "login",
+        }
+    }
+}
+
+/// A ceremony begun: the digest of its id, who began it and its state.
+#[derive(Clone, Debug)]
+pub struct NewChallenge<'a> {
+    pub id_hash: &'a [u8],
+    pub purpose: Purpose,
+    pub customer: Option<&'a CustomerId>,
+    pub ip: &'a str,
+    pub state: &'a str,
+    pub ttl_seconds: i64,
+}
+
+/// The customer's user handle, made (16 random bytes) on first use.
+pub fn user_handle(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<u8>> {
+    let found: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT handle FROM passkey_users WHERE customer_id = ?1")?
+        .query_row([customer.as_str()], |row| row.get(0))
+        .optional()?;
+    if let Some(handle) = found {
+        return Ok(handle);
+    }
+    let mut handle = vec![0u8; 16];
+    random_bytes(&mut handle);
+    conn.prepare_cached("INSERT INTO passkey_users (customer_id, handle) VALUES (?1, ?2)")?
+        .execute(params![customer.as_str(), handle])?;
+    Ok(handle)
+}
+
+/// The credential ids of the customer's passkeys.
+pub fn credential_ids(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<Vec<u8>>> {
+    let mut statement =
+        conn.prepare_cached("SELECT credential_id FROM passkeys WHERE customer_id = ?1")?;
+    let rows = statement.query_map([customer.as_str()], |row| row.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Adds a passkey to the customer's account. A credential id already stored (for anyone)
+/// fails as a duplicate `credential`.
+pub fn insert(
+    conn: &Connection,
+    customer: &CustomerId,
+    credential_id: &[u8],
+    name: &PasskeyName,
+    credential: &str,
+) -> StoreResult<PasskeyView> {
+    let view = PasskeyView {
+        id: PasskeyId::random(),
+        name: name.clone(),
+        created_at: now(),
+        last_used_at: None,
+    };
+    conn.prepare_cached(
+        "INSERT INTO passkeys (id, customer_id, credential_id, name, credential, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        view.id.as_str(),
+        customer.as_str(),
+        credential_id,
+        name.as_str(),
+        credential,
+        view.created_at
+    ])?;
+    Ok(view)
+}
+
+/// The customer's passkeys, oldest first.
+pub fn list(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<PasskeyView>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, name, created_at, last_used_at FROM passkeys
+         WHERE customer_id = ?1 ORDER BY created_at, id",
+    )?;
+    let rows = statement.query_map([customer.as_str()], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get(2)?,
+            row.get(3)?,
+        ))
+    })?;
+    let mut passkeys = Vec::new();
+    for row in rows {
+        let (id, name, created_at, last_used_at) = row?;
+        let id = PasskeyId::parse(&id).map_err(super::StoreError::BadValue)?;
+        passkeys.push(PasskeyView {
+            id,
+            name: PasskeyName::stored(name),
+            created_at,
+            last_used_at,
+        });
+    }
+    Ok(passkeys)
+}
+
+/// Removes one of the customer's passkeys; answers whether there was such a passkey.
+pub fn delete(conn: &Connection, customer: &CustomerId, id: &PasskeyId) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM passkeys WHERE id = ?1 AND customer_id = ?2")?
+        .execute(params![id.as_str(), customer.as_str()])?
+        > 0)
+}
+
+/// The passkey with this credential id, its owner and the owner's user handle, if its owner's
+/// account is active.
+pub fn find_by_credential(conn: &Connection, credential_id: &[u8]) -> StoreResult<Option<Owned>> {
+    let row: Option<(String, String, Vec<u8>, String)> = conn
+        .prepare_cached(
+            "SELECT p.id, p.customer_id, u.handle, p.credential
+             FROM passkeys p
+             JOIN passkey_users u ON u.customer_id = p.customer_id
+             JOIN customers c ON c.id = p.customer_id
+             WHERE p.credential_id = ?1 AND c.status = 'active'",
+        )?
+        .query_row([credential_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .optional()?;
+    let Some((id, customer, handle, credential)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Owned {
+        id: PasskeyId::parse(&id).map_err(super::StoreError::BadValue)?,
+        customer: CustomerId::parse(&customer).map_err(super::StoreError::BadValue)?,
+        handle,
+        credential,
+    }))
+}
+
+/// Records a sign-in with the passkey: when, and its credential as it now is (counter,
+/// backup state).
+pub fn record_use(conn: &Connection, id: &PasskeyId, credential: &str) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE passkeys SET credential = ?2, last_used_at = ?3 WHERE id = ?1")?
+        .execute(params![id.as_str(), credential, now()])?;
+    Ok(())
+}
+
+/// Stores a ceremony begun, after sweeping the expired ones and, past `per_ip` ceremonies of
+/// its client address or `total` in all, the oldest ones: the table stays bounded whatever
+/// the traffic.
+pub fn save_challenge(
+    conn: &Connection,
+    challenge: &NewChallenge<'_>,
+    per_ip: usize,
+    total: usize,
+) -> StoreResult<()> {
+    let now = now();
+    purge_expired_challenges(conn, total)?;
+    conn.prepare_cached(
+        "DELETE FROM passkey_challenges WHERE id_hash IN (
+             SELECT id_hash FROM passkey_challenges WHERE ip = ?1
+             ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)",
+    )?
+    .execute(params![challenge.ip, per_ip.saturating_sub(1) as i64])?;
+    conn.prepare_cached(
+        "DELETE FROM passkey_challenges WHERE id_hash IN (
+             SELECT id_hash FROM passkey_challenges
+             ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?1)",
+    )?
+    .execute([total.saturating_sub(1) as i64])?;
+    conn.prepare_cached(
+        "INSERT INTO passkey_challenges
+             (id_hash, purpose, customer_id, ip, state, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        challenge.id_hash,
+        challenge.purpose.as_str(),
+        challenge.customer.map(|c| c.as_str()),
+        challenge.ip,
+        challenge.state,
+        now,
+        now + challenge.ttl_seconds
+    ])?;
+    Ok(())
+}
+
+/// Takes the ceremony with this id digest and purpose out of the table (it can be finished
+/// once only); answers who began it and its state, if it had not expired.
+pub fn take_challenge(
+    conn: &Connection,
+    id_hash: &[u8],
+    purpose: Purpose,
+) -> StoreResult<Option<(Option<CustomerId>, String)>> {
+    let row: Option<(Option<String>, String, i64)> = conn
+        .prepare_cached(
+            "DELETE FROM passkey_challenges WHERE id_hash = ?1 AND purpose = ?2
+             RETURNING customer_id, state, expires_at",
+        )?
+        .query_row(params![id_hash, purpose.as_str()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?;
+    let Some((customer, state, expires_at)) = row else {
+        return Ok(None);
+    };
+    if expires_at <= now() {
+        return Ok(None);
+    }
+    let customer = customer
+        .map(|c| CustomerId::parse(&c).map_err(super::StoreError::BadValue))
+        .transpose()?;
+    Ok(Some((customer, state)))
+}
+
+/// How many ceremonies are stored (for the tests of the bound).
+pub fn challenge_count(conn: &Connection) -> StoreResult<i64> {
+    Ok(
+        conn.query_row("SELECT COUNT(*) FROM passkey_challenges", [], |row| {
+            row.get(0)
+        })?,
+    )
+}
+
+/// Deletes up to `limit` expired ceremonies; returns how many.
+pub fn purge_expired_challenges(conn: &Connection, limit: usize) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM passkey_challenges WHERE id_hash IN \
+             (SELECT id_hash FROM passkey_challenges WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![now(), limit as i64])?)
+}
+
+/// A ceremony the customer began and has not finished (its state is never exported).
+#[derive(Clone, Debug, Serialize)]
+pub struct ChallengeRecord {
+    pub purpose: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub expires_at: i64,
+}
+
+/// The customer's user handle in hex, if they ever began adding a passkey.
+pub fn exported_handle(conn: &Connection, customer: &CustomerId) -> StoreResult<Option<String>> {
+    let handle: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT handle FROM passkey_users WHERE customer_id = ?1")?
+        .query_row([customer.as_str()], |row| row.get(0))
+        .optional()?;
+    Ok(handle.map(|h| h.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// The ceremonies the customer began and has not finished, oldest first.
+pub fn exported_challenges(
+    conn: &Connection,
+    customer: &CustomerId,
+) -> StoreResult<Vec<ChallengeRecord>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT purpose, created_at, expires_at FROM passkey_challenges
+         WHERE customer_id = ?1 ORDER BY created_at, rowid",
+    )?;
+    let rows = statement.query_map([customer.as_str()], |row| {
+        Ok(ChallengeRecord {
+            purpose: row.get(0)?,
+            created_at: row.get(1)?,
+            expires_at: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
