@@ -47,6 +47,7 @@ mod lockout;
 mod mail_cli;
 mod openapi;
 mod operations;
+mod operator;
 mod outbox_hygiene;
 mod password_reset;
 mod profile;
