@@ -21,7 +21,8 @@ impl Accounts<'_> {
     }
 
     /// Deletes a customer (sessions, codes and subscriptions go with them, by cascade) and
-    /// queues a goodbye email. Returns whether there was such a customer.
+    /// queues a goodbye email, unless they never activated (they never had an account to say
+    /// goodbye to). Returns whether there was such a customer.
     pub async fn delete_customer(&self, id: CustomerId) -> Result<bool, AppError> {
         let mailer = self.mailer.clone();
         let deleted = self
@@ -30,9 +31,13 @@ impl Accounts<'_> {
                 let Some((email, name)) = customers::contact(tx, &id)? else {
                     return Ok(false);
                 };
+                let never_activated = customers::is_pending(tx, &id)?;
                 customers::delete(tx, &id)?;
                 // Nothing queued for the account outlives it, except the receipt below.
                 outbox::drop_queued_for(tx, &email)?;
+                if never_activated {
+                    return Ok(true);
+                }
                 let vars = Vars {
                     name,
                     email: email.clone(),
