@@ -302,3 +302,50 @@ fn a_database_newer_than_the_binary_is_named_by_migrate_status_and_refused_by_se
         text(&serve.stderr)
     );
 }
+
+/// The value of `customer_area_emails_suppressed_total` for `kind` and `reason`, if present.
+async fn suppressed(app: &crate::common::TestApp, kind: &str, reason: &str) -> Option<u64> {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series =
+        format!("customer_area_emails_suppressed_total{{kind=\"{kind}\",reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .map(|value| value.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn reset_emails_held_back_by_the_address_allowance_or_a_pending_account_are_counted() {
+    let app = crate::common::spawn_app().await;
+    app.active_customer("busy@example.com").await;
+    app.create_customer("pending@example.com", "Pending").await;
+    assert_eq!(
+        suppressed(&app, "password_reset", "address_allowance").await,
+        None
+    );
+
+    app.ask_reset("busy@example.com").await;
+    app.ask_reset("busy@example.com").await;
+    crate::common::eventually(PATIENCE, "the allowance suppression counted", || async {
+        (suppressed(&app, "password_reset", "address_allowance").await == Some(1)).then_some(())
+    })
+    .await;
+    app.ask_reset("pending@example.com").await;
+    crate::common::eventually(
+        PATIENCE,
+        "the pending account's suppression counted",
+        || async {
+            (suppressed(&app, "password_reset", "account_pending").await == Some(1)).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        app.queued("password_reset"),
+        1,
+        "one reset email, for the first request"
+    );
+}
