@@ -173,3 +173,34 @@ CREATE TABLE email_undo_keys (
 );
 CREATE INDEX email_undo_by_customer ON email_undo_keys(customer_id);
 CREATE INDEX email_undo_by_expiry ON email_undo_keys(expires_at);
+
+-- migration: 5 admin listing and search at scale
+
+-- The admin listing pages through customers in creation order along this index instead of
+-- sorting every customer for each page.
+CREATE INDEX customers_by_creation ON customers(created_at, id);
+
+-- Every customer's email and identifier as trigrams, so that an admin search for a part of
+-- either (three characters or more) reads this index instead of every customer. `row` in
+-- customers names the customer's row here; the triggers keep both in step with every write.
+CREATE VIRTUAL TABLE customer_search USING fts5(
+    id UNINDEXED, email, identifier, tokenize = 'trigram'
+);
+ALTER TABLE customers ADD COLUMN search_row INTEGER;
+CREATE TRIGGER customer_search_on_insert AFTER INSERT ON customers BEGIN
+    INSERT INTO customer_search (id, email, identifier)
+        VALUES (new.id, new.email, lower(new.identifier));
+    UPDATE customers SET search_row = last_insert_rowid() WHERE id = new.id;
+END;
+CREATE TRIGGER customer_search_on_update AFTER UPDATE OF email, identifier ON customers BEGIN
+    UPDATE customer_search SET email = new.email, identifier = lower(new.identifier)
+        WHERE rowid = old.search_row;
+END;
+CREATE TRIGGER customer_search_on_delete AFTER DELETE ON customers BEGIN
+    DELETE FROM customer_search WHERE rowid = old.search_row;
+END;
+UPDATE customers SET search_row = numbered.n
+    FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM customers) AS numbered
+    WHERE customers.id = numbered.id;
+INSERT INTO customer_search (rowid, id, email, identifier)
+    SELECT search_row, id, email, lower(identifier) FROM customers;

@@ -85,7 +85,7 @@ impl Cli {
                 return ExitCode::from(2);
             }
         };
-        crate::telemetry::init(&loaded.config.log);
+        let log = crate::telemetry::init(&loaded.config.log);
         for warning in loaded.config.warnings() {
             tracing::warn!("{warning}");
         }
@@ -115,6 +115,8 @@ impl Cli {
                 }
             }
         });
+        // Every log line is out before the last word is said.
+        drop(log);
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

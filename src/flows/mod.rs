@@ -56,7 +56,7 @@ pub use email_change::EmailChanges;
 pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported, Imports};
 pub use links::Links;
 pub use lockout::Lockouts;
-pub use operations::Operations;
+pub use operations::{Operations, SWEEP_BATCH};
 pub use outbox::Outbox;
 pub use profile::{PasswordChange, ProfileUpdate, Profiles};
 pub use requests::{Requests, resolve_until};

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Transaction;
 
 use crate::error::AppError;
 use crate::metrics::Snapshot;
@@ -11,6 +12,9 @@ use crate::store::{self, Unwritable, outbox};
 
 /// How long the record of a sent email (its recipient, kind and time) is kept.
 const KEEP_SENT_EMAILS: Duration = Duration::from_secs(30 * 86_400);
+
+/// Rows one housekeeping transaction deletes at most.
+pub const SWEEP_BATCH: usize = 1000;
 
 flow_handle!(
     /// Health, metrics, housekeeping and the end of the work left behind by requests.
@@ -51,18 +55,43 @@ impl Operations<'_> {
     /// sweeping: their tables are bounded.
     pub async fn sweep_expired(&self) -> Result<usize, AppError> {
         let retention = (self.config.auth.activity_retention_days.get() * 24 * 3600) as i64;
+        let active_since = store::now() - retention;
+        let sent_since = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
         Ok(self
-            .store
-            .write(move |tx| {
-                let before = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
-                Ok(store::sessions::purge_expired(tx)?
-                    + store::codes::purge_expired(tx)?
-                    + store::undo::purge_expired(tx)?
-                    + store::activity::purge_before(tx, store::now() - retention)?
-                    + store::requests::purge_allowance(tx)?
-                    + store::outbox::purge_sent_before(tx, before)?)
-            })
-            .await?)
+            .purge(|tx, n| store::sessions::purge_expired(tx, n))
+            .await?
+            + self
+                .purge(|tx, n| store::codes::purge_expired(tx, n))
+                .await?
+            + self
+                .purge(|tx, n| store::undo::purge_expired(tx, n))
+                .await?
+            + self
+                .purge(move |tx, n| store::activity::purge_before(tx, active_since, n))
+                .await?
+            + self
+                .purge(|tx, n| store::requests::purge_allowance(tx, n))
+                .await?
+            + self
+                .purge(move |tx, n| store::outbox::purge_sent_before(tx, sent_since, n))
+                .await?)
+    }
+
+    /// Runs `purge` in write transactions of at most [`SWEEP_BATCH`] rows each until it finds
+    /// fewer: other writes queue between the batches, so a million expired rows never hold the
+    /// writer in one long transaction. Answers how many rows went.
+    async fn purge<F>(&self, purge: F) -> Result<usize, AppError>
+    where
+        F: Fn(&Transaction, usize) -> store::StoreResult<usize> + Copy + Send + 'static,
+    {
+        let mut total = 0;
+        loop {
+            let gone = self.store.write(move |tx| purge(tx, SWEEP_BATCH)).await?;
+            total += gone;
+            if gone < SWEEP_BATCH {
+                return Ok(total);
+            }
+        }
     }
 
     /// Waits up to `grace` for the work requests left behind (password re-hashes); answers

@@ -7,6 +7,7 @@ use std::time::Duration;
 use mail_send::smtp::message::Message;
 use mail_send::{SmtpClient, SmtpClientBuilder};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsConnector;
 
 use super::templates;
 use crate::config::{self, Config, Tls};
@@ -37,7 +38,7 @@ pub enum Transport {
 }
 
 /// Where and how to reach the SMTP server.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
@@ -47,6 +48,18 @@ pub struct SmtpSettings {
     pub connect_timeout: Duration,
     /// For each later command, the message upload included.
     pub command_timeout: Duration,
+    /// TLS settings with the trusted roots, loaded once rather than for every session.
+    pub tls_connector: TlsConnector,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Transport {
@@ -63,6 +76,7 @@ impl Transport {
                         .then(|| (smtp.username.clone(), smtp.password.clone())),
                     connect_timeout: Duration::from_secs(smtp.connect_timeout_seconds.get()),
                     command_timeout: Duration::from_secs(smtp.command_timeout_seconds.get()),
+                    tls_connector: tls_connector(),
                 })
             }
         }
@@ -78,13 +92,32 @@ impl Transport {
         }
     }
 
-    /// Delivers one email; returns the server's answer (or the file written).
-    pub async fn deliver(&self, from: &str, email: &Leased) -> Result<String, DeliveryError> {
-        match self {
-            Transport::File(dir) => write_file(dir.clone(), email).await,
-            Transport::Smtp(settings) => send_smtp(settings, from, email).await,
+    /// A sender for emails one after another, on one SMTP session while it lasts.
+    pub fn sender(&self) -> Sender<'_> {
+        Sender {
+            transport: self,
+            session: None,
         }
     }
+
+    /// Delivers one email on a session of its own; returns the server's answer (or the file
+    /// written).
+    pub async fn deliver(&self, from: &str, email: &Leased) -> Result<String, DeliveryError> {
+        let mut sender = self.sender();
+        let result = sender.send(from, email).await;
+        sender.close().await;
+        result
+    }
+}
+
+/// The TLS settings of every session: the platform's trusted roots (bundled with the binary),
+/// TLS 1.2 and 1.3.
+fn tls_connector() -> TlsConnector {
+    // Building the connector only loads the bundled roots; it fails on no input this program
+    // gives, so a failure here is a broken build.
+    SmtpClientBuilder::new("localhost", 25)
+        .expect("the bundled TLS roots load")
+        .tls_connector
 }
 
 async fn write_file(dir: PathBuf, email: &Leased) -> Result<String, DeliveryError> {
@@ -104,19 +137,94 @@ async fn write_file(dir: PathBuf, email: &Leased) -> Result<String, DeliveryErro
     .map_err(|e| DeliveryError::transient(format!("cannot write email file: {e}")))
 }
 
-async fn send_smtp(
-    settings: &SmtpSettings,
-    from: &str,
-    email: &Leased,
-) -> Result<String, DeliveryError> {
-    let mut builder = SmtpClientBuilder::new(settings.host.as_str(), settings.port)
-        .map_err(DeliveryError::transient)?
-        .implicit_tls(settings.tls == Tls::Implicit)
-        .timeout(settings.command_timeout);
+/// Emails one SMTP session carries at most before it is closed and a new one opened (servers
+/// commonly cap a session near 100).
+const EMAILS_PER_SESSION: usize = 50;
+
+/// A byte stream an SMTP session runs on: plain TCP, or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
+
+/// An open SMTP session.
+struct Session {
+    client: SmtpClient<Box<dyn Stream>>,
+    /// Emails accepted on it so far.
+    carried: usize,
+}
+
+/// Delivers emails one after another, keeping one SMTP session open between them: a queue of
+/// emails costs one connection, greeting, TLS handshake and login, not one per email.
+pub struct Sender<'a> {
+    transport: &'a Transport,
+    session: Option<Session>,
+}
+
+impl Sender<'_> {
+    /// Delivers one email; returns the server's answer (or the file written). A session that
+    /// has already carried emails and then fails for a reason other than this email (the
+    /// server closed it, or took no more) is replaced by a new one for a second try.
+    pub async fn send(&mut self, from: &str, email: &Leased) -> Result<String, DeliveryError> {
+        let settings = match self.transport {
+            Transport::File(dir) => return write_file(dir.clone(), email).await,
+            Transport::Smtp(settings) => settings,
+        };
+        let reused = self.session.is_some();
+        match self.send_smtp(settings, from, email).await {
+            Err(error) if reused && !error.permanent => {
+                tracing::debug!(error = %error.message, "SMTP session ended; opening a new one");
+                self.send_smtp(settings, from, email).await
+            }
+            result => result,
+        }
+    }
+
+    async fn send_smtp(
+        &mut self,
+        settings: &SmtpSettings,
+        from: &str,
+        email: &Leased,
+    ) -> Result<String, DeliveryError> {
+        let mut session = match self.session.take() {
+            Some(session) => session,
+            None => open(settings).await?,
+        };
+        let message = Message::new(from, [email.recipient.as_str()], email.raw.as_slice());
+        // A session that failed is left to close: whatever state it is in is not worth a RSET.
+        let reply = send_one(&mut session.client, message).await?;
+        session.carried += 1;
+        if session.carried < EMAILS_PER_SESSION {
+            self.session = Some(session);
+        } else {
+            quit(session).await;
+        }
+        Ok(format!(
+            "{}:{} answered {}",
+            settings.host,
+            settings.port,
+            templates::one_line(&reply)
+        ))
+    }
+
+    /// Ends the open session, if any, with a QUIT.
+    pub async fn close(mut self) {
+        if let Some(session) = self.session.take() {
+            quit(session).await;
+        }
+    }
+}
+
+/// Opens an SMTP session: connection, greeting, TLS and login, within one deadline.
+async fn open(settings: &SmtpSettings) -> Result<Session, DeliveryError> {
+    let mut builder = SmtpClientBuilder::new_with_tls_connector(
+        settings.host.as_str(),
+        settings.port,
+        settings.tls_connector.clone(),
+    )
+    .implicit_tls(settings.tls == Tls::Implicit)
+    .timeout(settings.command_timeout);
     if let Some((user, password)) = &settings.credentials {
         builder = builder.credentials((user.as_str(), password.expose()));
     }
-    let message = Message::new(from, [email.recipient.as_str()], email.raw.as_slice());
     // mail-send does not bound the plain-text greeting wait itself: the whole connection
     // phase gets one deadline here.
     let deadline = settings.connect_timeout;
@@ -128,33 +236,39 @@ async fn send_smtp(
             deadline.as_secs()
         ))
     };
-    let reply = match settings.tls {
-        Tls::None => {
-            let client = tokio::time::timeout(deadline, builder.connect_plain())
+    let client = match settings.tls {
+        Tls::None => erase(
+            tokio::time::timeout(deadline, builder.connect_plain())
                 .await
                 .map_err(|_| late())?
-                .map_err(refusal)?;
-            send_and_quit(client, message).await
-        }
-        Tls::Starttls | Tls::Implicit => {
-            let client = tokio::time::timeout(deadline, builder.connect())
+                .map_err(refusal)?,
+        ),
+        Tls::Starttls | Tls::Implicit => erase(
+            tokio::time::timeout(deadline, builder.connect())
                 .await
                 .map_err(|_| late())?
-                .map_err(refusal)?;
-            send_and_quit(client, message).await
-        }
-    }?;
-    Ok(format!(
-        "{}:{} answered {}",
-        settings.host,
-        settings.port,
-        templates::one_line(&reply)
-    ))
+                .map_err(refusal)?,
+        ),
+    };
+    Ok(Session { client, carried: 0 })
 }
 
-/// Sends one message on an open session and says goodbye; the answer is the reply to DATA.
-async fn send_and_quit<S: AsyncRead + AsyncWrite + Unpin>(
-    mut client: SmtpClient<S>,
+/// The same session, over a stream whose type no longer says whether it is encrypted.
+fn erase<S: Stream + 'static>(client: SmtpClient<S>) -> SmtpClient<Box<dyn Stream>> {
+    SmtpClient {
+        stream: Box::new(client.stream),
+        timeout: client.timeout,
+    }
+}
+
+/// Says goodbye; the emails are accepted already, so a failing QUIT changes nothing.
+async fn quit(session: Session) {
+    let _ = session.client.quit().await;
+}
+
+/// Sends one message on an open session; the answer is the reply to DATA.
+async fn send_one(
+    client: &mut SmtpClient<Box<dyn Stream>>,
     message: Message<'_>,
 ) -> Result<String, DeliveryError> {
     // A refused sender is the server refusing us, not this email: it says nothing about
@@ -170,8 +284,6 @@ async fn send_and_quit<S: AsyncRead + AsyncWrite + Unpin>(
             .map_err(classify)?;
     }
     let reply = client.data(message.body.as_ref()).await.map_err(classify)?;
-    // The message is accepted at this point; a failing QUIT changes nothing.
-    let _ = client.quit().await;
     let [class, subject, detail] = reply.esc;
     Ok(if class == 0 {
         format!("{} {}", reply.code, reply.message)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::Mailer;
-use super::transport::Transport;
+use super::transport::{Sender, Transport};
 use crate::config::Mail;
 use crate::store::{Store, StoreResult, now, outbox};
 
@@ -130,8 +130,15 @@ impl Worker {
         }
     }
 
-    /// Delivers every email that is due now.
+    /// Delivers every email that is due now, one after another on one SMTP session.
     pub async fn deliver_due(&self) -> StoreResult<Pass> {
+        let mut sender = self.transport.sender();
+        let pass = self.deliver_due_with(&mut sender).await;
+        sender.close().await;
+        pass
+    }
+
+    async fn deliver_due_with(&self, sender: &mut Sender<'_>) -> StoreResult<Pass> {
         let mut pass = Pass::default();
         self.record_left_over().await?;
         loop {
@@ -145,7 +152,7 @@ impl Worker {
                 return Ok(pass);
             }
             for email in batch {
-                let outcome = self.transport.deliver(&self.from, &email).await;
+                let outcome = sender.send(&self.from, &email).await;
                 let id = email.id;
                 match outcome {
                     Ok(answer) => {

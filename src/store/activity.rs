@@ -80,9 +80,11 @@ pub fn page(
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Deletes events that happened before `cutoff`; returns how many.
-pub fn purge_before(conn: &Connection, cutoff: i64) -> StoreResult<usize> {
+/// Deletes up to `limit` events that happened before `cutoff`; returns how many.
+pub fn purge_before(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM activity WHERE at < ?1")?
-        .execute([cutoff])?)
+        .prepare_cached(
+            "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE at < ?1 LIMIT ?2)",
+        )?
+        .execute(rusqlite::params![cutoff, limit as i64])?)
 }

@@ -122,9 +122,12 @@ pub fn revoke_all(conn: &Connection, customer: &CustomerId) -> StoreResult<()> {
     Ok(())
 }
 
-/// Deletes every expired code; returns how many.
-pub fn purge_expired(conn: &Connection) -> StoreResult<usize> {
+/// Deletes up to `limit` expired codes; returns how many.
+pub fn purge_expired(conn: &Connection, limit: usize) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM one_time_codes WHERE expires_at <= ?1")?
-        .execute([now()])?)
+        .prepare_cached(
+            "DELETE FROM one_time_codes WHERE (customer_id, purpose) IN \
+             (SELECT customer_id, purpose FROM one_time_codes WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(rusqlite::params![now(), limit as i64])?)
 }

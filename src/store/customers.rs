@@ -235,25 +235,19 @@ pub fn list(
     limit: u32,
     offset: u32,
 ) -> StoreResult<(Vec<AdminView>, i64)> {
-    let pattern = search.map(|s| {
-        let escaped = s
-            .trim()
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
-    let filter =
-        "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')";
+    let search = Search::new(search);
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM customers WHERE {filter}"))?
-        .query_row([&pattern], |row| row.get(0))?;
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM customers WHERE {}",
+            search.filter()
+        ))?
+        .query_row([search.value()], |row| row.get(0))?;
     let mut statement = conn.prepare_cached(&format!(
         "SELECT {PROFILE_COLUMNS}, identifier, status, created_at FROM customers
-         WHERE {filter} ORDER BY created_at, id LIMIT ?2 OFFSET ?3"
+         WHERE {} ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+        search.filter()
     ))?;
-    let rows = statement.query_map(params![pattern, limit, offset], |row| {
+    let rows = statement.query_map(params![search.value(), limit, offset], |row| {
         Ok(AdminView {
             customer: profile_from_row(row)?,
             identifier: row.get(10)?,
@@ -266,6 +260,56 @@ pub fn list(
         view.customer.subscriptions = subscriptions::of_customer(conn, &view.customer.id)?;
     }
     Ok((views, total))
+}
+
+/// How the admin listing finds the customers whose email or identifier contains a text
+/// (compared in lower case).
+#[derive(Debug, PartialEq)]
+enum Search {
+    /// No text: every customer.
+    All,
+    /// Three characters or more: a phrase of the trigram index `customer_search`.
+    Trigrams(String),
+    /// Fewer: a `LIKE` pattern, checked against every customer (the index holds no shorter
+    /// pieces).
+    Scan(String),
+}
+
+impl Search {
+    fn new(text: Option<&str>) -> Search {
+        let text = text.map(|t| t.trim().to_lowercase()).unwrap_or_default();
+        match text.chars().count() {
+            0 => Search::All,
+            1 | 2 => Search::Scan(format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )),
+            _ => Search::Trigrams(format!("\"{}\"", text.replace('"', "\"\""))),
+        }
+    }
+
+    /// The `WHERE` condition, on parameter `?1`.
+    fn filter(&self) -> &'static str {
+        match self {
+            Search::All => "?1 IS NULL",
+            Search::Trigrams(_) => {
+                "id IN (SELECT id FROM customer_search WHERE customer_search MATCH ?1)"
+            }
+            Search::Scan(_) => {
+                "(email LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')"
+            }
+        }
+    }
+
+    /// The value of `?1`.
+    fn value(&self) -> Option<&str> {
+        match self {
+            Search::All => None,
+            Search::Trigrams(text) | Search::Scan(text) => Some(text),
+        }
+    }
 }
 
 /// Applies profile changes; a no-op for an empty set.
@@ -451,4 +495,184 @@ fn status(row: &Row<'_>, index: usize) -> rusqlite::Result<Status> {
 
 fn corrupt(message: String) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(customers: &[(&str, &str, &str)]) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&mut conn).unwrap();
+        for (n, (id, identifier, email)) in customers.iter().enumerate() {
+            conn.execute("INSERT INTO customer_ids (id) VALUES (?1)", [id])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'active', ?4, ?4)",
+                params![id, identifier, email, n as i64],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    fn found(conn: &Connection, search: &str) -> Vec<String> {
+        let (views, total) = list(conn, Some(search), 100, 0).unwrap();
+        assert_eq!(total, views.len() as i64, "{search}");
+        views
+            .into_iter()
+            .map(|v| v.customer.id.as_str().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_search_finds_any_part_of_an_email_or_identifier_through_every_change() {
+        let conn = database(&[
+            ("10000000000001", "Shop-0001", "ann@example.com"),
+            ("10000000000002", "shop-0002", "bob@mail.test"),
+            ("10000000000003", "x\"%_3", "cy@example.com"),
+        ]);
+        assert_eq!(
+            found(&conn, "EXAMPLE"),
+            ["10000000000001", "10000000000003"]
+        );
+        assert_eq!(
+            found(&conn, "shop-000"),
+            ["10000000000001", "10000000000002"]
+        );
+        assert_eq!(
+            found(&conn, "b@"),
+            ["10000000000002"],
+            "two characters: read row by row"
+        );
+        assert_eq!(
+            found(&conn, "x\"%"),
+            ["10000000000003"],
+            "quotes and wildcards are literal"
+        );
+        assert_eq!(found(&conn, "%_"), ["10000000000003"]);
+        assert_eq!(
+            found(&conn, "  "),
+            ["10000000000001", "10000000000002", "10000000000003"],
+            "no text: everyone"
+        );
+        conn.execute(
+            "UPDATE customers SET email = 'ann@new.test' WHERE id = '10000000000001'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            found(&conn, "example"),
+            ["10000000000003"],
+            "the old email is gone"
+        );
+        assert_eq!(found(&conn, "new.test"), ["10000000000001"]);
+        conn.execute("DELETE FROM customers WHERE id = '10000000000002'", [])
+            .unwrap();
+        assert!(found(&conn, "mail.test").is_empty());
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM customer_search", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2, "the index holds one row per customer");
+    }
+
+    #[test]
+    fn customers_migrated_from_before_the_search_index_are_found() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                                             applied_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+        let migrations = crate::store::migrations::embedded();
+        for m in migrations.iter().filter(|m| m.version < 5) {
+            conn.execute_batch(&m.sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+                params![m.version, m.name],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO customer_ids VALUES ('20000000000001'), ('20000000000002');
+             INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
+                 VALUES ('20000000000001', 'First', 'first@example.com', 'active', 1, 1),
+                        ('20000000000002', 'Second', 'second@example.com', 'active', 2, 2);",
+        )
+        .unwrap();
+        crate::store::migrations::apply(&mut conn).unwrap();
+        assert_eq!(found(&conn, "second"), ["20000000000002"]);
+        conn.execute("INSERT INTO customer_ids VALUES ('20000000000003')", [])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
+             VALUES ('20000000000003', 'Third', 'third@example.com', 'active', 3, 3)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            found(&conn, "example.com"),
+            ["20000000000001", "20000000000002", "20000000000003"]
+        );
+        conn.execute("DELETE FROM customers WHERE id = '20000000000001'", [])
+            .unwrap();
+        assert_eq!(
+            found(&conn, "example.com"),
+            ["20000000000002", "20000000000003"]
+        );
+    }
+
+    /// The query plan of the admin listing's page and count.
+    fn plans(search: Option<&str>) -> Vec<String> {
+        let conn = database(&[]);
+        let search = Search::new(search);
+        let page = format!(
+            "SELECT {PROFILE_COLUMNS}, identifier, status, created_at FROM customers
+             WHERE {} ORDER BY created_at, id LIMIT 20 OFFSET 0",
+            search.filter()
+        );
+        let count = format!("SELECT COUNT(*) FROM customers WHERE {}", search.filter());
+        [page, count]
+            .iter()
+            .flat_map(|sql| {
+                let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                statement
+                    .query_map([search.value()], |row| row.get::<_, String>(3))
+                    .unwrap()
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_admin_listing_and_its_search_never_read_every_customer_row() {
+        for search in [None, Some("example.com")] {
+            let plans = plans(search);
+            for step in &plans {
+                assert!(
+                    step != "SCAN customers",
+                    "{search:?} reads every customer: {plans:?}"
+                );
+            }
+            if search.is_none() {
+                assert!(
+                    plans.iter().all(|p| !p.contains("TEMP B-TREE")),
+                    "the page is read in index order, not sorted: {plans:?}"
+                );
+            } else {
+                assert!(
+                    plans
+                        .iter()
+                        .any(|p| p.contains("customer_search VIRTUAL TABLE")),
+                    "{plans:?}"
+                );
+            }
+        }
+        assert!(
+            plans(Some("ab")).iter().any(|p| p == "SCAN customers"),
+            "two characters are looked for row by row, as the README says"
+        );
+    }
 }

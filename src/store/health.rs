@@ -123,7 +123,21 @@ pub fn diagnose(database: &Path) -> Option<Unwritable> {
     if stat.f_bavail.saturating_mul(stat.f_frsize) < LOW_SPACE_BYTES {
         return Some(Unwritable::Full);
     }
-    None
+    refuses_writes(database).then_some(Unwritable::ReadOnly)
+}
+
+/// Whether the kernel refuses to open the database for writing. A file system that an error
+/// turned read-only under open files (ext4's `errors=remount-ro`) may still be mounted `rw` as
+/// far as `statvfs` tells, and so may a file this user may not write; opening it for writing,
+/// without writing a byte, says which holds.
+fn refuses_writes(database: &Path) -> bool {
+    match std::fs::OpenOptions::new().write(true).open(database) {
+        Ok(_) => false,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+        ),
+    }
 }
 
 /// Writes one page for real (the header's `user_version`, rewritten unchanged, which this

@@ -214,11 +214,14 @@ pub fn next_due(conn: &Connection) -> StoreResult<Option<i64>> {
         .flatten())
 }
 
-/// Deletes sent emails sent before `cutoff` (Unix seconds); returns how many.
-pub fn purge_sent_before(conn: &Connection, cutoff: i64) -> StoreResult<usize> {
+/// Deletes up to `limit` emails sent before `cutoff` (Unix seconds); returns how many.
+pub fn purge_sent_before(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM outbox WHERE status = 'sent' AND sent_at < ?1")?
-        .execute([cutoff])?)
+        .prepare_cached(
+            "DELETE FROM outbox WHERE id IN \
+             (SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ?1 LIMIT ?2)",
+        )?
+        .execute(rusqlite::params![cutoff, limit as i64])?)
 }
 
 #[cfg(test)]
@@ -252,11 +255,11 @@ mod tests {
             .unwrap();
         assert_eq!(raw, None, "a sent email's body is erased");
         assert_eq!(
-            purge_sent_before(&conn, now() - 10).unwrap(),
+            purge_sent_before(&conn, now() - 10, 100).unwrap(),
             0,
             "recent ones are kept"
         );
-        assert_eq!(purge_sent_before(&conn, now() + 10).unwrap(), 1);
+        assert_eq!(purge_sent_before(&conn, now() + 10, 100).unwrap(), 1);
         assert_eq!(counts(&conn).unwrap(), (1, 0, 0));
     }
 

@@ -125,11 +125,15 @@ pub fn take_allowance(
     Ok(true)
 }
 
-/// Deletes allowance entries that no longer count (older than an hour); returns how many.
-pub fn purge_allowance(conn: &Connection) -> StoreResult<usize> {
+/// Deletes up to `limit` allowance entries that no longer count (older than an hour);
+/// returns how many.
+pub fn purge_allowance(conn: &Connection, limit: usize) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM email_allowance WHERE at <= ?1")?
-        .execute([now() - 3600])?)
+        .prepare_cached(
+            "DELETE FROM email_allowance WHERE rowid IN \
+             (SELECT rowid FROM email_allowance WHERE at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![now() - 3600, limit as i64])?)
 }
 
 #[cfg(test)]

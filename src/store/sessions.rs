@@ -141,9 +141,12 @@ pub fn end_all(
         .execute(params![customer.as_str(), keep])?)
 }
 
-/// Deletes expired sessions; returns how many.
-pub fn purge_expired(conn: &Connection) -> StoreResult<usize> {
+/// Deletes up to `limit` expired sessions; returns how many.
+pub fn purge_expired(conn: &Connection, limit: usize) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
-        .execute([now()])?)
+        .prepare_cached(
+            "DELETE FROM sessions WHERE token_hash IN \
+             (SELECT token_hash FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(rusqlite::params![now(), limit as i64])?)
 }

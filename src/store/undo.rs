@@ -100,9 +100,12 @@ pub fn revoke_all(conn: &Connection, customer: &CustomerId) -> StoreResult<()> {
     Ok(())
 }
 
-/// Deletes every expired key; returns how many.
-pub fn purge_expired(conn: &Connection) -> StoreResult<usize> {
+/// Deletes up to `limit` expired keys; returns how many.
+pub fn purge_expired(conn: &Connection, limit: usize) -> StoreResult<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM email_undo_keys WHERE expires_at <= ?1")?
-        .execute([now()])?)
+        .prepare_cached(
+            "DELETE FROM email_undo_keys WHERE id IN \
+             (SELECT id FROM email_undo_keys WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(rusqlite::params![now(), limit as i64])?)
 }

@@ -187,3 +187,105 @@ async fn templates_in_the_configured_directory_shape_the_email() {
     let html = parsed.body_html(0).expect("an HTML part");
     assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
 }
+
+#[tokio::test]
+async fn emails_due_together_go_out_on_one_smtp_session() {
+    let app = spawn_app().await;
+    let customers: Vec<String> = (0..10).map(|i| format!("queue{i}@example.com")).collect();
+    for email in &customers {
+        app.active_customer(email).await;
+    }
+    app.smtp.set_mode(Mode::Down);
+    for email in &customers {
+        app.ask_reset(email).await;
+    }
+    wait_until(
+        PATIENCE,
+        "every reset is queued and the server tried",
+        || {
+            let conn = db(&app);
+            let (queued, tried): (i64, i64) = conn
+                .query_row(
+                    "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM outbox
+                 WHERE kind = 'password_reset' AND status = 'queued'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            queued == 10 && tried >= 1
+        },
+    )
+    .await;
+    let before = app.smtp.connections();
+    app.smtp.set_mode(Mode::Accept);
+    for email in &customers {
+        app.wait_for_email(email, "Reset your").await;
+    }
+    // The emails still due go out together; each one the outage already failed waits for its
+    // own retry, which may need a session of its own.
+    let sessions = app.smtp.connections() - before;
+    assert!(sessions <= 5, "10 emails took {sessions} SMTP sessions");
+}
+
+#[tokio::test]
+async fn a_server_that_ends_the_session_after_each_email_costs_no_email_a_retry() {
+    let app = spawn_app().await;
+    let customers: Vec<String> = (0..4).map(|i| format!("capped{i}@example.com")).collect();
+    for email in &customers {
+        app.active_customer(email).await;
+    }
+    app.smtp.set_mode(Mode::Down);
+    for email in &customers {
+        app.ask_reset(email).await;
+    }
+    wait_until(PATIENCE, "every reset is queued", || {
+        app.queued("password_reset") == customers.len() as i64
+    })
+    .await;
+    // Stopped with every reset due at once: the restarted worker sends them in one pass.
+    let TestApp {
+        running,
+        config,
+        dir,
+        smtp,
+        ..
+    } = app;
+    running.stop().await.unwrap();
+    let attempts = |conn: &rusqlite::Connection| -> Vec<i64> {
+        conn.prepare("SELECT attempts FROM outbox WHERE kind = 'password_reset' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let conn = rusqlite::Connection::open(&config.database.path).unwrap();
+    conn.execute(
+        "UPDATE outbox SET next_attempt_at = 0 WHERE status = 'queued'",
+        [],
+    )
+    .unwrap();
+    let before = attempts(&conn);
+    smtp.set_mode(Mode::OnePerSession);
+    let app = common::boot(config, dir, smtp).await;
+    for email in &customers {
+        app.wait_for_email(email, "Reset your").await;
+    }
+    wait_until(PATIENCE, "every reset is marked sent", || {
+        db(&app)
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE kind = 'password_reset' AND status = 'sent'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+            == customers.len() as i64
+    })
+    .await;
+    let after = attempts(&db(&app));
+    let expected: Vec<i64> = before.iter().map(|n| n + 1).collect();
+    assert_eq!(
+        after, expected,
+        "an email refused only because its session was used up is sent on a new one at once"
+    );
+}

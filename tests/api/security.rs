@@ -4,7 +4,7 @@
 use std::num::NonZero;
 use std::time::Duration;
 
-use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app_with};
+use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use customer_area::config::Secret;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -528,6 +528,46 @@ async fn activity_older_than_the_retention_is_swept_by_housekeeping() {
         count(&app, "SELECT count(*) FROM activity"),
         2,
         "recent events stay"
+    );
+}
+
+#[tokio::test]
+async fn housekeeping_sweeps_more_expired_sessions_than_one_batch_holds_and_keeps_live_ones() {
+    let app = spawn_app().await;
+    let token = app.active_customer("many@example.com").await;
+    let id: String = db(&app)
+        .query_row("SELECT id FROM customers", [], |row| row.get(0))
+        .unwrap();
+    let expired = 2 * customer_area::flows::SWEEP_BATCH + 500;
+    db(&app)
+        .execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+             INSERT INTO sessions (token_hash, customer_id, created_at, expires_at, public_id)
+             SELECT randomblob(32), ?1, 0, 1, lower(hex(randomblob(8))) FROM n",
+            rusqlite::params![id, expired as i64],
+        )
+        .unwrap();
+    // Housekeeping runs at start: a restart on the same database sweeps them, batch by batch.
+    let crate::common::TestApp {
+        running,
+        config,
+        dir,
+        smtp,
+        ..
+    } = app;
+    running.stop().await.unwrap();
+    let app = crate::common::boot(config, dir, smtp).await;
+    eventually(PATIENCE, "every expired session is swept", || {
+        std::future::ready(
+            (count(&app, "SELECT count(*) FROM sessions WHERE expires_at = 1") == 0).then_some(()),
+        )
+    })
+    .await;
+    assert_eq!(count(&app, "SELECT count(*) FROM sessions"), 1);
+    assert_eq!(
+        app.get_self(&token).await.0,
+        StatusCode::OK,
+        "the live session stays"
     );
 }
 

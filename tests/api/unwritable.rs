@@ -1,5 +1,6 @@
 //! A full disk and a read-only file system under the database, for real: the database lives on
-//! a small tmpfs mounted for the test, which the test fills (or remounts read-only). Writes
+//! a small tmpfs mounted for the test, which the test fills (or remounts read-only), or on a
+//! small ext4 file system that an error turns read-only under the running server. Writes
 //! answer 503 `unavailable`, reads go on, `/healthz` says which condition holds, everything
 //! picks up again once space returns, and `serve` does not start on a database it cannot write.
 
@@ -91,6 +92,89 @@ impl Drop for Tmpfs {
             let _ = Command::new("umount").arg("-l").arg(self.path()).status();
         }
     }
+}
+
+/// A small ext4 file system in an image file on a loop device, mounted with
+/// `errors=remount-ro`: what a VPS disk does when it fails. Unmounted and detached when dropped.
+struct Ext4 {
+    /// The image file, removed once the device is detached (fields drop after `drop`).
+    _image: tempfile::NamedTempFile,
+    device: String,
+    dir: tempfile::TempDir,
+}
+
+impl Ext4 {
+    /// Makes and mounts a 16 MiB ext4; `None`, said loudly, where this machine does not let the
+    /// test attach a loop device (not root): then the test is skipped, and fails under CI.
+    fn mount() -> Option<Ext4> {
+        let image = tempfile::NamedTempFile::new().unwrap();
+        image.as_file().set_len(16 << 20).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let made = run("mkfs.ext4", &["-q", "-F", path_str(image.path())])
+            .and_then(|_| run("losetup", &["--find", "--show", path_str(image.path())]));
+        let device = match made {
+            Ok(device) => device.trim().to_owned(),
+            Err(why) => return skip(&why),
+        };
+        if let Err(why) = run(
+            "mount",
+            &["-o", "errors=remount-ro", &device, path_str(dir.path())],
+        ) {
+            let _ = run("losetup", &["-d", &device]);
+            return skip(&why);
+        }
+        Some(Ext4 {
+            _image: image,
+            device,
+            dir,
+        })
+    }
+
+    /// Where the database goes.
+    fn database(&self) -> PathBuf {
+        self.dir.path().join("customer-area.db")
+    }
+
+    /// Makes the kernel take the file system for damaged, as a failing disk would: ext4 turns it
+    /// read-only at once (`errors=remount-ro`), under every file already open on it.
+    fn fail(&self) {
+        let name = self.device.trim_start_matches("/dev/");
+        std::fs::write(format!("/sys/fs/ext4/{name}/trigger_fs_error"), "test\n").unwrap();
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        if run("umount", &[path_str(self.dir.path())]).is_err() {
+            let _ = run("umount", &["-l", path_str(self.dir.path())]);
+        }
+        let _ = run("losetup", &["-d", &self.device]);
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Runs a system command; its stdout, or why it failed.
+fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    match Command::new(program).args(args).output() {
+        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Ok(out) => Err(format!(
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!("{program}: {e}")),
+    }
+}
+
+fn skip<T>(why: &str) -> Option<T> {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "cannot mount an ext4 image for the read-only test under CI: {why}"
+    );
+    eprintln!("\n!!! SKIPPED: cannot mount an ext4 image ({why}); the read-only test needs root\n");
+    None
 }
 
 /// Status, `Retry-After` and body of `GET /healthz`.
@@ -225,6 +309,37 @@ async fn a_request_acknowledged_as_the_disk_fills_is_resolved_once_space_returns
     std::fs::remove_file(filler).unwrap();
     app.wait_for_email("last@example.com", "Reset").await;
     assert_eq!(journaled(&app), 0);
+}
+
+#[tokio::test]
+async fn a_file_system_that_turns_read_only_under_the_server_answers_writes_503_and_keeps_reads() {
+    let Some(disk) = Ext4::mount() else {
+        return;
+    };
+    let app = spawn_app_with(|c| c.database.path = disk.database()).await;
+    let token = app.active_customer("ro@example.com").await;
+    disk.fail();
+
+    let (status, retry, body) = rename(&app, &token, "Never Stored").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "unavailable", "{body}");
+    assert!(retry.is_some(), "a 503 says when to retry");
+    let (status, body) = app
+        .post(
+            "/customers/password_reset",
+            json!({"email": "ro@example.com", "reset_uri": "/reset"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+
+    let (status, body) = app.get_self(&token).await;
+    assert_eq!(status, StatusCode::OK, "reads go on: {body}");
+    assert_eq!(body["name"], "Test Customer");
+    let (status, retry, body) = health(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["database"], "read_only", "{body}");
+    assert!(retry.is_some(), "a 503 from /healthz says when to retry");
 }
 
 /// How many password-reset and sign-up requests wait in the journal.

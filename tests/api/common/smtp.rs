@@ -31,6 +31,9 @@ pub enum Mode {
     RefuseSender,
     /// Accept the connection and never say a word.
     Tarpit,
+    /// Accept one message per session, then answer the next `MAIL FROM` with `421` and close
+    /// (as servers that cap their sessions do).
+    OnePerSession,
 }
 
 /// One message the sink received.
@@ -147,6 +150,7 @@ async fn session(stream: TcpStream, inner: &Inner) -> std::io::Result<()> {
         _ => write.write_all(b"220 sink.test ESMTP ready\r\n").await?,
     }
     let mut login = None;
+    let mut accepted_here = 0;
     let mut mail_from = None;
     let mut rcpt_to = Vec::new();
     let mut line = Vec::new();
@@ -184,6 +188,14 @@ async fn session(stream: TcpStream, inner: &Inner) -> std::io::Result<()> {
                 }
                 Err(_) => "501 5.5.2 bad base64\r\n".into(),
             }
+        } else if upper.starts_with("MAIL FROM:")
+            && mode == Mode::OnePerSession
+            && accepted_here > 0
+        {
+            write
+                .write_all(b"421 4.7.0 sink.test one message per session, closing\r\n")
+                .await?;
+            return Ok(());
         } else if upper.starts_with("MAIL FROM:") && mode == Mode::RefuseSender {
             format!("550 5.7.1 <{}>: sender rejected\r\n", address(&text[10..]))
         } else if upper.starts_with("MAIL FROM:") {
@@ -218,6 +230,7 @@ async fn session(stream: TcpStream, inner: &Inner) -> std::io::Result<()> {
                     inner.deferred.lock().unwrap().push(received);
                     "451 4.3.0 try again later\r\n".into()
                 } else {
+                    accepted_here += 1;
                     let mut accepted = inner.accepted.lock().unwrap();
                     accepted.push(received);
                     format!("250 2.0.0 Ok: queued as SINK{}\r\n", accepted.len())
