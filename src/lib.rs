@@ -18,6 +18,14 @@
 // prove the combined filter's future `Unpin` (debug builds stop short of it).
 #![recursion_limit = "256"]
 
+/// The version and the commit it was built from, as `--version` and the banner say it.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CUSTOMER_AREA_COMMIT"),
+    ")"
+);
+
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -35,6 +35,12 @@ struct DeliveryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SuppressedLabels {
+    kind: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     status: String,
 }
@@ -59,6 +65,7 @@ pub struct Metrics {
     in_flight: Gauge,
     logins: Family<OutcomeLabels, Counter>,
     emails: Family<StatusLabels, Gauge>,
+    suppressed: Family<SuppressedLabels, Counter>,
     pool_in_use: Gauge,
     pool_size: Gauge,
     hashing_queue: Gauge,
@@ -102,6 +109,12 @@ impl Metrics {
             "Emails in the outbox by status (queued is the outbox depth)",
             emails.clone(),
         );
+        let suppressed = Family::<SuppressedLabels, Counter>::default();
+        registry.register(
+            "emails_suppressed",
+            "Reset and sign-up emails not sent, by kind and reason (address_allowance, account_pending)",
+            suppressed.clone(),
+        );
         let pool_in_use = Gauge::default();
         registry.register(
             "db_pool_connections_in_use",
@@ -134,6 +147,7 @@ impl Metrics {
             in_flight,
             logins,
             emails,
+            suppressed,
             pool_in_use,
             pool_size,
             hashing_queue,
@@ -184,6 +198,13 @@ impl Metrics {
                 endpoint: endpoint.to_owned(),
                 outcome,
             })
+            .inc();
+    }
+
+    /// Counts one reset or sign-up email not sent (`kind`), and why (`reason`).
+    pub fn observe_suppressed(&self, kind: &'static str, reason: &'static str) {
+        self.suppressed
+            .get_or_create(&SuppressedLabels { kind, reason })
             .inc();
     }
 

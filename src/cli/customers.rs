@@ -3,6 +3,7 @@ use crate::domain::{
     EmailAddress, Identifier, Language, ProfileChanges, ProfileField, format_time,
 };
 use crate::flows::{MAX_PAGE, NewAccount};
+use crate::store::customers::AdminView;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -42,11 +43,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete a customer (found by id, identifier or email) and everything tied to them.
+    /// Delete a customer (found by id, identifier or email) and everything tied to them;
+    /// asks first on a terminal.
     Delete {
+        /// The customer's id, identifier or email.
         key: String,
+        /// Delete without asking (needed when standard input is not a terminal, e.g. in scripts).
+        #[arg(long)]
+        yes: bool,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Email a pending customer (found by id, identifier or email) a new activation link; the
+    /// old link stops working.
+    ResendActivation {
+        /// The customer's id, identifier or email.
+        key: String,
     },
     /// Print everything stored about a customer (found by id, identifier or email) as JSON:
     /// the same document as their own download, `GET /customers/self/export`.
@@ -183,7 +196,11 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
         Command::Export { key } => {
             print_json(&app.services().security().export_customer(&key).await?)?;
         }
-        Command::Delete { key, json } => {
+        Command::Delete { key, yes, json } => {
+            let view = back_office.customer_view(&key).await?;
+            if !yes && !confirm_deletion(&view)? {
+                anyhow::bail!("nothing deleted");
+            }
             let view = back_office.admin_delete_customer(&key).await?;
             deliver_now(app.worker()).await;
             if json {
@@ -195,6 +212,36 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::ResendActivation { key } => {
+            app.services()
+                .activations()
+                .resend_activation(&key, None)
+                .await?;
+            deliver_now(app.worker()).await;
+            println!("activation email queued for {key}");
+        }
     }
     Ok(())
+}
+
+/// Asks on the terminal whether to delete `view`'s customer; refuses without a terminal.
+fn confirm_deletion(view: &AdminView) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        anyhow::bail!(
+            "customers delete asks for confirmation, and standard input is not a terminal: \
+             pass --yes to delete {} <{}>",
+            view.customer.id,
+            view.customer.email
+        );
+    }
+    eprint!(
+        "delete customer {} <{}> and everything stored about them? [y/N] ",
+        view.customer.id, view.customer.email
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }

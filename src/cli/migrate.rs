@@ -28,6 +28,18 @@ pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
                     None => println!("  {:>3} {:<50} pending", state.version, state.name),
                 }
             }
+            for state in migrations::unknown(&conn)? {
+                println!(
+                    "  {:>3} {:<50} applied {} by a newer customer-area",
+                    state.version,
+                    state.name,
+                    state.applied_at.map_or_else(String::new, format_time)
+                );
+            }
+            // The same words `serve` refuses such a database with.
+            if let Some(refusal) = migrations::newer_schema(&conn)? {
+                return Err(refusal.into());
+            }
             return Ok(());
         }
         let applied = migrations::apply(&mut conn)?;

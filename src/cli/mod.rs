@@ -2,10 +2,12 @@
 
 mod backup;
 mod customers;
+mod docs;
 mod import;
 mod mail;
 mod migrate;
 mod outbox;
+mod owner;
 mod serve;
 mod subscriptions;
 mod webhooks;
@@ -20,7 +22,7 @@ use crate::config::{Config, Loaded};
 #[derive(Debug, Parser)]
 #[command(
     name = "customer-area",
-    version,
+    version = crate::VERSION,
     about = "A self-contained customer area for a retailer's web shop."
 )]
 pub struct Cli {
@@ -57,6 +59,9 @@ enum Command {
     Mail(mail::Command),
     /// Print the OpenAPI document of the HTTP API (the one `GET /openapi.json` serves).
     Openapi,
+    /// Write the man pages and shell completions into DIR (used to build the package).
+    #[command(hide = true)]
+    GenerateDocs(docs::Args),
 }
 
 impl Cli {
@@ -66,6 +71,16 @@ impl Cli {
             // Needs no config: the document follows from the code alone.
             print!("{}", crate::http::openapi::document_text());
             return ExitCode::SUCCESS;
+        }
+        if let Command::GenerateDocs(args) = self.command {
+            // Needs no config either: the pages follow from the clap definitions.
+            return match docs::write(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("customer-area: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         let loaded = match Config::load(self.config.as_deref()) {
             Ok(loaded) => loaded,
@@ -81,6 +96,14 @@ impl Cli {
         for name in &loaded.unknown_env {
             tracing::warn!("environment variable {name} matches no config key; ignored");
         }
+        // The server runs as the database's owner by construction (the service's user); an
+        // admin command run as anyone else would leave files the server cannot write.
+        if !matches!(self.command, Command::Serve)
+            && let Err(e) = owner::check(&loaded.config.database.path)
+        {
+            eprintln!("customer-area: {e:#}");
+            return ExitCode::FAILURE;
+        }
         let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
         let result = runtime.block_on(async {
             match self.command {
@@ -92,7 +115,9 @@ impl Cli {
                 Command::Webhooks(command) => webhooks::run(loaded, command).await,
                 Command::Backup(args) => backup::run(loaded, args).await,
                 Command::Mail(command) => mail::run(loaded, command).await,
-                Command::Openapi => unreachable!("answered before the config is loaded"),
+                Command::Openapi | Command::GenerateDocs(_) => {
+                    unreachable!("answered before the config is loaded")
+                }
             }
         });
         // Every log line is out before the last word is said.

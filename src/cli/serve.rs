@@ -9,6 +9,11 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let database = loaded.config.database.path.clone();
     // Handlers first: a SIGTERM arriving right after start must shut down cleanly too.
     let shutdown = shutdown_signal()?;
+    // Before anything touches the database: two servers on one file would double every
+    // throttle and race each other's housekeeping. Held until the server has shut down.
+    let database_path = database.clone();
+    let _lock =
+        tokio::task::spawn_blocking(move || crate::store::lock::acquire(&database_path)).await??;
     let app = App::build(loaded.config).await?;
     let mut banner = String::new();
     for migration in app.applied_migrations() {
@@ -17,10 +22,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             migration.version, migration.name
         );
     }
-    banner += &format!(
-        "customer-area {} using {source}\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    banner += &format!("customer-area {} using {source}\n", crate::VERSION);
     banner += &format!("  listening on  http://{}\n", app.local_addr());
     banner += &format!("  database      {}\n", database.display());
     banner += &format!("  mail goes to  {}\n", app.mail_destination());

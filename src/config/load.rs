@@ -22,10 +22,21 @@ impl Config {
         let env: Vec<(String, String)> = std::env::vars()
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
             .collect();
-        let (config, unknown_env) = Config::from_sources(&text, &env).map_err(|e| match &file {
-            Some(path) => ConfigError(format!("{}: {e}", path.display())),
-            None => e,
-        })?;
+        // Relative paths in a config file are the file's business, not the shell's.
+        let base = match &file {
+            Some(path) => Some(config_dir(path).map_err(|e| {
+                ConfigError(format!(
+                    "cannot find the directory of {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let (config, unknown_env) =
+            Config::from_sources_in(&text, &env, base.as_deref()).map_err(|e| match &file {
+                Some(path) => ConfigError(format!("{}: {e}", path.display())),
+                None => e,
+            })?;
         Ok(Loaded {
             config,
             file,
@@ -38,6 +49,16 @@ impl Config {
         toml_text: &str,
         env: &[(String, String)],
     ) -> Result<(Config, Vec<String>), ConfigError> {
+        Config::from_sources_in(toml_text, env, None)
+    }
+
+    /// [`Config::from_sources`] with relative paths taken from `base` (the config file's
+    /// directory; `None`: the working directory), and secrets read from their `*_file`s.
+    pub fn from_sources_in(
+        toml_text: &str,
+        env: &[(String, String)],
+        base: Option<&Path>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         let mut tree: toml::Table = toml::from_str(toml_text)
             .map_err(|e| ConfigError(format!("not valid TOML: {}", e.message())))?;
         let keys = env_keys();
@@ -48,11 +69,24 @@ impl Config {
                 None => unknown.push(name.clone()),
             }
         }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree))
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree))
             .map_err(|e| invalid(&e.path().to_string(), in_words(e.inner().message())))?;
+        if let Some(base) = base {
+            config.resolve_paths(base);
+        }
+        config.read_secret_files()?;
         config.validate()?;
         Ok((config, unknown))
     }
+}
+
+/// The absolute directory holding the config file `path`.
+fn config_dir(path: &Path) -> std::io::Result<PathBuf> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::path::absolute(dir)
 }
 
 /// serde's message for a value a type refuses, in the words the other checks use.
@@ -308,6 +342,42 @@ mod tests {
         let warnings = config.warnings();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(Config::default().warnings().is_empty());
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_config_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("smtp-password"), "s3cret\n").unwrap();
+        let text = "[database]\npath = \"data/area.db\"\n[mail]\ndir = \"mail\"\n\
+                    [mail.smtp]\nusername = \"u\"\npassword_file = \"smtp-password\"\n";
+        let (config, _) = Config::from_sources_in(text, &[], Some(dir.path())).unwrap();
+        assert_eq!(config.database.path, dir.path().join("data/area.db"));
+        assert_eq!(config.mail.dir, dir.path().join("mail"));
+        assert_eq!(config.mail.smtp.password.expose(), "s3cret");
+        let absolute = "[database]\npath = \"/srv/area.db\"\n";
+        let (config, _) = Config::from_sources_in(absolute, &[], Some(dir.path())).unwrap();
+        assert_eq!(config.database.path, PathBuf::from("/srv/area.db"));
+    }
+
+    #[test]
+    fn a_secret_file_is_refused_by_key_when_missing_empty_or_doubled() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("empty"), "\n").unwrap();
+        std::fs::write(dir.path().join("token"), "t").unwrap();
+        for (text, problem) in [
+            ("[admin]\napi_token_file = \"missing\"", "cannot read"),
+            ("[admin]\napi_token_file = \"empty\"", "is empty"),
+            (
+                "[admin]\napi_token = \"x\"\napi_token_file = \"token\"",
+                "not both",
+            ),
+        ] {
+            let err = Config::from_sources_in(text, &[], Some(dir.path()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("admin.api_token_file"), "{err}");
+            assert!(err.contains(problem), "{err}");
+        }
     }
 
     #[test]

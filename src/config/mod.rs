@@ -2,6 +2,7 @@
 //! environment variables, then validation that names the offending key.
 
 mod check;
+mod files;
 mod load;
 mod passkey;
 
@@ -217,6 +218,8 @@ pub struct Smtp {
     pub tls: Tls,
     pub username: String,
     pub password: Secret,
+    /// A file holding the password (read at start; relative to the config file's directory).
+    pub password_file: PathBuf,
     /// Connecting, the greeting, TLS, EHLO and login must be done within this many seconds.
     pub connect_timeout_seconds: NonZeroU64,
     /// Each later SMTP command (and the message upload) must be answered within this many seconds.
@@ -231,6 +234,7 @@ impl Default for Smtp {
             tls: Tls::Starttls,
             username: String::new(),
             password: Secret::default(),
+            password_file: PathBuf::new(),
             connect_timeout_seconds: NonZero::new(10).unwrap(),
             command_timeout_seconds: NonZero::new(60).unwrap(),
         }
@@ -241,6 +245,8 @@ impl Default for Smtp {
 #[serde(default, deny_unknown_fields)]
 pub struct Admin {
     pub api_token: Secret,
+    /// A file holding the token (read at start; relative to the config file's directory).
+    pub api_token_file: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

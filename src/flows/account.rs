@@ -21,7 +21,8 @@ impl Accounts<'_> {
     }
 
     /// Deletes a customer (sessions, codes and subscriptions go with them, by cascade) and
-    /// queues a goodbye email. Returns whether there was such a customer.
+    /// queues a goodbye email, unless they never activated (they never had an account to say
+    /// goodbye to). Returns whether there was such a customer.
     pub async fn delete_customer(&self, id: CustomerId) -> Result<bool, AppError> {
         let mailer = self.mailer.clone();
         let announcer = self.announcer.clone();
@@ -32,10 +33,14 @@ impl Accounts<'_> {
                     return Ok(false);
                 };
                 let language = customers::language_of(tx, &id)?;
+                let never_activated = customers::is_pending(tx, &id)?;
                 customers::delete(tx, &id)?;
                 announcer.announce(tx, Event::Deleted, &id)?;
                 // Nothing queued for the account outlives it, except the receipt below.
                 outbox::drop_queued_for(tx, &email)?;
+                if never_activated {
+                    return Ok(true);
+                }
                 let vars = Vars {
                     name,
                     email: email.clone(),

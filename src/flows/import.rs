@@ -121,17 +121,29 @@ impl ImportFile {
     /// `identifier`, `subscriptions` (list ids separated by `;`), `language` (empty: the
     /// default language) and any profile field.
     /// Problems in the file are kept for [`Imports::import_customers`] to report with the rest.
-    pub fn read(input: impl std::io::Read) -> Result<ImportFile, csv::Error> {
+    pub fn read(mut input: impl std::io::Read) -> Result<ImportFile, csv::Error> {
+        let mut data = Vec::new();
+        input.read_to_end(&mut data)?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(input);
+            .from_reader(data.as_slice());
         let mut file = ImportFile::default();
         let mut columns: Option<Vec<Option<Column>>> = None;
         let mut seen = Seen::default();
+        // Lines are counted here, from where each record starts: the reader's own count misses
+        // every `\r\n` line ending, which spreadsheet programs write.
+        let (mut counted_to, mut line) = (0usize, 1u64);
         for record in reader.byte_records() {
             let record = record?;
-            let line = record.position().map_or(0, |p| p.line());
+            let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
+            // The reader starts a record after a `\r`, before the `\n` that ends that line.
+            if start > 0 && data.get(start - 1..=start) == Some(b"\r\n".as_slice()) {
+                start += 1;
+            }
+            let skipped = data.get(counted_to..start).unwrap_or_default();
+            line += skipped.iter().filter(|&&b| b == b'\n').count() as u64;
+            counted_to = counted_to.max(start);
             match &columns {
                 None => columns = Some(file.header(line, &record)),
                 Some(_) if record.len() == 1 && record[0].is_empty() => {}

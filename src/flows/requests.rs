@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use url::Url;
 
 use super::Services;
+use super::reset::ResetQueued;
 use crate::auth;
 use crate::domain::{EmailAddress, Language};
 use crate::error::AppError;
@@ -68,17 +69,26 @@ impl Requests<'_> {
     /// Resolves one request and removes it, in one transaction.
     async fn resolve(&self, pending: Pending) -> Result<(), AppError> {
         let services = self.0.clone();
-        let queued = self
+        let resolution = self
             .store
             .write(move |tx| {
                 if !requests::remove(tx, pending.id)? {
-                    return Ok(false);
+                    return Ok(Resolution::Nothing);
                 }
                 let Some(request) = pending.request else {
-                    return Ok(false);
+                    return Ok(Resolution::Nothing);
                 };
                 let Ok(email) = EmailAddress::parse(&request.email) else {
-                    return Ok(false);
+                    return Ok(Resolution::Nothing);
+                };
+                let kind = match request.kind {
+                    RequestKind::PasswordReset => "password_reset",
+                    RequestKind::SignUp => "signup",
+                };
+                let suppressed = |reason| Resolution::Suppressed {
+                    kind,
+                    reason,
+                    who: auth::log_hash(email.as_str()),
                 };
                 let limits = &services.config.limits;
                 let allowed = requests::take_allowance(
@@ -88,7 +98,7 @@ impl Requests<'_> {
                     limits.emails_per_address_per_hour.get(),
                 )?;
                 if !allowed {
-                    return Ok(false);
+                    return Ok(suppressed("address_allowance"));
                 }
                 let link_base = request
                     .link_base
@@ -96,29 +106,73 @@ impl Requests<'_> {
                     .and_then(|u| Url::parse(u).ok());
                 match request.kind {
                     RequestKind::PasswordReset => match link_base {
-                        Some(reset_uri) => services.resets().queue_password_reset(
+                        Some(reset_uri) => Ok(
+                            match services.resets().queue_password_reset(
+                                tx,
+                                &email,
+                                &reset_uri,
+                                (request.ip, request.user_agent),
+                            )? {
+                                ResetQueued::Queued => Resolution::Queued,
+                                ResetQueued::NoAccount => Resolution::Nothing,
+                                ResetQueued::AccountPending => suppressed("account_pending"),
+                            },
+                        ),
+                        None => Ok(Resolution::Nothing),
+                    },
+                    RequestKind::SignUp => services
+                        .sign_ups()
+                        .register(
                             tx,
                             &email,
-                            &reset_uri,
-                            (request.ip, request.user_agent),
-                        ),
-                        None => Ok(false),
-                    },
-                    RequestKind::SignUp => services.sign_ups().register(
-                        tx,
-                        &email,
-                        request.name,
-                        link_base.as_ref(),
-                        request.language.and_then(|l| Language::parse(&l).ok()),
-                    ),
+                            request.name,
+                            link_base.as_ref(),
+                            request.language.and_then(|l| Language::parse(&l).ok()),
+                        )
+                        .map(|queued| {
+                            if queued {
+                                Resolution::Queued
+                            } else {
+                                Resolution::Nothing
+                            }
+                        }),
                 }
             })
             .await?;
-        if queued {
-            self.mailer.wake_worker();
+        match resolution {
+            Resolution::Queued => self.mailer.wake_worker(),
+            Resolution::Nothing => {}
+            // The visitor's answer said nothing (no account enumeration); the operator's log
+            // and metrics do.
+            Resolution::Suppressed { kind, reason, who } => {
+                tracing::info!(
+                    kind,
+                    reason,
+                    email = %who,
+                    "email not sent: {}",
+                    match reason {
+                        "address_allowance" => "the address used up its email allowance (limits.emails_per_address_*)",
+                        _ => "the account was never activated",
+                    }
+                );
+                self.metrics.observe_suppressed(kind, reason);
+            }
         }
         Ok(())
     }
+}
+
+/// What resolving one stored request came to.
+enum Resolution {
+    Queued,
+    Nothing,
+    /// An email the request would have sent was held back, for `reason`.
+    Suppressed {
+        kind: &'static str,
+        reason: &'static str,
+        /// The address's log pseudonym.
+        who: String,
+    },
 }
 
 /// Resolves stored requests as they come, until `stopped`; then resolves what is left once

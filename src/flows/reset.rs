@@ -50,12 +50,12 @@ impl Resets<'_> {
         email: &EmailAddress,
         reset_uri: &Url,
         asker: (Option<String>, Option<String>),
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<ResetQueued> {
         let Some(record) = customers::find_for_login(tx, email)? else {
-            return Ok(false);
+            return Ok(ResetQueued::NoAccount);
         };
         if record.status != Status::Active {
-            return Ok(false);
+            return Ok(ResetQueued::AccountPending);
         }
         let code = ResetCode::generate();
         let ttl = (self.config.auth.reset_code_ttl_minutes.get() * 60) as i64;
@@ -90,7 +90,7 @@ impl Resets<'_> {
             ip,
             user_agent,
         )?;
-        Ok(true)
+        Ok(ResetQueued::Queued)
     }
 
     /// Resets the password of the customer whose reset code is right: a new random passphrase
@@ -172,4 +172,14 @@ impl Resets<'_> {
         self.mailer.wake_worker();
         auth::reset_token(passphrase.expose(), code.as_str())
     }
+}
+
+/// What a password reset request for an address came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ResetQueued {
+    Queued,
+    /// No account has the address: nothing is sent, and nothing is said.
+    NoAccount,
+    /// The account was never activated: it has no password to reset.
+    AccountPending,
 }

@@ -399,6 +399,15 @@ pub fn set_language(conn: &Connection, id: &CustomerId, language: &Language) -> 
         == 1)
 }
 
+/// Whether the customer has never activated their account.
+pub fn is_pending(conn: &Connection, id: &CustomerId) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT status = 'pending' FROM customers WHERE id = ?1")?
+        .query_row([id.as_str()], |row| row.get(0))
+        .optional()
+        .map(|pending| pending.unwrap_or(false))
+        .map_err(Into::into)
+}
+
 /// Replaces the password hash.
 pub fn set_password(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResult<()> {
     // A new password starts a fresh count of failures and ends a lockout.

@@ -88,23 +88,44 @@ pub fn status(conn: &Connection) -> StoreResult<Vec<MigrationState>> {
     Ok(states)
 }
 
+/// Migrations this database has that this binary does not know (a newer program applied them).
+pub fn unknown(conn: &Connection) -> StoreResult<Vec<MigrationState>> {
+    ensure_table(conn)?;
+    let known = embedded().last().map_or(0, |m| m.version);
+    let mut statement = conn.prepare(
+        "SELECT version, name, applied_at FROM schema_migrations WHERE version > ?1 ORDER BY version",
+    )?;
+    let rows = statement.query_map([known], |row| {
+        Ok(MigrationState {
+            version: row.get(0)?,
+            name: row.get(1)?,
+            applied_at: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The refusal of a database whose schema is newer than this binary's, if it is.
+pub fn newer_schema(conn: &Connection) -> StoreResult<Option<StoreError>> {
+    let known = embedded().last().map_or(0, |m| m.version);
+    Ok(unknown(conn)?.last().map(|newest| StoreError::NewerSchema {
+        found: newest.version,
+        known,
+    }))
+}
+
 /// Applies every pending migration, each in its own transaction; returns those applied.
 /// Refuses a database whose schema is newer than this binary.
 pub fn apply(conn: &mut Connection) -> StoreResult<Vec<Migration>> {
-    ensure_table(conn)?;
+    if let Some(refusal) = newer_schema(conn)? {
+        return Err(refusal);
+    }
     let migrations = embedded();
     let newest: i64 = conn.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
         [],
         |row| row.get(0),
     )?;
-    let known = migrations.last().map_or(0, |m| m.version);
-    if newest > known {
-        return Err(StoreError::NewerSchema {
-            found: newest,
-            known,
-        });
-    }
     let mut applied = Vec::new();
     for migration in migrations.into_iter().filter(|m| m.version > newest) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

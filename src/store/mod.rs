@@ -21,6 +21,7 @@ pub mod customers;
 pub mod export;
 pub mod health;
 pub mod keys;
+pub mod lock;
 pub mod migrations;
 pub mod outbox;
 pub mod passkeys;
@@ -56,8 +57,10 @@ pub enum StoreError {
     Inconsistent(String),
     /// The database file was written by a newer program.
     #[error(
-        "the database has schema version {found}, newer than this program knows ({known}); \
-         upgrade customer-area"
+        "the database has schema version {found}, newer than this customer-area ({}) knows \
+         ({known}): a newer version migrated it; install that version again, or restore the \
+         backup taken before the upgrade",
+        crate::VERSION
     )]
     NewerSchema { found: i64, known: i64 },
     /// A backup copy failed SQLite's integrity check.

@@ -183,9 +183,9 @@ fn customers_are_created_listed_shown_and_deleted_as_tables_or_json() {
     );
     assert_eq!(admin.json(&["customers", "show", &bob, "--json"]), created);
 
-    let deleted = admin.json(&["customers", "delete", &bob, "--json"]);
+    let deleted = admin.json(&["customers", "delete", &bob, "--yes", "--json"]);
     assert_eq!(deleted["result"], "deleted");
-    let out = admin.ok(&["customers", "delete", "ada@example.com"]);
+    let out = admin.ok(&["customers", "delete", "ada@example.com", "--yes"]);
     assert!(out.contains("deleted customer"), "{out}");
     assert_eq!(admin.json(&["customers", "list", "--json"])["total"], 0);
 }
@@ -209,7 +209,7 @@ fn failures_exit_non_zero_with_a_clear_message() {
         err.contains("no customer") && err.contains("nobody@example.com"),
         "{err}"
     );
-    let err = admin.fails(&["customers", "delete", "12345678901234"]);
+    let err = admin.fails(&["customers", "delete", "12345678901234", "--yes"]);
     assert!(err.contains("no customer"), "{err}");
     let err = admin.fails(&["customers", "import", "missing.csv"]);
     assert!(err.contains("missing.csv"), "{err}");
@@ -358,4 +358,90 @@ fn a_bad_header_is_reported_on_line_one() {
         "{err}"
     );
     assert_eq!(admin.row_counts()[0], ("customers", 0));
+}
+
+#[test]
+fn a_file_with_windows_line_endings_reports_the_lines_a_spreadsheet_shows() {
+    let admin = Admin::new();
+    let file = admin.write(
+        "crlf.csv",
+        "email,name\r\n\
+         good@example.com,Good\r\n\
+         not-an-email,Bad\r\n\
+         \"quoted\r\nbreak@example.com\",Multi\r\n\
+         also-bad,Bad\r\n",
+    );
+    let err = admin.fails(&["customers", "import", &file]);
+    for expected in ["line 3: email:", "line 4: email:", "line 6: email:"] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(
+        !err.contains("line 2:") && !err.contains("line 5:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn customers_delete_without_yes_refuses_when_standard_input_is_not_a_terminal() {
+    let admin = Admin::new();
+    admin.ok(&[
+        "customers",
+        "create",
+        "--email",
+        "kept@example.com",
+        "--name",
+        "Kept",
+    ]);
+    let err = admin.fails(&["customers", "delete", "kept@example.com"]);
+    assert!(
+        err.contains("standard input is not a terminal") && err.contains("--yes"),
+        "{err}"
+    );
+    assert_eq!(admin.json(&["customers", "list", "--json"])["total"], 1);
+}
+
+#[test]
+fn resend_activation_replaces_the_link_and_a_never_activated_customer_gets_no_farewell() {
+    let admin = Admin::new();
+    admin.ok(&[
+        "customers",
+        "create",
+        "--email",
+        "late@example.com",
+        "--name",
+        "Late",
+        "--identifier",
+        "late-1",
+    ]);
+    let out = admin.ok(&["customers", "resend-activation", "late-1"]);
+    assert!(out.contains("activation email queued"), "{out}");
+    let emails = || -> Vec<String> {
+        std::fs::read_dir(admin.dir.path().join("mail"))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
+    };
+    let secrets: Vec<String> = emails()
+        .iter()
+        .filter_map(|m| m.split("identifier=late-1&secret=").nth(1))
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect()
+        })
+        .collect();
+    assert_eq!(secrets.len(), 2, "two activation emails");
+    assert_ne!(secrets[0], secrets[1], "a new secret");
+
+    admin.ok(&["customers", "delete", "late-1", "--yes"]);
+    assert_eq!(
+        emails().len(),
+        2,
+        "no goodbye to an account never activated"
+    );
+    let err = admin.fails(&["customers", "resend-activation", "late-1"]);
+    assert!(
+        err.contains("no customer") || err.contains("no such customer"),
+        "{err}"
+    );
 }

@@ -49,6 +49,7 @@ mod lockout;
 mod mail_cli;
 mod openapi;
 mod operations;
+mod operator;
 mod outbox_hygiene;
 mod passkeys;
 mod password_reset;

@@ -1,0 +1,95 @@
+//! One server per database: `serve` holds an exclusive lock on a file beside the database
+//! (`<database>.lock`, holding its PID) for as long as it runs. The admin commands do not take
+//! it, so they keep working beside the server.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FlockOperation, flock};
+
+/// The lock held by a running server; released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct ServerLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Why the lock was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another customer-area serve (PID {pid}) is already running on the database {database} \
+         (it holds {lock}); one server per database"
+    )]
+    Held {
+        pid: String,
+        database: PathBuf,
+        lock: PathBuf,
+    },
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The lock file of `database`.
+pub fn path_for(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Takes the exclusive lock of `database` and writes this process's PID into it.
+pub fn acquire(database: &Path) -> Result<ServerLock, LockError> {
+    let path = path_for(database);
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        let mut pid = String::new();
+        let _ = file.read_to_string(&mut pid);
+        let pid = pid.trim();
+        return Err(LockError::Held {
+            pid: if pid.is_empty() { "unknown" } else { pid }.to_owned(),
+            database: database.to_owned(),
+            lock: path,
+        });
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(ServerLock { _file: file, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_one_database_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("area.db");
+        let held = acquire(&database).unwrap();
+        let err = acquire(&database).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("PID {}", std::process::id())),
+            "{err}"
+        );
+        drop(held);
+        acquire(&database).expect("free again once the holder is gone");
+    }
+}
