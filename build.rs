@@ -11,7 +11,7 @@ fn main() {
         .filter(|c| !c.trim().is_empty())
         .or_else(git_head)
         .unwrap_or_else(|| "unknown commit".to_owned());
-    println!("cargo:rustc-env=CUSTOMER_AREA_COMMIT={}", commit.trim());
+    println!("cargo:rustc-env=BUILT_FROM_COMMIT={}", commit.trim());
 }
 
 /// `commit <short hash>` of HEAD, with the files that move when HEAD does marked for a rebuild.

@@ -22,7 +22,7 @@
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (",
-    env!("CUSTOMER_AREA_COMMIT"),
+    env!("BUILT_FROM_COMMIT"),
     ")"
 );
 

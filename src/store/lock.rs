@@ -27,7 +27,13 @@ pub enum LockError {
         database: PathBuf,
         lock: PathBuf,
     },
-    #[error("cannot lock {path}: {source}")]
+    /// The lock file cannot be written for the reason the database could not be either.
+    #[error("the database {database} cannot be written: {condition}")]
+    Unwritable {
+        database: PathBuf,
+        condition: super::Unwritable,
+    },
+    #[error("cannot lock {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -44,9 +50,17 @@ pub fn path_for(database: &Path) -> PathBuf {
 /// Takes the exclusive lock of `database` and writes this process's PID into it.
 pub fn acquire(database: &Path) -> Result<ServerLock, LockError> {
     let path = path_for(database);
-    let io = |source| LockError::Io {
-        path: path.clone(),
-        source,
+    // A full disk or a read-only file system stops the lock file first: say so in the words
+    // the database's own check would use.
+    let io = |source| match super::health::diagnose(database) {
+        Some(condition) => LockError::Unwritable {
+            database: database.to_owned(),
+            condition,
+        },
+        None => LockError::Io {
+            path: path.clone(),
+            source,
+        },
     };
     if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
