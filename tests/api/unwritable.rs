@@ -233,15 +233,8 @@ async fn a_full_disk_answers_writes_503_keeps_reads_and_recovers_once_space_retu
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
-    let (status, body) = app.get_self(&token).await;
-    assert_eq!(status, StatusCode::OK, "reads go on: {body}");
-    assert_eq!(body["name"], "Test Customer");
-    let (status, retry, body) = health(&app).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["status"], "degraded", "{body}");
-    assert_eq!(body["database"], "full", "{body}");
+    let body = reads_go_on_and_health_says(&app, &token, "full").await;
     assert_eq!(body["error"], "unavailable", "{body}");
-    assert!(retry.is_some(), "a 503 from /healthz says when to retry");
 
     std::fs::remove_file(filler).unwrap();
     let (status, _, body) = health(&app).await;
@@ -332,14 +325,21 @@ async fn a_file_system_that_turns_read_only_under_the_server_answers_writes_503_
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
-    let (status, body) = app.get_self(&token).await;
+    reads_go_on_and_health_says(&app, &token, "read_only").await;
+}
+
+/// The customer's profile still reads, and `/healthz` answers 503 (with `Retry-After`) naming
+/// `condition`; answers the health body.
+async fn reads_go_on_and_health_says(app: &TestApp, token: &str, condition: &str) -> Value {
+    let (status, body) = app.get_self(token).await;
     assert_eq!(status, StatusCode::OK, "reads go on: {body}");
     assert_eq!(body["name"], "Test Customer");
-    let (status, retry, body) = health(&app).await;
+    let (status, retry, body) = health(app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "degraded", "{body}");
-    assert_eq!(body["database"], "read_only", "{body}");
+    assert_eq!(body["database"], condition, "{body}");
     assert!(retry.is_some(), "a 503 from /healthz says when to retry");
+    body
 }
 
 /// How many password-reset and sign-up requests wait in the journal.
