@@ -314,3 +314,8 @@ CREATE INDEX passkey_challenges_by_expiry ON passkey_challenges(expires_at);
 
 -- How a customer signed in (`password`, `passkey`), on `login_succeeded` events.
 ALTER TABLE activity ADD COLUMN method TEXT;
+
+-- migration: 9 subscriptions chosen at sign-up
+-- The lists a visitor opted in to on the sign-up form (ids separated by `;`), kept with the
+-- journaled request until it is resolved; recorded as consent with source `signup`.
+ALTER TABLE email_requests ADD COLUMN subscriptions TEXT;

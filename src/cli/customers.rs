@@ -9,8 +9,10 @@ use crate::store::customers::AdminView;
 pub enum Command {
     /// Create a pending customer and email them an activation link.
     Create {
+        /// The customer's email address (the activation link goes there).
         #[arg(long)]
         email: String,
+        /// The customer's name, as emails greet them.
         #[arg(long)]
         name: String,
         /// Public handle used in email links (generated when omitted).
@@ -28,18 +30,24 @@ pub enum Command {
     },
     /// List customers, optionally only those whose email or identifier contains TEXT.
     List {
+        /// Only customers whose email or identifier contains TEXT (indexed from 3 characters).
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
+        /// At most this many customers, newest first.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE)))]
         limit: u32,
+        /// Skip this many customers first (the next page).
         #[arg(long, default_value_t = 0)]
         offset: u32,
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Show one customer, found by id, identifier or email.
     Show {
+        /// The customer's id, identifier or email.
         key: String,
+        /// Print the customer as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -63,7 +71,10 @@ pub enum Command {
     },
     /// Print everything stored about a customer (found by id, identifier or email) as JSON:
     /// the same document as their own download, `GET /customers/self/export`.
-    Export { key: String },
+    Export {
+        /// The customer's id, identifier or email.
+        key: String,
+    },
     /// Create customers in bulk from a CSV file: all rows or none.
     Import(import::Args),
 }

@@ -8,15 +8,20 @@ pub enum Command {
         /// Only emails with this status.
         #[arg(long, value_parser = ["queued", "sent", "failed"])]
         status: Option<String>,
+        /// At most this many emails, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Put failed emails (all, or the one with ID) back in the queue and try them now; a failed
     /// email that carried a one-time code (activation, reset, email confirmation) has no
     /// body left and is not sent again.
-    Retry { id: Option<i64> },
+    Retry {
+        /// The email's ID, as `list` shows it (none: every failed email).
+        id: Option<i64>,
+    },
 }
 
 /// `customer-area outbox ...`.

@@ -14,8 +14,14 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let database_path = database.clone();
     let _lock =
         tokio::task::spawn_blocking(move || crate::store::lock::acquire(&database_path)).await??;
+    // Said in the banner, so that a typo in database.path is noticed at once rather than as a
+    // shop whose customers have all vanished.
+    let created = !database.exists();
     let app = App::build(loaded.config).await?;
     let mut banner = String::new();
+    if created {
+        banner += &format!("created new database at {}\n", database.display());
+    }
     for migration in app.applied_migrations() {
         banner += &format!(
             "applied migration {} ({})\n",

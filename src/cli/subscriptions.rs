@@ -7,20 +7,25 @@ pub enum Command {
     Add {
         /// Lower-case letters, digits, '_' and '-' (what customers and imports name it by).
         id: String,
+        /// The list's name, as the customer pages show it.
         #[arg(long)]
         name: String,
+        /// A sentence that says what the list sends, shown beside its name.
         #[arg(long, value_name = "TEXT")]
         description: Option<String>,
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// List the subscription lists.
     List {
+        /// Print the lists as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Print a list's members with their one-click unsubscribe URLs (JSON lines, or CSV).
     Members {
+        /// The list's id.
         id: String,
         /// CSV with a header row, formula-looking values defused, as the HTTP export.
         #[arg(long)]
@@ -28,7 +33,9 @@ pub enum Command {
     },
     /// Remove a list; its subscribers are opted out, and that is recorded as consent history.
     Remove {
+        /// The list's id.
         id: String,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -9,16 +9,24 @@ pub enum Command {
         /// Only events with this status.
         #[arg(long, value_parser = ["queued", "sent", "failed"])]
         status: Option<String>,
+        /// At most this many events, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Queue failed events (all, or the one with ID) again; the running server delivers them,
     /// with the same webhook-id as before.
-    Retry { id: Option<i64> },
+    Retry {
+        /// The event's ID, as `list` shows it (none: every failed event).
+        id: Option<i64>,
+    },
     /// Send a signed `ping` event to the configured endpoint URL now and say how it answered.
-    Test { url: String },
+    Test {
+        /// One of the `[[webhooks]]` URLs of the config (its secret signs the ping).
+        url: String,
+    },
 }
 
 /// `customer-area webhooks ...`.

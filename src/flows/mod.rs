@@ -69,7 +69,7 @@ pub use requests::{Requests, resolve_until};
 pub use reset::Resets;
 pub use security::{MAX_ACTIVITY_PAGE, Security, SessionView};
 pub use session::{Session, Sessions};
-pub use signup::{SignUp, SignUps};
+pub use signup::{SignUp, SignUps, switched_off as signup_switched_off};
 pub use unsubscribe::{CSV_HEADER, Member, MembersPage, Unsubscribed, Unsubscribes, csv_rows};
 pub use webhooks::{Announcer, Event, Webhooks};
 

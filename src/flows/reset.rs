@@ -37,6 +37,7 @@ impl Resets<'_> {
                 ip: Some(client.ip.to_string()),
                 user_agent: client.user_agent.clone(),
                 language: None,
+                subscriptions: Vec::new(),
             })
             .await
     }

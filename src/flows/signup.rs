@@ -1,11 +1,12 @@
-use std::net::IpAddr;
+use std::collections::BTreeSet;
 
 use url::Url;
 
-use crate::domain::{EmailAddress, Language, ProfileChanges, ProfileField, Status};
+use crate::domain::{Client, EmailAddress, Language, ListId, ProfileChanges, ProfileField, Status};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::requests::{Request, RequestKind};
+use crate::store::subscriptions::{self, ConsentSource};
 use crate::store::{StoreError, StoreResult, customers, outbox};
 use crate::throttle::IpBudget;
 
@@ -18,6 +19,15 @@ pub struct SignUp {
     pub activate_uri: Option<Url>,
     /// The language the visitor's browser prefers among those the emails exist in.
     pub language: Option<Language>,
+    /// The lists the visitor opted in to on the sign-up form.
+    pub subscriptions: BTreeSet<ListId>,
+}
+
+/// The answer to a sign-up while `auth.allow_signup` is off: a 404 that names the setting.
+pub fn switched_off() -> AppError {
+    AppError::NotFound(
+        "sign-up is switched off: the retailer has not set auth.allow_signup = true".into(),
+    )
 }
 
 flow_handle!(
@@ -32,20 +42,40 @@ impl SignUps<'_> {
     /// have one (with a hint to reset the password), a pending one gets a fresh activation link.
     /// Like a password reset, the request is stored and answered alike for every address and
     /// resolved in the background, within the IP's budget and the address's email allowance.
-    pub async fn sign_up(&self, signup: SignUp, ip: IpAddr) -> Result<(), AppError> {
+    ///
+    /// Lists opted in to must exist (422 naming the first that does not, for every address
+    /// alike); they are given, with a consent record of source `signup`, only to an account
+    /// this sign-up creates: a sign-up for an address that already has one changes nothing.
+    pub async fn sign_up(&self, signup: SignUp, client: &Client) -> Result<(), AppError> {
         if !self.config.auth.allow_signup {
-            return Err(AppError::NotFound("there is no such endpoint".into()));
+            return Err(switched_off());
         }
-        self.throttles.check_ip(IpBudget::Emails, ip)?;
+        self.throttles.check_ip(IpBudget::Emails, client.ip)?;
+        let subscriptions: BTreeSet<String> =
+            signup.subscriptions.iter().map(|l| l.to_string()).collect();
+        if !subscriptions.is_empty() {
+            let wanted = subscriptions.clone();
+            let unknown = self
+                .store
+                .read(move |conn| super::profile::first_unknown_list(conn, &wanted))
+                .await?;
+            if let Some(unknown) = unknown {
+                return Err(AppError::field(
+                    "subscriptions",
+                    format!("there is no subscription list `{unknown}`"),
+                ));
+            }
+        }
         self.requests()
             .journal_request(Request {
                 kind: RequestKind::SignUp,
                 email: signup.email.as_str().to_owned(),
                 name: signup.name,
                 link_base: signup.activate_uri.map(|u| u.to_string()),
-                ip: None,
-                user_agent: None,
+                ip: Some(client.ip.to_string()),
+                user_agent: client.user_agent.clone(),
                 language: signup.language.map(String::from),
+                subscriptions: subscriptions.into_iter().collect(),
             })
             .await
     }
@@ -60,6 +90,7 @@ impl SignUps<'_> {
         name: Option<String>,
         activate_uri: Option<&Url>,
         language: Option<Language>,
+        chosen: (&[String], Option<&Client>),
     ) -> StoreResult<bool> {
         match customers::find_for_login(tx, email)? {
             Some(existing) if existing.status == Status::Active => {
@@ -105,6 +136,15 @@ impl SignUps<'_> {
                 };
                 let (id, identifier) = customers::insert_pending(tx, &new)?;
                 self.announcer.announce(tx, super::Event::Created, &id)?;
+                // Lists removed since the request was answered are left out.
+                let (lists, client) = chosen;
+                let mut wanted = BTreeSet::new();
+                for list in lists {
+                    if subscriptions::list_exists(tx, list)? {
+                        wanted.insert(list.clone());
+                    }
+                }
+                subscriptions::replace(tx, &id, &wanted, ConsentSource::Signup, client)?;
                 self.activations().queue_activation(
                     tx,
                     &id,

@@ -143,6 +143,7 @@ pub async fn sign_up(
         .required_parsed("name", |raw| ProfileField::Name.parse(raw))
         .flatten();
     let activate_uri = body.optional_parsed("activate_uri", |raw| services.links().resolve(raw));
+    let subscriptions = super::admin::subscriptions_field(&mut body).unwrap_or_default();
     let email = body.finish_with(email)?;
     services
         .sign_ups()
@@ -152,8 +153,9 @@ pub async fn sign_up(
                 name,
                 activate_uri,
                 language,
+                subscriptions,
             },
-            client.ip,
+            &client,
         )
         .await?;
     Ok(ok_result("email_sent"))

@@ -141,9 +141,12 @@ fn customer_routes(
             .and(client::client(trusted.clone()))
             .and(body::form_body())
             .and_then(shop::unsubscribe),
-        // Only with auth.allow_signup; otherwise it does not exist.
-        signup_enabled(services)
-            .and(visitor(&SIGN_UP))
+        // Only with auth.allow_signup; otherwise 404 naming the setting, before the body is read.
+        at(&SIGN_UP)
+            .and(signup_enabled(services))
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
+            .and(json_object())
             .and(warp::header::optional::<String>("accept-language"))
             .and_then(customers::sign_up),
         passkey_routes(services),
@@ -187,11 +190,23 @@ fn passkey_routes(
     route::only_when(services.passkeys().enabled()).and(routes)
 }
 
-/// Passes only when sign-up is on; otherwise the request is treated as an unknown route.
+/// Passes only when sign-up is on; otherwise a 404 that says which setting switched it off, so
+/// a shop's developer is not left guessing at a typo in the path.
 fn signup_enabled(
     services: &Services,
 ) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    route::only_when(services.config().auth.allow_signup)
+    let enabled = services.config().auth.allow_signup;
+    warp::any()
+        .and_then(move || async move {
+            if enabled {
+                Ok(())
+            } else {
+                Err(warp::reject::custom(error::ApiRejection(
+                    crate::flows::signup_switched_off(),
+                )))
+            }
+        })
+        .untuple_one()
 }
 
 /// The back office under `/admin`, behind [`admin_gate`].

@@ -17,8 +17,11 @@ const LOW_SPACE_BYTES: u64 = 1 << 20;
 pub enum Unwritable {
     /// The file system holding the database has no space left.
     Full,
-    /// The file system holding the database is read-only, or the file may not be written.
+    /// The file system holding the database is read-only.
     ReadOnly,
+    /// This user may not write the database file or the directory holding it (where SQLite
+    /// keeps its `-wal` and `-shm` files): a file restored as another user, say.
+    Denied,
 }
 
 impl Unwritable {
@@ -27,6 +30,7 @@ impl Unwritable {
         match self {
             Unwritable::Full => "full",
             Unwritable::ReadOnly => "read_only",
+            Unwritable::Denied => "permission_denied",
         }
     }
 }
@@ -35,8 +39,11 @@ impl std::fmt::Display for Unwritable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Unwritable::Full => "the disk holding it is full",
-            Unwritable::ReadOnly => {
-                "it is read-only (a read-only file system, or a file this user may not write)"
+            Unwritable::ReadOnly => "it is on a read-only file system",
+            Unwritable::Denied => {
+                "permission denied: this user may not write the file or the directory holding it \
+                 (SQLite writes its -wal and -shm files beside it); give both to the service's \
+                 user (chown)"
             }
         })
     }
@@ -53,6 +60,7 @@ pub(super) struct WriteHealth {
 const WRITABLE: u8 = 0;
 const FULL: u8 = 1;
 const READ_ONLY: u8 = 2;
+const DENIED: u8 = 3;
 
 impl WriteHealth {
     pub(super) fn new(path: &Path) -> WriteHealth {
@@ -67,6 +75,7 @@ impl WriteHealth {
         match self.last.load(Ordering::Relaxed) {
             FULL => Some(Unwritable::Full),
             READ_ONLY => Some(Unwritable::ReadOnly),
+            DENIED => Some(Unwritable::Denied),
             _ => None,
         }
     }
@@ -79,6 +88,7 @@ impl WriteHealth {
             Ok(_) => WRITABLE,
             Err(StoreError::Unwritable(Unwritable::Full)) => FULL,
             Err(StoreError::Unwritable(Unwritable::ReadOnly)) => READ_ONLY,
+            Err(StoreError::Unwritable(Unwritable::Denied)) => DENIED,
             Err(_) => return result,
         };
         let before = self.last.swap(state, Ordering::Relaxed);
@@ -93,11 +103,16 @@ impl WriteHealth {
 
     /// An I/O error is what a full or read-only file system gives at some steps of a write
     /// (SQLite says SQLITE_FULL or SQLITE_READONLY only at others): the file system tells which.
-    fn explain(&self, err: StoreError) -> StoreError {
+    /// SQLITE_READONLY is also what a file this user may not write gives: told apart likewise.
+    pub(super) fn explain(&self, err: StoreError) -> StoreError {
         match &err {
             StoreError::Sqlite(e) if is_io_error(e) => match diagnose(&self.path) {
                 Some(condition) => StoreError::Unwritable(condition),
                 None => err,
+            },
+            StoreError::Unwritable(Unwritable::ReadOnly) => match diagnose(&self.path) {
+                Some(Unwritable::Denied) => StoreError::Unwritable(Unwritable::Denied),
+                _ => err,
             },
             _ => err,
         }
@@ -123,20 +138,30 @@ pub fn diagnose(database: &Path) -> Option<Unwritable> {
     if stat.f_bavail.saturating_mul(stat.f_frsize) < LOW_SPACE_BYTES {
         return Some(Unwritable::Full);
     }
-    refuses_writes(database).then_some(Unwritable::ReadOnly)
+    refuses_writes(database).or_else(|| denies_directory(dir))
 }
 
-/// Whether the kernel refuses to open the database for writing. A file system that an error
-/// turned read-only under open files (ext4's `errors=remount-ro`) may still be mounted `rw` as
-/// far as `statvfs` tells, and so may a file this user may not write; opening it for writing,
-/// without writing a byte, says which holds.
-fn refuses_writes(database: &Path) -> bool {
+/// Why the kernel refuses to open the database for writing, if it does. A file system that an
+/// error turned read-only under open files (ext4's `errors=remount-ro`) may still be mounted
+/// `rw` as far as `statvfs` tells; opening the file for writing, without writing a byte, says.
+fn refuses_writes(database: &Path) -> Option<Unwritable> {
     match std::fs::OpenOptions::new().write(true).open(database) {
-        Ok(_) => false,
-        Err(e) => matches!(
-            e.kind(),
-            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
-        ),
+        Ok(_) => None,
+        Err(e) => match e.kind() {
+            std::io::ErrorKind::ReadOnlyFilesystem => Some(Unwritable::ReadOnly),
+            std::io::ErrorKind::PermissionDenied => Some(Unwritable::Denied),
+            _ => None,
+        },
+    }
+}
+
+/// Whether this user may not create files in `dir`, as SQLite must for the `-wal` and `-shm`
+/// files of a database in WAL mode.
+fn denies_directory(dir: &Path) -> Option<Unwritable> {
+    match rustix::fs::access(dir, rustix::fs::Access::WRITE_OK) {
+        Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => Some(Unwritable::Denied),
+        Err(rustix::io::Errno::ROFS) => Some(Unwritable::ReadOnly),
+        _ => None,
     }
 }
 

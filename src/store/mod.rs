@@ -177,6 +177,12 @@ impl Store {
             conn.set_prepared_statement_cache_capacity(64);
             Ok(())
         });
+        // One connection first, by hand: a database this user may not open or set up fails
+        // here at once, where the pool would retry it until its timeout, logging every try.
+        r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            cause: e.to_string(),
+        })?;
         let pool = Pool::builder()
             .max_size(settings.pool_size.get())
             .min_idle(Some(1))
@@ -257,8 +263,8 @@ impl Store {
     /// Checks with a one-page write that the database takes writes (blocking; at start-up).
     pub fn check_writable(&self) -> StoreResult<()> {
         let mut conn = self.connection()?;
-        self.health
-            .record(write_tx(&mut conn, |tx| health::probe(tx)))
+        // Named, not logged: the caller says it once, in the line it stops with.
+        write_tx(&mut conn, |tx| health::probe(tx)).map_err(|e| self.health.explain(e))
     }
 
     /// Runs `work` on the writer thread outside any transaction, once every write queued

@@ -41,6 +41,8 @@ pub struct Request {
     pub user_agent: Option<String>,
     /// The language the visitor's browser asked for (a sign-up's emails are written in it).
     pub language: Option<String>,
+    /// The lists a sign-up opted in to (ids; empty for a password reset).
+    pub subscriptions: Vec<String>,
 }
 
 /// A stored request waiting to be resolved; `request` is `None` for a kind this program does
@@ -55,8 +57,8 @@ pub struct Pending {
 pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
     conn.prepare_cached(
         "INSERT INTO email_requests
-             (kind, email, name, link_base, created_at, ip, user_agent, language)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             (kind, email, name, link_base, created_at, ip, user_agent, language, subscriptions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         request.kind.name(),
@@ -66,7 +68,8 @@ pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
         now(),
         request.ip,
         request.user_agent,
-        request.language
+        request.language,
+        (!request.subscriptions.is_empty()).then(|| request.subscriptions.join(";"))
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -74,7 +77,8 @@ pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
 /// The oldest `limit` requests still to resolve, oldest first.
 pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
     let mut statement = conn.prepare_cached(
-        "SELECT id, kind, email, name, link_base, ip, user_agent, language FROM email_requests
+        "SELECT id, kind, email, name, link_base, ip, user_agent, language, subscriptions
+         FROM email_requests
          ORDER BY id LIMIT ?1",
     )?;
     let rows = statement.query_map([limit], |row| {
@@ -89,6 +93,11 @@ pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
                 ip: row.get(5).unwrap_or_default(),
                 user_agent: row.get(6).unwrap_or_default(),
                 language: row.get(7).unwrap_or_default(),
+                subscriptions: row
+                    .get::<_, Option<String>>(8)
+                    .unwrap_or_default()
+                    .map(|lists| lists.split(';').map(str::to_owned).collect())
+                    .unwrap_or_default(),
             }),
         })
     })?;
@@ -167,6 +176,7 @@ mod tests {
             ip: Some("192.0.2.1".into()),
             user_agent: Some("Agent/1".into()),
             language: Some("fr".into()),
+            subscriptions: vec!["newsletter".into(), "box-bulletin".into()],
         };
         let first = journal(&conn, &request("a@example.com")).unwrap();
         journal(&conn, &request("b@example.com")).unwrap();

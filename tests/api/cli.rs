@@ -181,6 +181,10 @@ async fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
         banner.contains("mail goes to  files in outbox/"),
         "{banner}"
     );
+    assert!(
+        banner.contains("created new database at customer-area.db"),
+        "a new, empty database is said in the banner: {banner}"
+    );
     assert!(dir.path().join("customer-area.db").exists());
 
     let health = std::net::TcpStream::connect(format!("127.0.0.1:{port}"));
@@ -198,4 +202,24 @@ async fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     // The WAL was checkpointed into the main file on the way out.
     let wal = dir.path().join("customer-area.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
+
+#[tokio::test]
+async fn serve_on_an_existing_database_does_not_call_it_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = run(dir.path(), &["migrate"], &[]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let Serving {
+        mut child, banner, ..
+    } = Binary::new().in_dir(dir.path()).serve();
+    sigterm(&child);
+    eventually(Duration::from_secs(15), "serve stops after SIGTERM", || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await;
+    assert!(
+        banner.contains("database      customer-area.db"),
+        "{banner}"
+    );
+    assert!(!banner.contains("created new database"), "{banner}");
 }

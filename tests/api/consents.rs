@@ -11,7 +11,16 @@ const TOKEN: &str = "admin-token-for-tests-0123456789";
 const BROWSER: &str = "Consent-Browser/2.0";
 
 async fn app_with_list() -> TestApp {
-    let app = spawn_app_with(|c| c.admin.api_token = Secret::new(TOKEN)).await;
+    app_with_list_and(|_| {}).await
+}
+
+/// [`app_with_list`], with `change` made to the config too.
+async fn app_with_list_and(change: impl FnOnce(&mut customer_area::config::Config)) -> TestApp {
+    let app = spawn_app_with(|c| {
+        c.admin.api_token = Secret::new(TOKEN);
+        change(c);
+    })
+    .await;
     let (status, body) = app
         .call(
             Method::POST,
@@ -146,4 +155,69 @@ async fn ledger_entries_are_never_changed_and_leave_only_with_their_customer() {
         .query_row("SELECT count(*) FROM consent_records", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn lists_chosen_at_sign_up_are_recorded_with_source_signup_for_a_new_account_only() {
+    let app = app_with_list_and(|c| c.auth.allow_signup = true).await;
+    let sign_up = |email: &'static str, lists: Value| {
+        app.client
+            .post(app.url("/customers/signup"))
+            .header("user-agent", BROWSER)
+            .json(&json!({"email": email, "name": "Joiner", "subscriptions": lists}))
+            .send()
+    };
+    // An unknown list is refused by name, whatever the address.
+    let refused = sign_up("joiner@example.com", json!(["newsletter", "nope"]))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["fields"]["subscriptions"].is_string(), "{body}");
+
+    let answered = sign_up("joiner@example.com", json!(["newsletter"]))
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    let mail = app.wait_for_email("joiner@example.com", "Activate").await;
+    let link = "https://shop.example.com/activate";
+    let (status, body) = app
+        .post(
+            "/customers/activate",
+            json!({
+                "identifier": mail.link_param(link, "identifier"),
+                "secret": mail.link_param(link, "secret"),
+                "password": crate::common::PASSWORD,
+                "password_check": crate::common::PASSWORD,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = app
+        .token("joiner@example.com", crate::common::PASSWORD)
+        .await;
+    let (_, customer) = app.get_self(&token).await;
+    assert_eq!(
+        customer["subscriptions"][0]["id"], "newsletter",
+        "{customer}"
+    );
+    assert_eq!(
+        summary(&ledger(&app, "joiner@example.com").await),
+        [(
+            "in".to_owned(),
+            "signup".to_owned(),
+            Some("127.0.0.1".to_owned()),
+            Some(BROWSER.to_owned())
+        )]
+    );
+
+    // A sign-up for an address that has an account subscribes it to nothing.
+    app.active_customer("member@example.com").await;
+    let again = sign_up("member@example.com", json!(["newsletter"]))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    app.wait_for_email("member@example.com", "already have")
+        .await;
+    assert!(ledger(&app, "member@example.com").await.is_empty());
 }

@@ -349,3 +349,84 @@ async fn reset_emails_held_back_by_the_address_allowance_or_a_pending_account_ar
         "one reset email, for the first request"
     );
 }
+
+#[tokio::test]
+async fn sign_up_emails_held_back_by_the_address_allowance_are_counted() {
+    let app = crate::common::spawn_app_with(|c| c.auth.allow_signup = true).await;
+    let signup = || {
+        app.post(
+            "/customers/signup",
+            serde_json::json!({"email": "eager@example.com", "name": "Eager"}),
+        )
+    };
+    assert_eq!(signup().await.0, reqwest::StatusCode::OK);
+    assert_eq!(signup().await.0, reqwest::StatusCode::OK);
+    crate::common::eventually(PATIENCE, "the sign-up suppression counted", || async {
+        (suppressed(&app, "signup", "address_allowance").await == Some(1)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.queued("activation"),
+        1,
+        "one activation email, for the first sign-up"
+    );
+}
+
+/// `serve` run as `nobody` from a copy of the binary in `dir` (which nobody can reach), on
+/// `dir/area.db`.
+fn serve_as_nobody(dir: &Path) -> Output {
+    use std::os::unix::process::CommandExt;
+    let binary = dir.join("customer-area");
+    std::fs::copy(crate::common::binary::PATH, &binary).unwrap();
+    std::process::Command::new(&binary)
+        .args(["serve", "--config"])
+        .arg(dir.join("area.toml"))
+        .env("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn serve_as_a_user_who_may_not_write_the_database_says_permission_denied_in_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    if !rustix::process::geteuid().is_root() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs as root: the permission test must run"
+        );
+        eprintln!("\n!!! SKIPPED: the permission-denied test needs root to run serve as nobody\n");
+        return;
+    }
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // A file restored as root into the service's directory; then a directory the service's
+    // user may not create the -wal and -shm files in.
+    for (dir_mode, file_mode) in [(0o777, 0o644), (0o755, 0o666)] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_file(dir.path(), "area.toml", "[database]\npath = \"area.db\"\n");
+        assert!(run(&config, &["migrate"]).status.success());
+        let database = dir.path().join("area.db");
+        mode(dir.path(), dir_mode);
+        mode(&database, file_mode);
+
+        let output = serve_as_nobody(dir.path());
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "one line, no pool retrying first: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "the database {} cannot be written",
+                database.display()
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("permission denied"), "{stderr}");
+    }
+}

@@ -8,7 +8,7 @@ use std::num::NonZero;
 const LINK: &str = "https://shop.example.com/activate";
 
 #[tokio::test]
-async fn with_sign_up_off_the_endpoint_does_not_exist() {
+async fn with_sign_up_off_the_endpoint_answers_404_naming_the_setting() {
     let app = spawn_app().await;
     let unknown = app.post("/customers/nowhere", json!({})).await;
     let signup = app
@@ -18,7 +18,24 @@ async fn with_sign_up_off_the_endpoint_does_not_exist() {
         )
         .await;
     assert_eq!(signup.0, StatusCode::NOT_FOUND);
-    assert_eq!(signup, unknown);
+    assert_eq!(signup.1["error"], unknown.1["error"]);
+    let message = signup.1["message"].as_str().unwrap_or_default();
+    assert!(message.contains("auth.allow_signup"), "{message}");
+    // Said before the body is read: a malformed body gets the same word, and nothing is sent.
+    let malformed = app
+        .client
+        .post(app.url("/customers/signup"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        malformed.json::<serde_json::Value>().await.unwrap(),
+        signup.1
+    );
+    assert_eq!(app.queued("activation"), 0);
 }
 
 #[tokio::test]

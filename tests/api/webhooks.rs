@@ -203,6 +203,29 @@ async fn a_500_then_200_delivers_the_same_webhook_id_twice_and_is_counted() {
     assert_eq!(listed[0].attempts, 2);
 }
 
+#[tokio::test]
+async fn a_429_with_retry_after_is_tried_again_no_sooner_than_asked() {
+    let receiver = Receiver::start().await;
+    receiver.answer_next(&[429]);
+    receiver.ask_retry_after(4);
+    // The backoff alone would try again within 2 s (1 s doubled once, jittered below it).
+    let app = spawn_app_with(|c| {
+        with_hooks(c, &[&receiver]);
+        c.webhook_delivery.retry_max_seconds = NonZero::new(10).unwrap();
+    })
+    .await;
+    app.create_customer("patient@example.com", "Patient").await;
+    wait_for_events(&receiver, 1).await;
+    let all = receiver.deliveries();
+    assert_eq!(all.iter().map(|d| d.status).collect::<Vec<_>>(), [429, 200]);
+    assert_eq!(all[0].id, all[1].id);
+    let waited = all[1].at - all[0].at;
+    assert!(
+        waited >= std::time::Duration::from_secs(4),
+        "tried again after {waited:?}, sooner than Retry-After asked"
+    );
+}
+
 async fn metrics(app: &TestApp) -> (StatusCode, String) {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     (response.status(), response.text().await.unwrap())

@@ -77,7 +77,7 @@ fn schemas() -> Value {
         ),
         "DoReset": closed(&[("email", text()), ("code", text())], &["email", "code"]),
         "NewEmailConfirm": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
-        "SignUp": closed(&[("email", text()), ("name", text()), ("activate_uri", nullable())], &["email", "name"]),
+        "SignUp": closed(&[("email", text()), ("name", text()), ("activate_uri", nullable()), ("subscriptions", list_ids(LIST_IDS))], &["email", "name"]),
         "ResetToken": closed(
             &[("token", described(text(), "A JWT (HS256, signed with the code) whose claim `passphrase` is the new password."))],
             &["token"],
@@ -220,7 +220,7 @@ fn schemas() -> Value {
         "HealthProblem": closed(
             &[
                 ("status", described(one_of(&["degraded", "down"]), "`degraded`: reads go on, writes answer 503 `unavailable`; `down`: the database does not answer.")),
-                ("database", described(one_of(&["full", "read_only", "unreachable"]), "`full`: no space left on its disk; `read_only`: its file system or file cannot be written; `unreachable`: it does not answer.")),
+                ("database", described(one_of(&["full", "read_only", "permission_denied", "unreachable"]), "`full`: no space left on its disk; `read_only`: its file system is read-only; `permission_denied`: this user may not write the file or its directory; `unreachable`: it does not answer.")),
                 ("error", one_of(&["unavailable"])),
                 ("message", text()),
             ],

@@ -23,6 +23,8 @@ pub struct Delivery {
     pub verified: bool,
     /// The status it was answered with.
     pub status: u16,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Delivery {
@@ -37,8 +39,10 @@ impl Delivery {
 #[derive(Default)]
 struct State {
     deliveries: Vec<Delivery>,
-    /// Statuses (with an optional extra header line) to answer before the default 200.
+    /// Statuses to answer before the default 200.
     plan: VecDeque<u16>,
+    /// A `Retry-After` value (seconds) sent with every answer that is not 2xx.
+    retry_after: Option<u32>,
     down: bool,
     /// Connections refused while down.
     refused: usize,
@@ -133,6 +137,11 @@ impl Receiver {
         self.state.lock().unwrap().plan.extend(statuses);
     }
 
+    /// Send `Retry-After: seconds` with every answer that is not 2xx.
+    pub fn ask_retry_after(&self, seconds: u32) {
+        self.state.lock().unwrap().retry_after = Some(seconds);
+    }
+
     /// Every request answered so far, in arrival order.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.state.lock().unwrap().deliveries.clone()
@@ -206,7 +215,7 @@ async fn serve(
             header("webhook-signature"),
         );
         let verified = verify(&key, &id, &timestamp, &body, &signature);
-        let status = {
+        let (status, retry_after) = {
             let mut state = state.lock().unwrap();
             if state.down {
                 state.refused += 1;
@@ -224,10 +233,14 @@ async fn serve(
                 body,
                 verified,
                 status,
+                at: std::time::Instant::now(),
             });
-            status
+            (status, state.retry_after.filter(|_| status >= 300))
         };
-        let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+        let retry_after = retry_after
+            .map(|seconds| format!("retry-after: {seconds}\r\n"))
+            .unwrap_or_default();
+        let answer = format!("HTTP/1.1 {status} X\r\n{retry_after}content-length: 0\r\n\r\n");
         stream.write_all(answer.as_bytes()).await?;
     }
 }
