@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::{StoreResult, now};
 
@@ -70,14 +70,15 @@ pub fn enqueue(conn: &Connection, event: &NewEvent<'_>) -> StoreResult<()> {
     Ok(())
 }
 
-/// The oldest queued event of `endpoint`, due or not: an endpoint receives its events in the
-/// order they were committed, so a later one never overtakes it.
-pub fn next_for(conn: &Connection, endpoint: &str) -> StoreResult<Option<Due>> {
-    conn.prepare_cached(
+/// The oldest `limit` queued events of `endpoint`, due or not, oldest first: an endpoint
+/// receives its events in the order they were committed, so a later one never overtakes one
+/// before it.
+pub fn next_for(conn: &Connection, endpoint: &str, limit: u32) -> StoreResult<Vec<Due>> {
+    let mut statement = conn.prepare_cached(
         "SELECT id, webhook_id, body, attempts, next_attempt_ms, created_at FROM webhook_outbox
-         WHERE endpoint = ?1 AND status = 'queued' ORDER BY id LIMIT 1",
-    )?
-    .query_row([endpoint], |row| {
+         WHERE endpoint = ?1 AND status = 'queued' ORDER BY id LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![endpoint, limit], |row| {
         Ok(Due {
             id: row.get(0)?,
             webhook_id: row.get(1)?,
@@ -86,18 +87,20 @@ pub fn next_for(conn: &Connection, endpoint: &str) -> StoreResult<Option<Due>> {
             next_attempt_ms: row.get(4)?,
             created_at: row.get(5)?,
         })
-    })
-    .optional()
-    .map_err(Into::into)
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Marks an event delivered.
-pub fn mark_sent(conn: &Connection, id: i64) -> StoreResult<()> {
-    conn.prepare_cached(
+/// Marks events delivered.
+pub fn mark_sent(conn: &Connection, ids: &[i64]) -> StoreResult<()> {
+    let mut statement = conn.prepare_cached(
         "UPDATE webhook_outbox SET status = 'sent', attempts = attempts + 1, last_error = NULL,
              sent_at = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, now()])?;
+    )?;
+    let now = now();
+    for id in ids {
+        statement.execute(params![id, now])?;
+    }
     Ok(())
 }
 

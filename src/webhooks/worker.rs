@@ -16,6 +16,8 @@ use crate::store::{Store, now};
 /// Even without a wake-up, look for events this often (queued by an admin command, or made
 /// due again by `webhooks retry`).
 const POLL: Duration = Duration::from_secs(1);
+/// Events of one endpoint read, delivered and recorded together.
+const BATCH: u32 = 64;
 
 /// What one attempt came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,17 +213,22 @@ impl Worker {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let key = label.clone();
-            let wait = match self.store.read(move |c| webhooks::next_for(c, &key)).await {
-                Ok(Some(due)) if due.next_attempt_ms <= now_ms() => {
-                    tokio::select! {
-                        _ = self.deliver(&endpoint, &label, due) => continue,
-                        _ = stopped.wait_for(|s| *s) => return,
+            let wait = match self
+                .store
+                .read(move |c| webhooks::next_for(c, &key, BATCH))
+                .await
+            {
+                Ok(batch) => match batch.first() {
+                    Some(first) if first.next_attempt_ms <= now_ms() => {
+                        self.deliver(&endpoint, &label, batch, &mut stopped).await;
+                        continue;
                     }
-                }
-                Ok(Some(due)) => {
-                    Duration::from_millis((due.next_attempt_ms - now_ms()).max(0) as u64).min(POLL)
-                }
-                Ok(None) => POLL,
+                    Some(first) => {
+                        Duration::from_millis((first.next_attempt_ms - now_ms()).max(0) as u64)
+                            .min(POLL)
+                    }
+                    None => POLL,
+                },
                 Err(e) => {
                     tracing::warn!(endpoint = %label, error = %e, "cannot read the webhook outbox");
                     POLL
@@ -235,43 +242,65 @@ impl Worker {
         }
     }
 
-    /// Makes one attempt at `due` and records its outcome.
-    async fn deliver(&self, endpoint: &Endpoint, label: &str, due: Due) {
-        let attempt = self
-            .sender
-            .attempt(endpoint, &due.webhook_id, &due.body)
+    /// Attempts the events of `batch` in order while they are due, up to the first that is not
+    /// delivered, and records every outcome in one write: a run of deliveries costs the writer
+    /// one commit, not one each. An attempt under way when `stopped` is abandoned (made again
+    /// at the next start, with the same `webhook-id`); those delivered before it are recorded.
+    async fn deliver(
+        &self,
+        endpoint: &Endpoint,
+        label: &str,
+        batch: Vec<Due>,
+        stopped: &mut watch::Receiver<bool>,
+    ) {
+        let mut sent = Vec::new();
+        let mut failed = None;
+        for due in batch {
+            if due.next_attempt_ms > now_ms() {
+                break;
+            }
+            let attempt = tokio::select! {
+                attempt = self.sender.attempt(endpoint, &due.webhook_id, &due.body) => attempt,
+                _ = stopped.wait_for(|s| *s) => break,
+            };
+            self.metrics.observe_webhook(label, attempt.label());
+            match attempt {
+                Attempt::Delivered(_) => sent.push(due.id),
+                Attempt::Retry { error, retry_after } => {
+                    let max_age = (self.settings.max_age_hours.get() * 3600) as i64;
+                    let retry_at = (now() - due.created_at < max_age)
+                        .then(|| now_ms() + self.delay(due.attempts, retry_after));
+                    let error = match retry_at {
+                        Some(_) => error,
+                        None => format!("gave up after {} attempts: {error}", due.attempts + 1),
+                    };
+                    tracing::info!(endpoint = %label, webhook_id = %due.webhook_id, %error, "webhook not delivered");
+                    failed = Some((due.id, error, retry_at));
+                    break;
+                }
+                Attempt::Failed(error) => {
+                    tracing::warn!(endpoint = %label, webhook_id = %due.webhook_id, %error, "webhook refused; not retried");
+                    failed = Some((due.id, error, None));
+                    break;
+                }
+            }
+        }
+        if sent.is_empty() && failed.is_none() {
+            return;
+        }
+        let recorded = self
+            .store
+            .write(move |tx| {
+                webhooks::mark_sent(tx, &sent)?;
+                if let Some((id, error, retry_at)) = &failed {
+                    webhooks::mark_attempt_failed(tx, *id, error, *retry_at)?;
+                }
+                Ok(())
+            })
             .await;
-        self.metrics.observe_webhook(label, attempt.label());
-        let id = due.id;
-        let recorded = match attempt {
-            Attempt::Delivered(_) => {
-                self.store
-                    .write(move |tx| webhooks::mark_sent(tx, id))
-                    .await
-            }
-            Attempt::Retry { error, retry_after } => {
-                let max_age = (self.settings.max_age_hours.get() * 3600) as i64;
-                let retry_at = (now() - due.created_at < max_age)
-                    .then(|| now_ms() + self.delay(due.attempts, retry_after));
-                let error = match retry_at {
-                    Some(_) => error,
-                    None => format!("gave up after {} attempts: {error}", due.attempts + 1),
-                };
-                tracing::info!(endpoint = %label, webhook_id = %due.webhook_id, %error, "webhook not delivered");
-                self.store
-                    .write(move |tx| webhooks::mark_attempt_failed(tx, id, &error, retry_at))
-                    .await
-            }
-            Attempt::Failed(error) => {
-                tracing::warn!(endpoint = %label, webhook_id = %due.webhook_id, %error, "webhook refused; not retried");
-                self.store
-                    .write(move |tx| webhooks::mark_attempt_failed(tx, id, &error, None))
-                    .await
-            }
-        };
         if let Err(e) = recorded {
-            // The attempt is made again: at least once, with the same webhook-id.
-            tracing::warn!(endpoint = %label, error = %e, "cannot record a webhook attempt");
+            // The attempts are made again: at least once, with the same webhook-id.
+            tracing::warn!(endpoint = %label, error = %e, "cannot record webhook attempts");
             tokio::time::sleep(POLL).await;
         }
     }
