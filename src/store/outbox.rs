@@ -121,12 +121,23 @@ pub fn mark_retry(
 /// Drops every email still queued for `recipient` (an account being deleted); returns how
 /// many.
 pub fn drop_queued_for(conn: &Connection, recipient: &str) -> StoreResult<usize> {
-    Ok(conn
-        // An email the worker is sending right now (leased) stays: its outcome is written back.
+    let now = now();
+    let dropped = conn
         .prepare_cached(
             "DELETE FROM outbox WHERE recipient = ?1 AND status = 'queued' AND locked_until <= ?2",
         )?
-        .execute(rusqlite::params![recipient, now()])?)
+        .execute(params![recipient, now])?;
+    // An email the worker is sending right now (leased) keeps its row, so that the outcome has
+    // somewhere to go, but leaves the queue with its body: an attempt that fails now is never
+    // made again, and a success is still recorded as sent.
+    let in_flight = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'failed', raw = NULL,
+                               last_error = 'the account was deleted while this was being sent'
+             WHERE recipient = ?1 AND status = 'queued' AND locked_until > ?2",
+        )?
+        .execute(params![recipient, now])?;
+    Ok(dropped + in_flight)
 }
 
 /// The kinds of email whose body carries a one-time code or link: their body lives only
@@ -235,6 +246,35 @@ mod tests {
             message_id: format!("m{n}@localhost"),
             raw: b"Subject: x\r\n\r\nbody".to_vec(),
         }
+    }
+
+    #[test]
+    fn an_email_leased_when_its_account_is_deleted_is_never_tried_again() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&mut conn).unwrap();
+        let leased = enqueue(&conn, &email(1)).unwrap();
+        assert_eq!(lease_due(&conn, 1, 60).unwrap()[0].id, leased);
+        let waiting = enqueue(
+            &conn,
+            &NewEmail {
+                message_id: "second@localhost".into(),
+                ..email(1)
+            },
+        )
+        .unwrap();
+        assert_eq!(drop_queued_for(&conn, "r1@example.com").unwrap(), 2);
+        // The attempt under way fails and asks to be retried: nothing is left to retry.
+        mark_retry(&conn, leased, "451 try later", 0).unwrap();
+        assert!(lease_due(&conn, 10, 60).unwrap().is_empty());
+        let rows: Vec<(i64, String, Option<Vec<u8>>)> = conn
+            .prepare("SELECT id, status, raw FROM outbox")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, vec![(leased, "failed".to_owned(), None)]);
+        assert_ne!(leased, waiting);
     }
 
     #[test]
