@@ -135,8 +135,8 @@ impl SignUps<'_> {
                     ),
                 };
                 let (id, identifier) = customers::insert_pending(tx, &new)?;
-                self.announcer.announce(tx, super::Event::Created, &id)?;
-                // Lists removed since the request was answered are left out.
+                // Before the announcement, so that customer.created carries the lists. Lists
+                // removed since the request was answered are left out.
                 let (lists, client) = chosen;
                 let mut wanted = BTreeSet::new();
                 for list in lists {
@@ -145,6 +145,7 @@ impl SignUps<'_> {
                     }
                 }
                 subscriptions::replace(tx, &id, &wanted, ConsentSource::Signup, client)?;
+                self.announcer.announce(tx, super::Event::Created, &id)?;
                 self.activations().queue_activation(
                     tx,
                     &id,

@@ -430,3 +430,33 @@ async fn serve_refuses_a_bad_webhook_secret_or_url_naming_it() {
         assert!(stderr.contains(named), "{named} not in {stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_sign_up_with_lists_announces_the_customer_with_them() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(|c| {
+        with_hooks(c, &[&receiver]);
+        c.auth.allow_signup = true;
+    })
+    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/subscriptions",
+            Some(TOKEN),
+            Some(json!({"id": "newsletter", "name": "Newsletter"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            "/customers/signup",
+            json!({"email": "joiner@example.com", "name": "Joiner", "subscriptions": ["newsletter"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let created = wait_for_events(&receiver, 1).await;
+    assert_eq!(created[0].event_type(), "customer.created");
+    let data = &created[0].json()["data"];
+    assert_eq!(data["subscriptions"][0]["id"], "newsletter", "{data}");
+}
