@@ -21,15 +21,7 @@ async fn app_with_list_and(change: impl FnOnce(&mut customer_area::config::Confi
         change(c);
     })
     .await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/admin/subscriptions",
-            Some(TOKEN),
-            Some(json!({"id": "newsletter", "name": "Newsletter"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.add_newsletter(TOKEN).await;
     app
 }
 

@@ -17,15 +17,7 @@ async fn app_with_list() -> TestApp {
         c.links.public_url = "https://ca.example.com/base".into();
     })
     .await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/admin/subscriptions",
-            Some(TOKEN),
-            Some(json!({"id": "newsletter", "name": "Newsletter"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.add_newsletter(TOKEN).await;
     app
 }
 

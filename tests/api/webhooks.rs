@@ -54,15 +54,7 @@ async fn rename(app: &TestApp, token: &str, name: &str) {
 async fn every_kind_of_change_arrives_signed_and_without_secrets() {
     let receiver = Receiver::start().await;
     let app = app_for(&[&receiver]).await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/admin/subscriptions",
-            Some(TOKEN),
-            Some(json!({"id": "newsletter", "name": "Newsletter"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.add_newsletter(TOKEN).await;
     let token = app.active_customer("hooked@example.com").await;
     rename(&app, &token, "Renamed Customer").await;
     let (status, body) = app
@@ -439,15 +431,7 @@ async fn a_sign_up_with_lists_announces_the_customer_with_them() {
         c.auth.allow_signup = true;
     })
     .await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/admin/subscriptions",
-            Some(TOKEN),
-            Some(json!({"id": "newsletter", "name": "Newsletter"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.add_newsletter(TOKEN).await;
     let (status, body) = app
         .post(
             "/customers/signup",

@@ -248,6 +248,19 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Adds the subscription list `newsletter` through the admin API, with `admin_token`.
+    pub async fn add_newsletter(&self, admin_token: &str) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/admin/subscriptions",
+                Some(admin_token),
+                Some(json!({"id": "newsletter", "name": "Newsletter"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     /// Creates a pending customer the way the admin command does.
     pub async fn create_customer(&self, email: &str, name: &str) -> Created {
         self.create_customer_in(email, name, None).await
