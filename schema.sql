@@ -319,3 +319,10 @@ ALTER TABLE activity ADD COLUMN method TEXT;
 -- The lists a visitor opted in to on the sign-up form (ids separated by `;`), kept with the
 -- journaled request until it is resolved; recorded as consent with source `signup`.
 ALTER TABLE email_requests ADD COLUMN subscriptions TEXT;
+
+-- migration: 10 a new customer's search row written by the store, not by a trigger
+-- A trigger's insert into the trigram index made SQLite open a statement savepoint, and FTS5
+-- writes out its pending rows at every savepoint: each new customer cost a tiny index segment
+-- and merges of them (most of an import's time, docs/performance.md). The store now inserts
+-- the search row itself, in a statement of its own, before the customer.
+DROP TRIGGER customer_search_on_insert;

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::print_json;
-use crate::flows::{ImportError, ImportFile, Services};
+use crate::flows::{ImportError, ImportFile, ImportOptions, ImportProgress, Services};
 
 /// `customers import FILE.csv`.
 #[derive(Debug, clap::Args)]
@@ -26,20 +26,29 @@ pub struct Args {
 /// Checks every row, reports every problem with its line, and imports all rows or none.
 pub async fn run(services: &Services, args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let path = args.file.clone();
-    let file = tokio::task::spawn_blocking(move || {
-        let input = std::fs::File::open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        ImportFile::read(std::io::BufReader::new(input))
-            .with_context(|| format!("cannot read {}", path.display()))
-    })
-    .await??;
-    let bar = progress_bar(file.len() as u64, args.json);
+    let file = ImportFile::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let bar = progress_bar(args.json);
     let ticker = bar.clone();
+    let options = ImportOptions {
+        send_activation: args.send_activation,
+        list_customers: args.json,
+    };
     let outcome = services
         .imports()
-        .import_customers(file, args.send_activation, move |done| {
-            ticker.set_position(done)
+        .import_customers(file, options, move |progress| match progress {
+            ImportProgress::Checked(rows) => {
+                ticker.set_message("checking");
+                ticker.set_position(rows);
+            }
+            ImportProgress::Imported { done, of } => {
+                if ticker.length() != Some(of) {
+                    ticker.set_length(of);
+                    ticker.set_message("importing");
+                    ticker.reset_eta();
+                }
+                ticker.set_position(done);
+            }
         })
         .await;
     bar.finish_and_clear();
@@ -59,6 +68,7 @@ pub async fn run(services: &Services, args: Args) -> anyhow::Result<()> {
                 problems.len()
             );
         }
+        Err(ImportError::Unreadable(e)) => bail!("cannot read {}: {e}", args.file.display()),
         Err(ImportError::Failed(e)) => {
             return Err(anyhow::Error::new(e).context("the import failed; nothing was imported"));
         }
@@ -88,13 +98,17 @@ pub async fn run(services: &Services, args: Args) -> anyhow::Result<()> {
 }
 
 /// A progress bar on a terminal; nothing when stdout is a pipe or a file, or with `--json`.
-fn progress_bar(rows: u64, json: bool) -> ProgressBar {
+/// It counts the rows checked (the first reading of the file), then those imported of all.
+fn progress_bar(json: bool) -> ProgressBar {
     if json || !std::io::stdout().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(rows), ProgressDrawTarget::stdout());
-    if let Ok(style) = ProgressStyle::with_template("importing {wide_bar} {pos}/{len} rows") {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:>9} {wide_bar} {human_pos}/{human_len} rows, {eta} left")
+    {
         bar.set_style(style);
     }
+    bar.set_message("checking");
     bar
 }

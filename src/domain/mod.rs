@@ -17,7 +17,8 @@ mod text;
 pub use code::{ActivationSecret, LinkKey, ResetCode};
 pub use country::Country;
 pub use customer::{
-    Customer, CustomerId, Identifier, Status, Subscription, format_time, rfc3339_field,
+    AscendingIds, Customer, CustomerId, Identifier, Status, Subscription, format_time,
+    rfc3339_field,
 };
 pub use email::EmailAddress;
 pub use language::Language;

@@ -48,7 +48,7 @@ impl Activations<'_> {
         let services = self.0.clone();
         let created = self
             .store
-            .write(move |tx| services.activations().insert_account(tx, &account))
+            .write(move |tx| services.activations().insert_account(tx, &account, None))
             .await?;
         if created.activation_queued {
             self.mailer.wake_worker();
@@ -62,6 +62,7 @@ impl Activations<'_> {
         &self,
         tx: &rusqlite::Connection,
         account: &NewAccount,
+        id: Option<CustomerId>,
     ) -> crate::store::StoreResult<Created> {
         let mut profile = account.profile.clone();
         if let Some(name) = &account.name {
@@ -70,6 +71,7 @@ impl Activations<'_> {
                 .push((ProfileField::Name, Some(name.clone())));
         }
         let new = customers::NewCustomer {
+            id,
             email: account.email.clone(),
             identifier: account.identifier.clone(),
             profile,

@@ -151,7 +151,8 @@ impl BackOffice<'_> {
                 if let Some(unknown) = first_unknown_list(tx, &lists)? {
                     return Ok(Outcome::Refused(unknown_list(&unknown)));
                 }
-                let Created { id, .. } = services.activations().insert_account(tx, &account)?;
+                let Created { id, .. } =
+                    services.activations().insert_account(tx, &account, None)?;
                 services.replace_subscriptions(
                     tx,
                     &id,

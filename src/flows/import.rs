@@ -1,15 +1,19 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use super::NewAccount;
 use crate::domain::{
-    CustomerId, EmailAddress, Identifier, Language, ListId, ProfileChanges, ProfileField,
+    AscendingIds, CustomerId, EmailAddress, Identifier, Language, ListId, ProfileChanges,
+    ProfileField,
 };
 use crate::error::AppError;
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{Outcome, StoreError, customers};
+use crate::store::{Outcome, StoreError, StoreResult, customers, import};
 
 /// One thing wrong with an import file, on a line of it (1 is the header row).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -30,6 +34,8 @@ impl fmt::Display for ImportProblem {
 pub enum ImportError {
     /// The file has problems, all of them listed in line order.
     Invalid(Vec<ImportProblem>),
+    /// The file cannot be read (or is not CSV); nothing was written.
+    Unreadable(String),
     /// The database refused or failed; the transaction was rolled back.
     Failed(AppError),
 }
@@ -80,8 +86,7 @@ impl Column {
     }
 }
 
-/// One row as far as it parsed: what did is still checked against the database, so that
-/// one run reports every problem.
+/// One row as far as it parsed.
 #[derive(Clone, Debug)]
 struct Row {
     line: u64,
@@ -108,233 +113,289 @@ impl Row {
     }
 }
 
-/// A CSV file of customers, read and checked on its own (the database checks come at import).
-#[derive(Clone, Debug, Default)]
+/// A CSV file of customers to import. It is read twice, one row at a time, inside the import's
+/// transaction: once to check every row, once to write them, so that memory does not grow with
+/// the file (issue 19: a million rows).
+///
+/// The header row names the columns: `email` and `name` (required), `identifier`,
+/// `subscriptions` (list ids separated by `;`), `language` (empty: the default language) and
+/// any profile field.
+#[derive(Clone, Debug)]
 pub struct ImportFile {
-    rows: Vec<Row>,
-    problems: Vec<ImportProblem>,
-    records: usize,
+    source: Source,
+}
+
+#[derive(Clone, Debug)]
+enum Source {
+    Path(PathBuf),
+    Bytes(Arc<[u8]>),
 }
 
 impl ImportFile {
-    /// Reads a CSV file whose header row names its columns: `email` and `name` (required),
-    /// `identifier`, `subscriptions` (list ids separated by `;`), `language` (empty: the
-    /// default language) and any profile field.
-    /// Problems in the file are kept for [`Imports::import_customers`] to report with the rest.
-    pub fn read(mut input: impl std::io::Read) -> Result<ImportFile, csv::Error> {
-        let mut data = Vec::new();
-        input.read_to_end(&mut data)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(data.as_slice());
-        let mut file = ImportFile::default();
-        let mut columns: Option<Vec<Option<Column>>> = None;
-        let mut seen = Seen::default();
-        // Lines are counted here, from where each record starts: the reader's own count misses
-        // every `\r\n` line ending, which spreadsheet programs write.
-        let (mut counted_to, mut line) = (0usize, 1u64);
-        for record in reader.byte_records() {
-            let record = record?;
-            let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
-            // The reader starts a record after a `\r`, before the `\n` that ends that line.
-            if start > 0 && data.get(start - 1..=start) == Some(b"\r\n".as_slice()) {
-                start += 1;
-            }
-            let skipped = data.get(counted_to..start).unwrap_or_default();
-            line += skipped.iter().filter(|&&b| b == b'\n').count() as u64;
-            counted_to = counted_to.max(start);
-            match &columns {
-                None => columns = Some(file.header(line, &record)),
-                Some(_) if record.len() == 1 && record[0].is_empty() => {}
-                Some(columns) => {
-                    file.records += 1;
-                    if let Some(row) = file.row(line, columns, &record, &mut seen) {
-                        file.rows.push(row);
-                    }
-                }
-            }
-        }
-        if columns.is_none() {
-            file.problem(
-                1,
-                "header",
-                "the file is empty: the first row must name the columns",
-            );
-        }
-        Ok(file)
+    /// The file at `path`, which must be readable now (and stay unchanged until the import
+    /// has read it twice).
+    pub fn open(path: impl Into<PathBuf>) -> std::io::Result<ImportFile> {
+        let path = path.into();
+        std::fs::File::open(&path)?;
+        Ok(ImportFile {
+            source: Source::Path(path),
+        })
     }
 
-    /// The number of customer rows in the file.
-    pub fn len(&self) -> usize {
-        self.records
+    /// A file held in memory (tests, and callers that already have the bytes).
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> ImportFile {
+        ImportFile {
+            source: Source::Bytes(bytes.into().into()),
+        }
     }
 
-    /// Whether the file has no customer rows.
-    pub fn is_empty(&self) -> bool {
-        self.records == 0
-    }
-
-    fn problem(&mut self, line: u64, field: &str, problem: impl Into<String>) {
-        self.problems.push(ImportProblem {
-            line,
-            field: field.to_owned(),
-            problem: problem.into(),
-        });
-    }
-
-    fn header(&mut self, line: u64, record: &csv::ByteRecord) -> Vec<Option<Column>> {
-        let mut columns = Vec::new();
-        for (i, raw) in record.iter().enumerate() {
-            let raw = if i == 0 {
-                raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
-            } else {
-                raw
-            };
-            let name: String = String::from_utf8_lossy(raw)
-                .trim()
-                .to_lowercase()
-                .chars()
-                .take(64)
-                .filter(|c| !c.is_control())
-                .collect();
-            let column = Column::from_header(&name);
-            if column.is_none() {
-                self.problem(
-                    line,
-                    "header",
-                    format!(
-                        "`{name}` is not a known column (known: email, name, identifier, subscriptions, language, {})",
-                        profile_keys()
-                    ),
-                );
-            } else if columns.contains(&column) {
-                self.problem(line, "header", format!("the column `{name}` appears twice"));
-            }
-            columns.push(column);
-        }
-        for (required, key) in [
-            (Column::Email, "email"),
-            (Column::Field(ProfileField::Name), "name"),
-        ] {
-            if !columns.contains(&Some(required)) {
-                self.problem(line, "header", format!("the column `{key}` is required"));
-            }
-        }
-        columns
-    }
-
-    fn row(
-        &mut self,
-        line: u64,
-        columns: &[Option<Column>],
-        record: &csv::ByteRecord,
-        seen: &mut Seen,
-    ) -> Option<Row> {
-        if record.len() != columns.len() {
-            self.problem(
-                line,
-                "row",
-                format!(
-                    "has {} fields but the header names {}",
-                    record.len(),
-                    columns.len()
-                ),
-            );
-            return None;
-        }
-        let mut email = None;
-        let mut name = None;
-        let mut identifier = None;
-        let mut profile = ProfileChanges::default();
-        let mut lists = BTreeSet::new();
-        let mut language = None;
-        for (column, raw) in columns.iter().zip(record.iter()) {
-            let Some(column) = *column else { continue };
-            let key = column_key(column);
-            let Ok(value) = std::str::from_utf8(raw) else {
-                self.problem(line, key, "is not valid UTF-8");
-                continue;
-            };
-            match column {
-                Column::Email => match EmailAddress::parse(value) {
-                    Ok(parsed) => email = Some(parsed),
-                    Err(_) if value.trim().is_empty() => self.problem(line, key, "is required"),
-                    Err(p) => self.problem(line, key, p),
-                },
-                Column::Identifier if value.trim().is_empty() => {}
-                Column::Identifier => match Identifier::parse(value.trim()) {
-                    Ok(parsed) => identifier = Some(parsed),
-                    Err(p) => self.problem(line, key, p),
-                },
-                Column::Language if value.trim().is_empty() => {}
-                Column::Language => match Language::parse(value) {
-                    Ok(parsed) => language = Some(parsed),
-                    Err(p) => self.problem(line, key, p),
-                },
-                Column::Subscriptions => {
-                    for id in value.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                        match ListId::parse(id) {
-                            Ok(id) => {
-                                lists.insert(id);
-                            }
-                            Err(p) => self.problem(line, key, p),
-                        }
-                    }
-                }
-                Column::Field(ProfileField::Name) => match ProfileField::Name.parse(value) {
-                    Ok(Some(parsed)) => name = Some(parsed),
-                    Ok(None) => self.problem(line, key, "is required"),
-                    Err(p) => self.problem(line, key, p),
-                },
-                Column::Field(field) => match field.parse(value) {
-                    Ok(Some(parsed)) => profile.fields.push((field, Some(parsed))),
-                    Ok(None) => {}
-                    Err(p) => self.problem(line, key, p),
-                },
-            }
-        }
-        if let Some(email) = &email
-            && let Some(first) = first_seen(&mut seen.emails, email.as_str(), line)
-        {
-            self.problem(
-                line,
-                "email",
-                format!("appears again (first on line {first})"),
-            );
-        }
-        if let Some(identifier) = &identifier
-            && let Some(first) = first_seen(&mut seen.identifiers, identifier.as_str(), line)
-        {
-            self.problem(
-                line,
-                "identifier",
-                format!("appears again (first on line {first})"),
-            );
-        }
-        Some(Row {
-            line,
-            email,
-            name,
-            identifier,
-            profile,
-            lists,
-            language,
+    fn rows(&self) -> std::io::Result<Rows> {
+        let input: Box<dyn Read + Send> = match &self.source {
+            Source::Path(path) => Box::new(std::fs::File::open(path)?),
+            Source::Bytes(bytes) => Box::new(std::io::Cursor::new(bytes.clone())),
+        };
+        let newlines = Arc::new(Mutex::new(VecDeque::new()));
+        let input = Newlines {
+            inner: input,
+            read: 0,
+            last: 0,
+            found: newlines.clone(),
+        };
+        Ok(Rows {
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .buffer_capacity(64 * 1024)
+                .from_reader(input),
+            newlines,
+            line: 1,
+            columns: None,
+            record: csv::ByteRecord::new(),
         })
     }
 }
 
-/// Emails and identifiers met so far in the file, with the line each was first on.
-#[derive(Default)]
-struct Seen {
-    emails: HashMap<String, u64>,
-    identifiers: HashMap<String, u64>,
+/// The rows of an import file, one at a time, each with the line it starts on.
+struct Rows {
+    reader: csv::Reader<Newlines>,
+    /// Byte offsets of the line feeds read ahead of the current record.
+    newlines: Arc<Mutex<VecDeque<(u64, bool)>>>,
+    /// The line the current record starts on (1 is the header row).
+    line: u64,
+    columns: Option<Vec<Option<Column>>>,
+    record: csv::ByteRecord,
 }
 
-/// The line `value` was first seen on, if that is an earlier one.
-fn first_seen(seen: &mut HashMap<String, u64>, value: &str, line: u64) -> Option<u64> {
-    let first = *seen.entry(value.to_owned()).or_insert(line);
-    (first != line).then_some(first)
+impl Rows {
+    /// The next row (`Some(None)` for a row too broken to use), its problems pushed to
+    /// `problems`; `None` at the end of the file. The header row is read and checked first.
+    fn next(&mut self, problems: &mut Vec<ImportProblem>) -> csv::Result<Option<Option<Row>>> {
+        loop {
+            if !self.reader.read_byte_record(&mut self.record)? {
+                if self.columns.is_none() {
+                    problems.push(problem(
+                        1,
+                        "header",
+                        "the file is empty: the first row must name the columns",
+                    ));
+                }
+                return Ok(None);
+            }
+            self.count_lines();
+            match &self.columns {
+                None => self.columns = Some(header(self.line, &self.record, problems)),
+                Some(_) if self.record.len() == 1 && self.record[0].is_empty() => {}
+                Some(columns) => return Ok(Some(row(self.line, columns, &self.record, problems))),
+            }
+        }
+    }
+
+    /// Moves `line` to where the current record starts. Lines are counted here: the reader's
+    /// own count misses every `\r\n` line ending, which spreadsheet programs write.
+    fn count_lines(&mut self) {
+        let Some(position) = self.record.position() else {
+            return;
+        };
+        let start = position.byte();
+        let mut newlines = self.newlines.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(&(at, after_cr)) = newlines.front() {
+            // The reader starts a record after a `\r`, before the `\n` that ends that line.
+            if at < start || (at == start && after_cr) {
+                newlines.pop_front();
+                self.line += 1;
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+/// A reader that notes where every line feed is, and whether a carriage return came before it,
+/// for [`Rows`] to count lines by. It holds only those the csv reader has read ahead.
+struct Newlines {
+    inner: Box<dyn Read + Send>,
+    read: u64,
+    last: u8,
+    found: Arc<Mutex<VecDeque<(u64, bool)>>>,
+}
+
+impl Read for Newlines {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, &byte) in buf[..n].iter().enumerate() {
+            if byte == b'\n' {
+                found.push_back((self.read + i as u64, self.last == b'\r'));
+            }
+            self.last = byte;
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+fn problem(line: u64, field: &str, problem: impl Into<String>) -> ImportProblem {
+    ImportProblem {
+        line,
+        field: field.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+fn header(
+    line: u64,
+    record: &csv::ByteRecord,
+    problems: &mut Vec<ImportProblem>,
+) -> Vec<Option<Column>> {
+    let mut columns = Vec::new();
+    for (i, raw) in record.iter().enumerate() {
+        let raw = if i == 0 {
+            raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+        } else {
+            raw
+        };
+        let name: String = String::from_utf8_lossy(raw)
+            .trim()
+            .to_lowercase()
+            .chars()
+            .take(64)
+            .filter(|c| !c.is_control())
+            .collect();
+        let column = Column::from_header(&name);
+        if column.is_none() {
+            problems.push(problem(
+                line,
+                "header",
+                format!(
+                    "`{name}` is not a known column (known: email, name, identifier, subscriptions, language, {})",
+                    profile_keys()
+                ),
+            ));
+        } else if columns.contains(&column) {
+            problems.push(problem(
+                line,
+                "header",
+                format!("the column `{name}` appears twice"),
+            ));
+        }
+        columns.push(column);
+    }
+    for (required, key) in [
+        (Column::Email, "email"),
+        (Column::Field(ProfileField::Name), "name"),
+    ] {
+        if !columns.contains(&Some(required)) {
+            problems.push(problem(
+                line,
+                "header",
+                format!("the column `{key}` is required"),
+            ));
+        }
+    }
+    columns
+}
+
+/// One row, as far as it parses: a row with problems is still checked against the database
+/// and the rest of the file, so that one run reports every problem.
+fn row(
+    line: u64,
+    columns: &[Option<Column>],
+    record: &csv::ByteRecord,
+    problems: &mut Vec<ImportProblem>,
+) -> Option<Row> {
+    if record.len() != columns.len() {
+        problems.push(problem(
+            line,
+            "row",
+            format!(
+                "has {} fields but the header names {}",
+                record.len(),
+                columns.len()
+            ),
+        ));
+        return None;
+    }
+    let mut report = |key: &str, p: String| problems.push(problem(line, key, p));
+    let mut email = None;
+    let mut name = None;
+    let mut identifier = None;
+    let mut profile = ProfileChanges::default();
+    let mut lists = BTreeSet::new();
+    let mut language = None;
+    for (column, raw) in columns.iter().zip(record.iter()) {
+        let Some(column) = *column else { continue };
+        let key = column_key(column);
+        let Ok(value) = std::str::from_utf8(raw) else {
+            report(key, "is not valid UTF-8".into());
+            continue;
+        };
+        match column {
+            Column::Email => match EmailAddress::parse(value) {
+                Ok(parsed) => email = Some(parsed),
+                Err(_) if value.trim().is_empty() => report(key, "is required".into()),
+                Err(p) => report(key, p),
+            },
+            Column::Identifier if value.trim().is_empty() => {}
+            Column::Identifier => match Identifier::parse(value.trim()) {
+                Ok(parsed) => identifier = Some(parsed),
+                Err(p) => report(key, p),
+            },
+            Column::Language if value.trim().is_empty() => {}
+            Column::Language => match Language::parse(value) {
+                Ok(parsed) => language = Some(parsed),
+                Err(p) => report(key, p),
+            },
+            Column::Subscriptions => {
+                for id in value.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                    match ListId::parse(id) {
+                        Ok(id) => {
+                            lists.insert(id);
+                        }
+                        Err(p) => report(key, p),
+                    }
+                }
+            }
+            Column::Field(ProfileField::Name) => match ProfileField::Name.parse(value) {
+                Ok(Some(parsed)) => name = Some(parsed),
+                Ok(None) => report(key, "is required".into()),
+                Err(p) => report(key, p),
+            },
+            Column::Field(field) => match field.parse(value) {
+                Ok(Some(parsed)) => profile.fields.push((field, Some(parsed))),
+                Ok(None) => {}
+                Err(p) => report(key, p),
+            },
+        }
+    }
+    Some(Row {
+        line,
+        email,
+        name,
+        identifier,
+        profile,
+        lists,
+        language,
+    })
 }
 
 fn column_key(column: Column) -> &'static str {
@@ -362,60 +423,47 @@ flow_handle!(
     imports
 );
 
+/// How an import runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportOptions {
+    /// Queue each new customer's activation email in the same transaction.
+    pub send_activation: bool,
+    /// List every created customer in the summary (memory grows with the file then, about a
+    /// hundred bytes a customer: the CLI does it for `--json` only).
+    pub list_customers: bool,
+}
+
+/// How far an import has come, for a progress bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Rows checked so far, on the first reading of the file.
+    Checked(u64),
+    /// Rows written so far, on the second reading, of all the rows in the file.
+    Imported { done: u64, of: u64 },
+}
+
 impl Imports<'_> {
     /// Imports every row of `file` in one transaction, or nothing: every problem in the file or
-    /// against the database (emails and identifiers in use, unknown lists) is reported first.
-    /// `progress` is told how many rows went in so far. Subscriptions are recorded as consent
-    /// given through an import; with `send_activation` each customer's activation email is
-    /// queued in the same transaction.
+    /// against the database (emails and identifiers in use or repeated, unknown lists) is
+    /// reported first. The file is read twice, one row at a time: once to check it, once to
+    /// write it. `progress` is told how far each reading has come. Subscriptions are recorded
+    /// as consent given through an import.
     pub async fn import_customers(
         &self,
         file: ImportFile,
-        send_activation: bool,
-        progress: impl Fn(u64) + Send + 'static,
+        options: ImportOptions,
+        progress: impl Fn(Progress) + Send + 'static,
     ) -> Result<ImportSummary, ImportError> {
         let services = self.0.clone();
         let summary = self
             .store
             .write(move |tx| {
-                let mut problems = file.problems;
-                problems.extend(database_problems(tx, &file.rows)?);
-                if !problems.is_empty() {
-                    problems.sort_by_key(|p| p.line);
-                    return Ok(Outcome::Refused(ImportError::Invalid(problems)));
-                }
-                let mut summary = ImportSummary {
-                    created: 0,
-                    activations_queued: 0,
-                    subscriptions: 0,
-                    customers: Vec::with_capacity(file.rows.len()),
+                let _cache = import::ImportCache::enlarge(tx)?;
+                let rows = match check(tx, &file, &progress)? {
+                    Ok(rows) => rows,
+                    Err(refused) => return Ok(Outcome::Refused(refused)),
                 };
-                for (done, row) in file.rows.into_iter().enumerate() {
-                    // Every row is complete here: an incomplete one was reported as a problem.
-                    let account = row.account(send_activation).ok_or_else(|| {
-                        StoreError::Inconsistent(format!("line {}: incomplete row", row.line))
-                    })?;
-                    let created = services.activations().insert_account(tx, &account)?;
-                    if !row.lists.is_empty() {
-                        let lists = row.lists.iter().map(|l| l.as_str().to_owned()).collect();
-                        services.replace_subscriptions(
-                            tx,
-                            &created.id,
-                            &lists,
-                            ConsentSource::Import,
-                        )?;
-                    }
-                    summary.created += 1;
-                    summary.activations_queued += usize::from(created.activation_queued);
-                    summary.subscriptions += row.lists.len();
-                    summary.customers.push(Imported {
-                        line: row.line,
-                        id: created.id,
-                        identifier: created.identifier,
-                        email: account.email.as_str().to_owned(),
-                    });
-                    progress(done as u64 + 1);
-                }
+                let summary = write(tx, &services, &file, options, rows, &progress)?;
                 Ok(Outcome::Done(summary))
             })
             .await
@@ -429,53 +477,147 @@ impl Imports<'_> {
     }
 }
 
-/// Rows whose email or identifier is already in use, or that name a list that does not exist.
-/// Runs inside the import's write transaction, so nothing can change before the inserts.
-fn database_problems(
-    conn: &rusqlite::Connection,
-    rows: &[Row],
-) -> crate::store::StoreResult<Vec<ImportProblem>> {
-    let mut problems = Vec::new();
-    let mut lists: HashMap<ListId, bool> = HashMap::new();
-    let mut problem = |line: u64, field: &str, problem: String| {
-        problems.push(ImportProblem {
-            line,
-            field: field.to_owned(),
-            problem,
-        })
+/// The first reading: every row checked on its own, against the rows before it and against the
+/// database. Answers how many rows there are, or every problem in line order. Runs inside the
+/// import's write transaction, so nothing can change before the second reading writes.
+fn check(
+    tx: &rusqlite::Connection,
+    file: &ImportFile,
+    progress: &impl Fn(Progress),
+) -> StoreResult<Result<u64, ImportError>> {
+    let mut rows = match file.rows() {
+        Ok(rows) => rows,
+        Err(e) => return Ok(Err(ImportError::Unreadable(e.to_string()))),
     };
-    for row in rows {
-        if let Some(email) = &row.email
-            && customers::email_taken(conn, email)?
-        {
-            problem(row.line, "email", "already belongs to a customer".into());
+    let seen = import::Seen::new(tx)?;
+    let mut lists: HashMap<ListId, bool> = HashMap::new();
+    let mut problems = Vec::new();
+    let mut count = 0;
+    loop {
+        let row = match rows.next(&mut problems) {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(e) => return Ok(Err(ImportError::Unreadable(e.to_string()))),
+        };
+        count += 1;
+        if count % PROGRESS_EVERY == 0 {
+            progress(Progress::Checked(count));
         }
-        if let Some(identifier) = &row.identifier
-            && customers::identifier_taken(conn, identifier)?
-        {
-            problem(
-                row.line,
-                "identifier",
-                "already belongs to a customer".into(),
-            );
+        let Some(row) = row else { continue };
+        let mut report = |field: &str, p: String| problems.push(problem(row.line, field, p));
+        if let Some(email) = &row.email {
+            if customers::email_taken(tx, email)? {
+                report("email", "already belongs to a customer".into());
+            }
+            if let Some(first) = seen.first_seen("email", email.as_str(), row.line)? {
+                report("email", format!("appears again (first on line {first})"));
+            }
+        }
+        if let Some(identifier) = &row.identifier {
+            if customers::identifier_taken(tx, identifier)? {
+                report("identifier", "already belongs to a customer".into());
+            }
+            if let Some(first) = seen.first_seen("identifier", identifier.as_str(), row.line)? {
+                report(
+                    "identifier",
+                    format!("appears again (first on line {first})"),
+                );
+            }
         }
         for list in &row.lists {
             let exists = match lists.get(list) {
                 Some(exists) => *exists,
                 None => {
-                    let exists = subscriptions::list_exists(conn, list.as_str())?;
+                    let exists = subscriptions::list_exists(tx, list.as_str())?;
                     lists.insert(list.clone(), exists);
                     exists
                 }
             };
             if !exists {
-                problem(
-                    row.line,
+                report(
                     "subscriptions",
                     format!("there is no subscription list `{list}`"),
                 );
             }
         }
     }
-    Ok(problems)
+    seen.finish()?;
+    progress(Progress::Checked(count));
+    if problems.is_empty() {
+        Ok(Ok(count))
+    } else {
+        problems.sort_by_key(|p| p.line);
+        Ok(Err(ImportError::Invalid(problems)))
+    }
 }
+
+/// The second reading: every row written, now that the first found none wrong. A row that
+/// reads differently now (the file changed in between) rolls everything back.
+fn write(
+    tx: &rusqlite::Connection,
+    services: &super::Services,
+    file: &ImportFile,
+    options: ImportOptions,
+    of: u64,
+    progress: &impl Fn(Progress),
+) -> StoreResult<ImportSummary> {
+    let changed = |what: String| {
+        StoreError::Inconsistent(format!("the file changed while it was imported: {what}"))
+    };
+    let mut rows = file.rows().map_err(|e| changed(e.to_string()))?;
+    let mut summary = ImportSummary {
+        created: 0,
+        activations_queued: 0,
+        subscriptions: 0,
+        customers: Vec::new(),
+    };
+    let mut problems = Vec::new();
+    let mut done = 0;
+    // New customers in ascending id order: see [`AscendingIds`].
+    let mut ids = AscendingIds::new(of);
+    while let Some(row) = rows
+        .next(&mut problems)
+        .map_err(|e| changed(e.to_string()))?
+    {
+        let account = row
+            .as_ref()
+            .filter(|_| problems.is_empty())
+            .and_then(|row| row.account(options.send_activation));
+        let (Some(row), Some(account)) = (row, account) else {
+            return Err(changed(match problems.first() {
+                Some(problem) => problem.to_string(),
+                None => format!("a row after line {} is incomplete", rows.line),
+            }));
+        };
+        let created = services
+            .activations()
+            .insert_account(tx, &account, ids.next())?;
+        let lists = row.lists.iter().map(|l| l.as_str().to_owned()).collect();
+        services.subscribe_new_customer(tx, &created.id, &lists, ConsentSource::Import)?;
+        summary.created += 1;
+        summary.activations_queued += usize::from(created.activation_queued);
+        summary.subscriptions += row.lists.len();
+        if options.list_customers {
+            summary.customers.push(Imported {
+                line: row.line,
+                id: created.id,
+                identifier: created.identifier,
+                email: account.email.as_str().to_owned(),
+            });
+        }
+        done += 1;
+        if done % PROGRESS_EVERY == 0 {
+            progress(Progress::Imported { done, of });
+        }
+    }
+    if done != of {
+        return Err(changed(format!(
+            "{of} rows were checked, {done} read again"
+        )));
+    }
+    progress(Progress::Imported { done, of });
+    Ok(summary)
+}
+
+/// Rows between two reports to the progress bar.
+const PROGRESS_EVERY: u64 = 256;

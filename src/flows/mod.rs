@@ -56,7 +56,10 @@ pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
 pub use admin::{BackOffice, MAX_PAGE, NewList};
 pub use email_change::EmailChanges;
-pub use import::{ImportError, ImportFile, ImportProblem, ImportSummary, Imported, Imports};
+pub use import::{
+    ImportError, ImportFile, ImportOptions, ImportProblem, ImportSummary, Imported, Imports,
+    Progress as ImportProgress,
+};
 pub use links::Links;
 pub use lockout::Lockouts;
 pub use operations::{Operations, SWEEP_BATCH};

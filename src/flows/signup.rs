@@ -127,6 +127,7 @@ impl SignUps<'_> {
                     fields: vec![(ProfileField::Name, name.clone())],
                 };
                 let new = customers::NewCustomer {
+                    id: None,
                     email: email.clone(),
                     identifier: None,
                     profile,

@@ -142,6 +142,22 @@ impl super::Services {
         }
         Ok(changed)
     }
+
+    /// Gives `lists` to a customer created in this transaction, as
+    /// [`Services::replace_subscriptions`] would, without reading what they had: nothing yet.
+    pub(super) fn subscribe_new_customer(
+        &self,
+        tx: &Connection,
+        id: &CustomerId,
+        lists: &std::collections::BTreeSet<String>,
+        source: subscriptions::ConsentSource,
+    ) -> StoreResult<()> {
+        if lists.is_empty() {
+            return Ok(());
+        }
+        subscriptions::join_new(tx, id, lists, source)?;
+        self.announcer.announce(tx, Event::SubscriptionsChanged, id)
+    }
 }
 
 flow_handle!(

@@ -5,12 +5,15 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::{StoreError, StoreResult, now, subscriptions};
 use crate::domain::{
-    Customer, CustomerId, EmailAddress, Identifier, Language, ProfileChanges, Status, Subscription,
+    Customer, CustomerId, EmailAddress, Identifier, Language, ProfileChanges, ProfileField, Status,
+    Subscription,
 };
 
 /// What a new customer starts with.
 #[derive(Clone, Debug)]
 pub struct NewCustomer {
+    /// The id to give, when it was never issued; otherwise (and when `None`) a random one.
+    pub id: Option<CustomerId>,
     pub email: EmailAddress,
     pub identifier: Option<Identifier>,
     pub profile: ProfileChanges,
@@ -41,13 +44,16 @@ pub struct AdminView {
     pub language: Option<String>,
 }
 
-/// Inserts a pending customer with a never-used random id; a missing identifier is generated.
+/// Inserts a pending customer with a never-used random id and its row of the search index; a
+/// missing identifier is generated. One statement each for the id, the customer and the search
+/// row, none of them run by a trigger (see migration 10).
 pub fn insert_pending(
     conn: &Connection,
     new: &NewCustomer,
 ) -> StoreResult<(CustomerId, Identifier)> {
+    let mut wanted = new.id.clone();
     let id = loop {
-        let candidate = CustomerId::random();
+        let candidate = wanted.take().unwrap_or_else(CustomerId::random);
         let fresh = conn
             .prepare_cached("INSERT OR IGNORE INTO customer_ids (id) VALUES (?1)")?
             .execute([candidate.as_str()])?;
@@ -55,39 +61,71 @@ pub fn insert_pending(
             break candidate;
         }
     };
-    let now = now();
-    let insert = |identifier: &Identifier| {
-        conn.prepare_cached(
-            "INSERT INTO customers (id, identifier, email, status, created_at, updated_at, language)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
-        )?
-        .execute(params![
-            id.as_str(),
-            identifier.as_str(),
-            new.email.as_str(),
-            now,
-            new.language.as_ref().map(Language::as_str)
-        ])
-        .map_err(StoreError::from)
-    };
     let identifier = match &new.identifier {
-        Some(identifier) => {
-            insert(identifier)?;
-            identifier.clone()
-        }
+        Some(identifier) => identifier.clone(),
         None => loop {
             let candidate = Identifier::random();
-            match insert(&candidate) {
-                Err(StoreError::Duplicate {
-                    field: "identifier",
-                }) => continue,
-                Err(e) => return Err(e),
-                Ok(_) => break candidate,
+            if !identifier_taken(conn, &candidate)? {
+                break candidate;
             }
         },
     };
-    update_profile(conn, &id, &new.profile)?;
+    let now = now();
+    // The search row first: FTS5 writes rows out in order of their rowids, and one lower than
+    // the last makes it flush what it holds, so a new row takes the next rowid there.
+    let search_row = index_for_search(conn, &id, new.email.as_str(), identifier.as_str())?;
+    let mut values: Vec<Value> = vec![
+        id.as_str().to_owned().into(),
+        identifier.as_str().to_owned().into(),
+        new.email.as_str().to_owned().into(),
+        now.into(),
+        new.language
+            .as_ref()
+            .map_or(Value::Null, |l| l.as_str().to_owned().into()),
+        search_row.into(),
+    ];
+    values.extend(ProfileField::ALL.iter().map(|field| {
+        new.profile
+            .fields
+            .iter()
+            .rev()
+            .find(|(f, _)| f == field)
+            .and_then(|(_, v)| v.clone())
+            .map_or(Value::Null, Value::Text)
+    }));
+    let inserted = conn
+        .prepare_cached(INSERT_CUSTOMER)?
+        .execute(params_from_iter(values));
+    if let Err(e) = inserted {
+        // A refusal (an email in use) may be committed with the rest of its transaction.
+        conn.prepare_cached("DELETE FROM customer_search WHERE rowid = ?1")?
+            .execute([search_row])?;
+        return Err(e.into());
+    }
     Ok((id, identifier))
+}
+
+/// Every column a new customer is written with: the profile columns in the order of
+/// [`ProfileField::ALL`] follow the six fixed ones.
+const INSERT_CUSTOMER: &str = "INSERT INTO customers
+     (id, identifier, email, status, created_at, updated_at, language, search_row,
+      name, phone, mobile, address, address_town, address_postcode, address_region, country)
+     VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+
+/// Adds a customer's email and identifier to the trigram search index; answers the row, for
+/// their `search_row`. A statement of its own: run from a trigger, it would make FTS5 write
+/// out its pending rows for every customer (migration 10).
+pub(crate) fn index_for_search(
+    conn: &Connection,
+    id: &CustomerId,
+    email: &str,
+    identifier: &str,
+) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO customer_search (id, email, identifier) VALUES (?1, ?2, lower(?3))",
+    )?
+    .execute(params![id.as_str(), email, identifier])?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// The account behind an email address, for login.
@@ -346,7 +384,9 @@ pub fn update_profile(
             .iter()
             .map(|(_, v)| v.clone().map_or(Value::Null, Value::Text)),
     );
-    conn.execute(&sql, params_from_iter(values))?;
+    // Cached by its text: a customer's form sends the same few sets of fields again and again.
+    conn.prepare_cached(&sql)?
+        .execute(params_from_iter(values))?;
     Ok(())
 }
 
@@ -541,16 +581,23 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::migrations::apply(&mut conn).unwrap();
         for (n, (id, identifier, email)) in customers.iter().enumerate() {
-            conn.execute("INSERT INTO customer_ids (id) VALUES (?1)", [id])
-                .unwrap();
-            conn.execute(
-                "INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 'active', ?4, ?4)",
-                params![id, identifier, email, n as i64],
-            )
-            .unwrap();
+            insert_active(&conn, id, identifier, email, n as i64);
         }
         conn
+    }
+
+    /// An active customer with their search row, as [`insert_pending`] writes them.
+    fn insert_active(conn: &Connection, id: &str, identifier: &str, email: &str, at: i64) {
+        let id = CustomerId::parse(id).unwrap();
+        let row = index_for_search(conn, &id, email, identifier).unwrap();
+        conn.execute("INSERT INTO customer_ids (id) VALUES (?1)", [id.as_str()])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO customers (id, identifier, email, status, created_at, updated_at, search_row)
+             VALUES (?1, ?2, ?3, 'active', ?4, ?4, ?5)",
+            params![id.as_str(), identifier, email, at, row],
+        )
+        .unwrap();
     }
 
     fn found(conn: &Connection, search: &str) -> Vec<String> {
@@ -639,14 +686,8 @@ mod tests {
         .unwrap();
         crate::store::migrations::apply(&mut conn).unwrap();
         assert_eq!(found(&conn, "second"), ["20000000000002"]);
-        conn.execute("INSERT INTO customer_ids VALUES ('20000000000003')", [])
-            .unwrap();
-        conn.execute(
-            "INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
-             VALUES ('20000000000003', 'Third', 'third@example.com', 'active', 3, 3)",
-            [],
-        )
-        .unwrap();
+        // A customer added since, whose search row the store writes (migration 10).
+        insert_active(&conn, "20000000000003", "Third", "third@example.com", 3);
         assert_eq!(
             found(&conn, "example.com"),
             ["20000000000001", "20000000000002", "20000000000003"]

@@ -20,6 +20,7 @@ pub mod codes;
 pub mod customers;
 pub mod export;
 pub mod health;
+pub mod import;
 pub mod keys;
 pub mod lock;
 pub mod migrations;

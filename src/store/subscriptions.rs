@@ -166,6 +166,26 @@ pub fn replace(
     Ok(wanted != &current)
 }
 
+/// Subscribes a customer created in this transaction, who has no subscriptions yet, to
+/// `lists`, recording a consent record for each: [`replace`] without the read of what they
+/// had (an import does this for every row).
+pub fn join_new(
+    conn: &Connection,
+    customer: &CustomerId,
+    lists: &BTreeSet<String>,
+    source: ConsentSource,
+) -> StoreResult<()> {
+    let now = now();
+    for list in lists {
+        conn.prepare_cached(
+            "INSERT INTO subscriptions (customer_id, list_id, subscribed_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![customer.as_str(), list, now])?;
+        record(conn, customer, list, "in", source, None, now)?;
+    }
+    Ok(())
+}
+
 fn record(
     conn: &Connection,
     customer: &CustomerId,

@@ -3,7 +3,7 @@
 
 use crate::common::{TestApp, spawn_app_with};
 use customer_area::config::Secret;
-use customer_area::flows::ImportFile;
+use customer_area::flows::{ImportFile, ImportOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -75,14 +75,12 @@ async fn each_source_is_recorded_with_the_customer_s_ip_and_agent_where_they_act
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let file = ImportFile::read(
-        "email,name,subscriptions\nimported@example.com,Imp,newsletter\n".as_bytes(),
-    )
-    .unwrap();
+    let file =
+        ImportFile::from_bytes("email,name,subscriptions\nimported@example.com,Imp,newsletter\n");
     app.running
         .services
         .imports()
-        .import_customers(file, false, |_| {})
+        .import_customers(file, ImportOptions::default(), |_| {})
         .await
         .unwrap();
 

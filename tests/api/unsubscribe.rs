@@ -3,7 +3,7 @@
 use crate::common::binary::Binary;
 use crate::common::{TestApp, spawn_app_with};
 use customer_area::config::Secret;
-use customer_area::flows::ImportFile;
+use customer_area::flows::{ImportFile, ImportOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -228,11 +228,11 @@ async fn the_csv_export_of_ten_thousand_members_streams_and_defuses_formulas() {
         let name = name.replace('"', "\"\"");
         file.push_str(&format!("m{n:05}@example.com,\"{name}\",newsletter\n"));
     }
-    let file = ImportFile::read(file.as_bytes()).unwrap();
+    let file = ImportFile::from_bytes(file);
     app.running
         .services
         .imports()
-        .import_customers(file, false, |_| {})
+        .import_customers(file, ImportOptions::default(), |_| {})
         .await
         .unwrap();
 

@@ -1,0 +1,87 @@
+//! What a customer import needs from the store beyond creating customers: a larger page cache
+//! while it runs, and a scratch table of the emails and identifiers met in the file so far.
+//! Both keep the import's memory bounded however long the file is.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreResult;
+
+/// The page cache an import's connection gets while it runs (SQLite's default is 2 MiB): a
+/// million new customers touch far more pages than that, and every page pushed out of the
+/// cache in the middle of the transaction is written to the WAL, often more than once.
+const IMPORT_CACHE_KIB: i64 = 32 * 1024;
+
+/// The larger page cache of an import, put back to what it was when dropped.
+pub struct ImportCache<'c> {
+    conn: &'c Connection,
+    before: i64,
+}
+
+impl<'c> ImportCache<'c> {
+    pub fn enlarge(conn: &'c Connection) -> StoreResult<ImportCache<'c>> {
+        let before = conn.query_row("PRAGMA main.cache_size", [], |row| row.get(0))?;
+        let kib: i64 = std::env::var("XX_CACHE_KIB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(IMPORT_CACHE_KIB);
+        conn.execute_batch(&format!("PRAGMA main.cache_size = -{kib}"))?;
+        Ok(ImportCache { conn, before })
+    }
+}
+
+impl Drop for ImportCache<'_> {
+    fn drop(&mut self) {
+        // The pool's next user of this connection would otherwise keep the larger cache.
+        let _ = self
+            .conn
+            .execute_batch(&format!("PRAGMA main.cache_size = {}", self.before));
+    }
+}
+
+/// The emails and identifiers of the rows read so far, with the line each was first on: a
+/// table of the connection's temporary database, which SQLite keeps in a file once it
+/// outgrows its cache. Emptied when made and when done.
+pub struct Seen<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Seen<'c> {
+    pub fn new(conn: &'c Connection) -> StoreResult<Seen<'c>> {
+        conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS import_seen (
+                 kind  TEXT NOT NULL,
+                 value TEXT NOT NULL,
+                 line  INTEGER NOT NULL,
+                 PRIMARY KEY (kind, value)
+             ) WITHOUT ROWID;
+             DELETE FROM temp.import_seen;",
+        )?;
+        Ok(Seen { conn })
+    }
+
+    /// Notes `value` of `kind` (`email`, `identifier`) on `line`; answers the earlier line it
+    /// was first seen on, if any.
+    pub fn first_seen(&self, kind: &str, value: &str, line: u64) -> StoreResult<Option<u64>> {
+        let added = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO temp.import_seen (kind, value, line) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![kind, value, line as i64])?;
+        if added == 1 {
+            return Ok(None);
+        }
+        let first: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT line FROM temp.import_seen WHERE kind = ?1 AND value = ?2")?
+            .query_row(params![kind, value], |row| row.get(0))
+            .optional()?;
+        Ok(first.map(|line| line as u64))
+    }
+
+    /// Empties the table (kept, so that no cached statement of the connection is invalidated).
+    pub fn finish(self) -> StoreResult<()> {
+        self.conn.execute_batch("DELETE FROM temp.import_seen")?;
+        Ok(())
+    }
+}
