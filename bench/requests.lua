@@ -4,12 +4,15 @@
 -- BENCH_METHOD: GET (default), PATCH or POST.
 -- BENCH_BODY: request body; every "%N" becomes a per-request counter, every "%I" the line's
 --   index (1-based), so bodies differ from request to request.
+-- BENCH_BODIES: a file with one body per line of BENCH_TARGETS, sent with that line (in place
+--   of BENCH_BODY).
 -- BENCH_AUTH: prefix of the Authorization header (default "Bearer ").
 -- done() prints one machine-readable RESULT line that bench/run parses.
 
 local targets = {}
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
+local bodies = nil
 local auth = os.getenv("BENCH_AUTH") or "Bearer "
 local counter = 0
 local thread_no = 0
@@ -29,6 +32,13 @@ function init(args)
     end
   end
   counter = offset or 0
+  local bodies_file = os.getenv("BENCH_BODIES")
+  if bodies_file then
+    bodies = {}
+    for line in io.lines(bodies_file) do
+      table.insert(bodies, line)
+    end
+  end
 end
 
 function request()
@@ -40,7 +50,10 @@ function request()
     headers["Authorization"] = auth .. target.token
   end
   local payload = nil
-  if body then
+  if bodies then
+    headers["Content-Type"] = "application/json"
+    payload = bodies[index]
+  elseif body then
     headers["Content-Type"] = "application/json"
     payload = body:gsub("%%N", tostring(counter)):gsub("%%I", tostring(index))
   end

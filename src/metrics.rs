@@ -2,6 +2,7 @@
 //! at scrape time (outbox, database pool, hashing queue).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -54,6 +55,8 @@ pub struct Snapshot {
     pub pool_in_use: i64,
     pub pool_size: i64,
     pub hashing_queue: i64,
+    /// The longest write transaction since the start, in seconds.
+    pub longest_write: f64,
 }
 
 /// Every metric of the process.
@@ -69,6 +72,7 @@ pub struct Metrics {
     pool_in_use: Gauge,
     pool_size: Gauge,
     hashing_queue: Gauge,
+    longest_write: Gauge<f64, AtomicU64>,
     webhook_attempts: Family<DeliveryLabels, Counter>,
 }
 
@@ -133,6 +137,12 @@ impl Metrics {
             "Password hashes waiting for a core",
             hashing_queue.clone(),
         );
+        let longest_write = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "db_longest_write_seconds",
+            "The longest write transaction since the start: the longest any write waited behind another",
+            longest_write.clone(),
+        );
         let webhook_attempts = Family::<DeliveryLabels, Counter>::default();
         registry.register(
             "webhook_attempts",
@@ -151,6 +161,7 @@ impl Metrics {
             pool_in_use,
             pool_size,
             hashing_queue,
+            longest_write,
         }
     }
 
@@ -224,6 +235,7 @@ impl Metrics {
         self.pool_in_use.set(snapshot.pool_in_use);
         self.pool_size.set(snapshot.pool_size);
         self.hashing_queue.set(snapshot.hashing_queue);
+        self.longest_write.set(snapshot.longest_write);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String");

@@ -8,16 +8,7 @@ pub fn random_bytes(buf: &mut [u8]) {
 
 /// A uniformly random number in `0..bound`, from the CSPRNG (rejection sampling, no modulo bias).
 pub fn random_below(bound: u32) -> u32 {
-    assert!(bound > 0);
-    let zone = u32::MAX - (u32::MAX % bound);
-    loop {
-        let mut b = [0u8; 4];
-        random_bytes(&mut b);
-        let n = u32::from_le_bytes(b);
-        if n < zone {
-            return n % bound;
-        }
-    }
+    random_below_u64(u64::from(bound)) as u32
 }
 
 /// A uniformly random number in `0..bound`, from the CSPRNG (rejection sampling, no modulo bias).

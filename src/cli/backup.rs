@@ -26,7 +26,7 @@ pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
     let target = args.file.clone();
     let report = tokio::task::spawn_blocking(move || backup::to_file(&source, &target)).await??;
     println!(
-        "backed up {} to {} ({} pages, {} customers; integrity check ok)",
+        "backed up {} to {} ({} pages, {} customers; quick check ok)",
         loaded.config.database.path.display(),
         args.file.display(),
         report.pages,

@@ -46,6 +46,7 @@ impl Operations<'_> {
             pool_in_use: i64::from(in_use),
             pool_size: i64::from(size),
             hashing_queue: self.hasher.queue_depth() as i64,
+            longest_write: self.store.longest_write().as_secs_f64(),
         }))
     }
 

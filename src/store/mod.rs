@@ -4,7 +4,9 @@
 //! (see [`crate::lanes`]).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -147,6 +149,8 @@ pub struct Store {
     wait: Duration,
     /// Whether the last write failed for want of space or write access.
     health: health::WriteHealth,
+    /// The longest write transaction so far, in microseconds (for `/metrics`).
+    longest_write: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -214,6 +218,7 @@ impl Store {
             writer: lane("db-write", 1)?,
             wait: Duration::from_millis(settings.pool_timeout_ms),
             health: health::WriteHealth::new(path),
+            longest_write: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -241,9 +246,13 @@ impl Store {
     {
         let pool = self.pool.clone();
         let health = self.health.clone();
+        let longest = self.longest_write.clone();
         let work = move || {
             let mut conn = pool.get().map_err(|_| StoreError::Busy)?;
-            health.record(write_tx(&mut conn, work))
+            let started = Instant::now();
+            let result = health.record(write_tx(&mut conn, work));
+            longest.fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            result
         };
         self.writer.run(self.wait, work).await.map_err(refused)?
     }
@@ -283,6 +292,12 @@ impl Store {
     /// A pooled connection for blocking callers (CLI, migrations, backup).
     pub fn connection(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
         Ok(self.pool.get()?)
+    }
+
+    /// The longest write transaction so far, from its `BEGIN` to its end: the longest the
+    /// writer was held, and so the longest any other write waited behind one.
+    pub fn longest_write(&self) -> Duration {
+        Duration::from_micros(self.longest_write.load(Ordering::Relaxed))
     }
 
     /// Connections checked out right now, and the pool's size.

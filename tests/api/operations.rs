@@ -30,6 +30,14 @@ async fn metrics_are_served_to_loopback_and_the_admin_token_only() {
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
+    // The writer has been held (the activation and the login wrote), for a moment only.
+    let longest: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("customer_area_db_longest_write_seconds "))
+        .expect("the longest write is reported")
+        .parse()
+        .unwrap();
+    assert!(longest > 0.0 && longest < 5.0, "{longest}");
 
     // A loopback peer relaying someone else's request (a local reverse proxy) is not enough…
     let relayed = app
@@ -250,7 +258,7 @@ async fn a_backup_taken_while_serving_is_consistent_and_complete() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("integrity check ok"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("quick check ok"));
     load.await.unwrap();
 
     let conn = rusqlite::Connection::open(&copy).unwrap();
