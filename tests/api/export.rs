@@ -129,15 +129,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
         }];
     })
     .await;
-    let (status, _) = app
-        .call(
-            Method::POST,
-            "/admin/subscriptions",
-            Some(ADMIN),
-            Some(json!({"id": "news", "name": "News"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    app.add_list(ADMIN, "news", "News").await;
     let token = busy_customer(
         &app,
         "ada@example.com",

@@ -266,15 +266,8 @@ async fn subscriptions(app: &TestApp, email: &str, password: &str) -> Vec<String
 #[tokio::test]
 async fn a_new_customer_activates_signs_in_fills_every_profile_field_and_subscribes() {
     let app = spawn_linking_to_itself(|c| c.admin.api_token = Secret::new(ADMIN_TOKEN)).await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/admin/subscriptions",
-            Some(ADMIN_TOKEN),
-            Some(json!({"id": "newsletter", "name": "Monthly newsletter"})),
-        )
+    app.add_list(ADMIN_TOKEN, "newsletter", "Monthly newsletter")
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let Some(journey) = Journey::start(app).await else {
         return;
     };

@@ -234,15 +234,7 @@ async fn last_use_is_recorded_at_most_once_a_minute() {
 #[tokio::test]
 async fn activity_shows_each_kind_after_the_action_that_causes_it() {
     let app = app().await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/admin/subscriptions",
-            Some(ADMIN),
-            Some(json!({"id": "news", "name": "News"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.add_list(ADMIN, "news", "News").await;
     let token = app.active_customer("acts@example.com").await;
     assert_eq!(
         kinds(&app, &token).await,

@@ -250,12 +250,17 @@ impl TestApp {
 
     /// Adds the subscription list `newsletter` through the admin API, with `admin_token`.
     pub async fn add_newsletter(&self, admin_token: &str) {
+        self.add_list(admin_token, "newsletter", "Newsletter").await;
+    }
+
+    /// Adds the subscription list `id` named `name` through the admin API, with `admin_token`.
+    pub async fn add_list(&self, admin_token: &str, id: &str, name: &str) {
         let (status, body) = self
             .call(
                 Method::POST,
                 "/admin/subscriptions",
                 Some(admin_token),
-                Some(json!({"id": "newsletter", "name": "Newsletter"})),
+                Some(json!({"id": id, "name": name})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
