@@ -12,6 +12,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{StoreError, StoreResult};
 
+/// Maps up to 2 GiB of a database file (SQLite's own ceiling) for reading.
+const MAPPED: &str = "PRAGMA mmap_size = 2147418112;";
+
 /// What a finished backup holds.
 #[derive(Clone, Copy, Debug)]
 pub struct BackupReport {
@@ -24,6 +27,9 @@ pub struct BackupReport {
 pub fn to_file(source: &Path, target: &Path) -> StoreResult<BackupReport> {
     let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     src.busy_timeout(Duration::from_secs(10))?;
+    // Both files mapped into memory: the pages are copied and checked without a system call
+    // each (2.7 GB: copy 12.7 → 10.9 s, check 6.3 → 5.3 s, docs/performance.md).
+    src.execute_batch(MAPPED)?;
     let partial = target.with_extension("partial");
     let _ = std::fs::remove_file(&partial);
     // Created empty and readable by its owner only before a byte of customer data is in it;
@@ -38,6 +44,11 @@ pub fn to_file(source: &Path, target: &Path) -> StoreResult<BackupReport> {
             source,
         })?;
     let mut dst = Connection::open(&partial)?;
+    // The partial copy needs no journal: a copy that fails half-way is thrown away, never
+    // recovered. It is synced once, whole, before it is moved into place.
+    dst.execute_batch(&format!(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; {MAPPED}"
+    ))?;
     {
         // One step: the whole copy reads one snapshot, however long it takes.
         let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
@@ -68,9 +79,23 @@ pub fn to_file(source: &Path, target: &Path) -> StoreResult<BackupReport> {
     // The copy is a standalone file: no WAL beside it.
     dst.execute_batch("PRAGMA journal_mode = DELETE;")?;
     drop(dst);
+    std::fs::File::open(&partial)
+        .and_then(|file| file.sync_all())
+        .map_err(|source| StoreError::File {
+            doing: "write the copy to disk",
+            source,
+        })?;
     std::fs::rename(&partial, target).map_err(|source| StoreError::File {
         doing: "move the copy into place",
         source,
     })?;
+    // The rename itself lasts once the directory is synced.
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
+    std::fs::File::open(dir.unwrap_or(Path::new(".")))
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| StoreError::File {
+            doing: "sync the backup's directory",
+            source,
+        })?;
     Ok(BackupReport { pages, customers })
 }
