@@ -326,3 +326,17 @@ ALTER TABLE email_requests ADD COLUMN subscriptions TEXT;
 -- and merges of them (most of an import's time, docs/performance.md). The store now inserts
 -- the search row itself, in a statement of its own, before the customer.
 DROP TRIGGER customer_search_on_insert;
+
+-- migration: 11 indexes for the housekeeping sweep and the outbox listings
+-- The sweep looked for expired codes, sent emails, delivered webhook events and spent email
+-- allowances by reading every row of their tables inside its write transaction: at two
+-- million sent emails that held the writer for half a second each time, with nothing to
+-- delete (docs/performance.md). `mail outbox --status` and `webhooks list --status` read every
+-- row to find the newest of one status. Each now finds its rows in an index of its own (the
+-- query plan check is src/store/plans.rs).
+CREATE INDEX one_time_codes_by_expiry ON one_time_codes(expires_at);
+CREATE INDEX outbox_sent ON outbox(status, sent_at);
+CREATE INDEX outbox_by_status ON outbox(status, id);
+CREATE INDEX webhook_outbox_sent ON webhook_outbox(status, sent_at);
+CREATE INDEX webhook_outbox_by_status ON webhook_outbox(status, id);
+CREATE INDEX email_allowance_by_time ON email_allowance(at);

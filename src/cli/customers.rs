@@ -3,7 +3,8 @@ use crate::domain::{
     EmailAddress, Identifier, Language, ProfileChanges, ProfileField, format_time,
 };
 use crate::flows::{MAX_PAGE, NewAccount};
-use crate::store::customers::AdminView;
+use crate::store::Start;
+use crate::store::customers::{AdminView, Cursor};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -33,12 +34,16 @@ pub enum Command {
         /// Only customers whose email or identifier contains TEXT (indexed from 3 characters).
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
-        /// At most this many customers, newest first.
+        /// At most this many customers, in the order they were created.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE)))]
         limit: u32,
         /// Skip this many customers first (the next page).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, conflicts_with = "after")]
         offset: u32,
+        /// Start after the customer this cursor names: the `next` an earlier page printed
+        /// (as quick a million customers in as at the first).
+        #[arg(long, value_name = "CURSOR", value_parser = Cursor::parse)]
+        after: Option<Cursor>,
         /// Print the list as JSON.
         #[arg(long)]
         json: bool,
@@ -135,19 +140,19 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             search,
             limit,
             offset,
+            after,
             json,
         } => {
-            let (views, total) = back_office.customer_page(search, limit, offset).await?;
+            let start = after.map_or(Start::Offset(offset), Start::After);
+            let page = back_office.customer_page(search, limit, start).await?;
             if json {
-                print_json(&serde_json::json!({
-                    "customers": views, "total": total, "limit": limit, "offset": offset,
-                }))?;
+                print_json(&page)?;
             } else {
                 println!(
                     "{:<14}  {:<20}  {:<8}  {:<32}  NAME",
                     "ID", "IDENTIFIER", "STATUS", "EMAIL"
                 );
-                for v in &views {
+                for v in &page.customers {
                     println!(
                         "{:<14}  {:<20}  {:<8}  {:<32}  {}",
                         v.customer.id,
@@ -157,7 +162,10 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                         v.customer.name.as_deref().unwrap_or("")
                     );
                 }
-                println!("{} of {total} customer(s)", views.len());
+                println!("{} of {} customer(s)", page.customers.len(), page.total);
+                if let Some(next) = page.next {
+                    println!("next page: --after {next}");
+                }
             }
         }
         Command::Show { key, json } => {

@@ -1,14 +1,28 @@
 use std::collections::BTreeSet;
 
+use serde::Serialize;
+
 use super::{Created, Event, NewAccount};
 use crate::domain::{Language, ListId, clean_text};
 use crate::error::{AppError, FieldErrors};
-use crate::store::customers::{self, AdminView};
+use crate::store::customers::{self, AdminView, Cursor};
 use crate::store::subscriptions::{self, ConsentRecord, ConsentSource, SubscriptionList};
-use crate::store::{Outcome, StoreError, StoreResult};
+use crate::store::{Outcome, Start, StoreError, StoreResult};
 
 /// The most customers one page of the back-office list holds.
 pub const MAX_PAGE: u32 = 500;
+
+/// A page of the back-office customer list, as the API and `customers list --json` give it:
+/// `next` is the `after` of the page that follows (`null` on the last).
+#[derive(Debug, Serialize)]
+pub struct CustomerPage {
+    pub customers: Vec<AdminView>,
+    pub total: i64,
+    pub limit: u32,
+    #[serde(flatten)]
+    pub start: Start<Cursor>,
+    pub next: Option<Cursor>,
+}
 
 /// A subscription list to add, parsed.
 #[derive(Clone, Debug)]
@@ -128,13 +142,21 @@ impl BackOffice<'_> {
         &self,
         search: Option<String>,
         limit: u32,
-        offset: u32,
-    ) -> Result<(Vec<AdminView>, i64), AppError> {
+        start: Start<Cursor>,
+    ) -> Result<CustomerPage, AppError> {
         let limit = limit.min(MAX_PAGE);
-        Ok(self
+        let from = start.clone();
+        let page = self
             .store
-            .read(move |c| customers::list(c, search.as_deref(), limit, offset))
-            .await?)
+            .read(move |c| customers::list(c, search.as_deref(), limit, &from))
+            .await?;
+        Ok(CustomerPage {
+            customers: page.rows,
+            total: page.total,
+            limit,
+            start,
+            next: page.next,
+        })
     }
 
     /// Creates a pending customer subscribed to `lists` (recorded as the admin's doing), in one

@@ -54,7 +54,7 @@ mod webhooks;
 
 pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
-pub use admin::{BackOffice, MAX_PAGE, NewList};
+pub use admin::{BackOffice, CustomerPage, MAX_PAGE, NewList};
 pub use email_change::EmailChanges;
 pub use import::{
     ImportError, ImportFile, ImportOptions, ImportProblem, ImportSummary, Imported, Imports,

@@ -13,8 +13,9 @@ use crate::store::{self, Unwritable, outbox};
 /// How long the record of a sent email (its recipient, kind and time) is kept.
 const KEEP_SENT_EMAILS: Duration = Duration::from_secs(30 * 86_400);
 
-/// Rows one housekeeping transaction deletes at most.
-pub const SWEEP_BATCH: usize = 1000;
+/// Rows one housekeeping transaction deletes at most: 250 expired sessions of a table of four
+/// million took 6-8 ms (1,000 took 30-50 ms; docs/performance.md).
+pub const SWEEP_BATCH: usize = 250;
 
 flow_handle!(
     /// Health, metrics, housekeeping and the end of the work left behind by requests.
@@ -86,18 +87,22 @@ impl Operations<'_> {
 
     /// Runs `purge` in write transactions of at most [`SWEEP_BATCH`] rows each until it finds
     /// fewer: other writes queue between the batches, so a million expired rows never hold the
-    /// writer in one long transaction. Answers how many rows went.
+    /// writer in one long transaction. After each full batch the sweep rests as long as the
+    /// batch took, so that it holds the writer and the disk at most half the time. Answers how
+    /// many rows went.
     async fn purge<F>(&self, purge: F) -> Result<usize, AppError>
     where
         F: Fn(&Transaction, usize) -> store::StoreResult<usize> + Copy + Send + 'static,
     {
         let mut total = 0;
         loop {
+            let started = std::time::Instant::now();
             let gone = self.store.write(move |tx| purge(tx, SWEEP_BATCH)).await?;
             total += gone;
             if gone < SWEEP_BATCH {
                 return Ok(total);
             }
+            tokio::time::sleep(started.elapsed()).await;
         }
     }
 

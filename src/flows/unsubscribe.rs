@@ -11,7 +11,7 @@ use super::{Event, MAX_PAGE};
 use crate::domain::{ActivityKind, Client, CustomerId, rfc3339_field};
 use crate::error::AppError;
 use crate::store::subscriptions::{self, ConsentSource, MemberRow};
-use crate::store::{activity, keys};
+use crate::store::{Start, activity, keys};
 
 /// Members the CSV export reads per database round.
 const EXPORT_BATCH: u32 = 500;
@@ -27,13 +27,16 @@ pub struct Member {
     pub unsubscribe_url: String,
 }
 
-/// One page of a list's members, with how many there are in all.
+/// One page of a list's members, with how many there are in all: `next` is the `after` of
+/// the page that follows (`null` on the last).
 #[derive(Clone, Debug, Serialize)]
 pub struct MembersPage {
     pub members: Vec<Member>,
     pub total: i64,
     pub limit: u32,
-    pub offset: u32,
+    #[serde(flatten)]
+    pub start: Start<CustomerId>,
+    pub next: Option<CustomerId>,
 }
 
 /// What an unsubscribe link did.
@@ -156,24 +159,26 @@ impl Unsubscribes<'_> {
         &self,
         list: &str,
         limit: u32,
-        offset: u32,
+        start: Start<CustomerId>,
     ) -> Result<MembersPage, AppError> {
         self.known_list(list).await?;
         let key = self.key().await?;
         let limit = limit.min(MAX_PAGE);
-        let id = list.to_owned();
-        let (rows, total) = self
+        let (id, from) = (list.to_owned(), start.clone());
+        let page = self
             .store
-            .read(move |c| subscriptions::members_page(c, &id, offset, limit))
+            .read(move |c| subscriptions::members_page(c, &id, &from, limit))
             .await?;
         Ok(MembersPage {
-            members: rows
+            members: page
+                .rows
                 .into_iter()
                 .map(|r| self.member(&key, list, r))
                 .collect(),
-            total,
+            total: page.total,
             limit,
-            offset,
+            start,
+            next: page.next,
         })
     }
 

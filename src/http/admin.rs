@@ -12,10 +12,12 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
+use super::query::{Listing, unknown};
 use super::reply::{ok_json, ok_result};
 use crate::domain::{EmailAddress, Identifier, Language, ListId, ProfileChanges, ProfileField};
-use crate::error::{AppError, FieldErrors};
-use crate::flows::{MAX_PAGE, NewAccount, NewList, Services};
+use crate::error::AppError;
+use crate::flows::{NewAccount, NewList, Services};
+use crate::store::customers::Cursor;
 
 /// Customers per page when the query does not say.
 const DEFAULT_PAGE: u32 = 50;
@@ -42,19 +44,17 @@ pub async fn create_customer(services: Services, body: JsonObject) -> Result<Res
     Ok(created(&view))
 }
 
-/// GET /admin/customers?search=&limit=&offset=
+/// GET /admin/customers?search=&limit=&offset= (or &after=)
 pub async fn list_customers(
     services: Services,
     query: Vec<(String, String)>,
 ) -> Result<Response, Rejection> {
-    let page = Page::parse(query)?;
-    let (customers, total) = services
+    let (search, listing) = customer_query(query)?;
+    let page = services
         .back_office()
-        .customer_page(page.search, page.limit, page.offset)
+        .customer_page(search, listing.limit, listing.start)
         .await?;
-    Ok(ok_json(&json!({
-        "customers": customers, "total": total, "limit": page.limit, "offset": page.offset,
-    })))
+    Ok(ok_json(&page))
 }
 
 /// GET /admin/customers/{id}
@@ -225,53 +225,18 @@ pub(super) fn subscriptions_field(body: &mut JsonObject) -> Option<BTreeSet<List
     Some(lists)
 }
 
-/// The query of a customer list: `search`, `limit` (1 to [`MAX_PAGE`]) and `offset`.
-struct Page {
-    search: Option<String>,
-    limit: u32,
-    offset: u32,
-}
-
-impl Page {
-    fn parse(query: Vec<(String, String)>) -> Result<Page, AppError> {
-        let mut page = Page {
-            search: None,
-            limit: DEFAULT_PAGE,
-            offset: 0,
-        };
-        let mut problems = FieldErrors::new();
-        let mut seen = BTreeSet::new();
-        for (key, value) in query {
-            if !seen.insert(key.clone()) {
-                problems.insert(key, "must be given at most once".into());
-                continue;
-            }
-            match key.as_str() {
-                "search" if value.chars().count() > 254 => {
-                    problems.insert(key, "must be at most 254 characters".into());
-                }
-                "search" => page.search = Some(value).filter(|s| !s.trim().is_empty()),
-                "limit" => match value.parse::<u32>() {
-                    Ok(limit) if (1..=MAX_PAGE).contains(&limit) => page.limit = limit,
-                    _ => {
-                        problems
-                            .insert(key, format!("must be a whole number from 1 to {MAX_PAGE}"));
-                    }
-                },
-                "offset" => match value.parse::<u32>() {
-                    Ok(offset) => page.offset = offset,
-                    Err(_) => {
-                        problems.insert(key, "must be a whole number from 0".into());
-                    }
-                },
-                _ => {
-                    problems.insert(key, "is not a known query parameter".into());
-                }
-            }
+/// The query of a customer list: `search`, and the paging of [`Listing`].
+fn customer_query(
+    query: Vec<(String, String)>,
+) -> Result<(Option<String>, Listing<Cursor>), AppError> {
+    let mut search = None;
+    let listing = Listing::parse(query, DEFAULT_PAGE, Cursor::parse, |key, value| match key {
+        "search" if value.chars().count() > 254 => Err("must be at most 254 characters".into()),
+        "search" => {
+            search = Some(value).filter(|s| !s.trim().is_empty());
+            Ok(())
         }
-        match AppError::fields(problems) {
-            Some(error) => Err(error),
-            None => Ok(page),
-        }
-    }
+        _ => unknown(),
+    })?;
+    Ok((search, listing))
 }

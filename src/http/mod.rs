@@ -11,6 +11,7 @@ mod error;
 pub mod openapi;
 mod ops;
 mod passkeys;
+mod query;
 mod reply;
 pub mod route;
 mod security;

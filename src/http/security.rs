@@ -1,16 +1,15 @@
 //! Handlers of the account-security endpoints: the caller's sessions, activity and data
 //! export, and the undo of an email change.
 
-use std::collections::BTreeSet;
-
 use serde_json::json;
 use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
+use super::query::{read_query, unknown, whole_number};
 use super::reply::{ok_json, ok_result};
 use crate::domain::Client;
-use crate::error::{AppError, FieldErrors};
+use crate::error::AppError;
 use crate::flows::{MAX_ACTIVITY_PAGE, Services, Session};
 
 /// Events on a page of activity when `limit` is not given.
@@ -94,36 +93,16 @@ pub async fn undo_email_change(
 /// Reads `?before=<event id>&limit=<1..=100>`; anything else is a 422 naming the parameter.
 fn activity_query(query: Vec<(String, String)>) -> Result<(Option<i64>, u32), AppError> {
     let (mut before, mut limit) = (None, DEFAULT_ACTIVITY_PAGE);
-    let mut problems = FieldErrors::new();
-    let mut seen = BTreeSet::new();
-    for (key, value) in query {
-        if !seen.insert(key.clone()) {
-            problems.insert(key, "must be given at most once".into());
-            continue;
-        }
-        match key.as_str() {
+    read_query(query, |key, value| {
+        match key {
             "before" => match value.parse::<i64>() {
                 Ok(id) if id >= 1 => before = Some(id),
-                _ => {
-                    problems.insert(key, "must be an event id (a whole number from 1)".into());
-                }
+                _ => return Err("must be an event id (a whole number from 1)".into()),
             },
-            "limit" => match value.parse::<u32>() {
-                Ok(n) if (1..=MAX_ACTIVITY_PAGE).contains(&n) => limit = n,
-                _ => {
-                    problems.insert(
-                        key,
-                        format!("must be a whole number from 1 to {MAX_ACTIVITY_PAGE}"),
-                    );
-                }
-            },
-            _ => {
-                problems.insert(key, "is not a known query parameter".into());
-            }
+            "limit" => limit = whole_number(&value, 1..=MAX_ACTIVITY_PAGE)?,
+            _ => unknown()?,
         }
-    }
-    match AppError::fields(problems) {
-        Some(error) => Err(error),
-        None => Ok((before, limit)),
-    }
+        Ok(())
+    })?;
+    Ok((before, limit))
 }

@@ -1,7 +1,6 @@
 //! Handlers of the shop's side: a list's members for its newsletters (JSON pages or a CSV
 //! stream) and the one-click unsubscribe of RFC 8058.
 
-use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -13,27 +12,28 @@ use warp::Reply;
 use warp::reject::Rejection;
 use warp::reply::Response;
 
+use super::query::{Listing, unknown};
 use super::reply::{ok_json, ok_result};
-use crate::domain::Client;
-use crate::error::{AppError, FieldErrors};
-use crate::flows::{CSV_HEADER, MAX_PAGE, Services, csv_rows};
+use crate::domain::{Client, CustomerId};
+use crate::error::AppError;
+use crate::flows::{CSV_HEADER, Services, csv_rows};
 
 /// Members per page when the query does not say.
 const DEFAULT_PAGE: u32 = 100;
 
-/// GET /admin/subscriptions/{id}/members?limit=&offset=&format=csv
+/// GET /admin/subscriptions/{id}/members?limit=&offset= (or &after=), or ?format=csv
 pub async fn members(
     list: String,
     services: Services,
     query: Vec<(String, String)>,
 ) -> Result<Response, Rejection> {
-    let query = MembersQuery::parse(query)?;
-    if query.csv {
+    let (csv, listing) = members_query(query)?;
+    if csv {
         return Ok(members_csv(list, services).await?);
     }
     let page = services
         .unsubscribes()
-        .members_page(&list, query.limit, query.offset)
+        .members_page(&list, listing.limit, listing.start)
         .await?;
     Ok(ok_json(&page))
 }
@@ -99,58 +99,26 @@ impl futures_util::Stream for Chunks {
     }
 }
 
-/// `limit`, `offset` and `format` of the members query.
-struct MembersQuery {
-    limit: u32,
-    offset: u32,
-    csv: bool,
+/// The members query: `format` (`json` or `csv`), and for JSON the paging of [`Listing`].
+fn members_query(query: Vec<(String, String)>) -> Result<(bool, Listing<CustomerId>), AppError> {
+    let mut csv = false;
+    let listing = Listing::parse(query, DEFAULT_PAGE, after_member, |key, value| match key {
+        "format" => {
+            csv = match value.as_str() {
+                "csv" => true,
+                "json" => false,
+                _ => return Err("must be `json` or `csv`".into()),
+            };
+            Ok(())
+        }
+        _ => unknown(),
+    })?;
+    Ok((csv, listing))
 }
 
-impl MembersQuery {
-    fn parse(query: Vec<(String, String)>) -> Result<MembersQuery, AppError> {
-        let mut parsed = MembersQuery {
-            limit: DEFAULT_PAGE,
-            offset: 0,
-            csv: false,
-        };
-        let mut problems = FieldErrors::new();
-        let mut seen = BTreeSet::new();
-        for (key, value) in query {
-            if !seen.insert(key.clone()) {
-                problems.insert(key, "must be given at most once".into());
-                continue;
-            }
-            match key.as_str() {
-                "limit" => match value.parse::<u32>() {
-                    Ok(limit) if (1..=MAX_PAGE).contains(&limit) => parsed.limit = limit,
-                    _ => {
-                        problems
-                            .insert(key, format!("must be a whole number from 1 to {MAX_PAGE}"));
-                    }
-                },
-                "offset" => match value.parse::<u32>() {
-                    Ok(offset) => parsed.offset = offset,
-                    Err(_) => {
-                        problems.insert(key, "must be a whole number from 0".into());
-                    }
-                },
-                "format" => match value.as_str() {
-                    "csv" => parsed.csv = true,
-                    "json" => parsed.csv = false,
-                    _ => {
-                        problems.insert(key, "must be `json` or `csv`".into());
-                    }
-                },
-                _ => {
-                    problems.insert(key, "is not a known query parameter".into());
-                }
-            }
-        }
-        match AppError::fields(problems) {
-            Some(e) => Err(e),
-            None => Ok(parsed),
-        }
-    }
+/// The `after` of a members page: the id of the last member of the page before.
+fn after_member(value: &str) -> Result<CustomerId, String> {
+    CustomerId::parse(value).map_err(|_| "must be the `next` of an earlier page".into())
 }
 
 /// POST /unsubscribe/{token} with `List-Unsubscribe=One-Click` (RFC 8058)

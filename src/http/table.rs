@@ -461,6 +461,11 @@ pub const LIST_CUSTOMERS: Route = Route::api(
             maximum: None,
             default: 0,
         },
+        Param::Text {
+            name: "after",
+            description: "The `next` of an earlier page: the page after it, as quick a million customers in as at the first (`offset` walks every customer it skips). Not with `offset`.",
+            max_length: 40,
+        },
     ])
     .failing(&[Failure::Invalid]),
 );
@@ -586,7 +591,7 @@ pub const LIST_MEMBERS: Route = Route::api(
         "A list's members, each with a one-click unsubscribe URL",
         Success::ok("One page of members.", Schema("MembersPage")),
     )
-    .described("`?limit=` (1-500, default 100) and `?offset=` page the JSON. `?format=csv` streams every member instead, as `text/csv` with the header row `id,email,name,subscribed_at,unsubscribe_url`; a value starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` so that no spreadsheet runs it as a formula.")
+    .described("`?limit=` (1-500, default 100) and `?offset=` or `?after=` (the `next` of an earlier page, quick at any depth) page the JSON. `?format=csv` streams every member instead, as `text/csv` with the header row `id,email,name,subscribed_at,unsubscribe_url`; a value starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` so that no spreadsheet runs it as a formula.")
     .params(&[Param::Path {
         name: "id",
         description: "The list id.",

@@ -3,7 +3,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use super::{StoreError, StoreResult, now, subscriptions};
+use super::{Page, Start, StoreError, StoreResult, now, subscriptions};
 use crate::domain::{
     Customer, CustomerId, EmailAddress, Identifier, Language, ProfileChanges, ProfileField, Status,
     Subscription,
@@ -271,27 +271,84 @@ pub fn admin_view(conn: &Connection, key: &str) -> StoreResult<Option<AdminView>
     Ok(Some(view))
 }
 
+/// A customer's place in the listing's order (creation time, then id), written
+/// `<created_at>-<id>`: the `next` of one page and the `after` of the page that follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    created_at: i64,
+    id: CustomerId,
+}
+
+impl Cursor {
+    pub fn parse(text: &str) -> Result<Cursor, String> {
+        let problem = || "must be the `next` of an earlier page".to_owned();
+        let (created_at, id) = text.split_once('-').ok_or_else(problem)?;
+        Ok(Cursor {
+            created_at: created_at.parse().map_err(|_| problem())?,
+            id: CustomerId::parse(id).map_err(|_| problem())?,
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.created_at, self.id)
+    }
+}
+
+impl serde::Serialize for Cursor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// The SQL of one page of the admin listing: the customers `search` finds, in creation order,
+/// from `start`, `?2` of them.
+fn page_sql(search: &Search, start: &Start<Cursor>) -> String {
+    let (after, offset) = match start {
+        Start::Offset(_) => ("", "OFFSET ?3"),
+        Start::After(_) => ("AND (created_at, id) > (?3, ?4)", ""),
+    };
+    format!(
+        "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
+         WHERE {} {after} ORDER BY created_at, id LIMIT ?2 {offset}",
+        search.filter()
+    )
+}
+
+/// The SQL that counts the customers `search` finds.
+fn count_sql(search: &Search) -> String {
+    format!("SELECT COUNT(*) FROM customers WHERE {}", search.filter())
+}
+
 /// Customers in creation order, optionally only those whose email or identifier contains
-/// `search`, `limit` at a time after `offset`; with the total number that match.
+/// `search`, `limit` at a time from `start`; with the total number that match.
 pub fn list(
     conn: &Connection,
     search: Option<&str>,
     limit: u32,
-    offset: u32,
-) -> StoreResult<(Vec<AdminView>, i64)> {
+    start: &Start<Cursor>,
+) -> StoreResult<Page<AdminView, Cursor>> {
     let search = Search::new(search);
     let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM customers WHERE {}",
-            search.filter()
-        ))?
+        .prepare_cached(&count_sql(&search))?
         .query_row([search.value()], |row| row.get(0))?;
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
-         WHERE {} ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
-        search.filter()
-    ))?;
-    let rows = statement.query_map(params![search.value(), limit, offset], |row| {
+    let mut statement = conn.prepare_cached(&page_sql(&search, start))?;
+    // One row more than the page holds says whether another page follows.
+    let mut values = vec![
+        search
+            .value()
+            .map_or(Value::Null, |v| Value::Text(v.to_owned())),
+        Value::Integer(i64::from(limit) + 1),
+    ];
+    match start {
+        Start::Offset(offset) => values.push(Value::Integer(i64::from(*offset))),
+        Start::After(cursor) => values.extend([
+            Value::Integer(cursor.created_at),
+            Value::Text(cursor.id.as_str().to_owned()),
+        ]),
+    }
+    let rows = statement.query_map(params_from_iter(values), |row| {
         Ok(AdminView {
             customer: profile_from_row(row)?,
             identifier: row.get(10)?,
@@ -300,11 +357,19 @@ pub fn list(
             language: row.get(13)?,
         })
     })?;
-    let mut views = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    for view in &mut views {
+    let mut page = Page::of(
+        rows.collect::<rusqlite::Result<Vec<_>>>()?,
+        limit,
+        total,
+        |view: &AdminView| Cursor {
+            created_at: view.created_at,
+            id: view.customer.id.clone(),
+        },
+    );
+    for view in &mut page.rows {
         view.customer.subscriptions = subscriptions::of_customer(conn, &view.customer.id)?;
     }
-    Ok((views, total))
+    Ok(page)
 }
 
 /// How the admin listing finds the customers whose email or identifier contains a text
@@ -601,12 +666,85 @@ mod tests {
     }
 
     fn found(conn: &Connection, search: &str) -> Vec<String> {
-        let (views, total) = list(conn, Some(search), 100, 0).unwrap();
-        assert_eq!(total, views.len() as i64, "{search}");
-        views
+        let page = list(conn, Some(search), 100, &Start::Offset(0)).unwrap();
+        assert_eq!(page.total, page.rows.len() as i64, "{search}");
+        assert_eq!(page.next, None, "{search}");
+        page.rows
             .into_iter()
             .map(|v| v.customer.id.as_str().to_owned())
             .collect()
+    }
+
+    #[test]
+    fn pages_after_a_cursor_walk_the_listing_once_in_order_as_offsets_do() {
+        let conn = database(&[]);
+        // Two customers created in the same second: the id orders them.
+        for (i, at) in [
+            (5, 100),
+            (3, 100),
+            (1, 200),
+            (4, 300),
+            (2, 300),
+            (6, 400),
+            (7, 500),
+        ] {
+            insert_active(
+                &conn,
+                &format!("3000000000000{i}"),
+                &format!("c-{i}"),
+                &format!("c{i}@example.com"),
+                at,
+            );
+        }
+        let ids = |page: &Page<AdminView, Cursor>| {
+            page.rows
+                .iter()
+                .map(|v| v.customer.id.as_str()[13..].to_owned())
+                .collect::<String>()
+        };
+        let mut walked = String::new();
+        let mut start = Start::Offset(0);
+        let mut pages = 0;
+        loop {
+            let page = list(&conn, None, 3, &start).unwrap();
+            assert_eq!(page.total, 7);
+            walked += &ids(&page);
+            pages += 1;
+            match page.next {
+                Some(next) => {
+                    // A cursor survives its text form, as a client sends it back.
+                    assert_eq!(Cursor::parse(&next.to_string()).unwrap(), next);
+                    start = Start::After(next);
+                }
+                None => break,
+            }
+        }
+        assert_eq!((walked.as_str(), pages), ("3512467", 3));
+        let by_offset = (0..3)
+            .map(|n| ids(&list(&conn, None, 3, &Start::Offset(n * 3)).unwrap()))
+            .collect::<String>();
+        assert_eq!(by_offset, walked);
+        // A full last page says no more follow; the row the cursor names may be gone.
+        let last = list(&conn, None, 1, &Start::Offset(6)).unwrap();
+        assert_eq!((ids(&last).as_str(), last.next), ("7", None));
+        let cursor = list(&conn, None, 2, &Start::Offset(0))
+            .unwrap()
+            .next
+            .unwrap();
+        conn.execute("DELETE FROM customers WHERE id = '30000000000005'", [])
+            .unwrap();
+        let after = list(&conn, None, 2, &Start::After(cursor)).unwrap();
+        assert_eq!(ids(&after), "12");
+        for bad in [
+            "",
+            "100",
+            "100-",
+            "x-30000000000001",
+            "100-3000",
+            "100_30000000000001",
+        ] {
+            assert!(Cursor::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -700,27 +838,30 @@ mod tests {
         );
     }
 
-    /// The query plan of the admin listing's page and count.
+    /// The query plan of the admin listing's page (from an offset and after a cursor) and
+    /// count.
     fn plans(search: Option<&str>) -> Vec<String> {
         let conn = database(&[]);
         let search = Search::new(search);
-        let page = format!(
-            "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
-             WHERE {} ORDER BY created_at, id LIMIT 20 OFFSET 0",
-            search.filter()
-        );
-        let count = format!("SELECT COUNT(*) FROM customers WHERE {}", search.filter());
-        [page, count]
-            .iter()
-            .flat_map(|sql| {
-                let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-                statement
-                    .query_map([search.value()], |row| row.get::<_, String>(3))
-                    .unwrap()
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .unwrap()
-            })
-            .collect()
+        let after = Start::After(Cursor::parse("1-20000000000001").unwrap());
+        [
+            page_sql(&search, &Start::Offset(0)),
+            page_sql(&search, &after),
+            count_sql(&search),
+        ]
+        .iter()
+        .flat_map(|sql| {
+            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            // The search bound (it decides the plan); the rest of the parameters stay NULL.
+            statement.raw_bind_parameter(1, search.value()).unwrap();
+            let mut rows = statement.raw_query();
+            let mut steps = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                steps.push(row.get::<_, String>(3).unwrap());
+            }
+            steps
+        })
+        .collect()
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub mod lock;
 pub mod migrations;
 pub mod outbox;
 pub mod passkeys;
+#[cfg(test)]
+mod plans;
 pub mod requests;
 pub mod sessions;
 pub mod subscriptions;
@@ -84,6 +86,38 @@ pub enum StoreError {
         name: &'static str,
         source: std::io::Error,
     },
+}
+
+/// Where a page of a listing starts; in a page's JSON, `"offset": n` or `"after": "..."`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start<C> {
+    /// So many rows in (`?offset=`): the database walks every row it skips, so a page a
+    /// million rows in takes a second.
+    Offset(u32),
+    /// Just after the row that an earlier page's `next` cursor names (`?after=`): as quick a
+    /// million rows in as at the first.
+    After(C),
+}
+
+/// One page of a listing: its rows, how many rows the listing has in all, and the cursor of
+/// the page after this one (`None` on the last page).
+#[derive(Debug)]
+pub struct Page<T, C> {
+    pub rows: Vec<T>,
+    pub total: i64,
+    pub next: Option<C>,
+}
+
+impl<T, C> Page<T, C> {
+    /// A page from up to `limit + 1` rows read: the one beyond `limit` only shows that more
+    /// follow, and `cursor` names the last row kept.
+    fn of(mut rows: Vec<T>, limit: u32, total: i64, cursor: impl Fn(&T) -> C) -> Page<T, C> {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = rows.last().filter(|_| more).map(cursor);
+        Page { rows, total, next }
+    }
 }
 
 /// What a write transaction decided; its changes are committed either way.

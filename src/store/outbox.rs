@@ -185,10 +185,17 @@ pub fn requeue_failed(conn: &Connection, id: Option<i64>) -> StoreResult<usize> 
 
 /// The newest `limit` rows, optionally of one status.
 pub fn list(conn: &Connection, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
-    let mut statement = conn.prepare_cached(
+    // Two statements, so that each reads in an index's order and stops at the limit (`?1 IS
+    // NULL OR` would read every email to find the last failed one).
+    let filter = if status.is_some() {
+        "WHERE status = ?1"
+    } else {
+        ""
+    };
+    let mut statement = conn.prepare_cached(&format!(
         "SELECT id, kind, recipient, status, attempts, last_error, created_at, next_attempt_at
-         FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2",
-    )?;
+         FROM outbox {filter} ORDER BY id DESC LIMIT ?2"
+    ))?;
     let rows = statement.query_map(params![status, limit], |row| {
         Ok(Entry {
             id: row.get(0)?,

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreResult, now};
+use super::{Page, Start, StoreResult, now};
 use crate::domain::{Client, CustomerId, Subscription};
 
 /// A list customers may opt in to.
@@ -258,22 +258,31 @@ fn member_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
     })
 }
 
-/// Up to `limit` members of `list` after `offset` of them, in customer id order, and how
-/// many there are in all.
+/// Up to `limit` members of `list` from `start`, in customer id order, and how many there are
+/// in all.
 pub fn members_page(
     conn: &Connection,
     list: &str,
-    offset: u32,
+    start: &Start<CustomerId>,
     limit: u32,
-) -> StoreResult<(Vec<MemberRow>, i64)> {
+) -> StoreResult<Page<MemberRow, CustomerId>> {
     let total: i64 = conn
         .prepare_cached("SELECT count(*) FROM subscriptions WHERE list_id = ?1")?
         .query_row([list], |row| row.get(0))?;
-    let mut statement = conn.prepare_cached(&format!(
-        "{MEMBER_COLUMNS} WHERE s.list_id = ?1 ORDER BY c.id LIMIT ?2 OFFSET ?3"
-    ))?;
-    let rows = statement.query_map(params![list, limit, offset], member_from_row)?;
-    Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+    // One row more than the page holds says whether another page follows.
+    let read = limit + 1;
+    let rows = match start {
+        Start::Offset(offset) => conn
+            .prepare_cached(&format!(
+                "{MEMBER_COLUMNS} WHERE s.list_id = ?1 ORDER BY s.customer_id LIMIT ?2 OFFSET ?3"
+            ))?
+            .query_map(params![list, read, offset], member_from_row)?
+            .collect::<rusqlite::Result<_>>()?,
+        Start::After(after) => members_after(conn, list, after.as_str(), read)?,
+    };
+    Ok(Page::of(rows, limit, total, |row: &MemberRow| {
+        row.customer_id.clone()
+    }))
 }
 
 /// Up to `limit` members of `list` whose customer id comes after `after`, in id order: the

@@ -150,11 +150,17 @@ pub fn fail_unconfigured(conn: &Connection, configured: &[String]) -> StoreResul
 
 /// Events, newest first, optionally only those with `status`.
 pub fn list(conn: &Connection, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
-    let mut statement = conn.prepare_cached(
+    // Two statements, so that each reads in an index's order and stops at the limit.
+    let filter = if status.is_some() {
+        "WHERE status = ?1"
+    } else {
+        ""
+    };
+    let mut statement = conn.prepare_cached(&format!(
         "SELECT id, webhook_id, endpoint, event_type, customer_id, status, attempts, last_error,
                 created_at
-         FROM webhook_outbox WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
+         FROM webhook_outbox {filter} ORDER BY id DESC LIMIT ?2"
+    ))?;
     let rows = statement.query_map(params![status, limit], |row| {
         Ok(Entry {
             id: row.get(0)?,

@@ -286,6 +286,49 @@ async fn customers_are_searched_by_email_or_identifier_and_paginated() {
     seen.sort_by_key(|id| id.to_string());
     seen.dedup();
     assert_eq!(seen.len(), 3, "pages do not overlap");
+    assert_eq!(rest["next"], Value::Null, "the last page says so");
+
+    // The cursor of a page leads to the same next page as the offset did, and on from there.
+    let next = first["next"]
+        .as_str()
+        .expect("a full page names the next")
+        .to_owned();
+    let (status, after) = admin(
+        &app,
+        Method::GET,
+        &format!("/admin/customers?limit=2&after={next}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["customers"], rest["customers"]);
+    assert_eq!(
+        (after["after"].as_str(), &after["next"]),
+        (Some(next.as_str()), &Value::Null)
+    );
+    assert_eq!(after.get("offset"), None, "{after}");
+    let (_, one) = admin(
+        &app,
+        Method::GET,
+        "/admin/customers?search=alpha&limit=1",
+        None,
+    )
+    .await;
+    let next = one["next"].as_str().unwrap();
+    let (_, two) = admin(
+        &app,
+        Method::GET,
+        &format!("/admin/customers?search=alpha&limit=1&after={next}"),
+        None,
+    )
+    .await;
+    let mut found = [&one, &two].map(|page| page["customers"][0]["email"].clone());
+    found.sort_by_key(|email| email.to_string());
+    assert_eq!(
+        found,
+        [json!("anna@alpha.example"), json!("cleo@alpha.example")]
+    );
+    assert_eq!(two["next"], Value::Null);
 
     for query in [
         "limit=0",
@@ -294,6 +337,11 @@ async fn customers_are_searched_by_email_or_identifier_and_paginated() {
         "offset=-1",
         "page=2",
         "limit=1&limit=2",
+        "after=",
+        "after=12345",
+        "after=1-2",
+        "after=x-10000000000000",
+        "offset=0&after=1-10000000000000",
     ] {
         let (status, body) = admin(
             &app,

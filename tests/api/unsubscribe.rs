@@ -188,6 +188,7 @@ async fn members_come_in_json_pages_and_unknown_lists_are_404() {
     subscriber(&app, "paged@example.com").await;
     let body = members(&app).await;
     assert_eq!(body["total"], 1);
+    assert_eq!((&body["offset"], &body["next"]), (&json!(0), &Value::Null));
     let member = &body["members"][0];
     let keys: Vec<&String> = member.as_object().unwrap().keys().collect();
     assert_eq!(
@@ -212,6 +213,62 @@ async fn members_come_in_json_pages_and_unknown_lists_are_404() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+#[tokio::test]
+async fn members_pages_follow_their_cursor_in_id_order_as_offsets_do() {
+    let app = app_with_list().await;
+    for i in 0..5 {
+        subscriber(&app, &format!("member{i}@example.com")).await;
+    }
+    let page = |query: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call(
+                    Method::GET,
+                    &format!("/admin/subscriptions/newsletter/members?{query}"),
+                    Some(TOKEN),
+                    None,
+                )
+                .await;
+            (status, body)
+        }
+    };
+    let ids = |body: &Value| -> Vec<String> {
+        body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (mut walked, mut next) = (Vec::new(), None::<String>);
+    loop {
+        let query = match &next {
+            None => "limit=2".to_owned(),
+            Some(after) => format!("limit=2&after={after}"),
+        };
+        let (status, body) = page(query).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["total"], 5);
+        walked.extend(ids(&body));
+        match body["next"].as_str() {
+            Some(after) => next = Some(after.to_owned()),
+            None => break,
+        }
+    }
+    let mut sorted = walked.clone();
+    sorted.sort();
+    assert_eq!(walked, sorted, "in id order");
+    assert_eq!(walked.len(), 5, "{walked:?}");
+    let (_, by_offset) = page("limit=2&offset=2".into()).await;
+    assert_eq!(ids(&by_offset), walked[2..4]);
+    for query in ["after=abc", "after=1", "offset=1&after=10000000000000"] {
+        let (status, body) = page(query.into()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert!(body["fields"]["after"].is_string(), "{query}: {body}");
+    }
 }
 
 #[tokio::test]
