@@ -230,13 +230,18 @@ fn customer_query(
     query: Vec<(String, String)>,
 ) -> Result<(Option<String>, Listing<Cursor>), AppError> {
     let mut search = None;
-    let listing = Listing::parse(query, DEFAULT_PAGE, Cursor::parse, |key, value| match key {
-        "search" if value.chars().count() > 254 => Err("must be at most 254 characters".into()),
-        "search" => {
-            search = Some(value).filter(|s| !s.trim().is_empty());
-            Ok(())
-        }
-        _ => unknown(),
-    })?;
+    let listing = Listing::parse(
+        query,
+        DEFAULT_PAGE,
+        |v| Cursor::parse(v).ok(),
+        |key, value| match key {
+            "search" if value.chars().count() > 254 => Err("must be at most 254 characters".into()),
+            "search" => {
+                search = Some(value).filter(|s| !s.trim().is_empty());
+                Ok(())
+            }
+            _ => unknown(),
+        },
+    )?;
     Ok((search, listing))
 }

@@ -48,7 +48,8 @@ pub fn unknown() -> Result<(), String> {
 }
 
 /// Where a page of a listing starts and how long it is: `?limit=` (1 to [`MAX_PAGE`]) and
-/// either `?offset=` or `?after=` (the `next` of an earlier page, read by `cursor`).
+/// either `?offset=` or `?after=` (the `next` of an earlier page, read by `cursor`, which
+/// answers `None` for a text that is no cursor of its listing).
 pub struct Listing<C> {
     pub limit: u32,
     pub start: Start<C>,
@@ -59,7 +60,7 @@ impl<C> Listing<C> {
     pub fn parse(
         query: Vec<(String, String)>,
         default_limit: u32,
-        cursor: impl Fn(&str) -> Result<C, String>,
+        cursor: impl Fn(&str) -> Option<C>,
         mut other: impl FnMut(&str, String) -> Result<(), String>,
     ) -> Result<Listing<C>, AppError> {
         let (mut limit, mut offset, mut after) = (default_limit, None, None);
@@ -67,7 +68,10 @@ impl<C> Listing<C> {
             match key {
                 "limit" => limit = whole_number(&value, 1..=MAX_PAGE)?,
                 "offset" => offset = Some(whole_number(&value, 0..=u32::MAX)?),
-                "after" => after = Some(cursor(&value)?),
+                "after" => {
+                    let read = cursor(&value).ok_or("must be the `next` of an earlier page")?;
+                    after = Some(read);
+                }
                 _ => other(key, value)?,
             }
             Ok(())

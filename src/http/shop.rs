@@ -102,7 +102,8 @@ impl futures_util::Stream for Chunks {
 /// The members query: `format` (`json` or `csv`), and for JSON the paging of [`Listing`].
 fn members_query(query: Vec<(String, String)>) -> Result<(bool, Listing<CustomerId>), AppError> {
     let mut csv = false;
-    let listing = Listing::parse(query, DEFAULT_PAGE, after_member, |key, value| match key {
+    let after = |value: &str| CustomerId::parse(value).ok();
+    let listing = Listing::parse(query, DEFAULT_PAGE, after, |key, value| match key {
         "format" => {
             csv = match value.as_str() {
                 "csv" => true,
@@ -114,11 +115,6 @@ fn members_query(query: Vec<(String, String)>) -> Result<(bool, Listing<Customer
         _ => unknown(),
     })?;
     Ok((csv, listing))
-}
-
-/// The `after` of a members page: the id of the last member of the page before.
-fn after_member(value: &str) -> Result<CustomerId, String> {
-    CustomerId::parse(value).map_err(|_| "must be the `next` of an earlier page".into())
 }
 
 /// POST /unsubscribe/{token} with `List-Unsubscribe=One-Click` (RFC 8058)
