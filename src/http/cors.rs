@@ -34,8 +34,11 @@ impl Cors {
 
     fn allowed<'a>(&self, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
         let origin = headers.get(ORIGIN)?;
-        let text = origin.to_str().ok()?.to_ascii_lowercase();
-        self.origins.contains(&text).then_some(origin)
+        self.allows(origin.to_str().ok()?).then_some(origin)
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.origins.contains(&origin.to_ascii_lowercase())
     }
 
     /// Answers an `OPTIONS` preflight: 204 with the allowed methods and headers for an allowed
@@ -59,11 +62,14 @@ impl Cors {
 
     /// Adds the CORS headers of an allowed origin to any answer, and `Vary: Origin` whenever
     /// CORS is configured (so that caches never serve one origin's answer to another).
-    pub fn decorate(&self, request: &HeaderMap, mut response: Response) -> Response {
+    /// `origin` is the request's `Origin` header, if it has one.
+    pub fn decorate(&self, origin: Option<&str>, mut response: Response) -> Response {
         if self.origins.is_empty() {
             return response;
         }
-        let allowed = self.allowed(request).cloned();
+        let allowed = origin
+            .filter(|o| self.allows(o))
+            .and_then(|o| HeaderValue::from_str(o).ok());
         let h = response.headers_mut();
         h.append(VARY, HeaderValue::from_static("Origin"));
         if let Some(origin) = allowed {

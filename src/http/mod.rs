@@ -66,17 +66,25 @@ pub fn routes(
         crate::web::routes(&services),
         preflight,
     )
+    // Boxed: warp's `and` clones the filter after it for every request, and the future of the
+    // whole table, unboxed, is kilobytes that hyper and warp move around as the request
+    // proceeds (together a tenth of the CPU of `GET /customers/self`, docs/performance.md).
+    .boxed()
     .recover(error::recover)
     .unify();
-    warp::path::full()
-        .and(warp::header::headers_cloned())
-        .and(api)
-        .map(
-            move |path: warp::path::FullPath, request: http::HeaderMap, response| {
-                let response = with_allow(path.as_str(), response);
-                cors.decorate(&request, reply::with_standard_headers(response))
-            },
-        )
+    warp::path::full().and(origin()).and(api).map(
+        move |path: warp::path::FullPath, origin: Option<String>, response| {
+            let response = with_allow(path.as_str(), response);
+            cors.decorate(origin.as_deref(), reply::with_standard_headers(response))
+        },
+    )
+}
+
+/// The request's `Origin` header; none when it is absent or not text (never a rejection).
+fn origin() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
+    warp::header::optional::<String>("origin")
+        .or(warp::any().map(|| None))
+        .unify()
 }
 
 /// A 405 says which methods the route does take (`Allow`, RFC 9110).
