@@ -44,22 +44,7 @@ pub struct Lane {
 impl Lane {
     /// Starts `threads` threads named `name-N`, queueing at most `max_waiting` jobs.
     pub fn start(name: &str, threads: usize, max_waiting: usize) -> std::io::Result<Lane> {
-        Lane::start_patient(name, threads, max_waiting, 0)
-    }
-
-    /// Like [`Lane::start`], but a thread that runs out of jobs first yields the CPU up to
-    /// `patience` times, looking for a job after each, before it sleeps. For lanes of short
-    /// jobs that arrive close together (the store's): a job found that way needs no wake-up,
-    /// and on `GET /customers/self` the wake-ups and sleeps of the reader threads were a tenth
-    /// of the server's CPU (docs/performance.md).
-    pub fn start_patient(
-        name: &str,
-        threads: usize,
-        max_waiting: usize,
-        patience: u32,
-    ) -> std::io::Result<Lane> {
         let shared = Arc::new(Shared {
-            patience,
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
                 idle: 0,
@@ -116,8 +101,6 @@ const STARTED: u8 = 1;
 const WITHDRAWN: u8 = 2;
 
 struct Shared {
-    /// Yields before an idle thread sleeps.
-    patience: u32,
     queue: Mutex<Queue>,
     ready: Condvar,
     /// Jobs queued and neither started nor withdrawn.
@@ -193,17 +176,6 @@ impl Shared {
             if let Some(job) = queue.jobs.pop_front() {
                 return Some(job);
             }
-            for _ in 0..self.patience {
-                drop(queue);
-                std::thread::yield_now();
-                queue = self.lock();
-                if queue.closed {
-                    return None;
-                }
-                if let Some(job) = queue.jobs.pop_front() {
-                    return Some(job);
-                }
-            }
             queue.idle += 1;
             queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
             queue.idle -= 1;
@@ -271,30 +243,6 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         held
-    }
-
-    #[tokio::test]
-    async fn a_patient_lane_runs_every_job_and_sleeps_when_there_are_none() {
-        let lane = Lane::start_patient("test", 2, 64, 20).unwrap();
-        let ran = Arc::new(AtomicUsize::new(0));
-        for round in 0..50 {
-            let jobs: Vec<_> = (0..8)
-                .map(|_| {
-                    let ran = ran.clone();
-                    lane.run(LONG, move || ran.fetch_add(1, Ordering::Relaxed))
-                })
-                .collect();
-            for job in jobs {
-                job.await.unwrap();
-            }
-            if round % 10 == 0 {
-                // Long enough for both threads to have given up yielding and gone to sleep:
-                // the next job must wake one.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                assert_eq!(lane.shared.lock().idle, 2, "both threads asleep");
-            }
-        }
-        assert_eq!(ran.load(Ordering::Relaxed), 400);
     }
 
     #[tokio::test]

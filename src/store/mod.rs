@@ -235,7 +235,7 @@ impl Store {
                 cause: e.to_string(),
             })?;
         let lane = |name, threads| {
-            Lane::start_patient(name, threads, MAX_WAITING, PATIENCE)
+            Lane::start(name, threads, MAX_WAITING)
                 .map_err(|source| StoreError::Threads { name, source })
         };
         // The writer holds one connection; the readers share the rest of the pool, one thread
@@ -346,11 +346,6 @@ impl Store {
 
 /// Reads or writes queued beyond this answer busy at once.
 const MAX_WAITING: usize = 4096;
-
-/// How often a reader or the writer that runs out of work yields the CPU, looking for more,
-/// before it sleeps: about as long as one short read, during which a job that arrives is
-/// taken without a wake-up (docs/performance.md).
-const PATIENCE: u32 = 20;
 
 fn refused(refused: Refused) -> StoreError {
     match refused {
