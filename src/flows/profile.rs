@@ -79,9 +79,10 @@ impl Profiles<'_> {
         }
         // Only an email or a password change needs the stored profile first; a change of the
         // other fields is one trip to the writer (the busiest write of the product).
-        let current = match update.email.is_some() || update.password.is_some() {
-            true => Some(self.profile(session).await?),
-            false => None,
+        let current = if update.email.is_some() || update.password.is_some() {
+            Some(self.profile(session).await?)
+        } else {
+            None
         };
         let new_email = update
             .email
