@@ -91,27 +91,13 @@ impl LineWriter {
         let writer = shared.clone();
         let thread = std::thread::Builder::new()
             .name("log-writer".into())
-            .spawn(move || writer.write_out(&mut out, linger));
-        match thread {
-            Ok(thread) => (
-                LineWriter(shared.clone()),
-                Flush {
-                    shared,
-                    thread: Some(thread),
-                },
-            ),
+            .spawn(move || writer.write_out(&mut out, linger))
+            .ok();
+        if thread.is_none() {
             // No thread: the writer is closed from the start, and every line is written at once.
-            Err(_) => {
-                shared.lock().closed = true;
-                (
-                    LineWriter(shared.clone()),
-                    Flush {
-                        shared,
-                        thread: None,
-                    },
-                )
-            }
+            shared.lock().closed = true;
         }
+        (LineWriter(shared.clone()), Flush { shared, thread })
     }
 
     fn append(&self, line: &[u8]) {
