@@ -670,12 +670,16 @@ async fn validation_errors_are_shown_next_to_their_field() {
 }
 
 #[tokio::test]
-async fn a_sign_up_shows_in_the_demo_mailbox_whose_link_opens_the_activation_page() {
+async fn a_sign_up_with_a_chosen_list_shows_in_the_demo_mailbox_whose_link_activates_it() {
     let app = spawn_linking_to_itself(|c| {
         c.mail.transport = MailTransport::File;
         c.auth.allow_signup = true;
+        c.admin.api_token = Secret::new(ADMIN_TOKEN);
     })
     .await;
+    app.add_list(ADMIN_TOKEN, "newsletter", "Monthly newsletter")
+        .await;
+    app.add_list(ADMIN_TOKEN, "offers", "Special offers").await;
     let Some(journey) = Journey::start(app).await else {
         return;
     };
@@ -684,10 +688,21 @@ async fn a_sign_up_shows_in_the_demo_mailbox_whose_link_opens_the_activation_pag
 
     browser.open(&app.url("/")).await;
     browser.click("#signup-link").await;
-    browser.wait_for("#signup-form").await;
+    browser.wait_for("#signup-subscription-offers").await;
     journey.check_page("signup", &[]).await;
     browser.fill("#name", "Marie Curie").await;
     browser.fill("#email", email).await;
+    // Every list starts unticked: consent is given, never presumed.
+    for list in ["newsletter", "offers"] {
+        let ticked = browser
+            .execute(
+                &format!("return document.getElementById('signup-subscription-{list}').checked;"),
+                vec![],
+            )
+            .await;
+        assert_eq!(ticked, json!(false), "{list}");
+    }
+    browser.click("#signup-subscription-offers").await;
     browser.click("#signup-submit").await;
     browser.wait_for("#signup-done").await;
     let mail = app.wait_for_email(email, "Activate").await;
@@ -713,7 +728,20 @@ async fn a_sign_up_shows_in_the_demo_mailbox_whose_link_opens_the_activation_pag
     browser.fill("#password_check", PASSWORD).await;
     browser.click("#activate-submit").await;
     browser.wait_for("#activate-done").await;
-    app.token(email, PASSWORD).await;
+    assert_eq!(subscriptions(app, email, PASSWORD).await, ["offers"]);
+    let (status, ledger) = app
+        .call(
+            Method::GET,
+            &format!("/admin/customers/{email}/consents"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ledger}");
+    let entries = ledger["consents"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{ledger}");
+    assert_eq!(entries[0]["list_id"], "offers", "{ledger}");
+    assert_eq!(entries[0]["source"], "signup", "{ledger}");
     journey
         .assert_quiet("activation from the mailbox", &[])
         .await;

@@ -1,6 +1,6 @@
 // The account page: everything the API lets a signed-in customer do.
 // GET/PATCH/DELETE customers/self, GET subscriptions, POST customers/logout.
-import { busy, call, clearErrors, showErrors, showStatus, t, values } from './api.js';
+import { busy, call, clearErrors, listSwitches, listsOf, showErrors, showStatus, t, values } from './api.js';
 import { showPasskeys } from './passkeys.js';
 import { showSecurity } from './security.js';
 
@@ -49,22 +49,9 @@ async function fillLists(c) {
     showErrors(listsForm, result);
     return;
   }
-  const lists = Array.isArray(result.data) ? result.data : (result.data.subscriptions || []);
+  const lists = listsOf(result);
   const subscribed = new Set((c.subscriptions || []).map((s) => s.id));
-  list.replaceChildren();
-  for (const item of lists) {
-    const label = document.createElement('label');
-    label.className = 'switch';
-    const input = document.createElement('input');
-    input.type = 'checkbox';
-    input.setAttribute('role', 'switch');
-    input.name = 'subscriptions';
-    input.value = item.id;
-    input.id = `subscription-${item.id}`;
-    input.checked = subscribed.has(item.id);
-    label.append(input, document.createTextNode(item.name || item.id));
-    list.append(label);
-  }
+  listSwitches(list, lists, subscribed, 'subscription-');
   document.getElementById('subscriptions-none').hidden = lists.length > 0;
 }
 

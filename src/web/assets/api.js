@@ -131,6 +131,30 @@ export function showErrors(form, result) {
   }
 }
 
+/** The lists of a `GET subscriptions` answer. */
+export function listsOf(result) {
+  return Array.isArray(result.data) ? result.data : (result.data.subscriptions || []);
+}
+
+/** Fills `container` with one switch per list (name `subscriptions`, id `prefix` + list id),
+ * on where `chosen` has the list's id. */
+export function listSwitches(container, lists, chosen, prefix) {
+  container.replaceChildren();
+  for (const item of lists) {
+    const label = document.createElement('label');
+    label.className = 'switch';
+    const input = document.createElement('input');
+    input.type = 'checkbox';
+    input.setAttribute('role', 'switch');
+    input.name = 'subscriptions';
+    input.value = item.id;
+    input.id = `${prefix}${item.id}`;
+    input.checked = chosen.has(item.id);
+    label.append(input, document.createTextNode(item.name || item.id));
+    container.append(label);
+  }
+}
+
 /** Disables the form's submit button while `work` runs. */
 export async function busy(form, work) {
   const button = form.querySelector('button[type=submit]');
