@@ -10,6 +10,10 @@
 //!
 //! A job whose caller has gone (the client hung up, the request was dropped) before it
 //! started is never run. A job that panics fails its caller; its thread carries on.
+//!
+//! A lane may also hand its thread every job queued at once, up to a limit
+//! ([`Lane::start_batched`]): the store's writer runs them in one transaction and pays for one
+//! commit (one fsync) where it would pay for each.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -33,17 +37,63 @@ pub enum Refused {
     Failed,
 }
 
-/// A fixed set of named threads fed by one queue. Cheap to clone; the threads stop when the
-/// last clone is dropped.
-#[derive(Clone)]
-pub struct Lane {
-    shared: Arc<Shared>,
-    _owner: Arc<Owner>,
+/// The job of a plain lane: a closure that answers its caller itself.
+pub type Work = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of named threads fed by one queue of jobs of type `W`. Cheap to clone; the
+/// threads stop when the last clone is dropped.
+pub struct Lane<W = Work> {
+    shared: Arc<Shared<W>>,
+    _owner: Arc<Owner<W>>,
+}
+
+impl<W> Clone for Lane<W> {
+    fn clone(&self) -> Self {
+        Lane {
+            shared: self.shared.clone(),
+            _owner: self._owner.clone(),
+        }
+    }
 }
 
 impl Lane {
     /// Starts `threads` threads named `name-N`, queueing at most `max_waiting` jobs.
     pub fn start(name: &str, threads: usize, max_waiting: usize) -> std::io::Result<Lane> {
+        Lane::start_batched(name, threads, max_waiting, 1, |jobs: &mut Vec<Work>| {
+            for work in jobs.drain(..) {
+                // A panic drops the job's answer, so its caller learns it failed.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(work));
+            }
+        })
+    }
+
+    /// Runs `work` on one of the lane's threads and returns its result. Refused at once when
+    /// the queue is full, and after `wait` when no thread has taken the job by then.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        wait: Duration,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, Refused> {
+        self.submit(wait, move |answer| {
+            Box::new(move || {
+                let _ = answer.send(work());
+            })
+        })
+        .await
+    }
+}
+
+impl<W: Send + 'static> Lane<W> {
+    /// Starts `threads` threads named `name-N`, queueing at most `max_waiting` jobs. A thread
+    /// takes every job waiting, up to `batch`, and hands them to `serve` in the order queued;
+    /// `serve` answers each (a job dropped unanswered fails its caller).
+    pub fn start_batched(
+        name: &str,
+        threads: usize,
+        max_waiting: usize,
+        batch: usize,
+        serve: impl Fn(&mut Vec<W>) + Send + Sync + 'static,
+    ) -> std::io::Result<Lane<W>> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
@@ -56,11 +106,12 @@ impl Lane {
         });
         // Made first: should a spawn fail, dropping it stops the threads already started.
         let owner = Owner(shared.clone());
+        let serve = Arc::new(serve);
         for n in 0..threads.max(1) {
-            let shared = shared.clone();
+            let (shared, serve) = (shared.clone(), serve.clone());
             std::thread::Builder::new()
                 .name(format!("{name}-{n}"))
-                .spawn(move || shared.serve())?;
+                .spawn(move || shared.serve(batch.max(1), &*serve))?;
         }
         Ok(Lane {
             shared,
@@ -68,18 +119,17 @@ impl Lane {
         })
     }
 
-    /// Runs `work` on one of the lane's threads and returns its result. Refused at once when
-    /// the queue is full, and after `wait` when no thread has taken the job by then.
-    pub async fn run<R: Send + 'static>(
+    /// Queues the job `job` makes of the sender its answer goes to, and returns that answer.
+    /// Refused at once when the queue is full, and after `wait` when no thread has taken the
+    /// job by then.
+    pub async fn submit<R>(
         &self,
         wait: Duration,
-        work: impl FnOnce() -> R + Send + 'static,
+        job: impl FnOnce(oneshot::Sender<R>) -> W,
     ) -> Result<R, Refused> {
         let (answer, mut result) = oneshot::channel();
         // Dropping the ticket (this future dropped while the job waits) withdraws the job.
-        let ticket = self.shared.push(Box::new(move || {
-            let _ = answer.send(work());
-        }))?;
+        let ticket = self.shared.push(job(answer))?;
         let result = match tokio::time::timeout(wait, &mut result).await {
             Ok(result) => result,
             Err(_elapsed) if ticket.withdraw() => return Err(Refused::TimedOut),
@@ -100,34 +150,34 @@ const QUEUED: u8 = 0;
 const STARTED: u8 = 1;
 const WITHDRAWN: u8 = 2;
 
-struct Shared {
-    queue: Mutex<Queue>,
+struct Shared<W> {
+    queue: Mutex<Queue<W>>,
     ready: Condvar,
     /// Jobs queued and neither started nor withdrawn.
     waiting: AtomicUsize,
     max_waiting: usize,
 }
 
-struct Queue {
+struct Queue<W> {
     /// Withdrawn jobs stay here until a thread skips them.
-    jobs: VecDeque<Job>,
+    jobs: VecDeque<Job<W>>,
     /// Threads asleep, waiting for a job.
     idle: usize,
     closed: bool,
 }
 
-struct Job {
+struct Job<W> {
     state: Arc<AtomicU8>,
-    work: Box<dyn FnOnce() + Send>,
+    work: W,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+impl<W> Shared<W> {
+    fn lock(&self) -> MutexGuard<'_, Queue<W>> {
         // Nothing panics while holding the lock; recovering keeps the lane alive regardless.
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push(self: &Arc<Self>, work: Box<dyn FnOnce() + Send>) -> Result<Ticket, Refused> {
+    fn push(self: &Arc<Self>, work: W) -> Result<Ticket<W>, Refused> {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(Refused::Full);
@@ -152,29 +202,42 @@ impl Shared {
         })
     }
 
-    /// One thread of the lane: runs jobs until the lane is dropped.
-    fn serve(&self) {
-        while let Some(job) = self.next() {
-            let started = job
-                .state
-                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok();
-            if started {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                // A panic drops the job's answer, so its caller learns it failed.
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(job.work));
+    /// One thread of the lane: runs jobs, up to `batch` at a time, until the lane is dropped.
+    fn serve(&self, batch: usize, serve: &dyn Fn(&mut Vec<W>)) {
+        let mut taken = Vec::with_capacity(batch);
+        let mut started = Vec::with_capacity(batch);
+        while self.next(batch, &mut taken) {
+            for job in taken.drain(..) {
+                let start = job
+                    .state
+                    .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                if start {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    started.push(job.work);
+                }
+            }
+            if !started.is_empty() {
+                // `serve` answers each job; should it panic, the jobs it left are dropped and
+                // their callers learn they failed.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| serve(&mut started)));
+                started.clear();
             }
         }
     }
 
-    fn next(&self) -> Option<Job> {
+    /// Moves up to `batch` queued jobs into `taken`, waiting for one; false once the lane is
+    /// dropped.
+    fn next(&self, batch: usize, taken: &mut Vec<Job<W>>) -> bool {
         let mut queue = self.lock();
         loop {
             if queue.closed {
-                return None;
+                return false;
             }
-            if let Some(job) = queue.jobs.pop_front() {
-                return Some(job);
+            if !queue.jobs.is_empty() {
+                let n = batch.min(queue.jobs.len());
+                taken.extend(queue.jobs.drain(..n));
+                return true;
             }
             queue.idle += 1;
             queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
@@ -184,12 +247,12 @@ impl Shared {
 }
 
 /// A caller's place in the queue.
-struct Ticket {
-    shared: Arc<Shared>,
+struct Ticket<W> {
+    shared: Arc<Shared<W>>,
     state: Arc<AtomicU8>,
 }
 
-impl Ticket {
+impl<W> Ticket<W> {
     /// Takes the job back unless a thread has started it; true if it was taken back.
     fn withdraw(&self) -> bool {
         let withdrawn = self
@@ -203,16 +266,16 @@ impl Ticket {
     }
 }
 
-impl Drop for Ticket {
+impl<W> Drop for Ticket<W> {
     fn drop(&mut self) {
         self.withdraw();
     }
 }
 
 /// Held by every clone of a lane: when the last one goes, its threads stop.
-struct Owner(Arc<Shared>);
+struct Owner<W>(Arc<Shared<W>>);
 
-impl Drop for Owner {
+impl<W> Drop for Owner<W> {
     fn drop(&mut self) {
         self.0.lock().closed = true;
         self.0.ready.notify_all();
@@ -227,7 +290,7 @@ mod tests {
     const LONG: Duration = Duration::from_secs(10);
 
     /// Occupies every thread of `lane` until the returned senders are dropped.
-    async fn occupy(lane: &Lane, threads: usize) -> Vec<(Ticket, mpsc::Sender<()>)> {
+    async fn occupy(lane: &Lane, threads: usize) -> Vec<(Ticket<Work>, mpsc::Sender<()>)> {
         let mut held = Vec::new();
         for _ in 0..threads {
             let (release, blocked) = mpsc::channel::<()>();
@@ -332,6 +395,57 @@ mod tests {
         for job in both {
             assert_eq!(job.await.unwrap(), Ok(()));
         }
+    }
+
+    #[tokio::test]
+    async fn a_batched_lane_hands_over_the_jobs_queued_together_in_order_up_to_its_limit() {
+        let (release, gate) = mpsc::channel::<()>();
+        let gate = Mutex::new(gate);
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let seen = batches.clone();
+        let lane = Lane::start_batched(
+            "test",
+            1,
+            16,
+            3,
+            move |jobs: &mut Vec<(u32, oneshot::Sender<u32>)>| {
+                seen.lock()
+                    .unwrap()
+                    .push(jobs.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+                for (n, answer) in jobs.drain(..) {
+                    // The first job holds the thread until the rest are queued.
+                    if n == 0 {
+                        let _ = gate.lock().unwrap().recv();
+                    }
+                    let _ = answer.send(n * 10);
+                }
+            },
+        )
+        .unwrap();
+        let submit = |n: u32| {
+            let lane = lane.clone();
+            tokio::spawn(async move { lane.submit(LONG, |answer| (n, answer)).await })
+        };
+        let first = submit(0);
+        while lane.waiting() != 0 || batches.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let mut rest = Vec::new();
+        for n in 1..=5 {
+            rest.push(submit(n));
+            while lane.waiting() != n as usize {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        drop(release);
+        assert_eq!(first.await.unwrap(), Ok(0));
+        for (n, job) in (1..=5).zip(rest) {
+            assert_eq!(job.await.unwrap(), Ok(n * 10));
+        }
+        assert_eq!(
+            *batches.lock().unwrap(),
+            [vec![0], vec![1, 2, 3], vec![4, 5]]
+        );
     }
 
     #[tokio::test]

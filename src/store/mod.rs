@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -35,6 +35,7 @@ pub mod sessions;
 pub mod subscriptions;
 pub mod undo;
 pub mod webhooks;
+mod writer;
 
 /// A failure of the store itself, as opposed to an answer such as "not found".
 #[derive(Debug, thiserror::Error)]
@@ -177,8 +178,8 @@ pub struct Store {
     readers: Lane,
     /// The one thread that runs writes: writers queue here, in order, instead of inside
     /// SQLite, whose busy handler sleeps with growing pauses and turns a short queue into
-    /// long tail latencies.
-    writer: Lane,
+    /// long tail latencies; the writes queued together share a commit ([`writer`]).
+    writer: Lane<writer::WriteJob>,
     /// How long a read or write may wait for its thread before the store answers busy.
     wait: Duration,
     /// Whether the last write failed for want of space or write access.
@@ -246,13 +247,27 @@ impl Store {
         let readers = (settings.pool_size.get() as usize)
             .saturating_sub(1)
             .clamp(1, cores);
+        let health = health::WriteHealth::new(path);
+        let longest_write = Arc::new(AtomicU64::new(0));
+        let runner = writer::Writer {
+            pool: pool.clone(),
+            health: health.clone(),
+            longest: longest_write.clone(),
+        };
+        let writer = Lane::start_batched("db-write", 1, MAX_WAITING, writer::BATCH, move |jobs| {
+            runner.serve(jobs)
+        })
+        .map_err(|source| StoreError::Threads {
+            name: "db-write",
+            source,
+        })?;
         Ok(Store {
             pool,
             readers: lane("db-read", readers)?,
-            writer: lane("db-write", 1)?,
+            writer,
             wait: Duration::from_millis(settings.pool_timeout_ms),
-            health: health::WriteHealth::new(path),
-            longest_write: Arc::new(AtomicU64::new(0)),
+            health,
+            longest_write,
         })
     }
 
@@ -270,25 +285,19 @@ impl Store {
         self.readers.run(self.wait, work).await.map_err(refused)?
     }
 
-    /// Runs work in one `BEGIN IMMEDIATE` transaction on the writer thread, committed when
-    /// `work` returns `Ok` (an [`Outcome`] there commits a refusal too) and rolled back on `Err`. Taking the write lock up front means a read-then-write never fails
-    /// half-way under WAL (another process, such as the CLI, may hold it).
+    /// Runs work in a `BEGIN IMMEDIATE` transaction on the writer thread, answered once it is
+    /// committed when `work` returns `Ok` (an [`Outcome`] there commits a refusal too), and
+    /// rolled back on `Err`. Writes queued together share the transaction and its commit,
+    /// each in a savepoint of its own ([`writer`]). Taking the write lock up front means a
+    /// read-then-write never fails half-way under WAL (another process, such as the CLI, may
+    /// hold it).
     pub async fn write<R, F>(&self, work: F) -> StoreResult<R>
     where
         F: FnOnce(&Transaction) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
-        let pool = self.pool.clone();
-        let health = self.health.clone();
-        let longest = self.longest_write.clone();
-        let work = move || {
-            let mut conn = pool.get().map_err(|_| StoreError::Busy)?;
-            let started = Instant::now();
-            let result = health.record(write_tx(&mut conn, work));
-            longest.fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-            result
-        };
-        self.writer.run(self.wait, work).await.map_err(refused)?
+        let job = |answer| writer::WriteJob::in_transaction(work, answer);
+        self.writer.submit(self.wait, job).await.map_err(refused)?
     }
 
     /// Why the database takes no writes, or `None` when it does. Once a write has failed for
@@ -318,9 +327,8 @@ impl Store {
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
-        let pool = self.pool.clone();
-        let work = move || work(&*pool.get().map_err(|_| StoreError::Busy)?);
-        self.writer.run(self.wait, work).await.map_err(refused)?
+        let job = |answer| writer::WriteJob::alone(work, answer);
+        self.writer.submit(self.wait, job).await.map_err(refused)?
     }
 
     /// A pooled connection for blocking callers (CLI, migrations, backup).
