@@ -39,8 +39,8 @@ pub struct Bound {
 
 /// Opens the database and applies pending migrations (blocking; call off the executor).
 pub fn open_store(config: &Config) -> anyhow::Result<(Store, Vec<migrations::Migration>)> {
-    let store = Store::open(&config.database)
-        .with_context(|| format!("cannot open database {}", config.database.path.display()))?;
+    // Its error names the database already.
+    let store = Store::open(&config.database)?;
     let mut conn = store.connection()?;
     let applied = migrations::apply(&mut conn).context("cannot migrate the database")?;
     drop(conn);

@@ -33,6 +33,12 @@ pub enum LockError {
         database: PathBuf,
         condition: super::Unwritable,
     },
+    /// The database's folder is missing and cannot be made (a file may have its name).
+    #[error("cannot create the database's folder {dir}")]
+    Folder {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot lock {path}")]
     Io {
         path: PathBuf,
@@ -63,7 +69,13 @@ pub fn acquire(database: &Path) -> Result<ServerLock, LockError> {
         },
     };
     if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(|source| match io(source) {
+            LockError::Io { source, .. } => LockError::Folder {
+                dir: dir.to_owned(),
+                source,
+            },
+            unwritable => unwritable,
+        })?;
     }
     let mut file = std::fs::OpenOptions::new()
         .read(true)

@@ -223,3 +223,43 @@ async fn serve_on_an_existing_database_does_not_call_it_new() {
     );
     assert!(!banner.contains("created new database"), "{banner}");
 }
+
+#[test]
+fn a_database_that_cannot_be_opened_stops_serve_with_one_message_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder where the database file should be.
+    std::fs::create_dir(dir.path().join("customer-area.db")).unwrap();
+    let output = run(
+        dir.path(),
+        &["serve"],
+        &[("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0")],
+    );
+    assert!(!output.status.success());
+    let said = stderr(&output);
+    assert_eq!(
+        said.matches("cannot open database customer-area.db")
+            .count(),
+        1,
+        "said once: {said}"
+    );
+}
+
+#[test]
+fn a_file_where_the_database_folder_should_be_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data"), "").unwrap();
+    let output = run(
+        dir.path(),
+        &["serve"],
+        &[
+            ("CUSTOMER_AREA_DATABASE_PATH", "data/customer-area.db"),
+            ("CUSTOMER_AREA_SERVER_BIND", "127.0.0.1:0"),
+        ],
+    );
+    assert!(!output.status.success());
+    let said = stderr(&output);
+    assert!(
+        said.contains("cannot create the database's folder data"),
+        "{said}"
+    );
+}
