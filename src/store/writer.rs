@@ -139,8 +139,8 @@ pub(super) struct Writer {
 impl Writer {
     /// Runs `jobs`, in order: each run of writes in one transaction, work alone on its own.
     pub(super) fn serve(&self, jobs: &mut Vec<WriteJob>) {
-        let mut jobs = jobs.drain(..);
-        let Ok(conn) = self.pool.get() else {
+        let jobs = jobs.drain(..);
+        let Ok(mut conn) = self.pool.get() else {
             for job in jobs {
                 match job {
                     WriteJob::InTransaction(write) => write.refuse(StoreError::Busy),
@@ -149,9 +149,8 @@ impl Writer {
             }
             return;
         };
-        let mut conn = conn;
         let mut writes = Vec::new();
-        for job in jobs.by_ref() {
+        for job in jobs {
             match job {
                 WriteJob::InTransaction(write) => writes.push(write),
                 WriteJob::Alone(work) => {
@@ -204,11 +203,12 @@ impl Writer {
             let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(&tx)));
             let err = match step {
                 Ok(Step::Done(answer)) => {
-                    if alone {
-                        done.push(answer);
-                        continue;
-                    }
-                    match savepoint(&tx, "RELEASE write") {
+                    let kept = if alone {
+                        Ok(())
+                    } else {
+                        savepoint(&tx, "RELEASE write")
+                    };
+                    match kept {
                         Ok(()) => {
                             done.push(answer);
                             continue;
