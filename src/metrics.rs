@@ -186,6 +186,18 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Counts a request refused before it could be routed (its head too slow, too large or not
+    /// HTTP), under method and route `other`. It has no latency: it never reached a route.
+    pub fn observe_unrouted(&self, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: "other",
+                route: "other",
+                status,
+            })
+            .inc();
+    }
+
     /// Counts a request as in flight until the returned guard is dropped (answered or
     /// abandoned).
     pub fn in_flight(&self) -> InFlight<'_> {

@@ -73,6 +73,7 @@ pub async fn serve<F>(
         // (every route's captured state) on each request was a large share of a cheap
         // request's CPU. HTTP/1 answers one request at a time, so the lock is never contended.
         let service = std::sync::Mutex::new(service.clone());
+        let wire = Wire::new(stream, limits.header_timeout, metrics.clone());
         let metrics = metrics.clone();
         let body_timeout = limits.body_timeout;
         let per_request = hyper::service::service_fn(move |request: http::Request<_>| {
@@ -86,10 +87,7 @@ pub async fn serve<F>(
             .header_read_timeout(limits.header_timeout * 2)
             .keep_alive(true)
             .max_buf_size(64 * 1024)
-            .serve_connection(
-                TokioIo::new(Wire::new(stream, limits.header_timeout)),
-                per_request,
-            );
+            .serve_connection(TokioIo::new(wire), per_request);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

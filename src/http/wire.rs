@@ -18,6 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use crate::metrics::Metrics;
+
 /// The error of a body that did not arrive in time.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive in time")]
@@ -107,12 +109,14 @@ pub struct Wire {
     timer: Pin<Box<Sleep>>,
     // A replacement answer still to be written, and how much of it is out.
     pending: Option<(Vec<u8>, usize)>,
+    // Counts the requests refused here, which never reach the routes' own counting.
+    metrics: Metrics,
 }
 
 impl Wire {
     /// Wraps `stream`; each request head must arrive within `limit` of the previous answer
     /// (or of the connection's start).
-    pub fn new(stream: TcpStream, limit: Duration) -> Wire {
+    pub fn new(stream: TcpStream, limit: Duration, metrics: Metrics) -> Wire {
         Wire {
             stream,
             limit,
@@ -120,6 +124,7 @@ impl Wire {
             tail: [0; 3],
             timer: Box::pin(tokio::time::sleep(limit)),
             pending: None,
+            metrics,
         }
     }
 
@@ -193,6 +198,7 @@ impl AsyncRead for Wire {
                 if started {
                     // Best effort: the client is slow, so it gets one try and no waiting.
                     let _ = this.stream.try_write(&answer(408, TIMEOUT_BODY));
+                    this.metrics.observe_unrouted(408);
                 }
                 Poll::Ready(Err(io::ErrorKind::TimedOut.into()))
             }
@@ -210,7 +216,8 @@ impl AsyncWrite for Wire {
         ready!(this.poll_pending(cx))?;
         // Every answer of the application carries a JSON body: a bodiless 400, 414 or 431 can
         // only be hyper's own.
-        if let Some(replacement) = replace_bodiless_error(buf) {
+        if let Some((status, replacement)) = replace_bodiless_error(buf) {
+            this.metrics.observe_unrouted(status);
             this.pending = Some((replacement, 0));
             // The original is reported written: hyper closes the connection after it.
             let _ = this.poll_pending(cx)?;
@@ -235,8 +242,8 @@ impl AsyncWrite for Wire {
 }
 
 /// The JSON answer for a bodiless error answer hyper wrote on its own (it does so only for a
-/// request head it could not take), or `None` for anything else.
-fn replace_bodiless_error(written: &[u8]) -> Option<Vec<u8>> {
+/// request head it could not take) with its status, or `None` for anything else.
+fn replace_bodiless_error(written: &[u8]) -> Option<(u16, Vec<u8>)> {
     let (status, code, message) = match written.get(..13)? {
         b"HTTP/1.1 400 " | b"HTTP/1.0 400 " => (
             400,
@@ -257,7 +264,7 @@ fn replace_bodiless_error(written: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let body = format!(r#"{{"error":"{code}","message":"{message}"}}"#);
-    Some(answer(status, &body))
+    Some((status, answer(status, &body)))
 }
 
 /// A complete HTTP/1.1 answer with a JSON body that closes the connection.

@@ -153,3 +153,41 @@ async fn slow_bodies_cannot_hold_the_connection_slots() {
         .expect("served once the slow bodies time out");
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn requests_refused_before_any_route_are_counted_in_the_metrics() {
+    let app = spawn_app_with(slow).await;
+    let mut too_large = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..200 {
+        too_large.extend_from_slice(format!("X-Header-{i}: v\r\n").as_bytes());
+    }
+    too_large.extend_from_slice(b"\r\n");
+    let answer = exchange(&app, &too_large, Duration::ZERO, b"").await;
+    assert_eq!(parse(&answer).0, 431, "{answer}");
+    let answer = exchange(&app, b"GE\x01T / HTTP/1.1\r\n\r\n", Duration::ZERO, b"").await;
+    assert_eq!(parse(&answer).0, 400, "{answer}");
+    let answer = exchange(
+        &app,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(3),
+        b"\r\n",
+    )
+    .await;
+    assert_eq!(parse(&answer).0, 408, "{answer}");
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for status in [400, 408, 431] {
+        let line = format!(
+            r#"customer_area_http_requests_total{{method="other",route="other",status="{status}"}} 1"#
+        );
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
+}
