@@ -26,16 +26,7 @@ async fn app_with_list_and(change: impl FnOnce(&mut customer_area::config::Confi
 }
 
 async fn ledger(app: &TestApp, email: &str) -> Vec<Value> {
-    let (status, body) = app
-        .call(
-            Method::GET,
-            &format!("/admin/customers/{email}/consents"),
-            Some(TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["consents"].as_array().unwrap().clone()
+    app.consents(TOKEN, email).await
 }
 
 fn summary(entries: &[Value]) -> Vec<(String, String, Option<String>, Option<String>)> {

@@ -368,15 +368,7 @@ async fn invented_methods_do_not_create_metrics_labels() {
     }
     let (status, _, _) = raw(&app, Method::GET, "/wp-admin/x.php", None, vec![]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(!metrics.contains("INVENTED"), "{metrics}");
     assert!(!metrics.contains("wp-admin"), "{metrics}");
     assert!(

@@ -729,19 +729,10 @@ async fn a_sign_up_with_a_chosen_list_shows_in_the_demo_mailbox_whose_link_activ
     browser.click("#activate-submit").await;
     browser.wait_for("#activate-done").await;
     assert_eq!(subscriptions(app, email, PASSWORD).await, ["offers"]);
-    let (status, ledger) = app
-        .call(
-            Method::GET,
-            &format!("/admin/customers/{email}/consents"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{ledger}");
-    let entries = ledger["consents"].as_array().unwrap();
-    assert_eq!(entries.len(), 1, "{ledger}");
-    assert_eq!(entries[0]["list_id"], "offers", "{ledger}");
-    assert_eq!(entries[0]["source"], "signup", "{ledger}");
+    let entries = app.consents(ADMIN_TOKEN, email).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["list_id"], "offers", "{entries:?}");
+    assert_eq!(entries[0]["source"], "signup", "{entries:?}");
     journey
         .assert_quiet("activation from the mailbox", &[])
         .await;

@@ -44,6 +44,27 @@ fn parse(answer: &str) -> (u16, Value) {
     (status, serde_json::from_str(body).expect("a JSON body"))
 }
 
+/// A request whose head arrives 3 s after it started, past `slow`'s 1 s header deadline.
+async fn slow_head(app: &TestApp) -> String {
+    exchange(
+        app,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(3),
+        b"\r\n",
+    )
+    .await
+}
+
+/// A request with more headers than the server takes.
+fn too_many_headers() -> Vec<u8> {
+    let mut request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..200 {
+        request.extend_from_slice(format!("X-Header-{i}: v\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    request
+}
+
 fn slow(c: &mut customer_area::config::Config) {
     c.server.header_timeout_seconds = 1;
     c.server.body_timeout_seconds = NonZero::new(1).unwrap();
@@ -63,13 +84,7 @@ async fn a_body_that_does_not_arrive_in_time_is_answered_408_with_the_json_error
 #[tokio::test]
 async fn headers_that_do_not_arrive_in_time_are_answered_408_with_the_json_error() {
     let app = spawn_app_with(slow).await;
-    let answer = exchange(
-        &app,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
-        Duration::from_secs(3),
-        b"\r\n",
-    )
-    .await;
+    let answer = slow_head(&app).await;
     let (status, body) = parse(&answer);
     assert_eq!(status, 408, "{answer}");
     assert_eq!(body["error"], "request_timeout");
@@ -92,12 +107,7 @@ async fn an_idle_keep_alive_connection_is_closed_without_an_answer() {
 #[tokio::test]
 async fn too_many_headers_are_answered_431_with_the_json_error() {
     let app = spawn_app_with(|_| {}).await;
-    let mut request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
-    for i in 0..200 {
-        request.extend_from_slice(format!("X-Header-{i}: v\r\n").as_bytes());
-    }
-    request.extend_from_slice(b"\r\n");
-    let answer = exchange(&app, &request, Duration::ZERO, b"").await;
+    let answer = exchange(&app, &too_many_headers(), Duration::ZERO, b"").await;
     let (status, body) = parse(&answer);
     assert_eq!(status, 431, "{answer}");
     assert_eq!(body["error"], "headers_too_large");
@@ -157,33 +167,14 @@ async fn slow_bodies_cannot_hold_the_connection_slots() {
 #[tokio::test]
 async fn requests_refused_before_any_route_are_counted_in_the_metrics() {
     let app = spawn_app_with(slow).await;
-    let mut too_large = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
-    for i in 0..200 {
-        too_large.extend_from_slice(format!("X-Header-{i}: v\r\n").as_bytes());
-    }
-    too_large.extend_from_slice(b"\r\n");
-    let answer = exchange(&app, &too_large, Duration::ZERO, b"").await;
+    let answer = exchange(&app, &too_many_headers(), Duration::ZERO, b"").await;
     assert_eq!(parse(&answer).0, 431, "{answer}");
     let answer = exchange(&app, b"GE\x01T / HTTP/1.1\r\n\r\n", Duration::ZERO, b"").await;
     assert_eq!(parse(&answer).0, 400, "{answer}");
-    let answer = exchange(
-        &app,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
-        Duration::from_secs(3),
-        b"\r\n",
-    )
-    .await;
+    let answer = slow_head(&app).await;
     assert_eq!(parse(&answer).0, 408, "{answer}");
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     for status in [400, 408, 431] {
         let line = format!(
             r#"customer_area_http_requests_total{{method="other",route="other",status="{status}"}} 1"#

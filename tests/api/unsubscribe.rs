@@ -80,16 +80,7 @@ async fn subscriptions(app: &TestApp, token: &str) -> Vec<Value> {
 }
 
 async fn consents(app: &TestApp, email: &str) -> Vec<Value> {
-    let (status, body) = app
-        .call(
-            Method::GET,
-            &format!("/admin/customers/{email}/consents"),
-            Some(TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["consents"].as_array().unwrap().clone()
+    app.consents(TOKEN, email).await
 }
 
 #[tokio::test]

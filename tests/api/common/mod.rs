@@ -223,6 +223,27 @@ impl TestApp {
         self.call(Method::POST, path, None, Some(body)).await
     }
 
+    /// A customer's consent ledger, as the admin API shows it.
+    pub async fn consents(&self, admin_token: &str, email: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &format!("/admin/customers/{email}/consents"),
+                Some(admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["consents"].as_array().unwrap().clone()
+    }
+
+    /// The `/metrics` text, asked for from loopback (which needs no token).
+    pub async fn metrics_text(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+
     pub async fn get_self(&self, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, "/customers/self", Some(token), None)
             .await
