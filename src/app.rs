@@ -41,8 +41,8 @@ pub struct Bound {
 pub fn open_store(config: &Config) -> anyhow::Result<(Store, Vec<migrations::Migration>)> {
     // Its error names the database already.
     let store = Store::open(&config.database)?;
-    let mut conn = store.connection()?;
-    let applied = migrations::apply(&mut conn).context("cannot migrate the database")?;
+    let conn = store.connection()?;
+    let applied = migrations::apply(&conn.db()).context("cannot migrate the database")?;
     drop(conn);
     Ok((store, applied))
 }

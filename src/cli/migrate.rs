@@ -14,7 +14,8 @@ pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
     let path = loaded.config.database.path.clone();
     tokio::task::spawn_blocking(move || {
         let store = Store::open(&loaded.config.database)?;
-        let mut conn = store.connection()?;
+        let pooled = store.connection()?;
+        let conn = pooled.db();
         if args.status {
             println!("database {}", path.display());
             for state in migrations::status(&conn)? {
@@ -42,7 +43,7 @@ pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        let applied = migrations::apply(&mut conn)?;
+        let applied = migrations::apply(&conn)?;
         if applied.is_empty() {
             println!("database {} is up to date; nothing to do", path.display());
         }

@@ -25,6 +25,14 @@ impl Config {
         if self.database.path.as_os_str().is_empty() {
             return Err(invalid("database.path", "must not be empty"));
         }
+        let url = self.database.url.expose();
+        if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "database.url",
+                "must be a PostgreSQL URL (postgres://user:password@host/database), or empty \
+                 for the SQLite file at database.path",
+            ));
+        }
         parse_origin_base(&self.links.retailer_url)
             .map_err(|p| invalid("links.retailer_url", p))?;
         for origin in &self.links.allowed_origins {

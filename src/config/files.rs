@@ -15,6 +15,7 @@ impl Config {
             }
         };
         resolve(&mut self.database.path);
+        resolve(&mut self.database.ca_file);
         resolve(&mut self.mail.dir);
         if let Some(dir) = self.mail.templates_dir.as_mut() {
             resolve(dir);

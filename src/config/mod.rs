@@ -74,6 +74,12 @@ impl Default for Server {
 #[serde(default, deny_unknown_fields)]
 pub struct Database {
     pub path: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host/name?sslmode=require`) instead of
+    /// the SQLite file at `path`: what several instances behind one proxy share. Empty: SQLite.
+    pub url: Secret,
+    /// Certificate authorities (PEM) trusted for the PostgreSQL server's TLS certificate,
+    /// besides the system's; empty: the system's only.
+    pub ca_file: PathBuf,
     /// Connections in the pool (readers run in parallel under WAL; writers queue).
     pub pool_size: NonZeroU32,
     /// How long a request waits for a free connection before answering 503.
@@ -86,6 +92,8 @@ impl Default for Database {
     fn default() -> Self {
         Database {
             path: "customer-area.db".into(),
+            url: Secret::default(),
+            ca_file: PathBuf::new(),
             pool_size: NonZero::new(8).unwrap(),
             pool_timeout_ms: 3000,
             busy_timeout_ms: 5000,

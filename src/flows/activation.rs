@@ -1,3 +1,4 @@
+use crate::store::sql::Db;
 use url::Url;
 
 use super::{Event, hours};
@@ -60,7 +61,7 @@ impl Activations<'_> {
     /// caller's transaction (shared by single creation and the bulk import).
     pub(super) fn insert_account(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &Db,
         account: &NewAccount,
         id: Option<CustomerId>,
     ) -> crate::store::StoreResult<Created> {
@@ -104,7 +105,7 @@ impl Activations<'_> {
     /// Issues a fresh activation secret (replacing any earlier one) and queues its email.
     pub(super) fn queue_activation(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &Db,
         id: &CustomerId,
         identifier: &Identifier,
         email: &EmailAddress,

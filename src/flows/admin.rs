@@ -1,3 +1,4 @@
+use crate::store::sql::Db;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
@@ -295,9 +296,6 @@ fn as_strings(lists: &BTreeSet<ListId>) -> BTreeSet<String> {
 }
 
 /// The first of `lists` that does not exist.
-fn first_unknown_list(
-    conn: &rusqlite::Connection,
-    lists: &BTreeSet<ListId>,
-) -> StoreResult<Option<String>> {
+fn first_unknown_list(conn: &Db, lists: &BTreeSet<ListId>) -> StoreResult<Option<String>> {
     super::profile::first_unknown_list(conn, &as_strings(lists))
 }

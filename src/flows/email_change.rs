@@ -5,6 +5,7 @@ use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, Identifier, 
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
+use crate::store::sql::Db;
 use crate::store::undo::{self, UndoCheck};
 use crate::store::{Outcome, StoreError, StoreResult, activity, customers, outbox, sessions};
 use crate::throttle::IpBudget;
@@ -22,7 +23,7 @@ impl EmailChanges<'_> {
     /// gets an "account exists" notice instead of a link, and the caller cannot tell.
     pub(super) fn queue_email_change(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &Db,
         id: &CustomerId,
         new_email: &EmailAddress,
         client: &Client,
@@ -152,7 +153,7 @@ impl EmailChanges<'_> {
     /// Tells both addresses of a confirmed change; the old one gets the key that undoes it.
     fn queue_change_notices(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &Db,
         id: &CustomerId,
         identifier: &str,
         old_email: &str,
@@ -250,11 +251,7 @@ impl EmailChanges<'_> {
     }
 }
 
-fn apply_new_email(
-    tx: &rusqlite::Connection,
-    id: &CustomerId,
-    new_email: &EmailAddress,
-) -> StoreResult<()> {
+fn apply_new_email(tx: &Db, id: &CustomerId, new_email: &EmailAddress) -> StoreResult<()> {
     customers::set_email(tx, id, new_email)?;
     codes::revoke_all(tx, id)
 }

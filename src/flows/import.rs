@@ -1,3 +1,4 @@
+use crate::store::sql::Db;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::io::Read;
@@ -481,7 +482,7 @@ impl Imports<'_> {
 /// database. Answers how many rows there are, or every problem in line order. Runs inside the
 /// import's write transaction, so nothing can change before the second reading writes.
 fn check(
-    tx: &rusqlite::Connection,
+    tx: &Db,
     file: &ImportFile,
     progress: &impl Fn(Progress),
 ) -> StoreResult<Result<u64, ImportError>> {
@@ -554,7 +555,7 @@ fn check(
 /// The second reading: every row written, now that the first found none wrong. A row that
 /// reads differently now (the file changed in between) rolls everything back.
 fn write(
-    tx: &rusqlite::Connection,
+    tx: &Db,
     services: &super::Services,
     file: &ImportFile,
     options: ImportOptions,

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use r2d2::PooledConnection;
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Transaction;
+use crate::store::sql::Db;
 
 use crate::error::AppError;
 use crate::metrics::Snapshot;
@@ -59,24 +57,16 @@ impl Operations<'_> {
         let retention = (self.config.auth.activity_retention_days.get() * 24 * 3600) as i64;
         let active_since = store::now() - retention;
         let sent_since = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
-        Ok(self
-            .purge(|tx, n| store::sessions::purge_expired(tx, n))
-            .await?
+        Ok(self.purge(store::sessions::purge_expired).await?
+            + self.purge(store::codes::purge_expired).await?
+            + self.purge(store::undo::purge_expired).await?
             + self
-                .purge(|tx, n| store::codes::purge_expired(tx, n))
-                .await?
-            + self
-                .purge(|tx, n| store::undo::purge_expired(tx, n))
-                .await?
-            + self
-                .purge(|tx, n| store::passkeys::purge_expired_challenges(tx, n))
+                .purge(store::passkeys::purge_expired_challenges)
                 .await?
             + self
                 .purge(move |tx, n| store::activity::purge_before(tx, active_since, n))
                 .await?
-            + self
-                .purge(|tx, n| store::requests::purge_allowance(tx, n))
-                .await?
+            + self.purge(store::requests::purge_allowance).await?
             + self
                 .purge(move |tx, n| store::outbox::purge_sent_before(tx, sent_since, n))
                 .await?
@@ -92,7 +82,7 @@ impl Operations<'_> {
     /// many rows went.
     async fn purge<F>(&self, purge: F) -> Result<usize, AppError>
     where
-        F: Fn(&Transaction, usize) -> store::StoreResult<usize> + Copy + Send + 'static,
+        F: Fn(&Db, usize) -> store::StoreResult<usize> + Copy + Send + 'static,
     {
         let mut total = 0;
         loop {
@@ -122,7 +112,7 @@ impl Operations<'_> {
 
     /// Takes one connection out of the pool until it is dropped (to see how a full pool
     /// answers).
-    pub fn hold_connection(&self) -> Result<PooledConnection<SqliteConnectionManager>, AppError> {
+    pub fn hold_connection(&self) -> Result<store::Pooled, AppError> {
         Ok(self.store.connection()?)
     }
 }

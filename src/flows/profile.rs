@@ -1,3 +1,4 @@
+use crate::store::sql::Db;
 use std::collections::BTreeSet;
 
 use super::{Event, Session};
@@ -186,7 +187,7 @@ impl Profiles<'_> {
     /// transaction. A notice carries no password, token or code.
     pub(super) fn queue_notice(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &Db,
         id: &crate::domain::CustomerId,
         kind: Kind,
     ) -> crate::store::StoreResult<()> {
@@ -263,7 +264,7 @@ impl Profiles<'_> {
 
 /// The first id in `wanted` that names no subscription list.
 pub(super) fn first_unknown_list(
-    conn: &rusqlite::Connection,
+    conn: &Db,
     wanted: &BTreeSet<String>,
 ) -> crate::store::StoreResult<Option<String>> {
     for id in wanted {

@@ -1,3 +1,4 @@
+use crate::store::sql::Db;
 use url::Url;
 
 use crate::auth;
@@ -47,7 +48,7 @@ impl Resets<'_> {
     /// activity; false when there is no such customer.
     pub(super) fn queue_password_reset(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &Db,
         email: &EmailAddress,
         reset_uri: &Url,
         asker: (Option<String>, Option<String>),

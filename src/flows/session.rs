@@ -2,6 +2,7 @@ use super::hours;
 use crate::auth;
 use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, PasswordPolicy, Status};
 use crate::error::AppError;
+use crate::store::sql::Db;
 use crate::store::{activity, customers, sessions};
 use crate::throttle::IpBudget;
 
@@ -9,7 +10,7 @@ use crate::throttle::IpBudget;
 /// does: the session row, the time of the last sign-in, and the activity line saying how
 /// (`method`) and from where.
 pub(super) fn open_session(
-    tx: &rusqlite::Connection,
+    tx: &Db,
     customer: &CustomerId,
     token_digest: &[u8],
     ttl_seconds: i64,

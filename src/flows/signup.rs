@@ -1,3 +1,4 @@
+use crate::store::sql::Db;
 use std::collections::BTreeSet;
 
 use url::Url;
@@ -85,7 +86,7 @@ impl SignUps<'_> {
     /// Always queues an email.
     pub(super) fn register(
         &self,
-        tx: &rusqlite::Connection,
+        tx: &Db,
         email: &EmailAddress,
         name: Option<String>,
         activate_uri: Option<&Url>,

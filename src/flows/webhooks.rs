@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use crate::store::sql::Db;
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -68,12 +68,7 @@ impl Announcer {
     /// transaction (so it is announced if and only if the change commits). The data is the
     /// customer object as the transaction leaves it, or `{"id"}` alone for a deletion; no
     /// event carries a password, token or code.
-    pub fn announce(
-        &self,
-        tx: &Connection,
-        event: Event,
-        customer: &CustomerId,
-    ) -> StoreResult<()> {
+    pub fn announce(&self, tx: &Db, event: Event, customer: &CustomerId) -> StoreResult<()> {
         let type_name = event.type_name();
         let wanting: Vec<&Endpoint> = self
             .endpoints
@@ -130,7 +125,7 @@ impl super::Services {
     /// transaction; answers whether the set changed.
     pub(super) fn replace_subscriptions(
         &self,
-        tx: &Connection,
+        tx: &Db,
         id: &CustomerId,
         wanted: &std::collections::BTreeSet<String>,
         source: subscriptions::ConsentSource,
@@ -147,7 +142,7 @@ impl super::Services {
     /// [`Services::replace_subscriptions`] would, without reading what they had: nothing yet.
     pub(super) fn subscribe_new_customer(
         &self,
-        tx: &Connection,
+        tx: &Db,
         id: &CustomerId,
         lists: &std::collections::BTreeSet<String>,
         source: subscriptions::ConsentSource,

@@ -1,6 +1,7 @@
 //! The outbox worker: leases due emails, delivers them, and records the outcome, retrying
 //! transient failures with capped exponential backoff.
 
+use crate::store::sql::Db;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,7 +49,7 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn write(&self, conn: &rusqlite::Connection) -> StoreResult<()> {
+    fn write(&self, conn: &Db) -> StoreResult<()> {
         match self {
             Outcome::Sent(id) => outbox::mark_sent(conn, *id),
             Outcome::Retry { id, error, at } => outbox::mark_retry(conn, *id, error, *at),
@@ -86,7 +87,7 @@ impl Worker {
         // out the whole lease (minutes) before anyone tried them again. Sending one of them
         // twice (if it did go out, or if an admin command is delivering it right now) is the
         // lesser harm than holding back a reset code.
-        match self.store.write(|tx| outbox::release_leases(tx)).await {
+        match self.store.write(outbox::release_leases).await {
             Ok(0) => {}
             Ok(released) => tracing::warn!(
                 released,

@@ -1,7 +1,7 @@
 //! The activity of each account: one row per event, written in the transaction of the change
 //! it describes, read newest first.
 
-use rusqlite::{Connection, params};
+use super::sql::{Db, params};
 use serde::Serialize;
 
 use super::{StoreResult, now};
@@ -23,7 +23,7 @@ pub struct Event {
 
 /// Records that `kind` happened to `customer`, caused by `client` (if a client caused it).
 pub fn record(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     kind: ActivityKind,
     client: Option<&Client>,
@@ -39,7 +39,7 @@ pub fn record(
 
 /// Records a successful sign-in of `customer` by `client`, and how they signed in.
 pub fn record_login(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     method: &str,
     client: &Client,
@@ -61,7 +61,7 @@ pub fn record_login(
 
 /// Records an event with an IP and User-Agent as stored (a journaled request's).
 pub fn record_from(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     kind: ActivityKind,
     ip: Option<String>,
@@ -83,14 +83,14 @@ pub fn record_from(
 /// Up to `limit` events of `customer`, newest first, only those older than event `before`
 /// when given.
 pub fn page(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     before: Option<i64>,
     limit: u32,
 ) -> StoreResult<Vec<Event>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, at, kind, ip, user_agent, method FROM activity
-         WHERE customer_id = ?1 AND (?2 IS NULL OR id < ?2)
+         WHERE customer_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
          ORDER BY id DESC LIMIT ?3",
     )?;
     let rows = statement.query_map(params![customer.as_str(), before, limit], |row| {
@@ -103,14 +103,13 @@ pub fn page(
             method: row.get(5)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    rows.collect::<StoreResult<Vec<_>>>()
 }
 
 /// Deletes up to `limit` events that happened before `cutoff`; returns how many.
-pub fn purge_before(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE at < ?1 LIMIT ?2)",
-        )?
-        .execute(rusqlite::params![cutoff, limit as i64])?)
+pub fn purge_before(conn: &Db, cutoff: i64, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE at < ?1 LIMIT ?2)",
+    )?
+    .execute(params![cutoff, limit as i64])
 }

@@ -1,7 +1,7 @@
 //! One-time codes sent by email (activation, password reset, email change): stored hashed,
 //! one live code per customer and purpose, expiring, with a bounded number of wrong tries.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, OptionalRow, params};
 use subtle::ConstantTimeEq;
 
 use super::{StoreResult, now};
@@ -39,7 +39,7 @@ pub enum CodeCheck {
 
 /// Stores a fresh code, replacing any earlier code of the same purpose.
 pub fn issue(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     purpose: Purpose,
     code_hash: &[u8],
@@ -48,9 +48,12 @@ pub fn issue(
 ) -> StoreResult<()> {
     let now = now();
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO one_time_codes
+        "INSERT INTO one_time_codes
              (customer_id, purpose, code_hash, new_email, failed_attempts, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+         ON CONFLICT (customer_id, purpose) DO UPDATE SET code_hash = excluded.code_hash,
+             new_email = excluded.new_email, failed_attempts = 0,
+             created_at = excluded.created_at, expires_at = excluded.expires_at",
     )?
     .execute(params![
         customer.as_str(),
@@ -67,7 +70,7 @@ pub fn issue(
 /// `consume` a right code is deleted so it cannot be used again. Run it inside a write
 /// transaction so that concurrent guesses are counted one after the other.
 pub fn check(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     purpose: Purpose,
     presented_hash: &[u8],
@@ -108,7 +111,7 @@ pub fn check(
 }
 
 /// Deletes the customer's code of this purpose, if any.
-pub fn revoke(conn: &Connection, customer: &CustomerId, purpose: Purpose) -> StoreResult<()> {
+pub fn revoke(conn: &Db, customer: &CustomerId, purpose: Purpose) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM one_time_codes WHERE customer_id = ?1 AND purpose = ?2")?
         .execute(params![customer.as_str(), purpose.as_str()])?;
     Ok(())
@@ -116,18 +119,17 @@ pub fn revoke(conn: &Connection, customer: &CustomerId, purpose: Purpose) -> Sto
 
 /// Deletes every code of the customer, whatever its purpose (after a password reset or an
 /// email change, nothing sent to the customer before may still work).
-pub fn revoke_all(conn: &Connection, customer: &CustomerId) -> StoreResult<()> {
+pub fn revoke_all(conn: &Db, customer: &CustomerId) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM one_time_codes WHERE customer_id = ?1")?
-        .execute([customer.as_str()])?;
+        .execute(params![customer.as_str()])?;
     Ok(())
 }
 
 /// Deletes up to `limit` expired codes; returns how many.
-pub fn purge_expired(conn: &Connection, limit: usize) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM one_time_codes WHERE (customer_id, purpose) IN \
+pub fn purge_expired(conn: &Db, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM one_time_codes WHERE (customer_id, purpose) IN \
              (SELECT customer_id, purpose FROM one_time_codes WHERE expires_at <= ?1 LIMIT ?2)",
-        )?
-        .execute(rusqlite::params![now(), limit as i64])?)
+    )?
+    .execute(params![now(), limit as i64])
 }

@@ -1,7 +1,6 @@
 //! Customers: creation, lookup, profile edits, passwords, activation and deletion.
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use super::sql::{self, Db, Dialect, OptionalRow, Row, Value, params};
 
 use super::{Page, Start, StoreError, StoreResult, now, subscriptions};
 use crate::domain::{
@@ -47,16 +46,13 @@ pub struct AdminView {
 /// Inserts a pending customer with a never-used random id and its row of the search index; a
 /// missing identifier is generated. One statement each for the id, the customer and the search
 /// row, none of them run by a trigger (see migration 10).
-pub fn insert_pending(
-    conn: &Connection,
-    new: &NewCustomer,
-) -> StoreResult<(CustomerId, Identifier)> {
+pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, Identifier)> {
     let mut wanted = new.id.clone();
     let id = loop {
         let candidate = wanted.take().unwrap_or_else(CustomerId::random);
         let fresh = conn
-            .prepare_cached("INSERT OR IGNORE INTO customer_ids (id) VALUES (?1)")?
-            .execute([candidate.as_str()])?;
+            .prepare_cached("INSERT INTO customer_ids (id) VALUES (?1) ON CONFLICT DO NOTHING")?
+            .execute(params![candidate.as_str()])?;
         if fresh == 1 {
             break candidate;
         }
@@ -75,13 +71,11 @@ pub fn insert_pending(
     // the last makes it flush what it holds, so a new row takes the next rowid there.
     let search_row = index_for_search(conn, &id, new.email.as_str(), identifier.as_str())?;
     let mut values: Vec<Value> = vec![
-        id.as_str().to_owned().into(),
-        identifier.as_str().to_owned().into(),
-        new.email.as_str().to_owned().into(),
+        id.as_str().into(),
+        identifier.as_str().into(),
+        new.email.as_str().into(),
         now.into(),
-        new.language
-            .as_ref()
-            .map_or(Value::Null, |l| l.as_str().to_owned().into()),
+        new.language.as_ref().map(|l| l.as_str()).into(),
         search_row.into(),
     ];
     values.extend(ProfileField::ALL.iter().map(|field| {
@@ -90,17 +84,19 @@ pub fn insert_pending(
             .iter()
             .rev()
             .find(|(f, _)| f == field)
-            .and_then(|(_, v)| v.clone())
-            .map_or(Value::Null, Value::Text)
+            .and_then(|(_, v)| v.as_deref())
+            .into()
     }));
     let inserted = conn
         .prepare_cached(INSERT_CUSTOMER)?
-        .execute(params_from_iter(values));
+        .execute(&sql::each(&values));
     if let Err(e) = inserted {
         // A refusal (an email in use) may be committed with the rest of its transaction.
-        conn.prepare_cached("DELETE FROM customer_search WHERE rowid = ?1")?
-            .execute([search_row])?;
-        return Err(e.into());
+        if let Some(row) = search_row {
+            conn.prepare_cached("DELETE FROM customer_search WHERE rowid = ?1")?
+                .execute(params![row])?;
+        }
+        return Err(e);
     }
     Ok((id, identifier))
 }
@@ -112,60 +108,62 @@ const INSERT_CUSTOMER: &str = "INSERT INTO customers
       name, phone, mobile, address, address_town, address_postcode, address_region, country)
      VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
-/// Adds a customer's email and identifier to the trigram search index; answers the row, for
-/// their `search_row`. A statement of its own: run from a trigger, it would make FTS5 write
-/// out its pending rows for every customer (migration 10).
+/// Adds a customer's email and identifier to SQLite's trigram search index; answers the row,
+/// for their `search_row`. A statement of its own: run from a trigger, it would make FTS5
+/// write out its pending rows for every customer (migration 10). PostgreSQL indexes the
+/// customers' own columns (`pg_trgm`) and has no such row: `None`.
 pub(crate) fn index_for_search(
-    conn: &Connection,
+    conn: &Db,
     id: &CustomerId,
     email: &str,
     identifier: &str,
-) -> StoreResult<i64> {
+) -> StoreResult<Option<i64>> {
+    let Some(sqlite) = conn.as_sqlite() else {
+        return Ok(None);
+    };
     conn.prepare_cached(
         "INSERT INTO customer_search (id, email, identifier) VALUES (?1, ?2, lower(?3))",
     )?
     .execute(params![id.as_str(), email, identifier])?;
-    Ok(conn.last_insert_rowid())
+    Ok(Some(sqlite.last_insert_rowid()))
 }
 
 /// The account behind an email address, for login.
-pub fn find_for_login(conn: &Connection, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
+pub fn find_for_login(conn: &Db, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
     conn.prepare_cached(
         "SELECT id, status, password_hash, locked_at IS NOT NULL FROM customers WHERE email = ?1",
     )?
-    .query_row([email.as_str()], |row| {
+    .query_row(params![email.as_str()], |row| {
         Ok(LoginRecord {
-            id: CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?,
+            id: CustomerId::parse(&row.get::<String>(0)?).map_err(corrupt)?,
             status: status(row, 1)?,
             password_hash: row.get(2)?,
             locked: row.get(3)?,
         })
     })
     .optional()
-    .map_err(Into::into)
 }
 
 /// The id and status of the customer with this public identifier.
 pub fn find_by_identifier(
-    conn: &Connection,
+    conn: &Db,
     identifier: &str,
 ) -> StoreResult<Option<(CustomerId, Status)>> {
     conn.prepare_cached("SELECT id, status FROM customers WHERE identifier = ?1")?
-        .query_row([identifier], |row| {
+        .query_row(params![identifier], |row| {
             Ok((
-                CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?,
+                CustomerId::parse(&row.get::<String>(0)?).map_err(corrupt)?,
                 status(row, 1)?,
             ))
         })
         .optional()
-        .map_err(Into::into)
 }
 
 /// The public identifier of the customer with this id.
-pub fn identifier_of(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Identifier>> {
+pub fn identifier_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Identifier>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT identifier FROM customers WHERE id = ?1")?
-        .query_row([id.as_str()], |row| row.get(0))
+        .query_row(params![id.as_str()], |row| row.get(0))
         .optional()?;
     raw.map(|r| Identifier::parse(&r).map_err(StoreError::BadValue))
         .transpose()
@@ -174,9 +172,9 @@ pub fn identifier_of(conn: &Connection, id: &CustomerId) -> StoreResult<Option<I
 const PROFILE_COLUMNS: &str = "id, name, email, phone, mobile, address, address_town, \
                                address_postcode, address_region, country";
 
-fn profile_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
+fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
     Ok(Customer {
-        id: CustomerId::parse(&row.get::<_, String>(0)?).map_err(corrupt)?,
+        id: CustomerId::parse(&row.get::<String>(0)?).map_err(corrupt)?,
         name: row.get(1)?,
         email: row.get(2)?,
         phone: row.get(3)?,
@@ -191,12 +189,12 @@ fn profile_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
 }
 
 /// The customer object, with subscriptions.
-pub fn profile(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Customer>> {
+pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
     let customer = conn
         .prepare_cached(&format!(
             "SELECT {PROFILE_COLUMNS} FROM customers WHERE id = ?1"
         ))?
-        .query_row([id.as_str()], profile_from_row)
+        .query_row(params![id.as_str()], profile_from_row)
         .optional()?;
     let Some(mut customer) = customer else {
         return Ok(None);
@@ -210,27 +208,25 @@ pub fn profile(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Custome
 /// product those locks cost more than the lookups (the token check, the profile and its
 /// subscriptions were three statements). With the customer, when the session was last marked
 /// used.
-pub fn profile_of_session(
-    conn: &Connection,
-    token_hash: &[u8],
-) -> StoreResult<Option<(Customer, i64)>> {
+pub fn profile_of_session(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<(Customer, i64)>> {
     let mut statement = conn.prepare_cached(SESSION_PROFILE)?;
-    let mut rows = statement.query(params![token_hash, now()])?;
     let mut found: Option<(Customer, i64)> = None;
-    while let Some(row) = rows.next()? {
+    let rows = statement.query_map(params![token_hash, now()], |row| {
         let (customer, _) = match &mut found {
             Some(found) => found,
             None => found.insert((profile_from_row(row)?, row.get(13)?)),
         };
         // No subscription: one row, its list columns NULL.
-        if let Some(id) = row.get::<_, Option<String>>(10)? {
+        if let Some(id) = row.get::<Option<String>>(10)? {
             customer.subscriptions.push(Subscription {
                 id,
                 name: row.get(11)?,
                 subscribed_at: row.get(12)?,
             });
         }
-    }
+        Ok(())
+    })?;
+    rows.collect::<StoreResult<()>>()?;
     Ok(found)
 }
 
@@ -248,13 +244,13 @@ const SESSION_PROFILE: &str = "SELECT c.id, c.name, c.email, c.phone, c.mobile, 
      ORDER BY s.list_id";
 
 /// The back-office view of a customer found by id, identifier or email.
-pub fn admin_view(conn: &Connection, key: &str) -> StoreResult<Option<AdminView>> {
+pub fn admin_view(conn: &Db, key: &str) -> StoreResult<Option<AdminView>> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
              WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))"
         ))?
-        .query_row([key], |row| {
+        .query_row(params![key], |row| {
             Ok(AdminView {
                 customer: profile_from_row(row)?,
                 identifier: row.get(10)?,
@@ -324,31 +320,25 @@ fn count_sql(search: &Search) -> String {
 /// Customers in creation order, optionally only those whose email or identifier contains
 /// `search`, `limit` at a time from `start`; with the total number that match.
 pub fn list(
-    conn: &Connection,
+    conn: &Db,
     search: Option<&str>,
     limit: u32,
     start: &Start<Cursor>,
 ) -> StoreResult<Page<AdminView, Cursor>> {
-    let search = Search::new(search);
+    let search = Search::new(search, conn.dialect());
     let total: i64 = conn
         .prepare_cached(&count_sql(&search))?
-        .query_row([search.value()], |row| row.get(0))?;
+        .query_row(params![search.value()], |row| row.get(0))?;
     let mut statement = conn.prepare_cached(&page_sql(&search, start))?;
     // One row more than the page holds says whether another page follows.
-    let mut values = vec![
-        search
-            .value()
-            .map_or(Value::Null, |v| Value::Text(v.to_owned())),
-        Value::Integer(i64::from(limit) + 1),
-    ];
+    let mut values: Vec<Value> = vec![search.value().into(), (i64::from(limit) + 1).into()];
     match start {
-        Start::Offset(offset) => values.push(Value::Integer(i64::from(*offset))),
-        Start::After(cursor) => values.extend([
-            Value::Integer(cursor.created_at),
-            Value::Text(cursor.id.as_str().to_owned()),
-        ]),
+        Start::Offset(offset) => values.push(i64::from(*offset).into()),
+        Start::After(cursor) => {
+            values.extend([cursor.created_at.into(), cursor.id.as_str().into()])
+        }
     }
-    let rows = statement.query_map(params_from_iter(values), |row| {
+    let rows = statement.query_map(&sql::each(&values), |row| {
         Ok(AdminView {
             customer: profile_from_row(row)?,
             identifier: row.get(10)?,
@@ -358,7 +348,7 @@ pub fn list(
         })
     })?;
     let mut page = Page::of(
-        rows.collect::<rusqlite::Result<Vec<_>>>()?,
+        rows.collect::<StoreResult<Vec<_>>>()?,
         limit,
         total,
         |view: &AdminView| Cursor {
@@ -378,37 +368,47 @@ pub fn list(
 enum Search {
     /// No text: every customer.
     All,
-    /// Three characters or more: a phrase of the trigram index `customer_search`.
+    /// Three characters or more on SQLite: a phrase of the trigram index `customer_search`.
     Trigrams(String),
-    /// Fewer: a `LIKE` pattern, checked against every customer (the index holds no shorter
-    /// pieces).
+    /// Fewer on SQLite: a `LIKE` pattern, checked against every customer (the index holds no
+    /// shorter pieces).
     Scan(String),
+    /// On PostgreSQL: a `LIKE` pattern on the lower-cased columns, which their trigram
+    /// indexes answer from three characters on (`pg_trgm`).
+    Like(String),
 }
 
 impl Search {
-    fn new(text: Option<&str>) -> Search {
+    fn new(text: Option<&str>, dialect: Dialect) -> Search {
         let text = text.map(|t| t.trim().to_lowercase()).unwrap_or_default();
-        match text.chars().count() {
-            0 => Search::All,
-            1 | 2 => Search::Scan(format!(
+        let pattern = || {
+            format!(
                 "%{}%",
                 text.replace('\\', "\\\\")
                     .replace('%', "\\%")
                     .replace('_', "\\_")
-            )),
-            _ => Search::Trigrams(format!("\"{}\"", text.replace('"', "\"\""))),
+            )
+        };
+        match (text.chars().count(), dialect) {
+            (0, _) => Search::All,
+            (_, Dialect::Postgres) => Search::Like(pattern()),
+            (1 | 2, Dialect::Sqlite) => Search::Scan(pattern()),
+            (_, Dialect::Sqlite) => Search::Trigrams(format!("\"{}\"", text.replace('"', "\"\""))),
         }
     }
 
     /// The `WHERE` condition, on parameter `?1`.
     fn filter(&self) -> &'static str {
         match self {
-            Search::All => "?1 IS NULL",
+            Search::All => "CAST(?1 AS TEXT) IS NULL",
             Search::Trigrams(_) => {
                 "id IN (SELECT id FROM customer_search WHERE customer_search MATCH ?1)"
             }
             Search::Scan(_) => {
                 "(email LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')"
+            }
+            Search::Like(_) => {
+                "(lower(email) LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')"
             }
         }
     }
@@ -417,17 +417,13 @@ impl Search {
     fn value(&self) -> Option<&str> {
         match self {
             Search::All => None,
-            Search::Trigrams(text) | Search::Scan(text) => Some(text),
+            Search::Trigrams(text) | Search::Scan(text) | Search::Like(text) => Some(text),
         }
     }
 }
 
 /// Applies profile changes; a no-op for an empty set.
-pub fn update_profile(
-    conn: &Connection,
-    id: &CustomerId,
-    changes: &ProfileChanges,
-) -> StoreResult<()> {
+pub fn update_profile(conn: &Db, id: &CustomerId, changes: &ProfileChanges) -> StoreResult<()> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -442,44 +438,34 @@ pub fn update_profile(
         "UPDATE customers SET updated_at = ?2, {} WHERE id = ?1",
         assignments.join(", ")
     );
-    let mut values: Vec<Value> = vec![id.as_str().to_owned().into(), now().into()];
-    values.extend(
-        changes
-            .fields
-            .iter()
-            .map(|(_, v)| v.clone().map_or(Value::Null, Value::Text)),
-    );
+    let mut values: Vec<Value> = vec![id.as_str().into(), now().into()];
+    values.extend(changes.fields.iter().map(|(_, v)| v.as_deref().into()));
     // Cached by its text: a customer's form sends the same few sets of fields again and again.
-    conn.prepare_cached(&sql)?
-        .execute(params_from_iter(values))?;
+    conn.prepare_cached(&sql)?.execute(&sql::each(&values))?;
     Ok(())
 }
 
 /// The stored password hash of an active customer.
-pub fn password_hash(conn: &Connection, id: &CustomerId) -> StoreResult<Option<String>> {
+pub fn password_hash(conn: &Db, id: &CustomerId) -> StoreResult<Option<String>> {
     Ok(conn
         .prepare_cached("SELECT password_hash FROM customers WHERE id = ?1")?
-        .query_row([id.as_str()], |row| row.get(0))
+        .query_row(params![id.as_str()], |row| row.get(0))
         .optional()?
         .flatten())
 }
 
 /// The customer's current email address and name.
-pub fn contact(
-    conn: &Connection,
-    id: &CustomerId,
-) -> StoreResult<Option<(String, Option<String>)>> {
+pub fn contact(conn: &Db, id: &CustomerId) -> StoreResult<Option<(String, Option<String>)>> {
     conn.prepare_cached("SELECT email, name FROM customers WHERE id = ?1")?
-        .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row(params![id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
-        .map_err(Into::into)
 }
 
 /// The language of the customer's emails, if one is stored.
-pub fn language_of(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Language>> {
+pub fn language_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Language>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT language FROM customers WHERE id = ?1")?
-        .query_row([id.as_str()], |row| row.get(0))
+        .query_row(params![id.as_str()], |row| row.get(0))
         .optional()?
         .flatten();
     // A value this program cannot read falls back to the default language.
@@ -487,17 +473,17 @@ pub fn language_of(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Lan
 }
 
 /// The language of the emails of the account using `email`, if one is stored.
-pub fn language_of_address(conn: &Connection, email: &str) -> StoreResult<Option<Language>> {
+pub fn language_of_address(conn: &Db, email: &str) -> StoreResult<Option<Language>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT language FROM customers WHERE email = ?1")?
-        .query_row([email], |row| row.get(0))
+        .query_row(params![email], |row| row.get(0))
         .optional()?
         .flatten();
     Ok(raw.and_then(|raw| Language::parse(&raw).ok()))
 }
 
 /// Sets the language of the customer's emails; false if there is no such customer.
-pub fn set_language(conn: &Connection, id: &CustomerId, language: &Language) -> StoreResult<bool> {
+pub fn set_language(conn: &Db, id: &CustomerId, language: &Language) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached("UPDATE customers SET language = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![id.as_str(), language.as_str(), now()])?
@@ -505,16 +491,15 @@ pub fn set_language(conn: &Connection, id: &CustomerId, language: &Language) -> 
 }
 
 /// Whether the customer has never activated their account.
-pub fn is_pending(conn: &Connection, id: &CustomerId) -> StoreResult<bool> {
+pub fn is_pending(conn: &Db, id: &CustomerId) -> StoreResult<bool> {
     conn.prepare_cached("SELECT status = 'pending' FROM customers WHERE id = ?1")?
-        .query_row([id.as_str()], |row| row.get(0))
+        .query_row(params![id.as_str()], |row| row.get(0))
         .optional()
         .map(|pending| pending.unwrap_or(false))
-        .map_err(Into::into)
 }
 
 /// Replaces the password hash.
-pub fn set_password(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResult<()> {
+pub fn set_password(conn: &Db, id: &CustomerId, hash: &str) -> StoreResult<()> {
     // A new password starts a fresh count of failures and ends a lockout.
     conn.prepare_cached(
         "UPDATE customers SET password_hash = ?2, updated_at = ?3, failed_logins = 0,
@@ -526,10 +511,10 @@ pub fn set_password(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResu
 }
 
 /// The password hash and whether the account is locked, for a check inside a write.
-pub fn login_state(conn: &Connection, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
+pub fn login_state(conn: &Db, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
     Ok(conn
         .prepare_cached("SELECT password_hash, locked_at IS NOT NULL FROM customers WHERE id = ?1")?
-        .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row(params![id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?
         .unwrap_or((None, false)))
 }
@@ -538,7 +523,7 @@ pub fn login_state(conn: &Connection, id: &CustomerId) -> StoreResult<(Option<St
 /// and the account is not locked). True when this failure is the `limit`th in a row: the
 /// account is locked by it, in the same statement, so exactly one failure ever says so.
 pub fn count_failed_login(
-    conn: &Connection,
+    conn: &Db,
     id: &CustomerId,
     checked: Option<&str>,
     limit: u32,
@@ -547,7 +532,7 @@ pub fn count_failed_login(
         .prepare_cached(
             "UPDATE customers SET failed_logins = failed_logins + 1,
                  locked_at = CASE WHEN failed_logins + 1 >= ?3 THEN ?4 END
-             WHERE id = ?1 AND password_hash IS ?2 AND locked_at IS NULL
+             WHERE id = ?1 AND password_hash IS NOT DISTINCT FROM ?2 AND locked_at IS NULL
              RETURNING failed_logins",
         )?
         .query_row(params![id.as_str(), checked, limit, now()], |row| {
@@ -558,18 +543,18 @@ pub fn count_failed_login(
 }
 
 /// A successful password check: the count of failures starts again from zero.
-pub fn clear_failed_logins(conn: &Connection, id: &CustomerId) -> StoreResult<()> {
+pub fn clear_failed_logins(conn: &Db, id: &CustomerId) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE customers SET failed_logins = 0 WHERE id = ?1 AND failed_logins != 0",
     )?
-    .execute([id.as_str()])?;
+    .execute(params![id.as_str()])?;
     Ok(())
 }
 
 /// Replaces the password hash only if it is still `expected` (a rehash must not undo a
 /// password change that happened meanwhile).
 pub fn replace_password_hash(
-    conn: &Connection,
+    conn: &Db,
     id: &CustomerId,
     expected: &str,
     hash: &str,
@@ -582,14 +567,14 @@ pub fn replace_password_hash(
 }
 
 /// Records that the customer signed in now.
-pub fn mark_login(conn: &Connection, id: &CustomerId) -> StoreResult<()> {
+pub fn mark_login(conn: &Db, id: &CustomerId) -> StoreResult<()> {
     conn.prepare_cached("UPDATE customers SET last_login_at = ?2 WHERE id = ?1")?
         .execute(params![id.as_str(), now()])?;
     Ok(())
 }
 
 /// Makes a pending customer active with their first password.
-pub fn activate(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResult<()> {
+pub fn activate(conn: &Db, id: &CustomerId, hash: &str) -> StoreResult<()> {
     let now = now();
     conn.prepare_cached(
         "UPDATE customers SET status = 'active', password_hash = ?2, activated_at = ?3, updated_at = ?3
@@ -600,51 +585,50 @@ pub fn activate(conn: &Connection, id: &CustomerId, hash: &str) -> StoreResult<(
 }
 
 /// Changes the email address (already confirmed by its owner).
-pub fn set_email(conn: &Connection, id: &CustomerId, email: &EmailAddress) -> StoreResult<()> {
+pub fn set_email(conn: &Db, id: &CustomerId, email: &EmailAddress) -> StoreResult<()> {
     conn.prepare_cached("UPDATE customers SET email = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![id.as_str(), email.as_str(), now()])?;
     Ok(())
 }
 
 /// Whether an account uses this email address.
-pub fn email_taken(conn: &Connection, email: &EmailAddress) -> StoreResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE email = ?1)")?
-        .query_row([email.as_str()], |row| row.get(0))?)
+pub fn email_taken(conn: &Db, email: &EmailAddress) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE email = ?1)")?
+        .query_row(params![email.as_str()], |row| row.get(0))
 }
 
 /// Whether a customer has this public identifier.
-pub fn identifier_taken(conn: &Connection, identifier: &Identifier) -> StoreResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE identifier = ?1)")?
-        .query_row([identifier.as_str()], |row| row.get(0))?)
+pub fn identifier_taken(conn: &Db, identifier: &Identifier) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE identifier = ?1)")?
+        .query_row(params![identifier.as_str()], |row| row.get(0))
 }
 
 /// Removes the customer and, by cascade, their sessions, codes, subscriptions and consent
 /// records. The id stays reserved in `customer_ids`. Returns whether there was such a customer.
-pub fn delete(conn: &Connection, id: &CustomerId) -> StoreResult<bool> {
+pub fn delete(conn: &Db, id: &CustomerId) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM customers WHERE id = ?1")?
-        .execute([id.as_str()])?
+        .execute(params![id.as_str()])?
         == 1)
 }
 
-fn status(row: &Row<'_>, index: usize) -> rusqlite::Result<Status> {
+fn status(row: &Row<'_>, index: usize) -> StoreResult<Status> {
     let raw: String = row.get(index)?;
     Status::parse(&raw).ok_or_else(|| corrupt(format!("unknown status {raw}")))
 }
 
-fn corrupt(message: String) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(message.into())
+fn corrupt(message: String) -> StoreError {
+    StoreError::BadValue(message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::{Connection, params};
 
     fn database(customers: &[(&str, &str, &str)]) -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::apply(&mut conn).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
         for (n, (id, identifier, email)) in customers.iter().enumerate() {
             insert_active(&conn, id, identifier, email, n as i64);
         }
@@ -654,7 +638,7 @@ mod tests {
     /// An active customer with their search row, as [`insert_pending`] writes them.
     fn insert_active(conn: &Connection, id: &str, identifier: &str, email: &str, at: i64) {
         let id = CustomerId::parse(id).unwrap();
-        let row = index_for_search(conn, &id, email, identifier).unwrap();
+        let row = index_for_search(&Db::sqlite(conn), &id, email, identifier).unwrap();
         conn.execute("INSERT INTO customer_ids (id) VALUES (?1)", [id.as_str()])
             .unwrap();
         conn.execute(
@@ -666,7 +650,7 @@ mod tests {
     }
 
     fn found(conn: &Connection, search: &str) -> Vec<String> {
-        let page = list(conn, Some(search), 100, &Start::Offset(0)).unwrap();
+        let page = list(&Db::sqlite(conn), Some(search), 100, &Start::Offset(0)).unwrap();
         assert_eq!(page.total, page.rows.len() as i64, "{search}");
         assert_eq!(page.next, None, "{search}");
         page.rows
@@ -706,7 +690,7 @@ mod tests {
         let mut start = Start::Offset(0);
         let mut pages = 0;
         loop {
-            let page = list(&conn, None, 3, &start).unwrap();
+            let page = list(&Db::sqlite(&conn), None, 3, &start).unwrap();
             assert_eq!(page.total, 7);
             walked += &ids(&page);
             pages += 1;
@@ -721,19 +705,19 @@ mod tests {
         }
         assert_eq!((walked.as_str(), pages), ("3512467", 3));
         let by_offset = (0..3)
-            .map(|n| ids(&list(&conn, None, 3, &Start::Offset(n * 3)).unwrap()))
+            .map(|n| ids(&list(&Db::sqlite(&conn), None, 3, &Start::Offset(n * 3)).unwrap()))
             .collect::<String>();
         assert_eq!(by_offset, walked);
         // A full last page says no more follow; the row the cursor names may be gone.
-        let last = list(&conn, None, 1, &Start::Offset(6)).unwrap();
+        let last = list(&Db::sqlite(&conn), None, 1, &Start::Offset(6)).unwrap();
         assert_eq!((ids(&last).as_str(), last.next), ("7", None));
-        let cursor = list(&conn, None, 2, &Start::Offset(0))
+        let cursor = list(&Db::sqlite(&conn), None, 2, &Start::Offset(0))
             .unwrap()
             .next
             .unwrap();
         conn.execute("DELETE FROM customers WHERE id = '30000000000005'", [])
             .unwrap();
-        let after = list(&conn, None, 2, &Start::After(cursor)).unwrap();
+        let after = list(&Db::sqlite(&conn), None, 2, &Start::After(cursor)).unwrap();
         assert_eq!(ids(&after), "12");
         for bad in [
             "",
@@ -800,7 +784,7 @@ mod tests {
 
     #[test]
     fn customers_migrated_from_before_the_search_index_are_found() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(
             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
                                              applied_at INTEGER NOT NULL)",
@@ -822,7 +806,7 @@ mod tests {
                         ('20000000000002', 'Second', 'second@example.com', 'active', 2, 2);",
         )
         .unwrap();
-        crate::store::migrations::apply(&mut conn).unwrap();
+        crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
         assert_eq!(found(&conn, "second"), ["20000000000002"]);
         // A customer added since, whose search row the store writes (migration 10).
         insert_active(&conn, "20000000000003", "Third", "third@example.com", 3);
@@ -842,7 +826,7 @@ mod tests {
     /// count.
     fn plans(search: Option<&str>) -> Vec<String> {
         let conn = database(&[]);
-        let search = Search::new(search);
+        let search = Search::new(search, Dialect::Sqlite);
         let after = Start::After(Cursor::parse("1-20000000000001").unwrap());
         [
             page_sql(&search, &Start::Offset(0)),

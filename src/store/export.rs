@@ -2,7 +2,7 @@
 //! and 20). Secrets (password hash, token and code digests), email bodies and the state of
 //! passkey ceremonies are left out.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, OptionalRow, Row, params};
 use serde::Serialize;
 
 use super::activity::{self, Event};
@@ -116,7 +116,7 @@ fn optional_time<S: serde::Serializer>(unix: &Option<i64>, s: S) -> Result<S::Ok
 }
 
 /// Everything stored about `id`, or `None` when there is no such customer.
-pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Export>> {
+pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
     let Some(customer) = customers::profile(conn, id)? else {
         return Ok(None);
     };
@@ -126,7 +126,7 @@ pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Exp
                     language
              FROM customers WHERE id = ?1",
         )?
-        .query_row([id.as_str()], |row| {
+        .query_row(params![id.as_str()], |row| {
             Ok(Account {
                 identifier: row.get(0)?,
                 status: row.get(1)?,
@@ -212,7 +212,7 @@ pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Exp
                 status: row.get(4)?,
             })
         })?;
-        emails.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+        emails.extend(rows.collect::<StoreResult<Vec<_>>>()?);
     }
     emails.sort_by_key(|e| e.created_at);
     let webhook_events = collect(
@@ -247,12 +247,12 @@ pub fn of_customer(conn: &Connection, id: &CustomerId) -> StoreResult<Option<Exp
 }
 
 fn collect<T>(
-    conn: &Connection,
+    conn: &Db,
     sql: &str,
     id: &CustomerId,
-    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    map: impl FnMut(&Row<'_>) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
     let mut statement = conn.prepare_cached(sql)?;
-    let rows = statement.query_map([id.as_str()], map)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let rows = statement.query_map(params![id.as_str()], map)?;
+    rows.collect::<StoreResult<Vec<_>>>()
 }

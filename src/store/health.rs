@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use rustix::fs::StatVfsMountFlags;
 
+use super::sql::Db;
 use super::{StoreError, StoreResult};
 
 /// Below this much free space, an I/O error on a write is put down to a full disk.
@@ -166,8 +167,12 @@ fn denies_directory(dir: &Path) -> Option<Unwritable> {
 }
 
 /// Writes one page for real (the header's `user_version`, rewritten unchanged, which this
-/// program does not otherwise use): whether the database takes a write now.
-pub fn probe(conn: &rusqlite::Connection) -> StoreResult<()> {
+/// program does not otherwise use): whether the database takes a write now. On PostgreSQL,
+/// whether the server takes writes (not a standby, not read-only).
+pub fn probe(db: &Db) -> StoreResult<()> {
+    let Some(conn) = db.as_sqlite() else {
+        return db.execute_batch("UPDATE schema_migrations SET version = version WHERE false");
+    };
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     conn.pragma_update(None, "user_version", version)?;
     Ok(())

@@ -2,7 +2,7 @@
 //! while it runs, and a scratch table of the emails and identifiers met in the file so far.
 //! Both keep the import's memory bounded however long the file is.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, Dialect, OptionalRow, params};
 
 use super::StoreResult;
 
@@ -12,50 +12,64 @@ use super::StoreResult;
 const IMPORT_CACHE_KIB: i64 = 32 * 1024;
 
 /// The larger page cache of an import, put back to what it was when dropped.
+/// (SQLite only: PostgreSQL's shared buffers are the server's to size.)
 pub struct ImportCache<'c> {
-    conn: &'c Connection,
+    conn: Option<&'c rusqlite::Connection>,
     before: i64,
 }
 
 impl<'c> ImportCache<'c> {
-    pub fn enlarge(conn: &'c Connection) -> StoreResult<ImportCache<'c>> {
+    pub fn enlarge(db: &Db<'c>) -> StoreResult<ImportCache<'c>> {
+        let Some(conn) = db.as_sqlite() else {
+            return Ok(ImportCache {
+                conn: None,
+                before: 0,
+            });
+        };
         let before = conn.query_row("PRAGMA main.cache_size", [], |row| row.get(0))?;
         let kib: i64 = std::env::var("XX_CACHE_KIB")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(IMPORT_CACHE_KIB);
         conn.execute_batch(&format!("PRAGMA main.cache_size = -{kib}"))?;
-        Ok(ImportCache { conn, before })
+        Ok(ImportCache {
+            conn: Some(conn),
+            before,
+        })
     }
 }
 
 impl Drop for ImportCache<'_> {
     fn drop(&mut self) {
         // The pool's next user of this connection would otherwise keep the larger cache.
-        let _ = self
-            .conn
-            .execute_batch(&format!("PRAGMA main.cache_size = {}", self.before));
+        if let Some(conn) = self.conn {
+            let _ = conn.execute_batch(&format!("PRAGMA main.cache_size = {}", self.before));
+        }
     }
 }
 
 /// The emails and identifiers of the rows read so far, with the line each was first on: a
 /// table of the connection's temporary database, which SQLite keeps in a file once it
 /// outgrows its cache. Emptied when made and when done.
-pub struct Seen<'c> {
-    conn: &'c Connection,
+pub struct Seen<'d, 'c> {
+    conn: &'d Db<'c>,
 }
 
-impl<'c> Seen<'c> {
-    pub fn new(conn: &'c Connection) -> StoreResult<Seen<'c>> {
-        conn.execute_batch(
+impl<'d, 'c> Seen<'d, 'c> {
+    pub fn new(conn: &'d Db<'c>) -> StoreResult<Seen<'d, 'c>> {
+        let rows = match conn.dialect() {
+            Dialect::Sqlite => "WITHOUT ROWID",
+            Dialect::Postgres => "",
+        };
+        conn.execute_batch(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS import_seen (
                  kind  TEXT NOT NULL,
                  value TEXT NOT NULL,
-                 line  INTEGER NOT NULL,
+                 line  BIGINT NOT NULL,
                  PRIMARY KEY (kind, value)
-             ) WITHOUT ROWID;
-             DELETE FROM temp.import_seen;",
-        )?;
+             ) {rows};
+             DELETE FROM import_seen;"
+        ))?;
         Ok(Seen { conn })
     }
 
@@ -65,7 +79,8 @@ impl<'c> Seen<'c> {
         let added = self
             .conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO temp.import_seen (kind, value, line) VALUES (?1, ?2, ?3)",
+                "INSERT INTO import_seen (kind, value, line) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
             )?
             .execute(params![kind, value, line as i64])?;
         if added == 1 {
@@ -73,7 +88,7 @@ impl<'c> Seen<'c> {
         }
         let first: Option<i64> = self
             .conn
-            .prepare_cached("SELECT line FROM temp.import_seen WHERE kind = ?1 AND value = ?2")?
+            .prepare_cached("SELECT line FROM import_seen WHERE kind = ?1 AND value = ?2")?
             .query_row(params![kind, value], |row| row.get(0))
             .optional()?;
         Ok(first.map(|line| line as u64))
@@ -81,7 +96,7 @@ impl<'c> Seen<'c> {
 
     /// Empties the table (kept, so that no cached statement of the connection is invalidated).
     pub fn finish(self) -> StoreResult<()> {
-        self.conn.execute_batch("DELETE FROM temp.import_seen")?;
+        self.conn.execute_batch("DELETE FROM import_seen")?;
         Ok(())
     }
 }

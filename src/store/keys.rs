@@ -1,12 +1,12 @@
 //! Keys the server makes for itself and keeps in the database, so that what they sign stays
 //! valid across restarts and in a restored backup.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, OptionalRow, params};
 
 use super::{StoreError, StoreResult, now};
 
 /// The key named `name`, storing `fresh` as that key first if there is none yet.
-pub fn get_or_insert(conn: &Connection, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8; 32]> {
+pub fn get_or_insert(conn: &Db, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8; 32]> {
     conn.prepare_cached(
         "INSERT INTO server_keys (name, key, created_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (name) DO NOTHING",
@@ -14,7 +14,7 @@ pub fn get_or_insert(conn: &Connection, name: &str, fresh: &[u8; 32]) -> StoreRe
     .execute(params![name, fresh.as_slice(), now()])?;
     let key: Option<Vec<u8>> = conn
         .prepare_cached("SELECT key FROM server_keys WHERE name = ?1")?
-        .query_row([name], |row| row.get(0))
+        .query_row(params![name], |row| row.get(0))
         .optional()?;
     key.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
         .ok_or_else(|| StoreError::BadValue(format!("server key `{name}` is not 32 bytes")))

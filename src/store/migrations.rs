@@ -1,10 +1,11 @@
-//! Versioned schema migrations, read from `schema.sql` (embedded in the binary).
+//! Versioned schema migrations, read from `schema.sql` (SQLite) and `schema.postgres.sql`
+//! (PostgreSQL), both embedded in the binary, with the same versions and names.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-
-use super::{StoreError, StoreResult, now};
+use super::sql::{Db, Dialect, OptionalRow, params};
+use super::{StoreError, StoreResult, now, pg, write_tx};
 
 const SCHEMA: &str = include_str!("../../schema.sql");
+const POSTGRES_SCHEMA: &str = include_str!("../../schema.postgres.sql");
 const MARKER: &str = "-- migration:";
 
 /// One step of the schema, as written in `schema.sql`.
@@ -23,9 +24,18 @@ pub struct MigrationState {
     pub applied_at: Option<i64>,
 }
 
-/// The migrations embedded in this binary, in order.
+/// The SQLite migrations embedded in this binary, in order.
 pub fn embedded() -> Vec<Migration> {
-    parse(SCHEMA).expect("schema.sql is well-formed (checked by a unit test)")
+    embedded_for(Dialect::Sqlite)
+}
+
+/// The migrations of a dialect embedded in this binary, in order.
+pub fn embedded_for(dialect: Dialect) -> Vec<Migration> {
+    let text = match dialect {
+        Dialect::Sqlite => SCHEMA,
+        Dialect::Postgres => POSTGRES_SCHEMA,
+    };
+    parse(text).expect("both schema files are well-formed (checked by a unit test)")
 }
 
 fn parse(text: &str) -> Result<Vec<Migration>, String> {
@@ -56,26 +66,25 @@ fn parse(text: &str) -> Result<Vec<Migration>, String> {
     Ok(migrations)
 }
 
-fn ensure_table(conn: &Connection) -> StoreResult<()> {
+fn ensure_table(conn: &Db) -> StoreResult<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    INTEGER PRIMARY KEY,
+             version    BIGINT PRIMARY KEY,
              name       TEXT NOT NULL,
-             applied_at INTEGER NOT NULL
+             applied_at BIGINT NOT NULL
          )",
-    )?;
-    Ok(())
+    )
 }
 
 /// Every embedded migration with its applied time, if any.
-pub fn status(conn: &Connection) -> StoreResult<Vec<MigrationState>> {
+pub fn status(conn: &Db) -> StoreResult<Vec<MigrationState>> {
     ensure_table(conn)?;
     let mut states = Vec::new();
-    for migration in embedded() {
+    for migration in embedded_for(conn.dialect()) {
         let applied_at = conn
             .query_row(
                 "SELECT applied_at FROM schema_migrations WHERE version = ?1",
-                [migration.version],
+                params![migration.version],
                 |row| row.get(0),
             )
             .optional()?;
@@ -89,25 +98,25 @@ pub fn status(conn: &Connection) -> StoreResult<Vec<MigrationState>> {
 }
 
 /// Migrations this database has that this binary does not know (a newer program applied them).
-pub fn unknown(conn: &Connection) -> StoreResult<Vec<MigrationState>> {
+pub fn unknown(conn: &Db) -> StoreResult<Vec<MigrationState>> {
     ensure_table(conn)?;
-    let known = embedded().last().map_or(0, |m| m.version);
-    let mut statement = conn.prepare(
+    let known = embedded_for(conn.dialect()).last().map_or(0, |m| m.version);
+    let mut statement = conn.prepare_cached(
         "SELECT version, name, applied_at FROM schema_migrations WHERE version > ?1 ORDER BY version",
     )?;
-    let rows = statement.query_map([known], |row| {
+    let rows = statement.query_map(params![known], |row| {
         Ok(MigrationState {
             version: row.get(0)?,
             name: row.get(1)?,
             applied_at: row.get(2)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.collect()
 }
 
 /// The refusal of a database whose schema is newer than this binary's, if it is.
-pub fn newer_schema(conn: &Connection) -> StoreResult<Option<StoreError>> {
-    let known = embedded().last().map_or(0, |m| m.version);
+pub fn newer_schema(conn: &Db) -> StoreResult<Option<StoreError>> {
+    let known = embedded_for(conn.dialect()).last().map_or(0, |m| m.version);
     Ok(unknown(conn)?.last().map(|newest| StoreError::NewerSchema {
         found: newest.version,
         known,
@@ -115,35 +124,52 @@ pub fn newer_schema(conn: &Connection) -> StoreResult<Option<StoreError>> {
 }
 
 /// Applies every pending migration, each in its own transaction; returns those applied.
-/// Refuses a database whose schema is newer than this binary.
-pub fn apply(conn: &mut Connection) -> StoreResult<Vec<Migration>> {
+/// Refuses a database whose schema is newer than this binary. On PostgreSQL the whole run
+/// holds an advisory lock, so that instances starting together apply each migration once.
+pub fn apply(conn: &Db) -> StoreResult<Vec<Migration>> {
+    if conn.dialect() == Dialect::Postgres {
+        conn.execute_batch(&format!("SELECT pg_advisory_lock({})", pg::MIGRATION_LOCK))?;
+        let applied = apply_all(conn);
+        let unlocked = conn.execute_batch(&format!(
+            "SELECT pg_advisory_unlock({})",
+            pg::MIGRATION_LOCK
+        ));
+        return applied.and_then(|applied| unlocked.map(|()| applied));
+    }
+    apply_all(conn)
+}
+
+fn apply_all(conn: &Db) -> StoreResult<Vec<Migration>> {
     if let Some(refusal) = newer_schema(conn)? {
         return Err(refusal);
     }
-    let migrations = embedded();
+    let migrations = embedded_for(conn.dialect());
     let newest: i64 = conn.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
+        params![],
         |row| row.get(0),
     )?;
     let mut applied = Vec::new();
     for migration in migrations.into_iter().filter(|m| m.version > newest) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Another process may have applied it while we waited for the lock.
-        let done: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
-            [migration.version],
-            |row| row.get(0),
-        )?;
-        if !done {
-            tx.execute_batch(&migration.sql)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                rusqlite::params![migration.version, migration.name, now()],
+        let done = write_tx(conn, |tx| {
+            // Another process may have applied it while we waited for the lock.
+            let done: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                params![migration.version],
+                |row| row.get(0),
             )?;
+            if !done {
+                tx.execute_batch(&migration.sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                    params![migration.version, migration.name, now()],
+                )?;
+            }
+            Ok(done)
+        })?;
+        if !done {
             applied.push(migration);
         }
-        tx.commit()?;
     }
     Ok(applied)
 }
@@ -151,6 +177,7 @@ pub fn apply(conn: &mut Connection) -> StoreResult<Vec<Migration>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn embedded_schema_parses_into_consecutive_versions() {
@@ -163,14 +190,30 @@ mod tests {
     }
 
     #[test]
+    fn both_stores_have_the_same_migrations_in_the_same_order() {
+        let names = |dialect| {
+            embedded_for(dialect)
+                .into_iter()
+                .map(|m| (m.version, m.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(Dialect::Sqlite), names(Dialect::Postgres));
+        assert!(
+            embedded_for(Dialect::Postgres)
+                .iter()
+                .all(|m| !m.sql.trim().is_empty())
+        );
+    }
+
+    #[test]
     fn out_of_order_versions_are_refused() {
         assert!(parse("-- migration: 1 a\nSELECT 1;\n-- migration: 3 c\nSELECT 1;").is_err());
     }
 
     #[test]
     fn sessions_opened_before_the_security_migration_get_an_id_and_a_last_use() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        ensure_table(&conn).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        ensure_table(&Db::sqlite(&conn)).unwrap();
         for m in embedded().iter().take(3) {
             conn.execute_batch(&m.sql).unwrap();
             conn.execute(
@@ -187,7 +230,7 @@ mod tests {
              INSERT INTO sessions VALUES (x'02', '12345678901234', 200, 999999999999);",
         )
         .unwrap();
-        let applied = apply(&mut conn).unwrap();
+        let applied = apply(&Db::sqlite(&conn)).unwrap();
         assert!(applied.iter().any(|m| m.version == 4));
         let rows: Vec<(String, i64, i64)> = conn
             .prepare("SELECT public_id, created_at, last_used_at FROM sessions ORDER BY created_at")
@@ -206,12 +249,12 @@ mod tests {
 
     #[test]
     fn applying_twice_changes_nothing() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        let first = apply(&mut conn).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        let first = apply(&Db::sqlite(&conn)).unwrap();
         assert_eq!(first.len(), embedded().len());
-        assert!(apply(&mut conn).unwrap().is_empty());
+        assert!(apply(&Db::sqlite(&conn)).unwrap().is_empty());
         assert!(
-            status(&conn)
+            status(&Db::sqlite(&conn))
                 .unwrap()
                 .iter()
                 .all(|s| s.applied_at.is_some())

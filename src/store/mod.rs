@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::ErrorCode;
+use sql::{Db, params};
 
 use crate::config;
 use crate::lanes::{Lane, Refused};
@@ -28,10 +29,12 @@ pub mod lock;
 pub mod migrations;
 pub mod outbox;
 pub mod passkeys;
+pub mod pg;
 #[cfg(test)]
 mod plans;
 pub mod requests;
 pub mod sessions;
+pub mod sql;
 pub mod subscriptions;
 pub mod undo;
 pub mod webhooks;
@@ -51,6 +54,11 @@ pub enum StoreError {
     Duplicate { field: &'static str },
     #[error(transparent)]
     Sqlite(rusqlite::Error),
+    #[error("database: {}", described(.0))]
+    Postgres(postgres::Error),
+    /// A query that must answer a row answered none.
+    #[error("the row asked for is not there")]
+    NoRow,
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
     #[error("database work failed: {0}")]
@@ -150,8 +158,66 @@ impl From<rusqlite::Error> for StoreError {
                 Some(field) => StoreError::Duplicate { field },
                 None => StoreError::Sqlite(err),
             },
+            _ if matches!(err, rusqlite::Error::QueryReturnedNoRows) => StoreError::NoRow,
             _ => StoreError::Sqlite(err),
         }
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(err: postgres::Error) -> StoreError {
+        use postgres::error::SqlState;
+        let Some(db) = err.as_db_error() else {
+            // The connection broke (the server restarted, the network dropped): the pool
+            // opens a fresh one, so the caller may try again.
+            return if err.is_closed() {
+                StoreError::Busy
+            } else {
+                StoreError::Postgres(err)
+            };
+        };
+        let state = db.code();
+        if *state == SqlState::UNIQUE_VIOLATION {
+            let field = match db.constraint() {
+                Some("customers_email_key") => Some("email"),
+                Some("customers_identifier_key") => Some("identifier"),
+                Some("subscription_lists_pkey") => Some("id"),
+                Some("passkeys_credential_id_key") => Some("credential"),
+                _ => None,
+            };
+            return match field {
+                Some(field) => StoreError::Duplicate { field },
+                None => StoreError::Postgres(err),
+            };
+        }
+        if *state == SqlState::T_R_SERIALIZATION_FAILURE
+            || *state == SqlState::T_R_DEADLOCK_DETECTED
+            || *state == SqlState::LOCK_NOT_AVAILABLE
+            || *state == SqlState::TOO_MANY_CONNECTIONS
+            || *state == SqlState::ADMIN_SHUTDOWN
+            || *state == SqlState::CANNOT_CONNECT_NOW
+        {
+            StoreError::Busy
+        } else if *state == SqlState::DISK_FULL {
+            StoreError::Unwritable(Unwritable::Full)
+        } else if *state == SqlState::READ_ONLY_SQL_TRANSACTION {
+            StoreError::Unwritable(Unwritable::ReadOnly)
+        } else {
+            StoreError::Postgres(err)
+        }
+    }
+}
+
+/// A PostgreSQL error with what the server said (its `Display` says only "db error").
+fn described(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!(
+            "{} ({}): {}",
+            db.message(),
+            db.code().code(),
+            db.detail().unwrap_or("")
+        ),
+        None => err.to_string(),
     }
 }
 
@@ -170,15 +236,17 @@ fn unique_column(err: &rusqlite::Error) -> Option<&'static str> {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The database: a pool of connections to one SQLite file in WAL mode.
+/// The database: a pool of connections to one SQLite file in WAL mode, or to one PostgreSQL
+/// database ([`pg`]) that several instances may share.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<SqliteConnectionManager>,
+    backend: Backend,
     /// Threads that run reads, in parallel (WAL), one pooled connection each at a time.
     readers: Lane,
-    /// The one thread that runs writes: writers queue here, in order, instead of inside
-    /// SQLite, whose busy handler sleeps with growing pauses and turns a short queue into
-    /// long tail latencies; the writes queued together share a commit ([`writer`]).
+    /// The thread that runs writes: writers queue here, in order, instead of inside SQLite,
+    /// whose busy handler sleeps with growing pauses and turns a short queue into long tail
+    /// latencies; the writes queued together share a commit ([`writer`]). On PostgreSQL, two
+    /// threads, each write in its own transaction ([`pg::Writer`]).
     writer: Lane<writer::WriteJob>,
     /// How long a read or write may wait for its thread before the store answers busy.
     wait: Duration,
@@ -188,11 +256,104 @@ pub struct Store {
     longest_write: Arc<AtomicU64>,
 }
 
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Pool<SqliteConnectionManager>),
+    Postgres {
+        pool: Pool<pg::Manager>,
+        /// `postgres://host/name`, for messages: never the password.
+        name: String,
+    },
+}
+
+/// A connection taken from the pool, for blocking callers (CLI, migrations, backup).
+pub enum Pooled {
+    Sqlite(r2d2::PooledConnection<SqliteConnectionManager>),
+    Postgres(Box<r2d2::PooledConnection<pg::Manager>>),
+}
+
+impl Pooled {
+    /// Statements on this connection.
+    pub fn db(&self) -> Db<'_> {
+        match self {
+            Pooled::Sqlite(conn) => Db::sqlite(conn),
+            Pooled::Postgres(conn) => Db::postgres(conn),
+        }
+    }
+
+    /// The SQLite connection, for what only SQLite has; `None` on PostgreSQL.
+    pub fn into_sqlite(self) -> Option<r2d2::PooledConnection<SqliteConnectionManager>> {
+        match self {
+            Pooled::Sqlite(conn) => Some(conn),
+            Pooled::Postgres(_) => None,
+        }
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the database file and sets every connection up for safe
+    /// Opens the database: the PostgreSQL database of `url` when it is set, otherwise the
+    /// SQLite file at `path` (creating it if needed), each connection set up for safe
     /// concurrent use. Does not migrate: see [`migrations`].
     pub fn open(settings: &config::Database) -> StoreResult<Store> {
-        Self::open_path(&settings.path, settings)
+        if settings.url.is_empty() {
+            Self::open_path(&settings.path, settings)
+        } else {
+            Self::open_postgres(settings)
+        }
+    }
+
+    fn open_postgres(settings: &config::Database) -> StoreResult<Store> {
+        let ca_file = (!settings.ca_file.as_os_str().is_empty()).then_some(&*settings.ca_file);
+        let manager =
+            pg::Manager::new(settings.url.expose(), ca_file).map_err(|cause| StoreError::Open {
+                path: "the database at database.url".into(),
+                cause,
+            })?;
+        let name = manager.describe();
+        let failed = |cause: String| StoreError::Open {
+            path: name.clone().into(),
+            cause,
+        };
+        // As for SQLite: a database that cannot be reached fails here, once, by name.
+        r2d2::ManageConnection::connect(&manager).map_err(|e| failed(e.to_string()))?;
+        let pool = Pool::builder()
+            .max_size(settings.pool_size.get())
+            .min_idle(Some(1))
+            // A broken connection is noticed when it comes back ([`pg::Manager::has_broken`]).
+            .test_on_check_out(false)
+            .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
+            .build(manager)
+            .map_err(|e| failed(e.to_string()))?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let writers = 2;
+        let readers = (settings.pool_size.get() as usize)
+            .saturating_sub(writers)
+            .clamp(1, cores * 2);
+        let longest_write = Arc::new(AtomicU64::new(0));
+        let runner = pg::Writer {
+            pool: pool.clone(),
+            longest: longest_write.clone(),
+        };
+        let writer = Lane::start_batched("db-write", writers, MAX_WAITING, 1, move |jobs| {
+            runner.serve(jobs)
+        })
+        .map_err(|source| StoreError::Threads {
+            name: "db-write",
+            source,
+        })?;
+        let readers =
+            Lane::start("db-read", readers, MAX_WAITING).map_err(|source| StoreError::Threads {
+                name: "db-read",
+                source,
+            })?;
+        Ok(Store {
+            backend: Backend::Postgres { pool, name },
+            readers,
+            writer,
+            wait: Duration::from_millis(settings.pool_timeout_ms),
+            health: health::WriteHealth::new(Path::new("")),
+            longest_write,
+        })
     }
 
     fn open_path(path: &Path, settings: &config::Database) -> StoreResult<Store> {
@@ -262,7 +423,7 @@ impl Store {
             source,
         })?;
         Ok(Store {
-            pool,
+            backend: Backend::Sqlite(pool),
             readers: lane("db-read", readers)?,
             writer,
             wait: Duration::from_millis(settings.pool_timeout_ms),
@@ -274,13 +435,19 @@ impl Store {
     /// Runs read-only work on a pooled connection, on a reader thread.
     pub async fn read<R, F>(&self, work: F) -> StoreResult<R>
     where
-        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
-        let pool = self.pool.clone();
-        let work = move || {
-            let conn = pool.get().map_err(|_| StoreError::Busy)?;
-            work(&conn)
+        let backend = self.backend.clone();
+        let work = move || match backend {
+            Backend::Sqlite(pool) => {
+                let conn = pool.get().map_err(|_| StoreError::Busy)?;
+                work(&Db::sqlite(&conn))
+            }
+            Backend::Postgres { pool, .. } => {
+                let conn = pool.get().map_err(|_| StoreError::Busy)?;
+                work(&Db::postgres(&conn))
+            }
         };
         self.readers.run(self.wait, work).await.map_err(refused)?
     }
@@ -293,7 +460,7 @@ impl Store {
     /// hold it).
     pub async fn write<R, F>(&self, work: F) -> StoreResult<R>
     where
-        F: FnOnce(&Transaction) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         let job = |answer| writer::WriteJob::in_transaction(work, answer);
@@ -305,7 +472,7 @@ impl Store {
     /// has passed; until then it writes nothing.
     pub async fn unwritable(&self) -> Option<Unwritable> {
         self.health.last()?;
-        match self.write(|tx| health::probe(tx)).await {
+        match self.write(health::probe).await {
             Ok(()) => None,
             Err(StoreError::Unwritable(condition)) => Some(condition),
             // Busy or broken otherwise: what the last write found still stands.
@@ -315,16 +482,16 @@ impl Store {
 
     /// Checks with a one-page write that the database takes writes (blocking; at start-up).
     pub fn check_writable(&self) -> StoreResult<()> {
-        let mut conn = self.connection()?;
+        let conn = self.connection()?;
         // Named, not logged: the caller says it once, in the line it stops with.
-        write_tx(&mut conn, |tx| health::probe(tx)).map_err(|e| self.health.explain(e))
+        write_tx(&conn.db(), health::probe).map_err(|e| self.health.explain(e))
     }
 
     /// Runs `work` on the writer thread outside any transaction, once every write queued
     /// before it has ended (the WAL checkpoint at shutdown).
     pub async fn after_writes<R, F>(&self, work: F) -> StoreResult<R>
     where
-        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         let job = |answer| writer::WriteJob::alone(work, answer);
@@ -332,8 +499,36 @@ impl Store {
     }
 
     /// A pooled connection for blocking callers (CLI, migrations, backup).
-    pub fn connection(&self) -> StoreResult<r2d2::PooledConnection<SqliteConnectionManager>> {
-        Ok(self.pool.get()?)
+    pub fn connection(&self) -> StoreResult<Pooled> {
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => Pooled::Sqlite(pool.get()?),
+            Backend::Postgres { pool, .. } => Pooled::Postgres(Box::new(pool.get()?)),
+        })
+    }
+
+    /// Which store this is: `sqlite` or `postgres` (for `/healthz` and `/metrics`).
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// The SQL dialect of this store.
+    pub fn dialect(&self) -> sql::Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => sql::Dialect::Sqlite,
+            Backend::Postgres { .. } => sql::Dialect::Postgres,
+        }
+    }
+
+    /// The PostgreSQL database's `postgres://host/name` (never its password), or `None` on
+    /// SQLite.
+    pub fn postgres_name(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres { name, .. } => Some(name),
+        }
     }
 
     /// The longest write transaction so far, from its `BEGIN` to its end: the longest the
@@ -344,11 +539,11 @@ impl Store {
 
     /// Connections checked out right now, and the pool's size.
     pub fn pool_usage(&self) -> (u32, u32) {
-        let state = self.pool.state();
-        (
-            state.connections - state.idle_connections,
-            self.pool.max_size(),
-        )
+        let (state, max) = match &self.backend {
+            Backend::Sqlite(pool) => (pool.state(), pool.max_size()),
+            Backend::Postgres { pool, .. } => (pool.state(), pool.max_size()),
+        };
+        (state.connections - state.idle_connections, max)
     }
 }
 
@@ -362,14 +557,24 @@ fn refused(refused: Refused) -> StoreError {
     }
 }
 
-fn write_tx<R>(
-    conn: &mut Connection,
-    work: impl FnOnce(&Transaction) -> StoreResult<R>,
-) -> StoreResult<R> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let result = work(&tx)?;
-    tx.commit()?;
-    Ok(result)
+/// Runs `work` in a write transaction on a connection of its own (blocking callers): SQLite's
+/// `BEGIN IMMEDIATE`, PostgreSQL's write lock ([`pg::begin`]); committed when it returns
+/// `Ok`, rolled back otherwise.
+pub fn write_tx<R>(db: &Db, work: impl FnOnce(&Db) -> StoreResult<R>) -> StoreResult<R> {
+    match db.dialect() {
+        sql::Dialect::Sqlite => db.execute_batch("BEGIN IMMEDIATE")?,
+        sql::Dialect::Postgres => pg::begin(db)?,
+    }
+    match work(db) {
+        Ok(result) => {
+            db.execute_batch("COMMIT")?;
+            Ok(result)
+        }
+        Err(err) => {
+            let _ = db.execute_batch("ROLLBACK");
+            Err(err)
+        }
+    }
 }
 
 /// Seconds since the Unix epoch, the unit of every time column.
@@ -381,13 +586,16 @@ pub fn now() -> i64 {
 }
 
 /// Checks that the database answers a query.
-pub fn ping(conn: &Connection) -> StoreResult<()> {
-    conn.prepare_cached("SELECT 1")?.query_row([], |_| Ok(()))?;
+pub fn ping(conn: &Db) -> StoreResult<()> {
+    conn.prepare_cached("SELECT 1")?
+        .query_row(params![], |_| Ok(()))?;
     Ok(())
 }
 
 /// Copies the WAL into the main database file and truncates it (at shutdown).
-pub fn checkpoint(conn: &Connection) -> StoreResult<()> {
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+pub fn checkpoint(conn: &Db) -> StoreResult<()> {
+    if let Some(conn) = conn.as_sqlite() {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! later by the mail worker. A row is leased while a worker delivers it, so two processes
 //! (the server and an admin command) never send the same email at once.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, Dialect, OptionalRow, params};
 
 use super::{StoreResult, now};
 
@@ -42,33 +42,34 @@ pub struct Entry {
 }
 
 /// Queues an email for delivery now; returns its row id.
-pub fn enqueue(conn: &Connection, email: &NewEmail) -> StoreResult<i64> {
+pub fn enqueue(conn: &Db, email: &NewEmail) -> StoreResult<i64> {
     let now = now();
     conn.prepare_cached(
         "INSERT INTO outbox (kind, recipient, message_id, raw, status, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5) RETURNING id",
     )?
-    .execute(params![
-        email.kind,
-        email.recipient,
-        email.message_id,
-        email.raw,
-        now
-    ])?;
-    Ok(conn.last_insert_rowid())
+    .query_row(
+        params![
+            email.kind,
+            email.recipient,
+            email.message_id,
+            email.raw,
+            now
+        ],
+        |row| row.get(0),
+    )
 }
 
 /// Ends every lease still held (at server start); returns how many there were.
-pub fn release_leases(conn: &Connection) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE outbox SET locked_until = 0 WHERE status = 'queued' AND locked_until > 0",
-        )?
-        .execute([])?)
+pub fn release_leases(conn: &Db) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE outbox SET locked_until = 0 WHERE status = 'queued' AND locked_until > 0",
+    )?
+    .execute(params![])
 }
 
 /// Leases up to `limit` due emails for `lease_seconds`.
-pub fn lease_due(conn: &Connection, limit: u32, lease_seconds: i64) -> StoreResult<Vec<Leased>> {
+pub fn lease_due(conn: &Db, limit: u32, lease_seconds: i64) -> StoreResult<Vec<Leased>> {
     let now = now();
     let mut statement = conn.prepare_cached(
         "UPDATE outbox SET locked_until = ?1 + ?2
@@ -82,18 +83,18 @@ pub fn lease_due(conn: &Connection, limit: u32, lease_seconds: i64) -> StoreResu
             id: row.get(0)?,
             recipient: row.get(1)?,
             message_id: row.get(2)?,
-            raw: row.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
+            raw: row.get::<Option<Vec<u8>>>(3)?.unwrap_or_default(),
             attempts: row.get(4)?,
             created_at: row.get(5)?,
         })
     })?;
-    let mut leased = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut leased = rows.collect::<StoreResult<Vec<_>>>()?;
     leased.sort_by_key(|l| l.id);
     Ok(leased)
 }
 
 /// Records a delivery; the message body is dropped, since it may carry a one-time code.
-pub fn mark_sent(conn: &Connection, id: i64) -> StoreResult<()> {
+pub fn mark_sent(conn: &Db, id: i64) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, raw = NULL,
                            locked_until = 0, last_error = NULL
@@ -104,12 +105,7 @@ pub fn mark_sent(conn: &Connection, id: i64) -> StoreResult<()> {
 }
 
 /// Records a failed attempt to be retried at `next_attempt_at`.
-pub fn mark_retry(
-    conn: &Connection,
-    id: i64,
-    error: &str,
-    next_attempt_at: i64,
-) -> StoreResult<()> {
+pub fn mark_retry(conn: &Db, id: i64, error: &str, next_attempt_at: i64) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, locked_until = 0
          WHERE id = ?1",
@@ -120,7 +116,7 @@ pub fn mark_retry(
 
 /// Drops every email still queued for `recipient` (an account being deleted); returns how
 /// many.
-pub fn drop_queued_for(conn: &Connection, recipient: &str) -> StoreResult<usize> {
+pub fn drop_queued_for(conn: &Db, recipient: &str) -> StoreResult<usize> {
     let now = now();
     let dropped = conn
         .prepare_cached(
@@ -145,7 +141,7 @@ pub fn drop_queued_for(conn: &Connection, recipient: &str) -> StoreResult<usize>
 pub const CARRIES_CODE: [&str; 3] = ["activation", "password_reset", "email_change_new"];
 
 /// Gives up on an email; the body of one that carries a code is erased with it.
-pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> StoreResult<()> {
+pub fn mark_failed(conn: &Db, id: i64, error: &str) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, locked_until = 0,
                            raw = CASE WHEN kind IN (?3, ?4, ?5) THEN NULL ELSE raw END
@@ -162,29 +158,28 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> StoreResult<()> {
 }
 
 /// Failed emails (one, or all) whose body was erased: they cannot be sent again.
-pub fn erased_failed(conn: &Connection, id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
+pub fn erased_failed(conn: &Db, id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, kind FROM outbox WHERE status = 'failed' AND raw IS NULL
-                                     AND (?1 IS NULL OR id = ?1) ORDER BY id",
+                                     AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1) ORDER BY id",
     )?;
     let rows = statement.query_map(params![id], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }
 
 /// Puts failed emails (one, or all) that still have a body back in the queue; returns how
 /// many.
-pub fn requeue_failed(conn: &Connection, id: Option<i64>) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, locked_until = 0, attempts = 0,
+pub fn requeue_failed(conn: &Db, id: Option<i64>) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, locked_until = 0, attempts = 0,
                                created_at = ?2
-             WHERE status = 'failed' AND raw IS NOT NULL AND (?1 IS NULL OR id = ?1)",
-        )?
-        .execute(params![id, now()])?)
+             WHERE status = 'failed' AND raw IS NOT NULL AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1)",
+    )?
+    .execute(params![id, now()])
 }
 
 /// The newest `limit` rows, optionally of one status.
-pub fn list(conn: &Connection, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
     // Two statements, so that each reads in an index's order and stops at the limit (`?1 IS
     // NULL OR` would read every email to find the last failed one).
     let filter = if status.is_some() {
@@ -208,43 +203,49 @@ pub fn list(conn: &Connection, status: Option<&str>, limit: u32) -> StoreResult<
             next_attempt_at: row.get(7)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }
 
 /// How many emails are queued, sent and failed.
-pub fn counts(conn: &Connection) -> StoreResult<(i64, i64, i64)> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'sent'), 0),
-                    COALESCE(SUM(status = 'failed'), 0) FROM outbox",
-        )?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?)
+pub fn counts(conn: &Db) -> StoreResult<(i64, i64, i64)> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FILTER (WHERE status = 'queued'), COUNT(*) FILTER (WHERE status = 'sent'),
+                COUNT(*) FILTER (WHERE status = 'failed') FROM outbox",
+    )?
+    .query_row(params![], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
 }
 
 /// When the next queued email falls due, if any.
-pub fn next_due(conn: &Connection) -> StoreResult<Option<i64>> {
+pub fn next_due(conn: &Db) -> StoreResult<Option<i64>> {
+    // SQLite's two-argument MAX is PostgreSQL's GREATEST.
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => {
+            "SELECT MIN(MAX(next_attempt_at, locked_until)) FROM outbox WHERE status = 'queued'"
+        }
+        Dialect::Postgres => {
+            "SELECT MIN(GREATEST(next_attempt_at, locked_until)) FROM outbox WHERE status = 'queued'"
+        }
+    };
     Ok(conn
-        .prepare_cached(
-            "SELECT MIN(MAX(next_attempt_at, locked_until)) FROM outbox WHERE status = 'queued'",
-        )?
-        .query_row([], |row| row.get(0))
+        .prepare_cached(sql)?
+        .query_row(params![], |row| row.get(0))
         .optional()?
         .flatten())
 }
 
 /// Deletes up to `limit` emails sent before `cutoff` (Unix seconds); returns how many.
-pub fn purge_sent_before(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM outbox WHERE id IN \
+pub fn purge_sent_before(conn: &Db, cutoff: i64, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM outbox WHERE id IN \
              (SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ?1 LIMIT ?2)",
-        )?
-        .execute(rusqlite::params![cutoff, limit as i64])?)
+    )?
+    .execute(params![cutoff, limit as i64])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::{Connection, params};
 
     fn email(n: u8) -> NewEmail {
         NewEmail {
@@ -257,26 +258,29 @@ mod tests {
 
     #[test]
     fn an_email_leased_when_its_account_is_deleted_is_never_tried_again() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::apply(&mut conn).unwrap();
-        let leased = enqueue(&conn, &email(1)).unwrap();
-        assert_eq!(lease_due(&conn, 1, 60).unwrap()[0].id, leased);
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
+        let leased = enqueue(&Db::sqlite(&conn), &email(1)).unwrap();
+        assert_eq!(lease_due(&Db::sqlite(&conn), 1, 60).unwrap()[0].id, leased);
         let waiting = enqueue(
-            &conn,
+            &Db::sqlite(&conn),
             &NewEmail {
                 message_id: "second@localhost".into(),
                 ..email(1)
             },
         )
         .unwrap();
-        assert_eq!(drop_queued_for(&conn, "r1@example.com").unwrap(), 2);
+        assert_eq!(
+            drop_queued_for(&Db::sqlite(&conn), "r1@example.com").unwrap(),
+            2
+        );
         // The attempt under way fails and asks to be retried: nothing is left to retry.
-        mark_retry(&conn, leased, "451 try later", 0).unwrap();
-        assert!(lease_due(&conn, 10, 60).unwrap().is_empty());
+        mark_retry(&Db::sqlite(&conn), leased, "451 try later", 0).unwrap();
+        assert!(lease_due(&Db::sqlite(&conn), 10, 60).unwrap().is_empty());
         let rows: Vec<(i64, String, Option<Vec<u8>>)> = conn
             .prepare("SELECT id, status, raw FROM outbox")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
@@ -286,15 +290,15 @@ mod tests {
 
     #[test]
     fn a_leased_email_is_not_leased_twice_and_sent_ones_are_emptied_then_purged() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::apply(&mut conn).unwrap();
-        let first = enqueue(&conn, &email(1)).unwrap();
-        enqueue(&conn, &email(2)).unwrap();
-        let leased = lease_due(&conn, 1, 60).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
+        let first = enqueue(&Db::sqlite(&conn), &email(1)).unwrap();
+        enqueue(&Db::sqlite(&conn), &email(2)).unwrap();
+        let leased = lease_due(&Db::sqlite(&conn), 1, 60).unwrap();
         assert_eq!(leased.iter().map(|l| l.id).collect::<Vec<_>>(), vec![first]);
-        let next = lease_due(&conn, 10, 60).unwrap();
+        let next = lease_due(&Db::sqlite(&conn), 10, 60).unwrap();
         assert_eq!(next.len(), 1, "the leased email is not handed out again");
-        mark_sent(&conn, first).unwrap();
+        mark_sent(&Db::sqlite(&conn), first).unwrap();
         let raw: Option<Vec<u8>> = conn
             .query_row("SELECT raw FROM outbox WHERE id = ?1", [first], |r| {
                 r.get(0)
@@ -302,25 +306,28 @@ mod tests {
             .unwrap();
         assert_eq!(raw, None, "a sent email's body is erased");
         assert_eq!(
-            purge_sent_before(&conn, now() - 10, 100).unwrap(),
+            purge_sent_before(&Db::sqlite(&conn), now() - 10, 100).unwrap(),
             0,
             "recent ones are kept"
         );
-        assert_eq!(purge_sent_before(&conn, now() + 10, 100).unwrap(), 1);
-        assert_eq!(counts(&conn).unwrap(), (1, 0, 0));
+        assert_eq!(
+            purge_sent_before(&Db::sqlite(&conn), now() + 10, 100).unwrap(),
+            1
+        );
+        assert_eq!(counts(&Db::sqlite(&conn)).unwrap(), (1, 0, 0));
     }
 
     #[test]
     fn a_failed_email_carrying_a_code_loses_its_body_and_is_not_requeued() {
         let conn = Connection::open_in_memory().unwrap();
-        let mut conn = conn;
-        crate::store::migrations::apply(&mut conn).unwrap();
+        let conn = conn;
+        crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
         let mut reset = email(1);
         reset.kind = "password_reset";
-        let reset = enqueue(&conn, &reset).unwrap();
-        let plain = enqueue(&conn, &email(2)).unwrap();
-        mark_failed(&conn, reset, "550").unwrap();
-        mark_failed(&conn, plain, "550").unwrap();
+        let reset = enqueue(&Db::sqlite(&conn), &reset).unwrap();
+        let plain = enqueue(&Db::sqlite(&conn), &email(2)).unwrap();
+        mark_failed(&Db::sqlite(&conn), reset, "550").unwrap();
+        mark_failed(&Db::sqlite(&conn), plain, "550").unwrap();
         let raw = |id: i64| -> Option<Vec<u8>> {
             conn.query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |r| r.get(0))
                 .unwrap()
@@ -331,10 +338,10 @@ mod tests {
             "an email without a code can be resent"
         );
         assert_eq!(
-            erased_failed(&conn, None).unwrap(),
+            erased_failed(&Db::sqlite(&conn), None).unwrap(),
             vec![(reset, "password_reset".to_owned())]
         );
-        assert_eq!(requeue_failed(&conn, None).unwrap(), 1);
-        assert_eq!(counts(&conn).unwrap(), (1, 0, 1));
+        assert_eq!(requeue_failed(&Db::sqlite(&conn), None).unwrap(), 1);
+        assert_eq!(counts(&Db::sqlite(&conn)).unwrap(), (1, 0, 1));
     }
 }

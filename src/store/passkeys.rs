@@ -2,7 +2,7 @@
 //! ceremonies begun and not yet finished. The credentials and ceremony states are stored as
 //! the WebAuthn library serialises them; this module does not look inside.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, OptionalRow, params};
 use serde::Serialize;
 
 use super::{StoreResult, now};
@@ -66,10 +66,10 @@ pub struct NewChallenge<'a> {
 }
 
 /// The customer's user handle, made (16 random bytes) on first use.
-pub fn user_handle(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<u8>> {
+pub fn user_handle(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<u8>> {
     let found: Option<Vec<u8>> = conn
         .prepare_cached("SELECT handle FROM passkey_users WHERE customer_id = ?1")?
-        .query_row([customer.as_str()], |row| row.get(0))
+        .query_row(params![customer.as_str()], |row| row.get(0))
         .optional()?;
     if let Some(handle) = found {
         return Ok(handle);
@@ -82,17 +82,17 @@ pub fn user_handle(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<
 }
 
 /// The credential ids of the customer's passkeys.
-pub fn credential_ids(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<Vec<u8>>> {
+pub fn credential_ids(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<Vec<u8>>> {
     let mut statement =
         conn.prepare_cached("SELECT credential_id FROM passkeys WHERE customer_id = ?1")?;
-    let rows = statement.query_map([customer.as_str()], |row| row.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let rows = statement.query_map(params![customer.as_str()], |row| row.get(0))?;
+    rows.collect::<StoreResult<Vec<_>>>()
 }
 
 /// Adds a passkey to the customer's account. A credential id already stored (for anyone)
 /// fails as a duplicate `credential`.
 pub fn insert(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     credential_id: &[u8],
     name: &PasskeyName,
@@ -120,15 +120,15 @@ pub fn insert(
 }
 
 /// The customer's passkeys, oldest first.
-pub fn list(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<PasskeyView>> {
+pub fn list(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<PasskeyView>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, name, created_at, last_used_at FROM passkeys
          WHERE customer_id = ?1 ORDER BY created_at, id",
     )?;
-    let rows = statement.query_map([customer.as_str()], |row| {
+    let rows = statement.query_map(params![customer.as_str()], |row| {
         Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
+            row.get::<String>(0)?,
+            row.get::<String>(1)?,
             row.get(2)?,
             row.get(3)?,
         ))
@@ -148,7 +148,7 @@ pub fn list(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<Passkey
 }
 
 /// Removes one of the customer's passkeys; answers whether there was such a passkey.
-pub fn delete(conn: &Connection, customer: &CustomerId, id: &PasskeyId) -> StoreResult<bool> {
+pub fn delete(conn: &Db, customer: &CustomerId, id: &PasskeyId) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM passkeys WHERE id = ?1 AND customer_id = ?2")?
         .execute(params![id.as_str(), customer.as_str()])?
@@ -157,7 +157,7 @@ pub fn delete(conn: &Connection, customer: &CustomerId, id: &PasskeyId) -> Store
 
 /// The passkey with this credential id, its owner and the owner's user handle, if its owner's
 /// account is active.
-pub fn find_by_credential(conn: &Connection, credential_id: &[u8]) -> StoreResult<Option<Owned>> {
+pub fn find_by_credential(conn: &Db, credential_id: &[u8]) -> StoreResult<Option<Owned>> {
     let row: Option<(String, String, Vec<u8>, String)> = conn
         .prepare_cached(
             "SELECT p.id, p.customer_id, u.handle, p.credential
@@ -166,7 +166,7 @@ pub fn find_by_credential(conn: &Connection, credential_id: &[u8]) -> StoreResul
              JOIN customers c ON c.id = p.customer_id
              WHERE p.credential_id = ?1 AND c.status = 'active'",
         )?
-        .query_row([credential_id], |row| {
+        .query_row(params![credential_id], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
         .optional()?;
@@ -183,7 +183,7 @@ pub fn find_by_credential(conn: &Connection, credential_id: &[u8]) -> StoreResul
 
 /// Records a sign-in with the passkey: when, and its credential as it now is (counter,
 /// backup state).
-pub fn record_use(conn: &Connection, id: &PasskeyId, credential: &str) -> StoreResult<()> {
+pub fn record_use(conn: &Db, id: &PasskeyId, credential: &str) -> StoreResult<()> {
     conn.prepare_cached("UPDATE passkeys SET credential = ?2, last_used_at = ?3 WHERE id = ?1")?
         .execute(params![id.as_str(), credential, now()])?;
     Ok(())
@@ -193,7 +193,7 @@ pub fn record_use(conn: &Connection, id: &PasskeyId, credential: &str) -> StoreR
 /// its client address or `total` in all, the oldest ones: the table stays bounded whatever
 /// the traffic.
 pub fn save_challenge(
-    conn: &Connection,
+    conn: &Db,
     challenge: &NewChallenge<'_>,
     per_ip: usize,
     total: usize,
@@ -203,15 +203,15 @@ pub fn save_challenge(
     conn.prepare_cached(
         "DELETE FROM passkey_challenges WHERE id_hash IN (
              SELECT id_hash FROM passkey_challenges WHERE ip = ?1
-             ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)",
+             ORDER BY created_at DESC, rowid DESC LIMIT 9223372036854775807 OFFSET ?2)",
     )?
     .execute(params![challenge.ip, per_ip.saturating_sub(1) as i64])?;
     conn.prepare_cached(
         "DELETE FROM passkey_challenges WHERE id_hash IN (
              SELECT id_hash FROM passkey_challenges
-             ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?1)",
+             ORDER BY created_at DESC, rowid DESC LIMIT 9223372036854775807 OFFSET ?1)",
     )?
-    .execute([total.saturating_sub(1) as i64])?;
+    .execute(params![total.saturating_sub(1) as i64])?;
     conn.prepare_cached(
         "INSERT INTO passkey_challenges
              (id_hash, purpose, customer_id, ip, state, created_at, expires_at)
@@ -232,7 +232,7 @@ pub fn save_challenge(
 /// Takes the ceremony with this id digest and purpose out of the table (it can be finished
 /// once only); answers who began it and its state, if it had not expired.
 pub fn take_challenge(
-    conn: &Connection,
+    conn: &Db,
     id_hash: &[u8],
     purpose: Purpose,
 ) -> StoreResult<Option<(Option<CustomerId>, String)>> {
@@ -258,22 +258,21 @@ pub fn take_challenge(
 }
 
 /// How many ceremonies are stored (for the tests of the bound).
-pub fn challenge_count(conn: &Connection) -> StoreResult<i64> {
-    Ok(
-        conn.query_row("SELECT COUNT(*) FROM passkey_challenges", [], |row| {
-            row.get(0)
-        })?,
+pub fn challenge_count(conn: &Db) -> StoreResult<i64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM passkey_challenges",
+        params![],
+        |row| row.get(0),
     )
 }
 
 /// Deletes up to `limit` expired ceremonies; returns how many.
-pub fn purge_expired_challenges(conn: &Connection, limit: usize) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM passkey_challenges WHERE id_hash IN \
+pub fn purge_expired_challenges(conn: &Db, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM passkey_challenges WHERE id_hash IN \
              (SELECT id_hash FROM passkey_challenges WHERE expires_at <= ?1 LIMIT ?2)",
-        )?
-        .execute(params![now(), limit as i64])?)
+    )?
+    .execute(params![now(), limit as i64])
 }
 
 /// A ceremony the customer began and has not finished (its state is never exported).
@@ -287,29 +286,26 @@ pub struct ChallengeRecord {
 }
 
 /// The customer's user handle in hex, if they ever began adding a passkey.
-pub fn exported_handle(conn: &Connection, customer: &CustomerId) -> StoreResult<Option<String>> {
+pub fn exported_handle(conn: &Db, customer: &CustomerId) -> StoreResult<Option<String>> {
     let handle: Option<Vec<u8>> = conn
         .prepare_cached("SELECT handle FROM passkey_users WHERE customer_id = ?1")?
-        .query_row([customer.as_str()], |row| row.get(0))
+        .query_row(params![customer.as_str()], |row| row.get(0))
         .optional()?;
     Ok(handle.map(|h| h.iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 /// The ceremonies the customer began and has not finished, oldest first.
-pub fn exported_challenges(
-    conn: &Connection,
-    customer: &CustomerId,
-) -> StoreResult<Vec<ChallengeRecord>> {
+pub fn exported_challenges(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<ChallengeRecord>> {
     let mut statement = conn.prepare_cached(
         "SELECT purpose, created_at, expires_at FROM passkey_challenges
          WHERE customer_id = ?1 ORDER BY created_at, rowid",
     )?;
-    let rows = statement.query_map([customer.as_str()], |row| {
+    let rows = statement.query_map(params![customer.as_str()], |row| {
         Ok(ChallengeRecord {
             purpose: row.get(0)?,
             created_at: row.get(1)?,
             expires_at: row.get(2)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    rows.collect::<StoreResult<Vec<_>>>()
 }

@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 
 use super::customers::{self, Cursor};
+use super::sql::Db;
 use super::{Start, activity, codes, export, outbox, passkeys, requests, sessions};
 use super::{subscriptions, undo, webhooks};
 use crate::domain::CustomerId;
@@ -26,11 +27,11 @@ fn collect(event: TraceEvent<'_>) {
 }
 
 /// The statements `work` runs on `conn`, each once.
-fn ran(conn: &Connection, work: impl FnOnce(&Connection)) -> BTreeSet<String> {
+fn ran(conn: &Connection, work: impl FnOnce(&Db)) -> BTreeSet<String> {
     let _one = ONE_AT_A_TIME.lock().unwrap();
     RAN.lock().unwrap().clear();
     conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(collect));
-    work(conn);
+    work(&Db::sqlite(conn));
     conn.trace_v2(TraceEventCodes::empty(), None);
     RAN.lock()
         .unwrap()
@@ -88,8 +89,8 @@ fn full_scans(conn: &Connection, sql: &str) -> Vec<String> {
 }
 
 fn database() -> Connection {
-    let mut conn = Connection::open_in_memory().unwrap();
-    super::migrations::apply(&mut conn).unwrap();
+    let conn = Connection::open_in_memory().unwrap();
+    super::migrations::apply(&Db::sqlite(&conn)).unwrap();
     conn
 }
 

@@ -1,7 +1,7 @@
 //! The request journal: password-reset and sign-up requests stored before they are answered,
 //! and the per-address email allowance they draw from.
 
-use rusqlite::{Connection, params};
+use super::sql::{Db, params};
 
 use super::{StoreResult, now};
 
@@ -54,34 +54,36 @@ pub struct Pending {
 }
 
 /// Stores a request; the same one statement for every address.
-pub fn journal(conn: &Connection, request: &Request) -> StoreResult<i64> {
+pub fn journal(conn: &Db, request: &Request) -> StoreResult<i64> {
     conn.prepare_cached(
         "INSERT INTO email_requests
              (kind, email, name, link_base, created_at, ip, user_agent, language, subscriptions)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
     )?
-    .execute(params![
-        request.kind.name(),
-        request.email,
-        request.name,
-        request.link_base,
-        now(),
-        request.ip,
-        request.user_agent,
-        request.language,
-        (!request.subscriptions.is_empty()).then(|| request.subscriptions.join(";"))
-    ])?;
-    Ok(conn.last_insert_rowid())
+    .query_row(
+        params![
+            request.kind.name(),
+            request.email,
+            request.name,
+            request.link_base,
+            now(),
+            request.ip,
+            request.user_agent,
+            request.language,
+            (!request.subscriptions.is_empty()).then(|| request.subscriptions.join(";"))
+        ],
+        |row| row.get(0),
+    )
 }
 
 /// The oldest `limit` requests still to resolve, oldest first.
-pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
+pub fn pending(conn: &Db, limit: u32) -> StoreResult<Vec<Pending>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, kind, email, name, link_base, ip, user_agent, language, subscriptions
          FROM email_requests
          ORDER BY id LIMIT ?1",
     )?;
-    let rows = statement.query_map([limit], |row| {
+    let rows = statement.query_map(params![limit], |row| {
         let kind: String = row.get(1)?;
         Ok(Pending {
             id: row.get(0)?,
@@ -94,28 +96,28 @@ pub fn pending(conn: &Connection, limit: u32) -> StoreResult<Vec<Pending>> {
                 user_agent: row.get(6).unwrap_or_default(),
                 language: row.get(7).unwrap_or_default(),
                 subscriptions: row
-                    .get::<_, Option<String>>(8)
+                    .get::<Option<String>>(8)
                     .unwrap_or_default()
                     .map(|lists| lists.split(';').map(str::to_owned).collect())
                     .unwrap_or_default(),
             }),
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }
 
 /// Removes a resolved request; false if it was already gone.
-pub fn remove(conn: &Connection, id: i64) -> StoreResult<bool> {
+pub fn remove(conn: &Db, id: i64) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM email_requests WHERE id = ?1")?
-        .execute([id])?
+        .execute(params![id])?
         == 1)
 }
 
 /// Draws one email from the address's allowance (`per_minute` and `per_hour`) if it has any
 /// left; true when it did. Entries older than an hour are dropped on the way.
 pub fn take_allowance(
-    conn: &Connection,
+    conn: &Db,
     address_hash: &[u8],
     per_minute: u32,
     per_hour: u32,
@@ -125,7 +127,7 @@ pub fn take_allowance(
         .execute(params![address_hash, now - 3600])?;
     let (last_minute, last_hour): (u32, u32) = conn
         .prepare_cached(
-            "SELECT COALESCE(SUM(at > ?2), 0), COUNT(*) FROM email_allowance
+            "SELECT COUNT(*) FILTER (WHERE at > ?2), COUNT(*) FROM email_allowance
              WHERE address_hash = ?1",
         )?
         .query_row(params![address_hash, now - 60], |row| {
@@ -141,33 +143,33 @@ pub fn take_allowance(
 
 /// Deletes up to `limit` allowance entries that no longer count (older than an hour);
 /// returns how many.
-pub fn purge_allowance(conn: &Connection, limit: usize) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM email_allowance WHERE rowid IN \
+pub fn purge_allowance(conn: &Db, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM email_allowance WHERE rowid IN \
              (SELECT rowid FROM email_allowance WHERE at <= ?1 LIMIT ?2)",
-        )?
-        .execute(params![now() - 3600, limit as i64])?)
+    )?
+    .execute(params![now() - 3600, limit as i64])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn an_address_gets_its_allowance_and_no_more() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::apply(&mut conn).unwrap();
-        assert!(take_allowance(&conn, b"a", 2, 3).unwrap());
-        assert!(take_allowance(&conn, b"a", 2, 3).unwrap());
-        assert!(!take_allowance(&conn, b"a", 2, 3).unwrap());
-        assert!(take_allowance(&conn, b"b", 2, 3).unwrap());
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
+        assert!(take_allowance(&Db::sqlite(&conn), b"a", 2, 3).unwrap());
+        assert!(take_allowance(&Db::sqlite(&conn), b"a", 2, 3).unwrap());
+        assert!(!take_allowance(&Db::sqlite(&conn), b"a", 2, 3).unwrap());
+        assert!(take_allowance(&Db::sqlite(&conn), b"b", 2, 3).unwrap());
     }
 
     #[test]
     fn journaled_requests_come_back_in_order_until_removed() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrations::apply(&mut conn).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
         let request = |email: &str| Request {
             kind: RequestKind::SignUp,
             email: email.into(),
@@ -178,13 +180,13 @@ mod tests {
             language: Some("fr".into()),
             subscriptions: vec!["newsletter".into(), "box-bulletin".into()],
         };
-        let first = journal(&conn, &request("a@example.com")).unwrap();
-        journal(&conn, &request("b@example.com")).unwrap();
-        let pending = pending(&conn, 10).unwrap();
+        let first = journal(&Db::sqlite(&conn), &request("a@example.com")).unwrap();
+        journal(&Db::sqlite(&conn), &request("b@example.com")).unwrap();
+        let pending = pending(&Db::sqlite(&conn), 10).unwrap();
         assert_eq!(pending.len(), 2);
         assert_eq!(pending[0].request, Some(request("a@example.com")));
-        assert!(remove(&conn, first).unwrap());
-        assert!(!remove(&conn, first).unwrap());
-        assert_eq!(super::pending(&conn, 10).unwrap().len(), 1);
+        assert!(remove(&Db::sqlite(&conn), first).unwrap());
+        assert!(!remove(&Db::sqlite(&conn), first).unwrap());
+        assert_eq!(super::pending(&Db::sqlite(&conn), 10).unwrap().len(), 1);
     }
 }

@@ -1,7 +1,7 @@
 //! Login sessions: one row per bearer token, keyed by the token's SHA-256, with a public id
 //! for the customer's list, when it was opened and last used, and from where.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, OptionalRow, params};
 
 use super::{StoreResult, now};
 use crate::domain::{Client, CustomerId, SessionId};
@@ -29,7 +29,7 @@ pub struct Holder {
 
 /// Records a new session for `customer` lasting `ttl_seconds`, opened by `client`.
 pub fn create(
-    conn: &Connection,
+    conn: &Db,
     token_hash: &[u8],
     customer: &CustomerId,
     ttl_seconds: i64,
@@ -55,13 +55,13 @@ pub fn create(
 }
 
 /// The customer a live (unexpired) session token belongs to. One primary-key lookup.
-pub fn customer_of(conn: &Connection, token_hash: &[u8]) -> StoreResult<Option<CustomerId>> {
+pub fn customer_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<CustomerId>> {
     Ok(holder_of(conn, token_hash)?.map(|h| h.customer))
 }
 
 /// The holder of a live session token and when it was last marked used. One primary-key
 /// lookup.
-pub fn holder_of(conn: &Connection, token_hash: &[u8]) -> StoreResult<Option<Holder>> {
+pub fn holder_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<Holder>> {
     let row: Option<(String, i64)> = conn
         .prepare_cached(
             "SELECT customer_id, last_used_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
@@ -77,7 +77,7 @@ pub fn holder_of(conn: &Connection, token_hash: &[u8]) -> StoreResult<Option<Hol
 }
 
 /// Marks a session used now, unless it was marked less than [`TOUCH_EVERY_SECONDS`] ago.
-pub fn touch(conn: &Connection, token_hash: &[u8]) -> StoreResult<()> {
+pub fn touch(conn: &Db, token_hash: &[u8]) -> StoreResult<()> {
     let now = now();
     conn.prepare_cached(
         "UPDATE sessions SET last_used_at = ?2 WHERE token_hash = ?1 AND last_used_at <= ?3",
@@ -92,7 +92,7 @@ pub fn due_for_touch(last_used_at: i64) -> bool {
 }
 
 /// The customer's live sessions, most recently used first.
-pub fn list(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<SessionInfo>> {
+pub fn list(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<SessionInfo>> {
     let mut statement = conn.prepare_cached(
         "SELECT public_id, token_hash, created_at, last_used_at, ip, user_agent FROM sessions
          WHERE customer_id = ?1 AND expires_at > ?2
@@ -111,19 +111,19 @@ pub fn list(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<Session
             user_agent: row.get(5)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    rows.collect::<StoreResult<Vec<_>>>()
 }
 
 /// Ends one session.
-pub fn end(conn: &Connection, token_hash: &[u8]) -> StoreResult<()> {
+pub fn end(conn: &Db, token_hash: &[u8]) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
-        .execute([token_hash])?;
+        .execute(params![token_hash])?;
     Ok(())
 }
 
 /// Ends the session of `customer` with public id `id`; false when the customer has no such
 /// session (another customer's id included).
-pub fn end_by_id(conn: &Connection, customer: &CustomerId, id: &SessionId) -> StoreResult<bool> {
+pub fn end_by_id(conn: &Db, customer: &CustomerId, id: &SessionId) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM sessions WHERE customer_id = ?1 AND public_id = ?2")?
         .execute(params![customer.as_str(), id.as_str()])?
@@ -131,22 +131,18 @@ pub fn end_by_id(conn: &Connection, customer: &CustomerId, id: &SessionId) -> St
 }
 
 /// Ends every session of `customer` except the one with `keep` (if given).
-pub fn end_all(
-    conn: &Connection,
-    customer: &CustomerId,
-    keep: Option<&[u8]>,
-) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached("DELETE FROM sessions WHERE customer_id = ?1 AND token_hash IS NOT ?2")?
-        .execute(params![customer.as_str(), keep])?)
+pub fn end_all(conn: &Db, customer: &CustomerId, keep: Option<&[u8]>) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM sessions WHERE customer_id = ?1 AND token_hash IS DISTINCT FROM ?2",
+    )?
+    .execute(params![customer.as_str(), keep])
 }
 
 /// Deletes up to `limit` expired sessions; returns how many.
-pub fn purge_expired(conn: &Connection, limit: usize) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM sessions WHERE token_hash IN \
+pub fn purge_expired(conn: &Db, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM sessions WHERE token_hash IN \
              (SELECT token_hash FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
-        )?
-        .execute(rusqlite::params![now(), limit as i64])?)
+    )?
+    .execute(params![now(), limit as i64])
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, OptionalRow, Row, params};
 
 use super::{Page, Start, StoreResult, now};
 use crate::domain::{Client, CustomerId, Subscription};
@@ -60,21 +60,21 @@ pub struct MemberRow {
 }
 
 /// Every list, in id order.
-pub fn lists(conn: &Connection) -> StoreResult<Vec<SubscriptionList>> {
+pub fn lists(conn: &Db) -> StoreResult<Vec<SubscriptionList>> {
     let mut statement =
         conn.prepare_cached("SELECT id, name, description FROM subscription_lists ORDER BY id")?;
-    let rows = statement.query_map([], |row| {
+    let rows = statement.query_map(params![], |row| {
         Ok(SubscriptionList {
             id: row.get(0)?,
             name: row.get(1)?,
             description: row.get(2)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }
 
 /// Adds a list; a duplicate id is a `StoreError::Duplicate { field: "id" }`.
-pub fn add_list(conn: &Connection, list: &SubscriptionList) -> StoreResult<()> {
+pub fn add_list(conn: &Db, list: &SubscriptionList) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO subscription_lists (id, name, description, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -84,7 +84,7 @@ pub fn add_list(conn: &Connection, list: &SubscriptionList) -> StoreResult<()> {
 
 /// Removes a list and every subscription to it, recording an admin opt-out for each
 /// subscriber; returns whether it existed.
-pub fn remove_list(conn: &Connection, id: &str) -> StoreResult<bool> {
+pub fn remove_list(conn: &Db, id: &str) -> StoreResult<bool> {
     conn.prepare_cached(
         "INSERT INTO consent_records (customer_id, list_id, action, source, at)
          SELECT customer_id, list_id, 'out', 'admin', ?2 FROM subscriptions WHERE list_id = ?1",
@@ -92,14 +92,14 @@ pub fn remove_list(conn: &Connection, id: &str) -> StoreResult<bool> {
     .execute(params![id, now()])?;
     Ok(conn
         .prepare_cached("DELETE FROM subscription_lists WHERE id = ?1")?
-        .execute([id])?
+        .execute(params![id])?
         == 1)
 }
 
 /// One list by id.
-pub fn list(conn: &Connection, id: &str) -> StoreResult<Option<SubscriptionList>> {
+pub fn list(conn: &Db, id: &str) -> StoreResult<Option<SubscriptionList>> {
     conn.prepare_cached("SELECT id, name, description FROM subscription_lists WHERE id = ?1")?
-        .query_row([id], |row| {
+        .query_row(params![id], |row| {
             Ok(SubscriptionList {
                 id: row.get(0)?,
                 name: row.get(1)?,
@@ -107,40 +107,39 @@ pub fn list(conn: &Connection, id: &str) -> StoreResult<Option<SubscriptionList>
             })
         })
         .optional()
-        .map_err(Into::into)
 }
 
 /// Whether a list with this id exists.
-pub fn list_exists(conn: &Connection, id: &str) -> StoreResult<bool> {
+pub fn list_exists(conn: &Db, id: &str) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM subscription_lists WHERE id = ?1")?
-        .query_row([id], |_| Ok(()))
+        .query_row(params![id], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
 /// The lists a customer is subscribed to, in list id order.
-pub fn of_customer(conn: &Connection, customer: &CustomerId) -> StoreResult<Vec<Subscription>> {
+pub fn of_customer(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<Subscription>> {
     let mut statement = conn.prepare_cached(
         "SELECT l.id, l.name, s.subscribed_at FROM subscriptions s
          JOIN subscription_lists l ON l.id = s.list_id
          WHERE s.customer_id = ?1 ORDER BY l.id",
     )?;
-    let rows = statement.query_map([customer.as_str()], |row| {
+    let rows = statement.query_map(params![customer.as_str()], |row| {
         Ok(Subscription {
             id: row.get(0)?,
             name: row.get(1)?,
             subscribed_at: row.get(2)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }
 
 /// Makes `wanted` the customer's set of subscriptions, recording a consent record for each
 /// list joined or left; answers whether the set changed. Ids must exist (checked by the
 /// caller in the same transaction).
 pub fn replace(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     wanted: &BTreeSet<String>,
     source: ConsentSource,
@@ -170,7 +169,7 @@ pub fn replace(
 /// `lists`, recording a consent record for each: [`replace`] without the read of what they
 /// had (an import does this for every row).
 pub fn join_new(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     lists: &BTreeSet<String>,
     source: ConsentSource,
@@ -187,7 +186,7 @@ pub fn join_new(
 }
 
 fn record(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     list: &str,
     action: &str,
@@ -214,7 +213,7 @@ fn record(
 /// Ends the customer's subscription to `list` if it is the one that began at `since`,
 /// recording the opt-out with `source` and `client`; answers whether it did.
 pub fn unsubscribe(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     list: &str,
     since: i64,
@@ -234,11 +233,11 @@ pub fn unsubscribe(
 }
 
 /// The subscribers of `list`, in customer id order.
-pub fn subscribers(conn: &Connection, list: &str) -> StoreResult<Vec<CustomerId>> {
+pub fn subscribers(conn: &Db, list: &str) -> StoreResult<Vec<CustomerId>> {
     let mut statement = conn.prepare_cached(
         "SELECT customer_id FROM subscriptions WHERE list_id = ?1 ORDER BY customer_id",
     )?;
-    let rows = statement.query_map([list], |row| row.get::<_, String>(0))?;
+    let rows = statement.query_map(params![list], |row| row.get::<String>(0))?;
     rows.map(|id| CustomerId::parse(&id?).map_err(|e| super::StoreError::BadValue(e.to_string())))
         .collect()
 }
@@ -246,7 +245,7 @@ pub fn subscribers(conn: &Connection, list: &str) -> StoreResult<Vec<CustomerId>
 const MEMBER_COLUMNS: &str = "SELECT c.id, c.email, c.name, s.subscribed_at
      FROM subscriptions s JOIN customers c ON c.id = s.customer_id";
 
-fn member_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
+fn member_from_row(row: &Row<'_>) -> StoreResult<MemberRow> {
     let id: String = row.get(0)?;
     Ok(MemberRow {
         customer_id: CustomerId::parse(&id).map_err(|e| {
@@ -261,14 +260,14 @@ fn member_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
 /// Up to `limit` members of `list` from `start`, in customer id order, and how many there are
 /// in all.
 pub fn members_page(
-    conn: &Connection,
+    conn: &Db,
     list: &str,
     start: &Start<CustomerId>,
     limit: u32,
 ) -> StoreResult<Page<MemberRow, CustomerId>> {
     let total: i64 = conn
         .prepare_cached("SELECT count(*) FROM subscriptions WHERE list_id = ?1")?
-        .query_row([list], |row| row.get(0))?;
+        .query_row(params![list], |row| row.get(0))?;
     // One row more than the page holds says whether another page follows.
     let read = limit + 1;
     let rows = match start {
@@ -277,7 +276,7 @@ pub fn members_page(
                 "{MEMBER_COLUMNS} WHERE s.list_id = ?1 ORDER BY s.customer_id LIMIT ?2 OFFSET ?3"
             ))?
             .query_map(params![list, read, offset], member_from_row)?
-            .collect::<rusqlite::Result<_>>()?,
+            .collect::<StoreResult<_>>()?,
         Start::After(after) => members_after(conn, list, after.as_str(), read)?,
     };
     Ok(Page::of(rows, limit, total, |row: &MemberRow| {
@@ -288,7 +287,7 @@ pub fn members_page(
 /// Up to `limit` members of `list` whose customer id comes after `after`, in id order: the
 /// export reads a list of any length a page at a time.
 pub fn members_after(
-    conn: &Connection,
+    conn: &Db,
     list: &str,
     after: &str,
     limit: u32,
@@ -297,19 +296,16 @@ pub fn members_after(
         "{MEMBER_COLUMNS} WHERE s.list_id = ?1 AND s.customer_id > ?2 ORDER BY s.customer_id LIMIT ?3"
     ))?;
     let rows = statement.query_map(params![list, after, limit], member_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }
 
 /// The customer's consent trail, oldest first.
-pub fn consent_history(
-    conn: &Connection,
-    customer: &CustomerId,
-) -> StoreResult<Vec<ConsentRecord>> {
+pub fn consent_history(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<ConsentRecord>> {
     let mut statement = conn.prepare_cached(
         "SELECT list_id, action, source, at, ip, user_agent FROM consent_records
          WHERE customer_id = ?1 ORDER BY id",
     )?;
-    let rows = statement.query_map([customer.as_str()], |row| {
+    let rows = statement.query_map(params![customer.as_str()], |row| {
         Ok(ConsentRecord {
             list_id: row.get(0)?,
             action: row.get(1)?,
@@ -319,5 +315,5 @@ pub fn consent_history(
             user_agent: row.get(5)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }

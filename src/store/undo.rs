@@ -1,7 +1,7 @@
 //! Keys that undo a confirmed email change: one per change, mailed to the replaced address,
 //! stored hashed, single use, expiring, dead for the customer after 5 wrong tries.
 
-use rusqlite::{Connection, params};
+use super::sql::{Db, params};
 use subtle::ConstantTimeEq;
 
 use super::codes::MAX_FAILED_ATTEMPTS;
@@ -19,7 +19,7 @@ pub enum UndoCheck {
 
 /// Stores the key of a change from `old_email` to `new_email`.
 pub fn issue(
-    conn: &Connection,
+    conn: &Db,
     customer: &CustomerId,
     key_hash: &[u8],
     old_email: &str,
@@ -46,11 +46,7 @@ pub fn issue(
 /// Checks a presented key against every live key of the customer. A right key is deleted (it
 /// works once); a wrong one counts against all of the customer's keys, which die at the limit.
 /// Run it inside a write transaction so that concurrent guesses are counted one by one.
-pub fn check(
-    conn: &Connection,
-    customer: &CustomerId,
-    presented_hash: &[u8],
-) -> StoreResult<UndoCheck> {
+pub fn check(conn: &Db, customer: &CustomerId, presented_hash: &[u8]) -> StoreResult<UndoCheck> {
     conn.prepare_cached(
         "DELETE FROM email_undo_keys WHERE customer_id = ?1 AND (expires_at <= ?2 OR failed_attempts >= ?3)",
     )?
@@ -59,14 +55,14 @@ pub fn check(
         "SELECT id, key_hash, old_email FROM email_undo_keys WHERE customer_id = ?1",
     )?;
     let keys = statement
-        .query_map([customer.as_str()], |row| {
+        .query_map(params![customer.as_str()], |row| {
             Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, Vec<u8>>(1)?,
-                row.get::<_, String>(2)?,
+                row.get::<i64>(0)?,
+                row.get::<Vec<u8>>(1)?,
+                row.get::<String>(2)?,
             ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<StoreResult<Vec<_>>>()?;
     // Every stored key is compared, so the time taken says nothing about which one matched.
     let mut found = None;
     for (id, hash, old_email) in keys.iter() {
@@ -76,14 +72,14 @@ pub fn check(
     }
     if let Some((id, old_email)) = found {
         conn.prepare_cached("DELETE FROM email_undo_keys WHERE id = ?1")?
-            .execute([id])?;
+            .execute(params![id])?;
         return Ok(UndoCheck::Valid { old_email });
     }
     if !keys.is_empty() {
         conn.prepare_cached(
             "UPDATE email_undo_keys SET failed_attempts = failed_attempts + 1 WHERE customer_id = ?1",
         )?
-        .execute([customer.as_str()])?;
+        .execute(params![customer.as_str()])?;
         conn.prepare_cached(
             "DELETE FROM email_undo_keys WHERE customer_id = ?1 AND failed_attempts >= ?2",
         )?
@@ -94,18 +90,17 @@ pub fn check(
 
 /// Deletes every undo key of the customer (once one is used, the others would move the
 /// restored address away again).
-pub fn revoke_all(conn: &Connection, customer: &CustomerId) -> StoreResult<()> {
+pub fn revoke_all(conn: &Db, customer: &CustomerId) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM email_undo_keys WHERE customer_id = ?1")?
-        .execute([customer.as_str()])?;
+        .execute(params![customer.as_str()])?;
     Ok(())
 }
 
 /// Deletes up to `limit` expired keys; returns how many.
-pub fn purge_expired(conn: &Connection, limit: usize) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM email_undo_keys WHERE id IN \
+pub fn purge_expired(conn: &Db, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM email_undo_keys WHERE id IN \
              (SELECT id FROM email_undo_keys WHERE expires_at <= ?1 LIMIT ?2)",
-        )?
-        .execute(rusqlite::params![now(), limit as i64])?)
+    )?
+    .execute(params![now(), limit as i64])
 }

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, params};
+use super::sql::{Db, params};
 
 use super::{StoreResult, now};
 
@@ -52,7 +52,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// Queues an event for delivery now.
-pub fn enqueue(conn: &Connection, event: &NewEvent<'_>) -> StoreResult<()> {
+pub fn enqueue(conn: &Db, event: &NewEvent<'_>) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO webhook_outbox
              (webhook_id, endpoint, event_type, customer_id, body, status, next_attempt_ms, created_at)
@@ -73,7 +73,7 @@ pub fn enqueue(conn: &Connection, event: &NewEvent<'_>) -> StoreResult<()> {
 /// The oldest `limit` queued events of `endpoint`, due or not, oldest first: an endpoint
 /// receives its events in the order they were committed, so a later one never overtakes one
 /// before it.
-pub fn next_for(conn: &Connection, endpoint: &str, limit: u32) -> StoreResult<Vec<Due>> {
+pub fn next_for(conn: &Db, endpoint: &str, limit: u32) -> StoreResult<Vec<Due>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, webhook_id, body, attempts, next_attempt_ms, created_at FROM webhook_outbox
          WHERE endpoint = ?1 AND status = 'queued' ORDER BY id LIMIT ?2",
@@ -88,11 +88,11 @@ pub fn next_for(conn: &Connection, endpoint: &str, limit: u32) -> StoreResult<Ve
             created_at: row.get(5)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }
 
 /// Marks events delivered.
-pub fn mark_sent(conn: &Connection, ids: &[i64]) -> StoreResult<()> {
+pub fn mark_sent(conn: &Db, ids: &[i64]) -> StoreResult<()> {
     let mut statement = conn.prepare_cached(
         "UPDATE webhook_outbox SET status = 'sent', attempts = attempts + 1, last_error = NULL,
              sent_at = ?2 WHERE id = ?1",
@@ -106,7 +106,7 @@ pub fn mark_sent(conn: &Connection, ids: &[i64]) -> StoreResult<()> {
 
 /// Records a failed attempt: tried again at `retry_at_ms`, or given up with `None`.
 pub fn mark_attempt_failed(
-    conn: &Connection,
+    conn: &Db,
     id: i64,
     error: &str,
     retry_at_ms: Option<i64>,
@@ -129,12 +129,12 @@ pub fn mark_attempt_failed(
 }
 
 /// Gives up on the queued events of endpoints no longer configured; returns how many.
-pub fn fail_unconfigured(conn: &Connection, configured: &[String]) -> StoreResult<usize> {
+pub fn fail_unconfigured(conn: &Db, configured: &[String]) -> StoreResult<usize> {
     let mut statement = conn
         .prepare_cached("SELECT DISTINCT endpoint FROM webhook_outbox WHERE status = 'queued'")?;
     let queued: Vec<String> = statement
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .query_map(params![], |row| row.get(0))?
+        .collect::<StoreResult<_>>()?;
     let mut failed = 0;
     for endpoint in queued.iter().filter(|e| !configured.contains(e)) {
         failed += conn
@@ -143,13 +143,13 @@ pub fn fail_unconfigured(conn: &Connection, configured: &[String]) -> StoreResul
                      last_error = 'the endpoint is no longer configured'
                  WHERE endpoint = ?1 AND status = 'queued'",
             )?
-            .execute([endpoint])?;
+            .execute(params![endpoint])?;
     }
     Ok(failed)
 }
 
 /// Events, newest first, optionally only those with `status`.
-pub fn list(conn: &Connection, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
     // Two statements, so that each reads in an index's order and stops at the limit.
     let filter = if status.is_some() {
         "WHERE status = ?1"
@@ -174,35 +174,33 @@ pub fn list(conn: &Connection, status: Option<&str>, limit: u32) -> StoreResult<
             created_at: row.get(8)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    rows.collect::<StoreResult<_>>()
 }
 
 /// Queues failed events again for delivery now (all of them, or the one with `id`); returns
 /// how many. Their `webhook-id` stays the same.
-pub fn retry_failed(conn: &Connection, id: Option<i64>) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE webhook_outbox SET status = 'queued', next_attempt_ms = ?2
-             WHERE status = 'failed' AND (?1 IS NULL OR id = ?1)",
-        )?
-        .execute(params![id, now_ms()])?)
+pub fn retry_failed(conn: &Db, id: Option<i64>) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE webhook_outbox SET status = 'queued', next_attempt_ms = ?2
+             WHERE status = 'failed' AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1)",
+    )?
+    .execute(params![id, now_ms()])
 }
 
 /// Events by status, for the metrics.
-pub fn counts(conn: &Connection) -> StoreResult<Vec<(String, i64)>> {
+pub fn counts(conn: &Db) -> StoreResult<Vec<(String, i64)>> {
     let mut statement =
         conn.prepare_cached("SELECT status, count(*) FROM webhook_outbox GROUP BY status")?;
-    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = statement.query_map(params![], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect::<StoreResult<_>>()
 }
 
 /// Removes up to `limit` events delivered before `cutoff` (their bodies are personal data);
 /// answers how many went.
-pub fn purge_sent_before(conn: &Connection, cutoff: i64, limit: usize) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM webhook_outbox WHERE id IN \
+pub fn purge_sent_before(conn: &Db, cutoff: i64, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM webhook_outbox WHERE id IN \
              (SELECT id FROM webhook_outbox WHERE status = 'sent' AND sent_at < ?1 LIMIT ?2)",
-        )?
-        .execute(params![cutoff, limit as i64])?)
+    )?
+    .execute(params![cutoff, limit as i64])
 }

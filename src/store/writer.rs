@@ -27,6 +27,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::sql::Db;
 use super::{StoreError, StoreResult, health};
 
 /// Writes run together in one transaction, at most.
@@ -44,7 +45,7 @@ impl WriteJob {
     /// A job running `work` in a transaction, its result (once committed) sent to `answer`.
     pub(super) fn in_transaction<R, F>(work: F, answer: oneshot::Sender<StoreResult<R>>) -> Self
     where
-        F: FnOnce(&Transaction) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         WriteJob::InTransaction(Box::new(Job { work, answer }))
@@ -53,7 +54,7 @@ impl WriteJob {
     /// A job running `work` outside any transaction, its result sent to `answer`.
     pub(super) fn alone<R, F>(work: F, answer: oneshot::Sender<StoreResult<R>>) -> Self
     where
-        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         WriteJob::Alone(Box::new(Job { work, answer }))
@@ -69,7 +70,7 @@ struct Job<F, R> {
 /// A write run inside a batch's transaction.
 pub(super) trait Write: Send {
     /// Runs the work; what it came to says how to answer.
-    fn run(self: Box<Self>, tx: &Transaction) -> Step;
+    fn run(self: Box<Self>, tx: &Db) -> Step;
     /// Answers without running the work.
     fn refuse(self: Box<Self>, err: StoreError);
 }
@@ -84,10 +85,10 @@ pub(super) enum Step {
 
 impl<F, R> Write for Job<F, R>
 where
-    F: FnOnce(&Transaction) -> StoreResult<R> + Send,
+    F: FnOnce(&Db) -> StoreResult<R> + Send,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, tx: &Transaction) -> Step {
+    fn run(self: Box<Self>, tx: &Db) -> Step {
         let Job { work, answer } = *self;
         match work(tx) {
             Ok(value) => Step::Done(Box::new(move |committed: StoreResult<()>| {
@@ -109,16 +110,16 @@ where
 
 /// Work run outside any transaction.
 pub(super) trait Alone: Send {
-    fn run(self: Box<Self>, conn: &Connection);
+    fn run(self: Box<Self>, conn: &Db);
     fn refuse(self: Box<Self>, err: StoreError);
 }
 
 impl<F, R> Alone for Job<F, R>
 where
-    F: FnOnce(&Connection) -> StoreResult<R> + Send,
+    F: FnOnce(&Db) -> StoreResult<R> + Send,
     R: Send,
 {
-    fn run(self: Box<Self>, conn: &Connection) {
+    fn run(self: Box<Self>, conn: &Db) {
         let Job { work, answer } = *self;
         let _ = answer.send(work(conn));
     }
@@ -156,7 +157,8 @@ impl Writer {
                 WriteJob::Alone(work) => {
                     self.write_all(&mut conn, std::mem::take(&mut writes));
                     // A panic drops its answer: its caller learns it failed.
-                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&conn)));
+                    let _ =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&Db::sqlite(&conn))));
                 }
             }
         }
@@ -200,7 +202,7 @@ impl Writer {
                 write.refuse(again(&err));
                 return lost(done, &err, writes);
             }
-            let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(&tx)));
+            let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(&Db::sqlite(&tx))));
             let err = match step {
                 Ok(Step::Done(answer)) => {
                     let kept = if alone {
@@ -309,10 +311,11 @@ mod tests {
     use std::time::Duration;
 
     use super::super::{Store, StoreError};
+    use super::Db;
     use crate::config;
 
     /// A write's work, boxed so that different ones can queue together.
-    type Work<R> = Box<dyn FnOnce(&rusqlite::Transaction) -> super::StoreResult<R> + Send>;
+    type Work<R> = Box<dyn FnOnce(&Db) -> super::StoreResult<R> + Send>;
 
     fn store(dir: &tempfile::TempDir) -> Store {
         let settings = config::Database {
@@ -322,6 +325,8 @@ mod tests {
         let store = Store::open(&settings).unwrap();
         store
             .connection()
+            .unwrap()
+            .into_sqlite()
             .unwrap()
             .execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY, payload BLOB)")
             .unwrap();
@@ -372,14 +377,21 @@ mod tests {
     fn insert(n: i64) -> Work<i64> {
         Box::new(move |tx| {
             // Each write sees every write queued before it.
-            let before: i64 = tx.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
-            tx.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+            let before: i64 = tx.query_row(
+                "SELECT count(*) FROM t",
+                crate::store::sql::params![],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO t (n) VALUES (?1)",
+                crate::store::sql::params![n],
+            )?;
             Ok(before)
         })
     }
 
     fn stored(store: &Store) -> Vec<i64> {
-        let conn = store.connection().unwrap();
+        let conn = store.connection().unwrap().into_sqlite().unwrap();
         let mut statement = conn.prepare("SELECT n FROM t ORDER BY n").unwrap();
         statement
             .query_map([], |r| r.get(0))
@@ -392,7 +404,7 @@ mod tests {
     async fn writes_queued_together_run_in_order_and_are_each_committed() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
-        let conn = store.connection().unwrap();
+        let conn = store.connection().unwrap().into_sqlite().unwrap();
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
             .unwrap();
         let writes = (1..=10).map(insert).collect();
@@ -413,7 +425,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
         let failing: Work<i64> = Box::new(|tx| {
-            tx.execute("INSERT INTO t (n) VALUES (2)", [])?;
+            tx.execute("INSERT INTO t (n) VALUES (2)", crate::store::sql::params![])?;
             Err(StoreError::Inconsistent("refused after writing".into()))
         });
         let duplicate = insert(1);
@@ -441,7 +453,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
         let panicking: Work<i64> = Box::new(|tx| {
-            tx.execute("INSERT INTO t (n) VALUES (2)", []).unwrap();
+            tx.execute("INSERT INTO t (n) VALUES (2)", crate::store::sql::params![])
+                .unwrap();
             panic!("a bug")
         });
         let results =
@@ -461,7 +474,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir);
         // The database may not grow by more than a few pages: a large row fills it.
-        let conn = store.connection().unwrap();
+        let conn = store.connection().unwrap().into_sqlite().unwrap();
         let pages: i64 = conn
             .query_row("PRAGMA page_count", [], |r| r.get(0))
             .unwrap();
@@ -471,7 +484,7 @@ mod tests {
             tx.execute_batch(&limit)?;
             tx.execute(
                 "INSERT INTO t (n, payload) VALUES (100, zeroblob(1000000))",
-                [],
+                crate::store::sql::params![],
             )?;
             Ok(-1)
         });

@@ -91,7 +91,7 @@ async fn every_kind_in_every_language_arrives_over_smtp_in_its_language() {
                 link: Some(link.clone()),
             };
             let email = services.mailer().compose(kind, Some(&tag), &to, &vars);
-            outbox::enqueue(&conn, &email).unwrap();
+            outbox::enqueue(&customer_area::store::sql::Db::sqlite(&conn), &email).unwrap();
             expected.push((to, language, subjects[kind.name()].clone(), link, kind));
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod browser;
+pub mod db;
 pub mod passkey;
 pub mod receiver;
 pub mod smtp;
@@ -18,6 +19,8 @@ use customer_area::app::{App, Running};
 use customer_area::config::{Config, MailTransport, Tls};
 use customer_area::domain::{EmailAddress, Language};
 use customer_area::flows::{Created, NewAccount};
+use customer_area::store::sql::params;
+pub use db::TestDb;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 pub use smtp::SmtpSink;
@@ -64,12 +67,62 @@ pub struct TestApp {
     pub smtp: SmtpSink,
 }
 
-/// A test config: loopback port 0, a fresh database file, plain SMTP to the sink on
-/// `smtp_port` with retries after one second, cheap hashing.
+/// The PostgreSQL server the suite runs against instead of SQLite, when
+/// `CUSTOMER_AREA_TEST_POSTGRES` names one (a URL whose user may create databases; `.ci/postgres`
+/// starts such a server): each test app then gets a fresh database of its own there.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("CUSTOMER_AREA_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Whether the suite runs against PostgreSQL ([`postgres_server`]).
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// Skips the rest of a test that checks what only the SQLite store has (its file, its WAL,
+/// its backup), saying so, when the suite runs against PostgreSQL.
+#[macro_export]
+macro_rules! sqlite_only {
+    ($why:literal) => {
+        if $crate::common::on_postgres() {
+            eprintln!("SKIPPED on PostgreSQL: {}", $why);
+            return;
+        }
+    };
+}
+
+/// A new, empty database on the PostgreSQL server `server`; answers its URL.
+pub fn fresh_postgres_database(server: &str) -> String {
+    let mut bytes = [0u8; 8];
+    customer_area::random::random_bytes(&mut bytes);
+    let name = format!("ca_test_{:016x}", u64::from_le_bytes(bytes));
+    let admin = server.to_owned();
+    let create = format!("CREATE DATABASE {name}");
+    // The blocking client runs its own runtime: on a thread of its own, not the test's.
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
+        client.batch_execute(&create).unwrap();
+    })
+    .join()
+    .expect("the test database is created");
+    let mut url = url::Url::parse(server).expect("CUSTOMER_AREA_TEST_POSTGRES is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// A test config: loopback port 0, a fresh database file (or a fresh PostgreSQL database, see
+/// [`postgres_server`]), plain SMTP to the sink on `smtp_port` with retries after one second,
+/// cheap hashing.
 pub fn test_config(dir: &std::path::Path, smtp_port: u16) -> Config {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
     config.database.path = dir.join("customer-area.db");
+    if let Some(server) = postgres_server() {
+        config.database.url = customer_area::config::Secret::new(fresh_postgres_database(&server));
+    }
     config.mail.transport = MailTransport::Smtp;
     config.mail.smtp.host = "127.0.0.1".into();
     config.mail.smtp.port = smtp_port;
@@ -112,6 +165,7 @@ pub async fn try_boot(
     dir: tempfile::TempDir,
     smtp: SmtpSink,
 ) -> Result<TestApp, (anyhow::Error, tempfile::TempDir, SmtpSink)> {
+    log_when_asked();
     let app = match App::build(config.clone()).await {
         Ok(app) => app,
         Err(e) => return Err((e, dir, smtp)),
@@ -128,6 +182,20 @@ pub async fn try_boot(
         dir,
         smtp,
     })
+}
+
+/// With `CUSTOMER_AREA_TEST_LOG` set (to a filter such as `warn`), what the apps log goes to
+/// each test's output: the way to see why a test's request failed on the server.
+fn log_when_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if let Ok(filter) = std::env::var("CUSTOMER_AREA_TEST_LOG") {
+        ONCE.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        });
+    }
 }
 
 /// A parsed email as delivered.
@@ -378,17 +446,17 @@ impl TestApp {
     /// state: what was ever queued, read from the database file itself. Checks that an email
     /// was *not* sent with this, never by waiting for it not to arrive.
     pub fn queued(&self, kind: &str) -> i64 {
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.config.database.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        conn.query_row(
-            "SELECT count(*) FROM outbox WHERE kind = ?1",
-            [kind],
-            |row| row.get(0),
-        )
-        .unwrap()
+        self.db()
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE kind = ?1",
+                params![kind],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
+    /// The database this app runs on, to look into ([`TestDb`]).
+    pub fn db(&self) -> TestDb {
+        TestDb::of(&self.config)
     }
 }

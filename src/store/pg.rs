@@ -1,0 +1,181 @@
+//! The PostgreSQL store: connections in an r2d2 pool (TLS by rustls when the URL asks for it),
+//! and the writer that runs each write in a transaction of its own.
+//!
+//! Several customer-area instances may share one database. SQLite runs one write at a time
+//! and every flow was written for that: a code is checked and spent, an allowance counted and
+//! charged, a lease taken, each by reading and then writing in one transaction. So every
+//! write transaction here first takes one transaction-level advisory lock ([`WRITE_LOCK`]),
+//! shared by all instances: writes run one at a time across all of them, exactly as on one
+//! SQLite file, and reads run beside them on their own connections. What that costs is
+//! measured in docs/performance.md; what several instances buy is that one can go away.
+
+use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use r2d2::Pool;
+
+use super::sql::{Db, PgConnection};
+use super::writer::{Step, WriteJob};
+use super::{StoreError, StoreResult};
+
+/// The advisory lock every write transaction holds (a constant of this program: "ca-write").
+pub const WRITE_LOCK: i64 = 0x6361_2d77_7269_7465;
+/// The advisory lock the migrations run under, so that instances starting together never
+/// apply one twice.
+pub const MIGRATION_LOCK: i64 = 0x6361_2d6d_6967_7261;
+/// The advisory lock of the housekeeping sweep: one instance sweeps at a time.
+pub const SWEEP_LOCK: i64 = 0x6361_2d73_7765_6570;
+
+/// Opens connections to one PostgreSQL database for the pool.
+pub struct Manager {
+    config: postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl Manager {
+    /// A manager for `url` (`postgres://user:password@host:port/database?sslmode=...`); with
+    /// `sslmode=require` (or `prefer`, the default) connections are made with TLS, checked
+    /// against the system's certificate authorities and `ca_file` if given.
+    pub fn new(url: &str, ca_file: Option<&std::path::Path>) -> Result<Manager, String> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| format!("the database URL is not valid: {e}"))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.application_name("customer-area");
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Disable => None,
+            _ => Some(tls(ca_file)?),
+        };
+        Ok(Manager { config, tls })
+    }
+
+    /// The database's name and host, for messages (never the password).
+    pub fn describe(&self) -> String {
+        let host = self
+            .config
+            .get_hosts()
+            .first()
+            .map(|host| match host {
+                postgres::config::Host::Tcp(name) => name.clone(),
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".into());
+        let name = self.config.get_dbname().unwrap_or("postgres");
+        format!("postgres://{host}/{name}")
+    }
+}
+
+fn tls(
+    ca_file: Option<&std::path::Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{} holds a bad certificate: {e}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = RefCell<PgConnection>;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Self::Connection, postgres::Error> {
+        let client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone())?,
+            None => self.config.connect(postgres::NoTls)?,
+        };
+        Ok(RefCell::new(PgConnection::new(client)))
+    }
+
+    fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), postgres::Error> {
+        conn.get_mut().client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        conn.get_mut().client.is_closed()
+    }
+}
+
+/// Runs the writer lane's jobs on PostgreSQL: each write in its own transaction, under
+/// [`WRITE_LOCK`].
+pub(super) struct Writer {
+    pub(super) pool: Pool<Manager>,
+    pub(super) longest: Arc<AtomicU64>,
+}
+
+impl Writer {
+    pub(super) fn serve(&self, jobs: &mut Vec<WriteJob>) {
+        for job in jobs.drain(..) {
+            let Ok(conn) = self.pool.get() else {
+                match job {
+                    WriteJob::InTransaction(write) => write.refuse(StoreError::Busy),
+                    WriteJob::Alone(work) => work.refuse(StoreError::Busy),
+                }
+                continue;
+            };
+            let db = Db::postgres(&conn);
+            match job {
+                WriteJob::Alone(work) => {
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&db)));
+                }
+                WriteJob::InTransaction(write) => {
+                    let started = Instant::now();
+                    if let Err(err) = begin(&db) {
+                        write.refuse(err);
+                        continue;
+                    }
+                    let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(&db)));
+                    match step {
+                        Ok(Step::Done(answer)) => answer(db.execute_batch("COMMIT")),
+                        Ok(Step::Failed(err, answer)) => {
+                            let _ = db.execute_batch("ROLLBACK");
+                            answer(err);
+                        }
+                        // The panic dropped the answer: its caller learns it failed.
+                        Err(_) => {
+                            let _ = db.execute_batch("ROLLBACK");
+                        }
+                    }
+                    self.longest
+                        .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Begins a write transaction: once it holds the write lock, every write committed before it
+/// (by any instance) is visible to each of its statements.
+pub fn begin(db: &Db) -> StoreResult<()> {
+    db.execute_batch(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+    ))
+}
+
+/// How long a fresh connection may take, so that a database that is down fails a request in
+/// time instead of holding it.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
