@@ -531,7 +531,7 @@ pub fn count_failed_login(
     let count: Option<i64> = conn
         .prepare_cached(
             "UPDATE customers SET failed_logins = failed_logins + 1,
-                 locked_at = CASE WHEN failed_logins + 1 >= ?3 THEN ?4 END
+                 locked_at = CASE WHEN failed_logins + 1 >= ?3 THEN CAST(?4 AS BIGINT) END
              WHERE id = ?1 AND password_hash IS NOT DISTINCT FROM ?2 AND locked_at IS NULL
              RETURNING failed_logins",
         )?

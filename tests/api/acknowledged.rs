@@ -2,42 +2,26 @@
 //! after the answer loses nothing, a failed write is never answered as a success, and the
 //! per-address email allowance outlives a restart.
 
-use crate::common::{TestApp, spawn_app_with};
+use crate::common::{TestApp, TestDb, spawn_app_with};
+use customer_area::store::sql::params;
 use reqwest::StatusCode;
 use serde_json::json;
-
-fn conn(app: &TestApp) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    conn
-}
 
 /// Whether the database holds anything for `email`: the stored request, or what resolving it
 /// left (a queued email, a customer row).
 fn stored_for(app: &TestApp, email: &str, kind: &str) -> i64 {
-    let conn = conn(app);
-    let journal: bool = conn
+    let db = app.db();
+    let requests: i64 = db
         .query_row(
-            "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'email_requests')",
-            [],
+            "SELECT COUNT(*) FROM email_requests WHERE email = ?1 AND kind = ?2",
+            params![email, kind],
             |r| r.get(0),
         )
         .unwrap();
-    let requests: i64 = if journal {
-        conn.query_row(
-            "SELECT COUNT(*) FROM email_requests WHERE email = ?1 AND kind = ?2",
-            [email, kind],
-            |r| r.get(0),
-        )
-        .unwrap()
-    } else {
-        0
-    };
-    let emails: i64 = conn
+    let emails: i64 = db
         .query_row(
             "SELECT COUNT(*) FROM outbox WHERE recipient = ?1",
-            [email],
+            params![email],
             |r| r.get(0),
         )
         .unwrap();
@@ -45,13 +29,31 @@ fn stored_for(app: &TestApp, email: &str, kind: &str) -> i64 {
 }
 
 fn reset_emails_queued(app: &TestApp, email: &str) -> i64 {
-    conn(app)
+    app.db()
         .query_row(
             "SELECT COUNT(*) FROM outbox WHERE recipient = ?1 AND kind = 'password_reset'",
-            [email],
+            params![email],
             |r| r.get(0),
         )
         .unwrap()
+}
+
+/// Makes every insert into `table` fail as a full disk does.
+fn refuse_inserts_as_a_full_disk(db: &TestDb, table: &str) {
+    let sql = if db.is_postgres() {
+        format!(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = 'disk_full'; END $$;
+             CREATE TRIGGER refuse BEFORE INSERT ON {table}
+             FOR EACH ROW EXECUTE FUNCTION refuse();"
+        )
+    } else {
+        format!(
+            "CREATE TRIGGER refuse BEFORE INSERT ON {table}
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+        )
+    };
+    db.execute_batch(&sql).unwrap();
 }
 
 async fn ask_reset(app: &TestApp, email: &str) -> (StatusCode, serde_json::Value) {
@@ -95,12 +97,7 @@ async fn an_answered_sign_up_is_already_stored() {
 async fn a_request_that_cannot_be_stored_answers_503_for_every_address_alike() {
     let app = spawn_app_with(|c| c.auth.allow_signup = true).await;
     app.active_customer("known@example.com").await;
-    conn(&app)
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON email_requests
-             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
-        )
-        .unwrap();
+    refuse_inserts_as_a_full_disk(&app.db(), "email_requests");
     let known = ask_reset(&app, "known@example.com").await;
     let unknown = ask_reset(&app, "nobody@example.com").await;
     assert_eq!(known.0, StatusCode::SERVICE_UNAVAILABLE, "{}", known.1);
@@ -128,12 +125,11 @@ async fn requests_left_by_a_crash_are_resolved_at_restart() {
     } = app;
     running.stop().await.unwrap();
     // What a process killed right after answering leaves behind.
-    rusqlite::Connection::open(&config.database.path)
-        .unwrap()
+    TestDb::of(&config)
         .execute(
             "INSERT INTO email_requests (kind, email, link_base, created_at)
              VALUES ('password_reset', 'crashed@example.com', 'https://shop.example.com/account/reset', 0)",
-            [],
+            params![],
         )
         .unwrap();
     let app = crate::common::boot(config, dir, smtp).await;
