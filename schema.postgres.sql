@@ -267,3 +267,10 @@ CREATE INDEX outbox_by_status ON outbox(status, id);
 CREATE INDEX webhook_outbox_sent ON webhook_outbox(status, sent_at);
 CREATE INDEX webhook_outbox_by_status ON webhook_outbox(status, id);
 CREATE INDEX email_allowance_by_time ON email_allowance(at);
+
+-- migration: 12 leases held by one instance at a time
+CREATE TABLE leases (
+    name     TEXT PRIMARY KEY,
+    holder   TEXT NOT NULL,
+    until_ms BIGINT NOT NULL
+);

@@ -340,3 +340,14 @@ CREATE INDEX outbox_by_status ON outbox(status, id);
 CREATE INDEX webhook_outbox_sent ON webhook_outbox(status, sent_at);
 CREATE INDEX webhook_outbox_by_status ON webhook_outbox(status, id);
 CREATE INDEX email_allowance_by_time ON email_allowance(at);
+
+-- migration: 12 leases held by one instance at a time
+-- Work that one customer-area instance at a time may do when several share a PostgreSQL
+-- database (delivering one webhook endpoint's events in order, the housekeeping sweep): the
+-- instance holding a lease renews it while it works; one that died lets it run out, and
+-- another takes it over. A SQLite database has one server, which holds them all.
+CREATE TABLE leases (
+    name     TEXT PRIMARY KEY,
+    holder   TEXT NOT NULL,
+    until_ms INTEGER NOT NULL
+) WITHOUT ROWID;

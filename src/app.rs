@@ -68,6 +68,8 @@ fn open_writable(
         let condition = match stored {
             Some(StoreError::Unwritable(condition)) => Some(*condition),
             Some(StoreError::NewerSchema { .. }) => None,
+            // PostgreSQL says itself why it takes no writes, and has no file here to look at.
+            _ if !config.database.url.is_empty() => None,
             // Opening a database on a full or read-only file system fails in many ways (the
             // WAL index cannot be made, the file opens read-only): the file system says why.
             _ => store::health::diagnose(path),
@@ -259,17 +261,48 @@ impl Drop for Running {
     }
 }
 
-/// Sweeps expired rows every [`HOUSEKEEPING_EVERY`], until `stopped`.
+/// Sweeps expired rows every [`HOUSEKEEPING_EVERY`], until `stopped`. Instances sharing a
+/// PostgreSQL database sweep one at a time: the one holding the `housekeeping` lease, renewed
+/// at every round, taken over by another once it has run out (a minute after its holder's
+/// last round).
 async fn housekeeping(services: Services, mut stopped: watch::Receiver<bool>) {
+    let shared = services.store().dialect() == crate::store::sql::Dialect::Postgres;
+    let holder = crate::store::leases::new_holder();
+    let lease = (HOUSEKEEPING_EVERY + Duration::from_secs(60)).as_millis() as i64;
     loop {
-        match services.operations().sweep_expired().await {
-            Ok(n) if n > 0 => tracing::info!(removed = n, "housekeeping removed expired rows"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        let ours = !shared || {
+            let holder = holder.clone();
+            let now = crate::store::webhooks::now_ms();
+            services
+                .store()
+                .write(move |tx| {
+                    crate::store::leases::claim(tx, "housekeeping", &holder, now, now + lease)
+                })
+                .await
+                .unwrap_or(false)
+        };
+        if ours {
+            match services.operations().sweep_expired().await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(removed = n, "housekeeping removed expired rows")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
-            _ = stopped.wait_for(|s| *s) => return,
+        let stop = tokio::select! {
+            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => false,
+            _ = stopped.wait_for(|s| *s) => true,
+        };
+        if stop {
+            // Given back, so that another instance (or this one restarted) sweeps next.
+            if shared {
+                let _ = services
+                    .store()
+                    .write(move |tx| crate::store::leases::release(tx, "housekeeping", &holder))
+                    .await;
+            }
+            return;
         }
     }
 }

@@ -46,9 +46,16 @@ struct StatusLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    store: &'static str,
+}
+
 /// Point-in-time values read when metrics are scraped.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Snapshot {
+    /// Which store the database is: `sqlite` or `postgres`.
+    pub store: &'static str,
     pub emails_queued: i64,
     pub emails_sent: i64,
     pub emails_failed: i64,
@@ -74,6 +81,7 @@ pub struct Metrics {
     hashing_queue: Gauge,
     longest_write: Gauge<f64, AtomicU64>,
     webhook_attempts: Family<DeliveryLabels, Counter>,
+    store: Family<StoreLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -149,7 +157,14 @@ impl Metrics {
             "Webhook delivery attempts by endpoint and outcome (delivered, retry, failed)",
             webhook_attempts.clone(),
         );
+        let store = Family::<StoreLabels, Gauge>::default();
+        registry.register(
+            "db_store",
+            "The database this process runs on: 1 for its store (sqlite or postgres)",
+            store.clone(),
+        );
         Metrics {
+            store,
             webhook_attempts,
             registry: Arc::new(registry),
             requests,
@@ -244,6 +259,11 @@ impl Metrics {
                 })
                 .set(value);
         }
+        self.store
+            .get_or_create(&StoreLabels {
+                store: snapshot.store,
+            })
+            .set(1);
         self.pool_in_use.set(snapshot.pool_in_use);
         self.pool_size.set(snapshot.pool_size);
         self.hashing_queue.set(snapshot.hashing_queue);

@@ -11,13 +11,16 @@ pub struct Args {
 
 /// `customer-area migrate [--status]`.
 pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
-    let path = loaded.config.database.path.clone();
     tokio::task::spawn_blocking(move || {
         let store = Store::open(&loaded.config.database)?;
+        let path = store.postgres_name().map_or_else(
+            || loaded.config.database.path.display().to_string(),
+            str::to_owned,
+        );
         let pooled = store.connection()?;
         let conn = pooled.db();
         if args.status {
-            println!("database {}", path.display());
+            println!("database {}", path);
             for state in migrations::status(&conn)? {
                 match state.applied_at {
                     Some(at) => println!(
@@ -45,14 +48,12 @@ pub async fn run(loaded: Loaded, args: Args) -> anyhow::Result<()> {
         }
         let applied = migrations::apply(&conn)?;
         if applied.is_empty() {
-            println!("database {} is up to date; nothing to do", path.display());
+            println!("database {} is up to date; nothing to do", path);
         }
         for migration in applied {
             println!(
                 "applied migration {} ({}) to {}",
-                migration.version,
-                migration.name,
-                path.display()
+                migration.version, migration.name, path
             );
         }
         Ok(())

@@ -2,6 +2,7 @@
 
 mod backup;
 mod customers;
+mod db;
 mod docs;
 mod import;
 mod mail;
@@ -45,6 +46,10 @@ enum Command {
     Customers(customers::Command),
     /// Write a consistent copy of the database to FILE (safe while the server runs).
     Backup(backup::Args),
+    /// Move the database: `db copy --to postgres://...` copies a SQLite database into
+    /// PostgreSQL.
+    #[command(subcommand)]
+    Db(db::Command),
     /// Add, list and remove the subscription lists customers may opt in to; export members.
     #[command(subcommand)]
     Subscriptions(subscriptions::Command),
@@ -99,6 +104,7 @@ impl Cli {
         // The server runs as the database's owner by construction (the service's user); an
         // admin command run as anyone else would leave files the server cannot write.
         if !matches!(self.command, Command::Serve)
+            && loaded.config.database.url.is_empty()
             && let Err(e) = owner::check(&loaded.config.database.path)
         {
             eprintln!("customer-area: {e:#}");
@@ -114,6 +120,7 @@ impl Cli {
                 Command::Outbox(command) => outbox::run(loaded, command).await,
                 Command::Webhooks(command) => webhooks::run(loaded, command).await,
                 Command::Backup(args) => backup::run(loaded, args).await,
+                Command::Db(command) => db::run(loaded, command).await,
                 Command::Mail(command) => mail::run(loaded, command).await,
                 Command::Openapi | Command::GenerateDocs(_) => {
                     unreachable!("answered before the config is loaded")

@@ -11,16 +11,28 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     // Before anything touches the database: two servers on one file would double every
     // throttle and race each other's housekeeping. Held until the server has shut down.
+    // On PostgreSQL several servers share the database by design ([`crate::store::pg`]).
+    let postgres = !loaded.config.database.url.is_empty();
     let database_path = database.clone();
-    let _lock =
-        tokio::task::spawn_blocking(move || crate::store::lock::acquire(&database_path)).await??;
+    let _lock = if postgres {
+        None
+    } else {
+        Some(
+            tokio::task::spawn_blocking(move || crate::store::lock::acquire(&database_path))
+                .await??,
+        )
+    };
     // Said in the banner, so that a typo in database.path is noticed at once rather than as a
     // shop whose customers have all vanished.
-    let created = !database.exists();
+    let created = !postgres && !database.exists();
     let app = App::build(loaded.config).await?;
+    let database = match app.services().store().postgres_name() {
+        Some(name) => name.to_owned(),
+        None => database.display().to_string(),
+    };
     let mut banner = String::new();
     if created {
-        banner += &format!("created new database at {}\n", database.display());
+        banner += &format!("created new database at {database}\n");
     }
     for migration in app.applied_migrations() {
         banner += &format!(
@@ -30,7 +42,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
     banner += &format!("customer-area {} using {source}\n", crate::VERSION);
     banner += &format!("  listening on  http://{}\n", app.local_addr());
-    banner += &format!("  database      {}\n", database.display());
+    banner += &format!("  database      {database}\n");
     banner += &format!("  mail goes to  {}\n", app.mail_destination());
     // A closed stdout (`serve | head`, a supervisor that drops it) must not stop the server.
     let mut stdout = std::io::stdout();

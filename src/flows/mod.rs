@@ -130,6 +130,11 @@ impl std::ops::Deref for Services {
 }
 
 impl Services {
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Builds the services from a loaded config and an opened, migrated store; fails with a
     /// message for the operator (e.g. naming a bad email template file).
     pub fn new(config: Config, store: Store) -> anyhow::Result<Services> {

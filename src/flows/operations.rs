@@ -22,6 +22,11 @@ flow_handle!(
 );
 
 impl Operations<'_> {
+    /// Which store the database is: `sqlite` or `postgres`.
+    pub fn store_kind(&self) -> &'static str {
+        self.store.kind()
+    }
+
     /// Whether the database answers.
     pub async fn health(&self) -> Result<(), AppError> {
         Ok(self.store.read(store::ping).await?)
@@ -39,6 +44,7 @@ impl Operations<'_> {
         let (queued, sent, failed) = self.store.read(outbox::counts).await?;
         let (in_use, size) = self.store.pool_usage();
         Ok(self.metrics.render(Snapshot {
+            store: self.store.kind(),
             emails_queued: queued,
             emails_sent: sent,
             emails_failed: failed,

@@ -16,17 +16,20 @@ use crate::flows::Services;
 /// of the two fails and why, with `Retry-After`.
 pub async fn healthz(services: Services) -> Result<Response, Rejection> {
     let operations = services.operations();
+    let store = operations.store_kind();
     if let Err(e) = operations.health().await {
         tracing::error!(error = %e, "health check: database not answering");
         return Ok(unhealthy(
+            store,
             "down",
             "unreachable",
             "the database is not answering".to_owned(),
         ));
     }
     Ok(match operations.unwritable().await {
-        None => ok_json(&json!({ "status": "ok", "database": "ok" })),
+        None => ok_json(&json!({ "status": "ok", "database": "ok", "store": store })),
         Some(condition) => unhealthy(
+            store,
             "degraded",
             condition.name(),
             format!("the database takes no writes (reads go on): {condition}"),
@@ -35,10 +38,11 @@ pub async fn healthz(services: Services) -> Result<Response, Rejection> {
 }
 
 /// The 503 of `/healthz`: the error body, plus what is wrong with the database.
-fn unhealthy(status: &str, database: &str, message: String) -> Response {
+fn unhealthy(store: &str, status: &str, database: &str, message: String) -> Response {
     let body = json!({
         "status": status,
         "database": database,
+        "store": store,
         "error": "unavailable",
         "message": message,
     });

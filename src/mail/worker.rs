@@ -86,8 +86,14 @@ impl Worker {
         // A server killed mid-delivery leaves its leases behind, and their emails would wait
         // out the whole lease (minutes) before anyone tried them again. Sending one of them
         // twice (if it did go out, or if an admin command is delivering it right now) is the
-        // lesser harm than holding back a reset code.
-        match self.store.write(outbox::release_leases).await {
+        // lesser harm than holding back a reset code. Not so on PostgreSQL, where the leases
+        // may be another running instance's: there they run out, and are taken over then.
+        let shared = self.store.dialect() == crate::store::sql::Dialect::Postgres;
+        match if shared {
+            Ok(0)
+        } else {
+            self.store.write(outbox::release_leases).await
+        } {
             Ok(0) => {}
             Ok(released) => tracing::warn!(
                 released,

@@ -20,11 +20,13 @@ pub use health::Unwritable;
 pub mod activity;
 pub mod backup;
 pub mod codes;
+pub mod copy;
 pub mod customers;
 pub mod export;
 pub mod health;
 pub mod import;
 pub mod keys;
+pub mod leases;
 pub mod lock;
 pub mod migrations;
 pub mod outbox;
@@ -69,6 +71,9 @@ pub enum StoreError {
     /// What the work checked a moment before is not there (a row gone, a field missing).
     #[error("the data is inconsistent: {0}")]
     Inconsistent(String),
+    /// A copy between databases that cannot be made as asked (a target that is not empty).
+    #[error("{0}")]
+    CopyRefused(String),
     /// The database file was written by a newer program.
     #[error(
         "the database has schema version {found}, newer than this customer-area ({}) knows \

@@ -47,6 +47,8 @@ impl Manager {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         config.application_name("customer-area");
+        // The server's notices ("already exists, skipping") are not the operator's business.
+        config.options("-c client_min_messages=warning");
         let tls = match config.get_ssl_mode() {
             postgres::config::SslMode::Disable => None,
             _ => Some(tls(ca_file)?),

@@ -10,8 +10,9 @@ use tokio::sync::{Notify, watch};
 use super::{Endpoint, PING};
 use crate::config::WebhookDelivery;
 use crate::metrics::Metrics;
+use crate::store::sql::Dialect;
 use crate::store::webhooks::{self, Due, now_ms};
-use crate::store::{Store, now};
+use crate::store::{Store, leases, now};
 
 /// Even without a wake-up, look for events this often (queued by an admin command, or made
 /// due again by `webhooks retry`).
@@ -202,16 +203,51 @@ impl Worker {
         }
     }
 
-    /// Delivers one endpoint's events, oldest first, until `stopped`.
+    /// Delivers one endpoint's events, oldest first, until `stopped`. Instances sharing a
+    /// PostgreSQL database deliver an endpoint's events one at a time, in order: the one that
+    /// holds the endpoint's lease ([`Worker::lease`]); the others wait for it to run out.
     async fn serve(self: Arc<Self>, endpoint: Endpoint, mut stopped: watch::Receiver<bool>) {
         let label = endpoint.label();
+        let lease_name = format!("webhook:{label}");
+        let holder = leases::new_holder();
+        let shared = self.store.dialect() == Dialect::Postgres;
         loop {
             if *stopped.borrow() {
+                if shared {
+                    let (name, holder) = (lease_name.clone(), holder.clone());
+                    let _ = self
+                        .store
+                        .write(move |tx| leases::release(tx, &name, &holder))
+                        .await;
+                }
                 return;
             }
             let notified = self.wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let lease_until = if shared {
+                let (name, holder) = (lease_name.clone(), holder.clone());
+                let now = now_ms();
+                let until = now + self.lease().as_millis() as i64;
+                match self
+                    .store
+                    .write(move |tx| leases::claim(tx, &name, &holder, now, until))
+                    .await
+                {
+                    Ok(true) => Some(until),
+                    Ok(false) | Err(_) => {
+                        // Another instance delivers this endpoint's events (or the database
+                        // is away): look again shortly.
+                        tokio::select! {
+                            _ = tokio::time::sleep(POLL) => {}
+                            _ = stopped.wait_for(|s| *s) => {}
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let key = label.clone();
             let wait = match self
                 .store
@@ -220,7 +256,8 @@ impl Worker {
             {
                 Ok(batch) => match batch.first() {
                     Some(first) if first.next_attempt_ms <= now_ms() => {
-                        self.deliver(&endpoint, &label, batch, &mut stopped).await;
+                        self.deliver(&endpoint, &label, batch, lease_until, &mut stopped)
+                            .await;
                         continue;
                     }
                     Some(first) => {
@@ -251,12 +288,19 @@ impl Worker {
         endpoint: &Endpoint,
         label: &str,
         batch: Vec<Due>,
+        lease_until: Option<i64>,
         stopped: &mut watch::Receiver<bool>,
     ) {
         let mut sent = Vec::new();
         let mut failed = None;
+        let attempt_ms = (self.settings.timeout_seconds.get() * 1000) as i64;
         for due in batch {
             if due.next_attempt_ms > now_ms() {
+                break;
+            }
+            // An attempt must end while the lease is held: past it, another instance may
+            // already be sending this event. The lease is renewed before the next batch.
+            if lease_until.is_some_and(|until| now_ms() + attempt_ms >= until) {
                 break;
             }
             let attempt = tokio::select! {
@@ -303,6 +347,12 @@ impl Worker {
             tracing::warn!(endpoint = %label, error = %e, "cannot record webhook attempts");
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// How long an endpoint's lease lasts from each renewal: a batch of attempts, each ending
+    /// within the timeout, and the write that records them.
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.settings.timeout_seconds.get() * 3 + 30)
     }
 
     /// Milliseconds until the next attempt after `attempts` failed ones: what `Retry-After`

@@ -1,6 +1,7 @@
 //! Activation of a pending customer through the emailed identifier and secret.
 
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
+use customer_area::store::sql::{Value as Stored, params};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::num::NonZero;
@@ -122,13 +123,13 @@ async fn wrong_secrets_are_refused_and_five_kill_the_secret() {
 async fn an_expired_secret_is_refused() {
     let app = spawn_app_with(|c| c.auth.activation_ttl_hours = NonZero::new(1).unwrap()).await;
     let (identifier, secret) = pending(&app, "late@example.com").await;
-    // Age the secret past its expiry directly in the database file.
-    let conn = rusqlite_conn(&app);
-    conn.execute(
-        "UPDATE one_time_codes SET expires_at = expires_at - 7200",
-        [],
-    )
-    .unwrap();
+    // Age the secret past its expiry directly in the database.
+    app.db()
+        .execute(
+            "UPDATE one_time_codes SET expires_at = expires_at - 7200",
+            params![],
+        )
+        .unwrap();
     let (status, body) = app
         .post(
             "/customers/activate",
@@ -168,56 +169,58 @@ async fn the_secret_is_stored_only_as_a_hash() {
     let (_, secret) = pending(&app, "hashed@example.com").await;
     // Once the email is marked sent its outbox row is emptied; then no value in any table
     // holds the secret.
-    let conn = rusqlite_conn(&app);
+    let db = app.db();
     eventually(PATIENCE, "every email is marked sent", || {
-        let unsent: i64 = conn
+        let unsent: i64 = db
             .query_row(
                 "SELECT COUNT(*) FROM outbox WHERE status != 'sent'",
-                [],
+                params![],
                 |r| r.get(0),
             )
             .unwrap();
         std::future::ready((unsent == 0).then_some(()))
     })
     .await;
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    // Every column of every table, from the store's own catalogue.
+    let catalogue = if db.is_postgres() {
+        "SELECT table_name, column_name FROM information_schema.columns
+         WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+    } else {
+        "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c
+         WHERE m.type = 'table' ORDER BY m.name, c.cid"
+    };
+    let columns: Vec<(String, String)> = db
+        .query_map(catalogue, params![], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert!(
+        columns.iter().any(|(table, _)| table == "one_time_codes"),
+        "the catalogue lists the tables: {columns:?}"
+    );
     let mut hashes = 0;
-    for table in tables {
-        let mut statement = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
-        let columns = statement.column_count();
-        let mut rows = statement.query([]).unwrap();
-        while let Some(row) = rows.next().unwrap() {
-            for i in 0..columns {
-                let bytes: Vec<u8> = match row.get_ref(i).unwrap() {
-                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        t.to_vec()
-                    }
-                    _ => continue,
-                };
-                assert!(
-                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                    "secret in clear in {table}"
-                );
-                if table == "one_time_codes" && bytes.len() == 32 {
-                    hashes += 1;
-                }
+    for (table, column) in columns {
+        let values: Vec<Stored> = db
+            .query_map(
+                &format!("SELECT \"{column}\" FROM \"{table}\""),
+                params![],
+                |r| r.get(0),
+            )
+            .unwrap();
+        for value in values {
+            let bytes: Vec<u8> = match value {
+                Stored::Text(t) => t.as_bytes().to_vec(),
+                Stored::Blob(b) => b.to_vec(),
+                _ => continue,
+            };
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "secret in clear in {table}.{column}"
+            );
+            if table == "one_time_codes" && bytes.len() == 32 {
+                hashes += 1;
             }
         }
     }
     assert_eq!(hashes, 1, "the code is kept as a 32-byte digest");
-}
-
-fn rusqlite_conn(app: &TestApp) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    conn
 }
 
 #[tokio::test]
@@ -225,10 +228,11 @@ async fn a_weak_password_with_a_bogus_secret_answers_alike_for_pending_active_an
     let app = spawn_app().await;
     let (pending_id, _) = pending(&app, "hidden@example.com").await;
     app.active_customer("shown@example.com").await;
-    let active_id: String = rusqlite_conn(&app)
+    let active_id: String = app
+        .db()
         .query_row(
             "SELECT identifier FROM customers WHERE email = 'shown@example.com'",
-            [],
+            params![],
             |r| r.get(0),
         )
         .unwrap();

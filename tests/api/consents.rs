@@ -4,6 +4,7 @@
 use crate::common::{TestApp, spawn_app_with};
 use customer_area::config::Secret;
 use customer_area::flows::{ImportFile, ImportOptions};
+use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -118,13 +119,13 @@ async fn ledger_entries_are_never_changed_and_leave_only_with_their_customer() {
         .patch_self(&token, json!({ "subscriptions": ["newsletter"] }))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    let update = conn.execute("UPDATE consent_records SET action = 'out'", []);
-    assert!(update.unwrap_err().to_string().contains("append-only"));
-    let delete = conn.execute("DELETE FROM consent_records", []);
-    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    let db = app.db();
+    let update = db.execute("UPDATE consent_records SET action = 'out'", params![]);
+    let refused = update.unwrap_err().to_string();
+    assert!(refused.contains("append-only"), "{refused}");
+    let delete = db.execute("DELETE FROM consent_records", params![]);
+    let refused = delete.unwrap_err().to_string();
+    assert!(refused.contains("append-only"), "{refused}");
     assert_eq!(ledger(&app, "kept@example.com").await.len(), 1);
 
     // Erasure: the account's deletion takes its ledger along.
@@ -132,8 +133,10 @@ async fn ledger_entries_are_never_changed_and_leave_only_with_their_customer() {
         .call(Method::DELETE, "/customers/self", Some(&token), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    let left: i64 = conn
-        .query_row("SELECT count(*) FROM consent_records", [], |r| r.get(0))
+    let left: i64 = db
+        .query_row("SELECT count(*) FROM consent_records", params![], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(left, 0);
 }

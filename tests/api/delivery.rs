@@ -3,27 +3,22 @@
 
 use crate::common;
 use crate::common::smtp::{Mode, SmtpSink};
-use crate::common::{PATIENCE, TestApp, spawn_app, spawn_app_with, wait_until};
+use crate::common::{PATIENCE, TestApp, TestDb, spawn_app, spawn_app_with, wait_until};
 use customer_area::config::MailTransport;
+use customer_area::store::sql::{OptionalRow, params};
 use std::num::NonZero;
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    conn
-}
 
 /// `(status, attempts, last_error, message_id)` of the newest outbox row of `kind`.
 fn outbox_row(app: &TestApp, kind: &str) -> Option<(String, i64, Option<String>, String)> {
-    db(app)
+    app.db()
         .query_row(
             "SELECT status, attempts, last_error, message_id FROM outbox WHERE kind = ?1
              ORDER BY id DESC LIMIT 1",
-            [kind],
+            params![kind],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
-        .ok()
+        .optional()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -123,10 +118,10 @@ async fn an_email_older_than_the_limit_is_given_up() {
         outbox_row(&app, "password_reset").is_some_and(|(_, attempts, ..)| attempts >= 1)
     })
     .await;
-    db(&app)
+    app.db()
         .execute(
             "UPDATE outbox SET created_at = created_at - 7200 WHERE kind = 'password_reset'",
-            [],
+            params![],
         )
         .unwrap();
     wait_until(PATIENCE, "the email is marked failed", || {
@@ -203,12 +198,12 @@ async fn emails_due_together_go_out_on_one_smtp_session() {
         PATIENCE,
         "every reset is queued and the server tried",
         || {
-            let conn = db(&app);
-            let (queued, tried): (i64, i64) = conn
+            let (queued, tried): (i64, i64) = app
+                .db()
                 .query_row(
                     "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM outbox
                  WHERE kind = 'password_reset' AND status = 'queued'",
-                    [],
+                    params![],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .unwrap();
@@ -251,38 +246,39 @@ async fn a_server_that_ends_the_session_after_each_email_costs_no_email_a_retry(
         ..
     } = app;
     running.stop().await.unwrap();
-    let attempts = |conn: &rusqlite::Connection| -> Vec<i64> {
-        conn.prepare("SELECT attempts FROM outbox WHERE kind = 'password_reset' ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap()
+    let attempts = |db: &TestDb| -> Vec<i64> {
+        db.query_map(
+            "SELECT attempts FROM outbox WHERE kind = 'password_reset' ORDER BY id",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap()
     };
-    let conn = rusqlite::Connection::open(&config.database.path).unwrap();
-    conn.execute(
-        "UPDATE outbox SET next_attempt_at = 0 WHERE status = 'queued'",
-        [],
-    )
-    .unwrap();
-    let before = attempts(&conn);
+    let stopped = TestDb::of(&config);
+    stopped
+        .execute(
+            "UPDATE outbox SET next_attempt_at = 0 WHERE status = 'queued'",
+            params![],
+        )
+        .unwrap();
+    let before = attempts(&stopped);
     smtp.set_mode(Mode::OnePerSession);
     let app = common::boot(config, dir, smtp).await;
     for email in &customers {
         app.wait_for_email(email, "Reset your").await;
     }
     wait_until(PATIENCE, "every reset is marked sent", || {
-        db(&app)
+        app.db()
             .query_row(
                 "SELECT COUNT(*) FROM outbox WHERE kind = 'password_reset' AND status = 'sent'",
-                [],
-                |r| r.get::<_, i64>(0),
+                params![],
+                |r| r.get::<i64>(0),
             )
             .unwrap()
             == customers.len() as i64
     })
     .await;
-    let after = attempts(&db(&app));
+    let after = attempts(&app.db());
     let expected: Vec<i64> = before.iter().map(|n| n + 1).collect();
     assert_eq!(
         after, expected,

@@ -2,6 +2,7 @@
 
 use crate::common;
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
+use customer_area::store::sql::params;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::num::NonZero;
@@ -225,14 +226,12 @@ async fn an_expired_key_is_refused() {
     let app = spawn_app().await;
     let token = app.active_customer("slow@example.com").await;
     let (identifier, key) = ask_change(&app, &token, "slow2@example.com").await;
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    app.db()
+        .execute(
+            "UPDATE one_time_codes SET expires_at = expires_at - 25 * 3600 WHERE purpose = 'email_change'",
+            params![],
+        )
         .unwrap();
-    conn.execute(
-        "UPDATE one_time_codes SET expires_at = expires_at - 25 * 3600 WHERE purpose = 'email_change'",
-        [],
-    )
-    .unwrap();
     assert_invalid_key(confirm(&app, &identifier, &key).await);
 }
 

@@ -2,9 +2,9 @@
 //! the customer about changes to their account.
 
 use std::num::NonZero;
-use std::time::Duration;
 
 use crate::common::{self, PASSWORD, TestApp, spawn_app_with};
+use customer_area::store::sql::params;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -71,12 +71,6 @@ fn assert_invalid_key(result: (StatusCode, Value)) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"], "invalid_code", "{body}");
     assert!(body["fields"]["key"].is_string(), "{body}");
-}
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn
 }
 
 #[tokio::test]
@@ -177,11 +171,11 @@ async fn undo_fails_once_the_seven_days_are_over() {
     let app = app().await;
     let token = app.active_customer("late@example.com").await;
     let notice = change_email(&app, &token, "late@example.com", "later@example.com").await;
-    db(&app)
+    app.db()
         .execute(
             "UPDATE email_undo_keys SET created_at = created_at - 7 * 86400, \
              expires_at = expires_at - 7 * 86400",
-            [],
+            params![],
         )
         .unwrap();
     assert_invalid_key(undo_with(&app, &notice).await);
@@ -193,16 +187,20 @@ async fn the_undo_link_lives_email_undo_ttl_days() {
     let app = app().await;
     let token = app.active_customer("ttl@example.com").await;
     change_email(&app, &token, "ttl@example.com", "ttl2@example.com").await;
-    let (created, expires): (i64, i64) = db(&app)
+    let (created, expires): (i64, i64) = app
+        .db()
         .query_row(
             "SELECT created_at, expires_at FROM email_undo_keys",
-            [],
+            params![],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap();
     assert_eq!(expires - created, 7 * 86400);
-    let stored: Vec<u8> = db(&app)
-        .query_row("SELECT key_hash FROM email_undo_keys", [], |row| row.get(0))
+    let stored: Vec<u8> = app
+        .db()
+        .query_row("SELECT key_hash FROM email_undo_keys", params![], |row| {
+            row.get(0)
+        })
         .unwrap();
     assert_eq!(stored.len(), 32, "only a SHA-256 digest is stored");
 }
@@ -224,10 +222,13 @@ async fn keys_of_the_wrong_shape_are_refused_without_costing_a_try() {
     ] {
         assert_invalid_key(undo(&app, &identifier, bad).await);
     }
-    let failed: i64 = db(&app)
-        .query_row("SELECT failed_attempts FROM email_undo_keys", [], |r| {
-            r.get(0)
-        })
+    let failed: i64 = app
+        .db()
+        .query_row(
+            "SELECT failed_attempts FROM email_undo_keys",
+            params![],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(failed, 0, "malformed keys never reached the database");
     let (status, body) = undo_with(&app, &notice).await;

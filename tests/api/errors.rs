@@ -2,6 +2,7 @@
 
 use crate::common;
 use crate::common::{PASSWORD, spawn_app, spawn_app_with};
+use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::num::NonZero;
@@ -247,14 +248,12 @@ async fn bearer_tokens_are_required_and_checked() {
 async fn an_expired_token_is_refused() {
     let app = spawn_app().await;
     let token = app.active_customer("expired@example.com").await;
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    app.db()
+        .execute(
+            "UPDATE sessions SET expires_at = ?1",
+            params![customer_area::store::now() - 1],
+        )
         .unwrap();
-    conn.execute(
-        "UPDATE sessions SET expires_at = strftime('%s','now') - 1",
-        [],
-    )
-    .unwrap();
     assert_eq!(app.get_self(&token).await.0, StatusCode::UNAUTHORIZED);
 }
 
@@ -311,14 +310,12 @@ async fn tokens_and_personal_data_are_never_cached() {
 async fn internal_failures_answer_500_without_detail() {
     let app = spawn_app().await;
     app.active_customer("broken@example.com").await;
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    app.db()
+        .execute(
+            "UPDATE customers SET password_hash = 'not a PHC string'",
+            params![],
+        )
         .unwrap();
-    conn.execute(
-        "UPDATE customers SET password_hash = 'not a PHC string'",
-        [],
-    )
-    .unwrap();
     let (status, body) = app.login("broken@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(

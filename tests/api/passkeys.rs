@@ -11,16 +11,12 @@ use serde_json::{Value, json};
 
 use crate::common::passkey::{SHOP_ORIGIN, SoftAuthenticator};
 use crate::common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    conn
-}
+use customer_area::store::sql::params;
 
 fn count(app: &TestApp, sql: &str) -> i64 {
-    db(app).query_row(sql, [], |row| row.get(0)).unwrap()
+    app.db()
+        .query_row(sql, params![], |row| row.get(0))
+        .unwrap()
 }
 
 async fn get(app: &TestApp, path: &str, token: &str) -> Value {
@@ -149,10 +145,10 @@ async fn an_expired_challenge_is_refused() {
 
     let (challenge_id, options) = app.begin_passkey_login().await;
     // Five minutes and a second later.
-    db(&app)
+    app.db()
         .execute(
             "UPDATE passkey_challenges SET expires_at = expires_at - 301",
-            [],
+            params![],
         )
         .unwrap();
     let credential = authenticator.get(&options);
@@ -167,10 +163,10 @@ async fn an_expired_challenge_is_refused() {
             None,
         )
         .await;
-    db(&app)
+    app.db()
         .execute(
             "UPDATE passkey_challenges SET expires_at = expires_at - 301",
-            [],
+            params![],
         )
         .unwrap();
     let credential = authenticator.create(&begun["options"]);

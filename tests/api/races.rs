@@ -6,14 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::{PASSWORD, TestApp, spawn_app_with};
 use customer_area::domain::NewPassword;
+use customer_area::store::sql::params;
 use reqwest::StatusCode;
 use serde_json::json;
-
-fn conn(app: &TestApp) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn
-}
 
 /// Runs `request` while every hashing core is busy, and once it waits for a core (so it has
 /// read the stored hash already), replaces `email`'s password hash and ends its sessions, as a
@@ -61,15 +56,15 @@ where
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let conn = conn(app);
-    conn.execute(
+    let db = app.db();
+    db.execute(
         "UPDATE customers SET password_hash = 'replaced by a reset' WHERE email = ?1",
-        [email],
+        params![email],
     )
     .unwrap();
-    conn.execute(
+    db.execute(
         "DELETE FROM sessions WHERE customer_id = (SELECT id FROM customers WHERE email = ?1)",
-        [email],
+        params![email],
     )
     .unwrap();
     for b in busy {
@@ -129,10 +124,11 @@ async fn a_password_change_checked_before_a_reset_changes_nothing_after_it() {
     })
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let stored: String = conn(&app)
+    let stored: String = app
+        .db()
         .query_row(
             "SELECT password_hash FROM customers WHERE email = 'patched@example.com'",
-            [],
+            params![],
             |r| r.get(0),
         )
         .unwrap();

@@ -2,10 +2,10 @@
 //! changes, and the undo of an email change.
 
 use std::num::NonZero;
-use std::time::Duration;
 
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
 use customer_area::config::Secret;
+use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -63,16 +63,11 @@ async fn kinds(app: &TestApp, token: &str) -> Vec<String> {
         .collect()
 }
 
-/// Opens the app's database file directly (to read what the API must not show, or to age
-/// rows).
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn
-}
-
+/// Reads one number from the app's database directly (what the API must not show).
 fn count(app: &TestApp, sql: &str) -> i64 {
-    db(app).query_row(sql, [], |row| row.get(0)).unwrap()
+    app.db()
+        .query_row(sql, params![], |row| row.get(0))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -221,8 +216,11 @@ async fn last_use_is_recorded_at_most_once_a_minute() {
     }
     assert_eq!(stamp(), opened);
     // Once a minute old, the next request marks it used (after its answer).
-    db(&app)
-        .execute("UPDATE sessions SET last_used_at = last_used_at - 120", [])
+    app.db()
+        .execute(
+            "UPDATE sessions SET last_used_at = last_used_at - 120",
+            params![],
+        )
         .unwrap();
     assert_eq!(app.get_self(&token).await.0, StatusCode::OK);
     eventually(PATIENCE, "the session is marked used", || {
@@ -490,13 +488,18 @@ async fn activity_pages_with_before_and_limit_and_refuses_bad_values_naming_the_
 async fn activity_older_than_the_retention_is_swept_by_housekeeping() {
     let app = spawn_app_with(|c| c.auth.activity_retention_days = NonZero::new(90).unwrap()).await;
     let token = app.active_customer("old@example.com").await;
-    let id: String = db(&app)
-        .query_row("SELECT id FROM customers", [], |row| row.get(0))
+    let id: String = app
+        .db()
+        .query_row("SELECT id FROM customers", params![], |row| row.get(0))
         .unwrap();
-    db(&app)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    app.db()
         .execute(
-            "INSERT INTO activity (customer_id, kind, at) VALUES (?1, 'logout', strftime('%s','now') - 91 * 86400)",
-            [&id],
+            "INSERT INTO activity (customer_id, kind, at) VALUES (?1, 'logout', ?2)",
+            params![id, now - 91 * 86400],
         )
         .unwrap();
     assert_eq!(kinds(&app, &token).await.len(), 3);
@@ -527,17 +530,31 @@ async fn activity_older_than_the_retention_is_swept_by_housekeeping() {
 async fn housekeeping_sweeps_more_expired_sessions_than_one_batch_holds_and_keeps_live_ones() {
     let app = spawn_app().await;
     let token = app.active_customer("many@example.com").await;
-    let id: String = db(&app)
-        .query_row("SELECT id FROM customers", [], |row| row.get(0))
+    let id: String = app
+        .db()
+        .query_row("SELECT id FROM customers", params![], |row| row.get(0))
         .unwrap();
     let expired = 2 * customer_area::flows::SWEEP_BATCH + 500;
-    db(&app)
-        .execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
-             INSERT INTO sessions (token_hash, customer_id, created_at, expires_at, public_id)
-             SELECT randomblob(32), ?1, 0, 1, lower(hex(randomblob(8))) FROM n",
-            rusqlite::params![id, expired as i64],
-        )
+    // Random token hashes and public ids, made here (neither store's SQL has a portable way),
+    // inserted in one transaction.
+    app.db()
+        .with(|db| {
+            db.execute_batch("BEGIN")?;
+            let mut insert = db.prepare_cached(
+                "INSERT INTO sessions (token_hash, customer_id, created_at, expires_at, public_id)
+                 VALUES (?1, ?2, 0, 1, ?3)",
+            )?;
+            for _ in 0..expired {
+                let mut token_hash = [0u8; 32];
+                customer_area::random::random_bytes(&mut token_hash);
+                let mut public = [0u8; 8];
+                customer_area::random::random_bytes(&mut public);
+                let public_id: String = public.iter().map(|b| format!("{b:02x}")).collect();
+                insert.execute(params![token_hash.to_vec(), id, public_id])?;
+            }
+            drop(insert);
+            db.execute_batch("COMMIT")
+        })
         .unwrap();
     // Housekeeping runs at start: a restart on the same database sweeps them, batch by batch.
     let crate::common::TestApp {

@@ -5,6 +5,7 @@
 use crate::common::smtp::Mode;
 use crate::common::{TestApp, spawn_app, spawn_app_with, wait_until};
 use customer_area::config::Secret;
+use customer_area::store::sql::params;
 use std::num::NonZero;
 
 /// Retries after refusals back off: give them longer than the usual patience.
@@ -18,19 +19,13 @@ const CUSTOMERS: [&str; 3] = [
 
 /// `(status, attempts, last_error)` of every password reset email, oldest first.
 fn resets(app: &TestApp) -> Vec<(String, i64, Option<String>)> {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    let mut statement = conn
-        .prepare(
+    app.db()
+        .query_map(
             "SELECT status, attempts, last_error FROM outbox WHERE kind = 'password_reset'
              ORDER BY id",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
-        .unwrap();
-    statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
         .unwrap()
 }
 

@@ -322,8 +322,14 @@ async fn the_csv_export_of_ten_thousand_members_streams_and_defuses_formulas() {
     assert!(rows.iter().any(|r| &r[2] == "'+1 Plus"));
 
     // The admin command prints the same export.
-    let output = Binary::new()
-        .env("CUSTOMER_AREA_DATABASE_PATH", &app.config.database.path)
+    let mut binary = Binary::new().env("CUSTOMER_AREA_DATABASE_PATH", &app.config.database.path);
+    if !app.config.database.url.expose().is_empty() {
+        binary = binary.env(
+            "CUSTOMER_AREA_DATABASE_URL",
+            app.config.database.url.expose(),
+        );
+    }
+    let output = binary
         .env(
             "CUSTOMER_AREA_LINKS_PUBLIC_URL",
             "https://ca.example.com/base",

@@ -208,6 +208,9 @@ async fn rename(app: &TestApp, token: &str, name: &str) -> (StatusCode, Option<S
 
 #[tokio::test]
 async fn a_full_disk_answers_writes_503_keeps_reads_and_recovers_once_space_returns() {
+    crate::sqlite_only!(
+        "a full tmpfs under the SQLite file; PostgreSQL's full disk is acknowledged.rs's disk_full trigger"
+    );
     let Some(disk) = Tmpfs::mount("4m") else {
         return;
     };
@@ -239,7 +242,10 @@ async fn a_full_disk_answers_writes_503_keeps_reads_and_recovers_once_space_retu
     std::fs::remove_file(filler).unwrap();
     let (status, _, body) = health(&app).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"status": "ok", "database": "ok"}));
+    assert_eq!(
+        body,
+        json!({"status": "ok", "database": "ok", "store": "sqlite"})
+    );
     let (status, _, body) = rename(&app, &token, "Stored At Last").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(app.get_self(&token).await.1["name"], "Stored At Last");
@@ -247,6 +253,7 @@ async fn a_full_disk_answers_writes_503_keeps_reads_and_recovers_once_space_retu
 
 #[tokio::test]
 async fn a_queued_email_waits_out_a_full_disk_and_goes_out_once_space_returns() {
+    crate::sqlite_only!("a full tmpfs under the SQLite file");
     let Some(disk) = Tmpfs::mount("4m") else {
         return;
     };
@@ -273,6 +280,7 @@ async fn a_queued_email_waits_out_a_full_disk_and_goes_out_once_space_returns() 
 
 #[tokio::test]
 async fn a_request_acknowledged_as_the_disk_fills_is_resolved_once_space_returns() {
+    crate::sqlite_only!("a tmpfs filled to within the SQLite journal's page");
     let Some(disk) = Tmpfs::mount("4m") else {
         return;
     };
@@ -306,6 +314,7 @@ async fn a_request_acknowledged_as_the_disk_fills_is_resolved_once_space_returns
 
 #[tokio::test]
 async fn a_file_system_that_turns_read_only_under_the_server_answers_writes_503_and_keeps_reads() {
+    crate::sqlite_only!("an ext4 under the SQLite file turning read-only");
     let Some(disk) = Ext4::mount() else {
         return;
     };
@@ -342,7 +351,8 @@ async fn reads_go_on_and_health_says(app: &TestApp, token: &str, condition: &str
     body
 }
 
-/// How many password-reset and sign-up requests wait in the journal.
+/// How many password-reset and sign-up requests wait in the journal: read from the SQLite
+/// file opened read-only, which asks nothing of the full disk.
 fn journaled(app: &TestApp) -> i64 {
     let conn = rusqlite::Connection::open_with_flags(
         &app.config.database.path,
@@ -391,6 +401,7 @@ fn reason(stderr: &str, database: &Path) -> String {
 
 #[tokio::test]
 async fn serve_refuses_a_database_on_a_read_only_file_system_and_says_why() {
+    crate::sqlite_only!("a SQLite file on a read-only tmpfs");
     let Some(disk) = Tmpfs::mount("4m") else {
         return;
     };
@@ -413,6 +424,7 @@ async fn serve_refuses_a_database_on_a_read_only_file_system_and_says_why() {
 
 #[tokio::test]
 async fn serve_refuses_a_database_on_a_full_disk_and_says_why() {
+    crate::sqlite_only!("a SQLite file on a full tmpfs");
     let Some(disk) = Tmpfs::mount("4m") else {
         return;
     };

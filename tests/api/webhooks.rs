@@ -6,8 +6,9 @@ use std::num::NonZero;
 
 use crate::common::binary::Binary;
 use crate::common::receiver::{Receiver, new_secret};
-use crate::common::{PATIENCE, TestApp, eventually, spawn_app_with, wait_until};
+use crate::common::{PATIENCE, TestApp, TestDb, eventually, spawn_app_with, wait_until};
 use customer_area::config::{Config, Secret, Webhook};
+use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -290,23 +291,42 @@ async fn an_endpoint_gets_only_the_events_it_asked_for() {
     assert_eq!(all.len(), 1, "only the wanted event is queued");
 }
 
-/// The config file of a binary test: its own database, events to `receiver`.
+/// The config file of a binary test: its own database (a fresh PostgreSQL one when the suite
+/// runs on PostgreSQL), events to `receiver`.
 fn config_file(dir: &std::path::Path, receiver: &Receiver, secret: &str) -> std::path::PathBuf {
+    config_file_and_db(dir, receiver, secret).0
+}
+
+/// [`config_file`], and the database it names.
+fn config_file_and_db(
+    dir: &std::path::Path,
+    receiver: &Receiver,
+    secret: &str,
+) -> (std::path::PathBuf, TestDb) {
     let path = dir.join("customer-area.toml");
+    let url = crate::common::postgres_server()
+        .map(|server| crate::common::fresh_postgres_database(&server))
+        .unwrap_or_default();
+    let db = if url.is_empty() {
+        TestDb::Sqlite(dir.join("db.sqlite"))
+    } else {
+        TestDb::Postgres(url.clone())
+    };
     std::fs::write(
         &path,
         format!(
-            "[database]\npath = \"{db}\"\n[mail]\ndir = \"{outbox}\"\n[auth]\npbkdf2_iterations = 1000\n\
+            "[database]\npath = \"{db}\"\nurl = \"{database_url}\"\n[mail]\ndir = \"{outbox}\"\n[auth]\npbkdf2_iterations = 1000\n\
              [admin]\napi_token = \"{TOKEN}\"\n\
              [webhook_delivery]\nretry_first_seconds = 1\nretry_max_seconds = 1\n\
              [[webhooks]]\nurl = \"{url}\"\nsecret = \"{secret}\"\n",
             db = dir.join("db.sqlite").display(),
+            database_url = url,
             outbox = dir.join("outbox").display(),
             url = receiver.url(),
         ),
     )
     .unwrap();
-    path
+    (path, db)
 }
 
 #[tokio::test]
@@ -314,7 +334,7 @@ async fn a_server_killed_between_commit_and_delivery_loses_no_event() {
     let receiver = Receiver::start().await;
     receiver.set_down(true);
     let dir = tempfile::tempdir().unwrap();
-    let config = config_file(dir.path(), &receiver, &receiver.secret);
+    let (config, db) = config_file_and_db(dir.path(), &receiver, &receiver.secret);
     let mut serving = Binary::new().config(&config).quiet().serve();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{}", serving.port);
@@ -332,6 +352,13 @@ async fn a_server_killed_between_commit_and_delivery_loses_no_event() {
     serving.child.kill().unwrap();
     serving.child.wait().unwrap();
     assert!(receiver.delivered().is_empty());
+    // On PostgreSQL the killed server still holds the endpoint's lease, which the next server
+    // may take only once it has run out (a minute): age it, as time would.
+    db.execute(
+        "UPDATE leases SET until_ms = 0 WHERE name LIKE 'webhook:%'",
+        params![],
+    )
+    .unwrap();
 
     receiver.set_down(false);
     let mut restarted = Binary::new().config(&config).quiet().serve();

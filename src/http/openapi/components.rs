@@ -220,15 +220,23 @@ fn schemas() -> Value {
         ),
         "EmailChangeUndo": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
         "AdminDeleted": closed(&[("result", one_of(&["deleted"])), ("id", customer_id())], &["result", "id"]),
-        "Health": closed(&[("status", one_of(&["ok"])), ("database", one_of(&["ok"]))], &["status", "database"]),
+        "Health": closed(
+            &[
+                ("status", one_of(&["ok"])),
+                ("database", one_of(&["ok"])),
+                ("store", described(one_of(&["sqlite", "postgres"]), "The database this instance runs on.")),
+            ],
+            &["status", "database", "store"],
+        ),
         "HealthProblem": closed(
             &[
                 ("status", described(one_of(&["degraded", "down"]), "`degraded`: reads go on, writes answer 503 `unavailable`; `down`: the database does not answer.")),
                 ("database", described(one_of(&["full", "read_only", "permission_denied", "unreachable"]), "`full`: no space left on its disk; `read_only`: its file system is read-only; `permission_denied`: this user may not write the file or its directory; `unreachable`: it does not answer.")),
+                ("store", described(one_of(&["sqlite", "postgres"]), "The database this instance runs on.")),
                 ("error", one_of(&["unavailable"])),
                 ("message", text()),
             ],
-            &["status", "database", "error", "message"],
+            &["status", "database", "store", "error", "message"],
         ),
     })
 }

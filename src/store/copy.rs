@@ -1,0 +1,192 @@
+//! Moving a SQLite customer area to PostgreSQL: every row of every table, copied from one
+//! snapshot of the SQLite database into an empty PostgreSQL database in one transaction, and
+//! the row counts of both compared before it commits. Passwords (their PBKDF2 hashes),
+//! sessions, codes, queued emails and webhook events, the consent ledger and the server's
+//! keys all travel, so customers stay signed in and every link already mailed still works.
+
+use std::path::Path;
+
+use super::sql::{Db, Dialect, Param, Value, params};
+use super::{StoreError, StoreResult, backup, migrations};
+
+/// The tables copied, parents before the tables whose rows point at them. `customer_search`
+/// stays behind: it is SQLite's own index, which PostgreSQL keeps in the customers' table.
+/// `schema_migrations` is the target's own.
+pub const TABLES: &[&str] = &[
+    "customer_ids",
+    "customers",
+    "sessions",
+    "one_time_codes",
+    "outbox",
+    "subscription_lists",
+    "subscriptions",
+    "consent_records",
+    "email_requests",
+    "email_allowance",
+    "activity",
+    "email_undo_keys",
+    "webhook_outbox",
+    "server_keys",
+    "passkey_users",
+    "passkeys",
+    "passkey_challenges",
+    "leases",
+];
+
+/// Rows written per `INSERT` (a few thousand parameters, well under PostgreSQL's limit).
+const ROWS_PER_INSERT: usize = 200;
+
+/// How many rows one table had in the snapshot and has in the target after the copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Copied {
+    pub table: &'static str,
+    pub rows: i64,
+}
+
+/// Copies the SQLite database at `source` (running or stopped: a snapshot is taken with the
+/// backup API into `scratch`, then migrated to this program's schema) into the database
+/// `target`, which must be PostgreSQL, migrated and empty. Answers each table's row count,
+/// checked equal on both sides before the copy commits.
+pub fn sqlite_to_postgres(source: &Path, scratch: &Path, target: &Db) -> StoreResult<Vec<Copied>> {
+    if target.dialect() != Dialect::Postgres {
+        return Err(StoreError::CopyRefused(
+            "the copy's target must be a PostgreSQL database".into(),
+        ));
+    }
+    backup::to_file(source, scratch)?;
+    let snapshot = rusqlite::Connection::open(scratch)?;
+    let from = Db::sqlite(&snapshot);
+    migrations::apply(&from)?;
+    migrations::apply(target)?;
+    super::write_tx(target, |to| {
+        for table in TABLES {
+            let rows: i64 =
+                to.query_row(&format!("SELECT COUNT(*) FROM {table}"), params![], |r| {
+                    r.get(0)
+                })?;
+            if rows > 0 {
+                return Err(StoreError::CopyRefused(format!(
+                    "the target database is not empty: its table {table} holds {rows} rows; \
+                     copy into a new, empty database"
+                )));
+            }
+        }
+        let mut copied = Vec::new();
+        for table in TABLES {
+            let columns = shared_columns(&from, to, table)?;
+            copy_table(&from, to, table, &columns)?;
+            restart_identity(to, table)?;
+            let count = |db: &Db| -> StoreResult<i64> {
+                db.query_row(&format!("SELECT COUNT(*) FROM {table}"), params![], |r| {
+                    r.get(0)
+                })
+            };
+            let (had, has) = (count(&from)?, count(to)?);
+            if had != has {
+                return Err(StoreError::Inconsistent(format!(
+                    "{table}: {had} rows in the SQLite database, {has} copied; nothing was kept"
+                )));
+            }
+            copied.push(Copied { table, rows: has });
+        }
+        Ok(copied)
+    })
+}
+
+/// The columns of `table` on both sides (the target's generated `rowid` columns are left to
+/// it), in the source's order.
+fn shared_columns(from: &Db, to: &Db, table: &str) -> StoreResult<Vec<String>> {
+    let source: Vec<String> = from
+        .prepare_cached(&format!("SELECT name FROM pragma_table_info('{table}')"))?
+        .query_map(params![], |r| r.get(0))?
+        .collect::<StoreResult<_>>()?;
+    let target: Vec<String> = to
+        .prepare_cached(
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = ?1",
+        )?
+        .query_map(params![table], |r| r.get(0))?
+        .collect::<StoreResult<_>>()?;
+    Ok(source
+        .into_iter()
+        .filter(|c| target.contains(c) && c != "rowid")
+        .collect())
+}
+
+fn copy_table(from: &Db, to: &Db, table: &str, columns: &[String]) -> StoreResult<()> {
+    let list = columns.join(", ");
+    // SQLite's search index row means nothing to PostgreSQL.
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| match (table, c.as_str()) {
+            ("customers", "search_row") => "NULL".to_owned(),
+            _ => c.clone(),
+        })
+        .collect();
+    let mut statement =
+        from.prepare_cached(&format!("SELECT {} FROM {table}", select.join(", ")))?;
+    let width = columns.len();
+    let rows = statement.query_map(params![], |row| {
+        (0..width)
+            .map(|i| row.get::<Value<'static>>(i))
+            .collect::<StoreResult<Vec<_>>>()
+    })?;
+    let mut batch: Vec<Value<'static>> = Vec::with_capacity(width * ROWS_PER_INSERT);
+    for row in rows {
+        batch.extend(row?);
+        if batch.len() == width * ROWS_PER_INSERT {
+            insert(to, table, &list, width, &batch)?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        insert(to, table, &list, width, &batch)?;
+    }
+    Ok(())
+}
+
+fn insert(
+    to: &Db,
+    table: &str,
+    list: &str,
+    width: usize,
+    values: &[Value<'static>],
+) -> StoreResult<()> {
+    let rows = values.len() / width;
+    let mut sql = format!("INSERT INTO {table} ({list}) VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("?{}", r * width + c + 1));
+        }
+        sql.push(')');
+    }
+    let params: Vec<&dyn Param> = values.iter().map(|v| v as &dyn Param).collect();
+    to.execute(&sql, &params)?;
+    Ok(())
+}
+
+/// Moves the sequences of the table's identity columns past the ids copied, so that the next
+/// row PostgreSQL numbers does not collide with one of them.
+fn restart_identity(to: &Db, table: &str) -> StoreResult<()> {
+    let identities: Vec<String> = to
+        .prepare_cached(
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = ?1 AND is_identity = 'YES'",
+        )?
+        .query_map(params![table], |r| r.get(0))?
+        .collect::<StoreResult<_>>()?;
+    for column in identities {
+        to.execute_batch(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', '{column}'),
+                           COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+        ))?;
+    }
+    Ok(())
+}
