@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZero;
-use std::time::Duration;
 
 use crate::common::binary::Binary;
 use crate::common::passkey::{SHOP_ORIGIN, SoftAuthenticator};
-use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app_with};
+use crate::common::{PASSWORD, PATIENCE, TestApp, TestDb, eventually, spawn_app_with};
 use customer_area::config::Secret;
+use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -31,26 +31,19 @@ const SECTIONS: &[(&str, &str)] = &[
     ("passkey_challenges", "passkey_challenges"),
 ];
 
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn
-}
-
 /// Every table that holds rows of one customer: those with a `customer_id` column, and
-/// `customers` itself.
-fn customer_tables(conn: &rusqlite::Connection) -> Vec<String> {
-    let mut statement = conn
-        .prepare(
-            "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND p.name = 'customer_id' ORDER BY m.name",
-        )
-        .unwrap();
-    let mut tables: Vec<String> = statement
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+/// `customers` itself. Each store lists its tables' columns its own way.
+fn customer_tables(db: &TestDb) -> Vec<String> {
+    let sql = if db.is_postgres() {
+        "SELECT CAST(table_name AS TEXT) FROM information_schema.columns
+         WHERE table_schema = current_schema() AND column_name = 'customer_id'
+         ORDER BY table_name"
+    } else {
+        "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p
+         WHERE m.type = 'table' AND p.name = 'customer_id' ORDER BY m.name"
+    };
+    let mut tables: Vec<String> = db.query_map(sql, params![], |row| row.get(0)).unwrap();
+    assert!(!tables.is_empty(), "the store lists its tables");
     tables.push("customers".into());
     tables
 }
@@ -146,10 +139,11 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
     .await;
     // Both failed logins are recorded (after their answers) before the export is read.
     eventually(PATIENCE, "the failed logins are recorded", || {
-        let n: i64 = db(&app)
+        let n: i64 = app
+            .db()
             .query_row(
                 "SELECT count(*) FROM activity WHERE kind = 'login_failed'",
-                [],
+                params![],
                 |r| r.get(0),
             )
             .unwrap();
@@ -165,7 +159,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
     );
     assert_eq!(headers["cache-control"], "no-store");
 
-    let conn = db(&app);
+    let conn = app.db();
     let sections: BTreeMap<&str, &str> = SECTIONS.iter().copied().collect();
     for table in customer_tables(&conn) {
         let path = sections.get(table.as_str()).unwrap_or_else(|| {
@@ -179,7 +173,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
         let rows: i64 = conn
             .query_row(
                 &format!("SELECT count(*) FROM {table} WHERE {column} = ?1"),
-                [&id],
+                params![id],
                 |r| r.get(0),
             )
             .unwrap();
@@ -191,11 +185,13 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
 
     // The values, not only the counts.
     let stored: BTreeSet<(String, String)> = conn
-        .prepare("SELECT public_id, coalesce(user_agent, '') FROM sessions WHERE customer_id = ?1")
+        .query_map(
+            "SELECT public_id, coalesce(user_agent, '') FROM sessions WHERE customer_id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap()
-        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+        .into_iter()
         .collect();
     let exported: BTreeSet<(String, String)> = data["sessions"]
         .as_array()
@@ -210,12 +206,12 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
         .collect();
     assert_eq!(exported, stored);
     let stored: Vec<i64> = conn
-        .prepare("SELECT id FROM activity WHERE customer_id = ?1 ORDER BY id DESC")
-        .unwrap()
-        .query_map([&id], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+        .query_map(
+            "SELECT id FROM activity WHERE customer_id = ?1 ORDER BY id DESC",
+            params![id],
+            |r| r.get(0),
+        )
+        .unwrap();
     let exported: Vec<i64> = data["activity"]
         .as_array()
         .unwrap()
@@ -234,7 +230,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
     let stored: i64 = conn
         .query_row(
             "SELECT count(*) FROM outbox WHERE recipient IN (?1, ?2, ?3)",
-            addresses,
+            params![addresses[0], addresses[1], addresses[2]],
             |r| r.get(0),
         )
         .unwrap();
@@ -272,7 +268,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
     let hash: String = conn
         .query_row(
             "SELECT password_hash FROM customers WHERE id = ?1",
-            [&id],
+            params![id],
             |r| r.get(0),
         )
         .unwrap();
@@ -290,8 +286,9 @@ async fn the_retailer_exports_the_same_json_from_the_command_line() {
     std::fs::write(
         &config,
         format!(
-            "[database]\npath = {:?}\n\n[mail]\ndir = {:?}\n\n[auth]\npbkdf2_iterations = 1000\n",
+            "[database]\npath = {:?}\nurl = {:?}\n\n[mail]\ndir = {:?}\n\n[auth]\npbkdf2_iterations = 1000\n",
             app.config.database.path,
+            app.config.database.url.expose(),
             app.dir.path().join("cli-mail")
         ),
     )

@@ -7,11 +7,21 @@ use std::collections::BTreeMap;
 use customer_area::config::Secret;
 use customer_area::mail::{Kind, Vars};
 use customer_area::store::outbox;
+use customer_area::store::sql::params;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::binary::Binary;
 use crate::common::{Email, PATIENCE, TestApp, eventually, spawn_app_with};
+
+/// The `[database]` section of a config written from scratch: `area.db` in the working
+/// directory, or a fresh PostgreSQL database when the suite runs on PostgreSQL.
+fn database_section() -> String {
+    let url = crate::common::postgres_server()
+        .map(|server| crate::common::fresh_postgres_database(&server))
+        .unwrap_or_default();
+    format!("[database]\npath = \"area.db\"\nurl = {url:?}\n")
+}
 
 const TOKEN: &str = "admin-token-for-tests-0123456789";
 const ACTIVATE: &str = "https://shop.example.com/activate";
@@ -75,8 +85,7 @@ async fn admin_call(
 async fn every_kind_in_every_language_arrives_over_smtp_in_its_language() {
     let app = admin_app(|_| {}).await;
     let services = &app.running.services;
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(PATIENCE).unwrap();
+    let mut emails = Vec::new();
     let mut expected = Vec::new();
     for language in ["en", "de", "fr"] {
         let subjects = built_in_subjects(language);
@@ -91,10 +100,18 @@ async fn every_kind_in_every_language_arrives_over_smtp_in_its_language() {
                 link: Some(link.clone()),
             };
             let email = services.mailer().compose(kind, Some(&tag), &to, &vars);
-            outbox::enqueue(&customer_area::store::sql::Db::sqlite(&conn), &email).unwrap();
+            emails.push(email);
             expected.push((to, language, subjects[kind.name()].clone(), link, kind));
         }
     }
+    app.db()
+        .with(|db| {
+            for email in &emails {
+                outbox::enqueue(db, email)?;
+            }
+            Ok(())
+        })
+        .unwrap();
     services.mailer().wake_worker();
     let subjects_differ = built_in_subjects("en") != built_in_subjects("de")
         && built_in_subjects("de") != built_in_subjects("fr");
@@ -137,11 +154,11 @@ async fn a_browser_preferring_swiss_french_signs_up_in_french() {
     assert!(mail.text.starts_with("Bonjour Amélie,"), "{}", mail.text);
     mail.link(ACTIVATE);
     // The customer keeps the language: later emails are French too.
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    let stored: String = conn
+    let stored: String = app
+        .db()
         .query_row(
             "SELECT language FROM customers WHERE email = 'amelie@example.com'",
-            [],
+            params![],
             |row| row.get(0),
         )
         .unwrap();
@@ -324,8 +341,8 @@ async fn a_bad_override_stops_serve_naming_the_file() {
     std::fs::write(
         dir.path().join("test.toml"),
         format!(
-            "[server]\nbind = \"127.0.0.1:0\"\n\n[database]\npath = \"area.db\"\n\n\
-             [mail]\ndir = \"mail\"\ntemplates_dir = {:?}\n",
+            "[server]\nbind = \"127.0.0.1:0\"\n\n{}\n[mail]\ndir = \"mail\"\ntemplates_dir = {:?}\n",
+            database_section(),
             templates.display().to_string()
         ),
     )
@@ -387,7 +404,10 @@ async fn the_cli_and_the_import_set_the_language() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("test.toml"),
-        "[database]\npath = \"area.db\"\n\n[mail]\ndir = \"mail\"\n\n[auth]\npbkdf2_iterations = 1000\n",
+        format!(
+            "{}\n[mail]\ndir = \"mail\"\n\n[auth]\npbkdf2_iterations = 1000\n",
+            database_section()
+        ),
     )
     .unwrap();
     let run = |args: &[&str]| {

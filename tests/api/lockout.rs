@@ -3,9 +3,9 @@
 //! emailed once.
 
 use std::num::NonZero;
-use std::time::Duration;
 
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app_with};
+use customer_area::store::sql::params;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -18,20 +18,15 @@ fn permissive(c: &mut customer_area::config::Config) {
     c.limits.login_per_ip_per_minute = NonZero::new(100_000).unwrap();
 }
 
-/// The account's stored count of failed logins and whether it is locked, read from the file.
+/// The account's stored count of failed logins and whether it is locked, read from the store.
 fn lock_state(app: &TestApp, email: &str) -> (i64, bool) {
-    let conn = rusqlite::Connection::open_with_flags(
-        &app.config.database.path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.query_row(
-        "SELECT failed_logins, locked_at IS NOT NULL FROM customers WHERE email = ?1",
-        [email],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
-    .unwrap()
+    app.db()
+        .query_row(
+            "SELECT failed_logins, locked_at IS NOT NULL FROM customers WHERE email = ?1",
+            params![email],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap()
 }
 
 /// Waits until the failures counted after the answers reach `count`.

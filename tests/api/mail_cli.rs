@@ -6,14 +6,16 @@ use crate::common;
 use crate::common::binary::Binary;
 use crate::common::smtp::{Mode, SmtpSink};
 use crate::common::{PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
+use customer_area::store::sql::params;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// A config file for the binary: this database, plain SMTP to the sink on `port`.
-fn write_config(dir: &Path, database: &Path, port: u16) -> PathBuf {
+/// A config file for the binary: this database (the SQLite file `database`, or the PostgreSQL
+/// database `url` when not empty), plain SMTP to the sink on `port`.
+fn write_config(dir: &Path, database: &Path, url: &str, port: u16) -> PathBuf {
     let path = dir.join("cli.toml");
     let text = format!(
-        "[database]\npath = {database:?}\n\n[auth]\npbkdf2_iterations = 1000\n\n\
+        "[database]\npath = {database:?}\nurl = {url:?}\n\n[auth]\npbkdf2_iterations = 1000\n\n\
          [mail]\ntransport = \"smtp\"\nfrom = \"Test Shop <shop@shop.example.com>\"\n\
          shop_name = \"Test Shop\"\n\n\
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n",
@@ -43,7 +45,8 @@ async fn run(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Strin
 async fn mail_test_sends_one_email_and_prints_the_servers_answer() {
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpSink::start().await;
-    let config = write_config(dir.path(), &dir.path().join("db.sqlite"), smtp.port());
+    // `mail test` opens no database.
+    let config = write_config(dir.path(), &dir.path().join("db.sqlite"), "", smtp.port());
     let (ok, stdout, stderr) =
         run(&config, &["mail", "test", "--to", "Ops@Example.com"], &[]).await;
     assert!(ok, "{stdout}{stderr}");
@@ -60,7 +63,8 @@ async fn mail_test_sends_one_email_and_prints_the_servers_answer() {
 async fn mail_test_logs_in_with_the_password_from_the_environment_and_never_prints_it() {
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpSink::start().await;
-    let config = write_config(dir.path(), &dir.path().join("db.sqlite"), smtp.port());
+    // `mail test` opens no database.
+    let config = write_config(dir.path(), &dir.path().join("db.sqlite"), "", smtp.port());
     let env = [
         ("CUSTOMER_AREA_MAIL_SMTP_USERNAME", "mailer"),
         ("CUSTOMER_AREA_MAIL_SMTP_PASSWORD", "s3cret-pw"),
@@ -80,7 +84,8 @@ async fn mail_test_reports_a_refusal_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpSink::start().await;
     smtp.set_mode(Mode::Refuse);
-    let config = write_config(dir.path(), &dir.path().join("db.sqlite"), smtp.port());
+    // `mail test` opens no database.
+    let config = write_config(dir.path(), &dir.path().join("db.sqlite"), "", smtp.port());
     let (ok, _, stderr) = run(&config, &["mail", "test", "--to", "ops@example.com"], &[]).await;
     assert!(!ok);
     assert!(stderr.contains("550"), "{stderr}");
@@ -102,7 +107,12 @@ async fn outbox_list_shows_a_failed_email_and_retry_sends_it() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let config = write_config(app.dir.path(), &app.config.database.path, app.smtp.port());
+    let config = write_config(
+        app.dir.path(),
+        &app.config.database.path,
+        app.config.database.url.expose(),
+        app.smtp.port(),
+    );
 
     let failed = wait_for_failed(&app, &config, "account_exists").await;
     assert_eq!(failed["recipient"], "cli@example.com");
@@ -137,12 +147,19 @@ async fn a_failed_reset_email_keeps_no_code_and_retry_says_why_it_cannot_resend_
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let config = write_config(app.dir.path(), &app.config.database.path, app.smtp.port());
+    let config = write_config(
+        app.dir.path(),
+        &app.config.database.path,
+        app.config.database.url.expose(),
+        app.smtp.port(),
+    );
     let failed = wait_for_failed(&app, &config, "password_reset").await;
     let id = failed["id"].as_i64().unwrap();
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    let raw: Option<Vec<u8>> = conn
-        .query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+    let raw: Option<Vec<u8>> = app
+        .db()
+        .query_row("SELECT raw FROM outbox WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(raw, None, "the reset link is not kept in a failed email");
 

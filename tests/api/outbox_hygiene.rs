@@ -2,6 +2,7 @@
 
 use crate::common::smtp::Mode;
 use crate::common::{PATIENCE, spawn_app, wait_until};
+use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -17,21 +18,15 @@ async fn deleting_an_account_drops_its_queued_emails_but_the_receipt() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
+    let db = app.db();
     let queued_kinds = || -> Vec<String> {
-        let mut statement = conn
-            .prepare(
-                "SELECT kind FROM outbox WHERE recipient = 'leaving@example.com'
-                 AND status = 'queued' ORDER BY id",
-            )
-            .unwrap();
-        statement
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        db.query_map(
+            "SELECT kind FROM outbox WHERE recipient = 'leaving@example.com'
+             AND status = 'queued' ORDER BY id",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap()
     };
     wait_until(PATIENCE, "the reset email is queued", || {
         queued_kinds().contains(&"password_reset".to_owned())

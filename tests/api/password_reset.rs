@@ -2,6 +2,7 @@
 
 use crate::common;
 use crate::common::{PASSWORD, PATIENCE, TestApp, eventually, spawn_app, spawn_app_with};
+use customer_area::store::sql::params;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -340,13 +341,11 @@ async fn an_expired_code_is_refused() {
         common::spawn_app_with(|c| c.auth.reset_code_ttl_minutes = NonZero::new(1).unwrap()).await;
     app.active_customer("late@example.com").await;
     let code = reset_code(&app, "late@example.com").await;
-    let conn = rusqlite::Connection::open(&app.config.database.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    app.db()
+        .execute(
+            "UPDATE one_time_codes SET expires_at = expires_at - 120 WHERE purpose = 'password_reset'",
+            params![],
+        )
         .unwrap();
-    conn.execute(
-        "UPDATE one_time_codes SET expires_at = expires_at - 120 WHERE purpose = 'password_reset'",
-        [],
-    )
-    .unwrap();
     assert_invalid_code(do_reset(&app, "late@example.com", &code).await);
 }
