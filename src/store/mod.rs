@@ -315,20 +315,8 @@ impl Store {
                 cause,
             })?;
         let name = manager.describe();
-        let failed = |cause: String| StoreError::Open {
-            path: name.clone().into(),
-            cause,
-        };
-        // As for SQLite: a database that cannot be reached fails here, once, by name.
-        r2d2::ManageConnection::connect(&manager).map_err(|e| failed(e.to_string()))?;
-        let pool = Pool::builder()
-            .max_size(settings.pool_size.get())
-            .min_idle(Some(1))
-            // A broken connection is noticed when it comes back ([`pg::Manager::has_broken`]).
-            .test_on_check_out(false)
-            .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
-            .build(manager)
-            .map_err(|e| failed(e.to_string()))?;
+        // A broken connection is noticed when it comes back ([`pg::Manager::has_broken`]).
+        let pool = pool(manager, settings, Path::new(&name))?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let writers = 2;
         let readers = (settings.pool_size.get() as usize)
@@ -383,24 +371,9 @@ impl Store {
             conn.set_prepared_statement_cache_capacity(64);
             Ok(())
         });
-        // One connection first, by hand: a database this user may not open or set up fails
-        // here at once, where the pool would retry it until its timeout, logging every try.
-        r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Open {
-            path: path.to_owned(),
-            cause: e.to_string(),
-        })?;
-        let pool = Pool::builder()
-            .max_size(settings.pool_size.get())
-            .min_idle(Some(1))
-            // A connection to a local file does not go stale, and the check (a `SELECT 1` on
-            // every checkout) showed in the profile of GET /customers/self (docs/performance.md).
-            .test_on_check_out(false)
-            .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
-            .build(manager)
-            .map_err(|e| StoreError::Open {
-                path: path.to_owned(),
-                cause: e.to_string(),
-            })?;
+        // A connection to a local file does not go stale, and the check (a `SELECT 1` on every
+        // checkout) showed in the profile of GET /customers/self (docs/performance.md).
+        let pool = pool(manager, settings, path)?;
         let lane = |name, threads| {
             Lane::start(name, threads, MAX_WAITING)
                 .map_err(|source| StoreError::Threads { name, source })
@@ -550,6 +523,28 @@ impl Store {
         };
         (state.connections - state.idle_connections, max)
     }
+}
+
+/// A pool of `manager`'s connections, after one made by hand: a database this user may not
+/// open or reach fails here at once, by `name`, where the pool would retry it until its
+/// timeout, logging every try. Connections are not checked on checkout.
+fn pool<M: r2d2::ManageConnection>(
+    manager: M,
+    settings: &config::Database,
+    name: &Path,
+) -> StoreResult<Pool<M>> {
+    let failed = |cause: String| StoreError::Open {
+        path: name.to_owned(),
+        cause,
+    };
+    manager.connect().map_err(|e| failed(e.to_string()))?;
+    Pool::builder()
+        .max_size(settings.pool_size.get())
+        .min_idle(Some(1))
+        .test_on_check_out(false)
+        .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
+        .build(manager)
+        .map_err(|e| failed(e.to_string()))
 }
 
 /// Reads or writes queued beyond this answer busy at once.
