@@ -537,7 +537,16 @@ fn pool<M: r2d2::ManageConnection>(
         path: name.to_owned(),
         cause,
     };
-    manager.connect().map_err(|e| failed(e.to_string()))?;
+    // With its causes: PostgreSQL's "error performing TLS handshake" says why only in them.
+    manager.connect().map_err(|e| {
+        let mut cause = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(inner) = source {
+            cause = format!("{cause}: {inner}");
+            source = inner.source();
+        }
+        failed(cause)
+    })?;
     Pool::builder()
         .max_size(settings.pool_size.get())
         .min_idle(Some(1))

@@ -71,13 +71,26 @@ pub fn release_leases(conn: &Db) -> StoreResult<usize> {
 /// Leases up to `limit` due emails for `lease_seconds`.
 pub fn lease_due(conn: &Db, limit: u32, lease_seconds: i64) -> StoreResult<Vec<Leased>> {
     let now = now();
-    let mut statement = conn.prepare_cached(
-        "UPDATE outbox SET locked_until = ?1 + ?2
-         WHERE id IN (SELECT id FROM outbox
-                      WHERE status = 'queued' AND next_attempt_at <= ?1 AND locked_until <= ?1
-                      ORDER BY id LIMIT ?3)
-         RETURNING id, recipient, message_id, raw, attempts, created_at",
-    )?;
+    // On PostgreSQL the rows are also locked as they are picked, skipping any another
+    // transaction holds: today every write transaction takes the one write lock first (so no
+    // two leases ever overlap), and this keeps two leasing workers apart without it.
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => {
+            "UPDATE outbox SET locked_until = ?1 + ?2
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE status = 'queued' AND next_attempt_at <= ?1 AND locked_until <= ?1
+                          ORDER BY id LIMIT ?3)
+             RETURNING id, recipient, message_id, raw, attempts, created_at"
+        }
+        Dialect::Postgres => {
+            "UPDATE outbox SET locked_until = ?1 + ?2
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE status = 'queued' AND next_attempt_at <= ?1 AND locked_until <= ?1
+                          ORDER BY id LIMIT ?3 FOR UPDATE SKIP LOCKED)
+             RETURNING id, recipient, message_id, raw, attempts, created_at"
+        }
+    };
+    let mut statement = conn.prepare_cached(sql)?;
     let rows = statement.query_map(params![now, lease_seconds, limit], |row| {
         Ok(Leased {
             id: row.get(0)?,

@@ -42,6 +42,7 @@ mod exhaustion;
 mod export;
 mod fuzz;
 mod hostile;
+mod instances;
 mod journey;
 mod journeys;
 mod languages;

@@ -93,6 +93,26 @@ macro_rules! sqlite_only {
     };
 }
 
+/// The PostgreSQL server for a test that needs one whatever the suite runs on (several
+/// instances on one database, a copy from SQLite): [`postgres_server`], or `None` after a loud
+/// `SKIPPED` banner. `.ci/run` runs the suite a second time on PostgreSQL, where these run.
+pub fn postgres_or_skip() -> Option<String> {
+    let server = postgres_server();
+    if server.is_none() {
+        use std::io::Write;
+        // Straight to stderr: the test harness would hide eprintln! of a passing test.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n=================== SKIPPED: PostgreSQL test ===================\n\
+             {} needs PostgreSQL and checked nothing: CUSTOMER_AREA_TEST_POSTGRES is not set.\n\
+             Run the PostgreSQL suite: url=$(.ci/postgres) && CUSTOMER_AREA_TEST_POSTGRES=$url cargo test --test api\n\
+             ================================================================\n",
+            std::thread::current().name().unwrap_or("this test")
+        );
+    }
+    server
+}
+
 /// A new, empty database on the PostgreSQL server `server`; answers its URL.
 pub fn fresh_postgres_database(server: &str) -> String {
     let mut bytes = [0u8; 8];
