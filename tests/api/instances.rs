@@ -235,6 +235,79 @@ async fn queue(instance: &TestApp, from: usize, emails: usize) {
 }
 
 #[tokio::test]
+async fn requests_on_both_instances_draw_from_one_allowance_per_address() {
+    if postgres_or_skip().is_none() {
+        return;
+    }
+    let (first, second) = two_instances(|c| {
+        c.limits.emails_per_address_per_minute = NonZero::new(2).unwrap();
+        c.limits.emails_per_address_per_hour = NonZero::new(100).unwrap();
+    })
+    .await;
+    first.active_customer("di@example.com").await;
+    for instance in [&first, &second, &first, &second] {
+        instance.ask_reset("di@example.com").await;
+    }
+    // Every journaled request resolved (by either instance, each once): two emails, not the
+    // four that two allowances of two would let through.
+    let db = first.db();
+    wait_until(PATIENCE, "every request is resolved", || {
+        db.query_row("SELECT count(*) FROM email_requests", params![], |row| {
+            row.get::<i64>(0)
+        })
+        .unwrap()
+            == 0
+    })
+    .await;
+    assert_eq!(first.queued("password_reset"), 2);
+}
+
+#[tokio::test]
+async fn an_unsubscribe_link_made_by_one_instance_works_on_the_other() {
+    if postgres_or_skip().is_none() {
+        return;
+    }
+    const ADMIN: &str = "admin-token-for-tests-0123456789";
+    let (first, second) = two_instances(|c| {
+        c.admin.api_token = Secret::new(ADMIN);
+        c.links.public_url = "https://ca.example.com".into();
+    })
+    .await;
+    first.add_newsletter(ADMIN).await;
+    let token = first.active_customer("ed@example.com").await;
+    let (status, body) = first
+        .patch_self(&token, json!({"subscriptions": ["newsletter"]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, members) = first
+        .call(
+            reqwest::Method::GET,
+            "/admin/subscriptions/newsletter/members",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{members}");
+    let url = members["members"][0]["unsubscribe_url"].as_str().unwrap();
+    let path = url.strip_prefix("https://ca.example.com").unwrap();
+    let response = second
+        .client
+        .post(second.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "signed by the one key both share"
+    );
+    let (_, body) = first.get_self(&token).await;
+    assert_eq!(body["subscriptions"], json!([]));
+}
+
+#[tokio::test]
 async fn with_both_mail_workers_running_five_hundred_emails_are_each_delivered_once() {
     if postgres_or_skip().is_none() {
         return;
