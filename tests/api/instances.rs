@@ -381,7 +381,6 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
             ("CUSTOMER_AREA_MAIL_RETRY_FIRST_SECONDS", "1"),
             ("CUSTOMER_AREA_MAIL_RETRY_MAX_SECONDS", "1"),
         ])
-        .env_remove("CUSTOMER_AREA_TEST_POSTGRES")
         .quiet()
         .serve();
     let base = format!("http://127.0.0.1:{}", doomed.port);
@@ -496,7 +495,6 @@ async fn a_sqlite_customer_area_copied_to_postgresql_keeps_passwords_sessions_an
     let output = Binary::new()
         .config(&config)
         .args(["db", "copy", "--to", &url])
-        .env_remove("CUSTOMER_AREA_TEST_POSTGRES")
         .output_async()
         .await
         .unwrap();

@@ -9,7 +9,8 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 /// Where cargo built the binary.
 pub const PATH: &str = env!("CARGO_BIN_EXE_customer-area");
 
-/// A command line for the built binary; `RUST_LOG` is cleared unless the test sets it.
+/// A command line for the built binary; `RUST_LOG` and the suite's `CUSTOMER_AREA_TEST_*` are
+/// cleared unless the test sets them.
 pub struct Binary {
     command: Command,
     quiet: bool,
@@ -28,6 +29,12 @@ impl Binary {
     pub fn new() -> Binary {
         let mut command = Command::new(PATH);
         command.env_remove("RUST_LOG");
+        // The suite's own settings are no config keys: the binary would warn about them.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("CUSTOMER_AREA_TEST_") {
+                command.env_remove(key);
+            }
+        }
         Binary {
             command,
             quiet: false,
