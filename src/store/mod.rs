@@ -327,9 +327,13 @@ impl Store {
             pool: pool.clone(),
             longest: longest_write.clone(),
         };
-        let writer = Lane::start_batched("db-write", writers, MAX_WAITING, 1, move |jobs| {
-            runner.serve(jobs)
-        })
+        let writer = Lane::start_batched(
+            "db-write",
+            writers,
+            MAX_WAITING,
+            writer::BATCH,
+            move |jobs| runner.serve(jobs),
+        )
         .map_err(|source| StoreError::Threads {
             name: "db-write",
             source,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use r2d2::Pool;
 
 use super::sql::{Db, PgConnection};
-use super::writer::{Step, WriteJob};
+use super::writer::{Step, Write, WriteJob};
 use super::{StoreError, StoreResult};
 
 /// The advisory lock every write transaction holds (a constant of this program: "ca-write").
@@ -122,51 +122,132 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-/// Runs the writer lane's jobs on PostgreSQL: each write in its own transaction, under
-/// [`WRITE_LOCK`].
+/// Runs the writer lane's jobs on PostgreSQL: the writes queued together in one transaction
+/// under [`WRITE_LOCK`], each in a savepoint of its own, so that one commit (one WAL flush)
+/// stores them all, as SQLite's writer does ([`super::writer`]).
 pub(super) struct Writer {
     pub(super) pool: Pool<Manager>,
     pub(super) longest: Arc<AtomicU64>,
 }
 
+/// What answers a write once its transaction is committed (or not).
+type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
 impl Writer {
+    /// Runs `jobs`, in order: each run of writes in one transaction, work alone on its own.
     pub(super) fn serve(&self, jobs: &mut Vec<WriteJob>) {
-        for job in jobs.drain(..) {
-            let Ok(conn) = self.pool.get() else {
+        let jobs = jobs.drain(..);
+        let Ok(conn) = self.pool.get() else {
+            for job in jobs {
                 match job {
                     WriteJob::InTransaction(write) => write.refuse(StoreError::Busy),
                     WriteJob::Alone(work) => work.refuse(StoreError::Busy),
                 }
-                continue;
-            };
-            let db = Db::postgres(&conn);
+            }
+            return;
+        };
+        let db = Db::postgres(&conn);
+        let mut writes = Vec::new();
+        for job in jobs {
             match job {
+                WriteJob::InTransaction(write) => writes.push(write),
                 WriteJob::Alone(work) => {
+                    self.write_batch(&db, std::mem::take(&mut writes));
+                    // A panic drops its answer: its caller learns it failed.
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&db)));
-                }
-                WriteJob::InTransaction(write) => {
-                    let started = Instant::now();
-                    if let Err(err) = begin(&db) {
-                        write.refuse(err);
-                        continue;
-                    }
-                    let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(&db)));
-                    match step {
-                        Ok(Step::Done(answer)) => answer(db.execute_batch("COMMIT")),
-                        Ok(Step::Failed(err, answer)) => {
-                            let _ = db.execute_batch("ROLLBACK");
-                            answer(err);
-                        }
-                        // The panic dropped the answer: its caller learns it failed.
-                        Err(_) => {
-                            let _ = db.execute_batch("ROLLBACK");
-                        }
-                    }
-                    self.longest
-                        .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 }
             }
         }
+        self.write_batch(&db, writes);
+    }
+
+    /// Runs `writes` in one transaction and commits it. A write that fails is rolled back to
+    /// its savepoint and answered with its own error; the others stand.
+    fn write_batch(&self, db: &Db, writes: Vec<Box<dyn Write>>) {
+        if writes.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        // One write alone needs no savepoint: its failure rolls the transaction back.
+        let alone = writes.len() == 1;
+        let mut done: Vec<Answer> = Vec::new();
+        let mut writes = writes.into_iter();
+        if let Err(err) = begin(db) {
+            abandon(db, done, &err, writes);
+            return;
+        }
+        while let Some(write) = writes.next() {
+            if !alone && let Err(err) = db.execute_batch("SAVEPOINT write") {
+                write.refuse(again(&err));
+                abandon(db, done, &err, writes);
+                return;
+            }
+            let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(db)));
+            match step {
+                Ok(Step::Done(answer)) => {
+                    let kept = if alone {
+                        Ok(())
+                    } else {
+                        db.execute_batch("RELEASE write")
+                    };
+                    match kept {
+                        Ok(()) => done.push(answer),
+                        Err(err) => {
+                            answer(Err(again(&err)));
+                            abandon(db, done, &err, writes);
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                Ok(Step::Failed(err, answer)) => answer(err),
+                // The panic dropped the answer: its caller learns it failed.
+                Err(_) => {}
+            }
+            if alone {
+                break;
+            }
+            if let Err(err) = db.execute_batch("ROLLBACK TO write; RELEASE write") {
+                abandon(db, done, &err, writes);
+                return;
+            }
+        }
+        if done.is_empty() {
+            let _ = db.execute_batch("ROLLBACK");
+        } else {
+            let committed = db.execute_batch("COMMIT");
+            for answer in done {
+                answer(committed.as_ref().map(|_| ()).map_err(again));
+            }
+        }
+        self.longest
+            .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Ends a batch's transaction after `err`: what was done in it is gone, and what was not run
+/// is refused.
+fn abandon(
+    db: &Db,
+    done: Vec<Answer>,
+    err: &StoreError,
+    rest: impl Iterator<Item = Box<dyn Write>>,
+) {
+    let _ = db.execute_batch("ROLLBACK");
+    for answer in done {
+        answer(Err(again(err)));
+    }
+    for write in rest {
+        write.refuse(again(err));
+    }
+}
+
+/// The same failure again, for each write it befell: a full or read-only database as such,
+/// "busy" (try again: nothing was stored) otherwise.
+fn again(err: &StoreError) -> StoreError {
+    match err {
+        StoreError::Unwritable(condition) => StoreError::Unwritable(*condition),
+        _ => StoreError::Busy,
     }
 }
 

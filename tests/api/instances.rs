@@ -600,3 +600,86 @@ async fn over_tls_the_servers_certificate_is_checked_against_ca_file() {
     assert!(all > 0, "the app holds connections");
     assert_eq!(encrypted, all, "every one over TLS");
 }
+
+#[tokio::test]
+async fn concurrent_writes_share_commits_and_a_failing_one_is_undone_alone() {
+    use customer_area::store::{Store, StoreError};
+    let Some(server) = postgres_or_skip() else {
+        return;
+    };
+    let settings = customer_area::config::Database {
+        url: Secret::new(fresh_postgres_database(&server)),
+        ..Default::default()
+    };
+    let store = tokio::task::spawn_blocking(move || Store::open(&settings))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE t (n BIGINT PRIMARY KEY);
+                 INSERT INTO t (n) SELECT generate_series(10000, 10049)",
+            )
+        })
+        .await
+        .unwrap();
+    // 200 writes at once: every fourth breaks a constraint (a row stored before),
+    // every tenth fails after writing, the rest insert and answer their transaction's id.
+    let writes = (0..200i64).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |tx| {
+                    let n = if i % 4 == 3 { 10000 + i / 4 } else { i };
+                    tx.execute("INSERT INTO t (n) VALUES (?1)", params![n])?;
+                    if i % 10 == 9 {
+                        return Err(StoreError::Inconsistent("refused after writing".into()));
+                    }
+                    tx.query_row("SELECT CAST(txid_current() AS BIGINT)", params![], |row| {
+                        row.get::<i64>(0)
+                    })
+                })
+                .await
+        })
+    });
+    let results = futures::future::join_all(writes).await;
+    let mut transactions = std::collections::BTreeSet::new();
+    let mut expected = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        let i = i as i64;
+        match result.unwrap() {
+            Ok(txid) => {
+                assert!(i % 4 != 3 && i % 10 != 9, "write {i} should have failed");
+                transactions.insert(txid);
+                expected.push(i);
+            }
+            Err(StoreError::Postgres(_)) => assert_eq!(i % 4, 3, "write {i}: its own error"),
+            Err(StoreError::Inconsistent(_)) => assert_eq!(i % 10, 9, "write {i}"),
+            Err(other) => panic!("write {i} failed with {other}"),
+        }
+    }
+    let stored: Vec<i64> = store
+        .read(|db| {
+            db.prepare_cached("SELECT n FROM t WHERE n < 10000 ORDER BY n")?
+                .query_map(params![], |row| row.get(0))?
+                .collect()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        stored, expected,
+        "what was answered OK is stored, nothing else"
+    );
+    assert!(
+        transactions.len() < expected.len(),
+        "{} writes in {} transactions: queued writes share one",
+        expected.len(),
+        transactions.len()
+    );
+    eprintln!(
+        "{} writes committed in {} transactions",
+        expected.len(),
+        transactions.len()
+    );
+}
