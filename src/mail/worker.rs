@@ -8,12 +8,21 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::Mailer;
-use super::transport::{Sender, Transport};
+use super::transport::{DeliveryError, Sender, Transport};
 use crate::config::Mail;
 use crate::store::{Store, StoreResult, now, outbox};
 
 /// Even without a wake-up, look for due emails this often (emails queued by other processes).
 const POLL: Duration = Duration::from_secs(5);
+
+/// How long an email's lease lasts: renewed every [`RENEW_EVERY`] while its attempt goes on,
+/// it runs out this long after a worker dies (a killed instance sharing a PostgreSQL
+/// database), and another worker sends the email then.
+const LEASE_SECONDS: i64 = 30;
+
+/// How often a lease is renewed during an attempt: a third of it, so that a renewal delayed
+/// by a busy database still comes in time.
+const RENEW_EVERY: Duration = Duration::from_secs(10);
 
 /// What one pass over the outbox did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,7 +42,6 @@ pub struct Worker {
     from: String,
     max_age_seconds: i64,
     backoff: Backoff,
-    lease_seconds: i64,
     wake: Arc<Notify>,
     /// Outcomes of attempts that could not be written yet (a full disk): written before the
     /// next email is leased, so that a sent email is not sent again and none is lost.
@@ -70,12 +78,6 @@ impl Worker {
                 first: settings.retry_first_seconds.get() as i64,
                 max: settings.retry_max_seconds.get() as i64,
             },
-            // A lease outlives the slowest possible attempt (connection, then MAIL, RCPT, DATA,
-            // upload and QUIT each at their timeout), so no other process can take an email
-            // while it is still being sent; a worker that dies loses its lease after this long.
-            lease_seconds: (settings.smtp.connect_timeout_seconds.get()
-                + 5 * settings.smtp.command_timeout_seconds.get()
-                + 30) as i64,
             wake: mailer.wake_signal(),
             unrecorded: Arc::default(),
         }
@@ -150,16 +152,15 @@ impl Worker {
         self.record_left_over().await?;
         loop {
             // One at a time: an email is leased right before its own attempt.
-            let lease = self.lease_seconds;
             let batch = self
                 .store
-                .write(move |tx| outbox::lease_due(tx, 1, lease))
+                .write(|tx| outbox::lease_due(tx, 1, LEASE_SECONDS))
                 .await?;
             if batch.is_empty() {
                 return Ok(pass);
             }
             for email in batch {
-                let outcome = sender.send(&self.from, &email).await;
+                let outcome = self.send_holding_lease(sender, &email).await;
                 let id = email.id;
                 match outcome {
                     Ok(answer) => {
@@ -198,6 +199,34 @@ impl Worker {
 }
 
 impl Worker {
+    /// Sends `email`, renewing its lease while the attempt lasts (an SMTP server may take
+    /// minutes within its timeouts), so that no other worker takes it meanwhile.
+    async fn send_holding_lease(
+        &self,
+        sender: &mut Sender<'_>,
+        email: &outbox::Leased,
+    ) -> Result<String, DeliveryError> {
+        let send = sender.send(&self.from, email);
+        tokio::pin!(send);
+        let first = tokio::time::Instant::now() + RENEW_EVERY;
+        let mut renew = tokio::time::interval_at(first, RENEW_EVERY);
+        loop {
+            tokio::select! {
+                outcome = &mut send => return outcome,
+                _ = renew.tick() => {
+                    let id = email.id;
+                    let renewed = self
+                        .store
+                        .write(move |tx| outbox::renew_lease(tx, id, LEASE_SECONDS))
+                        .await;
+                    if let Err(e) = renewed {
+                        tracing::warn!(outbox_id = id, error = %e, "an email's lease could not be renewed");
+                    }
+                }
+            }
+        }
+    }
+
     /// Writes what became of an attempt; if it cannot be written now, keeps it for the next
     /// pass (the email stays leased meanwhile, so no one sends it again).
     async fn record(&self, outcome: Outcome) -> StoreResult<()> {

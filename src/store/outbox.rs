@@ -106,6 +106,16 @@ pub fn lease_due(conn: &Db, limit: u32, lease_seconds: i64) -> StoreResult<Vec<L
     Ok(leased)
 }
 
+/// Extends the lease of an email still being sent to `lease_seconds` from now.
+pub fn renew_lease(conn: &Db, id: i64, lease_seconds: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET locked_until = CAST(?2 AS BIGINT) + ?3
+         WHERE id = ?1 AND status = 'queued' AND locked_until > 0",
+    )?
+    .execute(params![id, now(), lease_seconds])?;
+    Ok(())
+}
+
 /// Records a delivery; the message body is dropped, since it may carry a one-time code.
 pub fn mark_sent(conn: &Db, id: i64) -> StoreResult<()> {
     conn.prepare_cached(

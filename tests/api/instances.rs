@@ -357,7 +357,8 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
     const EMAILS: usize = 5;
     let url = fresh_postgres_database(&server);
     // The doomed instance's SMTP server accepts connections and never answers, so that its
-    // worker sits on a leased email (for up to the 5 s connect timeout) when it is killed.
+    // worker sits on a leased email (for up to the 60 s connect timeout, renewing the 30 s
+    // lease) when it is killed.
     let tarpit = SmtpSink::start().await;
     tarpit.set_mode(Mode::Tarpit);
     let tarpit_port = tarpit.port().to_string();
@@ -376,7 +377,7 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
             ("CUSTOMER_AREA_MAIL_SMTP_HOST", "127.0.0.1"),
             ("CUSTOMER_AREA_MAIL_SMTP_PORT", &tarpit_port),
             ("CUSTOMER_AREA_MAIL_SMTP_TLS", "none"),
-            ("CUSTOMER_AREA_MAIL_SMTP_CONNECT_TIMEOUT_SECONDS", "5"),
+            ("CUSTOMER_AREA_MAIL_SMTP_CONNECT_TIMEOUT_SECONDS", "60"),
             ("CUSTOMER_AREA_MAIL_SMTP_COMMAND_TIMEOUT_SECONDS", "1"),
             ("CUSTOMER_AREA_MAIL_RETRY_FIRST_SECONDS", "1"),
             ("CUSTOMER_AREA_MAIL_RETRY_MAX_SECONDS", "1"),
@@ -403,10 +404,21 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
         )
         .unwrap()
     };
-    eventually(PATIENCE, "the doomed instance leases an email", || {
-        std::future::ready((!leased().is_empty()).then_some(()))
+    let first: Vec<(i64, i64)> =
+        eventually(PATIENCE, "the doomed instance leases an email", || {
+            let held = leased();
+            std::future::ready((!held.is_empty()).then_some(held))
+        })
+        .await;
+    // An attempt that outlasts the first lease renews it.
+    eventually(PATIENCE * 2, "the attempt renews its lease", || {
+        let renewed = leased()
+            .iter()
+            .any(|&(id, until)| id == first[0].0 && until > first[0].1);
+        std::future::ready(renewed.then_some(()))
     })
     .await;
+    let killed_at = now();
     doomed.child.kill().unwrap(); // SIGKILL: no graceful stop gives the lease back.
     doomed.child.wait().unwrap();
     let held = leased();
@@ -456,6 +468,11 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
     assert!(
         sent_at >= held_until,
         "sent at {sent_at}, leased until {held_until}"
+    );
+    // The lease outlives its last renewal by 30 s at most: the takeover is that quick.
+    assert!(
+        held_until - killed_at <= 31,
+        "leased until {held_until}, killed at {killed_at}"
     );
     survivor.running.stop().await.unwrap();
     let mut recipients: Vec<Vec<String>> = smtp.accepted().into_iter().map(|r| r.rcpt_to).collect();
