@@ -700,3 +700,45 @@ async fn concurrent_writes_share_commits_and_a_failing_one_is_undone_alone() {
         transactions.len()
     );
 }
+
+#[tokio::test]
+async fn connections_the_database_ends_are_replaced_and_requests_answer_again() {
+    if postgres_or_skip().is_none() {
+        return;
+    }
+    let app = spawn_app_with(|_| {}).await;
+    let token = app.active_customer("fay@example.com").await;
+    let db = app.db();
+    // What a PostgreSQL restart or a fail-over does to every open connection.
+    let ended: i64 = db
+        .query_row(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'customer-area') AS t",
+            params![],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(ended > 0, "the app held connections");
+    // A request may meet a dead connection (and answer 503, saying so); soon every one is
+    // answered again, reads and writes.
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        let (status, body) = app.get_self(&token).await;
+        if status != StatusCode::OK {
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        }
+        answers.push(status);
+    }
+    eventually(PATIENCE, "reads and writes are answered again", || async {
+        let (read, _) = app.get_self(&token).await;
+        let (write, _) = app.patch_self(&token, json!({"name": "Fay"})).await;
+        (read == StatusCode::OK && write == StatusCode::OK).then_some(())
+    })
+    .await;
+    // Each dead connection fails one request at most: then the pool has replaced it.
+    let failed = answers.iter().filter(|s| **s != StatusCode::OK).count();
+    assert!(
+        failed <= app.config.database.pool_size.get() as usize,
+        "{answers:?}"
+    );
+}
