@@ -417,7 +417,7 @@ impl Store {
     /// Runs read-only work on a pooled connection, on a reader thread.
     pub async fn read<R, F>(&self, work: F) -> StoreResult<R>
     where
-        F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
+        F: Fn(&Db) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         let backend = self.backend.clone();
@@ -427,8 +427,19 @@ impl Store {
                 work(&Db::sqlite(&conn))
             }
             Backend::Postgres { pool, .. } => {
-                let conn = pool.get().map_err(|_| StoreError::Busy)?;
-                work(&Db::postgres(&conn))
+                // A connection the server ended (a restart, a fail-over) is noticed only when
+                // used, and dropped from the pool then: a read, which changes nothing, is tried
+                // again on the next one, so that a restart costs no request. Each try drops one
+                // dead connection, so the pool's size bounds the tries.
+                let mut tries = pool.max_size();
+                loop {
+                    let conn = pool.get().map_err(|_| StoreError::Busy)?;
+                    let read = work(&Db::postgres(&conn));
+                    tries -= 1;
+                    if read.is_ok() || tries == 0 || !pg::is_dead(&conn) {
+                        return read;
+                    }
+                }
             }
         };
         self.readers.run(self.wait, work).await.map_err(refused)?

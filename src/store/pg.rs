@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use r2d2::Pool;
+use r2d2::{Pool, PooledConnection};
 
 use super::sql::{Db, PgConnection};
 use super::writer::{Step, Write, WriteJob};
@@ -130,57 +130,96 @@ pub(super) struct Writer {
     pub(super) longest: Arc<AtomicU64>,
 }
 
+/// A pooled connection to PostgreSQL.
+type Pooled = PooledConnection<Manager>;
+
 /// What answers a write once its transaction is committed (or not).
 type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
 impl Writer {
     /// Runs `jobs`, in order: each run of writes in one transaction, work alone on its own.
     pub(super) fn serve(&self, jobs: &mut Vec<WriteJob>) {
-        let jobs = jobs.drain(..);
-        let Ok(conn) = self.pool.get() else {
-            for job in jobs {
-                match job {
-                    WriteJob::InTransaction(write) => write.refuse(StoreError::Busy),
-                    WriteJob::Alone(work) => work.refuse(StoreError::Busy),
-                }
-            }
-            return;
-        };
-        let db = Db::postgres(&conn);
+        let mut conn = None;
         let mut writes = Vec::new();
-        for job in jobs {
+        for job in jobs.drain(..) {
             match job {
                 WriteJob::InTransaction(write) => writes.push(write),
                 WriteJob::Alone(work) => {
-                    self.write_batch(&db, std::mem::take(&mut writes));
-                    // A panic drops its answer: its caller learns it failed.
-                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&db)));
+                    self.run_batch(&mut conn, std::mem::take(&mut writes));
+                    match self.connection(&mut conn) {
+                        // A panic drops its answer: its caller learns it failed.
+                        Some(conn) => {
+                            let db = Db::postgres(conn);
+                            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&db)));
+                        }
+                        None => work.refuse(StoreError::Busy),
+                    }
                 }
             }
         }
-        self.write_batch(&db, writes);
+        self.run_batch(&mut conn, writes);
+    }
+
+    /// The connection in hand, or a new one from the pool.
+    fn connection<'c>(&self, conn: &'c mut Option<Pooled>) -> Option<&'c Pooled> {
+        if conn.is_none() {
+            *conn = self.pool.get().ok();
+        }
+        conn.as_ref()
+    }
+
+    /// Runs `writes` as one batch. A connection the server ended (a restart, a fail-over) is
+    /// noticed only when the batch begins on it, before anything ran: the batch is then run on
+    /// the next connection, and the dead one leaves the pool. The pool's size bounds the tries.
+    fn run_batch(&self, conn: &mut Option<Pooled>, mut writes: Vec<Box<dyn Write>>) {
+        if writes.is_empty() {
+            return;
+        }
+        for _ in 0..self.pool.max_size() {
+            let Some(pooled) = self.connection(conn) else {
+                break;
+            };
+            match self.write_batch(pooled, writes) {
+                Ok(()) => return,
+                Err(unrun) => {
+                    writes = unrun;
+                    *conn = None;
+                }
+            }
+        }
+        for write in writes {
+            write.refuse(StoreError::Busy);
+        }
     }
 
     /// Runs `writes` in one transaction and commits it. A write that fails is rolled back to
     /// its savepoint and answered with its own error; the others stand.
-    fn write_batch(&self, db: &Db, writes: Vec<Box<dyn Write>>) {
-        if writes.is_empty() {
-            return;
-        }
+    /// Hands the writes back, unrun, when the connection turns out to be closed.
+    fn write_batch(
+        &self,
+        conn: &Pooled,
+        writes: Vec<Box<dyn Write>>,
+    ) -> Result<(), Vec<Box<dyn Write>>> {
+        let db = &Db::postgres(conn);
         let started = Instant::now();
         // One write alone needs no savepoint: its failure rolls the transaction back.
         let alone = writes.len() == 1;
         let mut done: Vec<Answer> = Vec::new();
         let mut writes = writes.into_iter();
         if let Err(err) = begin(db) {
+            // Nothing ran: on a dead connection the batch may go to the next one.
+            let _ = db.execute_batch("ROLLBACK");
+            if is_dead(conn) {
+                return Err(writes.collect());
+            }
             abandon(db, done, &err, writes);
-            return;
+            return Ok(());
         }
         while let Some(write) = writes.next() {
             if !alone && let Err(err) = db.execute_batch("SAVEPOINT write") {
                 write.refuse(again(&err));
                 abandon(db, done, &err, writes);
-                return;
+                return Ok(());
             }
             let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(db)));
             match step {
@@ -195,7 +234,7 @@ impl Writer {
                         Err(err) => {
                             answer(Err(again(&err)));
                             abandon(db, done, &err, writes);
-                            return;
+                            return Ok(());
                         }
                     }
                     continue;
@@ -209,7 +248,7 @@ impl Writer {
             }
             if let Err(err) = db.execute_batch("ROLLBACK TO write; RELEASE write") {
                 abandon(db, done, &err, writes);
-                return;
+                return Ok(());
             }
         }
         if done.is_empty() {
@@ -222,6 +261,7 @@ impl Writer {
         }
         self.longest
             .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -249,6 +289,13 @@ fn again(err: &StoreError) -> StoreError {
         StoreError::Unwritable(condition) => StoreError::Unwritable(*condition),
         _ => StoreError::Busy,
     }
+}
+
+/// Whether `conn`, after a statement on it failed, is a connection the server has ended (a
+/// restart, a fail-over, an administrator): one empty query finds out, on the error path only.
+pub(super) fn is_dead(conn: &RefCell<PgConnection>) -> bool {
+    let mut conn = conn.borrow_mut();
+    conn.client.is_closed() || conn.client.simple_query("").is_err()
 }
 
 /// Begins a write transaction: once it holds the write lock, every write committed before it

@@ -705,7 +705,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_is_undone_alone() {
 }
 
 #[tokio::test]
-async fn connections_the_database_ends_are_replaced_and_requests_answer_again() {
+async fn connections_the_database_ends_are_replaced_without_failing_a_request() {
     if postgres_or_skip().is_none() {
         return;
     }
@@ -722,36 +722,16 @@ async fn connections_the_database_ends_are_replaced_and_requests_answer_again() 
         )
         .unwrap();
     assert!(ended > 0, "the app held connections");
-    // A request may meet a dead connection (and answer 503, saying so); soon every one is
-    // answered again, reads and writes.
-    let mut answers = Vec::new();
-    for _ in 0..20 {
-        let response = app
-            .client
-            .get(app.url("/customers/self"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        if status != StatusCode::OK {
-            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-            assert!(response.headers().contains_key("retry-after"));
-            let body: serde_json::Value = response.json().await.unwrap();
-            assert!(body["error"].is_string(), "{body}");
-        }
-        answers.push(status);
+    // Reads and writes that meet a dead connection are run again on the next one: nothing the
+    // customer does fails.
+    for n in 0..20 {
+        let (status, body) = app.get_self(&token).await;
+        assert_eq!(status, StatusCode::OK, "read {n}: {body}");
     }
-    eventually(PATIENCE, "reads and writes are answered again", || async {
-        let (read, _) = app.get_self(&token).await;
-        let (write, _) = app.patch_self(&token, json!({"name": "Fay"})).await;
-        (read == StatusCode::OK && write == StatusCode::OK).then_some(())
-    })
-    .await;
-    // Each dead connection fails one request at most: then the pool has replaced it.
-    let failed = answers.iter().filter(|s| **s != StatusCode::OK).count();
-    assert!(
-        failed <= app.config.database.pool_size.get() as usize,
-        "{answers:?}"
-    );
+    for n in 0..5 {
+        let (status, body) = app
+            .patch_self(&token, json!({"name": format!("Fay {n}")}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "write {n}: {body}");
+    }
 }
