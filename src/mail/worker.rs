@@ -228,7 +228,9 @@ impl Worker {
     }
 
     /// Writes what became of an attempt; if it cannot be written now, keeps it for the next
-    /// pass (the email stays leased meanwhile, so no one sends it again).
+    /// pass, which writes it before leasing anything. The email stays leased for the rest of
+    /// its lease; past that, another instance on a shared PostgreSQL database (which could not
+    /// record it either, the database being what failed) may send it once more.
     async fn record(&self, outcome: Outcome) -> StoreResult<()> {
         let kept = outcome.clone();
         let written = self.store.write(move |tx| outcome.write(tx)).await;
