@@ -21,6 +21,9 @@ const BATCH: u32 = 64;
 const SETTLE: Duration = Duration::from_millis(20);
 /// How long the resolver waits before trying again after a failed pass.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// While passes keep failing (a full disk, a database away), the failure is logged this often,
+/// not at every retry.
+const LOG_EVERY: Duration = Duration::from_secs(60);
 
 flow_handle!(
     /// The journal of password-reset and sign-up requests, and its resolver.
@@ -185,11 +188,19 @@ enum Resolution {
 /// Resolves stored requests as they come, until `stopped`; then resolves what is left once
 /// more, so that a clean shutdown leaves nothing behind.
 pub async fn resolve_until(services: Services, mut stopped: watch::Receiver<bool>) {
+    let mut outage = Outage::default();
     loop {
         let wait = match services.requests().resolve_requests().await {
-            Ok(_) => None,
+            Ok(_) => {
+                if let Some(failed) = outage.ended() {
+                    tracing::info!(failed, "stored requests are resolved again");
+                }
+                None
+            }
             Err(e) => {
-                tracing::error!(error = %e, "stored requests could not be resolved; retrying");
+                if let Some(failed) = outage.failed(std::time::Instant::now()) {
+                    tracing::error!(error = %e, failed, "stored requests could not be resolved; retrying every second");
+                }
                 Some(RETRY_AFTER)
             }
         };
@@ -209,5 +220,64 @@ pub async fn resolve_until(services: Services, mut stopped: watch::Receiver<bool
     }
     if let Err(e) = services.requests().resolve_requests().await {
         tracing::warn!(error = %e, "stored requests are left for the next start");
+    }
+}
+
+/// A run of failed passes, so that it is logged when it starts and every [`LOG_EVERY`] while
+/// it lasts, not once a second.
+#[derive(Default)]
+struct Outage {
+    /// Failed passes so far, and when the failure was last logged.
+    run: Option<(u64, std::time::Instant)>,
+}
+
+impl Outage {
+    /// Counts a failed pass at `now`; the passes failed so far when it is time to log.
+    fn failed(&mut self, now: std::time::Instant) -> Option<u64> {
+        match &mut self.run {
+            None => {
+                self.run = Some((1, now));
+                Some(1)
+            }
+            Some((failed, logged)) => {
+                *failed += 1;
+                (now.duration_since(*logged) >= LOG_EVERY).then(|| {
+                    *logged = now;
+                    *failed
+                })
+            }
+        }
+    }
+
+    /// Ends the run, if any: how many passes it failed.
+    fn ended(&mut self) -> Option<u64> {
+        self.run.take().map(|(failed, _)| failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{LOG_EVERY, Outage};
+
+    #[test]
+    fn a_run_of_failures_is_logged_when_it_starts_then_once_a_minute_and_when_it_ends() {
+        let mut outage = Outage::default();
+        let start = Instant::now();
+        assert_eq!(outage.failed(start), Some(1));
+        let logged: Vec<u64> = (2..=150)
+            .filter_map(|n| outage.failed(start + Duration::from_secs(n - 1)))
+            .collect();
+        // A failure a second for 150 s: logged at the start, at 60 s and at 120 s.
+        assert_eq!(logged, [61, 121]);
+        assert_eq!(
+            LOG_EVERY,
+            Duration::from_secs(60),
+            "the figures above assume it"
+        );
+        assert_eq!(outage.ended(), Some(150));
+        assert_eq!(outage.ended(), None, "nothing to end twice");
+        assert_eq!(outage.failed(start), Some(1), "a new run is logged at once");
     }
 }
