@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::num::NonZero;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::common::binary::Binary;
 use crate::common::db::TestDb;
@@ -19,6 +19,7 @@ use crate::common::{
     spawn_app_with, wait_until,
 };
 use customer_area::config::{Config, Secret};
+use customer_area::store::now;
 use customer_area::store::sql::params;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -56,13 +57,6 @@ fn senders(smtp: &SmtpSink) -> BTreeMap<String, usize> {
         *senders.entry(user).or_default() += 1;
     }
     senders
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[tokio::test]
