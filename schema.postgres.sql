@@ -274,3 +274,25 @@ CREATE TABLE leases (
     holder   TEXT NOT NULL,
     until_ms BIGINT NOT NULL
 );
+
+-- migration: 13 recent authentication, known devices, "this wasn't me" keys
+ALTER TABLE sessions ADD COLUMN authenticated_at BIGINT;
+ALTER TABLE passkeys ADD COLUMN session_id TEXT;
+ALTER TABLE email_undo_keys ADD COLUMN asked_at BIGINT;
+ALTER TABLE customers ADD COLUMN device_notice_skip BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE known_devices (
+    customer_id  TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    device_hash  BYTEA NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    PRIMARY KEY (customer_id, device_hash)
+);
+CREATE TABLE not_me_keys (
+    key_hash    BYTEA PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    session_id  TEXT NOT NULL,
+    device_hash BYTEA NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);
+CREATE INDEX not_me_keys_by_customer ON not_me_keys (customer_id);
+CREATE INDEX not_me_keys_by_expiry ON not_me_keys (expires_at);

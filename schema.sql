@@ -351,3 +351,38 @@ CREATE TABLE leases (
     holder   TEXT NOT NULL,
     until_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- migration: 13 recent authentication, known devices, "this wasn't me" keys
+-- When a session last proved its holder knows a credential (its sign-in, or
+-- POST /customers/reauthenticate); NULL for sessions opened before this migration, which count
+-- as not recently authenticated.
+ALTER TABLE sessions ADD COLUMN authenticated_at INTEGER;
+-- The public id of the session that registered a passkey, so that "this wasn't me" removes
+-- what that sign-in added; NULL for passkeys registered before this migration.
+ALTER TABLE passkeys ADD COLUMN session_id TEXT;
+-- When the change that an undo key reverses was asked for (the email-change request), so that
+-- an undo removes the passkeys registered since.
+ALTER TABLE email_undo_keys ADD COLUMN asked_at INTEGER;
+-- Set by an activation, a reset and the securing of an account: the next sign-in is expected
+-- from a new device and sends no new-device notice.
+ALTER TABLE customers ADD COLUMN device_notice_skip INTEGER NOT NULL DEFAULT 0;
+-- The devices (SHA-256 of the User-Agent and the client's /24 or /64) each customer signed in
+-- from, and when last; one not seen for `auth.known_device_days` is new again.
+CREATE TABLE known_devices (
+    customer_id  TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    device_hash  BLOB NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, device_hash)
+) WITHOUT ROWID;
+-- The keys of the "this wasn't me" links in new-device notices (SHA-256), each naming the
+-- session whose sign-in it reports and that sign-in's device.
+CREATE TABLE not_me_keys (
+    key_hash    BLOB PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    session_id  TEXT NOT NULL,
+    device_hash BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX not_me_keys_by_customer ON not_me_keys (customer_id);
+CREATE INDEX not_me_keys_by_expiry ON not_me_keys (expires_at);

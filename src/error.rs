@@ -15,6 +15,12 @@ pub enum AppError {
     /// No bearer token, or one that is unknown, expired or ended.
     #[error("a valid bearer token is required")]
     Unauthenticated,
+    /// The session is not recently authenticated (`auth.reauth_seconds`) and the operation
+    /// needs it: the caller proves a credential again (`POST /customers/reauthenticate`).
+    #[error(
+        "this needs a recent sign-in: confirm your password (POST /customers/reauthenticate), then try again"
+    )]
+    ReauthenticationRequired,
     /// A one-time code (activation secret, reset code, email key) that is wrong, used or expired.
     #[error("the {field} is invalid, already used or expired")]
     InvalidCode { field: &'static str },

@@ -45,6 +45,8 @@ impl Config {
                 &self.links.newemail_confirm_uri,
             ),
             ("links.email_undo_uri", &self.links.email_undo_uri),
+            ("links.not_me_uri", &self.links.not_me_uri),
+            ("links.reset_uri", &self.links.reset_uri),
         ] {
             self.retailer_url()
                 .join(uri)

@@ -110,6 +110,11 @@ pub struct LinkSettings {
     pub newemail_confirm_uri: String,
     /// Where the link that undoes a confirmed email change points (sent to the old address).
     pub email_undo_uri: String,
+    /// Where the "this wasn't me" link of a new-device notice points.
+    pub not_me_uri: String,
+    /// The base of the reset links the server sends on its own (after an undone email change
+    /// or a "this wasn't me"): `<reset_uri>/<code>`, like the `reset_uri` a client sends.
+    pub reset_uri: String,
     /// This server's own public base, for the unsubscribe links; empty: `retailer_url`.
     pub public_url: String,
 }
@@ -122,6 +127,8 @@ impl Default for LinkSettings {
             activate_uri: "/activate".into(),
             newemail_confirm_uri: "/confirm-email".into(),
             email_undo_uri: "/undo-email".into(),
+            not_me_uri: "/not-me".into(),
+            reset_uri: "/reset".into(),
             public_url: String::new(),
         }
     }
@@ -145,6 +152,13 @@ pub struct Auth {
     pub passkey_rp_id: String,
     /// The name authenticators show beside a passkey; empty: `mail.shop_name`.
     pub passkey_rp_name: String,
+    /// How long, in seconds, a session counts as recently authenticated after a sign-in or a
+    /// reauthentication (what an email change, a passkey change, the export and a deletion need).
+    pub reauth_seconds: NonZeroU64,
+    /// A device not signed in from for this many days is new again.
+    pub known_device_days: NonZeroU64,
+    /// Whether a sign-in from a new device emails the customer a "this wasn't me" link.
+    pub new_device_notice: bool,
 }
 
 impl Default for Auth {
@@ -161,6 +175,9 @@ impl Default for Auth {
             email_undo_ttl_days: NonZero::new(7).unwrap(),
             passkey_rp_id: String::new(),
             passkey_rp_name: String::new(),
+            reauth_seconds: NonZero::new(300).unwrap(),
+            known_device_days: NonZero::new(90).unwrap(),
+            new_device_notice: true,
         }
     }
 }

@@ -199,6 +199,15 @@ pub fn format_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Unix seconds as a person reads them in an email: `2026-12-04 09:30 UTC`.
+pub fn utc_minute(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
 /// Serializes Unix seconds as an RFC 3339 string (for `#[serde(serialize_with)]`).
 pub fn rfc3339_field<S: serde::Serializer>(unix: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*unix))
@@ -207,6 +216,12 @@ pub fn rfc3339_field<S: serde::Serializer>(unix: &i64, s: S) -> Result<S::Ok, S:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_in_an_email_is_read_to_the_minute_in_utc() {
+        // 2026-12-04T09:30:59Z
+        assert_eq!(utc_minute(1_796_376_659), "2026-12-04 09:30 UTC");
+    }
 
     #[test]
     fn random_ids_are_fourteen_digits() {

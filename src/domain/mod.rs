@@ -18,7 +18,7 @@ pub use code::{ActivationSecret, LinkKey, ResetCode};
 pub use country::Country;
 pub use customer::{
     AscendingIds, Customer, CustomerId, Identifier, Status, Subscription, format_time,
-    rfc3339_field,
+    rfc3339_field, utc_minute,
 };
 pub use email::EmailAddress;
 pub use language::Language;
@@ -27,5 +27,5 @@ pub use mailbox::Mailbox;
 pub use passkey::{PasskeyId, PasskeyName};
 pub use password::{NewPassword, PasswordPolicy};
 pub use profile::{ProfileChanges, ProfileField};
-pub use security::{ActivityKind, Client, MAX_USER_AGENT_CHARS, SessionId};
+pub use security::{ActivityKind, Client, MAX_USER_AGENT_CHARS, SessionId, device_name};
 pub use text::clean_text;

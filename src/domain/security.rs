@@ -42,6 +42,27 @@ impl Client {
             user_agent: None,
         }
     }
+
+    /// The device this client counts as for new-device notices: its User-Agent and its network
+    /// (an IPv4 /24, an IPv6 /64), so that a new address from the same line is the same device.
+    pub fn device(&self) -> String {
+        let network = match self.ip {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.0/24")
+            }
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(bits))
+            }
+        };
+        format!("{network} {}", self.user_agent.as_deref().unwrap_or(""))
+    }
+}
+
+/// The device a User-Agent names, as the customer reads it.
+pub fn device_name(user_agent: Option<&str>) -> String {
+    user_agent.unwrap_or("an unknown device").to_owned()
 }
 
 /// The public id of a session: 16 lower-case hex digits (64 random bits), unrelated to its
@@ -97,11 +118,13 @@ pub enum ActivityKind {
     AccountActivated,
     PasskeyAdded,
     PasskeyRemoved,
+    /// "This wasn't me": every session ended, the password made unusable, a reset link sent.
+    AccountSecured,
 }
 
 impl ActivityKind {
     /// Every kind.
-    pub const ALL: [ActivityKind; 15] = [
+    pub const ALL: [ActivityKind; 16] = [
         ActivityKind::LoginSucceeded,
         ActivityKind::LoginFailed,
         ActivityKind::Logout,
@@ -117,6 +140,7 @@ impl ActivityKind {
         ActivityKind::AccountActivated,
         ActivityKind::PasskeyAdded,
         ActivityKind::PasskeyRemoved,
+        ActivityKind::AccountSecured,
     ];
 
     /// The kind's name in the API and the database.
@@ -137,6 +161,7 @@ impl ActivityKind {
             ActivityKind::AccountActivated => "account_activated",
             ActivityKind::PasskeyAdded => "passkey_added",
             ActivityKind::PasskeyRemoved => "passkey_removed",
+            ActivityKind::AccountSecured => "account_secured",
         }
     }
 }

@@ -11,8 +11,10 @@ flow_handle!(
 );
 
 impl Accounts<'_> {
-    /// Deletes the caller's account and everything tied to it; their tokens die at once.
+    /// Deletes the caller's account and everything tied to it (a recently authenticated
+    /// session only); their tokens die at once.
     pub async fn delete_account(&self, session: Session) -> Result<(), AppError> {
+        self.sessions().require_recent(&session)?;
         if self.delete_customer(session.customer).await? {
             Ok(())
         } else {

@@ -201,6 +201,8 @@ impl Activations<'_> {
                     return Ok(false);
                 }
                 customers::activate(tx, &id, &hash)?;
+                // The first sign-in of a new account is from a new device by nature.
+                crate::store::devices::exempt_next_sign_in(tx, &id)?;
                 activity::record(tx, &id, ActivityKind::AccountActivated, Some(&client))?;
                 announcer.announce(tx, Event::Activated, &id)?;
                 Ok(true)

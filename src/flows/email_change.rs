@@ -7,7 +7,7 @@ use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
 use crate::store::sql::Db;
 use crate::store::undo::{self, UndoCheck};
-use crate::store::{Outcome, StoreError, StoreResult, activity, customers, outbox, sessions};
+use crate::store::{Outcome, StoreError, StoreResult, activity, customers, outbox, passkeys};
 use crate::throttle::IpBudget;
 
 flow_handle!(
@@ -70,6 +70,7 @@ impl EmailChanges<'_> {
                     self.links
                         .email_confirmation(identifier.as_str(), key.as_str()),
                 ),
+                ..Vars::default()
             };
             let confirmation = self.mailer.compose(
                 Kind::EmailChangeNew,
@@ -83,7 +84,7 @@ impl EmailChanges<'_> {
             name,
             email: current_email.clone(),
             new_email: Some(new_email.to_string()),
-            link: None,
+            ..Vars::default()
         };
         let notice = self.mailer.compose(
             Kind::EmailChangeOld,
@@ -117,12 +118,17 @@ impl EmailChanges<'_> {
                 let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
                     return Ok(Outcome::Refused(invalid()));
                 };
-                let new_email = match codes::check(tx, &id, Purpose::EmailChange, &digest, true)? {
-                    CodeCheck::Valid {
-                        new_email: Some(new_email),
-                    } => EmailAddress::parse(&new_email).map_err(StoreError::BadValue)?,
-                    _ => return Ok(Outcome::Refused(invalid())),
-                };
+                let (new_email, asked_at) =
+                    match codes::check(tx, &id, Purpose::EmailChange, &digest, true)? {
+                        CodeCheck::Valid {
+                            new_email: Some(new_email),
+                            issued_at,
+                        } => (
+                            EmailAddress::parse(&new_email).map_err(StoreError::BadValue)?,
+                            issued_at,
+                        ),
+                        _ => return Ok(Outcome::Refused(invalid())),
+                    };
                 // Writers run one at a time (BEGIN IMMEDIATE), so this check cannot race; the
                 // unique index stays the last word all the same.
                 if customers::email_taken(tx, &new_email)? {
@@ -133,12 +139,16 @@ impl EmailChanges<'_> {
                 apply_new_email(tx, &id, &new_email)?;
                 activity::record(tx, &id, ActivityKind::EmailChanged, Some(&client))?;
                 services.announcer.announce(tx, Event::EmailChanged, &id)?;
+                let change = undo::Change {
+                    old_email: &old_email,
+                    new_email: new_email.as_str(),
+                    asked_at,
+                };
                 services.email_changes().queue_change_notices(
                     tx,
                     &id,
                     &identifier,
-                    &old_email,
-                    &new_email,
+                    &change,
                     name,
                 )?;
                 Ok(Outcome::Done(()))
@@ -156,38 +166,29 @@ impl EmailChanges<'_> {
         tx: &Db,
         id: &CustomerId,
         identifier: &str,
-        old_email: &str,
-        new_email: &EmailAddress,
+        change: &undo::Change<'_>,
         name: Option<String>,
     ) -> StoreResult<()> {
+        let (old_email, new_email) = (change.old_email, change.new_email);
         let key = LinkKey::generate();
         let ttl = (self.config.auth.email_undo_ttl_days.get() * 24 * 3600) as i64;
-        undo::issue(
-            tx,
-            id,
-            &auth::digest(key.as_str()),
-            old_email,
-            new_email.as_str(),
-            ttl,
-        )?;
+        undo::issue(tx, id, &auth::digest(key.as_str()), change, ttl)?;
         let to_new = Vars {
             name: name.clone(),
             email: new_email.to_string(),
             ..Vars::default()
         };
         let language = customers::language_of(tx, id)?;
-        let notice = self.mailer.compose(
-            Kind::EmailChangedNew,
-            language.as_ref(),
-            new_email.as_str(),
-            &to_new,
-        );
+        let notice =
+            self.mailer
+                .compose(Kind::EmailChangedNew, language.as_ref(), new_email, &to_new);
         outbox::enqueue(tx, &notice)?;
         let to_old = Vars {
             name,
             email: old_email.to_owned(),
             new_email: Some(new_email.to_string()),
             link: Some(self.links.email_undo(identifier, key.as_str())),
+            ..Vars::default()
         };
         let notice =
             self.mailer
@@ -197,9 +198,11 @@ impl EmailChanges<'_> {
     }
 
     /// Undoes a confirmed email change with the key mailed to the address it replaced: that
-    /// address is restored, every session and code of the account ends, and the restored
-    /// address is told how to reset the password. A key of the wrong shape never reaches the
-    /// database. 409 if another account took the address meanwhile (the key is used up).
+    /// address is restored and the account taken back from whoever changed it: every session
+    /// and code ends, the password becomes unusable, the passkeys registered since the change
+    /// was asked for are removed, and the restored address is told and sent a reset link. A
+    /// key of the wrong shape never reaches the database. 409 if another account took the
+    /// address meanwhile (the key is used up).
     pub async fn undo_email_change(
         &self,
         identifier: &str,
@@ -219,7 +222,11 @@ impl EmailChanges<'_> {
                 let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
                     return Ok(Outcome::Refused(invalid()));
                 };
-                let UndoCheck::Valid { old_email } = undo::check(tx, &id, &digest)? else {
+                let UndoCheck::Valid {
+                    old_email,
+                    asked_at,
+                } = undo::check(tx, &id, &digest)?
+                else {
                     return Ok(Outcome::Refused(invalid()));
                 };
                 let old_email = EmailAddress::parse(&old_email).map_err(StoreError::BadValue)?;
@@ -233,14 +240,19 @@ impl EmailChanges<'_> {
                     services.announcer.announce(tx, Event::EmailChanged, &id)?;
                 }
                 // Whoever changed the address loses every way in: sessions, codes sent to the
-                // other address and the other undo keys.
-                sessions::end_all(tx, &id, None)?;
-                codes::revoke_all(tx, &id)?;
+                // other address, the other undo keys, the password (they may have known or
+                // reset it) and the passkeys added since the change was asked for.
                 undo::revoke_all(tx, &id)?;
+                if let Some(asked_at) = asked_at {
+                    passkeys::delete_registered_since(tx, &id, asked_at)?;
+                }
                 activity::record(tx, &id, ActivityKind::EmailChangeUndone, Some(&client))?;
                 services
                     .profiles()
                     .queue_notice(tx, &id, Kind::EmailChangeUndone)?;
+                services
+                    .resets()
+                    .take_account_back(tx, &id, &old_email, &client)?;
                 Ok(Outcome::Done(()))
             })
             .await?

@@ -11,6 +11,8 @@ pub struct Links {
     activate: String,
     newemail_confirm: String,
     email_undo: String,
+    not_me: String,
+    reset: String,
 }
 
 impl Links {
@@ -30,6 +32,8 @@ impl Links {
             activate: config.links.activate_uri.clone(),
             newemail_confirm: config.links.newemail_confirm_uri.clone(),
             email_undo: config.links.email_undo_uri.clone(),
+            not_me: config.links.not_me_uri.clone(),
+            reset: config.links.reset_uri.clone(),
         }
     }
 
@@ -86,6 +90,17 @@ impl Links {
         with_query(base, &[("identifier", identifier), ("key", key)])
     }
 
+    /// `<not_me_uri resolved>?identifier=<identifier>&key=<key>`.
+    pub fn not_me(&self, identifier: &str, key: &str) -> String {
+        let base = self.configured(&self.not_me);
+        with_query(base, &[("identifier", identifier), ("key", key)])
+    }
+
+    /// `links.reset_uri` resolved: the base of the reset links the server sends on its own.
+    pub fn configured_reset(&self) -> Url {
+        self.configured(&self.reset)
+    }
+
     /// `<reset_uri resolved>/<code>`.
     pub fn password_reset(&self, reset_uri: &Url, code: &str) -> String {
         let mut url = reset_uri.clone();
@@ -133,6 +148,14 @@ mod tests {
         assert_eq!(
             links().email_undo("test-user-1", "J32NA974R4F7N1HB"),
             "https://shop.example.com/undo-email?identifier=test-user-1&key=J32NA974R4F7N1HB"
+        );
+    }
+
+    #[test]
+    fn not_me_link_has_the_documented_form() {
+        assert_eq!(
+            links().not_me("test-user-1", "J32NA974R4F7N1HB"),
+            "https://shop.example.com/not-me?identifier=test-user-1&key=J32NA974R4F7N1HB"
         );
     }
 

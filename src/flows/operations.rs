@@ -55,7 +55,7 @@ impl Operations<'_> {
         }))
     }
 
-    /// Sweeps expired sessions, codes, undo keys and passkey challenges, activity older than
+    /// Sweeps expired sessions, codes, undo keys, "this wasn't me" keys and passkey challenges, activity older than
     /// `auth.activity_retention_days`, and sent emails and delivered webhook events older than
     /// [`KEEP_SENT_EMAILS`] (they carry personal data); answers how many rows went. The
     /// throttles need no sweeping: their tables are bounded.
@@ -66,6 +66,7 @@ impl Operations<'_> {
         Ok(self.purge(store::sessions::purge_expired).await?
             + self.purge(store::codes::purge_expired).await?
             + self.purge(store::undo::purge_expired).await?
+            + self.purge(store::devices::purge_expired).await?
             + self
                 .purge(store::passkeys::purge_expired_challenges)
                 .await?

@@ -6,15 +6,14 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use super::session::open_session;
-use super::{Session, hours};
+use super::Session;
 use crate::auth;
 use crate::config::RelyingParty;
 use crate::domain::{ActivityKind, Client, CustomerId, PasskeyId, PasskeyName};
 use crate::error::AppError;
 use crate::mail::Kind;
 use crate::store::passkeys::{self, NewChallenge, PasskeyView, Purpose};
-use crate::store::{Outcome, StoreError, activity, customers};
+use crate::store::{Outcome, StoreError, StoreResult, activity, customers, sessions};
 use crate::throttle::IpBudget;
 
 /// How long a begun ceremony can be finished, in seconds.
@@ -86,11 +85,13 @@ impl Passkeys<'_> {
             .ok_or_else(|| AppError::NotFound("passkeys are not enabled".into()))
     }
 
-    /// Begins adding a passkey to the caller's account: a discoverable credential, bound to
-    /// the customer's user handle, none of their passkeys again.
+    /// Begins adding a passkey to the caller's account (a recently authenticated session
+    /// only): a discoverable credential, bound to the customer's user handle, none of their
+    /// passkeys again.
     pub async fn begin_registration(&self, session: &Session) -> Result<Begun, AppError> {
         self.throttles
             .check_ip(IpBudget::Login, session.client.ip)?;
+        self.sessions().require_recent(session)?;
         let webauthn = self.relying()?;
         let customer = session.customer.clone();
         let (handle, exclude, contact) = self
@@ -150,6 +151,7 @@ impl Passkeys<'_> {
         let id_hash = auth::digest(&new.challenge_id);
         let name = new.name.unwrap_or_else(PasskeyName::unnamed);
         let (customer, client) = (session.customer.clone(), session.client.clone());
+        let registrar = session.token_hash.clone();
         let services = self.0.clone();
         let added = self
             .store
@@ -179,8 +181,17 @@ impl Passkeys<'_> {
                 };
                 let stored = serde_json::to_string(&passkey)
                     .map_err(|e| StoreError::BadValue(e.to_string()))?;
-                let view = match passkeys::insert(tx, &customer, passkey.cred_id(), &name, &stored)
-                {
+                // Which session added it: "this wasn't me" about that sign-in removes it.
+                let session_id = sessions::public_id_of(tx, &registrar)?;
+                let credential_id = passkey.cred_id();
+                let view = match passkeys::insert(
+                    tx,
+                    &customer,
+                    credential_id,
+                    &name,
+                    &stored,
+                    session_id.as_deref(),
+                ) {
                     Ok(view) => view,
                     Err(StoreError::Duplicate { .. }) => {
                         return Ok(Outcome::Refused(AppError::Conflict {
@@ -214,12 +225,13 @@ impl Passkeys<'_> {
             .await?)
     }
 
-    /// Removes one of the caller's passkeys; it signs no one in from then on. Another
-    /// customer's passkey, an unknown id and a string that is no passkey id answer the same
-    /// "not found". The customer is told by email.
+    /// Removes one of the caller's passkeys (a recently authenticated session only); it signs
+    /// no one in from then on. Another customer's passkey, an unknown id and a string that is
+    /// no passkey id answer the same "not found". The customer is told by email.
     pub async fn remove(&self, session: &Session, id: &str) -> Result<(), AppError> {
         self.throttles
             .check_ip(IpBudget::Codes, session.client.ip)?;
+        self.sessions().require_recent(session)?;
         let not_found = || AppError::NotFound("there is no such passkey".into());
         let id = PasskeyId::parse(id).map_err(|_| not_found())?;
         let (customer, client) = (session.customer.clone(), session.client.clone());
@@ -282,61 +294,52 @@ impl Passkeys<'_> {
         let id_hash = auth::digest(challenge_id);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
-        let ttl = hours(self.config.auth.token_ttl_hours.get());
-        let opener = client.clone();
+        let (services, opener) = (self.0.clone(), client.clone());
         let email = self
             .store
             .write(move |tx| {
-                let refused = || Ok(Outcome::Refused(AppError::InvalidCredentials));
-                let Some((_, state)) = passkeys::take_challenge(tx, &id_hash, Purpose::Login)?
-                else {
-                    return refused();
+                let Some(owner) = verify_assertion(tx, &webauthn, &id_hash, credential)? else {
+                    return Ok(Outcome::Refused(AppError::InvalidCredentials));
                 };
-                let Some(credential) = credential else {
-                    return refused();
-                };
-                let state: DiscoverableAuthentication = serde_json::from_str(&state)
-                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
-                let Ok((handle, credential_id)) =
-                    webauthn.identify_discoverable_authentication(&credential)
-                else {
-                    return refused();
-                };
-                let Some(owned) = passkeys::find_by_credential(tx, credential_id)? else {
-                    return refused();
-                };
-                // The authenticator names the account; it must be the credential's owner.
-                if owned.handle != handle.as_bytes() {
-                    return refused();
-                }
-                let mut passkey: Passkey = serde_json::from_str(&owned.credential)
-                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
-                let result = match webauthn.finish_discoverable_authentication_v2(
-                    &credential,
-                    state,
-                    &passkey,
-                ) {
-                    Ok(result) => result,
-                    Err(e) => {
-                        tracing::info!(error = %e, "a passkey sign-in did not verify");
-                        return refused();
-                    }
-                };
-                // The library refused a counter that did not grow; keep the new one and the
-                // backup flags, as it advises.
-                passkey.update_credential(&result);
-                let stored = serde_json::to_string(&passkey)
-                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
-                passkeys::record_use(tx, &owned.id, &stored)?;
-                open_session(tx, &owned.customer, &digest, ttl, &opener, "passkey")?;
-                let email = customers::contact(tx, &owned.customer)?
+                services
+                    .sessions()
+                    .open_session(tx, &owner, &digest, &opener, "passkey")?;
+                let email = customers::contact(tx, &owner)?
                     .map(|(email, _)| email)
                     .unwrap_or_default();
                 Ok(Outcome::Done(email))
             })
             .await?
             .into_result()?;
+        self.mailer.wake_worker();
         Ok(PasskeySignIn { token, email })
+    }
+
+    /// `POST /customers/reauthenticate` with a passkey: an assertion from a ceremony begun
+    /// with `POST /customers/passkey_login`, made by one of the caller's own passkeys. Every
+    /// failure answers `InvalidCredentials`.
+    pub async fn reauthenticate(
+        &self,
+        session: &Session,
+        challenge_id: &str,
+        credential: Value,
+    ) -> Result<(), AppError> {
+        self.throttles
+            .check_ip(IpBudget::Login, session.client.ip)?;
+        let webauthn = self.relying()?;
+        let credential: Option<PublicKeyCredential> = serde_json::from_value(credential).ok();
+        let id_hash = auth::digest(challenge_id);
+        let (customer, token) = (session.customer.clone(), session.token_hash.clone());
+        self.store
+            .write(move |tx| {
+                let owner = verify_assertion(tx, &webauthn, &id_hash, credential)?;
+                if owner.as_ref() != Some(&customer) || !sessions::mark_authenticated(tx, &token)? {
+                    return Ok(Outcome::Refused(AppError::InvalidCredentials));
+                }
+                Ok(Outcome::Done(()))
+            })
+            .await?
+            .into_result()
     }
 
     /// Stores a begun ceremony under the digest of a fresh random id, and answers the id.
@@ -369,6 +372,54 @@ impl Passkeys<'_> {
             .await?;
         Ok(challenge_id)
     }
+}
+
+/// Uses up the sign-in ceremony `id_hash` and verifies the browser's assertion against it;
+/// answers the customer whose passkey made it, or `None` for any failure (unknown, used or
+/// expired challenge, unknown or removed passkey, a user handle that is not its owner's, a bad
+/// signature, a counter gone backwards). The passkey's new counter is stored.
+fn verify_assertion(
+    tx: &crate::store::sql::Db,
+    webauthn: &Webauthn,
+    id_hash: &[u8],
+    credential: Option<PublicKeyCredential>,
+) -> StoreResult<Option<CustomerId>> {
+    let Some((_, state)) = passkeys::take_challenge(tx, id_hash, Purpose::Login)? else {
+        return Ok(None);
+    };
+    let Some(credential) = credential else {
+        return Ok(None);
+    };
+    let state: DiscoverableAuthentication =
+        serde_json::from_str(&state).map_err(|e| StoreError::BadValue(e.to_string()))?;
+    let Ok((handle, credential_id)) = webauthn.identify_discoverable_authentication(&credential)
+    else {
+        return Ok(None);
+    };
+    let Some(owned) = passkeys::find_by_credential(tx, credential_id)? else {
+        return Ok(None);
+    };
+    // The authenticator names the account; it must be the credential's owner.
+    if owned.handle != handle.as_bytes() {
+        return Ok(None);
+    }
+    let mut passkey: Passkey =
+        serde_json::from_str(&owned.credential).map_err(|e| StoreError::BadValue(e.to_string()))?;
+    let result = match webauthn.finish_discoverable_authentication_v2(&credential, state, &passkey)
+    {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::info!(error = %e, "a passkey sign-in did not verify");
+            return Ok(None);
+        }
+    };
+    // The library refused a counter that did not grow; keep the new one and the backup
+    // flags, as it advises.
+    passkey.update_credential(&result);
+    let stored =
+        serde_json::to_string(&passkey).map_err(|e| StoreError::BadValue(e.to_string()))?;
+    passkeys::record_use(tx, &owned.id, &stored)?;
+    Ok(Some(owned.customer))
 }
 
 /// The answer to a credential that is malformed or does not verify.

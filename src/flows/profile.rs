@@ -7,6 +7,7 @@ use crate::domain::ActivityKind;
 use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
 use crate::error::{AppError, FieldErrors};
 use crate::mail::{Kind, Vars};
+use crate::store::codes::{self, Purpose};
 use crate::store::subscriptions::{self, ConsentSource};
 use crate::store::{Outcome, activity, customers, outbox, sessions};
 
@@ -27,6 +28,19 @@ pub struct ProfileUpdate {
     pub profile: ProfileChanges,
     pub subscriptions: Option<BTreeSet<String>>,
     pub password: Option<PasswordChange>,
+    /// `current_password` sent without a new password: a proof of the password, which lets a
+    /// session that is not recently authenticated change the email.
+    pub current_password: Option<String>,
+}
+
+impl ProfileUpdate {
+    /// The current password the update proves, with or without a password change.
+    fn proof(&self) -> Option<&str> {
+        self.password
+            .as_ref()
+            .map(|change| change.current_password.as_str())
+            .or(self.current_password.as_deref())
+    }
 }
 
 flow_handle!(
@@ -63,12 +77,15 @@ impl Profiles<'_> {
     }
 
     /// Applies a profile update in one transaction and answers with the new customer object.
-    /// A password change ends every other session of the customer. A new email is not applied
-    /// but awaits confirmation (see `queue_email_change`), so the answer still shows the old one.
+    /// A password change ends every other session of the customer and kills pending
+    /// email-change keys. A new email is not applied but awaits confirmation (see
+    /// `queue_email_change`), so the answer still shows the old one; asking for one needs a
+    /// recently authenticated session or the current password in the same update. A refused
+    /// update changes nothing.
     pub async fn update_profile(
         &self,
         session: &Session,
-        update: ProfileUpdate,
+        mut update: ProfileUpdate,
     ) -> Result<Customer, AppError> {
         let mut problems = FieldErrors::new();
         if update
@@ -80,16 +97,20 @@ impl Profiles<'_> {
         }
         // Only an email or a password change needs the stored profile first; a change of the
         // other fields is one trip to the writer (the busiest write of the product).
-        let current = if update.email.is_some() || update.password.is_some() {
+        let current = if update.email.is_some() || update.proof().is_some() {
             Some(self.profile(session).await?)
         } else {
             None
         };
         let new_email = update
             .email
+            .take()
             .filter(|e| current.as_ref().is_some_and(|c| e.as_str() != c.email));
         if let Some(e) = AppError::fields(problems) {
             return Err(e);
+        }
+        if new_email.is_some() && update.proof().is_none() {
+            self.sessions().require_recent(session)?;
         }
         // An email change mails the new address: at most 1 a minute and 5 an hour to one
         // address, whoever asks, so that no one can flood a stranger's mailbox.
@@ -99,11 +120,17 @@ impl Profiles<'_> {
         {
             return Err(AppError::Throttled { retry_after: 60 });
         }
-        let new_hash = match (&update.password, &current) {
-            (Some(change), Some(current)) => {
-                Some(self.checked_new_hash(session, current, change).await?)
+        // The stored hash the current password matched, and the new password's hash.
+        let (checked, new_hash) = match (&update.password, update.proof(), &current) {
+            (Some(change), _, Some(current)) => {
+                let (checked, hash) = self.checked_new_hash(session, current, change).await?;
+                (Some(checked), Some(hash))
             }
-            _ => None,
+            (None, Some(proof), Some(current)) => (
+                Some(self.check_current_password(session, current, proof).await?),
+                None,
+            ),
+            _ => (None, None),
         };
         let id = session.customer.clone();
         let keep = session.token_hash.clone();
@@ -113,6 +140,24 @@ impl Profiles<'_> {
         let customer = self
             .store
             .write(move |tx| {
+                // Every refusal comes before the first write, so that a refused update keeps
+                // nothing of itself.
+                if let Some(checked) = &checked {
+                    // The session and the password checked must still be current: a reset or
+                    // another change since the check wins.
+                    let live = sessions::customer_of(tx, &keep)?.is_some_and(|c| c == id);
+                    let (stored, locked) = customers::login_state(tx, &id)?;
+                    if !live || stored.as_ref() != checked.as_ref() {
+                        return Ok(Outcome::Refused(AppError::Unauthenticated));
+                    }
+                    if locked {
+                        return Ok(Outcome::Refused(AppError::field(
+                            "current_password",
+                            "is not correct",
+                        )));
+                    }
+                    sessions::mark_authenticated(tx, &keep)?;
+                }
                 if let Some(wanted) = &update.subscriptions {
                     if let Some(unknown) = first_unknown_list(tx, wanted)? {
                         return Ok(Outcome::Refused(AppError::field(
@@ -143,22 +188,11 @@ impl Profiles<'_> {
                     activity::record(tx, &id, ActivityKind::ProfileUpdated, Some(&client))?;
                     services.announcer.announce(tx, Event::Updated, &id)?;
                 }
-                if let Some((checked, hash)) = &new_hash {
-                    // The session and the password checked must still be current: a reset or
-                    // another change since the check wins.
-                    let live = sessions::customer_of(tx, &keep)?.is_some_and(|c| c == id);
-                    let (stored, locked) = customers::login_state(tx, &id)?;
-                    if !live || stored.as_ref() != checked.as_ref() {
-                        return Ok(Outcome::Refused(AppError::Unauthenticated));
-                    }
-                    if locked {
-                        return Ok(Outcome::Refused(AppError::field(
-                            "current_password",
-                            "is not correct",
-                        )));
-                    }
+                if let Some(hash) = &new_hash {
                     customers::set_password(tx, &id, hash)?;
+                    // Whoever held another session loses it, and any email change they asked.
                     sessions::end_all(tx, &id, Some(&keep))?;
+                    codes::revoke(tx, &id, Purpose::EmailChange)?;
                     activity::record(tx, &id, ActivityKind::PasswordChanged, Some(&client))?;
                     services
                         .profiles()
@@ -215,29 +249,28 @@ impl Profiles<'_> {
     ) -> Result<(Option<String>, String), AppError> {
         let email = EmailAddress::parse(&current.email).ok();
         let new = self.new_password(&change.password, &change.password_check, email.as_ref())?;
-        let id = session.customer.clone();
-        // `current_password` is a password guess like a login: it draws on the same budget.
-        self.throttles.reserve_login(&current.email)?;
-        let (stored, locked) = self
-            .store
-            .read(move |c| customers::login_state(c, &id))
+        let stored = self
+            .check_current_password(session, current, &change.current_password)
             .await?;
-        let matches = self
-            .hasher
-            .verify(&change.current_password, stored.clone())
-            .await?
-            .matches;
-        // A locked account accepts no password here either, and a wrong one counts towards
-        // the lockout like a failed login.
-        if locked || !matches {
-            if !locked {
-                self.lockouts()
-                    .count_failed_password(session.customer.clone(), stored, None);
-            }
-            return Err(AppError::field("current_password", "is not correct"));
-        }
-        self.throttles.login_succeeded(&current.email);
         Ok((stored, self.hasher.hash(&new).await?))
+    }
+
+    /// Verifies the `current_password` of an update; answers the stored hash it matched.
+    async fn check_current_password(
+        &self,
+        session: &Session,
+        current: &Customer,
+        password: &str,
+    ) -> Result<Option<String>, AppError> {
+        self.sessions()
+            .check_own_password(session, &current.email, password)
+            .await
+            .map_err(|e| match e {
+                AppError::InvalidCredentials => {
+                    AppError::field("current_password", "is not correct")
+                }
+                other => other,
+            })
     }
 
     /// Checks a new password and its repetition against the policy.

@@ -2,12 +2,14 @@ use crate::store::sql::Db;
 use url::Url;
 
 use crate::auth;
-use crate::domain::{ActivityKind, Client, EmailAddress, NewPassword, ResetCode, Status};
+use crate::domain::{
+    ActivityKind, Client, CustomerId, EmailAddress, NewPassword, ResetCode, Status,
+};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
 use crate::store::requests::{Request, RequestKind};
-use crate::store::{StoreResult, activity, customers, outbox, sessions};
+use crate::store::{StoreResult, activity, customers, devices, outbox, sessions};
 use crate::throttle::IpBudget;
 
 flow_handle!(
@@ -95,6 +97,27 @@ impl Resets<'_> {
         Ok(ResetQueued::Queued)
     }
 
+    /// Takes an account back from whoever else may hold it, in the caller's transaction: every
+    /// session ends, every code dies (pending email-change keys included), the password
+    /// becomes unusable, and `email` (the owner's address) is sent a reset link to
+    /// `links.reset_uri`. The sign-in that follows the reset sends no new-device notice.
+    pub(super) fn take_account_back(
+        &self,
+        tx: &Db,
+        id: &CustomerId,
+        email: &EmailAddress,
+        client: &Client,
+    ) -> StoreResult<()> {
+        sessions::end_all(tx, id, None)?;
+        codes::revoke_all(tx, id)?;
+        customers::disable_password(tx, id)?;
+        devices::exempt_next_sign_in(tx, id)?;
+        let asker = (Some(client.ip.to_string()), client.user_agent.clone());
+        let reset_uri = self.links.configured_reset();
+        self.queue_password_reset(tx, email, &reset_uri, asker)?;
+        Ok(())
+    }
+
     /// Resets the password of the customer whose reset code is right: a new random passphrase
     /// becomes the password, every session ends, every other code dies, and the customer is
     /// told by email. Answers the reset JWT: the passphrase, signed with the code as HMAC key.
@@ -150,6 +173,7 @@ impl Resets<'_> {
                 customers::set_password(tx, &id, &hash)?;
                 sessions::end_all(tx, &id, None)?;
                 codes::revoke_all(tx, &id)?;
+                devices::exempt_next_sign_in(tx, &id)?;
                 activity::record(tx, &id, ActivityKind::PasswordResetCompleted, Some(&client))?;
                 let name = customers::contact(tx, &id)?.and_then(|(_, name)| name);
                 let vars = Vars {

@@ -1,11 +1,15 @@
 use serde::Serialize;
 
 use super::Session;
-use crate::domain::{ActivityKind, SessionId, rfc3339_field};
+use crate::auth;
+use crate::domain::{
+    ActivityKind, Client, EmailAddress, Identifier, LinkKey, SessionId, rfc3339_field,
+};
 use crate::error::AppError;
 use crate::store::activity::{self, Event};
+use crate::store::codes::{self, Purpose};
 use crate::store::export::{self, Export};
-use crate::store::sessions;
+use crate::store::{Outcome, StoreError, customers, devices, passkeys, sessions};
 use crate::throttle::IpBudget;
 
 /// The most activity events one page holds.
@@ -72,7 +76,9 @@ impl Security<'_> {
         if ended { Ok(()) } else { Err(not_found()) }
     }
 
-    /// Ends every session of the caller but their own; answers how many ended.
+    /// Ends every session of the caller but their own, and any email change asked that has
+    /// not been confirmed (whoever held another session may have asked it); answers how many
+    /// sessions ended.
     pub async fn revoke_other_sessions(&self, session: &Session) -> Result<usize, AppError> {
         self.throttles
             .check_ip(IpBudget::Codes, session.client.ip)?;
@@ -85,6 +91,7 @@ impl Security<'_> {
             .store
             .write(move |tx| {
                 let ended = sessions::end_all(tx, &customer, Some(&keep))?;
+                codes::revoke(tx, &customer, Purpose::EmailChange)?;
                 if ended > 0 {
                     activity::record(tx, &customer, ActivityKind::SessionRevoked, Some(&client))?;
                 }
@@ -93,10 +100,55 @@ impl Security<'_> {
             .await?)
     }
 
-    /// Everything stored about the caller, for their download.
+    /// "This wasn't me", with the key of a new-device notice: the account is taken back from
+    /// whoever signed in. Every session ends, pending email-change keys die, the passkeys that
+    /// sign-in's session registered are removed, its device is forgotten, the password becomes
+    /// unusable and a reset link goes to the account's address. Each key works once (all of
+    /// the customer's die with it); a wrong, used or expired one is `InvalidCode`.
+    pub async fn secure_account(
+        &self,
+        identifier: &str,
+        key: &str,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        self.throttles.check_ip(IpBudget::Codes, client.ip)?;
+        let invalid = || AppError::InvalidCode { field: "key" };
+        let (Ok(key), Ok(_)) = (LinkKey::parse_current(key), Identifier::parse(identifier)) else {
+            return Err(invalid());
+        };
+        let (identifier, digest) = (identifier.to_owned(), auth::digest(key.as_str()));
+        let (services, client) = (self.0.clone(), client.clone());
+        self.store
+            .write(move |tx| {
+                let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
+                    return Ok(Outcome::Refused(invalid()));
+                };
+                let Some(reported) = devices::take_not_me(tx, &id, &digest)? else {
+                    return Ok(Outcome::Refused(invalid()));
+                };
+                passkeys::delete_registered_by(tx, &id, &reported.session_id)?;
+                devices::forget(tx, &id, &reported.device)?;
+                activity::record(tx, &id, ActivityKind::AccountSecured, Some(&client))?;
+                let (email, _) = customers::contact(tx, &id)?
+                    .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
+                let email = EmailAddress::parse(&email).map_err(StoreError::BadValue)?;
+                services
+                    .resets()
+                    .take_account_back(tx, &id, &email, &client)?;
+                Ok(Outcome::Done(()))
+            })
+            .await?
+            .into_result()?;
+        self.mailer.wake_worker();
+        Ok(())
+    }
+
+    /// Everything stored about the caller, for their download (a recently authenticated
+    /// session only).
     pub async fn export_own_data(&self, session: &Session) -> Result<Export, AppError> {
         self.throttles
             .check_ip(IpBudget::Codes, session.client.ip)?;
+        self.0.sessions().require_recent(session)?;
         let id = session.customer.clone();
         self.store
             .read(move |c| export::of_customer(c, &id))

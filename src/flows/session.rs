@@ -1,34 +1,26 @@
 use super::hours;
 use crate::auth;
-use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, PasswordPolicy, Status};
+use crate::domain::{
+    ActivityKind, Client, CustomerId, EmailAddress, LinkKey, PasswordPolicy, SessionId, Status,
+};
 use crate::error::AppError;
+use crate::mail::{Kind, Vars};
+use crate::store::devices::{self, Reported};
 use crate::store::sql::Db;
-use crate::store::{activity, customers, sessions};
+use crate::store::{StoreError, StoreResult, activity, customers, outbox, sessions};
 use crate::throttle::IpBudget;
 
-/// Opens a session for `customer` in the caller's transaction, as every way of signing in
-/// does: the session row, the time of the last sign-in, and the activity line saying how
-/// (`method`) and from where.
-pub(super) fn open_session(
-    tx: &Db,
-    customer: &CustomerId,
-    token_digest: &[u8],
-    ttl_seconds: i64,
-    client: &Client,
-    method: &str,
-) -> crate::store::StoreResult<()> {
-    sessions::create(tx, token_digest, customer, ttl_seconds, client)?;
-    customers::mark_login(tx, customer)?;
-    activity::record_login(tx, customer, method, client)
-}
+/// How long the "this wasn't me" link of a new-device notice works, in seconds (7 days).
+pub const NOT_ME_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
-/// An authenticated caller: the customer, the digest of the token they presented, and the
-/// client presenting it.
+/// An authenticated caller: the customer, the digest of the token they presented, the client
+/// presenting it, and when the session last proved a credential (`None`: never recorded).
 #[derive(Clone, Debug)]
 pub struct Session {
     pub customer: CustomerId,
     pub token_hash: Vec<u8>,
     pub client: Client,
+    pub authenticated_at: Option<i64>,
 }
 
 flow_handle!(
@@ -80,9 +72,8 @@ impl Sessions<'_> {
         self.throttles.login_succeeded(&account);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
-        let ttl = hours(self.config.auth.token_ttl_hours.get());
         let (id, checked) = (record.id.clone(), stored.clone());
-        let opener = client.clone();
+        let (services, opener) = (self.0.clone(), client.clone());
         // The password may have changed (a reset, a PATCH) or the account been locked while it
         // was being checked: the session opens only if the hash checked is still the stored one
         // and the account is not locked.
@@ -94,17 +85,163 @@ impl Sessions<'_> {
                     return Ok(false);
                 }
                 customers::clear_failed_logins(tx, &id)?;
-                open_session(tx, &id, &digest, ttl, &opener, "password")?;
+                services
+                    .sessions()
+                    .open_session(tx, &id, &digest, &opener, "password")?;
                 Ok(true)
             })
             .await?;
         if !opened {
             return Err(AppError::InvalidCredentials);
         }
+        self.mailer.wake_worker();
         if verdict.needs_rehash {
             self.rehash_in_background(record.id, password.to_owned(), stored.unwrap_or_default());
         }
         Ok(token)
+    }
+
+    /// Opens a session for `customer` in the caller's transaction, as every way of signing in
+    /// does: the session row (authenticated now), the time of the last sign-in, the activity
+    /// line saying how (`method`) and from where, and the new-device notice. Answers the
+    /// session's public id. The caller wakes the mail worker after the commit.
+    pub(super) fn open_session(
+        &self,
+        tx: &Db,
+        customer: &CustomerId,
+        token_digest: &[u8],
+        client: &Client,
+        method: &str,
+    ) -> StoreResult<SessionId> {
+        let ttl = hours(self.config.auth.token_ttl_hours.get());
+        let session = sessions::create(tx, token_digest, customer, ttl, client)?;
+        customers::mark_login(tx, customer)?;
+        activity::record_login(tx, customer, method, client)?;
+        self.notice_new_device(tx, customer, &session, client)?;
+        Ok(session)
+    }
+
+    /// Records the device of a sign-in and, when the account has not used it in
+    /// `auth.known_device_days`, emails the customer when, from where and on what, with a
+    /// "this wasn't me" link. Not for the first sign-in after an activation or a reset.
+    fn notice_new_device(
+        &self,
+        tx: &Db,
+        customer: &CustomerId,
+        session: &SessionId,
+        client: &Client,
+    ) -> StoreResult<()> {
+        let settings = &self.config.auth;
+        let device = auth::digest(&client.device());
+        let known_for = (settings.known_device_days.get() * 24 * 3600) as i64;
+        let known = devices::sign_in_from(tx, customer, &device, known_for)?;
+        let exempt = devices::take_notice_exemption(tx, customer)?;
+        if known || exempt || !settings.new_device_notice {
+            return Ok(());
+        }
+        let key = LinkKey::generate();
+        let reported = Reported {
+            session_id: session.as_str().to_owned(),
+            device,
+        };
+        let key_hash = auth::digest(key.as_str());
+        devices::issue_not_me(tx, customer, &key_hash, &reported, NOT_ME_TTL_SECONDS)?;
+        let vanished = || StoreError::Inconsistent(format!("customer {customer} vanished"));
+        let identifier = customers::identifier_of(tx, customer)?.ok_or_else(vanished)?;
+        let (email, name) = customers::contact(tx, customer)?.ok_or_else(vanished)?;
+        let vars = Vars {
+            name,
+            email: email.clone(),
+            link: Some(self.links.not_me(identifier.as_str(), key.as_str())),
+            device: Some(crate::domain::device_name(client.user_agent.as_deref())),
+            ip: Some(client.ip.to_string()),
+            when: Some(crate::domain::utc_minute(crate::store::now())),
+            ..Vars::default()
+        };
+        let language = customers::language_of(tx, customer)?;
+        let notice = self
+            .mailer
+            .compose(Kind::NewSignIn, language.as_ref(), &email, &vars);
+        outbox::enqueue(tx, &notice)?;
+        Ok(())
+    }
+
+    /// Fails with `ReauthenticationRequired` unless the session proved a credential within
+    /// `auth.reauth_seconds`.
+    pub fn require_recent(&self, session: &Session) -> Result<(), AppError> {
+        let window = self.config.auth.reauth_seconds.get() as i64;
+        match session.authenticated_at {
+            Some(at) if crate::store::now() - at < window => Ok(()),
+            _ => Err(AppError::ReauthenticationRequired),
+        }
+    }
+
+    /// `POST /customers/reauthenticate` with a password: the caller's session counts as
+    /// recently authenticated again. A wrong password is a failed login (it counts toward the
+    /// lockout and draws on the same budgets), answered `InvalidCredentials`.
+    pub async fn reauthenticate(&self, session: &Session, password: &str) -> Result<(), AppError> {
+        self.throttles
+            .check_ip(IpBudget::Login, session.client.ip)?;
+        let id = session.customer.clone();
+        let (email, _) = self
+            .store
+            .read(move |c| customers::contact(c, &id))
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let checked = self.check_own_password(session, &email, password).await?;
+        let (id, token) = (session.customer.clone(), session.token_hash.clone());
+        let done = self
+            .store
+            .write(move |tx| {
+                let (hash, locked) = customers::login_state(tx, &id)?;
+                if hash != checked || locked {
+                    return Ok(false);
+                }
+                customers::clear_failed_logins(tx, &id)?;
+                sessions::mark_authenticated(tx, &token)
+            })
+            .await?;
+        if done {
+            Ok(())
+        } else {
+            Err(AppError::InvalidCredentials)
+        }
+    }
+
+    /// Checks the caller's own password (their account's address is `email`) as a login does:
+    /// the account's budget, a locked account accepting none, a wrong one counted toward the
+    /// lockout, all answered `InvalidCredentials`. Answers the stored hash it matched, for the
+    /// write that relies on it to check that it is still current.
+    pub(super) async fn check_own_password(
+        &self,
+        session: &Session,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<String>, AppError> {
+        // A password guess like a login: it draws on the same budget.
+        self.throttles.reserve_login(email)?;
+        if password.chars().count() > PasswordPolicy::MAX_CHARS {
+            return Err(AppError::InvalidCredentials);
+        }
+        let id = session.customer.clone();
+        let (stored, locked) = self
+            .store
+            .read(move |c| customers::login_state(c, &id))
+            .await?;
+        let verdict = self.hasher.verify(password, stored.clone()).await?;
+        if locked {
+            return Err(AppError::InvalidCredentials);
+        }
+        if !verdict.matches {
+            self.lockouts().count_failed_password(
+                session.customer.clone(),
+                stored,
+                Some(session.client.clone()),
+            );
+            return Err(AppError::InvalidCredentials);
+        }
+        self.throttles.login_succeeded(email);
+        Ok(stored)
     }
 
     /// Re-hashes a password with the configured iteration count, after the login answered.
@@ -143,6 +280,7 @@ impl Sessions<'_> {
             customer: holder.customer,
             token_hash,
             client,
+            authenticated_at: holder.authenticated_at,
         })
     }
 

@@ -161,7 +161,8 @@ pub async fn sign_up(
     Ok(ok_result("email_sent"))
 }
 
-/// Reads a PATCH body: any subset of the customer object, plus a password change.
+/// Reads a PATCH body: any subset of the customer object, plus a password change, or a
+/// `current_password` alone.
 fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
     let mut update = ProfileUpdate {
         id: body.optional_str("id"),
@@ -186,7 +187,10 @@ fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
     let password = body.optional_str("password");
     let password_check = body.optional_str("password_check");
     let current_password = body.optional_str("current_password");
-    if password.is_some() || password_check.is_some() || current_password.is_some() {
+    if password.is_none() && password_check.is_none() {
+        // Alone, it proves the password (an email change on a session that is not recent).
+        update.current_password = current_password;
+    } else {
         for (key, value) in [
             ("password", &password),
             ("password_check", &password_check),

@@ -36,6 +36,7 @@ pub fn error_response(err: &AppError) -> Response {
     let (status, code) = match err {
         AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        AppError::ReauthenticationRequired => (StatusCode::FORBIDDEN, "reauthentication_required"),
         AppError::InvalidCode { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code"),
         AppError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
         AppError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_json"),

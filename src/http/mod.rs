@@ -144,6 +144,10 @@ fn customer_routes(
             .and(warp::query::<Vec<(String, String)>>())
             .and_then(security::activity),
         visitor(&UNDO_EMAIL_CHANGE).and_then(security::undo_email_change),
+        visitor(&NOT_ME).and_then(security::secure_account),
+        customer(&REAUTHENTICATE)
+            .and(json_object())
+            .and_then(security::reauthenticate),
         // A form body (RFC 8058), not JSON.
         at_with_param(&UNSUBSCRIBE)
             .and(with_services(services.clone()))

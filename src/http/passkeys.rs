@@ -103,7 +103,7 @@ pub async fn finish_login(
 }
 
 /// The `credential` field: the browser's `PublicKeyCredential`, as a JSON object.
-fn credential_field(body: &mut JsonObject) -> Option<Value> {
+pub(super) fn credential_field(body: &mut JsonObject) -> Option<Value> {
     match body.take("credential") {
         Some(value @ Value::Object(_)) => Some(value),
         None | Some(Value::Null) => {

@@ -1,5 +1,5 @@
 //! Handlers of the account-security endpoints: the caller's sessions, activity and data
-//! export, and the undo of an email change.
+//! export, reauthentication, the undo of an email change and "this wasn't me".
 
 use serde_json::json;
 use warp::reject::Rejection;
@@ -105,4 +105,69 @@ fn activity_query(query: Vec<(String, String)>) -> Result<(Option<i64>, u32), Ap
         Ok(())
     })?;
     Ok((before, limit))
+}
+
+/// POST /customers/reauthenticate: `{"password"}`, or `{"challenge_id","credential"}` from a
+/// passkey sign-in ceremony.
+pub async fn reauthenticate(
+    services: Services,
+    session: Session,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let password = body.optional_str("password");
+    let challenge_id = body.optional_str("challenge_id");
+    let result = match (password, challenge_id) {
+        (Some(password), None) => {
+            body.finish()?;
+            services
+                .sessions()
+                .reauthenticate(&session, &password)
+                .await
+        }
+        (None, Some(challenge_id)) => {
+            let credential = super::passkeys::credential_field(&mut body);
+            let credential = body.finish_with(credential)?;
+            services
+                .passkeys()
+                .reauthenticate(&session, &challenge_id, credential)
+                .await
+        }
+        (password, _) => {
+            let problem = match password {
+                Some(_) => "is not taken with challenge_id: send one or the other",
+                None => "is required (or challenge_id and credential, for a passkey)",
+            };
+            body.reject_field("password", problem);
+            return Err(body
+                .finish()
+                .err()
+                .unwrap_or(AppError::field("password", problem))
+                .into());
+        }
+    };
+    let outcome = match &result {
+        Ok(()) => "success",
+        Err(AppError::InvalidCredentials) => "invalid_credentials",
+        Err(AppError::Throttled { .. }) => "throttled",
+        Err(_) => "error",
+    };
+    tracing::info!(target: "customer_area::audit", outcome, customer = %session.customer, ip = %session.client.ip, "reauthenticate");
+    result?;
+    Ok(ok_result("reauthenticated"))
+}
+
+/// POST /customers/not_me
+pub async fn secure_account(
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let identifier = body.required_str("identifier");
+    let key = body.required_str("key");
+    body.finish()?;
+    services
+        .security()
+        .secure_account(&identifier, &key, &client)
+        .await?;
+    Ok(ok_result("secured"))
 }

@@ -5,7 +5,9 @@
 
 use super::openapi::Access::{Admin, Customer, OperatorOrAdmin, Public};
 use super::openapi::Content::{AnyObject, Result, Schema, Text};
-use super::openapi::Failure::{Conflict, InvalidCredentials, NotFound, Throttled};
+use super::openapi::Failure::{
+    Conflict, InvalidCredentials, NotFound, ReauthenticationRequired, Throttled,
+};
 use super::openapi::{Body, Failure, Operation, Param, Success, Tag};
 use super::route::Route;
 use super::route::Verb::{Delete, Get, Patch, Post, Put};
@@ -27,6 +29,8 @@ pub static ROUTES: &[Route] = &[
     ACTIVITY,
     EXPORT,
     UNDO_EMAIL_CHANGE,
+    REAUTHENTICATE,
+    NOT_ME,
     SIGN_UP,
     BEGIN_PASSKEY_REGISTRATION,
     FINISH_PASSKEY_REGISTRATION,
@@ -58,6 +62,7 @@ pub static ROUTES: &[Route] = &[
     RESET_PAGE,
     CONFIRM_EMAIL_PAGE,
     UNDO_EMAIL_PAGE,
+    NOT_ME_PAGE,
     SIGN_UP_PAGE,
     UNSUBSCRIBE_PAGE,
     ASSET,
@@ -78,6 +83,8 @@ pub const RESET_PAGE: Route = Route::page("/reset/{code}");
 pub const CONFIRM_EMAIL_PAGE: Route = Route::page("/confirm-email");
 /// `GET /undo-email?identifier=&key=`: undo a confirmed email change.
 pub const UNDO_EMAIL_PAGE: Route = Route::page("/undo-email");
+/// `GET /not-me?identifier=&key=`: "this wasn't me", from a new-device notice.
+pub const NOT_ME_PAGE: Route = Route::page("/not-me");
 /// `GET /signup`: only with `auth.allow_signup`.
 pub const SIGN_UP_PAGE: Route = Route::page("/signup");
 /// `GET /unsubscribe/<token>`: a button that posts the one-click unsubscribe; never unsubscribes.
@@ -156,8 +163,9 @@ pub const UPDATE_SELF: Route = Route::api(
         "Edit the profile, subscriptions, email or password",
         Success::ok("The customer, as it now is.", Schema("Customer")),
     )
+    .described("A new `email` needs a recently authenticated session (`auth.reauth_seconds`) or the right `current_password` in the same PATCH, else 403 `reauthentication_required`. A refused PATCH changes nothing.")
     .body(Body::Required("ProfileUpdate"))
-    .failing(SPENDS_A_BUDGET),
+    .failing(&[ReauthenticationRequired, Throttled]),
 );
 
 pub const DELETE_SELF: Route = Route::api(
@@ -167,7 +175,9 @@ pub const DELETE_SELF: Route = Route::api(
         "deleteSelf",
         "Delete the account and everything tied to it",
         Success::ok("Deleted.", Schema("Deleted")),
-    ),
+    )
+    .described("Needs a recently authenticated session (`auth.reauth_seconds`).")
+    .failing(&[ReauthenticationRequired]),
 );
 
 pub const ACTIVATE: Route = Route::api(
@@ -295,7 +305,8 @@ pub const EXPORT: Route = Route::api(
             Schema("Export"),
         ),
     )
-    .failing(SPENDS_A_BUDGET),
+    .described("Needs a recently authenticated session (`auth.reauth_seconds`).")
+    .failing(&[ReauthenticationRequired, Throttled]),
 );
 
 pub const UNDO_EMAIL_CHANGE: Route = Route::api(
@@ -337,9 +348,9 @@ pub const BEGIN_PASSKEY_REGISTRATION: Route = Route::api(
             Schema("PasskeyChallenge"),
         ),
     )
-    .described("No body at all is the same as `{}`. The challenge can be finished once, within 5 minutes. Only when passkeys are on (otherwise 404).")
+    .described("No body at all is the same as `{}`. The challenge can be finished once, within 5 minutes. Only when passkeys are on (otherwise 404). Needs a recently authenticated session (`auth.reauth_seconds`).")
     .body(Body::Optional("Empty"))
-    .failing(&[NotFound, Throttled]),
+    .failing(&[NotFound, ReauthenticationRequired, Throttled]),
 );
 
 pub const FINISH_PASSKEY_REGISTRATION: Route = Route::api(
@@ -378,7 +389,8 @@ pub const REMOVE_PASSKEY: Route = Route::api(
         name: "id",
         description: "The passkey's id from `GET /customers/passkeys`; another customer's id answers 404 like an unknown one.",
     }])
-    .failing(&[NotFound, Throttled]),
+    .described("Needs a recently authenticated session (`auth.reauth_seconds`).")
+    .failing(&[NotFound, ReauthenticationRequired, Throttled]),
 );
 
 pub const BEGIN_PASSKEY_LOGIN: Route = Route::api(
@@ -408,6 +420,37 @@ pub const FINISH_PASSKEY_LOGIN: Route = Route::api(
     .described("Every failure (unknown, used or expired challenge, unknown or removed passkey, bad signature) answers the same 401 `invalid_credentials`.")
     .body(Body::Required("PasskeyLogin"))
     .failing(&[InvalidCredentials, NotFound, Throttled]),
+);
+
+pub const REAUTHENTICATE: Route = Route::api(
+    Post,
+    "/customers/reauthenticate",
+    customer(
+        "reauthenticate",
+        "Prove the password (or a passkey) again, for what needs a recent sign-in",
+        Success::ok(
+            "The session counts as recently authenticated for `auth.reauth_seconds` (300).",
+            Result("reauthenticated"),
+        ),
+    )
+    .described("Changing the email, adding or removing a passkey, the data export and deleting the account answer 403 `reauthentication_required` on a session that was not opened or reauthenticated in the last `auth.reauth_seconds`. Send `{\"password\"}`, or `{\"challenge_id\",\"credential\"}` from a ceremony begun with `POST /customers/passkey_login` and made with one of the caller's passkeys. A wrong password is a failed login: 401 `invalid_credentials`, counted toward the lockout.")
+    .body(Body::Required("Reauthenticate"))
+    .failing(&[InvalidCredentials, NotFound, Throttled]),
+);
+
+pub const NOT_ME: Route = Route::api(
+    Post,
+    "/customers/not_me",
+    visitor(
+        "notMe",
+        "\"This wasn't me\": take the account back after a sign-in the customer did not make",
+        Success::ok(
+            "Every session ended, pending email-change keys died, the passkeys that sign-in added were removed, the password is unusable and a reset link was emailed.",
+            Result("secured"),
+        ),
+    )
+    .body(Body::Required("NotMe"))
+    .failing(SPENDS_A_BUDGET),
 );
 
 pub const PUBLIC_LISTS: Route = Route::api(

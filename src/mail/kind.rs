@@ -17,11 +17,12 @@ pub enum Kind {
     AccountLocked,
     PasskeyAdded,
     PasskeyRemoved,
+    NewSignIn,
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Activation,
         Kind::PasswordReset,
         Kind::PasswordResetDone,
@@ -36,6 +37,7 @@ impl Kind {
         Kind::AccountLocked,
         Kind::PasskeyAdded,
         Kind::PasskeyRemoved,
+        Kind::NewSignIn,
         Kind::Test,
     ];
 
@@ -56,6 +58,7 @@ impl Kind {
             Kind::AccountLocked => "account_locked",
             Kind::PasskeyAdded => "passkey_added",
             Kind::PasskeyRemoved => "passkey_removed",
+            Kind::NewSignIn => "new_sign_in",
             Kind::Test => "test",
         }
     }

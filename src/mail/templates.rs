@@ -13,7 +13,16 @@ use super::Kind;
 use crate::domain::Language;
 
 /// The names a template may use; any other is refused when the templates are loaded.
-pub const PLACEHOLDERS: [&str; 5] = ["name", "email", "new_email", "link", "shop"];
+pub const PLACEHOLDERS: [&str; 8] = [
+    "name",
+    "email",
+    "new_email",
+    "link",
+    "shop",
+    "device",
+    "ip",
+    "when",
+];
 
 /// The built-in texts, by language; every file holds every kind (a test checks it).
 pub const BUILT_IN: [(&str, &str); 3] = [
@@ -32,6 +41,10 @@ pub struct Vars {
     pub email: String,
     pub new_email: Option<String>,
     pub link: Option<String>,
+    /// A sign-in's device ("Firefox on Windows"), address and time, for the new-device notice.
+    pub device: Option<String>,
+    pub ip: Option<String>,
+    pub when: Option<String>,
 }
 
 /// Rendered subject and bodies of one email, and the language they are in.
@@ -126,6 +139,9 @@ impl Templates {
             new_email => vars.new_email.as_deref().unwrap_or(""),
             link => vars.link.as_deref().unwrap_or(""),
             shop => shop,
+            device => vars.device.as_deref().unwrap_or(""),
+            ip => vars.ip.as_deref().unwrap_or(""),
+            when => vars.when.as_deref().unwrap_or(""),
         };
         let part = |part: &str| self.render_part(&language, kind, part, &values);
         Rendered {
@@ -245,6 +261,9 @@ pub fn sample_vars() -> Vars {
         email: "ada@example.com".into(),
         new_email: Some("ada.lovelace@example.org".into()),
         link: Some("https://shop.example.com/activate?identifier=ada&secret=SAMPLE".into()),
+        device: Some("Firefox on Windows".into()),
+        ip: Some("203.0.113.7".into()),
+        when: Some("2026-12-04 09:30 UTC".into()),
     }
 }
 
@@ -252,7 +271,8 @@ fn sample_values() -> minijinja::Value {
     let vars = sample_vars();
     context! {
         name => vars.name, email => vars.email, new_email => vars.new_email,
-        link => vars.link, shop => "Shop",
+        link => vars.link, shop => "Shop", device => vars.device, ip => vars.ip,
+        when => vars.when,
     }
 }
 

@@ -31,8 +31,12 @@ impl Purpose {
 /// The result of presenting a code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodeCheck {
-    /// The code is right and live; for an email change, the address it confirms.
-    Valid { new_email: Option<String> },
+    /// The code is right and live: when it was issued and, for an email change, the address
+    /// it confirms.
+    Valid {
+        new_email: Option<String>,
+        issued_at: i64,
+    },
     /// Wrong, expired, used, replaced or out of tries.
     Invalid,
 }
@@ -76,16 +80,29 @@ pub fn check(
     presented_hash: &[u8],
     consume: bool,
 ) -> StoreResult<CodeCheck> {
-    let row: Option<(Vec<u8>, Option<String>, i64, i64)> = conn
+    let row = conn
         .prepare_cached(
-            "SELECT code_hash, new_email, failed_attempts, expires_at FROM one_time_codes
+            "SELECT code_hash, new_email, failed_attempts, expires_at, created_at FROM one_time_codes
              WHERE customer_id = ?1 AND purpose = ?2",
         )?
         .query_row(params![customer.as_str(), purpose.as_str()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok(Stored {
+                hash: row.get(0)?,
+                new_email: row.get(1)?,
+                failed: row.get(2)?,
+                expires_at: row.get(3)?,
+                issued_at: row.get(4)?,
+            })
         })
         .optional()?;
-    let Some((stored, new_email, failed, expires_at)) = row else {
+    let Some(Stored {
+        hash: stored,
+        new_email,
+        failed,
+        expires_at,
+        issued_at,
+    }) = row
+    else {
         return Ok(CodeCheck::Invalid);
     };
     if expires_at <= now() || failed >= MAX_FAILED_ATTEMPTS {
@@ -96,7 +113,10 @@ pub fn check(
         if consume {
             revoke(conn, customer, purpose)?;
         }
-        return Ok(CodeCheck::Valid { new_email });
+        return Ok(CodeCheck::Valid {
+            new_email,
+            issued_at,
+        });
     }
     if failed + 1 >= MAX_FAILED_ATTEMPTS {
         revoke(conn, customer, purpose)?;
@@ -108,6 +128,15 @@ pub fn check(
         .execute(params![customer.as_str(), purpose.as_str()])?;
     }
     Ok(CodeCheck::Invalid)
+}
+
+/// A stored code: its digest, the address it confirms, its wrong tries and its times.
+struct Stored {
+    hash: Vec<u8>,
+    new_email: Option<String>,
+    failed: i64,
+    expires_at: i64,
+    issued_at: i64,
 }
 
 /// Deletes the customer's code of this purpose, if any.

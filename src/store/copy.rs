@@ -30,6 +30,8 @@ pub const TABLES: &[&str] = &[
     "passkey_users",
     "passkeys",
     "passkey_challenges",
+    "known_devices",
+    "not_me_keys",
     "leases",
 ];
 

@@ -510,6 +510,16 @@ pub fn set_password(conn: &Db, id: &CustomerId, hash: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Makes the password unusable (no password matches until a reset sets a new one), for an
+/// account taken back from whoever knew it.
+pub fn disable_password(conn: &Db, id: &CustomerId) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE customers SET password_hash = NULL, updated_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), now()])?;
+    Ok(())
+}
+
 /// The password hash and whether the account is locked, for a check inside a write.
 pub fn login_state(conn: &Db, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
     Ok(conn

@@ -28,6 +28,28 @@ pub struct Export {
     pub passkey_challenges: Vec<ChallengeRecord>,
     /// The events about the customer sent, or waiting to be sent, to the shop's webhooks.
     pub webhook_events: Vec<WebhookRecord>,
+    /// The devices the customer signed in from (for new-device notices).
+    pub known_devices: Vec<DeviceRecord>,
+    /// The "this wasn't me" links of new-device notices that still work (never their keys).
+    pub new_device_notices: Vec<NoticeRecord>,
+}
+
+/// A device the customer signed in from: the SHA-256 (hex) of its User-Agent and network.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceRecord {
+    pub device_digest: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub last_seen_at: i64,
+}
+
+/// A live "this wasn't me" link: the session whose sign-in it reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct NoticeRecord {
+    pub session_id: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub expires_at: i64,
 }
 
 /// An event about the customer in the webhook outbox (its body is the customer object).
@@ -230,8 +252,36 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
             })
         },
     )?;
+    let known_devices = collect(
+        conn,
+        "SELECT device_hash, last_seen_at FROM known_devices WHERE customer_id = ?1
+         ORDER BY last_seen_at, device_hash",
+        id,
+        |row| {
+            let digest: Vec<u8> = row.get(0)?;
+            Ok(DeviceRecord {
+                device_digest: digest.iter().map(|b| format!("{b:02x}")).collect(),
+                last_seen_at: row.get(1)?,
+            })
+        },
+    )?;
+    let new_device_notices = collect(
+        conn,
+        "SELECT session_id, created_at, expires_at FROM not_me_keys WHERE customer_id = ?1
+         ORDER BY created_at, session_id",
+        id,
+        |row| {
+            Ok(NoticeRecord {
+                session_id: row.get(0)?,
+                created_at: row.get(1)?,
+                expires_at: row.get(2)?,
+            })
+        },
+    )?;
     Ok(Some(Export {
         webhook_events,
+        known_devices,
+        new_device_notices,
         consents: subscriptions::consent_history(conn, id)?,
         activity: activity::page(conn, id, None, u32::MAX)?,
         customer,

@@ -22,6 +22,7 @@ pub mod backup;
 pub mod codes;
 pub mod copy;
 pub mod customers;
+pub mod devices;
 pub mod export;
 pub mod health;
 pub mod import;

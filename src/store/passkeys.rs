@@ -89,14 +89,15 @@ pub fn credential_ids(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<Vec<u
     rows.collect::<StoreResult<Vec<_>>>()
 }
 
-/// Adds a passkey to the customer's account. A credential id already stored (for anyone)
-/// fails as a duplicate `credential`.
+/// Adds a passkey to the customer's account, registered by the session with public id
+/// `session_id`. A credential id already stored (for anyone) fails as a duplicate `credential`.
 pub fn insert(
     conn: &Db,
     customer: &CustomerId,
     credential_id: &[u8],
     name: &PasskeyName,
     credential: &str,
+    session_id: Option<&str>,
 ) -> StoreResult<PasskeyView> {
     let view = PasskeyView {
         id: PasskeyId::random(),
@@ -105,8 +106,8 @@ pub fn insert(
         last_used_at: None,
     };
     conn.prepare_cached(
-        "INSERT INTO passkeys (id, customer_id, credential_id, name, credential, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO passkeys (id, customer_id, credential_id, name, credential, created_at, session_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         view.id.as_str(),
@@ -114,7 +115,8 @@ pub fn insert(
         credential_id,
         name.as_str(),
         credential,
-        view.created_at
+        view.created_at,
+        session_id
     ])?;
     Ok(view)
 }
@@ -153,6 +155,23 @@ pub fn delete(conn: &Db, customer: &CustomerId, id: &PasskeyId) -> StoreResult<b
         .prepare_cached("DELETE FROM passkeys WHERE id = ?1 AND customer_id = ?2")?
         .execute(params![id.as_str(), customer.as_str()])?
         > 0)
+}
+
+/// Removes the customer's passkeys that the session with public id `session_id` registered;
+/// answers how many.
+pub fn delete_registered_by(
+    conn: &Db,
+    customer: &CustomerId,
+    session_id: &str,
+) -> StoreResult<usize> {
+    conn.prepare_cached("DELETE FROM passkeys WHERE customer_id = ?1 AND session_id = ?2")?
+        .execute(params![customer.as_str(), session_id])
+}
+
+/// Removes the customer's passkeys registered at or after `since`; answers how many.
+pub fn delete_registered_since(conn: &Db, customer: &CustomerId, since: i64) -> StoreResult<usize> {
+    conn.prepare_cached("DELETE FROM passkeys WHERE customer_id = ?1 AND created_at >= ?2")?
+        .execute(params![customer.as_str(), since])
 }
 
 /// The passkey with this credential id, its owner and the owner's user handle, if its owner's

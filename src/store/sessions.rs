@@ -1,5 +1,6 @@
 //! Login sessions: one row per bearer token, keyed by the token's SHA-256, with a public id
-//! for the customer's list, when it was opened and last used, and from where.
+//! for the customer's list, when it was opened, last used and last authenticated (its sign-in
+//! or a reauthentication), and from where.
 
 use super::sql::{Db, OptionalRow, params};
 
@@ -20,14 +21,17 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
 }
 
-/// Who a live session belongs to, and when it was last marked used.
+/// Who a live session belongs to, when it was last marked used and when its holder last proved
+/// a credential (`None`: never, for sessions older than that record).
 #[derive(Clone, Debug)]
 pub struct Holder {
     pub customer: CustomerId,
     pub last_used_at: i64,
+    pub authenticated_at: Option<i64>,
 }
 
-/// Records a new session for `customer` lasting `ttl_seconds`, opened by `client`.
+/// Records a new session for `customer` lasting `ttl_seconds`, opened by `client` with a
+/// credential just checked (it counts as authenticated now).
 pub fn create(
     conn: &Db,
     token_hash: &[u8],
@@ -39,8 +43,9 @@ pub fn create(
     let id = SessionId::random();
     conn.prepare_cached(
         "INSERT INTO sessions
-             (token_hash, customer_id, created_at, expires_at, public_id, last_used_at, ip, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?6, ?7)",
+             (token_hash, customer_id, created_at, expires_at, public_id, last_used_at, ip, user_agent,
+              authenticated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?6, ?7, ?3)",
     )?
     .execute(params![
         token_hash,
@@ -59,21 +64,45 @@ pub fn customer_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<CustomerI
     Ok(holder_of(conn, token_hash)?.map(|h| h.customer))
 }
 
-/// The holder of a live session token and when it was last marked used. One primary-key
-/// lookup.
+/// The holder of a live session token, when it was last marked used and last authenticated.
+/// One primary-key lookup.
 pub fn holder_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<Holder>> {
-    let row: Option<(String, i64)> = conn
+    let row: Option<(String, i64, Option<i64>)> = conn
         .prepare_cached(
-            "SELECT customer_id, last_used_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+            "SELECT customer_id, last_used_at, authenticated_at FROM sessions
+             WHERE token_hash = ?1 AND expires_at > ?2",
         )?
-        .query_row(params![token_hash, now()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row(params![token_hash, now()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
-    Ok(row.and_then(|(id, last_used_at)| {
+    Ok(row.and_then(|(id, last_used_at, authenticated_at)| {
         CustomerId::parse(&id).ok().map(|customer| Holder {
             customer,
             last_used_at,
+            authenticated_at,
         })
     }))
+}
+
+/// Records that the holder of a live session proved a credential now; false when the session
+/// is gone.
+pub fn mark_authenticated(conn: &Db, token_hash: &[u8]) -> StoreResult<bool> {
+    let now = now();
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET authenticated_at = ?2 WHERE token_hash = ?1 AND expires_at > ?2",
+        )?
+        .execute(params![token_hash, now])?
+        == 1)
+}
+
+/// The public id of a live session, for what it adds to the account (a passkey).
+pub fn public_id_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<String>> {
+    conn.prepare_cached("SELECT public_id FROM sessions WHERE token_hash = ?1")?
+        .query_row(params![token_hash], |row| row.get::<Option<String>>(0))
+        .optional()
+        .map(Option::flatten)
 }
 
 /// Marks a session used now, unless it was marked less than [`TOUCH_EVERY_SECONDS`] ago.

@@ -11,34 +11,46 @@ use crate::domain::CustomerId;
 /// What a presented undo key opens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UndoCheck {
-    /// The key is right and live: the address its change replaced.
-    Valid { old_email: String },
+    /// The key is right and live: the address its change replaced, and when that change was
+    /// asked for (`None` for keys issued before this was recorded).
+    Valid {
+        old_email: String,
+        asked_at: Option<i64>,
+    },
     /// Wrong, expired, used or out of tries.
     Invalid,
 }
 
-/// Stores the key of a change from `old_email` to `new_email`.
+/// The change an undo key reverses: from `old_email` to `new_email`, asked for at `asked_at`.
+pub struct Change<'a> {
+    pub old_email: &'a str,
+    pub new_email: &'a str,
+    pub asked_at: i64,
+}
+
+/// Stores the key of `change`.
 pub fn issue(
     conn: &Db,
     customer: &CustomerId,
     key_hash: &[u8],
-    old_email: &str,
-    new_email: &str,
+    change: &Change<'_>,
     ttl_seconds: i64,
 ) -> StoreResult<()> {
     let now = now();
     conn.prepare_cached(
         "INSERT INTO email_undo_keys
-             (customer_id, key_hash, old_email, new_email, failed_attempts, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+             (customer_id, key_hash, old_email, new_email, failed_attempts, created_at, expires_at,
+              asked_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
     )?
     .execute(params![
         customer.as_str(),
         key_hash,
-        old_email,
-        new_email,
+        change.old_email,
+        change.new_email,
         now,
-        now + ttl_seconds
+        now + ttl_seconds,
+        change.asked_at
     ])?;
     Ok(())
 }
@@ -52,7 +64,7 @@ pub fn check(conn: &Db, customer: &CustomerId, presented_hash: &[u8]) -> StoreRe
     )?
     .execute(params![customer.as_str(), now(), MAX_FAILED_ATTEMPTS])?;
     let mut statement = conn.prepare_cached(
-        "SELECT id, key_hash, old_email FROM email_undo_keys WHERE customer_id = ?1",
+        "SELECT id, key_hash, old_email, asked_at FROM email_undo_keys WHERE customer_id = ?1",
     )?;
     let keys = statement
         .query_map(params![customer.as_str()], |row| {
@@ -60,20 +72,24 @@ pub fn check(conn: &Db, customer: &CustomerId, presented_hash: &[u8]) -> StoreRe
                 row.get::<i64>(0)?,
                 row.get::<Vec<u8>>(1)?,
                 row.get::<String>(2)?,
+                row.get::<Option<i64>>(3)?,
             ))
         })?
         .collect::<StoreResult<Vec<_>>>()?;
     // Every stored key is compared, so the time taken says nothing about which one matched.
     let mut found = None;
-    for (id, hash, old_email) in keys.iter() {
+    for (id, hash, old_email, asked_at) in keys.iter() {
         if bool::from(hash.ct_eq(presented_hash)) {
-            found = Some((*id, old_email.clone()));
+            found = Some((*id, old_email.clone(), *asked_at));
         }
     }
-    if let Some((id, old_email)) = found {
+    if let Some((id, old_email, asked_at)) = found {
         conn.prepare_cached("DELETE FROM email_undo_keys WHERE id = ?1")?
             .execute(params![id])?;
-        return Ok(UndoCheck::Valid { old_email });
+        return Ok(UndoCheck::Valid {
+            old_email,
+            asked_at,
+        });
     }
     if !keys.is_empty() {
         conn.prepare_cached(

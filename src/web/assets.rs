@@ -60,6 +60,11 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
         "text/javascript",
     ),
     (
+        "not-me.js",
+        include_str!("assets/not-me.js"),
+        "text/javascript",
+    ),
+    (
         "signup.js",
         include_str!("assets/signup.js"),
         "text/javascript",
@@ -95,6 +100,7 @@ pub(super) const PAGES: &[(&str, &str, &str)] = &[
     ),
     ("signup", include_str!("assets/signup.html"), "./"),
     ("undo-email", include_str!("assets/undo-email.html"), "./"),
+    ("not-me", include_str!("assets/not-me.html"), "./"),
     (
         "unsubscribe",
         include_str!("assets/unsubscribe.html"),

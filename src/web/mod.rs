@@ -17,8 +17,8 @@ use warp::reply::Response;
 use crate::flows::Services;
 use crate::http::route::{at, at_with_param, only_when};
 use crate::http::table::{
-    ACTIVATE_PAGE, CONFIRM_EMAIL_PAGE, FORGOT_PAGE, INDEX_PAGE, RESET_PAGE, SIGN_UP_PAGE,
-    UNDO_EMAIL_PAGE, UNSUBSCRIBE_PAGE,
+    ACTIVATE_PAGE, CONFIRM_EMAIL_PAGE, FORGOT_PAGE, INDEX_PAGE, NOT_ME_PAGE, RESET_PAGE,
+    SIGN_UP_PAGE, UNDO_EMAIL_PAGE, UNSUBSCRIBE_PAGE,
 };
 use assets::Site;
 
@@ -53,6 +53,7 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
         .and(page("reset"));
     let confirm = at(&CONFIRM_EMAIL_PAGE).and(page("confirm-email"));
     let undo = at(&UNDO_EMAIL_PAGE).and(page("undo-email"));
+    let not_me = at(&NOT_ME_PAGE).and(page("not-me"));
     // Only with auth.allow_signup; otherwise an unknown route.
     let signup = at(&SIGN_UP_PAGE)
         .and(only_when(config.auth.allow_signup))
@@ -98,6 +99,8 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
         .or(confirm)
         .unify()
         .or(undo)
+        .unify()
+        .or(not_me)
         .unify()
         .or(signup)
         .unify()

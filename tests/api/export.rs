@@ -29,6 +29,8 @@ const SECTIONS: &[(&str, &str)] = &[
     ("passkeys", "passkeys"),
     ("passkey_users", "passkey_user_handle"),
     ("passkey_challenges", "passkey_challenges"),
+    ("known_devices", "known_devices"),
+    ("not_me_keys", "new_device_notices"),
 ];
 
 /// Every table that holds rows of one customer: those with a `customer_id` column, and

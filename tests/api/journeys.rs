@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::common::browser::{Browser, DESKTOP, Impact, PHONE};
 use crate::common::{Email, PASSWORD, SmtpSink, TestApp, test_config};
 use customer_area::config::{Config, MailTransport, Secret};
+use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -557,10 +558,22 @@ async fn a_hostile_email_change_is_undone_from_the_old_address_and_other_devices
     browser.wait_for("#undo-done").await;
     assert_eq!(app.get_self(&stolen).await.0, StatusCode::UNAUTHORIZED);
 
+    // The password the thief may know is dead; the restored address got a reset link, and
+    // the owner signs in again with the new password it gives.
+    assert_eq!(app.login(owner, PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    let reset = app.wait_for_email(owner, "Reset your").await;
+    let link = journey.link(&reset, "/reset/");
+    let code = link.rsplit('/').next().unwrap();
+    let (status, body) = app
+        .post("/customers/do_reset", json!({"email": owner, "code": code}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let password = crate::password_reset::decode(body["token"].as_str().unwrap(), code);
+
     // Signed in again, the account page lists the activity and the sessions; the owner signs
     // out every other device from it.
-    let elsewhere = app.token(owner, PASSWORD).await;
-    journey.sign_in(owner, PASSWORD).await;
+    let elsewhere = app.token(owner, &password).await;
+    journey.sign_in(owner, &password).await;
     browser
         .wait_for_text("#activity-list", "Email change undone")
         .await;
@@ -572,6 +585,53 @@ async fn a_hostile_email_change_is_undone_from_the_old_address_and_other_devices
         .await;
     assert_eq!(app.get_self(&elsewhere).await.0, StatusCode::UNAUTHORIZED);
     journey.assert_quiet("sign out everywhere else", &[]).await;
+}
+
+#[tokio::test]
+async fn a_session_signed_in_long_ago_deletes_the_account_once_the_password_is_typed_again() {
+    let app = spawn_linking_to_itself(|_| {}).await;
+    let email = "aged@example.com";
+    active_customer(&app, email, "Aged Session").await;
+    let Some(journey) = Journey::start(app).await else {
+        return;
+    };
+    let (app, browser) = (&journey.app, &journey.browser);
+    journey.sign_in(email, PASSWORD).await;
+    browser.wait_for_text("#current-email", email).await;
+    // Minutes later: the sign-in is no longer recent.
+    app.db()
+        .execute(
+            "UPDATE sessions SET authenticated_at = authenticated_at - 301",
+            params![],
+        )
+        .unwrap();
+
+    browser.fill("#delete-confirm", "DELETE").await;
+    browser.click("#delete-submit").await;
+    browser.wait_for("#reauth-password").await;
+    journey
+        .check_page("reauthenticate", &[("customers/self", 403)])
+        .await;
+    browser.fill("#reauth-password", "not my password").await;
+    browser.click("#reauth-submit").await;
+    browser
+        .wait_for_text("#reauth-error", "not your password")
+        .await;
+    assert_eq!(
+        app.login(email, PASSWORD).await.0,
+        StatusCode::OK,
+        "nothing deleted before the password is right"
+    );
+    browser.fill("#reauth-password", PASSWORD).await;
+    browser.click("#reauth-submit").await;
+    browser.wait_for_text("#notice", "deleted").await;
+    assert_eq!(app.login(email, PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    journey
+        .assert_quiet(
+            "delete after reauthenticating",
+            &[("customers/reauthenticate", 401)],
+        )
+        .await;
 }
 
 #[tokio::test]

@@ -98,6 +98,7 @@ async fn every_kind_in_every_language_arrives_over_smtp_in_its_language() {
                 email: to.clone(),
                 new_email: Some("new@example.com".into()),
                 link: Some(link.clone()),
+                ..Vars::default()
             };
             let email = services.mailer().compose(kind, Some(&tag), &to, &vars);
             emails.push(email);

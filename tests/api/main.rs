@@ -62,6 +62,7 @@ mod signup;
 mod slow_clients;
 mod smtp_refusals;
 mod subscriptions;
+mod takeover;
 mod throttling;
 mod unsubscribe;
 mod unwritable;

@@ -49,7 +49,8 @@ async fn do_reset(app: &TestApp, email: &str, code: &str) -> (StatusCode, Value)
         .await
 }
 
-fn decode(token: &str, code: &str) -> String {
+/// The passphrase in a reset JWT, verified with the code as its key.
+pub fn decode(token: &str, code: &str) -> String {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, Algorithm::HS256);
     let mut validation = Validation::new(Algorithm::HS256);

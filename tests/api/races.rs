@@ -134,3 +134,40 @@ async fn a_password_change_checked_before_a_reset_changes_nothing_after_it() {
         .unwrap();
     assert_eq!(stored, "replaced by a reset");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_refused_by_a_reset_during_its_password_check_keeps_none_of_its_other_changes() {
+    let app = spawn_app_with(slow_hashing).await;
+    let token = app.active_customer("refused@example.com").await;
+    let (client, url) = (app.client.clone(), app.url("/customers/self"));
+    let status = with_reset_while_hashing(&app, "refused@example.com", async move {
+        client
+            .patch(url)
+            .bearer_auth(token)
+            .json(
+                &json!({"name": "Changed By The Refused Patch", "phone": "+44 20 7946 0958",
+                          "current_password": PASSWORD, "password": "a brand new secret",
+                          "password_check": "a brand new secret"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status()
+    })
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (name, phone): (Option<String>, Option<String>) = app
+        .db()
+        .query_row(
+            "SELECT name, phone FROM customers WHERE email = 'refused@example.com'",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        name.as_deref(),
+        Some("Test Customer"),
+        "refused means unchanged"
+    );
+    assert_eq!(phone, None);
+}

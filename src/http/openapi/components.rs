@@ -61,7 +61,7 @@ fn schemas() -> Value {
         "Token": closed(&[("token", text())], &["token"]),
         "ProfileUpdate": described(
             open_keys(profile_update()),
-            "Any subset of the customer object's keys, plus the three password keys; any other key is a 422.",
+            "Any subset of the customer object's keys, plus the three password keys (or `current_password` alone, which proves the password for an email change); any other key is a 422.",
         ),
         "Login": closed(&[("email", text()), ("password", text())], &["email", "password"]),
         "Activate": closed(
@@ -174,8 +174,10 @@ fn schemas() -> Value {
                     ("passkey_user_handle", described(nullable(), "The WebAuthn user handle (hex) the customer's passkeys carry.")),
                     ("passkey_challenges", json!({ "type": "array", "items": { "type": "object" }, "description": "purpose, created_at, expires_at: never the state" })),
                     ("webhook_events", json!({ "type": "array", "items": { "type": "object" }, "description": "type, endpoint, status, created_at, sent_at of the events about the customer for the shop's webhooks" })),
+                    ("known_devices", json!({ "type": "array", "items": { "type": "object" }, "description": "device_digest (SHA-256 of the User-Agent and network, hex), last_seen_at: the devices of new-device notices" })),
+                    ("new_device_notices", json!({ "type": "array", "items": { "type": "object" }, "description": "session_id, created_at, expires_at of the \"this wasn't me\" links that still work: never the key" })),
                 ],
-                &["customer", "account", "consents", "sessions", "activity", "pending_codes", "email_undo_keys", "emails", "passkeys", "passkey_user_handle", "passkey_challenges", "webhook_events"],
+                &["customer", "account", "consents", "sessions", "activity", "pending_codes", "email_undo_keys", "emails", "passkeys", "passkey_user_handle", "passkey_challenges", "webhook_events", "known_devices", "new_device_notices"],
             ),
             "Everything stored about the customer; secrets (password hash, token and code digests) and email bodies are left out.",
         ),
@@ -219,6 +221,20 @@ fn schemas() -> Value {
             &["challenge_id", "credential"],
         ),
         "EmailChangeUndo": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
+        "NotMe": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
+        "Reauthenticate": described(
+            json!({ "oneOf": [
+                closed(&[("password", text())], &["password"]),
+                closed(
+                    &[
+                        ("challenge_id", described(text(), "From `POST /customers/passkey_login`.")),
+                        ("credential", described(json!({ "type": "object" }), "The browser's `PublicKeyCredential` (`toJSON()`), binary values in base64url.")),
+                    ],
+                    &["challenge_id", "credential"],
+                ),
+            ] }),
+            "The password, or a passkey assertion.",
+        ),
         "AdminDeleted": closed(&[("result", one_of(&["deleted"])), ("id", customer_id())], &["result", "id"]),
         "Health": closed(
             &[
@@ -242,7 +258,7 @@ fn schemas() -> Value {
 }
 
 /// The kinds of activity event.
-const ACTIVITY_KINDS: [&str; 15] = [
+const ACTIVITY_KINDS: [&str; 16] = [
     "login_succeeded",
     "login_failed",
     "logout",
@@ -258,6 +274,7 @@ const ACTIVITY_KINDS: [&str; 15] = [
     "account_activated",
     "passkey_added",
     "passkey_removed",
+    "account_secured",
 ];
 
 /// The keys of the customer object, every one always present.
@@ -448,6 +465,7 @@ fn responses() -> Value {
         "BadRequest": error("`malformed_json` (a body that is not JSON, not one object, invalid UTF-8, with a duplicate key or nested deeper than 16) or `invalid_header` (a header such as `Authorization` that is not visible ASCII).", None),
         "Unauthenticated": error("`unauthenticated`: missing, unknown, expired or ended token.", Some(&bearer)),
         "InvalidCredentials": error("`invalid_credentials`: unknown email, wrong password or not-yet-activated account, all alike.", Some(&bearer)),
+        "ReauthenticationRequired": error("`reauthentication_required`: the session was not opened or reauthenticated in the last `auth.reauth_seconds` (300); confirm the password with `POST /customers/reauthenticate` (or a `current_password` in the PATCH) and try again. Nothing was changed.", None),
         "NotFound": error("`not_found`.", None),
         "Conflict": error("`conflict`, with `fields` naming the duplicate.", None),
         "TooLarge": error("`body_too_large`: the body is over 16 KiB.", None),

@@ -220,6 +220,8 @@ pub enum Failure {
     BadRequest,
     Unauthenticated,
     InvalidCredentials,
+    /// 403: the session is not recently authenticated (`auth.reauth_seconds`).
+    ReauthenticationRequired,
     NotFound,
     Conflict,
     TooLarge,
@@ -237,6 +239,7 @@ impl Failure {
         match self {
             Failure::BadRequest => 400,
             Failure::Unauthenticated | Failure::InvalidCredentials => 401,
+            Failure::ReauthenticationRequired => 403,
             Failure::NotFound => 404,
             Failure::Conflict => 409,
             Failure::TooLarge => 413,

@@ -26,8 +26,19 @@ export function setToken(value) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** Calls `method path` with an optional JSON body; returns {ok, status, data, retryAfter}. */
+/** Calls `method path` with an optional JSON body; returns {ok, status, data, retryAfter}.
+ * With `auth`, an answer that asks for a recent sign-in (403 reauthentication_required) asks
+ * the customer for their password in place, then sends the same request once more. */
 export async function call(method, path, body, auth = false) {
+  const result = await send(method, path, body, auth);
+  if (auth && result.status === 403 && result.data.error === 'reauthentication_required'
+      && await reauthenticate()) {
+    return send(method, path, body, auth);
+  }
+  return result;
+}
+
+async function send(method, path, body, auth) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (auth && token()) headers.Authorization = `Bearer ${token()}`;
@@ -55,6 +66,60 @@ export async function call(method, path, body, auth = false) {
     data,
     retryAfter: Number(response.headers.get('Retry-After')) || 0,
   };
+}
+
+/** Asks for the password in a dialog and proves it (POST customers/reauthenticate) until it
+ * is right; false when the customer cancels. Dialog #reauth: input #reauth-password, button
+ * #reauth-submit, errors #reauth-error. */
+function reauthenticate() {
+  const dialog = document.createElement('dialog');
+  dialog.id = 'reauth';
+  dialog.setAttribute('aria-labelledby', 'reauth-title');
+  const form = document.createElement('form');
+  form.noValidate = true;
+  const title = document.createElement('h2');
+  title.id = 'reauth-title';
+  title.textContent = t('reauth_title');
+  const intro = document.createElement('p');
+  intro.textContent = t('reauth_text');
+  const error = document.createElement('div');
+  error.id = 'reauth-error';
+  error.className = 'form-error';
+  error.setAttribute('role', 'alert');
+  const label = document.createElement('label');
+  label.htmlFor = 'reauth-password';
+  label.textContent = t('reauth_password');
+  const input = document.createElement('input');
+  Object.assign(input, { id: 'reauth-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const submit = document.createElement('button');
+  Object.assign(submit, { id: 'reauth-submit', type: 'submit', textContent: t('reauth_submit') });
+  const cancel = document.createElement('button');
+  Object.assign(cancel, { id: 'reauth-cancel', type: 'button', className: 'secondary', textContent: t('reauth_cancel') });
+  form.append(title, intro, error, label, input, submit, cancel);
+  dialog.append(form);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    const finish = (proved) => {
+      dialog.close();
+      dialog.remove();
+      resolve(proved);
+    };
+    cancel.addEventListener('click', () => finish(false));
+    dialog.addEventListener('cancel', () => finish(false));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      error.textContent = '';
+      const answer = await busy(form, () => send('POST', 'customers/reauthenticate', { password: input.value }, true));
+      if (answer.ok) {
+        finish(true);
+        return;
+      }
+      error.textContent = answer.data.error === 'invalid_credentials' ? t('reauth_wrong') : describe(answer);
+      input.select();
+    });
+    dialog.showModal();
+    input.focus();
+  });
 }
 
 /** "in 2 minutes", "in 30 seconds": when to try again after a 429 or 503. */

@@ -23,6 +23,7 @@ const KINDS = {
   account_activated: t('activity_account_activated'),
   passkey_added: t('activity_passkey_added'),
   passkey_removed: t('activity_passkey_removed'),
+  account_secured: t('activity_account_secured'),
 };
 
 /** How the customer signed in, beside "Signed in". */
