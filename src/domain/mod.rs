@@ -4,6 +4,7 @@
 mod code;
 mod country;
 mod customer;
+mod device;
 mod email;
 mod language;
 mod list_id;
@@ -20,6 +21,7 @@ pub use customer::{
     AscendingIds, Customer, CustomerId, Identifier, Status, Subscription, format_time,
     rfc3339_field,
 };
+pub use device::device_name;
 pub use email::EmailAddress;
 pub use language::Language;
 pub use list_id::ListId;
