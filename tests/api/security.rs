@@ -28,17 +28,7 @@ async fn app() -> TestApp {
 
 /// Logs in with a given User-Agent; returns the token.
 async fn login_as(app: &TestApp, email: &str, password: &str, user_agent: &str) -> String {
-    let response = app
-        .client
-        .post(app.url("/customers/login"))
-        .header("user-agent", user_agent)
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    body["token"].as_str().unwrap().to_owned()
+    app.token_as(email, password, user_agent).await
 }
 
 async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
