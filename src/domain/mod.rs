@@ -4,6 +4,7 @@
 mod code;
 mod country;
 mod customer;
+mod device;
 mod email;
 mod language;
 mod list_id;
@@ -20,6 +21,7 @@ pub use customer::{
     AscendingIds, Customer, CustomerId, Identifier, Status, Subscription, format_time,
     rfc3339_field, utc_minute,
 };
+pub use device::device_name;
 pub use email::EmailAddress;
 pub use language::Language;
 pub use list_id::ListId;
@@ -27,5 +29,5 @@ pub use mailbox::Mailbox;
 pub use passkey::{PasskeyId, PasskeyName};
 pub use password::{NewPassword, PasswordPolicy};
 pub use profile::{ProfileChanges, ProfileField};
-pub use security::{ActivityKind, Client, MAX_USER_AGENT_CHARS, SessionId, device_name};
+pub use security::{ActivityKind, Client, MAX_USER_AGENT_CHARS, SessionId};
 pub use text::clean_text;

@@ -60,11 +60,6 @@ impl Client {
     }
 }
 
-/// The device a User-Agent names, as the customer reads it.
-pub fn device_name(user_agent: Option<&str>) -> String {
-    user_agent.unwrap_or("an unknown device").to_owned()
-}
-
 /// The public id of a session: 16 lower-case hex digits (64 random bits), unrelated to its
 /// token, so that listing sessions reveals nothing that opens them.
 #[derive(Clone, PartialEq, Eq, Serialize)]

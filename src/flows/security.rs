@@ -3,7 +3,7 @@ use serde::Serialize;
 use super::Session;
 use crate::auth;
 use crate::domain::{
-    ActivityKind, Client, EmailAddress, Identifier, LinkKey, SessionId, rfc3339_field,
+    ActivityKind, Client, EmailAddress, Identifier, LinkKey, SessionId, device_name, rfc3339_field,
 };
 use crate::error::AppError;
 use crate::store::activity::{self, Event};
@@ -25,6 +25,8 @@ pub struct SessionView {
     pub last_used_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The device as its customer knows it ("Firefox on Windows"), named from `user_agent`.
+    pub device: String,
     /// Whether this is the session making the request.
     pub current: bool,
 }
@@ -41,18 +43,22 @@ impl Security<'_> {
         self.throttles
             .check_ip(IpBudget::Codes, session.client.ip)?;
         let (id, own) = (session.customer.clone(), session.token_hash.clone());
-        let rows = self.store.read(move |c| sessions::list(c, &id)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| SessionView {
-                current: row.token_hash == own,
-                id: row.id,
-                created_at: row.created_at,
-                last_used_at: row.last_used_at,
-                ip: row.ip,
-                user_agent: row.user_agent,
-            })
-            .collect())
+        // Named on the store's thread: the first name compiles the rules (blocking work).
+        let views = self.store.read(move |c| {
+            Ok(sessions::list(c, &id)?
+                .into_iter()
+                .map(|row| SessionView {
+                    current: row.token_hash == own,
+                    id: row.id,
+                    created_at: row.created_at,
+                    last_used_at: row.last_used_at,
+                    ip: row.ip,
+                    device: device_name(row.user_agent.as_deref()),
+                    user_agent: row.user_agent,
+                })
+                .collect())
+        });
+        Ok(views.await?)
     }
 
     /// Ends one of the caller's sessions. Another customer's session, an unknown id and a

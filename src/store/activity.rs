@@ -1,11 +1,13 @@
 //! The activity of each account: one row per event, written in the transaction of the change
 //! it describes, read newest first.
 
+use std::collections::HashMap;
+
 use super::sql::{Db, params};
 use serde::Serialize;
 
 use super::{StoreResult, now};
-use crate::domain::{ActivityKind, Client, CustomerId, rfc3339_field};
+use crate::domain::{ActivityKind, Client, CustomerId, device_name, rfc3339_field};
 
 /// One recorded event, as the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -16,6 +18,8 @@ pub struct Event {
     pub kind: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The device as its customer knows it ("Firefox on Windows"), named from `user_agent`.
+    pub device: String,
     /// How the customer signed in (`password`, `passkey`), on `login_succeeded` events only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -93,13 +97,21 @@ pub fn page(
          WHERE customer_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
          ORDER BY id DESC LIMIT ?3",
     )?;
+    // Most events of an account come from a few devices: each is named once.
+    let mut names: HashMap<Option<String>, String> = HashMap::new();
     let rows = statement.query_map(params![customer.as_str(), before, limit], |row| {
+        let user_agent: Option<String> = row.get(4)?;
+        let device = names
+            .entry(user_agent.clone())
+            .or_insert_with(|| device_name(user_agent.as_deref()))
+            .clone();
         Ok(Event {
             id: row.get(0)?,
             at: row.get(1)?,
             kind: row.get(2)?,
             ip: row.get(3)?,
-            user_agent: row.get(4)?,
+            user_agent,
+            device,
             method: row.get(5)?,
         })
     })?;

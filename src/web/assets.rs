@@ -289,11 +289,9 @@ impl Site {
 }
 
 /// `<option>`s of every ISO 3166-1 country, code as value; the page names them in the
-/// browser's language.
+/// browser's language (and writes the empty choice, "(none)", in its own).
 fn country_options() -> String {
-    let mut options = String::from(r#"<option value="">(none)</option>"#);
-    for code in Country::codes() {
-        options.push_str(&format!(r#"<option value="{code}">{code}</option>"#));
-    }
-    options
+    Country::codes()
+        .map(|code| format!(r#"<option value="{code}">{code}</option>"#))
+        .collect()
 }

@@ -28,17 +28,7 @@ async fn app() -> TestApp {
 
 /// Logs in with a given User-Agent; returns the token.
 async fn login_as(app: &TestApp, email: &str, password: &str, user_agent: &str) -> String {
-    let response = app
-        .client
-        .post(app.url("/customers/login"))
-        .header("user-agent", user_agent)
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    body["token"].as_str().unwrap().to_owned()
+    app.token_as(email, password, user_agent).await
 }
 
 async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
@@ -104,8 +94,8 @@ async fn two_logins_from_different_user_agents_are_listed_and_a_revoked_one_is_d
         let keys: Vec<&String> = session.as_object().unwrap().keys().collect();
         assert_eq!(
             keys.len(),
-            6,
-            "exactly id, created_at, last_used_at, ip, user_agent, current: {session}"
+            7,
+            "exactly id, created_at, last_used_at, ip, user_agent, device, current: {session}"
         );
     }
 
@@ -614,4 +604,86 @@ async fn activity_records_the_user_agent_of_the_client_that_acted() {
     assert_eq!(event["kind"], "login_succeeded");
     assert_eq!(event["user_agent"], "Agent Smith/1.0");
     assert_eq!(event["ip"], "127.0.0.1");
+}
+
+/// What current browsers send, from their release channels.
+const FIREFOX_ON_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0";
+const SAFARI_ON_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) \
+     AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1";
+
+/// The keys of a schema of the OpenAPI document.
+fn documented_keys(schema: &str) -> Vec<String> {
+    let doc = customer_area::http::openapi::document();
+    let mut keys: Vec<String> = doc["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("the schema {schema} has properties"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn keys_of(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn sessions_name_each_device_beside_its_user_agent_as_documented() {
+    let app = app().await;
+    app.active_customer("devices@example.com").await;
+    let laptop = login_as(&app, "devices@example.com", PASSWORD, FIREFOX_ON_WINDOWS).await;
+    login_as(&app, "devices@example.com", PASSWORD, SAFARI_ON_IPHONE).await;
+    login_as(&app, "devices@example.com", PASSWORD, "curl/8.14.1").await;
+
+    let listed = sessions(&app, &laptop).await;
+    let device_of = |agent: &str| {
+        let session = listed
+            .iter()
+            .find(|s| s["user_agent"] == agent)
+            .unwrap_or_else(|| panic!("a session of {agent}: {listed:?}"));
+        session["device"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(device_of(FIREFOX_ON_WINDOWS), "Firefox on Windows");
+    assert_eq!(device_of(SAFARI_ON_IPHONE), "Safari on iPhone");
+    assert_eq!(device_of("curl/8.14.1"), "curl");
+    for session in &listed {
+        assert_eq!(keys_of(session), documented_keys("Session"), "{session}");
+    }
+
+    // A client that sends no User-Agent at all (the tests' HTTP client) is still named.
+    let anonymous = app.token("devices@example.com", PASSWORD).await;
+    let anonymous = sessions(&app, &anonymous).await;
+    let current = anonymous.iter().find(|s| s["current"] == true).unwrap();
+    assert_eq!(current["user_agent"], Value::Null, "{current}");
+    assert_eq!(current["device"], "Unknown device", "{current}");
+}
+
+#[tokio::test]
+async fn activity_names_the_device_that_acted_beside_its_user_agent_as_documented() {
+    let app = app().await;
+    app.active_customer("acted@example.com").await;
+    login_as(&app, "acted@example.com", PASSWORD, SAFARI_ON_IPHONE).await;
+    let token = login_as(&app, "acted@example.com", PASSWORD, FIREFOX_ON_WINDOWS).await;
+    let (status, body) = get(&app, "/customers/activity?limit=3", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events = body["events"].as_array().unwrap();
+    let devices: Vec<&str> = events
+        .iter()
+        .map(|e| e["device"].as_str().unwrap())
+        .collect();
+    // Newest first; `active_customer` signed in once without a User-Agent.
+    assert_eq!(
+        devices,
+        ["Firefox on Windows", "Safari on iPhone", "Unknown device"],
+        "{body}"
+    );
+    assert_eq!(events[0]["user_agent"], FIREFOX_ON_WINDOWS);
+    // `method` is documented too, and only on sign-ins: the documented keys are the union.
+    let mut documented = documented_keys("ActivityEvent");
+    documented.retain(|key| key != "method" || events[0].get("method").is_some());
+    assert_eq!(keys_of(&events[0]), documented, "{}", events[0]);
 }

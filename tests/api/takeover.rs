@@ -459,7 +459,11 @@ async fn a_sign_in_from_a_new_device_is_told_and_this_wasnt_me_takes_the_account
 
     let attacker = sign_in_from_attackers_browser(&app, OWNER, PASSWORD).await;
     let notice = app.wait_for_email(OWNER, "New sign-in").await;
-    assert!(notice.text.contains("Firefox"), "{}", notice.text);
+    assert!(
+        notice.text.contains("Device: Firefox on Windows"),
+        "{}",
+        notice.text
+    );
     assert!(notice.text.contains("127.0.0.1"), "{}", notice.text);
     assert!(notice.text.contains(" UTC"), "{}", notice.text);
     let key = notice.link_param(NOT_ME_LINK, "key");

@@ -133,9 +133,10 @@ fn schemas() -> Value {
                     ("last_used_at", described(date_time(), "Refreshed at most once a minute.")),
                     ("ip", nullable()),
                     ("user_agent", described(nullable(), "At most 256 characters, control characters removed.")),
+                    ("device", device()),
                     ("current", described(json!({ "type": "boolean" }), "Whether this is the session making the request.")),
                 ],
-                &["id", "created_at", "last_used_at", "ip", "user_agent", "current"],
+                &["id", "created_at", "last_used_at", "ip", "user_agent", "device", "current"],
             ),
             "A live session of the caller.",
         ),
@@ -152,9 +153,10 @@ fn schemas() -> Value {
                     ("kind", one_of(&ACTIVITY_KINDS)),
                     ("ip", nullable()),
                     ("user_agent", nullable()),
+                    ("device", device()),
                     ("method", described(one_of(&["password", "passkey"]), "How the customer signed in; on `login_succeeded` events only.")),
                 ],
-                &["id", "at", "kind", "ip", "user_agent"],
+                &["id", "at", "kind", "ip", "user_agent", "device"],
             ),
             "Something that happened to the account.",
         ),
@@ -528,6 +530,14 @@ fn text() -> Value {
 
 fn nullable() -> Value {
     json!({ "type": "string", "nullable": true })
+}
+
+/// The `device` of a session or an event: a name for people, its wording free to improve.
+fn device() -> Value {
+    described(
+        text(),
+        "The device in English, named from `user_agent` (\"Firefox on Windows\", \"Safari on iPhone\", \"curl\"; \"Unknown device\" when nothing is recognised). For people to read: its wording may change.",
+    )
 }
 
 fn date_time() -> Value {

@@ -64,6 +64,7 @@ export async function showAccount(signedOut) {
   fillProfile(result.data);
   await fillLists(result.data);
   await showPasskeys(handle);
+  document.getElementById('passkeys-menu-item').hidden = document.getElementById('passkeys-form').hidden;
   await showSecurity(result.data, handle);
   return true;
 }

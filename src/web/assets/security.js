@@ -41,8 +41,10 @@ function when(text) {
   return Number.isNaN(date.getTime()) ? text : date.toLocaleString();
 }
 
+/** The device by name ("Firefox on Windows"), and its IP. */
 function describeClient(item) {
-  return [item.user_agent || t('unknown_browser'), item.ip || ''].filter(Boolean).join(' · ');
+  const device = item.user_agent ? item.device : t('unknown_browser');
+  return [device, item.ip || ''].filter(Boolean).join(' · ');
 }
 
 async function fillSessions() {

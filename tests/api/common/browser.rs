@@ -199,6 +199,17 @@ impl Browser {
             .to_owned()
     }
 
+    /// From now on asks pages in `languages` (an Accept-Language value such as `de-DE,de`), as
+    /// a browser set to those languages would (`navigator.language` too); the User-Agent stays.
+    pub async fn prefer_languages(&self, languages: &str) {
+        let agent = self.execute("return navigator.userAgent;", vec![]).await;
+        self.cdp(
+            "Emulation.setUserAgentOverride",
+            json!({ "userAgent": agent, "acceptLanguage": languages }),
+        )
+        .await;
+    }
+
     /// The WebDriver client, for what this harness does not offer.
     pub fn client(&self) -> &Client {
         &self.client

@@ -357,6 +357,21 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Logs in as a client sending `user_agent` and returns the token (this client sends none).
+    pub async fn token_as(&self, email: &str, password: &str, user_agent: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/customers/login"))
+            .header("user-agent", user_agent)
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
     /// Adds the subscription list `newsletter` through the admin API, with `admin_token`.
     pub async fn add_newsletter(&self, admin_token: &str) {
         self.add_list(admin_token, "newsletter", "Newsletter").await;
