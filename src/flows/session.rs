@@ -10,6 +10,18 @@ use crate::store::sql::Db;
 use crate::store::{StoreError, StoreResult, activity, customers, outbox, sessions};
 use crate::throttle::IpBudget;
 
+/// In the transaction that relies on a password check: whether the hash `checked` is still the
+/// stored one and the account not locked (a reset, a change or a lockout since the check wins);
+/// if so, the success clears the count of failures.
+fn still_current(tx: &Db, id: &CustomerId, checked: &Option<String>) -> StoreResult<bool> {
+    let (hash, locked) = customers::login_state(tx, id)?;
+    if &hash != checked || locked {
+        return Ok(false);
+    }
+    customers::clear_failed_logins(tx, id)?;
+    Ok(true)
+}
+
 /// How long the "this wasn't me" link of a new-device notice works, in seconds (7 days).
 pub const NOT_ME_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
@@ -80,11 +92,9 @@ impl Sessions<'_> {
         let opened = self
             .store
             .write(move |tx| {
-                let (hash, locked) = customers::login_state(tx, &id)?;
-                if hash != checked || locked {
+                if !still_current(tx, &id, &checked)? {
                     return Ok(false);
                 }
-                customers::clear_failed_logins(tx, &id)?;
                 services
                     .sessions()
                     .open_session(tx, &id, &digest, &opener, "password")?;
@@ -193,12 +203,7 @@ impl Sessions<'_> {
         let done = self
             .store
             .write(move |tx| {
-                let (hash, locked) = customers::login_state(tx, &id)?;
-                if hash != checked || locked {
-                    return Ok(false);
-                }
-                customers::clear_failed_logins(tx, &id)?;
-                sessions::mark_authenticated(tx, &token)
+                Ok(still_current(tx, &id, &checked)? && sessions::mark_authenticated(tx, &token)?)
             })
             .await?;
         if done {

@@ -343,6 +343,14 @@ impl JsonObject {
         })
     }
 
+    /// The body of an emailed link's action: exactly `{"identifier","key"}`.
+    pub fn identifier_and_key(mut self) -> Result<(String, String), AppError> {
+        let identifier = self.required_str("identifier");
+        let key = self.required_str("key");
+        self.finish()?;
+        Ok((identifier, key))
+    }
+
     /// Fails with every problem found, unknown fields included.
     pub fn finish(mut self) -> Result<(), AppError> {
         let unknown: Vec<String> = self.map.keys().cloned().collect();

@@ -116,11 +116,9 @@ pub async fn reset_password(
 pub async fn confirm_new_email(
     services: Services,
     client: Client,
-    mut body: JsonObject,
+    body: JsonObject,
 ) -> Result<Response, Rejection> {
-    let identifier = body.required_str("identifier");
-    let key = body.required_str("key");
-    body.finish()?;
+    let (identifier, key) = body.identifier_and_key()?;
     services
         .email_changes()
         .confirm_new_email(&identifier, &key, &client)

@@ -78,11 +78,9 @@ pub async fn export(services: Services, session: Session) -> Result<Response, Re
 pub async fn undo_email_change(
     services: Services,
     client: Client,
-    mut body: JsonObject,
+    body: JsonObject,
 ) -> Result<Response, Rejection> {
-    let identifier = body.required_str("identifier");
-    let key = body.required_str("key");
-    body.finish()?;
+    let (identifier, key) = body.identifier_and_key()?;
     services
         .email_changes()
         .undo_email_change(&identifier, &key, &client)
@@ -160,11 +158,9 @@ pub async fn reauthenticate(
 pub async fn secure_account(
     services: Services,
     client: Client,
-    mut body: JsonObject,
+    body: JsonObject,
 ) -> Result<Response, Rejection> {
-    let identifier = body.required_str("identifier");
-    let key = body.required_str("key");
-    body.finish()?;
+    let (identifier, key) = body.identifier_and_key()?;
     services
         .security()
         .secure_account(&identifier, &key, &client)

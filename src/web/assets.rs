@@ -60,6 +60,11 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
         "text/javascript",
     ),
     (
+        "link-action.js",
+        include_str!("assets/link-action.js"),
+        "text/javascript",
+    ),
+    (
         "not-me.js",
         include_str!("assets/not-me.js"),
         "text/javascript",

@@ -590,6 +590,47 @@ async fn a_hostile_email_change_is_undone_from_the_old_address_and_other_devices
 }
 
 #[tokio::test]
+async fn a_stranger_signs_in_and_the_owner_secures_the_account_from_the_notice() {
+    let app = spawn_linking_to_itself(|_| {}).await;
+    let owner = "noticed@example.com";
+    active_customer(&app, owner, "Noticed Owner").await;
+    // The owner's own first sign-in (the first after an activation is never told).
+    app.token(owner, PASSWORD).await;
+    // Someone with the password signs in from a browser the account has never used.
+    let stranger = reqwest::Client::builder()
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+        .build()
+        .unwrap();
+    let response = stranger
+        .post(app.url("/customers/login"))
+        .json(&json!({"email": owner, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let token = response.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let Some(journey) = Journey::start(app).await else {
+        return;
+    };
+    let (app, browser) = (&journey.app, &journey.browser);
+
+    let notice = app.wait_for_email(owner, "New sign-in").await;
+    assert!(notice.text.contains("Firefox on Linux"), "{}", notice.text);
+    browser.open(&journey.link(&notice, "/not-me?")).await;
+    browser.wait_for("#not-me-form").await;
+    journey.check_page("not-me", &[]).await;
+    browser.click("#not-me-submit").await;
+    browser.wait_for("#not-me-done").await;
+    assert_eq!(app.get_self(&token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login(owner, PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    app.wait_for_email(owner, "Reset your").await;
+    journey.assert_quiet("this wasn't me", &[]).await;
+}
+
+#[tokio::test]
 async fn a_session_signed_in_long_ago_deletes_the_account_once_the_password_is_typed_again() {
     let app = spawn_linking_to_itself(|_| {}).await;
     let email = "aged@example.com";

@@ -17,6 +17,7 @@ const PAGES: &[&str] = &[
     "/reset/ABCDE12345",
     "/confirm-email?identifier=test-user-1&key=J32NA974R4F7N1HB",
     "/undo-email?identifier=test-user-1&key=J32NA974R4F7N1HB",
+    "/not-me?identifier=test-user-1&key=J32NA974R4F7N1HB",
 ];
 
 async fn get(app: &TestApp, url: &str) -> (StatusCode, HeaderMap, Vec<u8>) {

@@ -68,55 +68,37 @@ async function send(method, path, body, auth) {
   };
 }
 
-/** Asks for the password in a dialog and proves it (POST customers/reauthenticate) until it
- * is right; false when the customer cancels. Dialog #reauth: input #reauth-password, button
- * #reauth-submit, errors #reauth-error. */
+/** Asks for the password in the page's dialog #reauth (input #reauth-password, errors
+ * #reauth-error, button #reauth-cancel) and proves it (POST customers/reauthenticate) until it
+ * is right; false when the customer cancels or the page has no such dialog. */
 function reauthenticate() {
-  const dialog = document.createElement('dialog');
-  dialog.id = 'reauth';
-  dialog.setAttribute('aria-labelledby', 'reauth-title');
-  const form = document.createElement('form');
-  form.noValidate = true;
-  const title = document.createElement('h2');
-  title.id = 'reauth-title';
-  title.textContent = t('reauth_title');
-  const intro = document.createElement('p');
-  intro.textContent = t('reauth_text');
-  const error = document.createElement('div');
-  error.id = 'reauth-error';
-  error.className = 'form-error';
-  error.setAttribute('role', 'alert');
-  const label = document.createElement('label');
-  label.htmlFor = 'reauth-password';
-  label.textContent = t('reauth_password');
-  const input = document.createElement('input');
-  Object.assign(input, { id: 'reauth-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-  const submit = document.createElement('button');
-  Object.assign(submit, { id: 'reauth-submit', type: 'submit', textContent: t('reauth_submit') });
-  const cancel = document.createElement('button');
-  Object.assign(cancel, { id: 'reauth-cancel', type: 'button', className: 'secondary', textContent: t('reauth_cancel') });
-  form.append(title, intro, error, label, input, submit, cancel);
-  dialog.append(form);
-  document.body.append(dialog);
+  const dialog = document.getElementById('reauth');
+  if (!dialog) return Promise.resolve(false);
+  const form = dialog.querySelector('form');
+  const input = form.elements.namedItem('password');
+  const error = document.getElementById('reauth-error');
   return new Promise((resolve) => {
     const finish = (proved) => {
-      dialog.close();
-      dialog.remove();
+      form.removeEventListener('submit', submit);
+      dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      input.value = '';
       resolve(proved);
     };
-    cancel.addEventListener('click', () => finish(false));
-    dialog.addEventListener('cancel', () => finish(false));
-    form.addEventListener('submit', async (event) => {
+    const submit = async (event) => {
       event.preventDefault();
       error.textContent = '';
       const answer = await busy(form, () => send('POST', 'customers/reauthenticate', { password: input.value }, true));
-      if (answer.ok) {
-        finish(true);
-        return;
+      if (answer.ok) finish(true);
+      else {
+        error.textContent = answer.data.error === 'invalid_credentials' ? t('reauth_wrong') : describe(answer);
+        input.select();
       }
-      error.textContent = answer.data.error === 'invalid_credentials' ? t('reauth_wrong') : describe(answer);
-      input.select();
-    });
+    };
+    form.addEventListener('submit', submit);
+    document.getElementById('reauth-cancel').onclick = () => finish(false);
+    dialog.onclose = () => finish(false);
+    error.textContent = '';
     dialog.showModal();
     input.focus();
   });

@@ -1,25 +1,5 @@
 // Undo of an email change: POST customers/email_change_undo with the identifier and key from
-// this page's URL, on a click (a link preview must not undo anything).
-import { busy, call, clearErrors, param, setToken, showErrors, t } from './api.js';
+// this page's URL, on a click.
+import { linkAction } from './link-action.js';
 
-const form = document.getElementById('undo-form');
-const body = { identifier: param('identifier'), key: param('key') };
-if (!body.identifier || !body.key) {
-  form.querySelector('.form-error').textContent = t('link_incomplete');
-}
-
-form.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  clearErrors(form);
-  const result = await busy(form, () => call('POST', 'customers/email_change_undo', body));
-  if (!result.ok) {
-    showErrors(form, result);
-    return;
-  }
-  // Every session ended, this tab's included.
-  setToken(null);
-  form.hidden = true;
-  const done = document.getElementById('undo-done');
-  done.hidden = false;
-  done.focus();
-});
+linkAction('undo', 'customers/email_change_undo');
