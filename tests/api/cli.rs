@@ -263,3 +263,43 @@ fn a_file_where_the_database_folder_should_be_is_named_as_such() {
         "{said}"
     );
 }
+
+/// Starts `serve` in `dir` bound to `bind`, stops it once its banner is out, and answers the
+/// banner and everything it logged.
+async fn serve_once(dir: &Path, bind: &str) -> (String, String) {
+    let mut child = Binary::new()
+        .in_dir(dir)
+        .arg("serve")
+        .env("CUSTOMER_AREA_SERVER_BIND", bind)
+        .spawn();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("mail goes to") {
+        let read = std::io::BufRead::read_line(&mut stdout, &mut banner).unwrap();
+        assert!(read > 0, "serve ended before its banner:\n{banner}");
+    }
+    sigterm(&child);
+    eventually(Duration::from_secs(15), "serve stops after SIGTERM", || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await;
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    (banner, log)
+}
+
+#[tokio::test]
+async fn serve_warns_when_mail_goes_to_files_and_it_listens_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (banner, log) = serve_once(dir.path(), "0.0.0.0:0").await;
+    assert!(
+        banner.contains("mail goes to  files in outbox/"),
+        "{banner}"
+    );
+    assert!(
+        log.contains("WARN") && log.contains("no customer gets an email"),
+        "{log}"
+    );
+    let (_, log) = serve_once(dir.path(), "127.0.0.1:0").await;
+    assert!(!log.contains("no customer gets an email"), "{log}");
+}
