@@ -274,3 +274,7 @@ CREATE TABLE leases (
     holder   TEXT NOT NULL,
     until_ms BIGINT NOT NULL
 );
+
+-- migration: 13 the account each email was sent for
+ALTER TABLE outbox ADD COLUMN customer_id TEXT;
+CREATE INDEX outbox_by_customer ON outbox(customer_id, id);

@@ -351,3 +351,12 @@ CREATE TABLE leases (
     holder   TEXT NOT NULL,
     until_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- migration: 13 the account each email was sent for
+-- The data export gathered emails by recipient address, so a customer who asked to move to an
+-- address another account had left saw that account's emails. Each email now names the
+-- account it was sent for (no foreign key: a deleted account's receipt outlives it, and ids
+-- are never reused). Emails queued before this migration name none and are in no export; sent
+-- ones are swept after 30 days like any other.
+ALTER TABLE outbox ADD COLUMN customer_id TEXT;
+CREATE INDEX outbox_by_customer ON outbox(customer_id, id);

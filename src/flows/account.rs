@@ -48,7 +48,7 @@ impl Accounts<'_> {
                 };
                 let deleted =
                     mailer.compose(Kind::AccountDeleted, language.as_ref(), &email, &vars);
-                outbox::enqueue(tx, &deleted)?;
+                outbox::enqueue(tx, &id, &deleted)?;
                 Ok(true)
             })
             .await?;

@@ -135,7 +135,7 @@ impl Activations<'_> {
         let activation =
             self.mailer
                 .compose(Kind::Activation, language.as_ref(), email.as_str(), &vars);
-        outbox::enqueue(tx, &activation)?;
+        outbox::enqueue(tx, id, &activation)?;
         Ok(())
     }
 

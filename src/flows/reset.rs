@@ -83,7 +83,7 @@ impl Resets<'_> {
             email.as_str(),
             &vars,
         );
-        outbox::enqueue(tx, &message)?;
+        outbox::enqueue(tx, &record.id, &message)?;
         let (ip, user_agent) = asker;
         activity::record_from(
             tx,
@@ -164,7 +164,7 @@ impl Resets<'_> {
                     email.as_str(),
                     &vars,
                 );
-                outbox::enqueue(tx, &notice)?;
+                outbox::enqueue(tx, &id, &notice)?;
                 Ok(true)
             })
             .await?;

@@ -107,7 +107,7 @@ impl SignUps<'_> {
                 let notice =
                     self.mailer
                         .compose(Kind::AccountExists, language.as_ref(), &stored, &vars);
-                outbox::enqueue(tx, &notice)?;
+                outbox::enqueue(tx, &existing.id, &notice)?;
             }
             Some(pending) => {
                 let identifier = customers::identifier_of(tx, &pending.id)?.ok_or_else(|| {
