@@ -278,3 +278,6 @@ CREATE TABLE leases (
 -- migration: 13 the account each email was sent for
 ALTER TABLE outbox ADD COLUMN customer_id TEXT;
 CREATE INDEX outbox_by_customer ON outbox(customer_id, id);
+
+-- migration: 14 lists chosen at sign-up wait for the activation
+ALTER TABLE customers ADD COLUMN sign_up_lists TEXT;
