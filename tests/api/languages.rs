@@ -153,7 +153,8 @@ async fn a_browser_preferring_swiss_french_signs_up_in_french() {
     assert_eq!(response.status(), StatusCode::OK);
     let mail = app.wait_for_email("amelie@example.com", "Activez").await;
     assert_eq!(mail.subject, "Activez votre compte Test Shop");
-    assert!(mail.text.starts_with("Bonjour Amélie,"), "{}", mail.text);
+    // A sign-up's activation greets no name: the visitor typed it.
+    assert!(mail.text.starts_with("Bonjour,"), "{}", mail.text);
     mail.link(ACTIVATE);
     // The customer keeps the language: later emails are French too.
     let stored: String = app
