@@ -296,3 +296,10 @@ CREATE TABLE not_me_keys (
 );
 CREATE INDEX not_me_keys_by_customer ON not_me_keys (customer_id);
 CREATE INDEX not_me_keys_by_expiry ON not_me_keys (expires_at);
+
+-- migration: 14 the account each email was sent for
+ALTER TABLE outbox ADD COLUMN customer_id TEXT;
+CREATE INDEX outbox_by_customer ON outbox(customer_id, id);
+
+-- migration: 15 lists chosen at sign-up wait for the activation
+ALTER TABLE customers ADD COLUMN sign_up_lists TEXT;

@@ -386,3 +386,22 @@ CREATE TABLE not_me_keys (
 ) WITHOUT ROWID;
 CREATE INDEX not_me_keys_by_customer ON not_me_keys (customer_id);
 CREATE INDEX not_me_keys_by_expiry ON not_me_keys (expires_at);
+
+-- migration: 14 the account each email was sent for
+-- The data export gathered emails by recipient address, so a customer who asked to move to an
+-- address another account had left saw that account's emails. Each email now names the
+-- account it was sent for (no foreign key: a deleted account's receipt outlives it, and ids
+-- are never reused). Emails queued before this migration name none and are in no export; sent
+-- ones are swept after 30 days like any other.
+ALTER TABLE outbox ADD COLUMN customer_id TEXT;
+CREATE INDEX outbox_by_customer ON outbox(customer_id, id);
+
+-- migration: 15 lists chosen at sign-up wait for the activation
+-- Double opt-in: a self sign-up joined its lists (and had a consent recorded with the IP of
+-- whoever filled in the form) before anyone proved the address. The lists now wait on the
+-- customer (ids separated by `;`, empty for none) until the activation joins them; NULL for
+-- every customer who did not sign up themselves or has activated. A waiting sign-up whose
+-- activation has expired is deleted by housekeeping. Pending sign-ups from before this
+-- migration cannot be told from retailer-created customers: they keep their subscriptions
+-- (no list counts a pending customer as a member) and are not deleted.
+ALTER TABLE customers ADD COLUMN sign_up_lists TEXT;

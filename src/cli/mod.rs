@@ -87,6 +87,10 @@ impl Cli {
                 }
             };
         }
+        // Everything from here on may create the database, its WAL and shared memory (SQLite
+        // makes those itself), the lock, backups, emails as files, exports, and their folders:
+        // readable by this user alone (files 0600, folders 0700) whatever umask was inherited.
+        rustix::process::umask(rustix::fs::Mode::RWXG | rustix::fs::Mode::RWXO);
         let loaded = match Config::load(self.config.as_deref()) {
             Ok(loaded) => loaded,
             Err(e) => {

@@ -1,7 +1,7 @@
 use std::io::Write;
 
 use crate::app::App;
-use crate::config::Loaded;
+use crate::config::{Loaded, MailTransport};
 
 /// `customer-area serve`: runs until SIGINT or SIGTERM.
 pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
@@ -44,6 +44,17 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     banner += &format!("  listening on  http://{}\n", app.local_addr());
     banner += &format!("  database      {database}\n");
     banner += &format!("  mail goes to  {}\n", app.mail_destination());
+    let config = app.services().config();
+    if config.mail.transport == MailTransport::File && !app.local_addr().ip().is_loopback() {
+        // Files are for a laptop demo: a reachable server with them has a demo mailbox (for
+        // local browsers only) and sends no customer a single email.
+        tracing::warn!(
+            "mail goes to files in {} while the server listens on {}, beyond this machine: \
+             no customer gets an email; set mail.transport = \"smtp\" for a real shop",
+            config.mail.dir.display(),
+            app.local_addr()
+        );
+    }
     // A closed stdout (`serve | head`, a supervisor that drops it) must not stop the server.
     let mut stdout = std::io::stdout();
     let _ = stdout

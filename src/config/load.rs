@@ -333,6 +333,14 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_config_loads_and_sends_no_mail_to_files() {
+        let text = include_str!("../../deploy/customer-area.toml");
+        let (packaged, _) = Config::from_sources(text, &[]).unwrap();
+        // Files would put every activation and reset link on the server's disk, unsent.
+        assert_eq!(packaged.mail.transport, crate::config::MailTransport::Smtp);
+    }
+
+    #[test]
     fn risky_but_valid_settings_are_warned_about() {
         let config = load(
             "[mail]\ntransport = \"smtp\"\n[mail.smtp]\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"\n[admin]\napi_token = \"short\"",

@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
-use crate::store::{Outcome, StoreError, activity, customers, outbox};
+use crate::store::{Outcome, StoreError, activity, customers, outbox, sign_ups, subscriptions};
 use crate::throttle::IpBudget;
 
 /// A customer to create (by an admin, an import or a sign-up).
@@ -112,6 +112,13 @@ impl Activations<'_> {
         name: Option<&str>,
         activate_uri: Option<&Url>,
     ) -> crate::store::StoreResult<()> {
+        // A self sign-up's name was typed by whoever filled in the form, who may not own the
+        // address: the email greets no one rather than carry a stranger's words to it.
+        let name = if sign_ups::is_waiting(tx, id)? {
+            None
+        } else {
+            name
+        };
         let secret = ActivationSecret::generate();
         let ttl = hours(self.config.auth.activation_ttl_hours.get());
         codes::issue(
@@ -135,7 +142,7 @@ impl Activations<'_> {
         let activation =
             self.mailer
                 .compose(Kind::Activation, language.as_ref(), email.as_str(), &vars);
-        outbox::enqueue(tx, &activation)?;
+        outbox::enqueue(tx, id, &activation)?;
         Ok(())
     }
 
@@ -190,7 +197,7 @@ impl Activations<'_> {
             .new_password(password, password_check, email.as_ref())?;
         let hash = self.hasher.hash(&password).await?;
         let client = client.clone();
-        let announcer = self.announcer.clone();
+        let services = self.0.clone();
         // Consume the secret and activate in one transaction: of concurrent attempts with the
         // same secret, exactly one gets here with the secret still in place.
         let activated = self
@@ -204,7 +211,14 @@ impl Activations<'_> {
                 // The first sign-in of a new account is from a new device by nature.
                 crate::store::devices::exempt_next_sign_in(tx, &id)?;
                 activity::record(tx, &id, ActivityKind::AccountActivated, Some(&client))?;
-                announcer.announce(tx, Event::Activated, &id)?;
+                // Only now, with the address proven, is the customer a member of any list.
+                services.sign_ups().join_chosen_lists(tx, &id, &client)?;
+                services.announcer.announce(tx, Event::Activated, &id)?;
+                if !subscriptions::of_customer(tx, &id)?.is_empty() {
+                    services
+                        .announcer
+                        .announce(tx, Event::SubscriptionsChanged, &id)?;
+                }
                 Ok(true)
             })
             .await?;

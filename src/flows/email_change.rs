@@ -33,21 +33,22 @@ impl EmailChanges<'_> {
         let (current_email, name) = customers::contact(tx, id)?
             .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
         let language = customers::language_of(tx, id)?;
-        if customers::email_taken(tx, new_email)? {
+        if let Some(owner) = customers::find_for_login(tx, new_email)? {
             codes::revoke(tx, id, Purpose::EmailChange)?;
             let vars = Vars {
                 email: new_email.to_string(),
                 ..Vars::default()
             };
-            // Written to the owner of that address, in their language.
-            let language = customers::language_of_address(tx, new_email.as_str())?;
+            // Written to the owner of that address, in their language, and theirs: the
+            // asker's export must not say that the address has an account.
+            let language = customers::language_of(tx, &owner.id)?;
             let notice = self.mailer.compose(
                 Kind::AccountExists,
                 language.as_ref(),
                 new_email.as_str(),
                 &vars,
             );
-            outbox::enqueue(tx, &notice)?;
+            outbox::enqueue(tx, &owner.id, &notice)?;
         } else {
             let key = LinkKey::generate();
             let ttl = hours(self.config.auth.email_change_ttl_hours.get());
@@ -78,7 +79,7 @@ impl EmailChanges<'_> {
                 new_email.as_str(),
                 &vars,
             );
-            outbox::enqueue(tx, &confirmation)?;
+            outbox::enqueue(tx, id, &confirmation)?;
         }
         let vars = Vars {
             name,
@@ -92,7 +93,7 @@ impl EmailChanges<'_> {
             &current_email,
             &vars,
         );
-        outbox::enqueue(tx, &notice)?;
+        outbox::enqueue(tx, id, &notice)?;
         Ok(())
     }
 
@@ -182,7 +183,7 @@ impl EmailChanges<'_> {
         let notice =
             self.mailer
                 .compose(Kind::EmailChangedNew, language.as_ref(), new_email, &to_new);
-        outbox::enqueue(tx, &notice)?;
+        outbox::enqueue(tx, id, &notice)?;
         let to_old = Vars {
             name,
             email: old_email.to_owned(),
@@ -193,7 +194,7 @@ impl EmailChanges<'_> {
         let notice =
             self.mailer
                 .compose(Kind::EmailChangedOld, language.as_ref(), old_email, &to_old);
-        outbox::enqueue(tx, &notice)?;
+        outbox::enqueue(tx, id, &notice)?;
         Ok(())
     }
 

@@ -51,7 +51,7 @@ impl Lockouts<'_> {
                         let language = customers::language_of(tx, &id)?;
                         let notice =
                             mailer.compose(Kind::AccountLocked, language.as_ref(), &email, &vars);
-                        outbox::enqueue(tx, &notice)?;
+                        outbox::enqueue(tx, &id, &notice)?;
                     }
                     Ok(true)
                 })

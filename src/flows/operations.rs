@@ -55,7 +55,9 @@ impl Operations<'_> {
         }))
     }
 
-    /// Sweeps expired sessions, codes, undo keys, "this wasn't me" keys and passkey challenges, activity older than
+    /// Sweeps self sign-ups whose activation expired (customers nobody proved the address
+    /// of), expired sessions, codes, undo keys, "this wasn't me" keys and passkey challenges,
+    /// activity older than
     /// `auth.activity_retention_days`, and sent emails and delivered webhook events older than
     /// [`KEEP_SENT_EMAILS`] (they carry personal data); answers how many rows went. The
     /// throttles need no sweeping: their tables are bounded.
@@ -63,7 +65,16 @@ impl Operations<'_> {
         let retention = (self.config.auth.activity_retention_days.get() * 24 * 3600) as i64;
         let active_since = store::now() - retention;
         let sent_since = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
-        Ok(self.purge(store::sessions::purge_expired).await?
+        // Before the codes: an expired sign-up is found by its expired activation code.
+        let services = self.0.clone();
+        let sign_ups = self
+            .purge(move |tx, n| services.accounts().delete_expired_sign_ups(tx, n))
+            .await?;
+        if sign_ups > 0 {
+            self.announcer.wake();
+        }
+        Ok(sign_ups
+            + self.purge(store::sessions::purge_expired).await?
             + self.purge(store::codes::purge_expired).await?
             + self.purge(store::undo::purge_expired).await?
             + self.purge(store::devices::purge_expired).await?
@@ -89,12 +100,13 @@ impl Operations<'_> {
     /// many rows went.
     async fn purge<F>(&self, purge: F) -> Result<usize, AppError>
     where
-        F: Fn(&Db, usize) -> store::StoreResult<usize> + Copy + Send + 'static,
+        F: Fn(&Db, usize) -> store::StoreResult<usize> + Clone + Send + 'static,
     {
         let mut total = 0;
         loop {
             let started = std::time::Instant::now();
-            let gone = self.store.write(move |tx| purge(tx, SWEEP_BATCH)).await?;
+            let batch = purge.clone();
+            let gone = self.store.write(move |tx| batch(tx, SWEEP_BATCH)).await?;
             total += gone;
             if gone < SWEEP_BATCH {
                 return Ok(total);

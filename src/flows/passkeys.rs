@@ -18,7 +18,8 @@ use crate::throttle::IpBudget;
 
 /// How long a begun ceremony can be finished, in seconds.
 pub const CHALLENGE_TTL_SECONDS: i64 = 300;
-/// The most unfinished ceremonies kept per client address; past it the oldest are dropped.
+/// The most unfinished ceremonies kept per client (an IPv4 address or an IPv6 /64, as the
+/// throttles count clients); past it the oldest are dropped.
 pub const CHALLENGES_PER_IP: usize = 16;
 /// The most unfinished ceremonies kept in all.
 pub const MAX_CHALLENGES: usize = 10_000;
@@ -352,7 +353,8 @@ impl Passkeys<'_> {
     ) -> Result<String, AppError> {
         let challenge_id = auth::new_session_token();
         let id_hash = auth::digest(&challenge_id);
-        let (customer, ip) = (customer.cloned(), client.ip.to_string());
+        let customer = customer.cloned();
+        let client_net = crate::throttle::client_net(client.ip).to_string();
         self.store
             .write(move |tx| {
                 passkeys::save_challenge(
@@ -361,7 +363,7 @@ impl Passkeys<'_> {
                         id_hash: &id_hash,
                         purpose,
                         customer: customer.as_ref(),
-                        ip: &ip,
+                        client_net: &client_net,
                         state: &state,
                         ttl_seconds: CHALLENGE_TTL_SECONDS,
                     },

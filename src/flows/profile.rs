@@ -235,7 +235,7 @@ impl Profiles<'_> {
         };
         let language = customers::language_of(tx, id)?;
         let notice = self.mailer.compose(kind, language.as_ref(), &email, &vars);
-        outbox::enqueue(tx, &notice)?;
+        outbox::enqueue(tx, id, &notice)?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use url::Url;
 use super::Services;
 use super::reset::ResetQueued;
 use crate::auth;
-use crate::domain::{Client, EmailAddress, Language};
+use crate::domain::{EmailAddress, Language};
 use crate::error::AppError;
 use crate::store::requests::{self, Pending, Request, RequestKind};
 
@@ -103,12 +103,6 @@ impl Requests<'_> {
                 if !allowed {
                     return Ok(suppressed("address_allowance"));
                 }
-                // Who asked, for the consent a sign-up records.
-                let client = request
-                    .ip
-                    .as_deref()
-                    .and_then(|ip| ip.parse().ok())
-                    .map(|ip| Client::new(ip, request.user_agent.as_deref()));
                 let link_base = request
                     .link_base
                     .as_deref()
@@ -137,7 +131,7 @@ impl Requests<'_> {
                             request.name,
                             link_base.as_ref(),
                             request.language.and_then(|l| Language::parse(&l).ok()),
-                            (&request.subscriptions, client.as_ref()),
+                            &request.subscriptions,
                         )
                         .map(|queued| {
                             if queued {

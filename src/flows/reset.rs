@@ -85,7 +85,7 @@ impl Resets<'_> {
             email.as_str(),
             &vars,
         );
-        outbox::enqueue(tx, &message)?;
+        outbox::enqueue(tx, &record.id, &message)?;
         let (ip, user_agent) = asker;
         activity::record_from(
             tx,
@@ -188,7 +188,7 @@ impl Resets<'_> {
                     email.as_str(),
                     &vars,
                 );
-                outbox::enqueue(tx, &notice)?;
+                outbox::enqueue(tx, &id, &notice)?;
                 Ok(true)
             })
             .await?;

@@ -172,7 +172,7 @@ impl Sessions<'_> {
         let notice = self
             .mailer
             .compose(Kind::NewSignIn, language.as_ref(), &email, &vars);
-        outbox::enqueue(tx, &notice)?;
+        outbox::enqueue(tx, customer, &notice)?;
         Ok(())
     }
 

@@ -3,12 +3,14 @@ use std::collections::BTreeSet;
 
 use url::Url;
 
-use crate::domain::{Client, EmailAddress, Language, ListId, ProfileChanges, ProfileField, Status};
+use crate::domain::{
+    Client, CustomerId, EmailAddress, Language, ListId, ProfileChanges, ProfileField, Status,
+};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::requests::{Request, RequestKind};
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{StoreError, StoreResult, customers, outbox};
+use crate::store::{StoreError, StoreResult, customers, outbox, sign_ups};
 use crate::throttle::IpBudget;
 
 /// A parsed `POST /customers/signup`.
@@ -45,8 +47,9 @@ impl SignUps<'_> {
     /// resolved in the background, within the IP's budget and the address's email allowance.
     ///
     /// Lists opted in to must exist (422 naming the first that does not, for every address
-    /// alike); they are given, with a consent record of source `signup`, only to an account
-    /// this sign-up creates: a sign-up for an address that already has one changes nothing.
+    /// alike). They are kept only with an account this sign-up creates (a sign-up for an
+    /// address that already has one changes nothing) and joined, with a consent record of
+    /// source `signup`, when the owner of the address activates ([`SignUps::join_chosen_lists`]).
     pub async fn sign_up(&self, signup: SignUp, client: &Client) -> Result<(), AppError> {
         if !self.config.auth.allow_signup {
             return Err(switched_off());
@@ -91,7 +94,7 @@ impl SignUps<'_> {
         name: Option<String>,
         activate_uri: Option<&Url>,
         language: Option<Language>,
-        chosen: (&[String], Option<&Client>),
+        lists: &[String],
     ) -> StoreResult<bool> {
         match customers::find_for_login(tx, email)? {
             Some(existing) if existing.status == Status::Active => {
@@ -107,7 +110,7 @@ impl SignUps<'_> {
                 let notice =
                     self.mailer
                         .compose(Kind::AccountExists, language.as_ref(), &stored, &vars);
-                outbox::enqueue(tx, &notice)?;
+                outbox::enqueue(tx, &existing.id, &notice)?;
             }
             Some(pending) => {
                 let identifier = customers::identifier_of(tx, &pending.id)?.ok_or_else(|| {
@@ -137,27 +140,52 @@ impl SignUps<'_> {
                     ),
                 };
                 let (id, identifier) = customers::insert_pending(tx, &new)?;
-                // Before the announcement, so that customer.created carries the lists. Lists
-                // removed since the request was answered are left out.
-                let (lists, client) = chosen;
-                let mut wanted = BTreeSet::new();
-                for list in lists {
-                    if subscriptions::list_exists(tx, list)? {
-                        wanted.insert(list.clone());
-                    }
-                }
-                subscriptions::replace(tx, &id, &wanted, ConsentSource::Signup, client)?;
+                // Marked before the activation is queued: its email leaves out what a visitor
+                // typed (here the name), for whoever filled in the form may not own the address.
+                sign_ups::begin(tx, &id, &existing_lists(tx, lists)?)?;
                 self.announcer.announce(tx, super::Event::Created, &id)?;
                 self.activations().queue_activation(
                     tx,
                     &id,
                     &identifier,
                     email,
-                    name.as_deref(),
+                    None,
                     activate_uri,
                 )?;
             }
         }
         Ok(true)
     }
+
+    /// At the activation of a self sign-up, inside its transaction: joins the lists chosen on
+    /// the form that still exist, recording the consent with the activating `client` (who
+    /// proved the address, unlike whoever filled in the form). Nothing for anyone else.
+    pub(super) fn join_chosen_lists(
+        &self,
+        tx: &Db,
+        id: &CustomerId,
+        client: &Client,
+    ) -> StoreResult<()> {
+        let Some(chosen) = sign_ups::finish(tx, id)? else {
+            return Ok(());
+        };
+        let mut wanted: BTreeSet<String> = subscriptions::of_customer(tx, id)?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        wanted.extend(existing_lists(tx, &chosen)?);
+        subscriptions::replace(tx, id, &wanted, ConsentSource::Signup, Some(client))?;
+        Ok(())
+    }
+}
+
+/// The lists of `lists` that exist: those removed since the visitor chose them are left out.
+fn existing_lists(tx: &Db, lists: &[String]) -> StoreResult<BTreeSet<String>> {
+    let mut existing = BTreeSet::new();
+    for list in lists {
+        if subscriptions::list_exists(tx, list)? {
+            existing.insert(list.clone());
+        }
+    }
+    Ok(existing)
 }

@@ -78,6 +78,11 @@ impl Announcer {
         if wanting.is_empty() {
             return Ok(());
         }
+        // A customer who has not activated is no member of any list: their lists count, and
+        // are announced, from the activation on.
+        if event == Event::SubscriptionsChanged && customers::is_pending(tx, customer)? {
+            return Ok(());
+        }
         let only_id = json!({ "id": customer.as_str() });
         let data = match event {
             Event::Deleted => only_id,

@@ -87,6 +87,31 @@ pub fn is_operator(
     token_ok || local
 }
 
+/// Whether a request comes straight from a browser on this machine: a loopback peer, no
+/// header by which a proxy relays someone else's request (`Forwarded`, `X-Forwarded-For`,
+/// `X-Real-IP`), and a `Host` that names this machine (`localhost`, `127.0.0.1` or `[::1]`,
+/// any port). A proxy on the same machine passes the first test for every client on the
+/// internet; it fails the others unless it was configured to hide what it does.
+pub fn is_local_browser(peer: Option<PeerAddr>, headers: &http::HeaderMap) -> bool {
+    let relayed = ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|name| headers.contains_key(*name));
+    let local_host = headers
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .is_some_and(names_this_machine);
+    peer.is_some_and(|p| p.0.ip().is_loopback()) && !relayed && local_host
+}
+
+/// Whether a `Host` value is `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+fn names_this_machine(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +145,32 @@ mod tests {
             ip("10.0.0.1")
         );
         assert_eq!(resolve(ip("10.0.0.1"), None, &trusted), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn only_this_machine_s_names_are_local_hosts() {
+        for local in [
+            "localhost",
+            "LocalHost:8080",
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:3000",
+        ] {
+            assert!(names_this_machine(local), "{local}");
+        }
+        for other in [
+            "shop.example.com",
+            "localhost.example.com",
+            "127.0.0.1.nip.io",
+            "127.0.0.2",
+            "::1",
+            "[::1]:x",
+            ":8080",
+            "",
+        ] {
+            assert!(!names_this_machine(other), "{other}");
+        }
     }
 
     #[test]

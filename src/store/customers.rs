@@ -472,16 +472,6 @@ pub fn language_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Language>> 
     Ok(raw.and_then(|raw| Language::parse(&raw).ok()))
 }
 
-/// The language of the emails of the account using `email`, if one is stored.
-pub fn language_of_address(conn: &Db, email: &str) -> StoreResult<Option<Language>> {
-    let raw: Option<String> = conn
-        .prepare_cached("SELECT language FROM customers WHERE email = ?1")?
-        .query_row(params![email], |row| row.get(0))
-        .optional()?
-        .flatten();
-    Ok(raw.and_then(|raw| Language::parse(&raw).ok()))
-}
-
 /// Sets the language of the customer's emails; false if there is no such customer.
 pub fn set_language(conn: &Db, id: &CustomerId, language: &Language) -> StoreResult<bool> {
     Ok(conn

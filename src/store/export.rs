@@ -118,7 +118,7 @@ pub struct UndoRecord {
     pub expires_at: i64,
 }
 
-/// An email sent (or to be sent) to one of the customer's addresses: never its body.
+/// An email sent (or to be sent) for the customer's account: never its body.
 #[derive(Clone, Debug, Serialize)]
 pub struct EmailRecord {
     pub kind: String,
@@ -207,25 +207,14 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
             })
         },
     )?;
-    // The customer's addresses: the current one, a pending new one, and those of changes
-    // that can still be undone.
-    let mut addresses = vec![customer.email.clone()];
-    for code in &pending_codes {
-        addresses.extend(code.new_email.clone());
-    }
-    for key in &email_undo_keys {
-        addresses.push(key.old_email.clone());
-        addresses.push(key.new_email.clone());
-    }
-    addresses.sort();
-    addresses.dedup();
-    let mut emails = Vec::new();
-    for address in &addresses {
-        let mut statement = conn.prepare_cached(
-            "SELECT kind, recipient, created_at, sent_at, status FROM outbox
-             WHERE recipient = ?1 ORDER BY id",
-        )?;
-        let rows = statement.query_map(params![address], |row| {
+    // Those sent for this account, to whichever address; never matched by address, which
+    // another account may have had before.
+    let emails = collect(
+        conn,
+        "SELECT kind, recipient, created_at, sent_at, status FROM outbox
+         WHERE customer_id = ?1 ORDER BY id",
+        id,
+        |row| {
             Ok(EmailRecord {
                 kind: row.get(0)?,
                 address: row.get(1)?,
@@ -233,10 +222,8 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
                 sent_at: row.get(3)?,
                 status: row.get(4)?,
             })
-        })?;
-        emails.extend(rows.collect::<StoreResult<Vec<_>>>()?);
-    }
-    emails.sort_by_key(|e| e.created_at);
+        },
+    )?;
     let webhook_events = collect(
         conn,
         "SELECT event_type, endpoint, status, created_at, sent_at FROM webhook_outbox

@@ -37,6 +37,7 @@ pub mod pg;
 mod plans;
 pub mod requests;
 pub mod sessions;
+pub mod sign_ups;
 pub mod sql;
 pub mod subscriptions;
 pub mod undo;

@@ -5,6 +5,7 @@
 use super::sql::{Db, Dialect, OptionalRow, params};
 
 use super::{StoreResult, now};
+use crate::domain::CustomerId;
 
 /// An email ready to be queued.
 #[derive(Clone, Debug)]
@@ -41,12 +42,14 @@ pub struct Entry {
     pub next_attempt_at: i64,
 }
 
-/// Queues an email for delivery now; returns its row id.
-pub fn enqueue(conn: &Db, email: &NewEmail) -> StoreResult<i64> {
+/// Queues an email sent for the account `customer` (whatever address it goes to) for delivery
+/// now; returns its row id. The account, not the address, is whose export lists it.
+pub fn enqueue(conn: &Db, customer: &CustomerId, email: &NewEmail) -> StoreResult<i64> {
     let now = now();
     conn.prepare_cached(
-        "INSERT INTO outbox (kind, recipient, message_id, raw, status, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5) RETURNING id",
+        "INSERT INTO outbox
+             (kind, recipient, message_id, raw, status, next_attempt_at, created_at, customer_id)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6) RETURNING id",
     )?
     .query_row(
         params![
@@ -54,7 +57,8 @@ pub fn enqueue(conn: &Db, email: &NewEmail) -> StoreResult<i64> {
             email.recipient,
             email.message_id,
             email.raw,
-            now
+            now,
+            customer.as_str()
         ],
         |row| row.get(0),
     )
@@ -274,6 +278,10 @@ mod tests {
     use super::*;
     use rusqlite::{Connection, params};
 
+    fn account() -> CustomerId {
+        CustomerId::parse("10000000000001").unwrap()
+    }
+
     fn email(n: u8) -> NewEmail {
         NewEmail {
             kind: "test",
@@ -287,10 +295,11 @@ mod tests {
     fn an_email_leased_when_its_account_is_deleted_is_never_tried_again() {
         let conn = Connection::open_in_memory().unwrap();
         crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
-        let leased = enqueue(&Db::sqlite(&conn), &email(1)).unwrap();
+        let leased = enqueue(&Db::sqlite(&conn), &account(), &email(1)).unwrap();
         assert_eq!(lease_due(&Db::sqlite(&conn), 1, 60).unwrap()[0].id, leased);
         let waiting = enqueue(
             &Db::sqlite(&conn),
+            &account(),
             &NewEmail {
                 message_id: "second@localhost".into(),
                 ..email(1)
@@ -319,8 +328,8 @@ mod tests {
     fn a_leased_email_is_not_leased_twice_and_sent_ones_are_emptied_then_purged() {
         let conn = Connection::open_in_memory().unwrap();
         crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
-        let first = enqueue(&Db::sqlite(&conn), &email(1)).unwrap();
-        enqueue(&Db::sqlite(&conn), &email(2)).unwrap();
+        let first = enqueue(&Db::sqlite(&conn), &account(), &email(1)).unwrap();
+        enqueue(&Db::sqlite(&conn), &account(), &email(2)).unwrap();
         let leased = lease_due(&Db::sqlite(&conn), 1, 60).unwrap();
         assert_eq!(leased.iter().map(|l| l.id).collect::<Vec<_>>(), vec![first]);
         let next = lease_due(&Db::sqlite(&conn), 10, 60).unwrap();
@@ -351,8 +360,8 @@ mod tests {
         crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
         let mut reset = email(1);
         reset.kind = "password_reset";
-        let reset = enqueue(&Db::sqlite(&conn), &reset).unwrap();
-        let plain = enqueue(&Db::sqlite(&conn), &email(2)).unwrap();
+        let reset = enqueue(&Db::sqlite(&conn), &account(), &reset).unwrap();
+        let plain = enqueue(&Db::sqlite(&conn), &account(), &email(2)).unwrap();
         mark_failed(&Db::sqlite(&conn), reset, "550").unwrap();
         mark_failed(&Db::sqlite(&conn), plain, "550").unwrap();
         let raw = |id: i64| -> Option<Vec<u8>> {

@@ -60,7 +60,9 @@ pub struct NewChallenge<'a> {
     pub id_hash: &'a [u8],
     pub purpose: Purpose,
     pub customer: Option<&'a CustomerId>,
-    pub ip: &'a str,
+    /// The client as the throttles count it ([`crate::throttle::client_net`]): the cap per
+    /// client is kept by it, so a client is not many by moving within its /64.
+    pub client_net: &'a str,
     pub state: &'a str,
     pub ttl_seconds: i64,
 }
@@ -209,7 +211,7 @@ pub fn record_use(conn: &Db, id: &PasskeyId, credential: &str) -> StoreResult<()
 }
 
 /// Stores a ceremony begun, after sweeping the expired ones and, past `per_ip` ceremonies of
-/// its client address or `total` in all, the oldest ones: the table stays bounded whatever
+/// its client's network or `total` in all, the oldest ones: the table stays bounded whatever
 /// the traffic.
 pub fn save_challenge(
     conn: &Db,
@@ -224,7 +226,10 @@ pub fn save_challenge(
              SELECT id_hash FROM passkey_challenges WHERE ip = ?1
              ORDER BY created_at DESC, rowid DESC LIMIT 9223372036854775807 OFFSET ?2)",
     )?
-    .execute(params![challenge.ip, per_ip.saturating_sub(1) as i64])?;
+    .execute(params![
+        challenge.client_net,
+        per_ip.saturating_sub(1) as i64
+    ])?;
     conn.prepare_cached(
         "DELETE FROM passkey_challenges WHERE id_hash IN (
              SELECT id_hash FROM passkey_challenges
@@ -240,7 +245,7 @@ pub fn save_challenge(
         challenge.id_hash,
         challenge.purpose.as_str(),
         challenge.customer.map(|c| c.as_str()),
-        challenge.ip,
+        challenge.client_net,
         challenge.state,
         now,
         now + challenge.ttl_seconds

@@ -242,8 +242,12 @@ pub fn subscribers(conn: &Db, list: &str) -> StoreResult<Vec<CustomerId>> {
         .collect()
 }
 
-const MEMBER_COLUMNS: &str = "SELECT c.id, c.email, c.name, s.subscribed_at
-     FROM subscriptions s JOIN customers c ON c.id = s.customer_id";
+/// A list's members: a customer who has not activated is no member of any list (double
+/// opt-in), whatever subscriptions are kept for them.
+const MEMBERS: &str =
+    "FROM subscriptions s JOIN customers c ON c.id = s.customer_id AND c.status = 'active'";
+
+const MEMBER_COLUMNS: &str = "SELECT c.id, c.email, c.name, s.subscribed_at";
 
 fn member_from_row(row: &Row<'_>) -> StoreResult<MemberRow> {
     let id: String = row.get(0)?;
@@ -266,14 +270,14 @@ pub fn members_page(
     limit: u32,
 ) -> StoreResult<Page<MemberRow, CustomerId>> {
     let total: i64 = conn
-        .prepare_cached("SELECT count(*) FROM subscriptions WHERE list_id = ?1")?
+        .prepare_cached(&format!("SELECT count(*) {MEMBERS} WHERE s.list_id = ?1"))?
         .query_row(params![list], |row| row.get(0))?;
     // One row more than the page holds says whether another page follows.
     let read = limit + 1;
     let rows = match start {
         Start::Offset(offset) => conn
             .prepare_cached(&format!(
-                "{MEMBER_COLUMNS} WHERE s.list_id = ?1 ORDER BY s.customer_id LIMIT ?2 OFFSET ?3"
+                "{MEMBER_COLUMNS} {MEMBERS} WHERE s.list_id = ?1 ORDER BY s.customer_id LIMIT ?2 OFFSET ?3"
             ))?
             .query_map(params![list, read, offset], member_from_row)?
             .collect::<StoreResult<_>>()?,
@@ -293,7 +297,7 @@ pub fn members_after(
     limit: u32,
 ) -> StoreResult<Vec<MemberRow>> {
     let mut statement = conn.prepare_cached(&format!(
-        "{MEMBER_COLUMNS} WHERE s.list_id = ?1 AND s.customer_id > ?2 ORDER BY s.customer_id LIMIT ?3"
+        "{MEMBER_COLUMNS} {MEMBERS} WHERE s.list_id = ?1 AND s.customer_id > ?2 ORDER BY s.customer_id LIMIT ?3"
     ))?;
     let rows = statement.query_map(params![list, after, limit], member_from_row)?;
     rows.collect::<StoreResult<_>>()

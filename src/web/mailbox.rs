@@ -1,10 +1,13 @@
 //! The demo mailbox: the emails the file transport wrote to `mail.dir`, newest first, each
 //! readable with its links clickable. On only with `[web] demo_mailbox = "auto"` and the file
-//! transport, and only for loopback callers; anyone else gets the unknown-route 404.
+//! transport, and only for a browser on the server's own machine
+//! ([`crate::http::client::is_local_browser`]): a request relayed by a proxy, even one on the
+//! same machine, and anyone else get the unknown-route 404.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use http::HeaderMap;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use warp::Filter;
 use warp::Reply;
@@ -16,7 +19,8 @@ use super::assets::Site;
 use super::{escape, html, locked_down};
 use crate::config::{DemoMailbox, MailTransport};
 use crate::flows::Services;
-use crate::http::client::{ClientIp, client_ip};
+use crate::http::client::is_local_browser;
+use crate::http::server::PeerAddr;
 
 /// The HTML part of an email, shown in a sandboxed frame: no script, no loads, links open
 /// only on a click.
@@ -29,18 +33,20 @@ pub fn routes(services: &Services, site: Arc<Site>) -> BoxedFilter<(Response,)> 
     let on = config.web.demo_mailbox == DemoMailbox::Auto
         && config.mail.transport == MailTransport::File;
     let dir = Arc::new(config.mail.dir.clone());
-    let trusted: Arc<[std::net::IpAddr]> = config.trusted_proxies().into();
     let gate = warp::path("demo")
         .and(warp::path("mail"))
         .and(warp::get())
-        .and(client_ip(trusted))
-        .and_then(move |client: ClientIp| async move {
-            if on && client.0.is_loopback() {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
+        .and(warp::ext::optional::<PeerAddr>())
+        .and(warp::header::headers_cloned())
+        .and_then(
+            move |peer: Option<PeerAddr>, headers: HeaderMap| async move {
+                if on && is_local_browser(peer, &headers) {
+                    Ok(())
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            },
+        )
         .untuple_one();
     let (list_site, list_dir) = (site.clone(), dir.clone());
     // GET /demo/mail

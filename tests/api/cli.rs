@@ -263,3 +263,89 @@ fn a_file_where_the_database_folder_should_be_is_named_as_such() {
         "{said}"
     );
 }
+
+/// Starts `serve` in `dir` bound to `bind`, stops it once its banner is out, and answers the
+/// banner and everything it logged.
+async fn serve_once(dir: &Path, bind: &str) -> (String, String) {
+    let mut child = Binary::new()
+        .in_dir(dir)
+        .arg("serve")
+        .env("CUSTOMER_AREA_SERVER_BIND", bind)
+        .spawn();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("mail goes to") {
+        let read = std::io::BufRead::read_line(&mut stdout, &mut banner).unwrap();
+        assert!(read > 0, "serve ended before its banner:\n{banner}");
+    }
+    sigterm(&child);
+    eventually(Duration::from_secs(15), "serve stops after SIGTERM", || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await;
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    (banner, log)
+}
+
+#[tokio::test]
+async fn serve_warns_when_mail_goes_to_files_and_it_listens_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (banner, log) = serve_once(dir.path(), "0.0.0.0:0").await;
+    assert!(
+        banner.contains("mail goes to  files in outbox/"),
+        "{banner}"
+    );
+    assert!(
+        log.contains("WARN") && log.contains("no customer gets an email"),
+        "{log}"
+    );
+    let (_, log) = serve_once(dir.path(), "127.0.0.1:0").await;
+    assert!(!log.contains("no customer gets an email"), "{log}");
+}
+
+#[tokio::test]
+async fn files_and_folders_are_the_owner_s_alone_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("CUSTOMER_AREA_DATABASE_PATH", "data/customer-area.db"),
+        ("CUSTOMER_AREA_MAIL_DIR", "mail/outbox"),
+        ("CUSTOMER_AREA_AUTH_PBKDF2_ITERATIONS", "1000"),
+    ];
+    let binary = || Binary::under_umask("000").in_dir(dir.path()).envs(&env);
+    let created = binary()
+        .args([
+            "customers",
+            "create",
+            "--email=ada@example.com",
+            "--name=Ada",
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", stderr(&created));
+    let Serving { child, .. } = binary().serve();
+    let backup = binary().args(["backup", "copy.db"]).output().unwrap();
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    let mode = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    let email = std::fs::read_dir(dir.path().join("mail/outbox"))
+        .unwrap()
+        .next()
+        .expect("the activation email was written")
+        .unwrap()
+        .path();
+    // While serve runs: its WAL, shared memory and lock are there too.
+    let mut files = vec![email, dir.path().join("copy.db")];
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        files.push(dir.path().join(format!("data/customer-area.db{suffix}")));
+    }
+    let folders = ["data", "mail", "mail/outbox"].map(|f| dir.path().join(f));
+    let modes: Vec<_> = files.iter().chain(&folders).map(|p| (p, mode(p))).collect();
+    sigterm(&child);
+    for (path, mode) in modes {
+        let wanted = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, wanted, "{}: {mode:o}", path.display());
+    }
+}

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "admin-token-for-tests-0123456789";
 const BROWSER: &str = "Consent-Browser/2.0";
+const OWNER: &str = "Owner-Browser/3.0";
 
 async fn app_with_list() -> TestApp {
     app_with_list_and(|_| {}).await
@@ -142,7 +143,7 @@ async fn ledger_entries_are_never_changed_and_leave_only_with_their_customer() {
 }
 
 #[tokio::test]
-async fn lists_chosen_at_sign_up_are_recorded_with_source_signup_for_a_new_account_only() {
+async fn lists_chosen_at_sign_up_are_recorded_at_activation_for_a_new_account_only() {
     let app = app_with_list_and(|c| c.auth.allow_signup = true).await;
     let sign_up = |email: &'static str, lists: Value| {
         app.client
@@ -164,19 +165,23 @@ async fn lists_chosen_at_sign_up_are_recorded_with_source_signup_for_a_new_accou
         .unwrap();
     assert_eq!(answered.status(), StatusCode::OK);
     let mail = app.wait_for_email("joiner@example.com", "Activate").await;
+    // Nothing is recorded for the visitor who filled in the form...
+    assert!(ledger(&app, "joiner@example.com").await.is_empty());
     let link = "https://shop.example.com/activate";
-    let (status, body) = app
-        .post(
-            "/customers/activate",
-            json!({
-                "identifier": mail.link_param(link, "identifier"),
-                "secret": mail.link_param(link, "secret"),
-                "password": crate::common::PASSWORD,
-                "password_check": crate::common::PASSWORD,
-            }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let activated = app
+        .client
+        .post(app.url("/customers/activate"))
+        .header("user-agent", OWNER)
+        .json(&json!({
+            "identifier": mail.link_param(link, "identifier"),
+            "secret": mail.link_param(link, "secret"),
+            "password": crate::common::PASSWORD,
+            "password_check": crate::common::PASSWORD,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status(), StatusCode::OK);
     let token = app
         .token("joiner@example.com", crate::common::PASSWORD)
         .await;
@@ -185,13 +190,14 @@ async fn lists_chosen_at_sign_up_are_recorded_with_source_signup_for_a_new_accou
         customer["subscriptions"][0]["id"], "newsletter",
         "{customer}"
     );
+    // ...but for the owner of the address, when they activate.
     assert_eq!(
         summary(&ledger(&app, "joiner@example.com").await),
         [(
             "in".to_owned(),
             "signup".to_owned(),
             Some("127.0.0.1".to_owned()),
-            Some(BROWSER.to_owned())
+            Some(OWNER.to_owned())
         )]
     );
 

@@ -25,6 +25,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("consent_records", "consents"),
     ("activity", "activity"),
     ("email_undo_keys", "email_undo_keys"),
+    ("outbox", "emails"),
     ("webhook_outbox", "webhook_events"),
     ("passkeys", "passkeys"),
     ("passkey_users", "passkey_user_handle"),
@@ -67,16 +68,7 @@ async fn busy_customer(app: &TestApp, email: &str, moved: &str, pending: &str) -
         .send()
         .await
         .unwrap();
-    app.patch_self(&token, json!({"email": moved})).await;
-    let mail = app.wait_for_email(moved, "Confirm your new email").await;
-    let (status, body) = app
-        .post(
-            "/customers/newemail_confirm",
-            json!({"identifier": mail.link_param(CONFIRM_LINK, "identifier"),
-                   "key": mail.link_param(CONFIRM_LINK, "key")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    move_to(app, &token, moved).await;
     app.patch_self(&token, json!({"email": pending})).await;
     app.login(moved, "wrong password").await;
     let mut authenticator = SoftAuthenticator::new(SHOP_ORIGIN);
@@ -94,6 +86,20 @@ async fn busy_customer(app: &TestApp, email: &str, moved: &str, pending: &str) -
     token
 }
 
+/// Changes the caller's address to `new` through the emailed link.
+async fn move_to(app: &TestApp, token: &str, new: &str) {
+    app.patch_self(token, json!({"email": new})).await;
+    let mail = app.wait_for_email(new, "Confirm your new email").await;
+    let (status, body) = app
+        .post(
+            "/customers/newemail_confirm",
+            json!({"identifier": mail.link_param(CONFIRM_LINK, "identifier"),
+                   "key": mail.link_param(CONFIRM_LINK, "key")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 async fn export(app: &TestApp, token: &str) -> (reqwest::header::HeaderMap, Value) {
     let response = app
         .client
@@ -109,6 +115,30 @@ async fn export(app: &TestApp, token: &str) -> (reqwest::header::HeaderMap, Valu
 
 fn section<'v>(export: &'v Value, path: &str) -> &'v Value {
     path.split('.').fold(export, |v, key| &v[key])
+}
+
+#[tokio::test]
+async fn moving_to_an_address_another_account_left_exports_none_of_its_emails() {
+    let app = spawn_app_with(|_| {}).await;
+    let ada = app.active_customer("ada@example.com").await;
+    let bob = app.active_customer("bob@example.com").await;
+    move_to(&app, &bob, "bob2@example.com").await;
+    // bob@example.com is free now; Ada asks to move there.
+    app.patch_self(&ada, json!({"email": "bob@example.com"}))
+        .await;
+    let (_, data) = export(&app, &ada).await;
+    let kinds: BTreeSet<&str> = data["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["address"] == "bob@example.com")
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["email_change_new"]),
+        "only Ada's own email to the address: {data}"
+    );
 }
 
 #[tokio::test]

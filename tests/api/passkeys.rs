@@ -404,6 +404,36 @@ async fn a_flood_of_begun_sign_ins_keeps_a_bounded_number_of_challenges() {
 }
 
 #[tokio::test]
+async fn one_ipv6_network_keeps_no_more_challenges_than_one_address() {
+    let app = spawn_app_with(|config| {
+        config.server.trusted_proxies = vec!["127.0.0.1".into()];
+        config.limits.login_per_ip_per_minute = NonZero::new(1000).unwrap();
+    })
+    .await;
+    let begin_from = |ip: String| {
+        let request = app
+            .client
+            .post(app.url("/customers/passkey_login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({}));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    };
+    begin_from("2001:db8:0:1::1".into()).await;
+    // Every address of one /64 is the same client, as the throttles count it.
+    for n in 0..(customer_area::flows::CHALLENGES_PER_IP * 3) {
+        begin_from(format!("2001:db8:0:2::{:x}", n + 1)).await;
+    }
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM passkey_challenges"),
+        customer_area::flows::CHALLENGES_PER_IP as i64 + 1,
+        "the other network's ceremony stays"
+    );
+}
+
+#[tokio::test]
 async fn passkeys_do_not_exist_when_the_retailer_is_an_ip_address_and_no_rp_id_is_set() {
     let app = spawn_app_with(|config| {
         config.links.retailer_url = "http://127.0.0.1:8080".into();

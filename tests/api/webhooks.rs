@@ -451,7 +451,7 @@ async fn serve_refuses_a_bad_webhook_secret_or_url_naming_it() {
 }
 
 #[tokio::test]
-async fn a_sign_up_with_lists_announces_the_customer_with_them() {
+async fn a_sign_up_s_lists_are_announced_when_it_activates_and_not_before() {
     let receiver = Receiver::start().await;
     let app = spawn_app_with(|c| {
         with_hooks(c, &[&receiver]);
@@ -469,5 +469,49 @@ async fn a_sign_up_with_lists_announces_the_customer_with_them() {
     let created = wait_for_events(&receiver, 1).await;
     assert_eq!(created[0].event_type(), "customer.created");
     let data = &created[0].json()["data"];
+    assert_eq!(data["subscriptions"], json!([]), "{data}");
+    app.activate_pending("joiner@example.com").await;
+    let events = lists_announced_at_activation(&receiver).await;
+    let data = &events[2].json()["data"];
     assert_eq!(data["subscriptions"][0]["id"], "newsletter", "{data}");
+}
+
+#[tokio::test]
+async fn a_pending_customer_s_lists_are_announced_only_when_it_activates() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(|c| with_hooks(c, &[&receiver])).await;
+    app.add_newsletter(TOKEN).await;
+    let created = app.create_customer("guest@example.com", "Guest").await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/admin/customers/{}/subscriptions", created.id.as_str()),
+            Some(TOKEN),
+            Some(json!({"subscriptions": ["newsletter"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events = wait_for_events(&receiver, 1).await;
+    assert_eq!(events[0].event_type(), "customer.created");
+    // Activating is what the shop hears next: no subscriptions.changed came before it.
+    app.activate_pending("guest@example.com").await;
+    lists_announced_at_activation(&receiver).await;
+}
+
+/// Waits for the events of a customer created pending with lists and then activated: their
+/// lists are announced right after the activation, never before.
+async fn lists_announced_at_activation(
+    receiver: &Receiver,
+) -> Vec<crate::common::receiver::Delivery> {
+    let events = wait_for_events(receiver, 3).await;
+    let types: Vec<String> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(
+        types,
+        [
+            "customer.created",
+            "customer.activated",
+            "subscriptions.changed"
+        ]
+    );
+    events
 }

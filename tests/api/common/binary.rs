@@ -27,7 +27,18 @@ pub struct Serving {
 
 impl Binary {
     pub fn new() -> Binary {
-        let mut command = Command::new(PATH);
+        Binary::running(Command::new(PATH))
+    }
+
+    /// Started by a shell that first sets the file creation mask to `umask` (octal, as the
+    /// `umask` command takes it): what a careless service manager or login shell hands over.
+    pub fn under_umask(umask: &str) -> Binary {
+        let mut shell = Command::new("sh");
+        shell.args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\""), PATH]);
+        Binary::running(shell)
+    }
+
+    fn running(mut command: Command) -> Binary {
         command.env_remove("RUST_LOG");
         // The suite's own settings are no config keys: the binary would warn about them.
         for (key, _) in std::env::vars_os() {

@@ -421,6 +421,12 @@ impl TestApp {
     /// Creates a customer, activates them through the emailed link, and logs them in.
     pub async fn active_customer(&self, email: &str) -> String {
         self.create_customer(email, "Test Customer").await;
+        self.activate_pending(email).await
+    }
+
+    /// Activates the pending customer of `email` through the link emailed to it, and logs
+    /// them in.
+    pub async fn activate_pending(&self, email: &str) -> String {
         let mail = self.wait_for_email(email, "Activate").await;
         let (status, body) = self
             .post(
