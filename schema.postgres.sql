@@ -274,3 +274,11 @@ CREATE TABLE leases (
     holder   TEXT NOT NULL,
     until_ms BIGINT NOT NULL
 );
+
+-- migration: 13 wrong reset codes per address
+CREATE TABLE reset_guesses (
+    address_hash BYTEA PRIMARY KEY,
+    failed       BIGINT NOT NULL,
+    last_at      BIGINT NOT NULL
+);
+CREATE INDEX reset_guesses_by_time ON reset_guesses(last_at);

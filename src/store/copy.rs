@@ -31,6 +31,7 @@ pub const TABLES: &[&str] = &[
     "passkeys",
     "passkey_challenges",
     "leases",
+    "reset_guesses",
 ];
 
 /// Rows written per `INSERT` (a few thousand parameters, well under PostgreSQL's limit).

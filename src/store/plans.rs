@@ -146,6 +146,7 @@ fn every_statement_of_the_housekeeping_sweep_finds_its_rows_through_an_index() {
     let statements = ran(&conn, |c| {
         sessions::purge_expired(c, 250).unwrap();
         codes::purge_expired(c, 250).unwrap();
+        codes::purge_reset_guesses(c, 250).unwrap();
         undo::purge_expired(c, 250).unwrap();
         passkeys::purge_expired_challenges(c, 250).unwrap();
         activity::purge_before(c, 0, 250).unwrap();
@@ -153,7 +154,7 @@ fn every_statement_of_the_housekeeping_sweep_finds_its_rows_through_an_index() {
         outbox::purge_sent_before(c, 0, 250).unwrap();
         webhooks::purge_sent_before(c, 0, 250).unwrap();
     });
-    assert_eq!(statements.len(), 8, "{statements:#?}");
+    assert_eq!(statements.len(), 9, "{statements:#?}");
     assert_indexed(&conn, &statements);
     // And each finds the rows past its cutoff in the index, not by reading every row of a
     // status (the planner once chose `outbox(status, id)` and read two million sent emails).
