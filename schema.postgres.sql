@@ -303,3 +303,11 @@ CREATE INDEX outbox_by_customer ON outbox(customer_id, id);
 
 -- migration: 15 lists chosen at sign-up wait for the activation
 ALTER TABLE customers ADD COLUMN sign_up_lists TEXT;
+
+-- migration: 16 wrong reset codes per address
+CREATE TABLE reset_guesses (
+    address_hash BYTEA PRIMARY KEY,
+    failed       BIGINT NOT NULL,
+    last_at      BIGINT NOT NULL
+);
+CREATE INDEX reset_guesses_by_time ON reset_guesses(last_at);

@@ -405,3 +405,16 @@ CREATE INDEX outbox_by_customer ON outbox(customer_id, id);
 -- migration cannot be told from retailer-created customers: they keep their subscriptions
 -- (no list counts a pending customer as a member) and are not deleted.
 ALTER TABLE customers ADD COLUMN sign_up_lists TEXT;
+
+-- migration: 16 wrong reset codes per address
+-- Wrong password-reset codes presented per address (by SHA-256 digest of the address), known
+-- or not. Every refused `do_reset` of a well-formed address and code counts here, in the
+-- same write whatever the address is, so that its answer takes as long for an unknown
+-- address as for an account whose code's tries are counted (a write and its fsync). A row
+-- goes an hour after its last wrong code.
+CREATE TABLE reset_guesses (
+    address_hash BLOB PRIMARY KEY,
+    failed       INTEGER NOT NULL,
+    last_at      INTEGER NOT NULL
+);
+CREATE INDEX reset_guesses_by_time ON reset_guesses(last_at);

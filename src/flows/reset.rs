@@ -128,35 +128,36 @@ impl Resets<'_> {
         client: &Client,
     ) -> Result<String, AppError> {
         self.throttles.check_ip(IpBudget::Codes, client.ip)?;
-        let invalid = AppError::InvalidCode { field: "code" };
+        let invalid = || AppError::InvalidCode { field: "code" };
         let Ok(email) = EmailAddress::parse(email) else {
-            return Err(invalid);
+            return Err(invalid());
         };
         let Ok(code) = ResetCode::parse(code) else {
-            return Err(invalid);
-        };
-        let lookup = email.clone();
-        let id = match self
-            .store
-            .read(move |c| customers::find_for_login(c, &lookup))
-            .await?
-        {
-            Some(record) if record.status == Status::Active => record.id,
-            _ => return Err(invalid),
+            return Err(invalid());
         };
         let digest = auth::digest(code.as_str());
-        let (check_id, check_digest) = (id.clone(), digest.clone());
+        let (lookup, check_digest) = (email.clone(), digest.clone());
         // A first look counts a wrong guess (in its own write transaction, so concurrent
-        // guesses are counted one by one) before any hashing work is spent.
-        let check = self
+        // guesses are counted one by one) before any hashing work is spent. Every refusal
+        // makes the same write, whether or not an account has the address, so that the time
+        // of the answer tells nothing.
+        let id = self
             .store
             .write(move |tx| {
-                codes::check(tx, &check_id, Purpose::PasswordReset, &check_digest, false)
+                if let Some(record) = customers::find_for_login(tx, &lookup)?
+                    && record.status == Status::Active
+                {
+                    let check =
+                        codes::check(tx, &record.id, Purpose::PasswordReset, &check_digest, false)?;
+                    if check != CodeCheck::Invalid {
+                        return Ok(Some(record.id));
+                    }
+                }
+                codes::count_wrong_reset(tx, &auth::digest(lookup.as_str()))?;
+                Ok(None)
             })
-            .await?;
-        if check == CodeCheck::Invalid {
-            return Err(invalid);
-        }
+            .await?
+            .ok_or_else(invalid)?;
         let passphrase = NewPassword::trusted(auth::new_passphrase());
         let hash = self.hasher.hash(&passphrase).await?;
         let mailer = self.mailer.clone();
@@ -193,7 +194,7 @@ impl Resets<'_> {
             })
             .await?;
         if !reset {
-            return Err(invalid);
+            return Err(invalid());
         }
         self.mailer.wake_worker();
         auth::reset_token(passphrase.expose(), code.as_str())

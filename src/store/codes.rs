@@ -1,5 +1,6 @@
 //! One-time codes sent by email (activation, password reset, email change): stored hashed,
-//! one live code per customer and purpose, expiring, with a bounded number of wrong tries.
+//! one live code per customer and purpose, expiring, with a bounded number of wrong tries;
+//! and the wrong reset codes presented per address, known or not.
 
 use super::sql::{Db, OptionalRow, params};
 use subtle::ConstantTimeEq;
@@ -152,6 +153,31 @@ pub fn revoke_all(conn: &Db, customer: &CustomerId) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM one_time_codes WHERE customer_id = ?1")?
         .execute(params![customer.as_str()])?;
     Ok(())
+}
+
+/// How long a count of wrong reset codes for an address is kept after its last one.
+const RESET_GUESSES_KEPT_SECONDS: i64 = 3600;
+
+/// Counts a wrong reset code presented for the address with this digest, whether or not an
+/// account has it: the one write every refused reset makes, alike for every address.
+pub fn count_wrong_reset(conn: &Db, address_hash: &[u8]) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO reset_guesses (address_hash, failed, last_at) VALUES (?1, 1, ?2)
+         ON CONFLICT (address_hash) DO UPDATE SET failed = reset_guesses.failed + 1,
+             last_at = excluded.last_at",
+    )?
+    .execute(params![address_hash, now()])?;
+    Ok(())
+}
+
+/// Deletes up to `limit` counts of wrong reset codes whose last one is over an hour old;
+/// returns how many.
+pub fn purge_reset_guesses(conn: &Db, limit: usize) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM reset_guesses WHERE address_hash IN \
+             (SELECT address_hash FROM reset_guesses WHERE last_at <= ?1 LIMIT ?2)",
+    )?
+    .execute(params![now() - RESET_GUESSES_KEPT_SECONDS, limit as i64])
 }
 
 /// Deletes up to `limit` expired codes; returns how many.

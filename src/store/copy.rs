@@ -33,6 +33,7 @@ pub const TABLES: &[&str] = &[
     "known_devices",
     "not_me_keys",
     "leases",
+    "reset_guesses",
 ];
 
 /// Rows written per `INSERT` (a few thousand parameters, well under PostgreSQL's limit).

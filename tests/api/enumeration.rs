@@ -1,5 +1,5 @@
-//! No account enumeration: login, password_reset and signup give byte-identical answers for
-//! unknown, pending and active accounts, and their median times differ by under 10%.
+//! No account enumeration: login, password_reset, do_reset and signup give byte-identical
+//! answers for unknown, pending and active accounts, and their median times differ by under 10%.
 
 use std::future::Future;
 use std::num::NonZero;
@@ -156,4 +156,45 @@ async fn signup_answers_alike_and_as_fast_for_new_and_existing_addresses() {
     })
     .await;
     assert_within_ten_percent("signup (existing, new)", &medians);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "statistical: run by .ci/run in its own step"]
+async fn a_wrong_reset_code_takes_as_long_for_unknown_pending_and_active_accounts() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app_with(open_limits).await;
+    const ROUNDS: usize = 61;
+    // Each account holds a live code and takes 4 wrong guesses, one short of the 5th that
+    // would delete it (an account without a code would measure less than the issue does).
+    let guesses_per_code = 4;
+    let accounts: Vec<String> = (0..ROUNDS.div_ceil(guesses_per_code))
+        .map(|n| format!("active{n}@example.com"))
+        .collect();
+    for email in &accounts {
+        app.active_customer(email).await;
+        app.ask_reset(email).await;
+        app.wait_for_email(email, "Reset").await;
+    }
+    app.create_customer("pending@example.com", "Pending").await;
+    let mut active_guesses = 0;
+    let medians = median_shares(&app, 3, ROUNDS, Duration::from_millis(20), |i| {
+        let email = match i {
+            0 => {
+                active_guesses += 1;
+                accounts[(active_guesses - 1) / guesses_per_code].clone()
+            }
+            1 => "pending@example.com".to_owned(),
+            _ => "unknown@example.com".to_owned(),
+        };
+        let app = &app;
+        async move {
+            app.post(
+                "/customers/do_reset",
+                json!({"email": email, "code": "WRONG00000"}),
+            )
+            .await
+        }
+    })
+    .await;
+    assert_within_ten_percent("do_reset (active, pending, unknown)", &medians);
 }

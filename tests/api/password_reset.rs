@@ -285,6 +285,33 @@ async fn four_wrong_codes_leave_the_code_alive() {
     );
 }
 
+/// The write behind the equal timing (the statistical check is in `enumeration`): a refusal
+/// of a wrong code counts it for the address, whether an account has it or not.
+#[tokio::test]
+async fn a_wrong_code_is_counted_alike_for_unknown_pending_and_active_addresses() {
+    let app = spawn_app().await;
+    app.active_customer("counted@example.com").await;
+    reset_code(&app, "counted@example.com").await;
+    app.create_customer("pending@example.com", "Pending").await;
+    for email in [
+        "counted@example.com",
+        "pending@example.com",
+        "nobody@example.com",
+        "nobody@example.com",
+    ] {
+        assert_invalid_code(do_reset(&app, email, "AAAAAAAAAA").await);
+    }
+    let counted: Vec<i64> = app
+        .db()
+        .query_map(
+            "SELECT failed FROM reset_guesses ORDER BY failed",
+            params![],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(counted, [1, 1, 2]);
+}
+
 #[tokio::test]
 async fn five_wrong_codes_kill_the_code_even_when_guessed_at_once() {
     let app = spawn_app().await;
