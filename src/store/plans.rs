@@ -13,7 +13,7 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use super::customers::{self, Cursor};
 use super::sql::Db;
 use super::{Start, activity, codes, export, outbox, passkeys, requests, sessions, sign_ups};
-use super::{subscriptions, undo, webhooks};
+use super::{devices, subscriptions, undo, webhooks};
 use crate::domain::CustomerId;
 
 /// The SQL the traced connection ran (one traced connection at a time: see [`ran`]).
@@ -149,13 +149,14 @@ fn every_statement_of_the_housekeeping_sweep_finds_its_rows_through_an_index() {
         codes::purge_expired(c, 250).unwrap();
         codes::purge_reset_guesses(c, 250).unwrap();
         undo::purge_expired(c, 250).unwrap();
+        devices::purge_expired(c, 250).unwrap();
         passkeys::purge_expired_challenges(c, 250).unwrap();
         activity::purge_before(c, 0, 250).unwrap();
         requests::purge_allowance(c, 250).unwrap();
         outbox::purge_sent_before(c, 0, 250).unwrap();
         webhooks::purge_sent_before(c, 0, 250).unwrap();
     });
-    assert_eq!(statements.len(), 9, "{statements:#?}");
+    assert_eq!(statements.len(), 11, "{statements:#?}");
     assert_indexed(&conn, &statements);
     // And each finds the rows past its cutoff in the index, not by reading every row of a
     // status (the planner once chose `outbox(status, id)` and read two million sent emails).
