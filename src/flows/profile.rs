@@ -2,7 +2,7 @@ use crate::store::sql::Db;
 use std::collections::BTreeSet;
 
 use super::{Event, Session};
-use crate::auth;
+use crate::auth::{self, Requester};
 use crate::domain::ActivityKind;
 use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
 use crate::error::{AppError, FieldErrors};
@@ -216,6 +216,7 @@ impl Profiles<'_> {
         let email = EmailAddress::parse(&current.email).ok();
         let new = self.new_password(&change.password, &change.password_check, email.as_ref())?;
         let id = session.customer.clone();
+        let requester = Requester::Client(session.client.ip);
         // `current_password` is a password guess like a login: it draws on the same budget.
         self.throttles.reserve_login(&current.email)?;
         let (stored, locked) = self
@@ -224,7 +225,7 @@ impl Profiles<'_> {
             .await?;
         let matches = self
             .hasher
-            .verify(&change.current_password, stored.clone())
+            .verify(&change.current_password, stored.clone(), requester)
             .await?
             .matches;
         // A locked account accepts no password here either, and a wrong one counts towards
@@ -237,7 +238,7 @@ impl Profiles<'_> {
             return Err(AppError::field("current_password", "is not correct"));
         }
         self.throttles.login_succeeded(&current.email);
-        Ok((stored, self.hasher.hash(&new).await?))
+        Ok((stored, self.hasher.hash(&new, requester).await?))
     }
 
     /// Checks a new password and its repetition against the policy.

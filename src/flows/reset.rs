@@ -1,7 +1,7 @@
 use crate::store::sql::Db;
 use url::Url;
 
-use crate::auth;
+use crate::auth::{self, Requester};
 use crate::domain::{ActivityKind, Client, EmailAddress, NewPassword, ResetCode, Status};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
@@ -136,7 +136,10 @@ impl Resets<'_> {
             .await?
             .ok_or_else(invalid)?;
         let passphrase = NewPassword::trusted(auth::new_passphrase());
-        let hash = self.hasher.hash(&passphrase).await?;
+        let hash = self
+            .hasher
+            .hash(&passphrase, Requester::Client(client.ip))
+            .await?;
         let mailer = self.mailer.clone();
         let client = client.clone();
         // Consuming the code and setting the password happen in one transaction: of concurrent
