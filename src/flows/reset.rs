@@ -69,6 +69,8 @@ impl Resets<'_> {
             None,
             ttl,
         )?;
+        // The new code's wrong tries start from none (they are counted per address).
+        codes::clear_reset_guesses(tx, &auth::digest(email.as_str()))?;
         let name = customers::contact(tx, &record.id)?.and_then(|(_, name)| name);
         let vars = Vars {
             name,
@@ -115,23 +117,14 @@ impl Resets<'_> {
         let digest = auth::digest(code.as_str());
         let (lookup, check_digest) = (email.clone(), digest.clone());
         // A first look counts a wrong guess (in its own write transaction, so concurrent
-        // guesses are counted one by one) before any hashing work is spent. Every refusal
-        // makes the same write, whether or not an account has the address, so that the time
+        // guesses are counted one by one) before any hashing work is spent. It makes the same
+        // read and the same write whether or not an account has the address, so that the time
         // of the answer tells nothing.
         let id = self
             .store
             .write(move |tx| {
-                if let Some(record) = customers::find_for_login(tx, &lookup)?
-                    && record.status == Status::Active
-                {
-                    let check =
-                        codes::check(tx, &record.id, Purpose::PasswordReset, &check_digest, false)?;
-                    if check != CodeCheck::Invalid {
-                        return Ok(Some(record.id));
-                    }
-                }
-                codes::count_wrong_reset(tx, &auth::digest(lookup.as_str()))?;
-                Ok(None)
+                let address = auth::digest(lookup.as_str());
+                codes::check_reset(tx, &lookup, &address, &check_digest)
             })
             .await?
             .ok_or_else(invalid)?;

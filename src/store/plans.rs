@@ -146,7 +146,7 @@ fn every_statement_of_the_housekeeping_sweep_finds_its_rows_through_an_index() {
     let statements = ran(&conn, |c| {
         sessions::purge_expired(c, 250).unwrap();
         codes::purge_expired(c, 250).unwrap();
-        codes::purge_reset_guesses(c, 250).unwrap();
+        codes::purge_reset_guesses(c, 0, 250).unwrap();
         undo::purge_expired(c, 250).unwrap();
         passkeys::purge_expired_challenges(c, 250).unwrap();
         activity::purge_before(c, 0, 250).unwrap();
