@@ -407,11 +407,12 @@ CREATE INDEX outbox_by_customer ON outbox(customer_id, id);
 ALTER TABLE customers ADD COLUMN sign_up_lists TEXT;
 
 -- migration: 16 wrong reset codes per address
--- Wrong password-reset codes presented per address (by SHA-256 digest of the address), known
--- or not. Every refused `do_reset` of a well-formed address and code counts here, in the
--- same write whatever the address is, so that its answer takes as long for an unknown
--- address as for an account whose code's tries are counted (a write and its fsync). A row
--- goes an hour after its last wrong code.
+-- Wrong password-reset codes presented per address (by SHA-256 digest of the address) since
+-- the last code was issued for it, known or not: a reset code dies at the fifth. Every
+-- refused `do_reset` of a well-formed address and code counts here, the same write whatever
+-- the address is, so that its answer takes as long for an unknown address as for an account
+-- (a write and its fsync). A row goes once its last wrong code is older than any live code.
+-- (`one_time_codes.failed_attempts` stays 0 for reset codes.)
 CREATE TABLE reset_guesses (
     address_hash BLOB PRIMARY KEY,
     failed       INTEGER NOT NULL,

@@ -7,6 +7,8 @@
 -- BENCH_BODIES: a file with one body per line of BENCH_TARGETS, sent with that line (in place
 --   of BENCH_BODY).
 -- BENCH_AUTH: prefix of the Authorization header (default "Bearer ").
+-- BENCH_FORWARDED_FOR: an X-Forwarded-For header to send (the server trusts it from a
+--   proxy in `server.trusted_proxies`), so that one wrk stands for one client elsewhere.
 -- done() prints one machine-readable RESULT line that bench/run parses.
 
 local targets = {}
@@ -14,6 +16,7 @@ local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
 local bodies = nil
 local auth = os.getenv("BENCH_AUTH") or "Bearer "
+local forwarded_for = os.getenv("BENCH_FORWARDED_FOR")
 local counter = 0
 local thread_no = 0
 local threads = {}
@@ -46,6 +49,9 @@ function request()
   local index = counter % #targets + 1
   local target = targets[index]
   local headers = {}
+  if forwarded_for then
+    headers["X-Forwarded-For"] = forwarded_for
+  end
   if target.token ~= "-" then
     headers["Authorization"] = auth .. target.token
   end

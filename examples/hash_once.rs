@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use customer_area::auth::PasswordHasher;
+use customer_area::auth::{PasswordHasher, Requester};
 use customer_area::domain::NewPassword;
 
 fn main() {
@@ -23,12 +23,18 @@ fn main() {
     let hasher =
         PasswordHasher::new(iterations, 1, 16, Duration::from_secs(600)).expect("hashing thread");
     let password = NewPassword::trusted("correct horse battery".to_owned());
-    let stored = runtime.block_on(hasher.hash(&password)).expect("hash");
+    let stored = runtime
+        .block_on(hasher.hash(&password, Requester::Server))
+        .expect("hash");
     let mut times: Vec<f64> = (0..count)
         .map(|_| {
             let started = Instant::now();
             let verdict = runtime
-                .block_on(hasher.verify("correct horse battery", Some(stored.clone())))
+                .block_on(hasher.verify(
+                    "correct horse battery",
+                    Some(stored.clone()),
+                    Requester::Server,
+                ))
                 .expect("verify");
             assert!(verdict.matches);
             started.elapsed().as_secs_f64()

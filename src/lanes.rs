@@ -14,14 +14,24 @@
 //! A lane may also hand its thread every job queued at once, up to a limit
 //! ([`Lane::start_batched`]): the store's writer runs them in one transaction and pays for one
 //! commit (one fsync) where it would pay for each.
+//!
+//! Each job is queued for a [`Share`]: the jobs of one share run in the order queued, and the
+//! shares with jobs waiting take turns, one job each; a share that had none waiting goes
+//! before those that keep a backlog (a client with one login beats a flood to the next free
+//! thread). A lane may cap what one share holds in
+//! its queue ([`Lane::start_fair`]): a job past its share's cap waits for room (within its
+//! caller's wait) instead of being refused, so that a client flooding the lane is slowed
+//! down rather than answered at once and straight back. The hashing lane serves each client
+//! network so, and one client's backlog cannot keep another's login waiting behind it. Every
+//! other lane queues everything for [`Share::Common`], first come first served.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 /// Why a lane did not run a job.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -35,6 +45,15 @@ pub enum Refused {
     /// The job panicked.
     #[error("the job failed")]
     Failed,
+}
+
+/// On whose behalf a job is queued: jobs of one share keep their order, and shares take turns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Share {
+    /// Work of no one client (the server's own, or every job of a first-come-first-served lane).
+    Common,
+    /// One client, by a key of its network.
+    Client(u128),
 }
 
 /// The job of a plain lane: a closure that answers its caller itself.
@@ -59,12 +78,24 @@ impl<W> Clone for Lane<W> {
 impl Lane {
     /// Starts `threads` threads named `name-N`, queueing at most `max_waiting` jobs.
     pub fn start(name: &str, threads: usize, max_waiting: usize) -> std::io::Result<Lane> {
-        Lane::start_batched(name, threads, max_waiting, 1, |jobs: &mut Vec<Work>| {
+        Lane::start_fair(name, threads, max_waiting, max_waiting)
+    }
+
+    /// Like [`Lane::start`], with at most `per_share` of the `max_waiting` jobs queued for any
+    /// one share.
+    pub fn start_fair(
+        name: &str,
+        threads: usize,
+        max_waiting: usize,
+        per_share: usize,
+    ) -> std::io::Result<Lane> {
+        let run_each = |jobs: &mut Vec<Work>| {
             for work in jobs.drain(..) {
                 // A panic drops the job's answer, so its caller learns it failed.
                 let _ = std::panic::catch_unwind(AssertUnwindSafe(work));
             }
-        })
+        };
+        Lane::start_with(name, threads, (max_waiting, per_share), 1, run_each)
     }
 
     /// Runs `work` on one of the lane's threads and returns its result. Refused at once when
@@ -74,7 +105,18 @@ impl Lane {
         wait: Duration,
         work: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, Refused> {
-        self.submit(wait, move |answer| {
+        self.run_as(Share::Common, wait, work).await
+    }
+
+    /// Runs `work` as [`Lane::run`] does, queued for `share`; while the share holds its cap
+    /// of queued jobs, the job waits for room, and is refused after `wait` if none came.
+    pub async fn run_as<R: Send + 'static>(
+        &self,
+        share: Share,
+        wait: Duration,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, Refused> {
+        self.submit_as(share, wait, move |answer| {
             Box::new(move || {
                 let _ = answer.send(work());
             })
@@ -94,15 +136,30 @@ impl<W: Send + 'static> Lane<W> {
         batch: usize,
         serve: impl Fn(&mut Vec<W>) + Send + Sync + 'static,
     ) -> std::io::Result<Lane<W>> {
+        Lane::start_with(name, threads, (max_waiting, max_waiting), batch, serve)
+    }
+
+    /// Starts a lane queueing at most `max_waiting` jobs, `per_share` of them for any share.
+    fn start_with(
+        name: &str,
+        threads: usize,
+        (max_waiting, per_share): (usize, usize),
+        batch: usize,
+        serve: impl Fn(&mut Vec<W>) + Send + Sync + 'static,
+    ) -> std::io::Result<Lane<W>> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
-                jobs: VecDeque::new(),
+                lines: HashMap::new(),
+                fresh: VecDeque::new(),
+                turns: VecDeque::new(),
                 idle: 0,
                 closed: false,
             }),
             ready: Condvar::new(),
             waiting: AtomicUsize::new(0),
             max_waiting,
+            per_share: per_share.max(1),
+            room: Notify::new(),
         });
         // Made first: should a spawn fail, dropping it stops the threads already started.
         let owner = Owner(shared.clone());
@@ -127,10 +184,32 @@ impl<W: Send + 'static> Lane<W> {
         wait: Duration,
         job: impl FnOnce(oneshot::Sender<R>) -> W,
     ) -> Result<R, Refused> {
+        self.submit_as(Share::Common, wait, job).await
+    }
+
+    /// Queues the job as [`Lane::submit`] does, for `share`.
+    async fn submit_as<R>(
+        &self,
+        share: Share,
+        wait: Duration,
+        job: impl FnOnce(oneshot::Sender<R>) -> W,
+    ) -> Result<R, Refused> {
+        let deadline = tokio::time::Instant::now() + wait;
         let (answer, mut result) = oneshot::channel();
+        let mut work = job(answer);
         // Dropping the ticket (this future dropped while the job waits) withdraws the job.
-        let ticket = self.shared.push(job(answer))?;
-        let result = match tokio::time::timeout(wait, &mut result).await {
+        let ticket = loop {
+            // Made before the attempt, so that room made in between is not missed.
+            let room = self.shared.room.notified();
+            match self.shared.push(share, work)? {
+                Admission::Queued(ticket) => break ticket,
+                Admission::ShareFull(back) => work = back,
+            }
+            if tokio::time::timeout_at(deadline, room).await.is_err() {
+                return Err(Refused::TimedOut);
+            }
+        };
+        let result = match tokio::time::timeout_at(deadline, &mut result).await {
             Ok(result) => result,
             Err(_elapsed) if ticket.withdraw() => return Err(Refused::TimedOut),
             // A thread took it just now: its result is one job away.
@@ -156,11 +235,27 @@ struct Shared<W> {
     /// Jobs queued and neither started nor withdrawn.
     waiting: AtomicUsize,
     max_waiting: usize,
+    per_share: usize,
+    /// Told whenever a fair lane starts jobs: a share may have room again.
+    room: Notify,
+}
+
+/// What became of a job offered to the queue.
+enum Admission<W> {
+    Queued(Ticket<W>),
+    /// Its share holds its cap of jobs: the work comes back, to be offered again.
+    ShareFull(W),
 }
 
 struct Queue<W> {
-    /// Withdrawn jobs stay here until a thread skips them.
-    jobs: VecDeque<Job<W>>,
+    /// Each share's jobs, in the order queued. Withdrawn jobs stay until a thread skips them
+    /// (or their share is at its cap). A share has a line exactly when it has a turn, in
+    /// `fresh` or in `turns`.
+    lines: HashMap<Share, VecDeque<Job<W>>>,
+    /// The shares whose line was empty until now, served first, in the order they came.
+    fresh: VecDeque<Share>,
+    /// The shares with a line that have been served already, the next to be served first.
+    turns: VecDeque<Share>,
     /// Threads asleep, waiting for a job.
     idle: usize,
     closed: bool,
@@ -177,29 +272,39 @@ impl<W> Shared<W> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push(self: &Arc<Self>, work: W) -> Result<Ticket<W>, Refused> {
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Refused::Full);
-        }
+    fn push(self: &Arc<Self>, share: Share, work: W) -> Result<Admission<W>, Refused> {
         let state = Arc::new(AtomicU8::new(QUEUED));
-        let job = Job {
-            state: state.clone(),
-            work,
-        };
         let wake = {
             let mut queue = self.lock();
-            queue.jobs.push_back(job);
+            if self.waiting.load(Ordering::Acquire) >= self.max_waiting {
+                return Err(Refused::Full);
+            }
+            let Queue { lines, fresh, .. } = &mut *queue;
+            let line = lines.entry(share).or_insert_with(|| {
+                fresh.push_back(share);
+                VecDeque::new()
+            });
+            if line.len() >= self.per_share {
+                line.retain(|job| job.state.load(Ordering::Acquire) == QUEUED);
+                if line.len() >= self.per_share {
+                    return Ok(Admission::ShareFull(work));
+                }
+            }
+            line.push_back(Job {
+                state: state.clone(),
+                work,
+            });
+            self.waiting.fetch_add(1, Ordering::AcqRel);
             queue.idle > 0
         };
         // Busy threads find the job when they finish theirs: no wake-up needed.
         if wake {
             self.ready.notify_one();
         }
-        Ok(Ticket {
+        Ok(Admission::Queued(Ticket {
             shared: self.clone(),
             state,
-        })
+        }))
     }
 
     /// One thread of the lane: runs jobs, up to `batch` at a time, until the lane is dropped.
@@ -217,6 +322,9 @@ impl<W> Shared<W> {
                     started.push(job.work);
                 }
             }
+            if self.per_share < self.max_waiting {
+                self.room.notify_waiters();
+            }
             if !started.is_empty() {
                 // `serve` answers each job; should it panic, the jobs it left are dropped and
                 // their callers learn they failed.
@@ -226,17 +334,39 @@ impl<W> Shared<W> {
         }
     }
 
-    /// Moves up to `batch` queued jobs into `taken`, waiting for one; false once the lane is
-    /// dropped.
+    /// Moves up to `batch` queued jobs into `taken`, one from each share in turn (the fresh
+    /// ones first), waiting for one; false once the lane is dropped.
     fn next(&self, batch: usize, taken: &mut Vec<Job<W>>) -> bool {
         let mut queue = self.lock();
         loop {
             if queue.closed {
                 return false;
             }
-            if !queue.jobs.is_empty() {
-                let n = batch.min(queue.jobs.len());
-                taken.extend(queue.jobs.drain(..n));
+            let Queue {
+                lines,
+                fresh,
+                turns,
+                ..
+            } = &mut *queue;
+            while taken.len() < batch
+                && let Some(share) = fresh.pop_front().or_else(|| turns.pop_front())
+            {
+                let line = lines
+                    .get_mut(&share)
+                    .expect("a share with a turn has a line");
+                while let Some(job) = line.pop_front() {
+                    if job.state.load(Ordering::Acquire) == QUEUED {
+                        taken.push(job);
+                        break;
+                    }
+                }
+                if line.is_empty() {
+                    lines.remove(&share);
+                } else {
+                    turns.push_back(share);
+                }
+            }
+            if !taken.is_empty() {
                 return true;
             }
             queue.idle += 1;
@@ -294,12 +424,14 @@ mod tests {
         let mut held = Vec::new();
         for _ in 0..threads {
             let (release, blocked) = mpsc::channel::<()>();
-            let ticket = lane
-                .shared
-                .push(Box::new(move || {
+            let Ok(Admission::Queued(ticket)) = lane.shared.push(
+                Share::Common,
+                Box::new(move || {
                     let _ = blocked.recv();
-                }))
-                .unwrap();
+                }),
+            ) else {
+                panic!("the lane has room");
+            };
             held.push((ticket, release));
         }
         while lane.waiting() != 0 {
@@ -446,6 +578,94 @@ mod tests {
             *batches.lock().unwrap(),
             [vec![0], vec![1, 2, 3], vec![4, 5]]
         );
+    }
+
+    #[tokio::test]
+    async fn shares_take_turns_and_one_backlog_holds_no_other_share_back() {
+        let lane = Lane::start_fair("test", 1, 16, 4).unwrap();
+        let busy = occupy(&lane, 1).await;
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let queue = |share: Share, name: &'static str| {
+            let (lane, served) = (lane.clone(), served.clone());
+            tokio::spawn(async move {
+                lane.run_as(share, LONG, move || served.lock().unwrap().push(name))
+                    .await
+            })
+        };
+        let (flood, other) = (Share::Client(1), Share::Client(2));
+        let mut jobs = Vec::new();
+        for n in 1..=4 {
+            jobs.push(queue(flood, "flood"));
+            while lane.waiting() != n {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        // The flooding share is at its cap, the queue itself is not: one more waits for room
+        // (given up on here), and one more again waits until the first of its share starts.
+        let short = Duration::from_millis(20);
+        assert_eq!(
+            lane.run_as(flood, short, || ()).await,
+            Err(Refused::TimedOut)
+        );
+        jobs.push(queue(flood, "flood"));
+        jobs.push(queue(other, "other"));
+        jobs.push(queue(Share::Common, "server"));
+        while lane.waiting() != 6 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(busy);
+        for job in jobs {
+            assert_eq!(job.await.unwrap(), Ok(()));
+        }
+        assert_eq!(
+            *served.lock().unwrap(),
+            [
+                "flood", "other", "server", "flood", "flood", "flood", "flood"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_share_with_nothing_waiting_goes_before_a_backlog() {
+        let lane = Lane::start_fair("test", 1, 16, 8).unwrap();
+        let busy = occupy(&lane, 1).await;
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let (open, gate) = mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let queue = |share: u128, name: &'static str| {
+            let (lane, served, gate) = (lane.clone(), served.clone(), gate.clone());
+            tokio::spawn(async move {
+                lane.run_as(Share::Client(share), LONG, move || {
+                    served.lock().unwrap().push(name);
+                    // The first job holds the thread until share 2 has queued.
+                    if name == "1a" {
+                        let _ = gate.lock().unwrap().recv();
+                    }
+                })
+                .await
+            })
+        };
+        let mut jobs = Vec::new();
+        for (n, name) in ["1a", "1b", "1c"].into_iter().enumerate() {
+            jobs.push(queue(1, name));
+            while lane.waiting() != n + 1 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        drop(busy);
+        while lane.waiting() != 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Share 1 has been served and keeps a backlog; share 2 has had nothing waiting.
+        jobs.push(queue(2, "2"));
+        while lane.waiting() != 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(open);
+        for job in jobs {
+            assert_eq!(job.await.unwrap(), Ok(()));
+        }
+        assert_eq!(*served.lock().unwrap(), ["1a", "2", "1b", "1c"]);
     }
 
     #[tokio::test]

@@ -219,9 +219,10 @@ fn client_key(ip: IpAddr) -> Key {
     }
 }
 
-/// What a client's budgets are kept for: an IPv4 address, or the /64 network of an IPv6 one
-/// (a single customer line usually gets a whole /64, so one address per guess is free). Any
-/// other per-client cap counts clients the same way.
+/// What a client's budgets (and its turn at the hashing threads) are kept for: an IPv4
+/// address, or the /64 network of an IPv6 one (a single customer line usually gets a whole
+/// /64, so one address per guess is free). Any other per-client cap counts clients the same
+/// way.
 pub fn client_net(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -1,3 +1,4 @@
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,8 @@ use pbkdf2::{Algorithm, Params, Pbkdf2};
 
 use crate::domain::NewPassword;
 use crate::error::AppError;
-use crate::lanes::{Lane, Refused};
+use crate::lanes::{Lane, Refused, Share};
+use crate::throttle::client_net;
 
 /// The outcome of checking a password against a stored hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +21,35 @@ pub struct PasswordVerdict {
     pub needs_rehash: bool,
 }
 
+/// On whose behalf a password is hashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requester {
+    /// A request from this client IP.
+    Client(IpAddr),
+    /// The server's own work (a re-hash after a login).
+    Server,
+}
+
+impl Requester {
+    /// The hashing lane's share: the client's network as the throttles key it (an IPv4
+    /// address, an IPv6 /64), or the server's own.
+    fn share(self) -> Share {
+        match self {
+            Requester::Client(ip) => Share::Client(match client_net(ip) {
+                IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+                IpAddr::V6(v6) => u128::from(v6),
+            }),
+            Requester::Server => Share::Common,
+        }
+    }
+}
+
 /// PBKDF2-HMAC-SHA256 hashing off the async executor, at most one hash per hashing thread
-/// (one per core) at a time.
+/// (one per core) at a time, served fairly: each client network, and the server's own work,
+/// has a line of its own in the queue, and the lines take turns, one hash each. One client's
+/// backlog therefore delays another client's hash by at most one of its own per turn. A
+/// client holds at most a quarter of the queue, so that one client alone cannot fill it; its
+/// further hashes wait for room in its line, within the same wait as any other.
 ///
 /// Hashes are PHC strings (`$pbkdf2-sha256$i=600000,l=32$salt$hash`) that carry their own
 /// iteration count, so raising the configured count later leaves old hashes verifiable.
@@ -39,7 +68,8 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// A hasher with `iterations` rounds, running at most `parallelism` hashes at once. A
     /// caller finding `max_waiting` others already queued, or unable to start within
-    /// `queue_timeout`, is told the service is overloaded (503) instead of piling up.
+    /// `queue_timeout` (a client's hashes past a quarter of `max_waiting` wait for room in
+    /// it), is told the service is overloaded (503) instead of piling up.
     pub fn new(
         iterations: u32,
         parallelism: usize,
@@ -56,7 +86,8 @@ impl PasswordHasher {
             STANDARD_NO_PAD.encode(hash)
         );
         debug_assert!(PasswordHash::new(&dummy).is_ok());
-        let lane = Lane::start("hashing", parallelism, max_waiting)?;
+        let per_client = (max_waiting / 4).max(1);
+        let lane = Lane::start_fair("hashing", parallelism, max_waiting, per_client)?;
         Ok(PasswordHasher {
             iterations,
             lane,
@@ -66,10 +97,14 @@ impl PasswordHasher {
     }
 
     /// Hashes a new password into a PHC string with a fresh random salt.
-    pub async fn hash(&self, password: &NewPassword) -> Result<String, AppError> {
+    pub async fn hash(
+        &self,
+        password: &NewPassword,
+        requester: Requester,
+    ) -> Result<String, AppError> {
         let password = password.expose().to_owned();
         let iterations = self.iterations;
-        self.run(move || {
+        self.run(requester, move || {
             let params = Params::new(iterations).map_err(AppError::internal)?;
             let mut salt = [0u8; 16];
             crate::random::random_bytes(&mut salt);
@@ -87,12 +122,13 @@ impl PasswordHasher {
         &self,
         password: &str,
         stored: Option<String>,
+        requester: Requester,
     ) -> Result<PasswordVerdict, AppError> {
         let password = password.to_owned();
         let real = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy.to_string());
         let iterations = self.iterations;
-        self.run(move || {
+        self.run(requester, move || {
             let hash = PasswordHash::new(&stored).map_err(AppError::internal)?;
             let rounds = Params::try_from(&hash).map(|p| p.rounds()).unwrap_or(0);
             let matches = Pbkdf2::default()
@@ -113,9 +149,14 @@ impl PasswordHasher {
 
     async fn run<R: Send + 'static>(
         &self,
+        requester: Requester,
         work: impl FnOnce() -> Result<R, AppError> + Send + 'static,
     ) -> Result<R, AppError> {
-        match self.lane.run(self.queue_timeout, work).await {
+        match self
+            .lane
+            .run_as(requester.share(), self.queue_timeout, work)
+            .await
+        {
             Ok(result) => result,
             Err(Refused::Full | Refused::TimedOut) => Err(AppError::Overloaded),
             Err(failed @ Refused::Failed) => Err(AppError::internal(failed)),
@@ -155,28 +196,103 @@ mod tests {
         busy_now.await.unwrap();
         // One queued, past the queue timeout; then the queue is free again.
         assert!(matches!(
-            h.verify("correct horse", None).await,
+            h.verify("correct horse", None, Requester::Server).await,
             Err(AppError::Overloaded)
         ));
         assert_eq!(h.queue_depth(), 0);
         drop(release);
         let _ = busy.await;
-        assert!(h.verify("correct horse", None).await.is_ok());
+        assert!(
+            h.verify("correct horse", None, Requester::Server)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn each_client_network_and_the_server_have_a_share_of_their_own() {
+        let share = |ip: &str| Requester::Client(ip.parse().unwrap()).share();
+        assert_eq!(share("2001:db8::1"), share("2001:db8::ffff:2"));
+        assert_eq!(share("192.0.2.1"), share("::ffff:192.0.2.1"));
+        let distinct = [
+            share("2001:db8::1"),
+            share("2001:db8:0:1::1"),
+            share("192.0.2.1"),
+            share("192.0.2.2"),
+            share("::1"),
+            share("0.0.0.0"),
+            Requester::Server.share(),
+        ];
+        for (i, a) in distinct.iter().enumerate() {
+            assert!(distinct[i + 1..].iter().all(|b| a != b), "{a:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn one_client_holds_at_most_a_quarter_of_the_queue() {
+        let h = PasswordHasher::new(1000, 1, 8, Duration::from_secs(60)).unwrap();
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let (started, busy_now) = tokio::sync::oneshot::channel();
+        let lane = h.lane.clone();
+        let busy = tokio::spawn(async move {
+            lane.run(Duration::from_secs(5), move || {
+                let _ = started.send(());
+                blocked.recv()
+            })
+            .await
+        });
+        busy_now.await.unwrap();
+        let flood = Requester::Client("2001:db8::1".parse().unwrap());
+        let queued: Vec<_> = (0..2)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { h.verify("correct horse", None, flood).await })
+            })
+            .collect();
+        while h.queue_depth() != 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Another address of the same /64 is the same client: it waits for room in its line,
+        // while another client is queued at once (tasks run in the order spawned).
+        let same = tokio::spawn({
+            let (h, same) = (h.clone(), Requester::Client("2001:db8::2".parse().unwrap()));
+            async move { h.verify("correct horse", None, same).await }
+        });
+        let other = tokio::spawn({
+            let (h, other) = (h.clone(), Requester::Client("192.0.2.1".parse().unwrap()));
+            async move { h.verify("correct horse", None, other).await }
+        });
+        while h.queue_depth() < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            h.queue_depth(),
+            3,
+            "the same client's third hash waits outside"
+        );
+        drop(release);
+        let _ = busy.await;
+        for job in queued.into_iter().chain([same, other]) {
+            assert!(job.await.unwrap().is_ok());
+        }
     }
 
     #[tokio::test]
     async fn a_hash_verifies_only_its_password() {
         let h = hasher(1000);
-        let stored = h.hash(&password("correct horse")).await.unwrap();
+        let stored = h
+            .hash(&password("correct horse"), Requester::Server)
+            .await
+            .unwrap();
         assert!(stored.starts_with("$pbkdf2-sha256$i=1000,"));
         assert!(
-            h.verify("correct horse", Some(stored.clone()))
+            h.verify("correct horse", Some(stored.clone()), Requester::Server)
                 .await
                 .unwrap()
                 .matches
         );
         assert!(
-            !h.verify("correct horsf", Some(stored))
+            !h.verify("correct horsf", Some(stored), Requester::Server)
                 .await
                 .unwrap()
                 .matches
@@ -185,9 +301,12 @@ mod tests {
 
     #[tokio::test]
     async fn old_iteration_counts_still_verify_and_ask_for_a_rehash() {
-        let stored = hasher(1000).hash(&password("correct horse")).await.unwrap();
+        let stored = hasher(1000)
+            .hash(&password("correct horse"), Requester::Server)
+            .await
+            .unwrap();
         let verdict = hasher(2000)
-            .verify("correct horse", Some(stored))
+            .verify("correct horse", Some(stored), Requester::Server)
             .await
             .unwrap();
         assert_eq!(
@@ -201,7 +320,10 @@ mod tests {
 
     #[tokio::test]
     async fn no_account_never_matches() {
-        let verdict = hasher(1000).verify("anything", None).await.unwrap();
+        let verdict = hasher(1000)
+            .verify("anything", None, Requester::Server)
+            .await
+            .unwrap();
         assert_eq!(
             verdict,
             PasswordVerdict {

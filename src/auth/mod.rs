@@ -4,7 +4,7 @@
 mod hasher;
 mod jwt;
 
-pub use hasher::{PasswordHasher, PasswordVerdict};
+pub use hasher::{PasswordHasher, PasswordVerdict, Requester};
 pub use jwt::reset_token;
 
 use base64::Engine;

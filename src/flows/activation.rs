@@ -2,7 +2,7 @@ use crate::store::sql::Db;
 use url::Url;
 
 use super::{Event, hours};
-use crate::auth;
+use crate::auth::{self, Requester};
 use crate::domain::{
     ActivationSecret, ActivityKind, Client, CustomerId, EmailAddress, Identifier, Language,
     ProfileChanges, ProfileField, Status,
@@ -195,7 +195,10 @@ impl Activations<'_> {
         let password = self
             .profiles()
             .new_password(password, password_check, email.as_ref())?;
-        let hash = self.hasher.hash(&password).await?;
+        let hash = self
+            .hasher
+            .hash(&password, Requester::Client(client.ip))
+            .await?;
         let client = client.clone();
         let services = self.0.clone();
         // Consume the secret and activate in one transaction: of concurrent attempts with the

@@ -56,15 +56,18 @@ impl Operations<'_> {
     }
 
     /// Sweeps self sign-ups whose activation expired (customers nobody proved the address
-    /// of), expired sessions, codes, counts of wrong reset codes, undo keys, "this wasn't me"
-    /// keys and passkey challenges, activity older than `auth.activity_retention_days`, and
-    /// sent emails and delivered webhook events older than [`KEEP_SENT_EMAILS`] (they carry
-    /// personal data); answers how many rows went. The throttles need no sweeping: their tables
-    /// are bounded.
+    /// of), expired sessions, codes, counts of wrong reset codes older than any live code,
+    /// undo keys, "this wasn't me" keys and passkey challenges, activity older than
+    /// `auth.activity_retention_days`, and sent emails and delivered webhook events older than
+    /// [`KEEP_SENT_EMAILS`] (they carry personal data); answers how many rows went. The
+    /// throttles need no sweeping: their tables are bounded.
     pub async fn sweep_expired(&self) -> Result<usize, AppError> {
         let retention = (self.config.auth.activity_retention_days.get() * 24 * 3600) as i64;
         let active_since = store::now() - retention;
         let sent_since = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
+        // A count of wrong reset codes matters as long as the code it counts for can live.
+        let guessed_since =
+            store::now() - (self.config.auth.reset_code_ttl_minutes.get() * 60) as i64;
         // Before the codes: an expired sign-up is found by its expired activation code.
         let services = self.0.clone();
         let sign_ups = self
@@ -76,7 +79,9 @@ impl Operations<'_> {
         Ok(sign_ups
             + self.purge(store::sessions::purge_expired).await?
             + self.purge(store::codes::purge_expired).await?
-            + self.purge(store::codes::purge_reset_guesses).await?
+            + self
+                .purge(move |tx, n| store::codes::purge_reset_guesses(tx, guessed_since, n))
+                .await?
             + self.purge(store::undo::purge_expired).await?
             + self.purge(store::devices::purge_expired).await?
             + self

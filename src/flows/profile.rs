@@ -2,7 +2,7 @@ use crate::store::sql::Db;
 use std::collections::BTreeSet;
 
 use super::{Event, Session};
-use crate::auth;
+use crate::auth::{self, Requester};
 use crate::domain::ActivityKind;
 use crate::domain::{Customer, EmailAddress, NewPassword, ProfileChanges};
 use crate::error::{AppError, FieldErrors};
@@ -252,7 +252,12 @@ impl Profiles<'_> {
         let stored = self
             .check_current_password(session, current, &change.current_password)
             .await?;
-        Ok((stored, self.hasher.hash(&new).await?))
+        Ok((
+            stored,
+            self.hasher
+                .hash(&new, Requester::Client(session.client.ip))
+                .await?,
+        ))
     }
 
     /// Verifies the `current_password` of an update; answers the stored hash it matched.

@@ -1,7 +1,7 @@
 use crate::store::sql::Db;
 use url::Url;
 
-use crate::auth;
+use crate::auth::{self, Requester};
 use crate::domain::{
     ActivityKind, Client, CustomerId, EmailAddress, NewPassword, ResetCode, Status,
 };
@@ -71,6 +71,8 @@ impl Resets<'_> {
             None,
             ttl,
         )?;
+        // The new code's wrong tries start from none (they are counted per address).
+        codes::clear_reset_guesses(tx, &auth::digest(email.as_str()))?;
         let name = customers::contact(tx, &record.id)?.and_then(|(_, name)| name);
         let vars = Vars {
             name,
@@ -138,28 +140,22 @@ impl Resets<'_> {
         let digest = auth::digest(code.as_str());
         let (lookup, check_digest) = (email.clone(), digest.clone());
         // A first look counts a wrong guess (in its own write transaction, so concurrent
-        // guesses are counted one by one) before any hashing work is spent. Every refusal
-        // makes the same write, whether or not an account has the address, so that the time
+        // guesses are counted one by one) before any hashing work is spent. It makes the same
+        // read and the same write whether or not an account has the address, so that the time
         // of the answer tells nothing.
         let id = self
             .store
             .write(move |tx| {
-                if let Some(record) = customers::find_for_login(tx, &lookup)?
-                    && record.status == Status::Active
-                {
-                    let check =
-                        codes::check(tx, &record.id, Purpose::PasswordReset, &check_digest, false)?;
-                    if check != CodeCheck::Invalid {
-                        return Ok(Some(record.id));
-                    }
-                }
-                codes::count_wrong_reset(tx, &auth::digest(lookup.as_str()))?;
-                Ok(None)
+                let address = auth::digest(lookup.as_str());
+                codes::check_reset(tx, &lookup, &address, &check_digest)
             })
             .await?
             .ok_or_else(invalid)?;
         let passphrase = NewPassword::trusted(auth::new_passphrase());
-        let hash = self.hasher.hash(&passphrase).await?;
+        let hash = self
+            .hasher
+            .hash(&passphrase, Requester::Client(client.ip))
+            .await?;
         let mailer = self.mailer.clone();
         let client = client.clone();
         // Consuming the code and setting the password happen in one transaction: of concurrent

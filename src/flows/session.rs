@@ -1,5 +1,5 @@
 use super::hours;
-use crate::auth;
+use crate::auth::{self, Requester};
 use crate::domain::{
     ActivityKind, Client, CustomerId, EmailAddress, LinkKey, PasswordPolicy, SessionId, Status,
 };
@@ -70,7 +70,10 @@ impl Sessions<'_> {
             Err(_) => None,
         };
         let stored = record.as_ref().and_then(|r| r.password_hash.clone());
-        let verdict = self.hasher.verify(password, stored.clone()).await?;
+        let verdict = self
+            .hasher
+            .verify(password, stored.clone(), Requester::Client(client.ip))
+            .await?;
         // A locked account refuses every password after the same work as any other refusal.
         let record = match record {
             Some(r) if r.status == Status::Active && !r.locked => r,
@@ -233,7 +236,14 @@ impl Sessions<'_> {
             .store
             .read(move |c| customers::login_state(c, &id))
             .await?;
-        let verdict = self.hasher.verify(password, stored.clone()).await?;
+        let verdict = self
+            .hasher
+            .verify(
+                password,
+                stored.clone(),
+                Requester::Client(session.client.ip),
+            )
+            .await?;
         if locked {
             return Err(AppError::InvalidCredentials);
         }
@@ -255,7 +265,7 @@ impl Sessions<'_> {
         self.background.spawn(async move {
             let password = crate::domain::NewPassword::trusted(password);
             let result = async {
-                let hash = services.hasher.hash(&password).await?;
+                let hash = services.hasher.hash(&password, Requester::Server).await?;
                 services
                     .store
                     .write(move |tx| customers::replace_password_hash(tx, &id, &old_hash, &hash))

@@ -1,12 +1,13 @@
 //! One-time codes sent by email (activation, password reset, email change): stored hashed,
-//! one live code per customer and purpose, expiring, with a bounded number of wrong tries;
-//! and the wrong reset codes presented per address, known or not.
+//! one live code per customer and purpose, expiring, with a bounded number of wrong tries.
+//! A reset code's wrong tries are counted per address, known or not, so that a refused reset
+//! does the same work whether or not an account has the address.
 
 use super::sql::{Db, OptionalRow, params};
 use subtle::ConstantTimeEq;
 
 use super::{StoreResult, now};
-use crate::domain::CustomerId;
+use crate::domain::{CustomerId, EmailAddress};
 
 /// Wrong tries after which a code is destroyed.
 pub const MAX_FAILED_ATTEMPTS: i64 = 5;
@@ -155,29 +156,69 @@ pub fn revoke_all(conn: &Db, customer: &CustomerId) -> StoreResult<()> {
     Ok(())
 }
 
-/// How long a count of wrong reset codes for an address is kept after its last one.
-const RESET_GUESSES_KEPT_SECONDS: i64 = 3600;
+/// Checks a presented password-reset code for `email`: the customer's id when it is the live
+/// code of the active customer with that address. Otherwise the wrong try is counted for the
+/// address, whether or not an account has it, and the customer's code dies at the limit.
+/// Every address costs the same statements: one read, one write (and, at the limit, the
+/// deletion). Run it inside a write transaction, so that concurrent guesses are counted one
+/// after the other.
+pub fn check_reset(
+    conn: &Db,
+    email: &EmailAddress,
+    address_hash: &[u8],
+    presented_hash: &[u8],
+) -> StoreResult<Option<CustomerId>> {
+    let live: Option<(String, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT customers.id, codes.code_hash FROM customers
+             JOIN one_time_codes codes ON codes.customer_id = customers.id
+                 AND codes.purpose = 'password_reset' AND codes.expires_at > ?2
+             WHERE customers.email = ?1 AND customers.status = 'active'",
+        )?
+        .query_row(params![email.as_str(), now()], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let live = live
+        .map(|(id, code)| CustomerId::parse(&id).map(|id| (id, code)))
+        .transpose()
+        .map_err(super::StoreError::BadValue)?;
+    if let Some((id, stored)) = &live
+        && bool::from(stored.ct_eq(presented_hash))
+    {
+        return Ok(Some(id.clone()));
+    }
+    let failed: i64 = conn
+        .prepare_cached(
+            "INSERT INTO reset_guesses (address_hash, failed, last_at) VALUES (?1, 1, ?2)
+             ON CONFLICT (address_hash) DO UPDATE SET failed = reset_guesses.failed + 1,
+                 last_at = excluded.last_at
+             RETURNING failed",
+        )?
+        .query_row(params![address_hash, now()], |row| row.get(0))?;
+    if failed >= MAX_FAILED_ATTEMPTS
+        && let Some((id, _)) = live
+    {
+        revoke(conn, &id, Purpose::PasswordReset)?;
+    }
+    Ok(None)
+}
 
-/// Counts a wrong reset code presented for the address with this digest, whether or not an
-/// account has it: the one write every refused reset makes, alike for every address.
-pub fn count_wrong_reset(conn: &Db, address_hash: &[u8]) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO reset_guesses (address_hash, failed, last_at) VALUES (?1, 1, ?2)
-         ON CONFLICT (address_hash) DO UPDATE SET failed = reset_guesses.failed + 1,
-             last_at = excluded.last_at",
-    )?
-    .execute(params![address_hash, now()])?;
+/// Forgets the wrong reset codes counted for the address (a fresh code was just issued).
+pub fn clear_reset_guesses(conn: &Db, address_hash: &[u8]) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM reset_guesses WHERE address_hash = ?1")?
+        .execute(params![address_hash])?;
     Ok(())
 }
 
-/// Deletes up to `limit` counts of wrong reset codes whose last one is over an hour old;
+/// Deletes up to `limit` counts of wrong reset codes whose last one came before `cutoff`;
 /// returns how many.
-pub fn purge_reset_guesses(conn: &Db, limit: usize) -> StoreResult<usize> {
+pub fn purge_reset_guesses(conn: &Db, cutoff: i64, limit: usize) -> StoreResult<usize> {
     conn.prepare_cached(
         "DELETE FROM reset_guesses WHERE address_hash IN \
              (SELECT address_hash FROM reset_guesses WHERE last_at <= ?1 LIMIT ?2)",
     )?
-    .execute(params![now() - RESET_GUESSES_KEPT_SECONDS, limit as i64])
+    .execute(params![cutoff, limit as i64])
 }
 
 /// Deletes up to `limit` expired codes; returns how many.

@@ -147,7 +147,7 @@ fn every_statement_of_the_housekeeping_sweep_finds_its_rows_through_an_index() {
         sign_ups::expired(c, 0, 250).unwrap();
         sessions::purge_expired(c, 250).unwrap();
         codes::purge_expired(c, 250).unwrap();
-        codes::purge_reset_guesses(c, 250).unwrap();
+        codes::purge_reset_guesses(c, 0, 250).unwrap();
         undo::purge_expired(c, 250).unwrap();
         devices::purge_expired(c, 250).unwrap();
         passkeys::purge_expired_challenges(c, 250).unwrap();

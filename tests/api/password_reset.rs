@@ -313,6 +313,27 @@ async fn a_wrong_code_is_counted_alike_for_unknown_pending_and_active_addresses(
 }
 
 #[tokio::test]
+async fn wrong_codes_before_a_new_code_do_not_count_against_it() {
+    let app = spawn_app_with(|c| {
+        c.limits.emails_per_address_per_minute = NonZero::new(10).unwrap();
+    })
+    .await;
+    app.active_customer("again@example.com").await;
+    reset_code(&app, "again@example.com").await;
+    for wrong in ["AAAAAAAAAA", "BBBBBBBBBB", "CCCCCCCCCC", "DDDDDDDDDD"] {
+        assert_invalid_code(do_reset(&app, "again@example.com", wrong).await);
+    }
+    let code = reset_code(&app, "again@example.com").await;
+    for wrong in ["EEEEEEEEEE", "FFFFFFFFFF", "GGGGGGGGGG", "HHHHHHHHHH"] {
+        assert_invalid_code(do_reset(&app, "again@example.com", wrong).await);
+    }
+    assert_eq!(
+        do_reset(&app, "again@example.com", &code).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn five_wrong_codes_kill_the_code_even_when_guessed_at_once() {
     let app = spawn_app().await;
     app.active_customer("guess@example.com").await;

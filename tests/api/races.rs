@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::common::{PASSWORD, TestApp, spawn_app_with};
+use customer_area::auth::Requester;
 use customer_area::domain::NewPassword;
 use customer_area::store::sql::params;
 use reqwest::StatusCode;
@@ -30,7 +31,10 @@ where
         let hasher = hasher.clone();
         let mut job = Box::pin(async move {
             hasher
-                .hash(&NewPassword::trusted("occupying a core".into()))
+                .hash(
+                    &NewPassword::trusted("occupying a core".into()),
+                    Requester::Server,
+                )
                 .await
         });
         std::future::poll_fn(|cx| {
