@@ -46,10 +46,10 @@ pub mod webhooks;
 
 #[cfg(test)]
 mod tests {
-    /// The README's layout table is the map of the code: it must name every top-level module.
+    /// The layout table in docs/contributing.md is the map of the code: it must name every top-level module.
     #[test]
-    fn the_readme_layout_names_every_top_level_module() {
-        let readme = include_str!("../README.md");
+    fn the_layout_table_names_every_top_level_module() {
+        let readme = include_str!("../docs/contributing.md");
         let layout = &readme[readme
             .find("## How the code is laid out")
             .expect("the section")..];
@@ -61,7 +61,7 @@ mod tests {
             } else {
                 format!("`src/{name}/`")
             };
-            assert!(layout.contains(&shown), "README layout lacks {shown}");
+            assert!(layout.contains(&shown), "docs/contributing.md's layout lacks {shown}");
         }
     }
 }
