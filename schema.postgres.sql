@@ -2,7 +2,7 @@
 --
 -- The same migrations as `schema.sql`, with the same versions and names, the same tables,
 -- columns, constraints and meanings, written in PostgreSQL's dialect: integers are BIGINT
--- (times are Unix seconds, as in SQLite), bytes BYTEA, row ids identity columns. Where a
+-- (times are Unix seconds, as in SQLite, or milliseconds in a column ending in `_ms`), bytes BYTEA, row ids identity columns. Where a
 -- SQLite migration only repaired what SQLite could not change in place, the step here is
 -- empty but kept, so that both stores count the same versions. Never edit a migration that
 -- has shipped; add a new one below it, in both files.

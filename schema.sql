@@ -4,8 +4,9 @@
 -- one transaction. Applied versions are recorded in `schema_migrations`. Never edit a
 -- migration that has shipped; add a new one below it.
 --
--- Times are Unix seconds (UTC). Secrets (session tokens, one-time codes) are stored only as
--- SHA-256 digests; passwords as PBKDF2 PHC strings.
+-- Times are Unix seconds (UTC), except in columns whose name ends in `_ms`: milliseconds since
+-- the Unix epoch (`webhook_outbox.next_attempt_ms`, `leases.until_ms`). Secrets (session
+-- tokens, one-time codes) are stored only as SHA-256 digests; passwords as PBKDF2 PHC strings.
 
 -- migration: 1 customers, sessions, one-time codes, outbox, subscriptions
 

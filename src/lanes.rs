@@ -1,5 +1,5 @@
-//! Lanes: dedicated threads that run blocking work (password hashing, SQLite) handed over from
-//! the async side, first come first served. Nothing blocking ever runs on the executor.
+//! Lanes: dedicated threads that run blocking work (password hashing, the store's reads and
+//! writes) handed over from the async side. Nothing blocking ever runs on the executor.
 //!
 //! tokio's `spawn_blocking` wakes an idle blocking thread for every call and parks it again
 //! afterwards; on the token check of `GET /customers/self` those wake-ups and context switches

@@ -3,15 +3,15 @@
 //! - `http`: where requests enter (filters, handlers, error mapping, the server)
 //! - `flows`: the rules: every operation on customers, shared by HTTP and the CLI
 //! - `domain`: customer types that parse (email, password, country, profile fields)
-//! - `store`: the SQLite database; all SQL lives there
+//! - `store`: the database, SQLite or PostgreSQL; all SQL lives there
 //! - `mail`: where mail leaves (templates, outbox worker, file and SMTP transports)
 //! - `webhooks`: where events leave for the shop (signatures, the delivery worker)
 //! - `auth`: password hashing, tokens, one-time codes, the reset JWT
-//! - `lanes`: the threads that run blocking work (hashing, SQLite) off the async executor
+//! - `lanes`: the threads that run blocking work (hashing, the store) off the async executor
 //! - `web`: the built-in customer pages, which call only the public HTTP API
 //! - `cli`: the admin commands; `app`: the boot path shared by `serve` and the tests
 //! - `config`: typed settings; `error`: the one error type; `metrics`, `telemetry`: metrics
-//!   and logs; `throttle`: attempt budgets
+//!   and logs; `throttle`: attempt budgets; `random`: the CSPRNG behind every secret
 
 #![forbid(unsafe_code)]
 // The route table grows one warp filter per endpoint; release builds need the deeper limit to
@@ -46,10 +46,10 @@ pub mod webhooks;
 
 #[cfg(test)]
 mod tests {
-    /// The README's layout table is the map of the code: it must name every top-level module.
+    /// The layout table in docs/contributing.md is the map of the code: it must name every top-level module.
     #[test]
-    fn the_readme_layout_names_every_top_level_module() {
-        let readme = include_str!("../README.md");
+    fn the_layout_table_names_every_top_level_module() {
+        let readme = include_str!("../docs/contributing.md");
         let layout = &readme[readme
             .find("## How the code is laid out")
             .expect("the section")..];
@@ -61,7 +61,10 @@ mod tests {
             } else {
                 format!("`src/{name}/`")
             };
-            assert!(layout.contains(&shown), "README layout lacks {shown}");
+            assert!(
+                layout.contains(&shown),
+                "docs/contributing.md's layout lacks {shown}"
+            );
         }
     }
 }

@@ -1,3 +1,7 @@
+//! The password hasher ([`PasswordHasher`]): PBKDF2-HMAC-SHA256 PHC strings, hashed and
+//! verified on the hashing lane's threads (one per core), each client network in a line of its
+//! own; and the dummy hash that makes an unknown email cost a login what a known one costs.
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;

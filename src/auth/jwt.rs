@@ -1,3 +1,6 @@
+//! The reset JWT: the answer of `POST /customers/do_reset`, carrying the new passphrase and
+//! signed with the reset code.
+
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde::Serialize;
 

@@ -1,5 +1,5 @@
 //! Credentials: password hashing, session tokens, one-time codes and the reset JWT.
-//! Every secret that is stored is stored only as a SHA-256 digest.
+//! Tokens and codes are stored only as SHA-256 digests, passwords only as PBKDF2 hashes.
 
 mod hasher;
 mod jwt;

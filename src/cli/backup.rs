@@ -1,3 +1,6 @@
+//! `customer-area backup FILE`: a checked copy of the live SQLite database; on PostgreSQL, the
+//! `pg_dump` commands to use instead.
+
 use std::path::PathBuf;
 
 use anyhow::bail;

@@ -1,3 +1,6 @@
+//! `customer-area customers ...`: create, list, show, delete and export customers, and the CSV
+//! import (`import.rs`), over the same operations as the admin API.
+
 use super::{Loaded, deliver_now, import, open_app, print_json};
 use crate::domain::{
     EmailAddress, Identifier, Language, ProfileChanges, ProfileField, format_time,

@@ -1,3 +1,6 @@
+//! `customer-area customers import FILE.csv`: every row checked, every problem reported with its
+//! line, then all rows imported in one transaction or none, with a progress bar on a terminal.
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;

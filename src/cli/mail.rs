@@ -1,3 +1,6 @@
+//! `customer-area mail test` and `mail preview`: check the mail settings by sending one email
+//! at once, and show an email as it would be sent, with sample values.
+
 use super::Loaded;
 use crate::domain::{EmailAddress, Language};
 use crate::mail::templates::sample_vars;

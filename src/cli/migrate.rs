@@ -1,3 +1,6 @@
+//! `customer-area migrate [--status]`: apply the schema migrations, or list which a database
+//! has.
+
 use crate::config::Loaded;
 use crate::domain::format_time;
 use crate::store::{Store, migrations};

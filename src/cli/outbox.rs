@@ -1,3 +1,6 @@
+//! `customer-area outbox list` and `outbox retry`: the emails queued, sent or failed, and
+//! failed ones queued again and sent at once.
+
 use super::{Loaded, deliver_now, open_app, print_json};
 use crate::domain::format_time;
 

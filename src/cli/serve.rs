@@ -1,3 +1,5 @@
+//! `customer-area serve`: the server, until SIGINT or SIGTERM, then a clean shutdown.
+
 use std::io::Write;
 
 use crate::app::App;

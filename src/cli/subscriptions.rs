@@ -1,3 +1,6 @@
+//! `customer-area subscriptions ...`: the retailer's subscription lists (add, list, remove)
+//! and a list's members with their unsubscribe URLs.
+
 use super::{Loaded, open_app, print_json};
 use crate::flows::NewList;
 

@@ -1,3 +1,6 @@
+//! `customer-area webhooks list`, `webhooks retry` and `webhooks test`: the webhook events
+//! queued, sent or failed, failed ones queued again for the server, and a signed `ping`.
+
 use super::{Loaded, open_app, print_json};
 use crate::domain::format_time;
 use crate::webhooks::worker::Attempt;

@@ -1,3 +1,5 @@
+//! A customer's country: an ISO 3166-1 alpha-2 code from the officially assigned list.
+
 use std::fmt;
 
 /// The officially assigned ISO 3166-1 alpha-2 codes.

@@ -1,3 +1,6 @@
+//! Who a customer is: the 14-digit public id (and ascending batches of them for an import),
+//! the retailer's identifier, the account's status and the customer object the API shows.
+
 use std::fmt;
 
 use serde::Serialize;

@@ -1,3 +1,5 @@
+//! A customer's email address, normalised once where it enters (trimmed, lower case, ASCII).
+
 use std::fmt;
 
 /// A customer's email address: trimmed, lower-cased, at most 254 characters, ASCII only.

@@ -1,3 +1,6 @@
+//! The language of a customer's emails: a BCP 47 primary tag, and the choice among the
+//! built-in languages by a browser's `Accept-Language`.
+
 use std::fmt;
 
 /// A language as a BCP 47 primary tag (`en`, `de`, `fr`), accepted in any case and kept

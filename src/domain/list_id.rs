@@ -1,3 +1,5 @@
+//! The id of a subscription list.
+
 use std::fmt;
 
 use serde::Serialize;

@@ -1,3 +1,6 @@
+//! New passwords and the rules they must meet: length in characters, no common password (a
+//! list compiled in), not the account's email.
+
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::LazyLock;

@@ -1,3 +1,6 @@
+//! The editable fields of the customer's profile, each with its rule, and a validated set of
+//! changes to them.
+
 use super::{Country, clean_text};
 
 /// An editable field of the customer's profile (everything but id, email and subscriptions).

@@ -118,26 +118,6 @@ pub enum ActivityKind {
 }
 
 impl ActivityKind {
-    /// Every kind.
-    pub const ALL: [ActivityKind; 16] = [
-        ActivityKind::LoginSucceeded,
-        ActivityKind::LoginFailed,
-        ActivityKind::Logout,
-        ActivityKind::SessionRevoked,
-        ActivityKind::PasswordChanged,
-        ActivityKind::PasswordResetRequested,
-        ActivityKind::PasswordResetCompleted,
-        ActivityKind::EmailChangeRequested,
-        ActivityKind::EmailChanged,
-        ActivityKind::EmailChangeUndone,
-        ActivityKind::ProfileUpdated,
-        ActivityKind::SubscriptionsChanged,
-        ActivityKind::AccountActivated,
-        ActivityKind::PasskeyAdded,
-        ActivityKind::PasskeyRemoved,
-        ActivityKind::AccountSecured,
-    ];
-
     /// The kind's name in the API and the database.
     pub fn as_str(self) -> &'static str {
         match self {

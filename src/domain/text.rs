@@ -1,3 +1,5 @@
+//! Free text from customers and the retailer: trimmed, bounded in characters, printable.
+
 /// Trims `raw` and checks it is at most `max_chars` characters of printable text (line breaks
 /// only where `multiline`). Returns `None` for an empty string.
 pub fn clean_text(raw: &str, max_chars: usize, multiline: bool) -> Result<Option<String>, String> {

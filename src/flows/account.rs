@@ -1,3 +1,6 @@
+//! Deleting accounts: the customer's own deletion, the retailer's, and housekeeping's of
+//! sign-ups nobody activated.
+
 use super::{Event, Session};
 use crate::domain::CustomerId;
 use crate::error::AppError;

@@ -1,3 +1,6 @@
+//! Creating customers (by an admin, an import or a sign-up) with their activation email, and
+//! activating an account with the emailed secret and a first password.
+
 use crate::store::sql::Db;
 use url::Url;
 

@@ -1,3 +1,7 @@
+//! The retailer's back office, for the admin API and the CLI: customers (list, search, show,
+//! create, delete, their subscriptions and language, their consent trail) and subscription
+//! lists.
+
 use crate::store::sql::Db;
 use std::collections::BTreeSet;
 

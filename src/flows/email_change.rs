@@ -1,3 +1,6 @@
+//! Changing a customer's email address: the confirmation link to the new address, its use, and
+//! the undo link the old address gets, which takes the account back.
+
 use super::Event;
 use super::hours;
 use crate::auth;

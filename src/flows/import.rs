@@ -1,3 +1,6 @@
+//! The CSV import: the file read twice, one row at a time (every row checked first, every
+//! problem named with its line), then every row written in one transaction or none.
+
 use crate::store::sql::Db;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;

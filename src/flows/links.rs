@@ -1,3 +1,6 @@
+//! The links that go into emails, built from the configured retailer URL, never from the
+//! request, and the check of a caller's `reset_uri` or `activate_uri`.
+
 use url::{Origin, Url};
 
 use crate::config::Config;

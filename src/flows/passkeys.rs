@@ -1,3 +1,6 @@
+//! Passkeys (WebAuthn): adding one to a signed-in account, listing and removing them, and
+//! signing in with one; the ceremonies' challenges are kept in the database.
+
 use std::sync::Arc;
 
 use serde_json::Value;

@@ -1,3 +1,6 @@
+//! The customer's own profile: reading it (the token check and the read in one statement) and
+//! `PATCH /customers/self`, with its password change and email change.
+
 use crate::store::sql::Db;
 use std::collections::BTreeSet;
 

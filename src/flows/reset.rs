@@ -1,3 +1,6 @@
+//! Forgotten passwords: asking for a reset code (answered alike for every address, resolved
+//! in the background) and using it for a random passphrase, returned as the reset JWT.
+
 use crate::store::sql::Db;
 use url::Url;
 

@@ -1,3 +1,6 @@
+//! What the customer sees of their account's security: sessions and their revocation, the
+//! activity, the data export (also for the retailer), and "this wasn't me".
+
 use serde::Serialize;
 
 use super::Session;

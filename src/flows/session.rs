@@ -1,3 +1,6 @@
+//! Signing in and out: the password login with its throttles, lockout and new-device notice,
+//! reauthentication with the password, the bearer token check, and logout.
+
 use super::hours;
 use crate::auth::{self, Requester};
 use crate::domain::{

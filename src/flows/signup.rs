@@ -1,3 +1,6 @@
+//! Customers signing themselves up (with `auth.allow_signup`): answered alike for every
+//! address, the lists chosen kept until the address is proven by activation.
+
 use crate::store::sql::Db;
 use std::collections::BTreeSet;
 

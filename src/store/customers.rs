@@ -874,7 +874,7 @@ mod tests {
         }
         assert!(
             plans(Some("ab")).iter().any(|p| p == "SCAN customers"),
-            "two characters are looked for row by row, as the README says"
+            "two characters are looked for row by row, as docs/admin.md says"
         );
     }
 }

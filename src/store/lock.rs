@@ -1,6 +1,7 @@
-//! One server per database: `serve` holds an exclusive lock on a file beside the database
-//! (`<database>.lock`, holding its PID) for as long as it runs. The admin commands do not take
-//! it, so they keep working beside the server.
+//! One server per SQLite database: `serve` holds an exclusive lock on a file beside the
+//! database (`<database>.lock`, holding its PID) for as long as it runs. The admin commands do
+//! not take it, so they keep working beside the server. (On PostgreSQL several servers share
+//! one database by design, and take no lock.)
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};

@@ -1,6 +1,7 @@
 //! The outbox: emails written in the same transaction as the state they announce, delivered
 //! later by the mail worker. A row is leased while a worker delivers it, so two processes
-//! (the server and an admin command) never send the same email at once.
+//! (the server and an admin command, or two instances on PostgreSQL) never send the same email
+//! at once.
 
 use super::sql::{Db, Dialect, OptionalRow, params};
 

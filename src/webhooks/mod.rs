@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::config;
 
-/// Every event type a customer change can announce, in the order the README lists them.
+/// Every event type a customer change can announce, in the order docs/webhooks.md lists them.
 pub const EVENT_TYPES: &[&str] = &[
     "customer.created",
     "customer.activated",

@@ -116,23 +116,16 @@ async fn a_request_that_cannot_be_stored_answers_503_for_every_address_alike() {
 async fn requests_left_by_a_crash_are_resolved_at_restart() {
     let app = spawn_app_with(|_| {}).await;
     app.active_customer("crashed@example.com").await;
-    let TestApp {
-        running,
-        config,
-        dir,
-        smtp,
-        ..
-    } = app;
-    running.stop().await.unwrap();
+    let stopped = app.stop().await;
     // What a process killed right after answering leaves behind.
-    TestDb::of(&config)
+    TestDb::of(&stopped.config)
         .execute(
             "INSERT INTO email_requests (kind, email, link_base, created_at)
              VALUES ('password_reset', 'crashed@example.com', 'https://shop.example.com/account/reset', 0)",
             params![],
         )
         .unwrap();
-    let app = crate::common::boot(config, dir, smtp).await;
+    let app = stopped.boot().await;
     let mail = app.wait_for_email("crashed@example.com", "Reset").await;
     assert!(
         mail.text
@@ -152,15 +145,7 @@ async fn the_per_address_email_allowance_survives_a_restart() {
         StatusCode::OK
     );
     app.wait_for_email("allowance@example.com", "Reset").await;
-    let TestApp {
-        running,
-        config,
-        dir,
-        smtp,
-        ..
-    } = app;
-    running.stop().await.unwrap();
-    let app = crate::common::boot(config, dir, smtp).await;
+    let app = app.restart().await;
     assert_eq!(
         ask_reset(&app, "allowance@example.com").await.0,
         StatusCode::OK

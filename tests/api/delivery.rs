@@ -3,7 +3,7 @@
 
 use crate::common;
 use crate::common::smtp::{Mode, SmtpSink};
-use crate::common::{PATIENCE, TestApp, TestDb, spawn_app, spawn_app_with, wait_until};
+use crate::common::{PATIENCE, Stopped, TestApp, TestDb, spawn_app, spawn_app_with, wait_until};
 use customer_area::config::MailTransport;
 use customer_area::store::sql::{OptionalRow, params};
 use std::num::NonZero;
@@ -61,13 +61,7 @@ async fn queued_mail_is_delivered_after_a_restart() {
     })
     .await;
     // Stopped before the server comes up: only the restarted process can deliver it.
-    let TestApp {
-        running,
-        config,
-        dir,
-        ..
-    } = app;
-    running.stop().await.unwrap();
+    let Stopped { config, dir, .. } = app.stop().await;
     let smtp = SmtpSink::start_on(port).await;
     let app = common::boot(config, dir, smtp).await;
     let mail = app.wait_for_email("restart@example.com", "Activate").await;
@@ -238,14 +232,7 @@ async fn a_server_that_ends_the_session_after_each_email_costs_no_email_a_retry(
     })
     .await;
     // Stopped with every reset due at once: the restarted worker sends them in one pass.
-    let TestApp {
-        running,
-        config,
-        dir,
-        smtp,
-        ..
-    } = app;
-    running.stop().await.unwrap();
+    let Stopped { config, dir, smtp } = app.stop().await;
     let attempts = |db: &TestDb| -> Vec<i64> {
         db.query_map(
             "SELECT attempts FROM outbox WHERE kind = 'password_reset' ORDER BY id",

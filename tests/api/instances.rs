@@ -15,8 +15,8 @@ use crate::common::binary::Binary;
 use crate::common::db::TestDb;
 use crate::common::smtp::{Mode, SmtpSink};
 use crate::common::{
-    PASSWORD, PATIENCE, TestApp, boot, eventually, fresh_postgres_database, postgres_or_skip,
-    spawn_app_with, wait_until,
+    PASSWORD, PATIENCE, Stopped, TestApp, boot, eventually, fresh_postgres_database,
+    postgres_or_skip, spawn_app_with, wait_until,
 };
 use customer_area::config::{Config, Secret};
 use customer_area::store::now;
@@ -523,14 +523,11 @@ async fn a_sqlite_customer_area_copied_to_postgresql_keeps_passwords_sessions_an
         "{stdout}"
     );
     assert!(stdout.contains("systemctl start customer-area"), "{stdout}");
-    let TestApp {
-        running,
+    let Stopped {
         mut config,
         dir,
         smtp,
-        ..
-    } = source;
-    running.stop().await.unwrap();
+    } = source.stop().await;
 
     // The same customer area on PostgreSQL.
     config.database.url = Secret::new(url);

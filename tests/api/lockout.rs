@@ -136,15 +136,7 @@ async fn a_lockout_survives_a_restart() {
     app.active_customer("restart@example.com").await;
     fail_logins(&app, "restart@example.com", 3).await;
     app.wait_for_email("restart@example.com", "locked").await;
-    let TestApp {
-        running,
-        config,
-        dir,
-        smtp,
-        ..
-    } = app;
-    running.stop().await.unwrap();
-    let app = crate::common::boot(config, dir, smtp).await;
+    let app = app.restart().await;
     let (status, body) = app.login("restart@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "invalid_credentials");

@@ -488,15 +488,7 @@ async fn activity_older_than_the_retention_is_swept_by_housekeeping() {
         .unwrap();
     assert_eq!(kinds(&app, &token).await.len(), 3);
     // Housekeeping runs at start: a restart on the same database sweeps the old event.
-    let crate::common::TestApp {
-        running,
-        config,
-        dir,
-        smtp,
-        ..
-    } = app;
-    running.stop().await.unwrap();
-    let app = crate::common::boot(config, dir, smtp).await;
+    let app = app.restart().await;
     eventually(PATIENCE, "the old event is swept", || {
         std::future::ready(
             (count(&app, "SELECT count(*) FROM activity WHERE kind = 'logout'") == 0).then_some(()),
@@ -541,15 +533,7 @@ async fn housekeeping_sweeps_more_expired_sessions_than_one_batch_holds_and_keep
         })
         .unwrap();
     // Housekeeping runs at start: a restart on the same database sweeps them, batch by batch.
-    let crate::common::TestApp {
-        running,
-        config,
-        dir,
-        smtp,
-        ..
-    } = app;
-    running.stop().await.unwrap();
-    let app = crate::common::boot(config, dir, smtp).await;
+    let app = app.restart().await;
     eventually(PATIENCE, "every expired session is swept", || {
         std::future::ready(
             (count(&app, "SELECT count(*) FROM sessions WHERE expires_at = 1") == 0).then_some(()),

@@ -170,6 +170,20 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     boot(config, dir, smtp).await
 }
 
+/// A test app whose server has stopped: what it needs to boot again on the same database.
+pub struct Stopped {
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    pub smtp: SmtpSink,
+}
+
+impl Stopped {
+    /// Boots the app again on the same config, directory (database, outbox) and SMTP sink.
+    pub async fn boot(self) -> TestApp {
+        boot(self.config, self.dir, self.smtp).await
+    }
+}
+
 /// Boots the app on an existing directory, config and sink (e.g. a restart on the same database).
 pub async fn boot(config: Config, dir: tempfile::TempDir, smtp: SmtpSink) -> TestApp {
     try_boot(config, dir, smtp)
@@ -270,6 +284,25 @@ impl Email {
 }
 
 impl TestApp {
+    /// Stops the server as SIGTERM does (requests and the work they left finish), keeping its
+    /// config, directory and SMTP sink for [`Stopped::boot`].
+    pub async fn stop(self) -> Stopped {
+        let TestApp {
+            running,
+            config,
+            dir,
+            smtp,
+            ..
+        } = self;
+        running.stop().await.unwrap();
+        Stopped { config, dir, smtp }
+    }
+
+    /// Stops the server and boots it again on the same database, outbox and SMTP sink.
+    pub async fn restart(self) -> TestApp {
+        self.stop().await.boot().await
+    }
+
     /// Asks a password reset for `email` (with the built-in page's `reset_uri`); expects 200.
     pub async fn ask_reset(&self, email: &str) {
         let (status, body) = self
