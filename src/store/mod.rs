@@ -252,8 +252,9 @@ pub struct Store {
     readers: Lane,
     /// The thread that runs writes: writers queue here, in order, instead of inside SQLite,
     /// whose busy handler sleeps with growing pauses and turns a short queue into long tail
-    /// latencies; the writes queued together share a commit ([`writer`]). On PostgreSQL, two
-    /// threads, each write in its own transaction ([`pg::Writer`]).
+    /// latencies; the writes queued together share a transaction and its commit, each in a
+    /// savepoint of its own ([`writer`]). On PostgreSQL, two such threads, whose transactions
+    /// take turns under the write lock ([`pg::begin`]).
     writer: Lane<writer::WriteJob>,
     /// How long a read or write may wait for its thread before the store answers busy.
     wait: Duration,
@@ -325,8 +326,8 @@ impl Store {
             .saturating_sub(writers)
             .clamp(1, cores * 2);
         let longest_write = Arc::new(AtomicU64::new(0));
-        let runner = pg::Writer {
-            pool: pool.clone(),
+        let runner = writer::Writer {
+            engine: pg::Engine { pool: pool.clone() },
             longest: longest_write.clone(),
         };
         let writer = Lane::start_batched(
@@ -395,8 +396,10 @@ impl Store {
         let health = health::WriteHealth::new(path);
         let longest_write = Arc::new(AtomicU64::new(0));
         let runner = writer::Writer {
-            pool: pool.clone(),
-            health: health.clone(),
+            engine: writer::Sqlite {
+                pool: pool.clone(),
+                health: health.clone(),
+            },
             longest: longest_write.clone(),
         };
         let writer = Lane::start_batched("db-write", 1, MAX_WAITING, writer::BATCH, move |jobs| {

@@ -1,5 +1,6 @@
 //! The PostgreSQL store: connections in an r2d2 pool (TLS by rustls when the URL asks for it),
-//! and the writer that runs each write in a transaction of its own.
+//! and what the one writer ([`super::writer`]) needs of PostgreSQL: its `BEGIN` under the
+//! write lock, and how a connection the server ended is told.
 //!
 //! Several customer-area instances may share one database. SQLite runs one write at a time
 //! and every flow was written for that: a code is checked and spent, an allowance counted and
@@ -10,15 +11,12 @@
 //! measured in docs/performance.md; what several instances buy is that one can go away.
 
 use std::cell::RefCell;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use r2d2::{Pool, PooledConnection};
 
 use super::sql::{Db, PgConnection};
-use super::writer::{Step, Write, WriteJob};
 use super::{StoreError, StoreResult};
 
 /// The advisory lock every write transaction holds (a constant of this program: "ca-write").
@@ -26,9 +24,6 @@ pub const WRITE_LOCK: i64 = 0x6361_2d77_7269_7465;
 /// The advisory lock the migrations run under, so that instances starting together never
 /// apply one twice.
 pub const MIGRATION_LOCK: i64 = 0x6361_2d6d_6967_7261;
-/// The advisory lock of the housekeeping sweep: one instance sweeps at a time.
-pub const SWEEP_LOCK: i64 = 0x6361_2d73_7765_6570;
-
 /// Opens connections to one PostgreSQL database for the pool.
 pub struct Manager {
     config: postgres::Config,
@@ -122,173 +117,51 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-/// Runs the writer lane's jobs on PostgreSQL: the writes queued together in one transaction
-/// under [`WRITE_LOCK`], each in a savepoint of its own, so that one commit (one WAL flush)
-/// stores them all, as SQLite's writer does ([`super::writer`]).
-pub(super) struct Writer {
+/// PostgreSQL for the writer ([`super::writer`]): a connection from the pool for each run of
+/// jobs, `BEGIN` under [`WRITE_LOCK`], and a connection that turns out dead at `BEGIN`
+/// replaced by the next one.
+pub(super) struct Engine {
     pub(super) pool: Pool<Manager>,
-    pub(super) longest: Arc<AtomicU64>,
 }
 
-/// A pooled connection to PostgreSQL.
-type Pooled = PooledConnection<Manager>;
+impl super::writer::Engine for Engine {
+    type Conn = PooledConnection<Manager>;
 
-/// What answers a write once its transaction is committed (or not).
-type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
-
-impl Writer {
-    /// Runs `jobs`, in order: each run of writes in one transaction, work alone on its own.
-    pub(super) fn serve(&self, jobs: &mut Vec<WriteJob>) {
-        let mut conn = None;
-        let mut writes = Vec::new();
-        for job in jobs.drain(..) {
-            match job {
-                WriteJob::InTransaction(write) => writes.push(write),
-                WriteJob::Alone(work) => {
-                    self.run_batch(&mut conn, std::mem::take(&mut writes));
-                    match self.connection(&mut conn) {
-                        // A panic drops its answer: its caller learns it failed.
-                        Some(conn) => {
-                            let db = Db::postgres(conn);
-                            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&db)));
-                        }
-                        None => work.refuse(StoreError::Busy),
-                    }
-                }
-            }
-        }
-        self.run_batch(&mut conn, writes);
+    fn take(&self) -> StoreResult<Self::Conn> {
+        self.pool.get().map_err(|_| StoreError::Busy)
     }
 
-    /// The connection in hand, or a new one from the pool.
-    fn connection<'c>(&self, conn: &'c mut Option<Pooled>) -> Option<&'c Pooled> {
-        if conn.is_none() {
-            *conn = self.pool.get().ok();
-        }
-        conn.as_ref()
+    fn db(conn: &Self::Conn) -> Db<'_> {
+        Db::postgres(conn)
     }
 
-    /// Runs `writes` as one batch. A connection the server ended (a restart, a fail-over) is
-    /// noticed only when the batch begins on it, before anything ran: the batch is then run on
-    /// the next connection, and the dead one leaves the pool. The pool's size bounds the tries.
-    fn run_batch(&self, conn: &mut Option<Pooled>, mut writes: Vec<Box<dyn Write>>) {
-        if writes.is_empty() {
-            return;
-        }
-        for _ in 0..self.pool.max_size() {
-            let Some(pooled) = self.connection(conn) else {
-                break;
-            };
-            match self.write_batch(pooled, writes) {
-                Ok(()) => return,
-                Err(unrun) => {
-                    writes = unrun;
-                    *conn = None;
-                }
-            }
-        }
-        for write in writes {
-            write.refuse(StoreError::Busy);
-        }
+    fn control(db: &Db, sql: &str) -> StoreResult<()> {
+        db.execute_batch(sql)
     }
 
-    /// Runs `writes` in one transaction and commits it. A write that fails is rolled back to
-    /// its savepoint and answered with its own error; the others stand.
-    /// Hands the writes back, unrun, when the connection turns out to be closed.
-    fn write_batch(
-        &self,
-        conn: &Pooled,
-        writes: Vec<Box<dyn Write>>,
-    ) -> Result<(), Vec<Box<dyn Write>>> {
-        let db = &Db::postgres(conn);
-        let started = Instant::now();
-        // One write alone needs no savepoint: its failure rolls the transaction back.
-        let alone = writes.len() == 1;
-        let mut done: Vec<Answer> = Vec::new();
-        let mut writes = writes.into_iter();
-        if let Err(err) = begin(db) {
-            // Nothing ran: on a dead connection the batch may go to the next one.
-            let _ = db.execute_batch("ROLLBACK");
-            if is_dead(conn) {
-                return Err(writes.collect());
-            }
-            abandon(db, done, &err, writes);
-            return Ok(());
-        }
-        while let Some(write) = writes.next() {
-            if !alone && let Err(err) = db.execute_batch("SAVEPOINT write") {
-                write.refuse(again(&err));
-                abandon(db, done, &err, writes);
-                return Ok(());
-            }
-            let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(db)));
-            match step {
-                Ok(Step::Done(answer)) => {
-                    let kept = if alone {
-                        Ok(())
-                    } else {
-                        db.execute_batch("RELEASE write")
-                    };
-                    match kept {
-                        Ok(()) => done.push(answer),
-                        Err(err) => {
-                            answer(Err(again(&err)));
-                            abandon(db, done, &err, writes);
-                            return Ok(());
-                        }
-                    }
-                    continue;
-                }
-                Ok(Step::Failed(err, answer)) => answer(err),
-                // The panic dropped the answer: its caller learns it failed.
-                Err(_) => {}
-            }
-            if alone {
-                break;
-            }
-            if let Err(err) = db.execute_batch("ROLLBACK TO write; RELEASE write") {
-                abandon(db, done, &err, writes);
-                return Ok(());
-            }
-        }
-        if done.is_empty() {
-            let _ = db.execute_batch("ROLLBACK");
-        } else {
-            let committed = db.execute_batch("COMMIT");
-            for answer in done {
-                answer(committed.as_ref().map(|_| ()).map_err(again));
-            }
-        }
-        self.longest
-            .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        Ok(())
+    fn begin(db: &Db) -> StoreResult<()> {
+        begin(db)
     }
-}
 
-/// Ends a batch's transaction after `err`: what was done in it is gone, and what was not run
-/// is refused.
-fn abandon(
-    db: &Db,
-    done: Vec<Answer>,
-    err: &StoreError,
-    rest: impl Iterator<Item = Box<dyn Write>>,
-) {
-    let _ = db.execute_batch("ROLLBACK");
-    for answer in done {
-        answer(Err(again(err)));
+    fn ended(_: &Db) -> bool {
+        // PostgreSQL keeps a failed transaction open (aborted) until it is rolled back.
+        false
     }
-    for write in rest {
-        write.refuse(again(err));
-    }
-}
 
-/// The same failure again, for each write it befell: a full or read-only database as such,
-/// "busy" (try again: nothing was stored) otherwise.
-fn again(err: &StoreError) -> StoreError {
-    match err {
-        StoreError::Unwritable(condition) => StoreError::Unwritable(*condition),
-        _ => StoreError::Busy,
+    fn is_dead(conn: &Self::Conn) -> bool {
+        is_dead(conn)
     }
+
+    fn tries(&self) -> u32 {
+        // Each try drops one dead connection: after as many as the pool holds, a fresh one.
+        self.pool.max_size() + 1
+    }
+
+    fn classify(&self, err: StoreError) -> StoreError {
+        err
+    }
+
+    fn committed(&self) {}
 }
 
 /// Whether `conn`, after a statement on it failed, is a connection the server has ended (a

@@ -1,21 +1,31 @@
-//! The writer: the one thread that runs every write, in the order they were queued.
+//! The writer: the one loop that runs every write, in the order the writes were queued, on
+//! SQLite or on PostgreSQL ([`Engine`]), and decides what is acknowledged as stored.
 //!
-//! With `synchronous = FULL` each commit waits for the disk (an fsync of the WAL, about a
-//! quarter of a millisecond on this project's test machine), and one commit at a time capped
-//! the writes a second at what the disk could sync. So the writes waiting when the writer
-//! turns to them run in one `BEGIN IMMEDIATE` transaction, each in a savepoint of its own,
-//! and are answered after the one commit that makes them all durable (group commit):
+//! A durable commit waits for the disk (with SQLite's `synchronous = FULL`, an fsync of the
+//! WAL, about a quarter of a millisecond on this project's test machine; on PostgreSQL, a WAL
+//! flush), and one commit per write capped the writes a second at what the disk could sync.
+//! So the writes waiting when the writer turns to them run in one transaction (SQLite's
+//! `BEGIN IMMEDIATE`; PostgreSQL's `BEGIN` and its write lock, [`super::pg::begin`]), each in a
+//! savepoint of its own, and are answered after the one commit that makes them all durable
+//! (group commit). The rules, the same on both engines:
 //!
-//! - a write whose work fails is rolled back to its savepoint and answered with its error at
-//!   once; the others' changes stand;
-//! - no write is answered before the commit that holds it, and if that commit fails every
+//! - each write sees every write queued before it, as when each had its own transaction;
+//! - a write whose work fails (or panics) is rolled back to its savepoint and answered with
+//!   its error at once; the others' changes stand. A write that panics is answered as failed
+//!   (its caller learns it, [`StoreError::Failed`]) and the writer thread lives on;
+//! - no write is answered `Ok` before the commit that holds it, and if that commit fails every
 //!   write in it is answered with the failure: nothing is ever acknowledged that was not
 //!   stored;
-//! - should SQLite end the whole transaction itself (it does on a full disk or an I/O error),
-//!   the writes done in it so far are answered with that error, and those not yet run go on
-//!   in a new transaction;
-//! - each write still sees every write queued before it, as when each had its own
-//!   transaction.
+//! - should the engine end the whole transaction itself (SQLite does on a full disk or an I/O
+//!   error), or should a savepoint step fail, the writes done in it so far are answered with
+//!   that error, and those not yet run go on in a new transaction;
+//! - a connection found dead when the transaction begins (PostgreSQL: the server restarted, a
+//!   fail-over), before anything ran, is dropped and the batch goes to the next connection;
+//!   the pool's size bounds the tries;
+//! - an [`WriteJob::Alone`] job runs outside any transaction, once every write queued before
+//!   it has been committed (the WAL checkpoint at shutdown).
+//!
+//! These rules are tested once, on both engines, in `writer/tests.rs`.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -24,10 +34,10 @@ use std::time::Instant;
 
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::sql::Db;
+use super::sql::{Db, params};
 use super::{StoreError, StoreResult, health};
 
 /// Writes run together in one transaction, at most.
@@ -129,101 +139,222 @@ where
     }
 }
 
-/// Runs the writer lane's jobs.
-pub(super) struct Writer {
+/// What the writer needs of a database: its transaction steps, and how to tell its failures.
+/// The statements of a savepoint, a commit and a rollback are the same SQL on both engines.
+pub(super) trait Engine {
+    /// A connection the writer holds while it runs jobs; given back to its pool when dropped.
+    type Conn;
+
+    /// Takes a connection from the pool ([`StoreError::Busy`] when none comes in time).
+    fn take(&self) -> StoreResult<Self::Conn>;
+    /// Statements on `conn`.
+    fn db(conn: &Self::Conn) -> Db<'_>;
+    /// Runs one statement of transaction control.
+    fn control(db: &Db, sql: &str) -> StoreResult<()>;
+    /// Begins a write transaction, holding the write lock.
+    fn begin(db: &Db) -> StoreResult<()>;
+    /// Whether the engine ended the transaction itself after a failed statement.
+    fn ended(db: &Db) -> bool;
+    /// Whether `conn`, after a statement on it failed, is one the server has ended.
+    fn is_dead(conn: &Self::Conn) -> bool;
+    /// How many connections a batch may be tried on when they turn out dead at its `BEGIN`.
+    fn tries(&self) -> u32;
+    /// Names a failed step's cause (a full disk, a read-only file system) and remembers it.
+    fn classify(&self, err: StoreError) -> StoreError;
+    /// Remembers that a commit with changes went through: the database takes writes.
+    fn committed(&self);
+
+    fn savepoint(db: &Db) -> StoreResult<()> {
+        Self::control(db, "SAVEPOINT write")
+    }
+    fn release(db: &Db) -> StoreResult<()> {
+        Self::control(db, "RELEASE write")
+    }
+    /// Undoes what was done since the savepoint, and drops it.
+    fn rollback_to(db: &Db) -> StoreResult<()> {
+        Self::control(db, "ROLLBACK TO write")?;
+        Self::control(db, "RELEASE write")
+    }
+    fn commit(db: &Db) -> StoreResult<()> {
+        Self::control(db, "COMMIT")
+    }
+    fn rollback(db: &Db) -> StoreResult<()> {
+        Self::control(db, "ROLLBACK")
+    }
+}
+
+/// SQLite: one connection, `BEGIN IMMEDIATE`, and the store's [`health::WriteHealth`] told of
+/// every failure and every commit.
+pub(super) struct Sqlite {
     pub(super) pool: Pool<SqliteConnectionManager>,
     pub(super) health: health::WriteHealth,
+}
+
+impl Engine for Sqlite {
+    type Conn = r2d2::PooledConnection<SqliteConnectionManager>;
+
+    fn take(&self) -> StoreResult<Self::Conn> {
+        self.pool.get().map_err(|_| StoreError::Busy)
+    }
+
+    fn db(conn: &Self::Conn) -> Db<'_> {
+        Db::sqlite(conn)
+    }
+
+    fn control(db: &Db, sql: &str) -> StoreResult<()> {
+        db.prepare_cached(sql)?.execute(params![])?;
+        Ok(())
+    }
+
+    fn begin(db: &Db) -> StoreResult<()> {
+        Self::control(db, "BEGIN IMMEDIATE")
+    }
+
+    fn ended(db: &Db) -> bool {
+        db.as_sqlite().is_some_and(Connection::is_autocommit)
+    }
+
+    fn is_dead(_: &Self::Conn) -> bool {
+        // A file does not hang up.
+        false
+    }
+
+    fn tries(&self) -> u32 {
+        1
+    }
+
+    fn classify(&self, err: StoreError) -> StoreError {
+        match self.health.record::<()>(Err(err)) {
+            Err(err) => err,
+            Ok(()) => unreachable!("an error stays an error"),
+        }
+    }
+
+    fn committed(&self) {
+        let _ = self.health.record(Ok(()));
+    }
+}
+
+/// Runs the writer lane's jobs on one engine.
+pub(super) struct Writer<E> {
+    pub(super) engine: E,
     /// The longest write transaction so far, in microseconds (for `/metrics`).
     pub(super) longest: Arc<AtomicU64>,
 }
 
-impl Writer {
+/// Writes handed back unrun: their connection was found dead at `BEGIN`.
+struct DeadAtBegin(Vec<Box<dyn Write>>);
+
+impl<E: Engine> Writer<E> {
     /// Runs `jobs`, in order: each run of writes in one transaction, work alone on its own.
     pub(super) fn serve(&self, jobs: &mut Vec<WriteJob>) {
-        let jobs = jobs.drain(..);
-        let Ok(mut conn) = self.pool.get() else {
-            for job in jobs {
-                match job {
-                    WriteJob::InTransaction(write) => write.refuse(StoreError::Busy),
-                    WriteJob::Alone(work) => work.refuse(StoreError::Busy),
-                }
-            }
-            return;
-        };
+        let mut conn = None;
         let mut writes = Vec::new();
-        for job in jobs {
+        for job in jobs.drain(..) {
             match job {
                 WriteJob::InTransaction(write) => writes.push(write),
                 WriteJob::Alone(work) => {
                     self.write_all(&mut conn, std::mem::take(&mut writes));
-                    // A panic drops its answer: its caller learns it failed.
-                    let _ =
-                        std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&Db::sqlite(&conn))));
+                    match self.connection(&mut conn) {
+                        // A panic drops its answer: its caller learns it failed.
+                        Some(conn) => {
+                            let db = E::db(conn);
+                            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| work.run(&db)));
+                        }
+                        None => work.refuse(StoreError::Busy),
+                    }
                 }
             }
         }
         self.write_all(&mut conn, writes);
     }
 
-    /// Runs `writes` in as few transactions as SQLite lets them.
-    fn write_all(&self, conn: &mut Connection, mut writes: Vec<Box<dyn Write>>) {
+    /// The connection in hand, or a new one from the pool.
+    fn connection<'c>(&self, conn: &'c mut Option<E::Conn>) -> Option<&'c E::Conn> {
+        if conn.is_none() {
+            *conn = self.engine.take().ok();
+        }
+        conn.as_ref()
+    }
+
+    /// Runs `writes` in as few transactions as the engine lets them, on as many connections
+    /// as turn out dead at `BEGIN` (within [`Engine::tries`]).
+    fn write_all(&self, conn: &mut Option<E::Conn>, mut writes: Vec<Box<dyn Write>>) {
+        let mut tries = self.engine.tries();
         while !writes.is_empty() {
+            let Some(held) = self.connection(conn) else {
+                break;
+            };
             let started = Instant::now();
-            writes = self.write_batch(conn, writes);
+            match self.write_batch(held, writes) {
+                Ok(rest) => writes = rest,
+                Err(DeadAtBegin(unrun)) => {
+                    writes = unrun;
+                    // Dropped, the dead connection leaves the pool.
+                    *conn = None;
+                    tries -= 1;
+                    if tries == 0 {
+                        break;
+                    }
+                }
+            }
             self.longest
                 .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
+        for write in writes {
+            write.refuse(StoreError::Busy);
+        }
     }
 
-    /// Runs `writes` in one transaction and commits it; answers the writes that did not run
-    /// because SQLite ended the transaction under them.
+    /// Runs `writes` in one transaction and commits it. Hands back the writes that did not
+    /// run because the transaction ended under them, to run in a new one; or all of them,
+    /// unrun, when the connection is found dead at `BEGIN`.
     fn write_batch(
         &self,
-        conn: &mut Connection,
+        conn: &E::Conn,
         writes: Vec<Box<dyn Write>>,
-    ) -> Vec<Box<dyn Write>> {
+    ) -> Result<Vec<Box<dyn Write>>, DeadAtBegin> {
+        let db = &E::db(conn);
+        if let Err(err) = E::begin(db) {
+            let _ = E::rollback(db);
+            if E::is_dead(conn) {
+                // Nothing ran: the batch may go to the next connection.
+                return Err(DeadAtBegin(writes));
+            }
+            let err = self.engine.classify(err);
+            for write in writes {
+                write.refuse(again(&err));
+            }
+            return Ok(Vec::new());
+        }
         // One write alone needs no savepoint: its failure rolls the transaction back.
         let alone = writes.len() == 1;
-        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(err) => {
-                let err = self.failure(err.into());
-                for write in writes {
-                    write.refuse(again(&err));
-                }
-                return Vec::new();
-            }
-        };
-        let mut done: Vec<Box<dyn FnOnce(StoreResult<()>) + Send>> = Vec::new();
+        let mut done: Vec<Answer> = Vec::new();
         let mut writes = writes.into_iter();
         while let Some(write) = writes.next() {
-            if !alone && let Err(err) = savepoint(&tx, "SAVEPOINT write") {
-                let err = self.failure(err.into());
+            if !alone && let Err(err) = E::savepoint(db) {
+                let err = self.engine.classify(err);
                 write.refuse(again(&err));
-                return lost(done, &err, writes);
+                return Ok(lost::<E>(db, done, &err, writes));
             }
-            let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(&Db::sqlite(&tx))));
+            let step = std::panic::catch_unwind(AssertUnwindSafe(|| write.run(db)));
             let err = match step {
                 Ok(Step::Done(answer)) => {
-                    let kept = if alone {
-                        Ok(())
-                    } else {
-                        savepoint(&tx, "RELEASE write")
-                    };
+                    let kept = if alone { Ok(()) } else { E::release(db) };
                     match kept {
                         Ok(()) => {
                             done.push(answer);
                             continue;
                         }
                         Err(err) => {
-                            let err = self.failure(err.into());
+                            let err = self.engine.classify(err);
                             answer(Err(again(&err)));
                             err
                         }
                     }
                 }
                 Ok(Step::Failed(err, answer)) => {
-                    let err = self.failure(err);
+                    let err = self.engine.classify(err);
                     let kept = again(&err);
                     answer(err);
                     kept
@@ -231,70 +362,65 @@ impl Writer {
                 // The panic dropped the answer: its caller learns it failed.
                 Err(_) => StoreError::Busy,
             };
-            if tx.is_autocommit() {
-                // SQLite rolled the whole transaction back: what was done in it is gone.
-                return lost(done, &err, writes);
+            if E::ended(db) {
+                // The engine rolled the whole transaction back: what was done in it is gone.
+                return Ok(lost::<E>(db, done, &err, writes));
             }
-            if !alone
-                && let Err(err) = savepoint(&tx, "ROLLBACK TO write")
-                    .and_then(|()| savepoint(&tx, "RELEASE write"))
-            {
-                let err = self.failure(err.into());
-                return lost(done, &err, writes);
+            if alone {
+                break;
+            }
+            if let Err(err) = E::rollback_to(db) {
+                let err = self.engine.classify(err);
+                return Ok(lost::<E>(db, done, &err, writes));
             }
         }
         if done.is_empty() {
-            // Nothing to keep: dropping the transaction rolls it back.
-            return Vec::new();
+            // Nothing to keep.
+            let _ = E::rollback(db);
+            return Ok(Vec::new());
         }
-        match tx.commit() {
+        match E::commit(db) {
             Ok(()) => {
-                // A commit with changes shows the database takes writes.
-                let _ = self.health.record(Ok(()));
+                self.engine.committed();
                 for answer in done {
                     answer(Ok(()));
                 }
             }
             Err(err) => {
-                let err = self.failure(err.into());
+                // A commit refused (a deferred constraint, SQLite's busy) leaves the
+                // transaction open: end it, so the next batch begins afresh.
+                let _ = E::rollback(db);
+                let err = self.engine.classify(err);
                 for answer in done {
                     answer(Err(again(&err)));
                 }
             }
         }
-        Vec::new()
-    }
-
-    /// Names a failed write's cause and remembers it (a full disk, a read-only file system).
-    fn failure(&self, err: StoreError) -> StoreError {
-        match self.health.record::<()>(Err(err)) {
-            Err(err) => err,
-            Ok(()) => unreachable!("an error stays an error"),
-        }
+        Ok(Vec::new())
     }
 }
 
-/// Runs one savepoint statement.
-fn savepoint(tx: &Transaction, sql: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached(sql)?.execute([])?;
-    Ok(())
-}
+/// What answers a write once its transaction is committed (or not).
+type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
-/// Answers the writes done in a transaction SQLite has ended with `err`, and hands back the
-/// writes not yet run.
-fn lost(
-    done: Vec<Box<dyn FnOnce(StoreResult<()>) + Send>>,
+/// Ends a transaction after `err`: answers the writes done in it with `err`, and hands back
+/// the writes not yet run.
+fn lost<E: Engine>(
+    db: &Db,
+    done: Vec<Answer>,
     err: &StoreError,
     rest: std::vec::IntoIter<Box<dyn Write>>,
 ) -> Vec<Box<dyn Write>> {
+    // The engine may have ended it already: then there is nothing to roll back.
+    let _ = E::rollback(db);
     for answer in done {
         answer(Err(again(err)));
     }
     rest.collect()
 }
 
-/// The same failure again, for each write it befell: the database's own error where it is
-/// one, "busy" (try again: nothing was stored) otherwise.
+/// The same failure again, for each write it befell: a full or read-only database as such,
+/// SQLite's own error where it is one, "busy" (try again: nothing was stored) otherwise.
 fn again(err: &StoreError) -> StoreError {
     match err {
         StoreError::Unwritable(condition) => StoreError::Unwritable(*condition),
@@ -306,208 +432,4 @@ fn again(err: &StoreError) -> StoreError {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::mpsc;
-    use std::time::Duration;
-
-    use super::super::{Store, StoreError};
-    use super::Db;
-    use crate::config;
-
-    /// A write's work, boxed so that different ones can queue together.
-    type Work<R> = Box<dyn FnOnce(&Db) -> super::StoreResult<R> + Send>;
-
-    fn store(dir: &tempfile::TempDir) -> Store {
-        let settings = config::Database {
-            path: dir.path().join("writer.db"),
-            ..config::Database::default()
-        };
-        let store = Store::open(&settings).unwrap();
-        store
-            .connection()
-            .unwrap()
-            .into_sqlite()
-            .unwrap()
-            .execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY, payload BLOB)")
-            .unwrap();
-        store
-    }
-
-    /// Holds the writer until the returned sender is dropped, with `queued` writes waiting
-    /// behind it: they then run as one batch.
-    async fn queue_behind_a_busy_writer<R: Send + 'static>(
-        store: &Store,
-        writes: Vec<Work<R>>,
-    ) -> Vec<super::StoreResult<R>> {
-        let (release, held) = mpsc::channel::<()>();
-        let (started, running) = tokio::sync::oneshot::channel();
-        let holder = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .write(move |_| {
-                        let _ = started.send(());
-                        let _ = held.recv();
-                        Ok(())
-                    })
-                    .await
-            }
-        });
-        running.await.unwrap();
-        let n = writes.len();
-        let tasks: Vec<_> = writes
-            .into_iter()
-            .map(|work| {
-                let store = store.clone();
-                tokio::spawn(async move { store.write(work).await })
-            })
-            .collect();
-        while store.writer.waiting() != n {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        drop(release);
-        holder.await.unwrap().unwrap();
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await.unwrap());
-        }
-        results
-    }
-
-    fn insert(n: i64) -> Work<i64> {
-        Box::new(move |tx| {
-            // Each write sees every write queued before it.
-            let before: i64 = tx.query_row(
-                "SELECT count(*) FROM t",
-                crate::store::sql::params![],
-                |r| r.get(0),
-            )?;
-            tx.execute(
-                "INSERT INTO t (n) VALUES (?1)",
-                crate::store::sql::params![n],
-            )?;
-            Ok(before)
-        })
-    }
-
-    fn stored(store: &Store) -> Vec<i64> {
-        let conn = store.connection().unwrap().into_sqlite().unwrap();
-        let mut statement = conn.prepare("SELECT n FROM t ORDER BY n").unwrap();
-        statement
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn writes_queued_together_run_in_order_and_are_each_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        let conn = store.connection().unwrap().into_sqlite().unwrap();
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .unwrap();
-        let writes = (1..=10).map(insert).collect();
-        let results = queue_behind_a_busy_writer(&store, writes).await;
-        let seen: Vec<i64> = results.into_iter().map(Result::unwrap).collect();
-        assert_eq!(seen, (0..10).collect::<Vec<_>>());
-        assert_eq!(stored(&store), (1..=10).collect::<Vec<_>>());
-        // Ten commits would each have written the table's page to the WAL: one commit wrote
-        // it once.
-        let frames: i64 = conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
-            .unwrap();
-        assert_eq!(frames, 1, "frames in the WAL");
-    }
-
-    #[tokio::test]
-    async fn a_write_that_fails_in_a_batch_is_undone_alone_with_its_own_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        let failing: Work<i64> = Box::new(|tx| {
-            tx.execute("INSERT INTO t (n) VALUES (2)", crate::store::sql::params![])?;
-            Err(StoreError::Inconsistent("refused after writing".into()))
-        });
-        let duplicate = insert(1);
-        let results =
-            queue_behind_a_busy_writer(&store, vec![insert(1), failing, duplicate, insert(3)])
-                .await;
-        assert!(results[0].is_ok(), "{:?}", results[0]);
-        assert!(
-            matches!(&results[1], Err(StoreError::Inconsistent(_))),
-            "{:?}",
-            results[1]
-        );
-        // A constraint broken by one write is that write's own error, not the batch's.
-        assert!(
-            matches!(&results[2], Err(StoreError::Sqlite(_))),
-            "{:?}",
-            results[2]
-        );
-        assert_eq!(results[3].as_ref().unwrap(), &1);
-        assert_eq!(stored(&store), [1, 3]);
-    }
-
-    #[tokio::test]
-    async fn a_write_that_panics_in_a_batch_fails_its_caller_and_the_others_stand() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        let panicking: Work<i64> = Box::new(|tx| {
-            tx.execute("INSERT INTO t (n) VALUES (2)", crate::store::sql::params![])
-                .unwrap();
-            panic!("a bug")
-        });
-        let results =
-            queue_behind_a_busy_writer(&store, vec![insert(1), panicking, insert(3)]).await;
-        assert!(results[0].is_ok());
-        assert!(
-            matches!(&results[1], Err(StoreError::Failed(_))),
-            "{:?}",
-            results[1]
-        );
-        assert!(results[2].is_ok());
-        assert_eq!(stored(&store), [1, 3]);
-    }
-
-    #[tokio::test]
-    async fn when_the_disk_fills_mid_batch_no_write_is_answered_ok_that_was_not_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        // The database may not grow by more than a few pages: a large row fills it.
-        let conn = store.connection().unwrap().into_sqlite().unwrap();
-        let pages: i64 = conn
-            .query_row("PRAGMA page_count", [], |r| r.get(0))
-            .unwrap();
-        drop(conn);
-        let limit = format!("PRAGMA max_page_count = {}", pages + 4);
-        let big: Work<i64> = Box::new(move |tx| {
-            tx.execute_batch(&limit)?;
-            tx.execute(
-                "INSERT INTO t (n, payload) VALUES (100, zeroblob(1000000))",
-                crate::store::sql::params![],
-            )?;
-            Ok(-1)
-        });
-        let results =
-            queue_behind_a_busy_writer(&store, vec![insert(1), big, insert(2), insert(3)]).await;
-        assert!(
-            matches!(
-                &results[1],
-                Err(StoreError::Unwritable(_) | StoreError::Sqlite(_))
-            ),
-            "{:?}",
-            results[1]
-        );
-        let kept = stored(&store);
-        assert!(!kept.contains(&100));
-        for (n, result) in [(1, &results[0]), (2, &results[2]), (3, &results[3])] {
-            assert_eq!(
-                result.is_ok(),
-                kept.contains(&n),
-                "write {n}: answered {result:?}, stored {kept:?}"
-            );
-        }
-        // The writes after the failure went on.
-        assert!(results[2].is_ok() && results[3].is_ok(), "{results:?}");
-    }
-}
+mod tests;
