@@ -38,25 +38,15 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             json,
         } => {
             let entries = outbox.list(status, limit).await?;
-            if json {
-                return print_json(&entries);
-            }
-            println!(
-                "{:>6}  {:<20}  {:<7}  {:>8}  {:<20}  {:<32}  LAST ERROR",
-                "ID", "KIND", "STATUS", "ATTEMPTS", "CREATED", "TO"
-            );
-            for e in &entries {
-                println!(
-                    "{:>6}  {:<20}  {:<7}  {:>8}  {:<20}  {:<32}  {}",
-                    e.id,
-                    e.kind,
-                    e.status,
-                    e.attempts,
-                    format_time(e.created_at),
-                    e.recipient,
-                    e.last_error.as_deref().unwrap_or("")
-                );
-            }
+            print_deliveries(&entries, json, ("KIND", 20), ("TO", 32), |e| Delivery {
+                id: e.id,
+                what: &e.kind,
+                status: &e.status,
+                attempts: e.attempts,
+                created_at: e.created_at,
+                to: &e.recipient,
+                last_error: e.last_error.as_deref(),
+            })?;
         }
         Command::Retry { id } => {
             let (requeued, erased) = outbox.retry_failed(id).await?;
@@ -79,6 +69,49 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             println!("requeued {requeued} email(s)");
             deliver_now(app.worker()).await;
         }
+    }
+    Ok(())
+}
+
+/// One line of `outbox list` or `webhooks list`: what was sent, its delivery so far, and
+/// where it goes.
+pub(super) struct Delivery<'a> {
+    pub id: i64,
+    pub what: &'a str,
+    pub status: &'a str,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub to: &'a str,
+    pub last_error: Option<&'a str>,
+}
+
+/// Prints `entries` as JSON, or as a table of their [`Delivery`] lines, the `what` and `to`
+/// columns under the given headers and widths, the last error at the end of each line.
+pub(super) fn print_deliveries<T: serde::Serialize>(
+    entries: &[T],
+    json: bool,
+    (what, what_width): (&str, usize),
+    (to, to_width): (&str, usize),
+    line: impl Fn(&T) -> Delivery<'_>,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&entries);
+    }
+    println!(
+        "{:>6}  {:<what_width$}  {:<7}  {:>8}  {:<20}  {:<to_width$}  LAST ERROR",
+        "ID", what, "STATUS", "ATTEMPTS", "CREATED", to
+    );
+    for row in entries.iter().map(line) {
+        println!(
+            "{:>6}  {:<what_width$}  {:<7}  {:>8}  {:<20}  {:<to_width$}  {}",
+            row.id,
+            row.what,
+            row.status,
+            row.attempts,
+            format_time(row.created_at),
+            row.to,
+            row.last_error.unwrap_or("")
+        );
     }
     Ok(())
 }

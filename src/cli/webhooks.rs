@@ -1,8 +1,8 @@
 //! `customer-area webhooks list`, `webhooks retry` and `webhooks test`: the webhook events
 //! queued, sent or failed, failed ones queued again for the server, and a signed `ping`.
 
-use super::{Loaded, open_app, print_json};
-use crate::domain::format_time;
+use super::outbox::{Delivery, print_deliveries};
+use super::{Loaded, open_app};
 use crate::webhooks::worker::Attempt;
 
 #[derive(Debug, clap::Subcommand)]
@@ -43,25 +43,17 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             json,
         } => {
             let entries = webhooks.list(status, limit).await?;
-            if json {
-                return print_json(&entries);
-            }
-            println!(
-                "{:>6}  {:<24}  {:<7}  {:>8}  {:<20}  {:<36}  LAST ERROR",
-                "ID", "TYPE", "STATUS", "ATTEMPTS", "CREATED", "ENDPOINT"
-            );
-            for e in &entries {
-                println!(
-                    "{:>6}  {:<24}  {:<7}  {:>8}  {:<20}  {:<36}  {}",
-                    e.id,
-                    e.event_type,
-                    e.status,
-                    e.attempts,
-                    format_time(e.created_at),
-                    e.endpoint,
-                    e.last_error.as_deref().unwrap_or("")
-                );
-            }
+            print_deliveries(&entries, json, ("TYPE", 24), ("ENDPOINT", 36), |e| {
+                Delivery {
+                    id: e.id,
+                    what: &e.event_type,
+                    status: &e.status,
+                    attempts: e.attempts,
+                    created_at: e.created_at,
+                    to: &e.endpoint,
+                    last_error: e.last_error.as_deref(),
+                }
+            })?;
         }
         Command::Retry { id } => {
             let requeued = webhooks.retry_failed(id).await?;

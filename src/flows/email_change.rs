@@ -3,15 +3,15 @@
 
 use super::Event;
 use super::hours;
+use super::links::{KeyUse, invalid_key, use_link_key};
 use crate::auth;
-use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, Identifier, LinkKey};
+use crate::domain::{ActivityKind, Client, CustomerId, EmailAddress, LinkKey};
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, CodeCheck, Purpose};
 use crate::store::sql::Db;
 use crate::store::undo::{self, UndoCheck};
 use crate::store::{Outcome, StoreError, StoreResult, activity, customers, outbox, passkeys};
-use crate::throttle::IpBudget;
 
 flow_handle!(
     /// Changing a customer's email address: the confirmation link and its use.
@@ -109,56 +109,47 @@ impl EmailChanges<'_> {
         key: &str,
         client: &Client,
     ) -> Result<(), AppError> {
-        self.throttles.check_ip(IpBudget::Codes, client.ip)?;
-        let invalid = || AppError::InvalidCode { field: "key" };
-        let (Ok(key), Ok(_)) = (LinkKey::parse(key), Identifier::parse(identifier)) else {
-            return Err(invalid());
-        };
-        let identifier = identifier.to_owned();
-        let digest = auth::digest(key.as_str());
-        let (services, client) = (self.0.clone(), client.clone());
-        self.store
-            .write(move |tx| {
-                let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
-                    return Ok(Outcome::Refused(invalid()));
+        use_link_key(self.0, identifier, key, LinkKey::parse, client, |used| {
+            let KeyUse {
+                tx,
+                id,
+                identifier,
+                digest,
+                services,
+                client,
+            } = used;
+            let (new_email, asked_at) =
+                match codes::check(tx, &id, Purpose::EmailChange, digest, true)? {
+                    CodeCheck::Valid {
+                        new_email: Some(new_email),
+                        issued_at,
+                    } => (
+                        EmailAddress::parse(&new_email).map_err(StoreError::BadValue)?,
+                        issued_at,
+                    ),
+                    _ => return Ok(Outcome::Refused(invalid_key())),
                 };
-                let (new_email, asked_at) =
-                    match codes::check(tx, &id, Purpose::EmailChange, &digest, true)? {
-                        CodeCheck::Valid {
-                            new_email: Some(new_email),
-                            issued_at,
-                        } => (
-                            EmailAddress::parse(&new_email).map_err(StoreError::BadValue)?,
-                            issued_at,
-                        ),
-                        _ => return Ok(Outcome::Refused(invalid())),
-                    };
-                // Writers run one at a time (BEGIN IMMEDIATE), so this check cannot race; the
-                // unique index stays the last word all the same.
-                if customers::email_taken(tx, &new_email)? {
-                    return Ok(Outcome::Refused(taken()));
-                }
-                let (old_email, name) = customers::contact(tx, &id)?
-                    .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
-                apply_new_email(tx, &id, &new_email)?;
-                activity::record(tx, &id, ActivityKind::EmailChanged, Some(&client))?;
-                services.announcer.announce(tx, Event::EmailChanged, &id)?;
-                let change = undo::Change {
-                    old_email: &old_email,
-                    new_email: new_email.as_str(),
-                    asked_at,
-                };
-                services.email_changes().queue_change_notices(
-                    tx,
-                    &id,
-                    &identifier,
-                    &change,
-                    name,
-                )?;
-                Ok(Outcome::Done(()))
-            })
-            .await?
-            .into_result()?;
+            // Writers run one at a time (BEGIN IMMEDIATE), so this check cannot race; the
+            // unique index stays the last word all the same.
+            if customers::email_taken(tx, &new_email)? {
+                return Ok(Outcome::Refused(taken()));
+            }
+            let (old_email, name) = customers::contact(tx, &id)?
+                .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
+            apply_new_email(tx, &id, &new_email)?;
+            activity::record(tx, &id, ActivityKind::EmailChanged, Some(client))?;
+            services.announcer.announce(tx, Event::EmailChanged, &id)?;
+            let change = undo::Change {
+                old_email: &old_email,
+                new_email: new_email.as_str(),
+                asked_at,
+            };
+            services
+                .email_changes()
+                .queue_change_notices(tx, &id, identifier, &change, name)?;
+            Ok(Outcome::Done(()))
+        })
+        .await?;
         self.mailer.wake_worker();
         self.announcer.wake();
         Ok(())
@@ -213,25 +204,27 @@ impl EmailChanges<'_> {
         key: &str,
         client: &Client,
     ) -> Result<(), AppError> {
-        self.throttles.check_ip(IpBudget::Codes, client.ip)?;
-        let invalid = || AppError::InvalidCode { field: "key" };
-        let (Ok(key), Ok(_)) = (LinkKey::parse_current(key), Identifier::parse(identifier)) else {
-            return Err(invalid());
-        };
-        let identifier = identifier.to_owned();
-        let digest = auth::digest(key.as_str());
-        let (services, client) = (self.0.clone(), client.clone());
-        self.store
-            .write(move |tx| {
-                let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
-                    return Ok(Outcome::Refused(invalid()));
-                };
+        use_link_key(
+            self.0,
+            identifier,
+            key,
+            LinkKey::parse_current,
+            client,
+            |used| {
+                let KeyUse {
+                    tx,
+                    id,
+                    digest,
+                    services,
+                    client,
+                    ..
+                } = used;
                 let UndoCheck::Valid {
                     old_email,
                     asked_at,
-                } = undo::check(tx, &id, &digest)?
+                } = undo::check(tx, &id, digest)?
                 else {
-                    return Ok(Outcome::Refused(invalid()));
+                    return Ok(Outcome::Refused(invalid_key()));
                 };
                 let old_email = EmailAddress::parse(&old_email).map_err(StoreError::BadValue)?;
                 let (current, _) = customers::contact(tx, &id)?
@@ -250,17 +243,17 @@ impl EmailChanges<'_> {
                 if let Some(asked_at) = asked_at {
                     passkeys::delete_registered_since(tx, &id, asked_at)?;
                 }
-                activity::record(tx, &id, ActivityKind::EmailChangeUndone, Some(&client))?;
+                activity::record(tx, &id, ActivityKind::EmailChangeUndone, Some(client))?;
                 services
                     .profiles()
                     .queue_notice(tx, &id, Kind::EmailChangeUndone)?;
                 services
                     .resets()
-                    .take_account_back(tx, &id, &old_email, &client)?;
+                    .take_account_back(tx, &id, &old_email, client)?;
                 Ok(Outcome::Done(()))
-            })
-            .await?
-            .into_result()?;
+            },
+        )
+        .await?;
         self.mailer.wake_worker();
         self.announcer.wake();
         Ok(())

@@ -1,9 +1,70 @@
 //! The links that go into emails, built from the configured retailer URL, never from the
-//! request, and the check of a caller's `reset_uri` or `activate_uri`.
+//! request, the check of a caller's `reset_uri` or `activate_uri`, and the use of a link's key.
 
 use url::{Origin, Url};
 
+use super::Services;
+use crate::auth;
 use crate::config::Config;
+use crate::domain::{Client, CustomerId, Identifier, LinkKey};
+use crate::error::AppError;
+use crate::store::sql::Db;
+use crate::store::{Outcome, StoreResult, customers};
+use crate::throttle::IpBudget;
+
+/// The answer to a link's key that is wrong, used, expired or of the wrong shape.
+pub(super) fn invalid_key() -> AppError {
+    AppError::InvalidCode { field: "key" }
+}
+
+/// What a link's key is used with, inside the write that uses it.
+pub(super) struct KeyUse<'a, 'c> {
+    pub tx: &'a Db<'c>,
+    /// The customer the link's `identifier` names.
+    pub id: CustomerId,
+    pub identifier: &'a str,
+    /// The SHA-256 digest of the key, as keys are stored.
+    pub digest: &'a [u8],
+    pub services: &'a Services,
+    pub client: &'a Client,
+}
+
+/// Uses the key of an emailed link (`?identifier=...&key=...`): the client's budget of code
+/// attempts first, then the key (read by `parse`) and the identifier, so that one of the wrong
+/// shape never reaches the database, then `act` in one write with the customer the identifier
+/// names. An unknown identifier is [`invalid_key`], like the keys `act` refuses.
+pub(super) async fn use_link_key<T: Send + 'static>(
+    services: &Services,
+    identifier: &str,
+    key: &str,
+    parse: fn(&str) -> Result<LinkKey, String>,
+    client: &Client,
+    act: impl FnOnce(KeyUse<'_, '_>) -> StoreResult<Outcome<T, AppError>> + Send + 'static,
+) -> Result<T, AppError> {
+    services.throttles.check_ip(IpBudget::Codes, client.ip)?;
+    let (Ok(key), Ok(_)) = (parse(key), Identifier::parse(identifier)) else {
+        return Err(invalid_key());
+    };
+    let (identifier, digest) = (identifier.to_owned(), auth::digest(key.as_str()));
+    let (shared, client) = (services.clone(), client.clone());
+    services
+        .store
+        .write(move |tx| {
+            let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
+                return Ok(Outcome::Refused(invalid_key()));
+            };
+            act(KeyUse {
+                tx,
+                id,
+                identifier: &identifier,
+                digest: &digest,
+                services: &shared,
+                client: &client,
+            })
+        })
+        .await?
+        .into_result()
+}
 
 /// Builds the links that go into emails, always from the configured retailer URL (never from
 /// the request's Host or forwarding headers).

@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::Session;
-use crate::auth;
+use super::links::{KeyUse, invalid_key, use_link_key};
 use crate::domain::{
-    ActivityKind, Client, EmailAddress, Identifier, LinkKey, SessionId, device_name, rfc3339_field,
+    ActivityKind, Client, EmailAddress, LinkKey, SessionId, device_name, rfc3339_field,
 };
 use crate::error::AppError;
 use crate::store::activity::{self, Event};
@@ -120,34 +120,37 @@ impl Security<'_> {
         key: &str,
         client: &Client,
     ) -> Result<(), AppError> {
-        self.throttles.check_ip(IpBudget::Codes, client.ip)?;
-        let invalid = || AppError::InvalidCode { field: "key" };
-        let (Ok(key), Ok(_)) = (LinkKey::parse_current(key), Identifier::parse(identifier)) else {
-            return Err(invalid());
-        };
-        let (identifier, digest) = (identifier.to_owned(), auth::digest(key.as_str()));
-        let (services, client) = (self.0.clone(), client.clone());
-        self.store
-            .write(move |tx| {
-                let Some((id, _)) = customers::find_by_identifier(tx, &identifier)? else {
-                    return Ok(Outcome::Refused(invalid()));
-                };
-                let Some(reported) = devices::take_not_me(tx, &id, &digest)? else {
-                    return Ok(Outcome::Refused(invalid()));
+        use_link_key(
+            self.0,
+            identifier,
+            key,
+            LinkKey::parse_current,
+            client,
+            |used| {
+                let KeyUse {
+                    tx,
+                    id,
+                    digest,
+                    services,
+                    client,
+                    ..
+                } = used;
+                let Some(reported) = devices::take_not_me(tx, &id, digest)? else {
+                    return Ok(Outcome::Refused(invalid_key()));
                 };
                 passkeys::delete_registered_by(tx, &id, &reported.session_id)?;
                 devices::forget(tx, &id, &reported.device)?;
-                activity::record(tx, &id, ActivityKind::AccountSecured, Some(&client))?;
+                activity::record(tx, &id, ActivityKind::AccountSecured, Some(client))?;
                 let (email, _) = customers::contact(tx, &id)?
                     .ok_or_else(|| StoreError::Inconsistent(format!("customer {id} vanished")))?;
                 let email = EmailAddress::parse(&email).map_err(StoreError::BadValue)?;
                 services
                     .resets()
-                    .take_account_back(tx, &id, &email, &client)?;
+                    .take_account_back(tx, &id, &email, client)?;
                 Ok(Outcome::Done(()))
-            })
-            .await?
-            .into_result()?;
+            },
+        )
+        .await?;
         self.mailer.wake_worker();
         Ok(())
     }

@@ -22,15 +22,40 @@ pub async fn login(
     let password = body.required_str("password");
     body.finish()?;
     let result = services.sessions().login(&email, &password, &client).await;
-    let outcome = match &result {
+    let outcome = audit_outcome(&result);
+    audit_login(&services, outcome, &auth::log_hash(&email), &client, None);
+    Ok(ok_json(&json!({ "token": result? })))
+}
+
+/// What an attempt to prove a credential (a sign-in, a reauthentication) came to, as the audit
+/// line and the login metrics name it.
+pub(super) fn audit_outcome<T>(result: &Result<T, AppError>) -> &'static str {
+    match result {
         Ok(_) => "success",
         Err(AppError::InvalidCredentials) => "invalid_credentials",
         Err(AppError::Throttled { .. }) => "throttled",
         Err(_) => "error",
-    };
+    }
+}
+
+/// Counts a sign-in's outcome and writes its audit line: the account by a pseudonym of its
+/// email (`-` when none is known), the client's IP, and the method when it is not a password.
+pub(super) fn audit_login(
+    services: &Services,
+    outcome: &'static str,
+    account: &str,
+    client: &Client,
+    method: Option<&'static str>,
+) {
     services.metrics().observe_login(outcome);
-    tracing::info!(target: "customer_area::audit", outcome, account = %auth::log_hash(&email), ip = %client.ip, "login");
-    Ok(ok_json(&json!({ "token": result? })))
+    match method {
+        None => {
+            tracing::info!(target: "customer_area::audit", outcome, account = %account, ip = %client.ip, "login")
+        }
+        Some(method) => {
+            tracing::info!(target: "customer_area::audit", outcome, account = %account, ip = %client.ip, method, "login")
+        }
+    }
 }
 
 /// POST /customers/logout

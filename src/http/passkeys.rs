@@ -6,10 +6,10 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
+use super::customers::{audit_login, audit_outcome};
 use super::reply::{ok_json, ok_result};
 use crate::auth;
 use crate::domain::{Client, PasskeyName};
-use crate::error::AppError;
 use crate::flows::{Begun, NewPasskey, Services, Session};
 
 /// POST /customers/passkeys/register
@@ -87,18 +87,12 @@ pub async fn finish_login(
         .passkeys()
         .finish_login(&client, &challenge_id, credential)
         .await;
-    let outcome = match &result {
-        Ok(_) => "success",
-        Err(AppError::InvalidCredentials) => "invalid_credentials",
-        Err(AppError::Throttled { .. }) => "throttled",
-        Err(_) => "error",
-    };
-    services.metrics().observe_login(outcome);
+    let outcome = audit_outcome(&result);
     let account = match &result {
         Ok(signed_in) => auth::log_hash(&signed_in.email),
         Err(_) => "-".into(),
     };
-    tracing::info!(target: "customer_area::audit", outcome, account = %account, ip = %client.ip, method = "passkey", "login");
+    audit_login(&services, outcome, &account, &client, Some("passkey"));
     Ok(ok_json(&json!({ "token": result?.token })))
 }
 

@@ -6,6 +6,7 @@ use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
+use super::customers::audit_outcome;
 use super::query::{read_query, unknown, whole_number};
 use super::reply::{ok_json, ok_result};
 use crate::domain::Client;
@@ -143,12 +144,7 @@ pub async fn reauthenticate(
                 .into());
         }
     };
-    let outcome = match &result {
-        Ok(()) => "success",
-        Err(AppError::InvalidCredentials) => "invalid_credentials",
-        Err(AppError::Throttled { .. }) => "throttled",
-        Err(_) => "error",
-    };
+    let outcome = audit_outcome(&result);
     tracing::info!(target: "customer_area::audit", outcome, customer = %session.customer, ip = %session.client.ip, "reauthenticate");
     result?;
     Ok(ok_result("reauthenticated"))

@@ -3,7 +3,7 @@
 //! (the server and an admin command, or two instances on PostgreSQL) never send the same email
 //! at once.
 
-use super::sql::{Db, Dialect, OptionalRow, params};
+use super::sql::{Db, Dialect, OptionalRow, Row, params};
 
 use super::{StoreResult, now};
 use crate::domain::CustomerId;
@@ -206,10 +206,18 @@ pub fn requeue_failed(conn: &Db, id: Option<i64>) -> StoreResult<usize> {
     .execute(params![id, now()])
 }
 
-/// The newest `limit` rows, optionally of one status.
-pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+/// The newest `limit` rows of `table` (the outbox or the webhook outbox), of one `status` or
+/// of all, each read from `columns` by `read`.
+pub(super) fn newest<T>(
+    conn: &Db,
+    table: &str,
+    columns: &str,
+    status: Option<&str>,
+    limit: u32,
+    read: impl FnMut(&Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     // Two statements, so that each reads in an index's order and stops at the limit (`?1 IS
-    // NULL OR` would read every email to find the last failed one).
+    // NULL OR` would read every row to find the last failed one).
     // Every parameter a statement is given must appear in it (PostgreSQL types each from
     // its place).
     let (filter, limit_at) = match status {
@@ -217,13 +225,19 @@ pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entr
         None => ("", "?1"),
     };
     let mut statement = conn.prepare_cached(&format!(
-        "SELECT id, kind, recipient, status, attempts, last_error, created_at, next_attempt_at
-         FROM outbox {filter} ORDER BY id DESC LIMIT {limit_at}"
+        "SELECT {columns} FROM {table} {filter} ORDER BY id DESC LIMIT {limit_at}"
     ))?;
     let by_status = params![status, limit];
     let all = params![limit];
     let given = if status.is_some() { by_status } else { all };
-    let rows = statement.query_map(given, |row| {
+    let rows = statement.query_map(given, read)?;
+    rows.collect::<StoreResult<_>>()
+}
+
+/// The newest `limit` emails, optionally of one status.
+pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+    let columns = "id, kind, recipient, status, attempts, last_error, created_at, next_attempt_at";
+    newest(conn, "outbox", columns, status, limit, |row| {
         Ok(Entry {
             id: row.get(0)?,
             kind: row.get(1)?,
@@ -234,8 +248,7 @@ pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entr
             created_at: row.get(6)?,
             next_attempt_at: row.get(7)?,
         })
-    })?;
-    rows.collect::<StoreResult<_>>()
+    })
 }
 
 /// How many emails are queued, sent and failed.

@@ -148,24 +148,11 @@ pub fn fail_unconfigured(conn: &Db, configured: &[String]) -> StoreResult<usize>
     Ok(failed)
 }
 
-/// Events, newest first, optionally only those with `status`.
+/// The newest `limit` events, optionally of one status.
 pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
-    // Two statements, so that each reads in an index's order and stops at the limit.
-    // Every parameter a statement is given must appear in it (PostgreSQL types each from
-    // its place).
-    let (filter, limit_at) = match status {
-        Some(_) => ("WHERE status = ?1", "?2"),
-        None => ("", "?1"),
-    };
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT id, webhook_id, endpoint, event_type, customer_id, status, attempts, last_error,
-                created_at
-         FROM webhook_outbox {filter} ORDER BY id DESC LIMIT {limit_at}"
-    ))?;
-    let by_status = params![status, limit];
-    let all = params![limit];
-    let given = if status.is_some() { by_status } else { all };
-    let rows = statement.query_map(given, |row| {
+    let columns = "id, webhook_id, endpoint, event_type, customer_id, status, attempts, \
+                   last_error, created_at";
+    super::outbox::newest(conn, "webhook_outbox", columns, status, limit, |row| {
         Ok(Entry {
             id: row.get(0)?,
             webhook_id: row.get(1)?,
@@ -177,8 +164,7 @@ pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entr
             last_error: row.get(7)?,
             created_at: row.get(8)?,
         })
-    })?;
-    rows.collect::<StoreResult<_>>()
+    })
 }
 
 /// Queues failed events again for delivery now (all of them, or the one with `id`); returns
