@@ -1,11 +1,14 @@
-//! Credentials: password hashing, session tokens, one-time codes and the reset JWT.
+//! Credentials: password hashing (this product's own and the schemes of imported hashes),
+//! session tokens, one-time codes and the reset JWT.
 //! Every secret that is stored is stored only as a SHA-256 digest.
 
 mod hasher;
 mod jwt;
+mod schemes;
 
 pub use hasher::{PasswordHasher, PasswordVerdict, Requester};
 pub use jwt::reset_token;
+pub use schemes::Scheme;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
