@@ -116,7 +116,8 @@ impl PasswordHasher {
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no account,
     /// so that the time taken says nothing about whether the account exists. `stored` may be of
-    /// any scheme of [`Scheme`]; one of no known shape never matches.
+    /// any scheme of [`Scheme`]; one of no known shape never matches: it fails as an internal
+    /// error.
     ///
     /// An imported hash never answers sooner than a native one: when it matches, this product's
     /// own hash of the password is made in the same turn (the [`PasswordVerdict::upgrade`]);
@@ -136,11 +137,6 @@ impl PasswordHasher {
         let stored = stored.unwrap_or_else(|| self.dummy.to_string());
         let (iterations, dummy) = (self.iterations, self.dummy.clone());
         self.run(requester, move || {
-            let refused = PasswordVerdict {
-                matches: false,
-                needs_rehash: false,
-                upgrade: None,
-            };
             match Scheme::of(&stored) {
                 Some(Scheme::Pbkdf2Sha256) => {
                     let (matches, rounds) = native_matches(&stored, &password)?;
@@ -161,13 +157,17 @@ impl PasswordHasher {
                     if !scheme.costs_at_least_native(&stored, iterations) {
                         native_matches(&dummy, &password)?;
                     }
-                    Ok(refused)
+                    Ok(PasswordVerdict {
+                        matches: false,
+                        needs_rehash: false,
+                        upgrade: None,
+                    })
                 }
-                None => {
-                    tracing::warn!("a stored password hash has no known shape: it never signs in");
-                    native_matches(&dummy, &password)?;
-                    Ok(refused)
-                }
+                // Only a damaged row holds one (the import refuses them): an internal error,
+                // logged, as any other broken stored value.
+                None => Err(AppError::internal(anyhow::anyhow!(
+                    "a stored password hash has no known shape"
+                ))),
             }
         })
         .await
@@ -441,11 +441,8 @@ mod tests {
             }
         );
         for junk in [password.clone(), String::new(), "md5:5f4dcc3b".into()] {
-            let verdict = h
-                .verify(&password, Some(junk), Requester::Server)
-                .await
-                .unwrap();
-            assert!(!verdict.matches && verdict.upgrade.is_none());
+            let verdict = h.verify(&password, Some(junk), Requester::Server).await;
+            assert!(matches!(verdict, Err(AppError::Internal(_))), "{verdict:?}");
         }
     }
 

@@ -153,8 +153,8 @@ async fn own_pbkdf2_hashes_from_an_export_sign_in() {
 async fn a_hash_of_no_known_shape_never_signs_in() {
     let app = spawn_app().await;
     app.active_customer("odd@example.com").await;
-    let (_, refused) = app.login("nobody@example.com", "not the password").await;
-    // A bare MD5 of the password: a shape no scheme of §8.3 has.
+    // A bare MD5 of the password: a shape no scheme of §8.3 has, which only a damaged row can
+    // hold (the import refuses it). An internal error, as for any broken stored value.
     let md5 = "5f4dcc3b5aa765d61d8327deb882cf99";
     app.db()
         .execute(
@@ -164,10 +164,8 @@ async fn a_hash_of_no_known_shape_never_signs_in() {
         .unwrap();
     assert_eq!(shown_scheme(&app, "odd@example.com").await, "unknown");
     for password in ["password", PASSWORD] {
-        assert_eq!(
-            app.login("odd@example.com", password).await,
-            (StatusCode::UNAUTHORIZED, refused.clone())
-        );
+        let (status, _) = app.login("odd@example.com", password).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     }
     assert_eq!(stored_hash(&app, "odd@example.com"), md5);
 }
