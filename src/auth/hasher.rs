@@ -12,17 +12,23 @@ use pbkdf2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use pbkdf2::phc::PasswordHash;
 use pbkdf2::{Algorithm, Params, Pbkdf2};
 
+use super::schemes::{self, Scheme};
 use crate::domain::NewPassword;
 use crate::error::AppError;
 use crate::lanes::{Lane, Refused, Share};
 use crate::throttle::client_net;
 
 /// The outcome of checking a password against a stored hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasswordVerdict {
     pub matches: bool,
-    /// The stored hash uses another iteration count than the configured one.
+    /// The stored hash is this product's own with another iteration count than the configured
+    /// one (re-hashed after the answer).
     pub needs_rehash: bool,
+    /// The stored hash matched but is of an imported scheme: this product's own hash of the
+    /// same password, made in the same turn on the hashing lane, to replace it in the
+    /// transaction that relies on the check.
+    pub upgrade: Option<String>,
 }
 
 /// On whose behalf a password is hashed.
@@ -108,20 +114,22 @@ impl PasswordHasher {
     ) -> Result<String, AppError> {
         let password = password.expose().to_owned();
         let iterations = self.iterations;
-        self.run(requester, move || {
-            let params = Params::new(iterations).map_err(AppError::internal)?;
-            let mut salt = [0u8; 16];
-            crate::random::random_bytes(&mut salt);
-            Pbkdf2::new(Algorithm::Pbkdf2Sha256, params)
-                .hash_password_with_salt(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(AppError::internal)
-        })
-        .await
+        self.run(requester, move || native_hash(&password, iterations))
+            .await
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no account,
-    /// so that the time taken says nothing about whether the account exists.
+    /// so that the time taken says nothing about whether the account exists. `stored` may be of
+    /// any scheme of [`Scheme`]; one of no known shape never matches: it fails as an internal
+    /// error.
+    ///
+    /// An imported hash never answers sooner than a native one: when it matches, this product's
+    /// own hash of the password is made in the same turn (the [`PasswordVerdict::upgrade`]);
+    /// when it does not, the dummy native hash is checked too, unless the scheme costs at least
+    /// as much by construction. A SHA-256 (Magento) or phpass check is far cheaper than PBKDF2,
+    /// and a bcrypt or Argon2 one may be on this machine: without that extra work a wrong
+    /// password would tell, by its quicker answer, which accounts were imported. An imported
+    /// hash therefore costs its own check plus one native one, right or wrong.
     pub async fn verify(
         &self,
         password: &str,
@@ -131,17 +139,40 @@ impl PasswordHasher {
         let password = password.to_owned();
         let real = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy.to_string());
-        let iterations = self.iterations;
+        let (iterations, dummy) = (self.iterations, self.dummy.clone());
         self.run(requester, move || {
-            let hash = PasswordHash::new(&stored).map_err(AppError::internal)?;
-            let rounds = Params::try_from(&hash).map(|p| p.rounds()).unwrap_or(0);
-            let matches = Pbkdf2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok();
-            Ok(PasswordVerdict {
-                matches: real && matches,
-                needs_rehash: real && rounds != iterations,
-            })
+            match Scheme::of(&stored) {
+                Some(Scheme::Pbkdf2Sha256) => {
+                    let (matches, rounds) = native_matches(&stored, &password)?;
+                    Ok(PasswordVerdict {
+                        matches: real && matches,
+                        needs_rehash: real && rounds != iterations,
+                        upgrade: None,
+                    })
+                }
+                Some(scheme) => {
+                    if real && schemes::legacy_matches(scheme, &stored, &password) {
+                        return Ok(PasswordVerdict {
+                            matches: true,
+                            needs_rehash: false,
+                            upgrade: Some(native_hash(&password, iterations)?),
+                        });
+                    }
+                    if !scheme.costs_at_least_native(&stored, iterations) {
+                        native_matches(&dummy, &password)?;
+                    }
+                    Ok(PasswordVerdict {
+                        matches: false,
+                        needs_rehash: false,
+                        upgrade: None,
+                    })
+                }
+                // Only a damaged row holds one (the import refuses them): an internal error,
+                // logged, as any other broken stored value.
+                None => Err(AppError::internal(anyhow::anyhow!(
+                    "a stored password hash has no known shape"
+                ))),
+            }
         })
         .await
     }
@@ -166,6 +197,27 @@ impl PasswordHasher {
             Err(failed @ Refused::Failed) => Err(AppError::internal(failed)),
         }
     }
+}
+
+/// This product's own hash of `password`: a PHC string with a fresh random salt.
+fn native_hash(password: &str, iterations: u32) -> Result<String, AppError> {
+    let params = Params::new(iterations).map_err(AppError::internal)?;
+    let mut salt = [0u8; 16];
+    crate::random::random_bytes(&mut salt);
+    Pbkdf2::new(Algorithm::Pbkdf2Sha256, params)
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(AppError::internal)
+}
+
+/// Whether `password` matches this product's own hash `stored`, and the hash's rounds.
+fn native_matches(stored: &str, password: &str) -> Result<(bool, u32), AppError> {
+    let hash = PasswordHash::new(stored).map_err(AppError::internal)?;
+    let rounds = Params::try_from(&hash).map(|p| p.rounds()).unwrap_or(0);
+    let matches = Pbkdf2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .is_ok();
+    Ok((matches, rounds))
 }
 
 #[cfg(test)]
@@ -317,7 +369,8 @@ mod tests {
             verdict,
             PasswordVerdict {
                 matches: true,
-                needs_rehash: true
+                needs_rehash: true,
+                upgrade: None,
             }
         );
     }
@@ -332,8 +385,95 @@ mod tests {
             verdict,
             PasswordVerdict {
                 matches: false,
-                needs_rehash: false
+                needs_rehash: false,
+                upgrade: None,
             }
+        );
+    }
+
+    /// The first vector of `scheme` in tests/vectors/password_hashes.json: hash, password.
+    fn vector(scheme: &str) -> (String, String) {
+        let all: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/password_hashes.json")).unwrap();
+        let v = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["scheme"] == scheme)
+            .unwrap();
+        (
+            v["hash"].as_str().unwrap().to_owned(),
+            v["password"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_imported_hash_that_matches_comes_with_its_native_replacement() {
+        let h = hasher(1000);
+        for scheme in ["magento2", "phpass", "drupal7", "bcrypt"] {
+            let (stored, password) = vector(scheme);
+            let verdict = h
+                .verify(&password, Some(stored), Requester::Server)
+                .await
+                .unwrap();
+            assert!(verdict.matches && !verdict.needs_rehash, "{scheme}");
+            let upgrade = verdict.upgrade.expect("a replacement hash");
+            assert_eq!(Scheme::of(&upgrade), Some(Scheme::Pbkdf2Sha256));
+            assert!(upgrade.starts_with("$pbkdf2-sha256$i=1000,"), "{upgrade}");
+            let again = h
+                .verify(&password, Some(upgrade), Requester::Server)
+                .await
+                .unwrap();
+            assert!(again.matches && again.upgrade.is_none(), "{scheme}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_or_a_hash_of_no_known_shape_never_matches() {
+        let h = hasher(1000);
+        let (stored, password) = vector("magento2");
+        let wrong = h
+            .verify("not the password", Some(stored), Requester::Server)
+            .await
+            .unwrap();
+        assert_eq!(
+            wrong,
+            PasswordVerdict {
+                matches: false,
+                needs_rehash: false,
+                upgrade: None,
+            }
+        );
+        for junk in [password.clone(), String::new(), "md5:5f4dcc3b".into()] {
+            let verdict = h.verify(&password, Some(junk), Requester::Server).await;
+            assert!(matches!(verdict, Err(AppError::Internal(_))), "{verdict:?}");
+        }
+    }
+
+    #[test]
+    fn a_cheap_imported_hash_is_checked_with_a_native_one_too() {
+        // The Magento SHA-256 check alone takes microseconds: a refusal must take about as
+        // long as a native check of the configured rounds, which dominates it.
+        let (stored, _) = vector("magento2");
+        let h = hasher(100_000);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let fastest = |stored: Option<String>| {
+            (0..3)
+                .map(|_| {
+                    let started = std::time::Instant::now();
+                    runtime
+                        .block_on(h.verify("wrong password", stored.clone(), Requester::Server))
+                        .unwrap();
+                    started.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let magento = fastest(Some(stored));
+        let native = fastest(None);
+        assert!(
+            magento.as_secs_f64() > 0.8 * native.as_secs_f64(),
+            "a wrong password against a Magento hash took {magento:?}, a native check {native:?}"
         );
     }
 }

@@ -1,11 +1,14 @@
-//! Credentials: password hashing, session tokens, one-time codes and the reset JWT.
-//! Tokens and codes are stored only as SHA-256 digests, passwords only as PBKDF2 hashes.
+//! Credentials: password hashing (this product's own PBKDF2, and the schemes of imported
+//! hashes until their first sign-in replaces them), session tokens, one-time codes and the
+//! reset JWT. Tokens and codes are stored only as SHA-256 digests.
 
 mod hasher;
 mod jwt;
+mod schemes;
 
 pub use hasher::{PasswordHasher, PasswordVerdict, Requester};
 pub use jwt::reset_token;
+pub use schemes::Scheme;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

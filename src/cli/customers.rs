@@ -173,8 +173,11 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
         }
         Command::Show { key, json } => {
             let view = back_office.customer_view(&key).await?;
+            let scheme = back_office.password_scheme(&view.customer.id).await?;
             if json {
-                print_json(&view)?;
+                let mut shown = serde_json::to_value(&view)?;
+                shown["password_scheme"] = scheme.into();
+                print_json(&shown)?;
             } else {
                 let c = &view.customer;
                 let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
@@ -199,6 +202,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                         lists.join(", ")
                     }
                 );
+                println!("password       {}", scheme.unwrap_or("-"));
                 println!("created        {}", format_time(view.created_at));
                 for record in back_office.consent_history(&key).await? {
                     let verb = if record.action == "in" {

@@ -141,6 +141,20 @@ impl BackOffice<'_> {
             .ok_or_else(|| no_such_customer(key))
     }
 
+    /// The scheme of the stored password hash of the customer with this id (SPEC §8.3's
+    /// names): `None` without a password, `"unknown"` for a hash of no known shape.
+    pub async fn password_scheme(
+        &self,
+        id: &crate::domain::CustomerId,
+    ) -> Result<Option<&'static str>, AppError> {
+        let id = id.clone();
+        let (hash, _) = self
+            .store
+            .read(move |c| customers::login_state(c, &id))
+            .await?;
+        Ok(hash.map(|h| crate::auth::Scheme::of(&h).map_or("unknown", |s| s.name())))
+    }
+
     /// One page of customers (optionally only those whose email or identifier contains
     /// `search`), with the number of all that match.
     pub async fn customer_page(

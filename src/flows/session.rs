@@ -92,14 +92,19 @@ impl Sessions<'_> {
         let digest = auth::digest(&token);
         let (id, checked) = (record.id.clone(), stored.clone());
         let (services, opener) = (self.0.clone(), client.clone());
+        let upgrade = verdict.upgrade;
         // The password may have changed (a reset, a PATCH) or the account been locked while it
         // was being checked: the session opens only if the hash checked is still the stored one
-        // and the account is not locked.
+        // and the account is not locked. An imported hash is replaced by this product's own
+        // in the same transaction.
         let opened = self
             .store
             .write(move |tx| {
                 if !still_current(tx, &id, &checked)? {
                     return Ok(false);
+                }
+                if let (Some(new), Some(old)) = (&upgrade, &checked) {
+                    customers::replace_password_hash(tx, &id, old, new)?;
                 }
                 services
                     .sessions()

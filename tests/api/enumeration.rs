@@ -199,3 +199,64 @@ async fn a_wrong_reset_code_takes_as_long_for_unknown_pending_and_active_account
     .await;
     assert_within_ten_percent("do_reset (active, pending, unknown)", &medians);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "statistical: run by .ci/run in its own step"]
+async fn a_wrong_password_takes_no_less_time_for_an_imported_hash_than_for_a_native_one() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app_with(|c| {
+        open_limits(c);
+        c.auth.pbkdf2_iterations = 5_000;
+    })
+    .await;
+    app.active_customer("native@example.com").await;
+    // Imported hashes of the vectors (tests/vectors): the cheap schemes, whose own check costs
+    // far less than a native one (a Magento SHA-256 takes microseconds), and a Django PBKDF2
+    // of fewer rounds than the configured ones.
+    let vectors: Vec<Value> =
+        serde_json::from_str(include_str!("../vectors/password_hashes.json")).unwrap();
+    let hash_of = |scheme: &str, prefix: &str| {
+        vectors
+            .iter()
+            .filter(|v| v["scheme"] == scheme)
+            .map(|v| v["hash"].as_str().unwrap().to_owned())
+            .find(|h| h.starts_with(prefix) || h.ends_with(prefix))
+            .unwrap()
+    };
+    let imported = [
+        ("magento@example.com", hash_of("magento2", ":1")),
+        ("phpass@example.com", hash_of("phpass", "$P$B")),
+        ("drupal@example.com", hash_of("drupal7", "$S$5")),
+        ("bcrypt@example.com", hash_of("bcrypt", "$2y$05$")),
+        (
+            "django@example.com",
+            hash_of("django_pbkdf2_sha256", "pbkdf2_sha256$1000$"),
+        ),
+    ];
+    for (email, hash) in &imported {
+        app.active_customer(email).await;
+        app.db()
+            .execute(
+                "UPDATE customers SET password_hash = ?1 WHERE email = ?2",
+                &[hash, email],
+            )
+            .unwrap();
+    }
+    let emails: Vec<&str> = ["native@example.com", "unknown@example.com"]
+        .into_iter()
+        .chain(imported.iter().map(|(email, _)| *email))
+        .collect();
+    let medians = median_shares(&app, emails.len(), 41, Duration::ZERO, |i| {
+        app.login(emails[i], "not the password")
+    })
+    .await;
+    // A wrong password against a Magento SHA-256 hash answers as a native one does.
+    assert_within_ten_percent("login (native, unknown, magento2 sha256)", &medians[..3]);
+    // No imported hash answers sooner than a native one.
+    for (i, email) in emails.iter().enumerate().skip(2) {
+        assert!(
+            medians[i] >= 0.9 * medians[0],
+            "{email} answered sooner than a native hash: {medians:?}"
+        );
+    }
+}

@@ -42,6 +42,7 @@ mod exhaustion;
 mod export;
 mod fuzz;
 mod hostile;
+mod imported_hashes;
 mod instances;
 mod journey;
 mod journeys;
