@@ -380,7 +380,7 @@ mod tests {
             let before: i64 = tx.query_row(
                 "SELECT count(*) FROM t",
                 crate::store::sql::params![],
-                |r| r.get(0),
+                |r| r.only(),
             )?;
             tx.execute(
                 "INSERT INTO t (n) VALUES (?1)",
@@ -394,7 +394,7 @@ mod tests {
         let conn = store.connection().unwrap().into_sqlite().unwrap();
         let mut statement = conn.prepare("SELECT n FROM t ORDER BY n").unwrap();
         statement
-            .query_map([], |r| r.get(0))
+            .query_map([], |r| r.get("n"))
             .unwrap()
             .map(Result::unwrap)
             .collect()
@@ -415,7 +415,7 @@ mod tests {
         // Ten commits would each have written the table's page to the WAL: one commit wrote
         // it once.
         let frames: i64 = conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get("log"))
             .unwrap();
         assert_eq!(frames, 1, "frames in the WAL");
     }
