@@ -1,11 +1,13 @@
 //! Customers: creation, lookup, profile edits, passwords, activation and deletion.
 
+use std::sync::LazyLock;
+
 use super::sql::{self, Db, Dialect, OptionalRow, Row, Value, params};
 
 use super::{Page, Start, StoreError, StoreResult, now, subscriptions};
 use crate::domain::{
-    Customer, CustomerId, EmailAddress, Identifier, Language, ProfileChanges, ProfileField, Status,
-    Subscription,
+    Customer, CustomerId, EmailAddress, FIELDS, Identifier, Language, Profile, ProfileChanges,
+    ProfileField, Status, Subscription,
 };
 
 /// What a new customer starts with.
@@ -88,7 +90,7 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
             .into()
     }));
     let inserted = conn
-        .prepare_cached(INSERT_CUSTOMER)?
+        .prepare_cached(&INSERT_CUSTOMER)?
         .execute(&sql::each(&values));
     if let Err(e) = inserted {
         // A refusal (an email in use) may be committed with the rest of its transaction.
@@ -102,11 +104,17 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
 }
 
 /// Every column a new customer is written with: the profile columns in the order of
-/// [`ProfileField::ALL`] follow the six fixed ones.
-const INSERT_CUSTOMER: &str = "INSERT INTO customers
-     (id, identifier, email, status, created_at, updated_at, language, search_row,
-      name, phone, mobile, address, address_town, address_postcode, address_region, country)
-     VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+/// [`FIELDS`] follow the six fixed ones.
+static INSERT_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
+    let values: Vec<String> = (0..FIELDS.len()).map(|i| format!("?{}", i + 7)).collect();
+    format!(
+        "INSERT INTO customers
+         (id, identifier, email, status, created_at, updated_at, language, search_row, {})
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5, ?6, {})",
+        profile_columns(""),
+        values.join(", ")
+    )
+});
 
 /// Adds a customer's email and identifier to SQLite's trigram search index; answers the row,
 /// for their `search_row`. A statement of its own: run from a trigger, it would make FTS5
@@ -170,21 +178,29 @@ pub fn identifier_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Identifie
         .transpose()
 }
 
-const PROFILE_COLUMNS: &str = "id, name, email, phone, mobile, address, address_town, \
-                               address_postcode, address_region, country";
+/// The columns of the customer object but its subscriptions, for `SELECT`.
+static PROFILE_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| format!("id, email, {}", profile_columns("")));
 
+/// The profile's columns in the order of [`FIELDS`], each after `table` (`"c."`, or `""`).
+fn profile_columns(table: &str) -> String {
+    let columns: Vec<String> = FIELDS
+        .iter()
+        .map(|spec| format!("{table}{}", spec.key))
+        .collect();
+    columns.join(", ")
+}
+
+/// The customer object (without subscriptions) from a row that has [`PROFILE_COLUMNS`].
 fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
+    let mut profile = Profile::default();
+    for spec in FIELDS {
+        profile.set(spec.field, row.get(spec.key)?);
+    }
     Ok(Customer {
         id: CustomerId::parse(&row.get::<String>("id")?).map_err(corrupt)?,
-        name: row.get("name")?,
         email: row.get("email")?,
-        phone: row.get("phone")?,
-        mobile: row.get("mobile")?,
-        address: row.get("address")?,
-        address_town: row.get("address_town")?,
-        address_postcode: row.get("address_postcode")?,
-        address_region: row.get("address_region")?,
-        country: row.get("country")?,
+        profile,
         subscriptions: Vec::new(),
     })
 }
@@ -193,7 +209,8 @@ fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
 pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
     let customer = conn
         .prepare_cached(&format!(
-            "SELECT {PROFILE_COLUMNS} FROM customers WHERE id = ?1"
+            "SELECT {} FROM customers WHERE id = ?1",
+            *PROFILE_COLUMNS
         ))?
         .query_row(params![id.as_str()], profile_from_row)
         .optional()?;
@@ -210,7 +227,7 @@ pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
 /// subscriptions were three statements). With the customer, when the session was last marked
 /// used.
 pub fn profile_of_session(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<(Customer, i64)>> {
-    let mut statement = conn.prepare_cached(SESSION_PROFILE)?;
+    let mut statement = conn.prepare_cached(&SESSION_PROFILE)?;
     let mut found: Option<(Customer, i64)> = None;
     let rows = statement.query_map(params![token_hash, now()], |row| {
         let (customer, _) = match &mut found {
@@ -234,22 +251,27 @@ pub fn profile_of_session(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<(C
 /// One row per subscription of the session's customer (one with NULL list columns if none),
 /// in list order. Ordered by `s.list_id` (equal to `l.id`), which the primary key of
 /// `subscriptions` already gives, where `l.id` would sort in a temporary tree.
-const SESSION_PROFILE: &str = "SELECT c.id, c.name, c.email, c.phone, c.mobile, c.address, \
-     c.address_town, c.address_postcode, c.address_region, c.country, \
-     l.id AS list_id, l.name AS list_name, s.subscribed_at, t.last_used_at \
-     FROM sessions t \
-     JOIN customers c ON c.id = t.customer_id \
-     LEFT JOIN subscriptions s ON s.customer_id = c.id \
-     LEFT JOIN subscription_lists l ON l.id = s.list_id \
-     WHERE t.token_hash = ?1 AND t.expires_at > ?2 \
-     ORDER BY s.list_id";
+static SESSION_PROFILE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT c.id, c.email, {}, \
+         l.id AS list_id, l.name AS list_name, s.subscribed_at, t.last_used_at \
+         FROM sessions t \
+         JOIN customers c ON c.id = t.customer_id \
+         LEFT JOIN subscriptions s ON s.customer_id = c.id \
+         LEFT JOIN subscription_lists l ON l.id = s.list_id \
+         WHERE t.token_hash = ?1 AND t.expires_at > ?2 \
+         ORDER BY s.list_id",
+        profile_columns("c.")
+    )
+});
 
 /// The back-office view of a customer found by id, identifier or email.
 pub fn admin_view(conn: &Db, key: &str) -> StoreResult<Option<AdminView>> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
-             WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))"
+            "SELECT {}, identifier, status, created_at, language FROM customers
+             WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))",
+            *PROFILE_COLUMNS
         ))?
         .query_row(params![key], |row| {
             Ok(AdminView {
@@ -307,8 +329,9 @@ fn page_sql(search: &Search, start: &Start<Cursor>) -> String {
         Start::After(_) => ("AND (created_at, id) > (?3, ?4)", ""),
     };
     format!(
-        "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
+        "SELECT {}, identifier, status, created_at, language FROM customers
          WHERE {} {after} ORDER BY created_at, id LIMIT ?2 {offset}",
+        *PROFILE_COLUMNS,
         search.filter()
     )
 }
