@@ -3,7 +3,7 @@
 
 use super::{Loaded, deliver_now, import, open_app, print_json};
 use crate::domain::{
-    EmailAddress, Identifier, Language, ProfileChanges, ProfileField, format_time,
+    EmailAddress, FIELDS, Identifier, Language, ProfileChanges, ProfileField, format_time,
 };
 use crate::flows::{MAX_PAGE, NewAccount};
 use crate::store::Start;
@@ -162,7 +162,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                         v.identifier,
                         v.status.as_str(),
                         v.customer.email,
-                        v.customer.name.as_deref().unwrap_or("")
+                        v.customer.name().unwrap_or("")
                     );
                 }
                 println!("{} of {} customer(s)", page.customers.len(), page.total);
@@ -180,19 +180,15 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 print_json(&shown)?;
             } else {
                 let c = &view.customer;
-                let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
                 println!("id             {}", c.id);
                 println!("identifier     {}", view.identifier);
                 println!("status         {}", view.status.as_str());
                 println!("email          {}", c.email);
-                println!("name           {}", field(&c.name));
-                println!("phone          {}", field(&c.phone));
-                println!("mobile         {}", field(&c.mobile));
-                println!("address        {}", field(&c.address).replace('\n', ", "));
-                println!("town           {}", field(&c.address_town));
-                println!("postcode       {}", field(&c.address_postcode));
-                println!("region         {}", field(&c.address_region));
-                println!("country        {}", field(&c.country));
+                for spec in FIELDS {
+                    // An address's lines, on one line.
+                    let value = c.profile.get(spec.field).unwrap_or("-");
+                    println!("{:<15}{}", spec.label, value.replace('\n', ", "));
+                }
                 let lists: Vec<&str> = c.subscriptions.iter().map(|s| s.id.as_str()).collect();
                 println!(
                     "subscriptions  {}",

@@ -14,9 +14,9 @@ use crate::flows::{ImportError, ImportFile, ImportOptions, ImportProgress, Servi
 /// `customers import FILE.csv`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A CSV file with a header row: email, name, and optionally identifier, subscriptions
-    /// (list ids separated by ';') and profile fields (phone, mobile, address, address_town,
-    /// address_postcode, address_region, country).
+    /// A CSV file with a header row: email, name, and optionally identifier, language,
+    /// subscriptions (list ids separated by ';') and any other profile field, by its key in the
+    /// customer object (phone, mobile, address, ...).
     file: PathBuf,
     /// Queue each new customer's activation email (sent by the server's mail worker).
     #[arg(long)]

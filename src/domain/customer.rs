@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::{FIELDS, Profile, ProfileField};
+
 /// A customer's public id: 14 random digits, never reused.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -175,20 +177,49 @@ pub struct Subscription {
     pub subscribed_at: i64,
 }
 
-/// The customer object of the API: exactly these keys, `null` where unset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The customer object of the API: exactly the keys of [`Customer::keys`], `null` where unset.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Customer {
     pub id: CustomerId,
-    pub name: Option<String>,
     pub email: String,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    pub address: Option<String>,
-    pub address_town: Option<String>,
-    pub address_postcode: Option<String>,
-    pub address_region: Option<String>,
-    pub country: Option<String>,
+    pub profile: Profile,
     pub subscriptions: Vec<Subscription>,
+}
+
+impl Customer {
+    /// The keys of the customer object, in the order the API writes them: `id`, `name`,
+    /// `email`, the other profile fields of [`FIELDS`], `subscriptions`.
+    pub fn keys() -> impl Iterator<Item = &'static str> {
+        let (name, others) = FIELDS.split_first().expect("the profile has fields");
+        ["id", name.key, "email"]
+            .into_iter()
+            .chain(others.iter().map(|spec| spec.key))
+            .chain(["subscriptions"])
+    }
+
+    /// The customer's name, if they gave one.
+    pub fn name(&self) -> Option<&str> {
+        self.profile.get(ProfileField::Name)
+    }
+}
+
+impl Serialize for Customer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(FIELDS.len() + 3))?;
+        for key in Customer::keys() {
+            match key {
+                "id" => map.serialize_entry(key, &self.id)?,
+                "email" => map.serialize_entry(key, &self.email)?,
+                "subscriptions" => map.serialize_entry(key, &self.subscriptions)?,
+                field => map.serialize_entry(
+                    key,
+                    &ProfileField::from_key(field).and_then(|f| self.profile.get(f)),
+                )?,
+            }
+        }
+        map.end()
+    }
 }
 
 /// Formats Unix seconds as RFC 3339 UTC, e.g. `2026-11-24T09:30:00Z`.
@@ -224,6 +255,29 @@ mod tests {
     fn a_time_in_an_email_is_read_to_the_minute_in_utc() {
         // 2026-12-04T09:30:59Z
         assert_eq!(utc_minute(1_796_376_659), "2026-12-04 09:30 UTC");
+    }
+
+    #[test]
+    fn the_customer_object_writes_id_name_email_first_and_subscriptions_last() {
+        let mut profile = Profile::default();
+        profile.set(ProfileField::Name, Some("Ada".into()));
+        let customer = Customer {
+            id: CustomerId::parse("10000000000001").unwrap(),
+            email: "ada@example.com".into(),
+            profile,
+            subscriptions: Vec::new(),
+        };
+        let text = serde_json::to_string(&customer).unwrap();
+        assert!(
+            text.starts_with(r#"{"id":"10000000000001","name":"Ada","email":"ada@example.com","#),
+            "{text}"
+        );
+        assert!(text.ends_with(r#","subscriptions":[]}"#), "{text}");
+        let keys: Vec<&str> = Customer::keys().collect();
+        for spec in FIELDS {
+            assert_eq!(keys.iter().filter(|k| **k == spec.key).count(), 1);
+            assert!(text.contains(&format!("\"{}\":", spec.key)), "{text}");
+        }
     }
 
     #[test]

@@ -28,6 +28,6 @@ pub use list_id::ListId;
 pub use mailbox::Mailbox;
 pub use passkey::{PasskeyId, PasskeyName};
 pub use password::{NewPassword, PasswordPolicy};
-pub use profile::{ProfileChanges, ProfileField};
+pub use profile::{FIELDS, FieldSpec, Profile, ProfileChanges, ProfileField, Rule};
 pub use security::{ActivityKind, Client, MAX_USER_AGENT_CHARS, SessionId};
 pub use text::clean_text;

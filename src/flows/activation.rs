@@ -266,7 +266,7 @@ impl Activations<'_> {
                     &view.customer.id,
                     &identifier,
                     &email,
-                    view.customer.name.as_deref(),
+                    view.customer.name(),
                     activate_uri.as_ref(),
                 )?;
                 Ok(Outcome::Done(()))

@@ -100,19 +100,19 @@ pub fn page(
     // Most events of an account come from a few devices: each is named once.
     let mut names: HashMap<Option<String>, String> = HashMap::new();
     let rows = statement.query_map(params![customer.as_str(), before, limit], |row| {
-        let user_agent: Option<String> = row.get(4)?;
+        let user_agent: Option<String> = row.get("user_agent")?;
         let device = names
             .entry(user_agent.clone())
             .or_insert_with(|| device_name(user_agent.as_deref()))
             .clone();
         Ok(Event {
-            id: row.get(0)?,
-            at: row.get(1)?,
-            kind: row.get(2)?,
-            ip: row.get(3)?,
+            id: row.get("id")?,
+            at: row.get("at")?,
+            kind: row.get("kind")?,
+            ip: row.get("ip")?,
             user_agent,
             device,
-            method: row.get(5)?,
+            method: row.get("method")?,
         })
     })?;
     rows.collect::<StoreResult<Vec<_>>>()

@@ -89,11 +89,11 @@ pub fn check(
         )?
         .query_row(params![customer.as_str(), purpose.as_str()], |row| {
             Ok(Stored {
-                hash: row.get(0)?,
-                new_email: row.get(1)?,
-                failed: row.get(2)?,
-                expires_at: row.get(3)?,
-                issued_at: row.get(4)?,
+                hash: row.get("code_hash")?,
+                new_email: row.get("new_email")?,
+                failed: row.get("failed_attempts")?,
+                expires_at: row.get("expires_at")?,
+                issued_at: row.get("created_at")?,
             })
         })
         .optional()?;
@@ -176,7 +176,7 @@ pub fn check_reset(
              WHERE customers.email = ?1 AND customers.status = 'active'",
         )?
         .query_row(params![email.as_str(), now()], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+            Ok((row.get("id")?, row.get("code_hash")?))
         })
         .optional()?;
     let live = live
@@ -195,7 +195,7 @@ pub fn check_reset(
                  last_at = excluded.last_at
              RETURNING failed",
         )?
-        .query_row(params![address_hash, now()], |row| row.get(0))?;
+        .query_row(params![address_hash, now()], |row| row.only())?;
     if failed >= MAX_FAILED_ATTEMPTS
         && let Some((id, _)) = live
     {

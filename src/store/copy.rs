@@ -65,7 +65,7 @@ pub fn sqlite_to_postgres(source: &Path, scratch: &Path, target: &Db) -> StoreRe
         for table in TABLES {
             let rows: i64 =
                 to.query_row(&format!("SELECT COUNT(*) FROM {table}"), params![], |r| {
-                    r.get(0)
+                    r.only()
                 })?;
             if rows > 0 {
                 return Err(StoreError::CopyRefused(format!(
@@ -81,7 +81,7 @@ pub fn sqlite_to_postgres(source: &Path, scratch: &Path, target: &Db) -> StoreRe
             restart_identity(to, table)?;
             let count = |db: &Db| -> StoreResult<i64> {
                 db.query_row(&format!("SELECT COUNT(*) FROM {table}"), params![], |r| {
-                    r.get(0)
+                    r.only()
                 })
             };
             let (had, has) = (count(&from)?, count(to)?);
@@ -101,14 +101,14 @@ pub fn sqlite_to_postgres(source: &Path, scratch: &Path, target: &Db) -> StoreRe
 fn shared_columns(from: &Db, to: &Db, table: &str) -> StoreResult<Vec<String>> {
     let source: Vec<String> = from
         .prepare_cached(&format!("SELECT name FROM pragma_table_info('{table}')"))?
-        .query_map(params![], |r| r.get(0))?
+        .query_map(params![], |r| r.only())?
         .collect::<StoreResult<_>>()?;
     let target: Vec<String> = to
         .prepare_cached(
             "SELECT column_name::text FROM information_schema.columns
              WHERE table_schema = current_schema() AND table_name = ?1",
         )?
-        .query_map(params![table], |r| r.get(0))?
+        .query_map(params![table], |r| r.only())?
         .collect::<StoreResult<_>>()?;
     Ok(source
         .into_iter()
@@ -122,7 +122,7 @@ fn copy_table(from: &Db, to: &Db, table: &str, columns: &[String]) -> StoreResul
     let select: Vec<String> = columns
         .iter()
         .map(|c| match (table, c.as_str()) {
-            ("customers", "search_row") => "NULL".to_owned(),
+            ("customers", "search_row") => "NULL AS search_row".to_owned(),
             _ => c.clone(),
         })
         .collect();
@@ -130,8 +130,9 @@ fn copy_table(from: &Db, to: &Db, table: &str, columns: &[String]) -> StoreResul
         from.prepare_cached(&format!("SELECT {} FROM {table}", select.join(", ")))?;
     let width = columns.len();
     let rows = statement.query_map(params![], |row| {
-        (0..width)
-            .map(|i| row.get::<Value<'static>>(i))
+        columns
+            .iter()
+            .map(|column| row.get::<Value<'static>>(column))
             .collect::<StoreResult<Vec<_>>>()
     })?;
     let mut batch: Vec<Value<'static>> = Vec::with_capacity(width * ROWS_PER_INSERT);
@@ -183,7 +184,7 @@ fn restart_identity(to: &Db, table: &str) -> StoreResult<()> {
             "SELECT column_name::text FROM information_schema.columns
              WHERE table_schema = current_schema() AND table_name = ?1 AND is_identity = 'YES'",
         )?
-        .query_map(params![table], |r| r.get(0))?
+        .query_map(params![table], |r| r.only())?
         .collect::<StoreResult<_>>()?;
     for column in identities {
         to.execute_batch(&format!(

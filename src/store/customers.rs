@@ -1,11 +1,13 @@
 //! Customers: creation, lookup, profile edits, passwords, activation and deletion.
 
+use std::sync::LazyLock;
+
 use super::sql::{self, Db, Dialect, OptionalRow, Row, Value, params};
 
 use super::{Page, Start, StoreError, StoreResult, now, subscriptions};
 use crate::domain::{
-    Customer, CustomerId, EmailAddress, Identifier, Language, ProfileChanges, ProfileField, Status,
-    Subscription,
+    Customer, CustomerId, EmailAddress, FIELDS, Identifier, Language, Profile, ProfileChanges,
+    ProfileField, Status, Subscription,
 };
 
 /// What a new customer starts with.
@@ -88,7 +90,7 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
             .into()
     }));
     let inserted = conn
-        .prepare_cached(INSERT_CUSTOMER)?
+        .prepare_cached(&INSERT_CUSTOMER)?
         .execute(&sql::each(&values));
     if let Err(e) = inserted {
         // A refusal (an email in use) may be committed with the rest of its transaction.
@@ -102,11 +104,17 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
 }
 
 /// Every column a new customer is written with: the profile columns in the order of
-/// [`ProfileField::ALL`] follow the six fixed ones.
-const INSERT_CUSTOMER: &str = "INSERT INTO customers
-     (id, identifier, email, status, created_at, updated_at, language, search_row,
-      name, phone, mobile, address, address_town, address_postcode, address_region, country)
-     VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+/// [`FIELDS`] follow the six fixed ones.
+static INSERT_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
+    let values: Vec<String> = (0..FIELDS.len()).map(|i| format!("?{}", i + 7)).collect();
+    format!(
+        "INSERT INTO customers
+         (id, identifier, email, status, created_at, updated_at, language, search_row, {})
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5, ?6, {})",
+        profile_columns(""),
+        values.join(", ")
+    )
+});
 
 /// Adds a customer's email and identifier to SQLite's trigram search index; answers the row,
 /// for their `search_row`. A statement of its own: run from a trigger, it would make FTS5
@@ -131,14 +139,15 @@ pub(crate) fn index_for_search(
 /// The account behind an email address, for login.
 pub fn find_for_login(conn: &Db, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
     conn.prepare_cached(
-        "SELECT id, status, password_hash, locked_at IS NOT NULL FROM customers WHERE email = ?1",
+        "SELECT id, status, password_hash, locked_at IS NOT NULL AS locked FROM customers
+         WHERE email = ?1",
     )?
     .query_row(params![email.as_str()], |row| {
         Ok(LoginRecord {
-            id: CustomerId::parse(&row.get::<String>(0)?).map_err(corrupt)?,
-            status: status(row, 1)?,
-            password_hash: row.get(2)?,
-            locked: row.get(3)?,
+            id: CustomerId::parse(&row.get::<String>("id")?).map_err(corrupt)?,
+            status: status(row)?,
+            password_hash: row.get("password_hash")?,
+            locked: row.get("locked")?,
         })
     })
     .optional()
@@ -152,8 +161,8 @@ pub fn find_by_identifier(
     conn.prepare_cached("SELECT id, status FROM customers WHERE identifier = ?1")?
         .query_row(params![identifier], |row| {
             Ok((
-                CustomerId::parse(&row.get::<String>(0)?).map_err(corrupt)?,
-                status(row, 1)?,
+                CustomerId::parse(&row.get::<String>("id")?).map_err(corrupt)?,
+                status(row)?,
             ))
         })
         .optional()
@@ -163,27 +172,35 @@ pub fn find_by_identifier(
 pub fn identifier_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Identifier>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT identifier FROM customers WHERE id = ?1")?
-        .query_row(params![id.as_str()], |row| row.get(0))
+        .query_row(params![id.as_str()], |row| row.only())
         .optional()?;
     raw.map(|r| Identifier::parse(&r).map_err(StoreError::BadValue))
         .transpose()
 }
 
-const PROFILE_COLUMNS: &str = "id, name, email, phone, mobile, address, address_town, \
-                               address_postcode, address_region, country";
+/// The columns of the customer object but its subscriptions, for `SELECT`.
+static PROFILE_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| format!("id, email, {}", profile_columns("")));
 
+/// The profile's columns in the order of [`FIELDS`], each after `table` (`"c."`, or `""`).
+fn profile_columns(table: &str) -> String {
+    let columns: Vec<String> = FIELDS
+        .iter()
+        .map(|spec| format!("{table}{}", spec.key))
+        .collect();
+    columns.join(", ")
+}
+
+/// The customer object (without subscriptions) from a row that has [`PROFILE_COLUMNS`].
 fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
+    let mut profile = Profile::default();
+    for spec in FIELDS {
+        profile.set(spec.field, row.get(spec.key)?);
+    }
     Ok(Customer {
-        id: CustomerId::parse(&row.get::<String>(0)?).map_err(corrupt)?,
-        name: row.get(1)?,
-        email: row.get(2)?,
-        phone: row.get(3)?,
-        mobile: row.get(4)?,
-        address: row.get(5)?,
-        address_town: row.get(6)?,
-        address_postcode: row.get(7)?,
-        address_region: row.get(8)?,
-        country: row.get(9)?,
+        id: CustomerId::parse(&row.get::<String>("id")?).map_err(corrupt)?,
+        email: row.get("email")?,
+        profile,
         subscriptions: Vec::new(),
     })
 }
@@ -192,7 +209,8 @@ fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
 pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
     let customer = conn
         .prepare_cached(&format!(
-            "SELECT {PROFILE_COLUMNS} FROM customers WHERE id = ?1"
+            "SELECT {} FROM customers WHERE id = ?1",
+            *PROFILE_COLUMNS
         ))?
         .query_row(params![id.as_str()], profile_from_row)
         .optional()?;
@@ -209,19 +227,19 @@ pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
 /// subscriptions were three statements). With the customer, when the session was last marked
 /// used.
 pub fn profile_of_session(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<(Customer, i64)>> {
-    let mut statement = conn.prepare_cached(SESSION_PROFILE)?;
+    let mut statement = conn.prepare_cached(&SESSION_PROFILE)?;
     let mut found: Option<(Customer, i64)> = None;
     let rows = statement.query_map(params![token_hash, now()], |row| {
         let (customer, _) = match &mut found {
             Some(found) => found,
-            None => found.insert((profile_from_row(row)?, row.get(13)?)),
+            None => found.insert((profile_from_row(row)?, row.get("last_used_at")?)),
         };
         // No subscription: one row, its list columns NULL.
-        if let Some(id) = row.get::<Option<String>>(10)? {
+        if let Some(id) = row.get::<Option<String>>("list_id")? {
             customer.subscriptions.push(Subscription {
                 id,
-                name: row.get(11)?,
-                subscribed_at: row.get(12)?,
+                name: row.get("list_name")?,
+                subscribed_at: row.get("subscribed_at")?,
             });
         }
         Ok(())
@@ -233,30 +251,35 @@ pub fn profile_of_session(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<(C
 /// One row per subscription of the session's customer (one with NULL list columns if none),
 /// in list order. Ordered by `s.list_id` (equal to `l.id`), which the primary key of
 /// `subscriptions` already gives, where `l.id` would sort in a temporary tree.
-const SESSION_PROFILE: &str = "SELECT c.id, c.name, c.email, c.phone, c.mobile, c.address, \
-     c.address_town, c.address_postcode, c.address_region, c.country, \
-     l.id, l.name, s.subscribed_at, t.last_used_at \
-     FROM sessions t \
-     JOIN customers c ON c.id = t.customer_id \
-     LEFT JOIN subscriptions s ON s.customer_id = c.id \
-     LEFT JOIN subscription_lists l ON l.id = s.list_id \
-     WHERE t.token_hash = ?1 AND t.expires_at > ?2 \
-     ORDER BY s.list_id";
+static SESSION_PROFILE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT c.id, c.email, {}, \
+         l.id AS list_id, l.name AS list_name, s.subscribed_at, t.last_used_at \
+         FROM sessions t \
+         JOIN customers c ON c.id = t.customer_id \
+         LEFT JOIN subscriptions s ON s.customer_id = c.id \
+         LEFT JOIN subscription_lists l ON l.id = s.list_id \
+         WHERE t.token_hash = ?1 AND t.expires_at > ?2 \
+         ORDER BY s.list_id",
+        profile_columns("c.")
+    )
+});
 
 /// The back-office view of a customer found by id, identifier or email.
 pub fn admin_view(conn: &Db, key: &str) -> StoreResult<Option<AdminView>> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
-             WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))"
+            "SELECT {}, identifier, status, created_at, language FROM customers
+             WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))",
+            *PROFILE_COLUMNS
         ))?
         .query_row(params![key], |row| {
             Ok(AdminView {
                 customer: profile_from_row(row)?,
-                identifier: row.get(10)?,
-                status: status(row, 11)?,
-                created_at: row.get(12)?,
-                language: row.get(13)?,
+                identifier: row.get("identifier")?,
+                status: status(row)?,
+                created_at: row.get("created_at")?,
+                language: row.get("language")?,
             })
         })
         .optional()?;
@@ -306,8 +329,9 @@ fn page_sql(search: &Search, start: &Start<Cursor>) -> String {
         Start::After(_) => ("AND (created_at, id) > (?3, ?4)", ""),
     };
     format!(
-        "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
+        "SELECT {}, identifier, status, created_at, language FROM customers
          WHERE {} {after} ORDER BY created_at, id LIMIT ?2 {offset}",
+        *PROFILE_COLUMNS,
         search.filter()
     )
 }
@@ -328,7 +352,7 @@ pub fn list(
     let search = Search::new(search, conn.dialect());
     let total: i64 = conn
         .prepare_cached(&count_sql(&search))?
-        .query_row(params![search.value()], |row| row.get(0))?;
+        .query_row(params![search.value()], |row| row.only())?;
     let mut statement = conn.prepare_cached(&page_sql(&search, start))?;
     // One row more than the page holds says whether another page follows.
     let mut values: Vec<Value> = vec![search.value().into(), (i64::from(limit) + 1).into()];
@@ -341,10 +365,10 @@ pub fn list(
     let rows = statement.query_map(&sql::each(&values), |row| {
         Ok(AdminView {
             customer: profile_from_row(row)?,
-            identifier: row.get(10)?,
-            status: status(row, 11)?,
-            created_at: row.get(12)?,
-            language: row.get(13)?,
+            identifier: row.get("identifier")?,
+            status: status(row)?,
+            created_at: row.get("created_at")?,
+            language: row.get("language")?,
         })
     })?;
     let mut page = Page::of(
@@ -449,7 +473,7 @@ pub fn update_profile(conn: &Db, id: &CustomerId, changes: &ProfileChanges) -> S
 pub fn password_hash(conn: &Db, id: &CustomerId) -> StoreResult<Option<String>> {
     Ok(conn
         .prepare_cached("SELECT password_hash FROM customers WHERE id = ?1")?
-        .query_row(params![id.as_str()], |row| row.get(0))
+        .query_row(params![id.as_str()], |row| row.only())
         .optional()?
         .flatten())
 }
@@ -457,7 +481,9 @@ pub fn password_hash(conn: &Db, id: &CustomerId) -> StoreResult<Option<String>> 
 /// The customer's current email address and name.
 pub fn contact(conn: &Db, id: &CustomerId) -> StoreResult<Option<(String, Option<String>)>> {
     conn.prepare_cached("SELECT email, name FROM customers WHERE id = ?1")?
-        .query_row(params![id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row(params![id.as_str()], |row| {
+            Ok((row.get("email")?, row.get("name")?))
+        })
         .optional()
 }
 
@@ -465,7 +491,7 @@ pub fn contact(conn: &Db, id: &CustomerId) -> StoreResult<Option<(String, Option
 pub fn language_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Language>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT language FROM customers WHERE id = ?1")?
-        .query_row(params![id.as_str()], |row| row.get(0))
+        .query_row(params![id.as_str()], |row| row.only())
         .optional()?
         .flatten();
     // A value this program cannot read falls back to the default language.
@@ -483,7 +509,7 @@ pub fn set_language(conn: &Db, id: &CustomerId, language: &Language) -> StoreRes
 /// Whether the customer has never activated their account.
 pub fn is_pending(conn: &Db, id: &CustomerId) -> StoreResult<bool> {
     conn.prepare_cached("SELECT status = 'pending' FROM customers WHERE id = ?1")?
-        .query_row(params![id.as_str()], |row| row.get(0))
+        .query_row(params![id.as_str()], |row| row.only())
         .optional()
         .map(|pending| pending.unwrap_or(false))
 }
@@ -513,8 +539,12 @@ pub fn disable_password(conn: &Db, id: &CustomerId) -> StoreResult<()> {
 /// The password hash and whether the account is locked, for a check inside a write.
 pub fn login_state(conn: &Db, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
     Ok(conn
-        .prepare_cached("SELECT password_hash, locked_at IS NOT NULL FROM customers WHERE id = ?1")?
-        .query_row(params![id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .prepare_cached(
+            "SELECT password_hash, locked_at IS NOT NULL AS locked FROM customers WHERE id = ?1",
+        )?
+        .query_row(params![id.as_str()], |row| {
+            Ok((row.get("password_hash")?, row.get("locked")?))
+        })
         .optional()?
         .unwrap_or((None, false)))
 }
@@ -536,7 +566,7 @@ pub fn count_failed_login(
              RETURNING failed_logins",
         )?
         .query_row(params![id.as_str(), checked, limit, now()], |row| {
-            row.get(0)
+            row.only()
         })
         .optional()?;
     Ok(count.is_some_and(|c| c >= i64::from(limit)))
@@ -594,13 +624,13 @@ pub fn set_email(conn: &Db, id: &CustomerId, email: &EmailAddress) -> StoreResul
 /// Whether an account uses this email address.
 pub fn email_taken(conn: &Db, email: &EmailAddress) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE email = ?1)")?
-        .query_row(params![email.as_str()], |row| row.get(0))
+        .query_row(params![email.as_str()], |row| row.only())
 }
 
 /// Whether a customer has this public identifier.
 pub fn identifier_taken(conn: &Db, identifier: &Identifier) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE identifier = ?1)")?
-        .query_row(params![identifier.as_str()], |row| row.get(0))
+        .query_row(params![identifier.as_str()], |row| row.only())
 }
 
 /// Removes the customer and, by cascade, their sessions, codes, subscriptions and consent
@@ -612,8 +642,8 @@ pub fn delete(conn: &Db, id: &CustomerId) -> StoreResult<bool> {
         == 1)
 }
 
-fn status(row: &Row<'_>, index: usize) -> StoreResult<Status> {
-    let raw: String = row.get(index)?;
+fn status(row: &Row<'_>) -> StoreResult<Status> {
+    let raw: String = row.get("status")?;
     Status::parse(&raw).ok_or_else(|| corrupt(format!("unknown status {raw}")))
 }
 
@@ -841,7 +871,7 @@ mod tests {
             let mut rows = statement.raw_query();
             let mut steps = Vec::new();
             while let Some(row) = rows.next().unwrap() {
-                steps.push(row.get::<_, String>(3).unwrap());
+                steps.push(row.get::<_, String>("detail").unwrap());
             }
             steps
         })

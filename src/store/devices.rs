@@ -19,7 +19,7 @@ pub fn sign_in_from(
         .prepare_cached(
             "SELECT last_seen_at FROM known_devices WHERE customer_id = ?1 AND device_hash = ?2",
         )?
-        .query_row(params![customer.as_str(), device], |row| row.get(0))
+        .query_row(params![customer.as_str(), device], |row| row.only())
         .optional()?;
     conn.prepare_cached(
         "INSERT INTO known_devices (customer_id, device_hash, last_seen_at) VALUES (?1, ?2, ?3)
@@ -100,8 +100,8 @@ pub fn take_not_me(
         )?
         .query_row(params![key_hash, customer.as_str(), now()], |row| {
             Ok(Reported {
-                session_id: row.get(0)?,
-                device: row.get(1)?,
+                session_id: row.get("session_id")?,
+                device: row.get("device_hash")?,
             })
         })
         .optional()?;

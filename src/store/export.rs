@@ -150,13 +150,13 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
         )?
         .query_row(params![id.as_str()], |row| {
             Ok(Account {
-                identifier: row.get(0)?,
-                status: row.get(1)?,
-                created_at: row.get(2)?,
-                updated_at: row.get(3)?,
-                activated_at: row.get(4)?,
-                last_login_at: row.get(5)?,
-                language: row.get(6)?,
+                identifier: row.get("identifier")?,
+                status: row.get("status")?,
+                created_at: row.get("created_at")?,
+                updated_at: row.get("updated_at")?,
+                activated_at: row.get("activated_at")?,
+                last_login_at: row.get("last_login_at")?,
+                language: row.get("language")?,
             })
         })
         .optional()?;
@@ -170,12 +170,12 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
         id,
         |row| {
             Ok(SessionRecord {
-                id: row.get(0)?,
-                created_at: row.get(1)?,
-                last_used_at: row.get(2)?,
-                expires_at: row.get(3)?,
-                ip: row.get(4)?,
-                user_agent: row.get(5)?,
+                id: row.get("public_id")?,
+                created_at: row.get("created_at")?,
+                last_used_at: row.get("last_used_at")?,
+                expires_at: row.get("expires_at")?,
+                ip: row.get("ip")?,
+                user_agent: row.get("user_agent")?,
             })
         },
     )?;
@@ -186,10 +186,10 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
         id,
         |row| {
             Ok(PendingCode {
-                purpose: row.get(0)?,
-                new_email: row.get(1)?,
-                created_at: row.get(2)?,
-                expires_at: row.get(3)?,
+                purpose: row.get("purpose")?,
+                new_email: row.get("new_email")?,
+                created_at: row.get("created_at")?,
+                expires_at: row.get("expires_at")?,
             })
         },
     )?;
@@ -200,10 +200,10 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
         id,
         |row| {
             Ok(UndoRecord {
-                old_email: row.get(0)?,
-                new_email: row.get(1)?,
-                created_at: row.get(2)?,
-                expires_at: row.get(3)?,
+                old_email: row.get("old_email")?,
+                new_email: row.get("new_email")?,
+                created_at: row.get("created_at")?,
+                expires_at: row.get("expires_at")?,
             })
         },
     )?;
@@ -216,11 +216,11 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
         id,
         |row| {
             Ok(EmailRecord {
-                kind: row.get(0)?,
-                address: row.get(1)?,
-                created_at: row.get(2)?,
-                sent_at: row.get(3)?,
-                status: row.get(4)?,
+                kind: row.get("kind")?,
+                address: row.get("recipient")?,
+                created_at: row.get("created_at")?,
+                sent_at: row.get("sent_at")?,
+                status: row.get("status")?,
             })
         },
     )?;
@@ -231,11 +231,11 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
         id,
         |row| {
             Ok(WebhookRecord {
-                event_type: row.get(0)?,
-                endpoint: row.get(1)?,
-                status: row.get(2)?,
-                created_at: row.get(3)?,
-                sent_at: row.get(4)?,
+                event_type: row.get("event_type")?,
+                endpoint: row.get("endpoint")?,
+                status: row.get("status")?,
+                created_at: row.get("created_at")?,
+                sent_at: row.get("sent_at")?,
             })
         },
     )?;
@@ -245,10 +245,10 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
          ORDER BY last_seen_at, device_hash",
         id,
         |row| {
-            let digest: Vec<u8> = row.get(0)?;
+            let digest: Vec<u8> = row.get("device_hash")?;
             Ok(DeviceRecord {
                 device_digest: digest.iter().map(|b| format!("{b:02x}")).collect(),
-                last_seen_at: row.get(1)?,
+                last_seen_at: row.get("last_seen_at")?,
             })
         },
     )?;
@@ -259,9 +259,9 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
         id,
         |row| {
             Ok(NoticeRecord {
-                session_id: row.get(0)?,
-                created_at: row.get(1)?,
-                expires_at: row.get(2)?,
+                session_id: row.get("session_id")?,
+                created_at: row.get("created_at")?,
+                expires_at: row.get("expires_at")?,
             })
         },
     )?;

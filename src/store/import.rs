@@ -89,7 +89,7 @@ impl<'d, 'c> Seen<'d, 'c> {
         let first: Option<i64> = self
             .conn
             .prepare_cached("SELECT line FROM import_seen WHERE kind = ?1 AND value = ?2")?
-            .query_row(params![kind, value], |row| row.get(0))
+            .query_row(params![kind, value], |row| row.only())
             .optional()?;
         Ok(first.map(|line| line as u64))
     }

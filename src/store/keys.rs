@@ -14,7 +14,7 @@ pub fn get_or_insert(conn: &Db, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8
     .execute(params![name, fresh.as_slice(), now()])?;
     let key: Option<Vec<u8>> = conn
         .prepare_cached("SELECT key FROM server_keys WHERE name = ?1")?
-        .query_row(params![name], |row| row.get(0))
+        .query_row(params![name], |row| row.only())
         .optional()?;
     key.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
         .ok_or_else(|| StoreError::BadValue(format!("server key `{name}` is not 32 bytes")))

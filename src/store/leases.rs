@@ -25,7 +25,7 @@ pub fn claim(db: &Db, name: &str, holder: &str, now_ms: i64, until_ms: i64) -> S
              RETURNING holder",
         )?
         .query_row(params![name, holder, until_ms, now_ms], |row| {
-            row.get::<String>(0)
+            row.get::<String>("holder")
         })
         .optional()?
         .is_some())

@@ -85,7 +85,7 @@ pub fn status(conn: &Db) -> StoreResult<Vec<MigrationState>> {
             .query_row(
                 "SELECT applied_at FROM schema_migrations WHERE version = ?1",
                 params![migration.version],
-                |row| row.get(0),
+                |row| row.only(),
             )
             .optional()?;
         states.push(MigrationState {
@@ -106,9 +106,9 @@ pub fn unknown(conn: &Db) -> StoreResult<Vec<MigrationState>> {
     )?;
     let rows = statement.query_map(params![known], |row| {
         Ok(MigrationState {
-            version: row.get(0)?,
-            name: row.get(1)?,
-            applied_at: row.get(2)?,
+            version: row.get("version")?,
+            name: row.get("name")?,
+            applied_at: row.get("applied_at")?,
         })
     })?;
     rows.collect()
@@ -147,7 +147,7 @@ fn apply_all(conn: &Db) -> StoreResult<Vec<Migration>> {
     let newest: i64 = conn.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
         params![],
-        |row| row.get(0),
+        |row| row.only(),
     )?;
     let mut applied = Vec::new();
     for migration in migrations.into_iter().filter(|m| m.version > newest) {
@@ -156,7 +156,7 @@ fn apply_all(conn: &Db) -> StoreResult<Vec<Migration>> {
             let done: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
                 params![migration.version],
-                |row| row.get(0),
+                |row| row.only(),
             )?;
             if !done {
                 tx.execute_batch(&migration.sql)?;
@@ -235,7 +235,13 @@ mod tests {
         let rows: Vec<(String, i64, i64)> = conn
             .prepare("SELECT public_id, created_at, last_used_at FROM sessions ORDER BY created_at")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get("public_id")?,
+                    r.get("created_at")?,
+                    r.get("last_used_at")?,
+                ))
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();

@@ -61,7 +61,7 @@ pub fn enqueue(conn: &Db, customer: &CustomerId, email: &NewEmail) -> StoreResul
             now,
             customer.as_str()
         ],
-        |row| row.get(0),
+        |row| row.only(),
     )
 }
 
@@ -98,12 +98,12 @@ pub fn lease_due(conn: &Db, limit: u32, lease_seconds: i64) -> StoreResult<Vec<L
     let mut statement = conn.prepare_cached(sql)?;
     let rows = statement.query_map(params![now, lease_seconds, limit], |row| {
         Ok(Leased {
-            id: row.get(0)?,
-            recipient: row.get(1)?,
-            message_id: row.get(2)?,
-            raw: row.get::<Option<Vec<u8>>>(3)?.unwrap_or_default(),
-            attempts: row.get(4)?,
-            created_at: row.get(5)?,
+            id: row.get("id")?,
+            recipient: row.get("recipient")?,
+            message_id: row.get("message_id")?,
+            raw: row.get::<Option<Vec<u8>>>("raw")?.unwrap_or_default(),
+            attempts: row.get("attempts")?,
+            created_at: row.get("created_at")?,
         })
     })?;
     let mut leased = rows.collect::<StoreResult<Vec<_>>>()?;
@@ -191,7 +191,7 @@ pub fn erased_failed(conn: &Db, id: Option<i64>) -> StoreResult<Vec<(i64, String
         "SELECT id, kind FROM outbox WHERE status = 'failed' AND raw IS NULL
                                      AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1) ORDER BY id",
     )?;
-    let rows = statement.query_map(params![id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let rows = statement.query_map(params![id], |row| Ok((row.get("id")?, row.get("kind")?)))?;
     rows.collect::<StoreResult<_>>()
 }
 
@@ -239,14 +239,14 @@ pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entr
     let columns = "id, kind, recipient, status, attempts, last_error, created_at, next_attempt_at";
     newest(conn, "outbox", columns, status, limit, |row| {
         Ok(Entry {
-            id: row.get(0)?,
-            kind: row.get(1)?,
-            recipient: row.get(2)?,
-            status: row.get(3)?,
-            attempts: row.get(4)?,
-            last_error: row.get(5)?,
-            created_at: row.get(6)?,
-            next_attempt_at: row.get(7)?,
+            id: row.get("id")?,
+            kind: row.get("kind")?,
+            recipient: row.get("recipient")?,
+            status: row.get("status")?,
+            attempts: row.get("attempts")?,
+            last_error: row.get("last_error")?,
+            created_at: row.get("created_at")?,
+            next_attempt_at: row.get("next_attempt_at")?,
         })
     })
 }
@@ -254,10 +254,13 @@ pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entr
 /// How many emails are queued, sent and failed.
 pub fn counts(conn: &Db) -> StoreResult<(i64, i64, i64)> {
     conn.prepare_cached(
-        "SELECT COUNT(*) FILTER (WHERE status = 'queued'), COUNT(*) FILTER (WHERE status = 'sent'),
-                COUNT(*) FILTER (WHERE status = 'failed') FROM outbox",
+        "SELECT COUNT(*) FILTER (WHERE status = 'queued') AS queued,
+                COUNT(*) FILTER (WHERE status = 'sent') AS sent,
+                COUNT(*) FILTER (WHERE status = 'failed') AS failed FROM outbox",
     )?
-    .query_row(params![], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+    .query_row(params![], |row| {
+        Ok((row.get("queued")?, row.get("sent")?, row.get("failed")?))
+    })
 }
 
 /// When the next queued email falls due, if any.
@@ -273,7 +276,7 @@ pub fn next_due(conn: &Db) -> StoreResult<Option<i64>> {
     };
     Ok(conn
         .prepare_cached(sql)?
-        .query_row(params![], |row| row.get(0))
+        .query_row(params![], |row| row.only())
         .optional()?
         .flatten())
 }
@@ -330,7 +333,9 @@ mod tests {
         let rows: Vec<(i64, String, Option<Vec<u8>>)> = conn
             .prepare("SELECT id, status, raw FROM outbox")
             .unwrap()
-            .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map(params![], |r| {
+                Ok((r.get("id")?, r.get("status")?, r.get("raw")?))
+            })
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
@@ -351,7 +356,7 @@ mod tests {
         mark_sent(&Db::sqlite(&conn), first).unwrap();
         let raw: Option<Vec<u8>> = conn
             .query_row("SELECT raw FROM outbox WHERE id = ?1", [first], |r| {
-                r.get(0)
+                r.get("raw")
             })
             .unwrap();
         assert_eq!(raw, None, "a sent email's body is erased");
@@ -379,8 +384,10 @@ mod tests {
         mark_failed(&Db::sqlite(&conn), reset, "550").unwrap();
         mark_failed(&Db::sqlite(&conn), plain, "550").unwrap();
         let raw = |id: i64| -> Option<Vec<u8>> {
-            conn.query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |r| r.get(0))
-                .unwrap()
+            conn.query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |r| {
+                r.get("raw")
+            })
+            .unwrap()
         };
         assert_eq!(raw(reset), None, "the code is gone with the body");
         assert!(

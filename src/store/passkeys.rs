@@ -71,7 +71,7 @@ pub struct NewChallenge<'a> {
 pub fn user_handle(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<u8>> {
     let found: Option<Vec<u8>> = conn
         .prepare_cached("SELECT handle FROM passkey_users WHERE customer_id = ?1")?
-        .query_row(params![customer.as_str()], |row| row.get(0))
+        .query_row(params![customer.as_str()], |row| row.only())
         .optional()?;
     if let Some(handle) = found {
         return Ok(handle);
@@ -87,7 +87,7 @@ pub fn user_handle(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<u8>> {
 pub fn credential_ids(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<Vec<u8>>> {
     let mut statement =
         conn.prepare_cached("SELECT credential_id FROM passkeys WHERE customer_id = ?1")?;
-    let rows = statement.query_map(params![customer.as_str()], |row| row.get(0))?;
+    let rows = statement.query_map(params![customer.as_str()], |row| row.only())?;
     rows.collect::<StoreResult<Vec<_>>>()
 }
 
@@ -131,10 +131,10 @@ pub fn list(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<PasskeyView>> {
     )?;
     let rows = statement.query_map(params![customer.as_str()], |row| {
         Ok((
-            row.get::<String>(0)?,
-            row.get::<String>(1)?,
-            row.get(2)?,
-            row.get(3)?,
+            row.get::<String>("id")?,
+            row.get::<String>("name")?,
+            row.get("created_at")?,
+            row.get("last_used_at")?,
         ))
     })?;
     let mut passkeys = Vec::new();
@@ -188,7 +188,12 @@ pub fn find_by_credential(conn: &Db, credential_id: &[u8]) -> StoreResult<Option
              WHERE p.credential_id = ?1 AND c.status = 'active'",
         )?
         .query_row(params![credential_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok((
+                row.get("id")?,
+                row.get("customer_id")?,
+                row.get("handle")?,
+                row.get("credential")?,
+            ))
         })
         .optional()?;
     let Some((id, customer, handle, credential)) = row else {
@@ -266,7 +271,11 @@ pub fn take_challenge(
              RETURNING customer_id, state, expires_at",
         )?
         .query_row(params![id_hash, purpose.as_str()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok((
+                row.get("customer_id")?,
+                row.get("state")?,
+                row.get("expires_at")?,
+            ))
         })
         .optional()?;
     let Some((customer, state, expires_at)) = row else {
@@ -286,7 +295,7 @@ pub fn challenge_count(conn: &Db) -> StoreResult<i64> {
     conn.query_row(
         "SELECT COUNT(*) FROM passkey_challenges",
         params![],
-        |row| row.get(0),
+        |row| row.only(),
     )
 }
 
@@ -313,7 +322,7 @@ pub struct ChallengeRecord {
 pub fn exported_handle(conn: &Db, customer: &CustomerId) -> StoreResult<Option<String>> {
     let handle: Option<Vec<u8>> = conn
         .prepare_cached("SELECT handle FROM passkey_users WHERE customer_id = ?1")?
-        .query_row(params![customer.as_str()], |row| row.get(0))
+        .query_row(params![customer.as_str()], |row| row.only())
         .optional()?;
     Ok(handle.map(|h| h.iter().map(|b| format!("{b:02x}")).collect()))
 }
@@ -326,9 +335,9 @@ pub fn exported_challenges(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<
     )?;
     let rows = statement.query_map(params![customer.as_str()], |row| {
         Ok(ChallengeRecord {
-            purpose: row.get(0)?,
-            created_at: row.get(1)?,
-            expires_at: row.get(2)?,
+            purpose: row.get("purpose")?,
+            created_at: row.get("created_at")?,
+            expires_at: row.get("expires_at")?,
         })
     })?;
     rows.collect::<StoreResult<Vec<_>>>()

@@ -58,7 +58,7 @@ fn plan(conn: &Connection, sql: &str) -> Vec<String> {
     let mut rows = statement.raw_query();
     let mut steps = Vec::new();
     while let Some(row) = rows.next().unwrap() {
-        steps.push(row.get::<_, String>(3).unwrap());
+        steps.push(row.get::<_, String>("detail").unwrap());
     }
     steps
 }

@@ -72,7 +72,7 @@ pub fn journal(conn: &Db, request: &Request) -> StoreResult<i64> {
             request.language,
             (!request.subscriptions.is_empty()).then(|| request.subscriptions.join(";"))
         ],
-        |row| row.get(0),
+        |row| row.only(),
     )
 }
 
@@ -84,19 +84,19 @@ pub fn pending(conn: &Db, limit: u32) -> StoreResult<Vec<Pending>> {
          ORDER BY id LIMIT ?1",
     )?;
     let rows = statement.query_map(params![limit], |row| {
-        let kind: String = row.get(1)?;
+        let kind: String = row.get("kind")?;
         Ok(Pending {
-            id: row.get(0)?,
+            id: row.get("id")?,
             request: RequestKind::parse(&kind).map(|kind| Request {
                 kind,
-                email: row.get(2).unwrap_or_default(),
-                name: row.get(3).unwrap_or_default(),
-                link_base: row.get(4).unwrap_or_default(),
-                ip: row.get(5).unwrap_or_default(),
-                user_agent: row.get(6).unwrap_or_default(),
-                language: row.get(7).unwrap_or_default(),
+                email: row.get("email").unwrap_or_default(),
+                name: row.get("name").unwrap_or_default(),
+                link_base: row.get("link_base").unwrap_or_default(),
+                ip: row.get("ip").unwrap_or_default(),
+                user_agent: row.get("user_agent").unwrap_or_default(),
+                language: row.get("language").unwrap_or_default(),
                 subscriptions: row
-                    .get::<Option<String>>(8)
+                    .get::<Option<String>>("subscriptions")
                     .unwrap_or_default()
                     .map(|lists| lists.split(';').map(str::to_owned).collect())
                     .unwrap_or_default(),
@@ -127,11 +127,12 @@ pub fn take_allowance(
         .execute(params![address_hash, now - 3600])?;
     let (last_minute, last_hour): (u32, u32) = conn
         .prepare_cached(
-            "SELECT COUNT(*) FILTER (WHERE at > ?2), COUNT(*) FROM email_allowance
+            "SELECT COUNT(*) FILTER (WHERE at > ?2) AS last_minute, COUNT(*) AS last_hour
+             FROM email_allowance
              WHERE address_hash = ?1",
         )?
         .query_row(params![address_hash, now - 60], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+            Ok((row.get("last_minute")?, row.get("last_hour")?))
         })?;
     if last_minute >= per_minute.max(1) || last_hour >= per_hour.max(1) {
         return Ok(false);

@@ -73,7 +73,11 @@ pub fn holder_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<Holder>> {
              WHERE token_hash = ?1 AND expires_at > ?2",
         )?
         .query_row(params![token_hash, now()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok((
+                row.get("customer_id")?,
+                row.get("last_used_at")?,
+                row.get("authenticated_at")?,
+            ))
         })
         .optional()?;
     Ok(row.and_then(|(id, last_used_at, authenticated_at)| {
@@ -100,7 +104,7 @@ pub fn mark_authenticated(conn: &Db, token_hash: &[u8]) -> StoreResult<bool> {
 /// The public id of a live session, for what it adds to the account (a passkey).
 pub fn public_id_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<String>> {
     conn.prepare_cached("SELECT public_id FROM sessions WHERE token_hash = ?1")?
-        .query_row(params![token_hash], |row| row.get::<Option<String>>(0))
+        .query_row(params![token_hash], |row| row.only::<Option<String>>())
         .optional()
         .map(Option::flatten)
 }
@@ -128,16 +132,16 @@ pub fn list(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<SessionInfo>> {
          ORDER BY last_used_at DESC, created_at DESC",
     )?;
     let rows = statement.query_map(params![customer.as_str(), now()], |row| {
-        let id: Option<String> = row.get(0)?;
+        let id: Option<String> = row.get("public_id")?;
         Ok(SessionInfo {
             id: id
                 .and_then(|id| SessionId::parse(&id).ok())
                 .unwrap_or_else(SessionId::random),
-            token_hash: row.get(1)?,
-            created_at: row.get(2)?,
-            last_used_at: row.get(3)?,
-            ip: row.get(4)?,
-            user_agent: row.get(5)?,
+            token_hash: row.get("token_hash")?,
+            created_at: row.get("created_at")?,
+            last_used_at: row.get("last_used_at")?,
+            ip: row.get("ip")?,
+            user_agent: row.get("user_agent")?,
         })
     })?;
     rows.collect::<StoreResult<Vec<_>>>()

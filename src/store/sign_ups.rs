@@ -36,7 +36,7 @@ pub fn finish(conn: &Db, customer: &CustomerId) -> StoreResult<Option<Vec<String
 fn lists(conn: &Db, customer: &CustomerId) -> StoreResult<Option<Vec<String>>> {
     let stored: Option<String> = conn
         .prepare_cached("SELECT sign_up_lists FROM customers WHERE id = ?1")?
-        .query_row(params![customer.as_str()], |row| row.get(0))
+        .query_row(params![customer.as_str()], |row| row.only())
         .optional()?
         .flatten();
     Ok(stored.map(|lists| {
@@ -57,7 +57,7 @@ pub fn expired(conn: &Db, now: i64, limit: usize) -> StoreResult<Vec<CustomerId>
            AND c.status = 'pending' AND c.sign_up_lists IS NOT NULL
          LIMIT ?2",
     )?;
-    let rows = statement.query_map(params![now, limit as i64], |row| row.get::<String>(0))?;
+    let rows = statement.query_map(params![now, limit as i64], |row| row.only::<String>())?;
     rows.map(|id| CustomerId::parse(&id?).map_err(|e| super::StoreError::BadValue(e.to_string())))
         .collect()
 }

@@ -1,6 +1,7 @@
 //! The one way the store's modules talk to a database, whichever it is: [`Db`] runs a
 //! statement written once, with `?1`-style parameters, on SQLite or on PostgreSQL, and hands
-//! back [`Row`]s whose columns read into plain Rust values. The few places where the two
+//! back [`Row`]s whose columns are read by name into plain Rust values (a query that answers
+//! one column reads it with [`Row::only`]). The few places where the two
 //! dialects differ ask [`Db::dialect`] and write each its own SQL.
 //!
 //! Values cross in five kinds ([`Value`]), as SQLite keeps them: integers (booleans are 0 and
@@ -231,16 +232,59 @@ pub enum Row<'r> {
 }
 
 impl Row<'_> {
-    /// Column `index` (from 0) as a `T`.
-    pub fn get<T: Column>(&self, index: usize) -> StoreResult<T> {
+    /// The column named `name` as a `T`. A name the query does not answer is an error that
+    /// names it (a typo fails the first test that reads the row, never reads another column).
+    pub fn get<T: Column>(&self, name: &str) -> StoreResult<T> {
         let value = match self {
-            Row::Sqlite(row) => Value::from(row.get_ref(index)?),
-            Row::Postgres(row) => row.try_get::<_, Cell>(index)?.0,
+            Row::Sqlite(row) => {
+                let index = row
+                    .as_ref()
+                    .column_index(name)
+                    .map_err(|_| no_column(name))?;
+                Value::from(row.get_ref(index)?)
+            }
+            Row::Postgres(row) => {
+                let index = row
+                    .columns()
+                    .iter()
+                    .position(|column| column.name() == name)
+                    .ok_or_else(|| no_column(name))?;
+                row.try_get::<_, Cell>(index)?.0
+            }
         };
         T::from_value(value).map_err(|wanted| {
-            StoreError::BadValue(format!("column {index} does not hold {wanted}"))
+            StoreError::BadValue(format!("column `{name}` does not hold {wanted}"))
         })
     }
+
+    /// The one column of a query that answers a single column (a count, an `EXISTS`, one
+    /// value), where a name would say nothing more; an error if the row has more than one.
+    pub fn only<T: Column>(&self) -> StoreResult<T> {
+        let value = match self {
+            Row::Sqlite(row) => {
+                if row.as_ref().column_count() != 1 {
+                    return Err(not_single());
+                }
+                Value::from(row.get_ref(0)?)
+            }
+            Row::Postgres(row) => {
+                if row.len() != 1 {
+                    return Err(not_single());
+                }
+                row.try_get::<_, Cell>(0)?.0
+            }
+        };
+        T::from_value(value)
+            .map_err(|wanted| StoreError::BadValue(format!("the column does not hold {wanted}")))
+    }
+}
+
+fn no_column(name: &str) -> StoreError {
+    StoreError::BadValue(format!("the query answers no column named `{name}`"))
+}
+
+fn not_single() -> StoreError {
+    StoreError::BadValue("a row read as one column has several".into())
 }
 
 /// A value as it crosses to and from the database.
@@ -719,7 +763,7 @@ mod tests {
             .prepare_cached("SELECT n, s, b, f FROM t ORDER BY n DESC")
             .unwrap()
             .query_map(params![], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                Ok((row.get("n")?, row.get("s")?, row.get("b")?, row.get("f")?))
             })
             .unwrap()
             .collect::<StoreResult<_>>()
@@ -733,16 +777,36 @@ mod tests {
         );
         let missing = db
             .query_row("SELECT n FROM t WHERE n = 7", params![], |row| {
-                row.get::<i64>(0)
+                row.only::<i64>()
             })
             .optional()
             .unwrap();
         assert_eq!(missing, None);
         assert!(matches!(
             db.query_row("SELECT s FROM t WHERE n = 42", params![], |row| row
-                .get::<i64>(0)),
+                .get::<i64>("s")),
             Err(StoreError::BadValue(_))
         ));
+    }
+
+    #[test]
+    fn a_column_is_read_by_its_name_and_a_wrong_name_is_an_error_that_names_it() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let db = Db::sqlite(&conn);
+        let read = |sql: &str, name: &'static str| {
+            db.query_row(sql, params![], |row| row.get::<i64>(name))
+        };
+        assert_eq!(read("SELECT 1 AS one, 2 AS two", "two").unwrap(), 2);
+        match read("SELECT 1 AS one, 2 AS two", "tow") {
+            Err(StoreError::BadValue(message)) => assert!(message.contains("`tow`"), "{message}"),
+            other => panic!("a mistyped column read as {other:?}"),
+        }
+        let only = |sql: &str| db.query_row(sql, params![], |row| row.only::<i64>());
+        assert_eq!(only("SELECT 7").unwrap(), 7);
+        assert!(
+            matches!(only("SELECT 7, 8"), Err(StoreError::BadValue(_))),
+            "`only` refuses a row of several columns"
+        );
     }
 
     #[test]
@@ -759,7 +823,7 @@ mod tests {
         assert!(failed.is_err());
         db.execute_batch("COMMIT").unwrap();
         let count: i64 = db
-            .query_row("SELECT count(*) FROM t", params![], |row| row.get(0))
+            .query_row("SELECT count(*) FROM t", params![], |row| row.only())
             .unwrap();
         assert_eq!(count, 1);
     }

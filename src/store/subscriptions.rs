@@ -65,9 +65,9 @@ pub fn lists(conn: &Db) -> StoreResult<Vec<SubscriptionList>> {
         conn.prepare_cached("SELECT id, name, description FROM subscription_lists ORDER BY id")?;
     let rows = statement.query_map(params![], |row| {
         Ok(SubscriptionList {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            description: row.get(2)?,
+            id: row.get("id")?,
+            name: row.get("name")?,
+            description: row.get("description")?,
         })
     })?;
     rows.collect::<StoreResult<_>>()
@@ -101,9 +101,9 @@ pub fn list(conn: &Db, id: &str) -> StoreResult<Option<SubscriptionList>> {
     conn.prepare_cached("SELECT id, name, description FROM subscription_lists WHERE id = ?1")?
         .query_row(params![id], |row| {
             Ok(SubscriptionList {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                description: row.get(2)?,
+                id: row.get("id")?,
+                name: row.get("name")?,
+                description: row.get("description")?,
             })
         })
         .optional()
@@ -127,9 +127,9 @@ pub fn of_customer(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<Subscrip
     )?;
     let rows = statement.query_map(params![customer.as_str()], |row| {
         Ok(Subscription {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            subscribed_at: row.get(2)?,
+            id: row.get("id")?,
+            name: row.get("name")?,
+            subscribed_at: row.get("subscribed_at")?,
         })
     })?;
     rows.collect::<StoreResult<_>>()
@@ -237,7 +237,7 @@ pub fn subscribers(conn: &Db, list: &str) -> StoreResult<Vec<CustomerId>> {
     let mut statement = conn.prepare_cached(
         "SELECT customer_id FROM subscriptions WHERE list_id = ?1 ORDER BY customer_id",
     )?;
-    let rows = statement.query_map(params![list], |row| row.get::<String>(0))?;
+    let rows = statement.query_map(params![list], |row| row.only::<String>())?;
     rows.map(|id| CustomerId::parse(&id?).map_err(|e| super::StoreError::BadValue(e.to_string())))
         .collect()
 }
@@ -250,14 +250,14 @@ const MEMBERS: &str =
 const MEMBER_COLUMNS: &str = "SELECT c.id, c.email, c.name, s.subscribed_at";
 
 fn member_from_row(row: &Row<'_>) -> StoreResult<MemberRow> {
-    let id: String = row.get(0)?;
+    let id: String = row.get("id")?;
     Ok(MemberRow {
         customer_id: CustomerId::parse(&id).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
         })?,
-        email: row.get(1)?,
-        name: row.get(2)?,
-        subscribed_at: row.get(3)?,
+        email: row.get("email")?,
+        name: row.get("name")?,
+        subscribed_at: row.get("subscribed_at")?,
     })
 }
 
@@ -271,7 +271,7 @@ pub fn members_page(
 ) -> StoreResult<Page<MemberRow, CustomerId>> {
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) {MEMBERS} WHERE s.list_id = ?1"))?
-        .query_row(params![list], |row| row.get(0))?;
+        .query_row(params![list], |row| row.only())?;
     // One row more than the page holds says whether another page follows.
     let read = limit + 1;
     let rows = match start {
@@ -311,12 +311,12 @@ pub fn consent_history(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<Cons
     )?;
     let rows = statement.query_map(params![customer.as_str()], |row| {
         Ok(ConsentRecord {
-            list_id: row.get(0)?,
-            action: row.get(1)?,
-            source: row.get(2)?,
-            at: row.get(3)?,
-            ip: row.get(4)?,
-            user_agent: row.get(5)?,
+            list_id: row.get("list_id")?,
+            action: row.get("action")?,
+            source: row.get("source")?,
+            at: row.get("at")?,
+            ip: row.get("ip")?,
+            user_agent: row.get("user_agent")?,
         })
     })?;
     rows.collect::<StoreResult<_>>()

@@ -69,10 +69,10 @@ pub fn check(conn: &Db, customer: &CustomerId, presented_hash: &[u8]) -> StoreRe
     let keys = statement
         .query_map(params![customer.as_str()], |row| {
             Ok((
-                row.get::<i64>(0)?,
-                row.get::<Vec<u8>>(1)?,
-                row.get::<String>(2)?,
-                row.get::<Option<i64>>(3)?,
+                row.get::<i64>("id")?,
+                row.get::<Vec<u8>>("key_hash")?,
+                row.get::<String>("old_email")?,
+                row.get::<Option<i64>>("asked_at")?,
             ))
         })?
         .collect::<StoreResult<Vec<_>>>()?;

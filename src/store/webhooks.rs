@@ -80,12 +80,12 @@ pub fn next_for(conn: &Db, endpoint: &str, limit: u32) -> StoreResult<Vec<Due>> 
     )?;
     let rows = statement.query_map(params![endpoint, limit], |row| {
         Ok(Due {
-            id: row.get(0)?,
-            webhook_id: row.get(1)?,
-            body: row.get(2)?,
-            attempts: row.get(3)?,
-            next_attempt_ms: row.get(4)?,
-            created_at: row.get(5)?,
+            id: row.get("id")?,
+            webhook_id: row.get("webhook_id")?,
+            body: row.get("body")?,
+            attempts: row.get("attempts")?,
+            next_attempt_ms: row.get("next_attempt_ms")?,
+            created_at: row.get("created_at")?,
         })
     })?;
     rows.collect::<StoreResult<_>>()
@@ -133,7 +133,7 @@ pub fn fail_unconfigured(conn: &Db, configured: &[String]) -> StoreResult<usize>
     let mut statement = conn
         .prepare_cached("SELECT DISTINCT endpoint FROM webhook_outbox WHERE status = 'queued'")?;
     let queued: Vec<String> = statement
-        .query_map(params![], |row| row.get(0))?
+        .query_map(params![], |row| row.only())?
         .collect::<StoreResult<_>>()?;
     let mut failed = 0;
     for endpoint in queued.iter().filter(|e| !configured.contains(e)) {
@@ -154,15 +154,15 @@ pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entr
                    last_error, created_at";
     super::outbox::newest(conn, "webhook_outbox", columns, status, limit, |row| {
         Ok(Entry {
-            id: row.get(0)?,
-            webhook_id: row.get(1)?,
-            endpoint: row.get(2)?,
-            event_type: row.get(3)?,
-            customer_id: row.get(4)?,
-            status: row.get(5)?,
-            attempts: row.get(6)?,
-            last_error: row.get(7)?,
-            created_at: row.get(8)?,
+            id: row.get("id")?,
+            webhook_id: row.get("webhook_id")?,
+            endpoint: row.get("endpoint")?,
+            event_type: row.get("event_type")?,
+            customer_id: row.get("customer_id")?,
+            status: row.get("status")?,
+            attempts: row.get("attempts")?,
+            last_error: row.get("last_error")?,
+            created_at: row.get("created_at")?,
         })
     })
 }
@@ -179,9 +179,11 @@ pub fn retry_failed(conn: &Db, id: Option<i64>) -> StoreResult<usize> {
 
 /// Events by status, for the metrics.
 pub fn counts(conn: &Db) -> StoreResult<Vec<(String, i64)>> {
-    let mut statement =
-        conn.prepare_cached("SELECT status, count(*) FROM webhook_outbox GROUP BY status")?;
-    let rows = statement.query_map(params![], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let mut statement = conn
+        .prepare_cached("SELECT status, count(*) AS events FROM webhook_outbox GROUP BY status")?;
+    let rows = statement.query_map(params![], |row| {
+        Ok((row.get("status")?, row.get("events")?))
+    })?;
     rows.collect::<StoreResult<_>>()
 }
 

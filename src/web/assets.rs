@@ -13,7 +13,7 @@ use minijinja::{Environment, context};
 
 use super::text::PageTexts;
 use crate::config::Config;
-use crate::domain::{Country, Language};
+use crate::domain::{Country, FIELDS, Language, Rule};
 
 /// The static files, by name: (content, content type).
 pub(super) const FILES: &[(&str, &str, &str)] = &[
@@ -243,6 +243,7 @@ impl Site {
             min_password => self.min_password_length.to_string(),
             signup_link => minijinja::Value::from_safe_string(signup),
             countries => minijinja::Value::from_safe_string(country_options()),
+            profile_fields => profile_form(),
             js_texts => js_texts,
             passkeys => if self.passkeys { "on" } else { "off" },
             ..extra
@@ -295,8 +296,81 @@ impl Site {
 
 /// `<option>`s of every ISO 3166-1 country, code as value; the page names them in the
 /// browser's language (and writes the empty choice, "(none)", in its own).
+/// One control of the account page's profile form, as `index.html` writes it.
+#[derive(serde::Serialize)]
+struct FormField {
+    key: &'static str,
+    /// The keys of its label and hint in the page's texts.
+    text: &'static str,
+    hint: Option<&'static str>,
+    /// `input`, `textarea` or `select` (of the countries).
+    control: &'static str,
+    /// An input's `type`, where it is not text.
+    kind: Option<&'static str>,
+    autocomplete: &'static str,
+    max_length: Option<usize>,
+}
+
+/// The profile form's controls, one per field of [`FIELDS`], in their order.
+fn profile_form() -> Vec<FormField> {
+    FIELDS
+        .iter()
+        .map(|spec| FormField {
+            key: spec.key,
+            text: spec.text,
+            hint: spec.hint,
+            control: match spec.rule {
+                Rule::Line { .. } | Rule::Phone => "input",
+                Rule::Lines { .. } => "textarea",
+                Rule::Country => "select",
+            },
+            kind: (spec.rule == Rule::Phone).then_some("tel"),
+            autocomplete: spec.autocomplete,
+            max_length: spec.rule.max_length(),
+        })
+        .collect()
+}
+
 fn country_options() -> String {
     Country::codes()
         .map(|code| format!(r#"<option value="{code}">{code}</option>"#))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_form_is_written_from_the_fields_as_it_was_by_hand() {
+        let page = Site::build(&Config::default()).page("index", "en");
+        // Each field's label, control and error line, as the page had them written out.
+        for control in [
+            r#"<label for="name">Name <span class="hint">Up to 200 characters.</span></label>
+<input id="name" name="name" autocomplete="name" maxlength="200">
+<p class="field-error" data-error-for="name"></p>"#,
+            r#"<label for="phone">Phone <span class="hint">Digits, spaces and + - ( ) . only; at least 3 digits.</span></label>
+<input id="phone" name="phone" type="tel" autocomplete="tel" maxlength="32">
+<p class="field-error" data-error-for="phone"></p>"#,
+            r#"<label for="mobile">Mobile <span class="hint">Digits, spaces and + - ( ) . only; at least 3 digits.</span></label>
+<input id="mobile" name="mobile" type="tel" autocomplete="tel" maxlength="32">
+<p class="field-error" data-error-for="mobile"></p>"#,
+            r#"<label for="address">Address <span class="hint">Street and number; several lines allowed, up to 500 characters.</span></label>
+<textarea id="address" name="address" autocomplete="street-address" maxlength="500"></textarea>
+<p class="field-error" data-error-for="address"></p>"#,
+            r#"<label for="address_town">Town <span class="hint">Up to 100 characters.</span></label>
+<input id="address_town" name="address_town" autocomplete="address-level2" maxlength="100">
+<p class="field-error" data-error-for="address_town"></p>"#,
+            r#"<label for="address_postcode">Postcode <span class="hint">Up to 20 characters.</span></label>
+<input id="address_postcode" name="address_postcode" autocomplete="postal-code" maxlength="20">
+<p class="field-error" data-error-for="address_postcode"></p>"#,
+            r#"<label for="address_region">Region <span class="hint">County, state or province; up to 100 characters.</span></label>
+<input id="address_region" name="address_region" autocomplete="address-level1" maxlength="100">
+<p class="field-error" data-error-for="address_region"></p>"#,
+            r#"<label for="country">Country</label>
+<select id="country" name="country" autocomplete="country"><option value="">(none)</option>"#,
+        ] {
+            assert!(page.contains(control), "{control}");
+        }
+    }
 }

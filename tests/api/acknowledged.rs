@@ -15,14 +15,14 @@ fn stored_for(app: &TestApp, email: &str, kind: &str) -> i64 {
         .query_row(
             "SELECT COUNT(*) FROM email_requests WHERE email = ?1 AND kind = ?2",
             params![email, kind],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap();
     let emails: i64 = db
         .query_row(
             "SELECT COUNT(*) FROM outbox WHERE recipient = ?1",
             params![email],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap();
     requests + emails
@@ -33,7 +33,7 @@ fn reset_emails_queued(app: &TestApp, email: &str) -> i64 {
         .query_row(
             "SELECT COUNT(*) FROM outbox WHERE recipient = ?1 AND kind = 'password_reset'",
             params![email],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap()
 }

@@ -175,7 +175,7 @@ async fn the_secret_is_stored_only_as_a_hash() {
             .query_row(
                 "SELECT COUNT(*) FROM outbox WHERE status != 'sent'",
                 params![],
-                |r| r.get(0),
+                |r| r.only(),
             )
             .unwrap();
         std::future::ready((unsent == 0).then_some(()))
@@ -183,14 +183,17 @@ async fn the_secret_is_stored_only_as_a_hash() {
     .await;
     // Every column of every table, from the store's own catalogue.
     let catalogue = if db.is_postgres() {
-        "SELECT table_name, column_name FROM information_schema.columns
+        "SELECT table_name::text AS table_name, column_name::text AS column_name
+         FROM information_schema.columns
          WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
     } else {
-        "SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c
+        "SELECT m.name AS table_name, c.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) c
          WHERE m.type = 'table' ORDER BY m.name, c.cid"
     };
     let columns: Vec<(String, String)> = db
-        .query_map(catalogue, params![], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map(catalogue, params![], |r| {
+            Ok((r.get("table_name")?, r.get("column_name")?))
+        })
         .unwrap();
     assert!(
         columns.iter().any(|(table, _)| table == "one_time_codes"),
@@ -202,7 +205,7 @@ async fn the_secret_is_stored_only_as_a_hash() {
             .query_map(
                 &format!("SELECT \"{column}\" FROM \"{table}\""),
                 params![],
-                |r| r.get(0),
+                |r| r.only(),
             )
             .unwrap();
         for value in values {
@@ -233,7 +236,7 @@ async fn a_weak_password_with_a_bogus_secret_answers_alike_for_pending_active_an
         .query_row(
             "SELECT identifier FROM customers WHERE email = 'shown@example.com'",
             params![],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap();
     let bogus = "A".repeat(10);

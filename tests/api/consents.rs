@@ -136,7 +136,7 @@ async fn ledger_entries_are_never_changed_and_leave_only_with_their_customer() {
     assert_eq!(status, StatusCode::OK);
     let left: i64 = db
         .query_row("SELECT count(*) FROM consent_records", params![], |r| {
-            r.get(0)
+            r.only()
         })
         .unwrap();
     assert_eq!(left, 0);

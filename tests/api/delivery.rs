@@ -15,7 +15,14 @@ fn outbox_row(app: &TestApp, kind: &str) -> Option<(String, i64, Option<String>,
             "SELECT status, attempts, last_error, message_id FROM outbox WHERE kind = ?1
              ORDER BY id DESC LIMIT 1",
             params![kind],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                Ok((
+                    r.get("status")?,
+                    r.get("attempts")?,
+                    r.get("last_error")?,
+                    r.get("message_id")?,
+                ))
+            },
         )
         .optional()
         .unwrap()
@@ -195,10 +202,10 @@ async fn emails_due_together_go_out_on_one_smtp_session() {
             let (queued, tried): (i64, i64) = app
                 .db()
                 .query_row(
-                    "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM outbox
+                    "SELECT COUNT(*) AS queued, COALESCE(MAX(attempts), 0) AS tried FROM outbox
                  WHERE kind = 'password_reset' AND status = 'queued'",
                     params![],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get("queued")?, r.get("tried")?)),
                 )
                 .unwrap();
             queued == 10 && tried >= 1
@@ -237,7 +244,7 @@ async fn a_server_that_ends_the_session_after_each_email_costs_no_email_a_retry(
         db.query_map(
             "SELECT attempts FROM outbox WHERE kind = 'password_reset' ORDER BY id",
             params![],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap()
     };
@@ -259,7 +266,7 @@ async fn a_server_that_ends_the_session_after_each_email_costs_no_email_a_retry(
             .query_row(
                 "SELECT COUNT(*) FROM outbox WHERE kind = 'password_reset' AND status = 'sent'",
                 params![],
-                |r| r.get::<i64>(0),
+                |r| r.only::<i64>(),
             )
             .unwrap()
             == customers.len() as i64

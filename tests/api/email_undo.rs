@@ -149,14 +149,14 @@ async fn each_notice_undoes_its_own_change_even_after_a_second_change() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let email: String = app
         .db()
-        .query_row("SELECT email FROM customers", params![], |r| r.get(0))
+        .query_row("SELECT email FROM customers", params![], |r| r.only())
         .unwrap();
     assert_eq!(email, "first@example.com");
     // The later change's key cannot move the restored address away again.
     assert_invalid_key(undo_with(&app, &second).await);
     let email: String = app
         .db()
-        .query_row("SELECT email FROM customers", params![], |r| r.get(0))
+        .query_row("SELECT email FROM customers", params![], |r| r.only())
         .unwrap();
     assert_eq!(email, "first@example.com");
 }
@@ -198,14 +198,14 @@ async fn the_undo_link_lives_email_undo_ttl_days() {
         .query_row(
             "SELECT created_at, expires_at FROM email_undo_keys",
             params![],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get("created_at")?, row.get("expires_at")?)),
         )
         .unwrap();
     assert_eq!(expires - created, 7 * 86400);
     let stored: Vec<u8> = app
         .db()
         .query_row("SELECT key_hash FROM email_undo_keys", params![], |row| {
-            row.get(0)
+            row.only()
         })
         .unwrap();
     assert_eq!(stored.len(), 32, "only a SHA-256 digest is stored");
@@ -233,7 +233,7 @@ async fn keys_of_the_wrong_shape_are_refused_without_costing_a_try() {
         .query_row(
             "SELECT failed_attempts FROM email_undo_keys",
             params![],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap();
     assert_eq!(failed, 0, "malformed keys never reached the database");

@@ -45,7 +45,7 @@ fn customer_tables(db: &TestDb) -> Vec<String> {
         "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p
          WHERE m.type = 'table' AND p.name = 'customer_id' ORDER BY m.name"
     };
-    let mut tables: Vec<String> = db.query_map(sql, params![], |row| row.get(0)).unwrap();
+    let mut tables: Vec<String> = db.query_map(sql, params![], |row| row.only()).unwrap();
     assert!(!tables.is_empty(), "the store lists its tables");
     tables.push("customers".into());
     tables
@@ -176,7 +176,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
             .query_row(
                 "SELECT count(*) FROM activity WHERE kind = 'login_failed'",
                 params![],
-                |r| r.get(0),
+                |r| r.only(),
             )
             .unwrap();
         std::future::ready((n == 2).then_some(()))
@@ -206,7 +206,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
             .query_row(
                 &format!("SELECT count(*) FROM {table} WHERE {column} = ?1"),
                 params![id],
-                |r| r.get(0),
+                |r| r.only(),
             )
             .unwrap();
         assert!(rows > 0, "the test customer has rows in `{table}`");
@@ -218,9 +218,9 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
     // The values, not only the counts.
     let stored: BTreeSet<(String, String)> = conn
         .query_map(
-            "SELECT public_id, coalesce(user_agent, '') FROM sessions WHERE customer_id = ?1",
+            "SELECT public_id, coalesce(user_agent, '') AS user_agent FROM sessions WHERE customer_id = ?1",
             params![id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get("public_id")?, r.get("user_agent")?)),
         )
         .unwrap()
         .into_iter()
@@ -241,7 +241,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
         .query_map(
             "SELECT id FROM activity WHERE customer_id = ?1 ORDER BY id DESC",
             params![id],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap();
     let exported: Vec<i64> = data["activity"]
@@ -263,7 +263,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
         .query_row(
             "SELECT count(*) FROM outbox WHERE recipient IN (?1, ?2, ?3)",
             params![addresses[0], addresses[1], addresses[2]],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap();
     let emails = data["emails"].as_array().unwrap();
@@ -301,7 +301,7 @@ async fn the_export_holds_exactly_what_the_database_holds_for_the_customer() {
         .query_row(
             "SELECT password_hash FROM customers WHERE id = ?1",
             params![id],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap();
     assert!(!text.contains(&hash));

@@ -29,7 +29,7 @@ fn stored_hash(app: &TestApp, email: &str) -> String {
         .query_row(
             "SELECT password_hash FROM customers WHERE email = ?1",
             &[&email],
-            |row| row.get(0),
+            |row| row.get("password_hash"),
         )
         .unwrap()
 }

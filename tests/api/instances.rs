@@ -87,7 +87,7 @@ async fn instances_starting_together_on_an_empty_database_migrate_it_once() {
     let applied = a.applied_migrations().len() + b.applied_migrations().len();
     let versions: i64 = TestDb::Postgres(url.clone())
         .query_row("SELECT count(*) FROM schema_migrations", params![], |row| {
-            row.get(0)
+            row.only()
         })
         .unwrap();
     assert_eq!(applied as i64, versions);
@@ -203,9 +203,9 @@ async fn failed_logins_on_both_instances_count_toward_one_lockout() {
     let db = first.db();
     let state = || -> (i64, bool) {
         db.query_row(
-            "SELECT failed_logins, locked_at IS NOT NULL FROM customers WHERE email = ?1",
+            "SELECT failed_logins, locked_at IS NOT NULL AS locked FROM customers WHERE email = ?1",
             params!["cy@example.com"],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get("failed_logins")?, row.get("locked")?)),
         )
         .unwrap()
     };
@@ -250,7 +250,7 @@ async fn requests_on_both_instances_draw_from_one_allowance_per_address() {
     let db = first.db();
     wait_until(PATIENCE, "every request is resolved", || {
         db.query_row("SELECT count(*) FROM email_requests", params![], |row| {
-            row.get::<i64>(0)
+            row.only::<i64>()
         })
         .unwrap()
             == 0
@@ -320,7 +320,7 @@ async fn with_both_mail_workers_running_five_hundred_emails_are_each_delivered_o
             .query_row(
                 "SELECT count(*) FROM outbox WHERE status = 'sent'",
                 params![],
-                |row| row.get(0),
+                |row| row.only(),
             )
             .unwrap();
         std::future::ready((sent == EMAILS as i64).then_some(()))
@@ -397,7 +397,7 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
         db.query_map(
             "SELECT id, locked_until FROM outbox WHERE status = 'queued' AND locked_until > ?1",
             params![now()],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get("id")?, row.get("locked_until")?)),
         )
         .unwrap()
     };
@@ -442,7 +442,7 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
         .query_row(
             "SELECT status FROM outbox WHERE id = ?1",
             params![held_id],
-            |row| row.get(0),
+            |row| row.only(),
         )
         .unwrap();
     if now() < held_until {
@@ -459,7 +459,7 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
         .query_row(
             "SELECT sent_at FROM outbox WHERE id = ?1 AND status = 'sent'",
             params![held_id],
-            |row| row.get(0),
+            |row| row.only(),
         )
         .unwrap();
     assert!(
@@ -562,7 +562,7 @@ async fn over_tls_the_servers_certificate_is_checked_against_ca_file() {
     let url = fresh_postgres_database(&server);
     let db = TestDb::Postgres(url.clone());
     let setting = |name: &str| -> String {
-        db.query_row(&format!("SHOW {name}"), params![], |row| row.get(0))
+        db.query_row(&format!("SHOW {name}"), params![], |row| row.only())
             .unwrap()
     };
     if setting("ssl") != "on" {
@@ -601,11 +601,11 @@ async fn over_tls_the_servers_certificate_is_checked_against_ca_file() {
     assert_eq!(status, StatusCode::OK);
     let (encrypted, all): (i64, i64) = db
         .query_row(
-            "SELECT count(*) FILTER (WHERE s.ssl), count(*)
+            "SELECT count(*) FILTER (WHERE s.ssl) AS encrypted, count(*) AS all_connections
              FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
              WHERE a.datname = current_database() AND a.application_name = 'customer-area'",
             params![],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get("encrypted")?, row.get("all_connections")?)),
         )
         .unwrap();
     assert!(all > 0, "the app holds connections");
@@ -648,7 +648,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_is_undone_alone() {
                         return Err(StoreError::Inconsistent("refused after writing".into()));
                     }
                     tx.query_row("SELECT CAST(txid_current() AS BIGINT)", params![], |row| {
-                        row.get::<i64>(0)
+                        row.only::<i64>()
                     })
                 })
                 .await
@@ -673,7 +673,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_is_undone_alone() {
     let stored: Vec<i64> = store
         .read(|db| {
             db.prepare_cached("SELECT n FROM t WHERE n < 10000 ORDER BY n")?
-                .query_map(params![], |row| row.get(0))?
+                .query_map(params![], |row| row.only())?
                 .collect()
         })
         .await
@@ -709,7 +709,7 @@ async fn connections_the_database_ends_are_replaced_without_failing_a_request() 
             "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = current_database() AND application_name = 'customer-area') AS t",
             params![],
-            |row| row.get(0),
+            |row| row.only(),
         )
         .unwrap();
     assert!(ended > 0, "the app held connections");

@@ -163,7 +163,7 @@ async fn a_browser_preferring_swiss_french_signs_up_in_french() {
         .query_row(
             "SELECT language FROM customers WHERE email = 'amelie@example.com'",
             params![],
-            |row| row.get(0),
+            |row| row.only(),
         )
         .unwrap();
     assert_eq!(stored, "fr");

@@ -22,9 +22,9 @@ fn permissive(c: &mut customer_area::config::Config) {
 fn lock_state(app: &TestApp, email: &str) -> (i64, bool) {
     app.db()
         .query_row(
-            "SELECT failed_logins, locked_at IS NOT NULL FROM customers WHERE email = ?1",
+            "SELECT failed_logins, locked_at IS NOT NULL AS locked FROM customers WHERE email = ?1",
             params![email],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get("failed_logins")?, row.get("locked")?)),
         )
         .unwrap()
 }

@@ -158,7 +158,7 @@ async fn a_failed_reset_email_keeps_no_code_and_retry_says_why_it_cannot_resend_
     let raw: Option<Vec<u8>> = app
         .db()
         .query_row("SELECT raw FROM outbox WHERE id = ?1", params![id], |r| {
-            r.get(0)
+            r.only()
         })
         .unwrap();
     assert_eq!(raw, None, "the reset link is not kept in a failed email");

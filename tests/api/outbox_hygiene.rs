@@ -24,7 +24,7 @@ async fn deleting_an_account_drops_its_queued_emails_but_the_receipt() {
             "SELECT kind FROM outbox WHERE recipient = 'leaving@example.com'
              AND status = 'queued' ORDER BY id",
             params![],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap()
     };

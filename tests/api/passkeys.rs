@@ -15,7 +15,7 @@ use customer_area::store::sql::params;
 
 fn count(app: &TestApp, sql: &str) -> i64 {
     app.db()
-        .query_row(sql, params![], |row| row.get(0))
+        .query_row(sql, params![], |row| row.only())
         .unwrap()
 }
 

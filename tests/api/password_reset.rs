@@ -306,7 +306,7 @@ async fn a_wrong_code_is_counted_alike_for_unknown_pending_and_active_addresses(
         .query_map(
             "SELECT failed FROM reset_guesses ORDER BY failed",
             params![],
-            |row| row.get(0),
+            |row| row.only(),
         )
         .unwrap();
     assert_eq!(counted, [1, 1, 2]);

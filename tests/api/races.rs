@@ -133,7 +133,7 @@ async fn a_password_change_checked_before_a_reset_changes_nothing_after_it() {
         .query_row(
             "SELECT password_hash FROM customers WHERE email = 'patched@example.com'",
             params![],
-            |r| r.get(0),
+            |r| r.only(),
         )
         .unwrap();
     assert_eq!(stored, "replaced by a reset");
@@ -165,7 +165,7 @@ async fn a_patch_refused_by_a_reset_during_its_password_check_keeps_none_of_its_
         .query_row(
             "SELECT name, phone FROM customers WHERE email = 'refused@example.com'",
             params![],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get("name")?, r.get("phone")?)),
         )
         .unwrap();
     assert_eq!(

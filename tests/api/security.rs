@@ -56,7 +56,7 @@ async fn kinds(app: &TestApp, token: &str) -> Vec<String> {
 /// Reads one number from the app's database directly (what the API must not show).
 fn count(app: &TestApp, sql: &str) -> i64 {
     app.db()
-        .query_row(sql, params![], |row| row.get(0))
+        .query_row(sql, params![], |row| row.only())
         .unwrap()
 }
 
@@ -474,7 +474,7 @@ async fn activity_older_than_the_retention_is_swept_by_housekeeping() {
     let token = app.active_customer("old@example.com").await;
     let id: String = app
         .db()
-        .query_row("SELECT id FROM customers", params![], |row| row.get(0))
+        .query_row("SELECT id FROM customers", params![], |row| row.only())
         .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -508,7 +508,7 @@ async fn housekeeping_sweeps_more_expired_sessions_than_one_batch_holds_and_keep
     let token = app.active_customer("many@example.com").await;
     let id: String = app
         .db()
-        .query_row("SELECT id FROM customers", params![], |row| row.get(0))
+        .query_row("SELECT id FROM customers", params![], |row| row.only())
         .unwrap();
     let expired = 2 * customer_area::flows::SWEEP_BATCH + 500;
     // Random token hashes and public ids, made here (neither store's SQL has a portable way),

@@ -316,7 +316,7 @@ async fn a_sign_up_nobody_activates_is_deleted_when_its_activation_expires() {
     app.create_customer("guest@example.com", "Guest").await;
     let customers = || -> i64 {
         app.db()
-            .query_row("SELECT count(*) FROM customers", params![], |r| r.get(0))
+            .query_row("SELECT count(*) FROM customers", params![], |r| r.only())
             .unwrap()
     };
     assert_eq!(customers(), 2);
@@ -332,7 +332,7 @@ async fn a_sign_up_nobody_activates_is_deleted_when_its_activation_expires() {
     operations.sweep_expired().await.unwrap();
     let left: Vec<String> = app
         .db()
-        .query_map("SELECT email FROM customers", params![], |r| r.get(0))
+        .query_map("SELECT email FROM customers", params![], |r| r.only())
         .unwrap();
     assert_eq!(left, ["guest@example.com"]);
     // The address is free for a sign-up of its own.

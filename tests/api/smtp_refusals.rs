@@ -24,7 +24,7 @@ fn resets(app: &TestApp) -> Vec<(String, i64, Option<String>)> {
             "SELECT status, attempts, last_error FROM outbox WHERE kind = 'password_reset'
              ORDER BY id",
             params![],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get("status")?, r.get("attempts")?, r.get("last_error")?)),
         )
         .unwrap()
 }

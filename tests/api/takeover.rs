@@ -43,7 +43,7 @@ fn age_sessions(app: &TestApp) {
 }
 
 fn count(app: &TestApp, sql: &str) -> i64 {
-    app.db().query_row(sql, params![], |r| r.get(0)).unwrap()
+    app.db().query_row(sql, params![], |r| r.only()).unwrap()
 }
 
 /// Signs in to `email` from the attacker's browser; answers the token.
@@ -164,7 +164,7 @@ async fn a_pending_email_change_dies_with(revoker: Revoker) {
     assert_invalid_code(confirm(&app, &confirmation).await, "key");
     let stored: String = app
         .db()
-        .query_row("SELECT email FROM customers", params![], |r| r.get(0))
+        .query_row("SELECT email FROM customers", params![], |r| r.only())
         .unwrap();
     assert_eq!(stored, OWNER);
 }
@@ -510,7 +510,7 @@ async fn a_sign_in_from_a_new_device_is_told_and_this_wasnt_me_takes_the_account
     app.token(OWNER, &password).await;
     let kinds: Vec<String> = app
         .db()
-        .query_map("SELECT kind FROM activity", params![], |r| r.get(0))
+        .query_map("SELECT kind FROM activity", params![], |r| r.only())
         .unwrap();
     assert!(kinds.iter().any(|k| k == "account_secured"), "{kinds:?}");
 }

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::domain::{Customer, FIELDS, ProfileField, Rule};
+
 /// `components`: schemas, responses and security schemes.
 pub fn all() -> Value {
     json!({
@@ -42,7 +44,7 @@ fn schemas() -> Value {
             "A list the customer is subscribed to.",
         ),
         "Customer": described(
-            closed_map(customer_properties(), &CUSTOMER_KEYS),
+            closed_map(customer_properties(), &customer_keys()),
             "The customer object: exactly these keys, `null` where unset.",
         ),
         "AdminCustomer": described(admin_customer(), "The customer object plus what the back office sees."),
@@ -279,49 +281,26 @@ const ACTIVITY_KINDS: [&str; 16] = [
     "account_secured",
 ];
 
-/// The keys of the customer object, every one always present.
-const CUSTOMER_KEYS: [&str; 11] = [
-    "id",
-    "name",
-    "email",
-    "phone",
-    "mobile",
-    "address",
-    "address_town",
-    "address_postcode",
-    "address_region",
-    "country",
-    "subscriptions",
-];
-
-/// The profile fields a customer or the back office may set, with their rules.
-const PROFILE_RULES: [(&str, &str); 7] = [
-    (
-        "phone",
-        "Up to 32 characters of digits, spaces and `+ - ( ) .`, with at least 3 digits.",
-    ),
-    ("mobile", "As `phone`."),
-    ("address", "Up to 500 characters; line breaks allowed."),
-    ("address_town", "Up to 100 characters."),
-    ("address_postcode", "Up to 20 characters."),
-    ("address_region", "Up to 100 characters."),
-    (
-        "country",
-        "ISO 3166-1 alpha-2 code; any case on input, upper case on output.",
-    ),
-];
-
 const LIST_IDS: &str = "List ids; the `{\"id\": ...}` objects a GET returns are accepted too.";
+
+/// The keys of the customer object, every one always present.
+fn customer_keys() -> Vec<&'static str> {
+    Customer::keys().collect()
+}
 
 fn customer_properties() -> Map<String, Value> {
     let mut properties = Map::new();
-    for key in CUSTOMER_KEYS {
+    for key in Customer::keys() {
         let schema = match key {
             "id" => described(customer_id(), "14 digits, random, never reused."),
             "email" => text(),
-            "country" => json!({ "type": "string", "nullable": true, "pattern": "^[A-Z]{2}$" }),
             "subscriptions" => array_of("Subscription"),
-            _ => nullable(),
+            field => match ProfileField::from_key(field).map(|f| f.spec().rule) {
+                Some(Rule::Country) => {
+                    json!({ "type": "string", "nullable": true, "pattern": "^[A-Z]{2}$" })
+                }
+                _ => nullable(),
+            },
         };
         properties.insert(key.to_owned(), schema);
     }
@@ -346,7 +325,7 @@ fn admin_customer() -> Value {
             "The language of the customer's emails (a BCP 47 primary tag); null: `mail.default_language`.",
         ),
     );
-    let mut required = CUSTOMER_KEYS.to_vec();
+    let mut required = customer_keys();
     required.extend(["identifier", "status", "created_at", "language"]);
     closed_map(properties, &required)
 }
@@ -364,7 +343,10 @@ fn profile_update() -> Map<String, Value> {
                 "A new address is not applied at once: it is confirmed by email first.",
             ),
         ),
-        ("name", described(nullable(), "Up to 200 characters.")),
+        (
+            "name",
+            described(nullable(), ProfileField::Name.spec().description),
+        ),
     ]);
     properties.extend(profile_rules());
     properties.insert(
@@ -407,10 +389,13 @@ fn language() -> Value {
     )
 }
 
+/// The profile fields a customer or the back office may set (but the name, which each body
+/// treats its own way), with their rules.
 fn profile_rules() -> Map<String, Value> {
-    PROFILE_RULES
+    FIELDS
         .iter()
-        .map(|(key, rule)| ((*key).to_owned(), described(nullable(), rule)))
+        .filter(|spec| spec.field != ProfileField::Name)
+        .map(|spec| (spec.key.to_owned(), described(nullable(), spec.description)))
         .collect()
 }
 

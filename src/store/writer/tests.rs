@@ -194,7 +194,7 @@ impl Under {
 fn stored(db: &Db) -> Vec<i64> {
     db.prepare_cached("SELECT n FROM t ORDER BY n")
         .unwrap()
-        .query_map(params![], |row| row.get(0))
+        .query_map(params![], |row| row.get("n"))
         .unwrap()
         .collect::<StoreResult<_>>()
         .unwrap()
@@ -216,7 +216,7 @@ fn admin(server: &str, sql: &str) {
 /// Inserts `n` into `t`; answers how many rows the write saw before it.
 fn insert(n: i64) -> Work<i64> {
     Box::new(move |tx| {
-        let before: i64 = tx.query_row("SELECT count(*) FROM t", params![], |r| r.get(0))?;
+        let before: i64 = tx.query_row("SELECT count(*) FROM t", params![], |r| r.only())?;
         tx.execute("INSERT INTO t (n) VALUES (?1)", params![n])?;
         Ok(before)
     })
@@ -252,7 +252,7 @@ fn writes_queued_together_run_in_order_in_one_transaction(under: Under) {
             let transaction = || -> Work<String> {
                 Box::new(|tx| {
                     tx.execute("INSERT INTO t (n) SELECT max(n) + 1 FROM t", params![])?;
-                    tx.query_row("SELECT txid_current()::text", params![], |r| r.get(0))
+                    tx.query_row("SELECT txid_current()::text", params![], |r| r.only())
                 })
             };
             let ids: Vec<String> = under
@@ -385,7 +385,7 @@ fn when_sqlite_ends_the_transaction_mid_batch_no_write_is_answered_ok_that_was_n
         .connection()
         .unwrap()
         .db()
-        .query_row("PRAGMA page_count", params![], |r| r.get(0))
+        .query_row("PRAGMA page_count", params![], |r| r.only())
         .unwrap();
     let limit = format!("PRAGMA max_page_count = {}", pages + 4);
     let big: Work<i64> = Box::new(move |tx| {

@@ -4,10 +4,10 @@ import { busy, call, clearErrors, listSwitches, listsOf, showErrors, showStatus,
 import { showPasskeys } from './passkeys.js';
 import { showSecurity } from './security.js';
 
-const PROFILE = ['name', 'phone', 'mobile', 'address', 'address_town', 'address_postcode',
-  'address_region', 'country'];
-
 const profileForm = document.getElementById('profile-form');
+// The profile's fields: the form's named controls, which the server writes from its list of
+// fields (src/domain/profile.rs).
+const PROFILE = [...profileForm.elements].filter((e) => e.name).map((e) => e.name);
 const listsForm = document.getElementById('subscriptions-form');
 const emailForm = document.getElementById('email-form');
 const passwordForm = document.getElementById('password-form');

@@ -524,7 +524,7 @@ impl TestApp {
             .query_row(
                 "SELECT count(*) FROM outbox WHERE kind = ?1",
                 params![kind],
-                |row| row.get(0),
+                |row| row.only(),
             )
             .unwrap()
     }
