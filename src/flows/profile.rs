@@ -1,4 +1,4 @@
-use crate::store::sql::Db;
+use crate::store::sql::{Db, ReadDb};
 use std::collections::BTreeSet;
 
 use super::{Event, Session};
@@ -302,7 +302,7 @@ impl Profiles<'_> {
 
 /// The first id in `wanted` that names no subscription list.
 pub(super) fn first_unknown_list(
-    conn: &Db,
+    conn: &ReadDb,
     wanted: &BTreeSet<String>,
 ) -> crate::store::StoreResult<Option<String>> {
     for id in wanted {

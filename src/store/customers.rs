@@ -1,6 +1,6 @@
 //! Customers: creation, lookup, profile edits, passwords, activation and deletion.
 
-use super::sql::{self, Db, Dialect, OptionalRow, Row, Value, params};
+use super::sql::{self, Db, Dialect, OptionalRow, ReadDb, Row, Value, params};
 
 use super::{Page, Start, StoreError, StoreResult, now, subscriptions};
 use crate::domain::{
@@ -129,7 +129,7 @@ pub(crate) fn index_for_search(
 }
 
 /// The account behind an email address, for login.
-pub fn find_for_login(conn: &Db, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
+pub fn find_for_login(conn: &ReadDb, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
     conn.prepare_cached(
         "SELECT id, status, password_hash, locked_at IS NOT NULL FROM customers WHERE email = ?1",
     )?
@@ -146,7 +146,7 @@ pub fn find_for_login(conn: &Db, email: &EmailAddress) -> StoreResult<Option<Log
 
 /// The id and status of the customer with this public identifier.
 pub fn find_by_identifier(
-    conn: &Db,
+    conn: &ReadDb,
     identifier: &str,
 ) -> StoreResult<Option<(CustomerId, Status)>> {
     conn.prepare_cached("SELECT id, status FROM customers WHERE identifier = ?1")?
@@ -160,7 +160,7 @@ pub fn find_by_identifier(
 }
 
 /// The public identifier of the customer with this id.
-pub fn identifier_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Identifier>> {
+pub fn identifier_of(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Identifier>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT identifier FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| row.get(0))
@@ -189,7 +189,7 @@ fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
 }
 
 /// The customer object, with subscriptions.
-pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
+pub fn profile(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Customer>> {
     let customer = conn
         .prepare_cached(&format!(
             "SELECT {PROFILE_COLUMNS} FROM customers WHERE id = ?1"
@@ -208,7 +208,10 @@ pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
 /// product those locks cost more than the lookups (the token check, the profile and its
 /// subscriptions were three statements). With the customer, when the session was last marked
 /// used.
-pub fn profile_of_session(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<(Customer, i64)>> {
+pub fn profile_of_session(
+    conn: &ReadDb,
+    token_hash: &[u8],
+) -> StoreResult<Option<(Customer, i64)>> {
     let mut statement = conn.prepare_cached(SESSION_PROFILE)?;
     let mut found: Option<(Customer, i64)> = None;
     let rows = statement.query_map(params![token_hash, now()], |row| {
@@ -244,7 +247,7 @@ const SESSION_PROFILE: &str = "SELECT c.id, c.name, c.email, c.phone, c.mobile, 
      ORDER BY s.list_id";
 
 /// The back-office view of a customer found by id, identifier or email.
-pub fn admin_view(conn: &Db, key: &str) -> StoreResult<Option<AdminView>> {
+pub fn admin_view(conn: &ReadDb, key: &str) -> StoreResult<Option<AdminView>> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {PROFILE_COLUMNS}, identifier, status, created_at, language FROM customers
@@ -320,7 +323,7 @@ fn count_sql(search: &Search) -> String {
 /// Customers in creation order, optionally only those whose email or identifier contains
 /// `search`, `limit` at a time from `start`; with the total number that match.
 pub fn list(
-    conn: &Db,
+    conn: &ReadDb,
     search: Option<&str>,
     limit: u32,
     start: &Start<Cursor>,
@@ -446,7 +449,7 @@ pub fn update_profile(conn: &Db, id: &CustomerId, changes: &ProfileChanges) -> S
 }
 
 /// The stored password hash of an active customer.
-pub fn password_hash(conn: &Db, id: &CustomerId) -> StoreResult<Option<String>> {
+pub fn password_hash(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<String>> {
     Ok(conn
         .prepare_cached("SELECT password_hash FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| row.get(0))
@@ -455,14 +458,14 @@ pub fn password_hash(conn: &Db, id: &CustomerId) -> StoreResult<Option<String>> 
 }
 
 /// The customer's current email address and name.
-pub fn contact(conn: &Db, id: &CustomerId) -> StoreResult<Option<(String, Option<String>)>> {
+pub fn contact(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<(String, Option<String>)>> {
     conn.prepare_cached("SELECT email, name FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
 }
 
 /// The language of the customer's emails, if one is stored.
-pub fn language_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Language>> {
+pub fn language_of(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Language>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT language FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| row.get(0))
@@ -481,7 +484,7 @@ pub fn set_language(conn: &Db, id: &CustomerId, language: &Language) -> StoreRes
 }
 
 /// Whether the customer has never activated their account.
-pub fn is_pending(conn: &Db, id: &CustomerId) -> StoreResult<bool> {
+pub fn is_pending(conn: &ReadDb, id: &CustomerId) -> StoreResult<bool> {
     conn.prepare_cached("SELECT status = 'pending' FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| row.get(0))
         .optional()
@@ -511,7 +514,7 @@ pub fn disable_password(conn: &Db, id: &CustomerId) -> StoreResult<()> {
 }
 
 /// The password hash and whether the account is locked, for a check inside a write.
-pub fn login_state(conn: &Db, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
+pub fn login_state(conn: &ReadDb, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
     Ok(conn
         .prepare_cached("SELECT password_hash, locked_at IS NOT NULL FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -592,13 +595,13 @@ pub fn set_email(conn: &Db, id: &CustomerId, email: &EmailAddress) -> StoreResul
 }
 
 /// Whether an account uses this email address.
-pub fn email_taken(conn: &Db, email: &EmailAddress) -> StoreResult<bool> {
+pub fn email_taken(conn: &ReadDb, email: &EmailAddress) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE email = ?1)")?
         .query_row(params![email.as_str()], |row| row.get(0))
 }
 
 /// Whether a customer has this public identifier.
-pub fn identifier_taken(conn: &Db, identifier: &Identifier) -> StoreResult<bool> {
+pub fn identifier_taken(conn: &ReadDb, identifier: &Identifier) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE identifier = ?1)")?
         .query_row(params![identifier.as_str()], |row| row.get(0))
 }

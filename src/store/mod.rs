@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::ErrorCode;
-use sql::{Db, params};
+use sql::{Db, ReadDb, params};
 
 use crate::config;
 use crate::lanes::{Lane, Refused};
@@ -419,17 +419,18 @@ impl Store {
         })
     }
 
-    /// Runs read-only work on a pooled connection, on a reader thread.
+    /// Runs read-only work on a pooled connection, on a reader thread. The work gets a
+    /// [`ReadDb`]: it cannot change data.
     pub async fn read<R, F>(&self, work: F) -> StoreResult<R>
     where
-        F: Fn(&Db) -> StoreResult<R> + Send + 'static,
+        F: Fn(&ReadDb) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         let backend = self.backend.clone();
         let work = move || match backend {
             Backend::Sqlite(pool) => {
                 let conn = pool.get().map_err(|_| StoreError::Busy)?;
-                work(&Db::sqlite(&conn))
+                work(&ReadDb::sqlite(&conn))
             }
             Backend::Postgres { pool, .. } => {
                 // A connection the server ended (a restart, a fail-over) is noticed only when
@@ -439,7 +440,7 @@ impl Store {
                 let mut tries = pool.max_size();
                 loop {
                     let conn = pool.get().map_err(|_| StoreError::Busy)?;
-                    let read = work(&Db::postgres(&conn));
+                    let read = work(&ReadDb::postgres(&conn));
                     tries -= 1;
                     if read.is_ok() || tries == 0 || !pg::is_dead(&conn) {
                         return read;
@@ -615,7 +616,7 @@ pub fn now() -> i64 {
 }
 
 /// Checks that the database answers a query.
-pub fn ping(conn: &Db) -> StoreResult<()> {
+pub fn ping(conn: &ReadDb) -> StoreResult<()> {
     conn.prepare_cached("SELECT 1")?
         .query_row(params![], |_| Ok(()))?;
     Ok(())

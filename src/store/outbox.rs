@@ -2,7 +2,7 @@
 //! later by the mail worker. A row is leased while a worker delivers it, so two processes
 //! (the server and an admin command) never send the same email at once.
 
-use super::sql::{Db, Dialect, OptionalRow, params};
+use super::sql::{Db, Dialect, OptionalRow, ReadDb, params};
 
 use super::{StoreResult, now};
 use crate::domain::CustomerId;
@@ -185,7 +185,7 @@ pub fn mark_failed(conn: &Db, id: i64, error: &str) -> StoreResult<()> {
 }
 
 /// Failed emails (one, or all) whose body was erased: they cannot be sent again.
-pub fn erased_failed(conn: &Db, id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
+pub fn erased_failed(conn: &ReadDb, id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, kind FROM outbox WHERE status = 'failed' AND raw IS NULL
                                      AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1) ORDER BY id",
@@ -206,7 +206,7 @@ pub fn requeue_failed(conn: &Db, id: Option<i64>) -> StoreResult<usize> {
 }
 
 /// The newest `limit` rows, optionally of one status.
-pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+pub fn list(conn: &ReadDb, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
     // Two statements, so that each reads in an index's order and stops at the limit (`?1 IS
     // NULL OR` would read every email to find the last failed one).
     // Every parameter a statement is given must appear in it (PostgreSQL types each from
@@ -238,7 +238,7 @@ pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entr
 }
 
 /// How many emails are queued, sent and failed.
-pub fn counts(conn: &Db) -> StoreResult<(i64, i64, i64)> {
+pub fn counts(conn: &ReadDb) -> StoreResult<(i64, i64, i64)> {
     conn.prepare_cached(
         "SELECT COUNT(*) FILTER (WHERE status = 'queued'), COUNT(*) FILTER (WHERE status = 'sent'),
                 COUNT(*) FILTER (WHERE status = 'failed') FROM outbox",
@@ -247,7 +247,7 @@ pub fn counts(conn: &Db) -> StoreResult<(i64, i64, i64)> {
 }
 
 /// When the next queued email falls due, if any.
-pub fn next_due(conn: &Db) -> StoreResult<Option<i64>> {
+pub fn next_due(conn: &ReadDb) -> StoreResult<Option<i64>> {
     // SQLite's two-argument MAX is PostgreSQL's GREATEST.
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
