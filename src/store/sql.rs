@@ -1,7 +1,8 @@
-//! The one way the store's modules talk to a database, whichever it is: [`Db`] runs a
-//! statement written once, with `?1`-style parameters, on SQLite or on PostgreSQL, and hands
-//! back [`Row`]s whose columns read into plain Rust values. The few places where the two
-//! dialects differ ask [`Db::dialect`] and write each its own SQL.
+//! The one way the store's modules talk to a database, whichever it is: a statement written
+//! once, with `?1`-style parameters, runs on SQLite or on PostgreSQL, and hands back [`Row`]s
+//! whose columns read into plain Rust values. Reads get a [`ReadDb`], which can only query;
+//! writes get a [`Db`], which can also change data and serves as a `ReadDb` too. The few
+//! places where the two dialects differ ask [`ReadDb::dialect`] and write each its own SQL.
 //!
 //! Values cross in five kinds ([`Value`]), as SQLite keeps them: integers (booleans are 0 and
 //! 1, as in every table), reals, text, bytes and NULL. On PostgreSQL a parameter is written in
