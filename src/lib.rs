@@ -3,11 +3,12 @@
 //! - `http`: where requests enter (filters, handlers, error mapping, the server)
 //! - `flows`: the rules: every operation on customers, shared by HTTP and the CLI
 //! - `domain`: customer types that parse (email, password, country, profile fields)
-//! - `store`: the database, SQLite or PostgreSQL; all SQL lives there
+//! - `store`: the database, a SQLite file or PostgreSQL; all SQL lives there, and one writer
+//!   decides what is acknowledged as stored
 //! - `mail`: where mail leaves (templates, outbox worker, file and SMTP transports)
 //! - `webhooks`: where events leave for the shop (signatures, the delivery worker)
 //! - `auth`: password hashing, tokens, one-time codes, the reset JWT
-//! - `lanes`: the threads that run blocking work (hashing, the store) off the async executor
+//! - `lanes`: the threads that run blocking work (hashing, the database) off the async executor
 //! - `web`: the built-in customer pages, which call only the public HTTP API
 //! - `cli`: the admin commands; `app`: the boot path shared by `serve` and the tests
 //! - `config`: typed settings; `error`: the one error type; `metrics`, `telemetry`: metrics

@@ -1,7 +1,7 @@
 //! The customer's own profile: reading it (the token check and the read in one statement) and
 //! `PATCH /customers/self`, with its password change and email change.
 
-use crate::store::sql::Db;
+use crate::store::sql::{Db, ReadDb};
 use std::collections::BTreeSet;
 
 use super::{Event, Session};
@@ -305,7 +305,7 @@ impl Profiles<'_> {
 
 /// The first id in `wanted` that names no subscription list.
 pub(super) fn first_unknown_list(
-    conn: &Db,
+    conn: &ReadDb,
     wanted: &BTreeSet<String>,
 ) -> crate::store::StoreResult<Option<String>> {
     for id in wanted {

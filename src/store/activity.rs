@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::sql::{Db, params};
+use super::sql::{Db, ReadDb, params};
 use serde::Serialize;
 
 use super::{StoreResult, now};
@@ -87,7 +87,7 @@ pub fn record_from(
 /// Up to `limit` events of `customer`, newest first, only those older than event `before`
 /// when given.
 pub fn page(
-    conn: &Db,
+    conn: &ReadDb,
     customer: &CustomerId,
     before: Option<i64>,
     limit: u32,

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::sql::{Db, Dialect, Param, Value, params};
+use super::sql::{Db, Dialect, Param, ReadDb, Value, params};
 use super::{StoreError, StoreResult, backup, migrations};
 
 /// The tables copied, parents before the tables whose rows point at them. `customer_search`
@@ -98,7 +98,7 @@ pub fn sqlite_to_postgres(source: &Path, scratch: &Path, target: &Db) -> StoreRe
 
 /// The columns of `table` on both sides (the target's generated `rowid` columns are left to
 /// it), in the source's order.
-fn shared_columns(from: &Db, to: &Db, table: &str) -> StoreResult<Vec<String>> {
+fn shared_columns(from: &ReadDb, to: &ReadDb, table: &str) -> StoreResult<Vec<String>> {
     let source: Vec<String> = from
         .prepare_cached(&format!("SELECT name FROM pragma_table_info('{table}')"))?
         .query_map(params![], |r| r.only())?

@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use super::sql::{self, Db, Dialect, OptionalRow, Row, Value, params};
+use super::sql::{self, Db, Dialect, OptionalRow, ReadDb, Row, Value, params};
 
 use super::{Page, Start, StoreError, StoreResult, now, subscriptions};
 use crate::domain::{
@@ -137,7 +137,7 @@ pub(crate) fn index_for_search(
 }
 
 /// The account behind an email address, for login.
-pub fn find_for_login(conn: &Db, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
+pub fn find_for_login(conn: &ReadDb, email: &EmailAddress) -> StoreResult<Option<LoginRecord>> {
     conn.prepare_cached(
         "SELECT id, status, password_hash, locked_at IS NOT NULL AS locked FROM customers
          WHERE email = ?1",
@@ -155,7 +155,7 @@ pub fn find_for_login(conn: &Db, email: &EmailAddress) -> StoreResult<Option<Log
 
 /// The id and status of the customer with this public identifier.
 pub fn find_by_identifier(
-    conn: &Db,
+    conn: &ReadDb,
     identifier: &str,
 ) -> StoreResult<Option<(CustomerId, Status)>> {
     conn.prepare_cached("SELECT id, status FROM customers WHERE identifier = ?1")?
@@ -169,7 +169,7 @@ pub fn find_by_identifier(
 }
 
 /// The public identifier of the customer with this id.
-pub fn identifier_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Identifier>> {
+pub fn identifier_of(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Identifier>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT identifier FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| row.only())
@@ -206,7 +206,7 @@ fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
 }
 
 /// The customer object, with subscriptions.
-pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
+pub fn profile(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Customer>> {
     let customer = conn
         .prepare_cached(&format!(
             "SELECT {} FROM customers WHERE id = ?1",
@@ -226,7 +226,10 @@ pub fn profile(conn: &Db, id: &CustomerId) -> StoreResult<Option<Customer>> {
 /// product those locks cost more than the lookups (the token check, the profile and its
 /// subscriptions were three statements). With the customer, when the session was last marked
 /// used.
-pub fn profile_of_session(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<(Customer, i64)>> {
+pub fn profile_of_session(
+    conn: &ReadDb,
+    token_hash: &[u8],
+) -> StoreResult<Option<(Customer, i64)>> {
     let mut statement = conn.prepare_cached(&SESSION_PROFILE)?;
     let mut found: Option<(Customer, i64)> = None;
     let rows = statement.query_map(params![token_hash, now()], |row| {
@@ -266,7 +269,7 @@ static SESSION_PROFILE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The back-office view of a customer found by id, identifier or email.
-pub fn admin_view(conn: &Db, key: &str) -> StoreResult<Option<AdminView>> {
+pub fn admin_view(conn: &ReadDb, key: &str) -> StoreResult<Option<AdminView>> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {}, identifier, status, created_at, language FROM customers
@@ -344,7 +347,7 @@ fn count_sql(search: &Search) -> String {
 /// Customers in creation order, optionally only those whose email or identifier contains
 /// `search`, `limit` at a time from `start`; with the total number that match.
 pub fn list(
-    conn: &Db,
+    conn: &ReadDb,
     search: Option<&str>,
     limit: u32,
     start: &Start<Cursor>,
@@ -470,7 +473,7 @@ pub fn update_profile(conn: &Db, id: &CustomerId, changes: &ProfileChanges) -> S
 }
 
 /// The stored password hash of an active customer.
-pub fn password_hash(conn: &Db, id: &CustomerId) -> StoreResult<Option<String>> {
+pub fn password_hash(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<String>> {
     Ok(conn
         .prepare_cached("SELECT password_hash FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| row.only())
@@ -479,7 +482,7 @@ pub fn password_hash(conn: &Db, id: &CustomerId) -> StoreResult<Option<String>> 
 }
 
 /// The customer's current email address and name.
-pub fn contact(conn: &Db, id: &CustomerId) -> StoreResult<Option<(String, Option<String>)>> {
+pub fn contact(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<(String, Option<String>)>> {
     conn.prepare_cached("SELECT email, name FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| {
             Ok((row.get("email")?, row.get("name")?))
@@ -488,7 +491,7 @@ pub fn contact(conn: &Db, id: &CustomerId) -> StoreResult<Option<(String, Option
 }
 
 /// The language of the customer's emails, if one is stored.
-pub fn language_of(conn: &Db, id: &CustomerId) -> StoreResult<Option<Language>> {
+pub fn language_of(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Language>> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT language FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| row.only())
@@ -507,7 +510,7 @@ pub fn set_language(conn: &Db, id: &CustomerId, language: &Language) -> StoreRes
 }
 
 /// Whether the customer has never activated their account.
-pub fn is_pending(conn: &Db, id: &CustomerId) -> StoreResult<bool> {
+pub fn is_pending(conn: &ReadDb, id: &CustomerId) -> StoreResult<bool> {
     conn.prepare_cached("SELECT status = 'pending' FROM customers WHERE id = ?1")?
         .query_row(params![id.as_str()], |row| row.only())
         .optional()
@@ -537,7 +540,7 @@ pub fn disable_password(conn: &Db, id: &CustomerId) -> StoreResult<()> {
 }
 
 /// The password hash and whether the account is locked, for a check inside a write.
-pub fn login_state(conn: &Db, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
+pub fn login_state(conn: &ReadDb, id: &CustomerId) -> StoreResult<(Option<String>, bool)> {
     Ok(conn
         .prepare_cached(
             "SELECT password_hash, locked_at IS NOT NULL AS locked FROM customers WHERE id = ?1",
@@ -622,13 +625,13 @@ pub fn set_email(conn: &Db, id: &CustomerId, email: &EmailAddress) -> StoreResul
 }
 
 /// Whether an account uses this email address.
-pub fn email_taken(conn: &Db, email: &EmailAddress) -> StoreResult<bool> {
+pub fn email_taken(conn: &ReadDb, email: &EmailAddress) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE email = ?1)")?
         .query_row(params![email.as_str()], |row| row.only())
 }
 
 /// Whether a customer has this public identifier.
-pub fn identifier_taken(conn: &Db, identifier: &Identifier) -> StoreResult<bool> {
+pub fn identifier_taken(conn: &ReadDb, identifier: &Identifier) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE identifier = ?1)")?
         .query_row(params![identifier.as_str()], |row| row.only())
 }

@@ -2,7 +2,7 @@
 //! and 20). Secrets (password hash, token and code digests), email bodies and the state of
 //! passkey ceremonies are left out.
 
-use super::sql::{Db, OptionalRow, Row, params};
+use super::sql::{OptionalRow, ReadDb, Row, params};
 use serde::Serialize;
 
 use super::activity::{self, Event};
@@ -138,7 +138,7 @@ fn optional_time<S: serde::Serializer>(unix: &Option<i64>, s: S) -> Result<S::Ok
 }
 
 /// Everything stored about `id`, or `None` when there is no such customer.
-pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
+pub fn of_customer(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Export>> {
     let Some(customer) = customers::profile(conn, id)? else {
         return Ok(None);
     };
@@ -284,7 +284,7 @@ pub fn of_customer(conn: &Db, id: &CustomerId) -> StoreResult<Option<Export>> {
 }
 
 fn collect<T>(
-    conn: &Db,
+    conn: &ReadDb,
     sql: &str,
     id: &CustomerId,
     map: impl FnMut(&Row<'_>) -> StoreResult<T>,

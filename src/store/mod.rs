@@ -1,7 +1,16 @@
-//! The store: the SQLite database behind an r2d2 pool. All SQL of the product lives in this
-//! module's children; callers get typed values back and never see a connection on the async
-//! executor: reads run on the store's reader threads, writes on its one writer thread
-//! (see [`crate::lanes`]).
+//! The store: one SQLite file in WAL mode, or one PostgreSQL database ([`pg`]) that several
+//! instances may share, each behind an r2d2 pool. All SQL of the product lives in this
+//! module's children, written once for both through [`sql`]; callers get typed values back
+//! and never see a connection on the async executor.
+//!
+//! - Reads ([`Store::read`]) run on the store's reader threads, in parallel, and get a
+//!   [`ReadDb`], which cannot change data: a store function that only reads takes one.
+//! - Writes ([`Store::write`]) run on the writer's lane, where the writes queued together
+//!   share one transaction and its commit ([`writer`], the one place that decides what is
+//!   acknowledged as stored), and get a [`Db`], which also serves wherever a `ReadDb` is asked
+//!   for.
+//! - Blocking callers (the CLI, migrations, backup) take a connection of their own
+//!   ([`Store::connection`]) and write through [`write_tx`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::ErrorCode;
-use sql::{Db, params};
+use sql::{Db, ReadDb, params};
 
 use crate::config;
 use crate::lanes::{Lane, Refused};
@@ -248,7 +257,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
-    /// Threads that run reads, in parallel (WAL), one pooled connection each at a time.
+    /// Threads that run reads, in parallel (SQLite's WAL lets them beside the writer), one
+    /// pooled connection each at a time.
     readers: Lane,
     /// The thread that runs writes: writers queue here, in order, instead of inside SQLite,
     /// whose busy handler sleeps with growing pauses and turns a short queue into long tail
@@ -258,12 +268,14 @@ pub struct Store {
     writer: Lane<writer::WriteJob>,
     /// How long a read or write may wait for its thread before the store answers busy.
     wait: Duration,
-    /// Whether the last write failed for want of space or write access.
+    /// Whether the last write failed for want of space or write access (SQLite: the file
+    /// system is asked why; PostgreSQL's server says so itself).
     health: health::WriteHealth,
     /// The longest write transaction so far, in microseconds (for `/metrics`).
     longest_write: Arc<AtomicU64>,
 }
 
+/// The pool of connections to one database.
 #[derive(Clone)]
 enum Backend {
     Sqlite(Pool<SqliteConnectionManager>),
@@ -419,17 +431,18 @@ impl Store {
         })
     }
 
-    /// Runs read-only work on a pooled connection, on a reader thread.
+    /// Runs read-only work on a pooled connection, on a reader thread. The work gets a
+    /// [`ReadDb`]: it cannot change data.
     pub async fn read<R, F>(&self, work: F) -> StoreResult<R>
     where
-        F: Fn(&Db) -> StoreResult<R> + Send + 'static,
+        F: Fn(&ReadDb) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         let backend = self.backend.clone();
         let work = move || match backend {
             Backend::Sqlite(pool) => {
                 let conn = pool.get().map_err(|_| StoreError::Busy)?;
-                work(&Db::sqlite(&conn))
+                work(&ReadDb::sqlite(&conn))
             }
             Backend::Postgres { pool, .. } => {
                 // A connection the server ended (a restart, a fail-over) is noticed only when
@@ -439,7 +452,7 @@ impl Store {
                 let mut tries = pool.max_size();
                 loop {
                     let conn = pool.get().map_err(|_| StoreError::Busy)?;
-                    let read = work(&Db::postgres(&conn));
+                    let read = work(&ReadDb::postgres(&conn));
                     tries -= 1;
                     if read.is_ok() || tries == 0 || !pg::is_dead(&conn) {
                         return read;
@@ -450,12 +463,12 @@ impl Store {
         self.readers.run(self.wait, work).await.map_err(refused)?
     }
 
-    /// Runs work in a `BEGIN IMMEDIATE` transaction on the writer thread, answered once it is
-    /// committed when `work` returns `Ok` (an [`Outcome`] there commits a refusal too), and
-    /// rolled back on `Err`. Writes queued together share the transaction and its commit,
-    /// each in a savepoint of its own ([`writer`]). Taking the write lock up front means a
-    /// read-then-write never fails half-way under WAL (another process, such as the CLI, may
-    /// hold it).
+    /// Runs work in a write transaction on the writer's lane (SQLite's `BEGIN IMMEDIATE`,
+    /// PostgreSQL's write lock, [`pg::begin`]), answered once it is committed when `work`
+    /// returns `Ok` (an [`Outcome`] there commits a refusal too), and rolled back on `Err`.
+    /// Writes queued together share the transaction and its commit, each in a savepoint of
+    /// its own ([`writer`]). Taking the write lock up front means a read-then-write never
+    /// fails half-way (another process, such as the CLI, may hold it).
     pub async fn write<R, F>(&self, work: F) -> StoreResult<R>
     where
         F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
@@ -615,7 +628,7 @@ pub fn now() -> i64 {
 }
 
 /// Checks that the database answers a query.
-pub fn ping(conn: &Db) -> StoreResult<()> {
+pub fn ping(conn: &ReadDb) -> StoreResult<()> {
     conn.prepare_cached("SELECT 1")?
         .query_row(params![], |_| Ok(()))?;
     Ok(())

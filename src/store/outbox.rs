@@ -3,7 +3,7 @@
 //! (the server and an admin command, or two instances on PostgreSQL) never send the same email
 //! at once.
 
-use super::sql::{Db, Dialect, OptionalRow, Row, params};
+use super::sql::{Db, Dialect, OptionalRow, ReadDb, Row, params};
 
 use super::{StoreResult, now};
 use crate::domain::CustomerId;
@@ -186,7 +186,7 @@ pub fn mark_failed(conn: &Db, id: i64, error: &str) -> StoreResult<()> {
 }
 
 /// Failed emails (one, or all) whose body was erased: they cannot be sent again.
-pub fn erased_failed(conn: &Db, id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
+pub fn erased_failed(conn: &ReadDb, id: Option<i64>) -> StoreResult<Vec<(i64, String)>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, kind FROM outbox WHERE status = 'failed' AND raw IS NULL
                                      AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1) ORDER BY id",
@@ -209,7 +209,7 @@ pub fn requeue_failed(conn: &Db, id: Option<i64>) -> StoreResult<usize> {
 /// The newest `limit` rows of `table` (the outbox or the webhook outbox), of one `status` or
 /// of all, each read from `columns` by `read`.
 pub(super) fn newest<T>(
-    conn: &Db,
+    conn: &ReadDb,
     table: &str,
     columns: &str,
     status: Option<&str>,
@@ -235,7 +235,7 @@ pub(super) fn newest<T>(
 }
 
 /// The newest `limit` emails, optionally of one status.
-pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+pub fn list(conn: &ReadDb, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
     let columns = "id, kind, recipient, status, attempts, last_error, created_at, next_attempt_at";
     newest(conn, "outbox", columns, status, limit, |row| {
         Ok(Entry {
@@ -252,7 +252,7 @@ pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entr
 }
 
 /// How many emails are queued, sent and failed.
-pub fn counts(conn: &Db) -> StoreResult<(i64, i64, i64)> {
+pub fn counts(conn: &ReadDb) -> StoreResult<(i64, i64, i64)> {
     conn.prepare_cached(
         "SELECT COUNT(*) FILTER (WHERE status = 'queued') AS queued,
                 COUNT(*) FILTER (WHERE status = 'sent') AS sent,
@@ -264,7 +264,7 @@ pub fn counts(conn: &Db) -> StoreResult<(i64, i64, i64)> {
 }
 
 /// When the next queued email falls due, if any.
-pub fn next_due(conn: &Db) -> StoreResult<Option<i64>> {
+pub fn next_due(conn: &ReadDb) -> StoreResult<Option<i64>> {
     // SQLite's two-argument MAX is PostgreSQL's GREATEST.
     let sql = match conn.dialect() {
         Dialect::Sqlite => {

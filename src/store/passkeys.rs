@@ -2,7 +2,7 @@
 //! ceremonies begun and not yet finished. The credentials and ceremony states are stored as
 //! the WebAuthn library serialises them; this module does not look inside.
 
-use super::sql::{Db, OptionalRow, params};
+use super::sql::{Db, OptionalRow, ReadDb, params};
 use serde::Serialize;
 
 use super::{StoreResult, now};
@@ -84,7 +84,7 @@ pub fn user_handle(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<u8>> {
 }
 
 /// The credential ids of the customer's passkeys.
-pub fn credential_ids(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<Vec<u8>>> {
+pub fn credential_ids(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<Vec<u8>>> {
     let mut statement =
         conn.prepare_cached("SELECT credential_id FROM passkeys WHERE customer_id = ?1")?;
     let rows = statement.query_map(params![customer.as_str()], |row| row.only())?;
@@ -124,7 +124,7 @@ pub fn insert(
 }
 
 /// The customer's passkeys, oldest first.
-pub fn list(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<PasskeyView>> {
+pub fn list(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<PasskeyView>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, name, created_at, last_used_at FROM passkeys
          WHERE customer_id = ?1 ORDER BY created_at, id",
@@ -178,7 +178,7 @@ pub fn delete_registered_since(conn: &Db, customer: &CustomerId, since: i64) -> 
 
 /// The passkey with this credential id, its owner and the owner's user handle, if its owner's
 /// account is active.
-pub fn find_by_credential(conn: &Db, credential_id: &[u8]) -> StoreResult<Option<Owned>> {
+pub fn find_by_credential(conn: &ReadDb, credential_id: &[u8]) -> StoreResult<Option<Owned>> {
     let row: Option<(String, String, Vec<u8>, String)> = conn
         .prepare_cached(
             "SELECT p.id, p.customer_id, u.handle, p.credential
@@ -291,7 +291,7 @@ pub fn take_challenge(
 }
 
 /// How many ceremonies are stored (for the tests of the bound).
-pub fn challenge_count(conn: &Db) -> StoreResult<i64> {
+pub fn challenge_count(conn: &ReadDb) -> StoreResult<i64> {
     conn.query_row(
         "SELECT COUNT(*) FROM passkey_challenges",
         params![],
@@ -319,7 +319,7 @@ pub struct ChallengeRecord {
 }
 
 /// The customer's user handle in hex, if they ever began adding a passkey.
-pub fn exported_handle(conn: &Db, customer: &CustomerId) -> StoreResult<Option<String>> {
+pub fn exported_handle(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Option<String>> {
     let handle: Option<Vec<u8>> = conn
         .prepare_cached("SELECT handle FROM passkey_users WHERE customer_id = ?1")?
         .query_row(params![customer.as_str()], |row| row.only())
@@ -328,7 +328,10 @@ pub fn exported_handle(conn: &Db, customer: &CustomerId) -> StoreResult<Option<S
 }
 
 /// The ceremonies the customer began and has not finished, oldest first.
-pub fn exported_challenges(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<ChallengeRecord>> {
+pub fn exported_challenges(
+    conn: &ReadDb,
+    customer: &CustomerId,
+) -> StoreResult<Vec<ChallengeRecord>> {
     let mut statement = conn.prepare_cached(
         "SELECT purpose, created_at, expires_at FROM passkey_challenges
          WHERE customer_id = ?1 ORDER BY created_at, rowid",

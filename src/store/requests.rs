@@ -1,7 +1,7 @@
 //! The request journal: password-reset and sign-up requests stored before they are answered,
 //! and the per-address email allowance they draw from.
 
-use super::sql::{Db, params};
+use super::sql::{Db, ReadDb, params};
 
 use super::{StoreResult, now};
 
@@ -77,7 +77,7 @@ pub fn journal(conn: &Db, request: &Request) -> StoreResult<i64> {
 }
 
 /// The oldest `limit` requests still to resolve, oldest first.
-pub fn pending(conn: &Db, limit: u32) -> StoreResult<Vec<Pending>> {
+pub fn pending(conn: &ReadDb, limit: u32) -> StoreResult<Vec<Pending>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, kind, email, name, link_base, ip, user_agent, language, subscriptions
          FROM email_requests

@@ -2,7 +2,7 @@
 //! for the customer's list, when it was opened, last used and last authenticated (its sign-in
 //! or a reauthentication), and from where.
 
-use super::sql::{Db, OptionalRow, params};
+use super::sql::{Db, OptionalRow, ReadDb, params};
 
 use super::{StoreResult, now};
 use crate::domain::{Client, CustomerId, SessionId};
@@ -60,13 +60,13 @@ pub fn create(
 }
 
 /// The customer a live (unexpired) session token belongs to. One primary-key lookup.
-pub fn customer_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<CustomerId>> {
+pub fn customer_of(conn: &ReadDb, token_hash: &[u8]) -> StoreResult<Option<CustomerId>> {
     Ok(holder_of(conn, token_hash)?.map(|h| h.customer))
 }
 
 /// The holder of a live session token, when it was last marked used and last authenticated.
 /// One primary-key lookup.
-pub fn holder_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<Holder>> {
+pub fn holder_of(conn: &ReadDb, token_hash: &[u8]) -> StoreResult<Option<Holder>> {
     let row: Option<(String, i64, Option<i64>)> = conn
         .prepare_cached(
             "SELECT customer_id, last_used_at, authenticated_at FROM sessions
@@ -102,7 +102,7 @@ pub fn mark_authenticated(conn: &Db, token_hash: &[u8]) -> StoreResult<bool> {
 }
 
 /// The public id of a live session, for what it adds to the account (a passkey).
-pub fn public_id_of(conn: &Db, token_hash: &[u8]) -> StoreResult<Option<String>> {
+pub fn public_id_of(conn: &ReadDb, token_hash: &[u8]) -> StoreResult<Option<String>> {
     conn.prepare_cached("SELECT public_id FROM sessions WHERE token_hash = ?1")?
         .query_row(params![token_hash], |row| row.only::<Option<String>>())
         .optional()
@@ -125,7 +125,7 @@ pub fn due_for_touch(last_used_at: i64) -> bool {
 }
 
 /// The customer's live sessions, most recently used first.
-pub fn list(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<SessionInfo>> {
+pub fn list(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<SessionInfo>> {
     let mut statement = conn.prepare_cached(
         "SELECT public_id, token_hash, created_at, last_used_at, ip, user_agent FROM sessions
          WHERE customer_id = ?1 AND expires_at > ?2

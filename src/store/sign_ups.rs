@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::StoreResult;
-use super::sql::{Db, OptionalRow, params};
+use super::sql::{Db, OptionalRow, ReadDb, params};
 use crate::domain::CustomerId;
 
 /// Marks a customer created by a sign-up, with the lists chosen on the form: they are joined
@@ -18,7 +18,7 @@ pub fn begin(conn: &Db, customer: &CustomerId, lists: &BTreeSet<String>) -> Stor
 }
 
 /// Whether the customer signed up themselves and has not activated yet.
-pub fn is_waiting(conn: &Db, customer: &CustomerId) -> StoreResult<bool> {
+pub fn is_waiting(conn: &ReadDb, customer: &CustomerId) -> StoreResult<bool> {
     Ok(lists(conn, customer)?.is_some())
 }
 
@@ -33,7 +33,7 @@ pub fn finish(conn: &Db, customer: &CustomerId) -> StoreResult<Option<Vec<String
     Ok(chosen)
 }
 
-fn lists(conn: &Db, customer: &CustomerId) -> StoreResult<Option<Vec<String>>> {
+fn lists(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Option<Vec<String>>> {
     let stored: Option<String> = conn
         .prepare_cached("SELECT sign_up_lists FROM customers WHERE id = ?1")?
         .query_row(params![customer.as_str()], |row| row.only())
@@ -50,7 +50,7 @@ fn lists(conn: &Db, customer: &CustomerId) -> StoreResult<Option<Vec<String>>> {
 
 /// Up to `limit` waiting sign-ups whose activation expired by `now`. Found through the
 /// expired activation codes, so housekeeping must ask before it sweeps the codes away.
-pub fn expired(conn: &Db, now: i64, limit: usize) -> StoreResult<Vec<CustomerId>> {
+pub fn expired(conn: &ReadDb, now: i64, limit: usize) -> StoreResult<Vec<CustomerId>> {
     let mut statement = conn.prepare_cached(
         "SELECT c.id FROM one_time_codes o JOIN customers c ON c.id = o.customer_id
          WHERE o.expires_at <= ?1 AND o.purpose = 'activation'

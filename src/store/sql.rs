@@ -1,8 +1,9 @@
-//! The one way the store's modules talk to a database, whichever it is: [`Db`] runs a
-//! statement written once, with `?1`-style parameters, on SQLite or on PostgreSQL, and hands
-//! back [`Row`]s whose columns are read by name into plain Rust values (a query that answers
-//! one column reads it with [`Row::only`]). The few places where the two
-//! dialects differ ask [`Db::dialect`] and write each its own SQL.
+//! The one way the store's modules talk to a database, whichever it is: a statement written
+//! once, with `?1`-style parameters, runs on SQLite or on PostgreSQL, and hands back [`Row`]s
+//! whose columns are read by name into plain Rust values (a query that answers one column
+//! reads it with [`Row::only`]). Reads get a [`ReadDb`], which can only query; writes get a
+//! [`Db`], which can also change data and serves as a `ReadDb` too. The few places where the
+//! two dialects differ ask [`ReadDb::dialect`] and write each its own SQL.
 //!
 //! Values cross in five kinds ([`Value`]), as SQLite keeps them: integers (booleans are 0 and
 //! 1, as in every table), reals, text, bytes and NULL. On PostgreSQL a parameter is written in
@@ -22,27 +23,61 @@ pub enum Dialect {
     Postgres,
 }
 
-/// A connection (or a transaction on one) that store functions run their statements on.
-pub struct Db<'c> {
+/// Statements that only read, on a connection or in a transaction: what [`super::Store::read`]
+/// hands its work, and what every store function that only reads takes. It has no `execute`,
+/// no `execute_batch`, no savepoint, and its prepared statements ([`Query`]) can only query:
+/// only a write's handle, [`Db`], changes data. Like kanidm's read and write transactions,
+/// the two are different types, so a read that tries to write does not compile:
+///
+/// ```compile_fail,E0599
+/// # async fn f(store: customer_area::store::Store) {
+/// use customer_area::store::sql::params;
+/// store.read(|db| db.execute("DELETE FROM sessions", params![])).await;
+/// # }
+/// ```
+///
+/// The same work compiles as a write, whose handle also serves wherever a read's is asked
+/// for (it dereferences to one):
+///
+/// ```
+/// # async fn f(store: customer_area::store::Store) {
+/// use customer_area::store::sql::{ReadDb, params};
+/// fn count(db: &ReadDb) -> customer_area::store::StoreResult<i64> {
+///     db.query_row("SELECT count(*) FROM sessions", params![], |row| row.get(0))
+/// }
+/// let _ = store.write(|db| db.execute("DELETE FROM sessions", params![])).await;
+/// let _ = store.write(|db| count(db)).await;
+/// let _ = store.read(|db| count(db)).await;
+/// # }
+/// ```
+pub struct ReadDb<'c> {
     inner: Inner<'c>,
 }
 
+/// A write's handle on a connection (the writer's transaction, or a blocking caller's own
+/// connection): everything a [`ReadDb`] has, through `Deref`, and the statements that change
+/// data.
+pub struct Db<'c> {
+    read: ReadDb<'c>,
+}
+
+#[derive(Clone, Copy)]
 enum Inner<'c> {
     Sqlite(&'c rusqlite::Connection),
     Postgres(&'c RefCell<PgConnection>),
 }
 
-impl<'c> Db<'c> {
-    /// Statements on a SQLite connection (or a transaction: it dereferences to one).
-    pub fn sqlite(conn: &'c rusqlite::Connection) -> Db<'c> {
-        Db {
+impl<'c> ReadDb<'c> {
+    /// Reads on a SQLite connection (or a transaction: it dereferences to one).
+    pub fn sqlite(conn: &'c rusqlite::Connection) -> ReadDb<'c> {
+        ReadDb {
             inner: Inner::Sqlite(conn),
         }
     }
 
-    /// Statements on a PostgreSQL connection.
-    pub fn postgres(conn: &'c RefCell<PgConnection>) -> Db<'c> {
-        Db {
+    /// Reads on a PostgreSQL connection.
+    pub fn postgres(conn: &'c RefCell<PgConnection>) -> ReadDb<'c> {
+        ReadDb {
             inner: Inner::Postgres(conn),
         }
     }
@@ -54,10 +89,58 @@ impl<'c> Db<'c> {
         }
     }
 
+    /// A query, prepared once per connection and kept for the next call with the same text.
+    /// On SQLite, a statement that would change the database is refused.
+    pub fn prepare_cached(&self, sql: &str) -> StoreResult<Query<'c>> {
+        let statement = prepare(self.inner, sql)?;
+        if let Statement::Sqlite(statement) = &statement
+            && !statement.readonly()
+        {
+            return Err(StoreError::Inconsistent(format!(
+                "a read ran a statement that writes: {sql}"
+            )));
+        }
+        Ok(Query(statement))
+    }
+
+    /// The first row of a query, read by `read`; [`StoreError::NoRow`] when there is none.
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        read: impl FnOnce(&Row) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.prepare_cached(sql)?.query_row(params, read)
+    }
+}
+
+impl<'c> std::ops::Deref for Db<'c> {
+    type Target = ReadDb<'c>;
+
+    fn deref(&self) -> &ReadDb<'c> {
+        &self.read
+    }
+}
+
+impl<'c> Db<'c> {
+    /// Statements on a SQLite connection (or a transaction: it dereferences to one).
+    pub fn sqlite(conn: &'c rusqlite::Connection) -> Db<'c> {
+        Db {
+            read: ReadDb::sqlite(conn),
+        }
+    }
+
+    /// Statements on a PostgreSQL connection.
+    pub fn postgres(conn: &'c RefCell<PgConnection>) -> Db<'c> {
+        Db {
+            read: ReadDb::postgres(conn),
+        }
+    }
+
     /// The SQLite connection underneath, for what only SQLite has (its backup API, pragmas);
     /// `None` on PostgreSQL.
     pub fn as_sqlite(&self) -> Option<&'c rusqlite::Connection> {
-        match self.inner {
+        match self.read.inner {
             Inner::Sqlite(conn) => Some(conn),
             Inner::Postgres(_) => None,
         }
@@ -66,18 +149,12 @@ impl<'c> Db<'c> {
     /// A statement, prepared once per connection and kept for the next call with the same
     /// text.
     pub fn prepare_cached(&self, sql: &str) -> StoreResult<Statement<'c>> {
-        match self.inner {
-            Inner::Sqlite(conn) => Ok(Statement::Sqlite(conn.prepare_cached(sql)?)),
-            Inner::Postgres(conn) => {
-                let statement = conn.borrow_mut().prepare(sql)?;
-                Ok(Statement::Postgres { conn, statement })
-            }
-        }
+        prepare(self.read.inner, sql)
     }
 
     /// Runs statements separated by semicolons, without parameters.
     pub fn execute_batch(&self, sql: &str) -> StoreResult<()> {
-        match self.inner {
+        match self.read.inner {
             Inner::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
             Inner::Postgres(conn) => Ok(conn.borrow_mut().client.batch_execute(sql)?),
         }
@@ -88,7 +165,8 @@ impl<'c> Db<'c> {
         self.prepare_cached(sql)?.execute(params)
     }
 
-    /// The first row of a query, read by `read`; [`StoreError::NoRow`] when there is none.
+    /// The first row of a statement (a query, or a change with `RETURNING`), read by `read`;
+    /// [`StoreError::NoRow`] when there is none.
     pub fn query_row<T>(
         &self,
         sql: &str,
@@ -116,6 +194,43 @@ impl<'c> Db<'c> {
                 Err(err)
             }
         }
+    }
+}
+
+/// `sql` prepared on `conn`, or taken from the statements it prepared before.
+fn prepare<'c>(conn: Inner<'c>, sql: &str) -> StoreResult<Statement<'c>> {
+    match conn {
+        Inner::Sqlite(conn) => Ok(Statement::Sqlite(conn.prepare_cached(sql)?)),
+        Inner::Postgres(conn) => {
+            let statement = conn.borrow_mut().prepare(sql)?;
+            Ok(Statement::Postgres { conn, statement })
+        }
+    }
+}
+
+/// A prepared statement that can only query: a read's ([`ReadDb::prepare_cached`]).
+pub struct Query<'c>(Statement<'c>);
+
+impl Query<'_> {
+    /// The first row, read by `read`; [`StoreError::NoRow`] when there is none.
+    pub fn query_row<T>(
+        &mut self,
+        params: &[&dyn Param],
+        read: impl FnOnce(&Row) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.0.query_row(params, read)
+    }
+
+    /// Every row, each read by `read` ([`Statement::query_map`]).
+    pub fn query_map<'s, T, F>(
+        &'s mut self,
+        params: &[&dyn Param],
+        read: F,
+    ) -> StoreResult<Rows<'s, F>>
+    where
+        F: FnMut(&Row) -> StoreResult<T>,
+    {
+        self.0.query_map(params, read)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::sql::{Db, OptionalRow, Row, params};
+use super::sql::{Db, OptionalRow, ReadDb, Row, params};
 
 use super::{Page, Start, StoreResult, now};
 use crate::domain::{Client, CustomerId, Subscription};
@@ -60,7 +60,7 @@ pub struct MemberRow {
 }
 
 /// Every list, in id order.
-pub fn lists(conn: &Db) -> StoreResult<Vec<SubscriptionList>> {
+pub fn lists(conn: &ReadDb) -> StoreResult<Vec<SubscriptionList>> {
     let mut statement =
         conn.prepare_cached("SELECT id, name, description FROM subscription_lists ORDER BY id")?;
     let rows = statement.query_map(params![], |row| {
@@ -97,7 +97,7 @@ pub fn remove_list(conn: &Db, id: &str) -> StoreResult<bool> {
 }
 
 /// One list by id.
-pub fn list(conn: &Db, id: &str) -> StoreResult<Option<SubscriptionList>> {
+pub fn list(conn: &ReadDb, id: &str) -> StoreResult<Option<SubscriptionList>> {
     conn.prepare_cached("SELECT id, name, description FROM subscription_lists WHERE id = ?1")?
         .query_row(params![id], |row| {
             Ok(SubscriptionList {
@@ -110,7 +110,7 @@ pub fn list(conn: &Db, id: &str) -> StoreResult<Option<SubscriptionList>> {
 }
 
 /// Whether a list with this id exists.
-pub fn list_exists(conn: &Db, id: &str) -> StoreResult<bool> {
+pub fn list_exists(conn: &ReadDb, id: &str) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM subscription_lists WHERE id = ?1")?
         .query_row(params![id], |_| Ok(()))
@@ -119,7 +119,7 @@ pub fn list_exists(conn: &Db, id: &str) -> StoreResult<bool> {
 }
 
 /// The lists a customer is subscribed to, in list id order.
-pub fn of_customer(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<Subscription>> {
+pub fn of_customer(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<Subscription>> {
     let mut statement = conn.prepare_cached(
         "SELECT l.id, l.name, s.subscribed_at FROM subscriptions s
          JOIN subscription_lists l ON l.id = s.list_id
@@ -233,7 +233,7 @@ pub fn unsubscribe(
 }
 
 /// The subscribers of `list`, in customer id order.
-pub fn subscribers(conn: &Db, list: &str) -> StoreResult<Vec<CustomerId>> {
+pub fn subscribers(conn: &ReadDb, list: &str) -> StoreResult<Vec<CustomerId>> {
     let mut statement = conn.prepare_cached(
         "SELECT customer_id FROM subscriptions WHERE list_id = ?1 ORDER BY customer_id",
     )?;
@@ -264,7 +264,7 @@ fn member_from_row(row: &Row<'_>) -> StoreResult<MemberRow> {
 /// Up to `limit` members of `list` from `start`, in customer id order, and how many there are
 /// in all.
 pub fn members_page(
-    conn: &Db,
+    conn: &ReadDb,
     list: &str,
     start: &Start<CustomerId>,
     limit: u32,
@@ -291,7 +291,7 @@ pub fn members_page(
 /// Up to `limit` members of `list` whose customer id comes after `after`, in id order: the
 /// export reads a list of any length a page at a time.
 pub fn members_after(
-    conn: &Db,
+    conn: &ReadDb,
     list: &str,
     after: &str,
     limit: u32,
@@ -304,7 +304,7 @@ pub fn members_after(
 }
 
 /// The customer's consent trail, oldest first.
-pub fn consent_history(conn: &Db, customer: &CustomerId) -> StoreResult<Vec<ConsentRecord>> {
+pub fn consent_history(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<ConsentRecord>> {
     let mut statement = conn.prepare_cached(
         "SELECT list_id, action, source, at, ip, user_agent FROM consent_records
          WHERE customer_id = ?1 ORDER BY id",

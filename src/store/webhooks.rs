@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::sql::{Db, params};
+use super::sql::{Db, ReadDb, params};
 
 use super::{StoreResult, now};
 
@@ -73,7 +73,7 @@ pub fn enqueue(conn: &Db, event: &NewEvent<'_>) -> StoreResult<()> {
 /// The oldest `limit` queued events of `endpoint`, due or not, oldest first: an endpoint
 /// receives its events in the order they were committed, so a later one never overtakes one
 /// before it.
-pub fn next_for(conn: &Db, endpoint: &str, limit: u32) -> StoreResult<Vec<Due>> {
+pub fn next_for(conn: &ReadDb, endpoint: &str, limit: u32) -> StoreResult<Vec<Due>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, webhook_id, body, attempts, next_attempt_ms, created_at FROM webhook_outbox
          WHERE endpoint = ?1 AND status = 'queued' ORDER BY id LIMIT ?2",
@@ -149,7 +149,7 @@ pub fn fail_unconfigured(conn: &Db, configured: &[String]) -> StoreResult<usize>
 }
 
 /// The newest `limit` events, optionally of one status.
-pub fn list(conn: &Db, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
+pub fn list(conn: &ReadDb, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
     let columns = "id, webhook_id, endpoint, event_type, customer_id, status, attempts, \
                    last_error, created_at";
     super::outbox::newest(conn, "webhook_outbox", columns, status, limit, |row| {
@@ -178,7 +178,7 @@ pub fn retry_failed(conn: &Db, id: Option<i64>) -> StoreResult<usize> {
 }
 
 /// Events by status, for the metrics.
-pub fn counts(conn: &Db) -> StoreResult<Vec<(String, i64)>> {
+pub fn counts(conn: &ReadDb) -> StoreResult<Vec<(String, i64)>> {
     let mut statement = conn
         .prepare_cached("SELECT status, count(*) AS events FROM webhook_outbox GROUP BY status")?;
     let rows = statement.query_map(params![], |row| {
