@@ -1,5 +1,6 @@
 //! `customer-area mail test` and `mail preview`: check the mail settings by sending one email
-//! at once, and show an email as it would be sent, with sample values.
+//! at once, and show an email as it would be sent, with sample values; `mail dkim-record`:
+//! the DNS record that publishes the DKIM key.
 
 use super::Loaded;
 use crate::domain::{EmailAddress, Language};
@@ -27,6 +28,9 @@ pub enum Command {
         #[arg(long, value_name = "TAG")]
         language: Option<String>,
     },
+    /// Print the DNS TXT record that publishes the public key of [mail.dkim] (its name, then
+    /// its value), to add to the signing domain's zone.
+    DkimRecord,
 }
 
 /// Every kind's name, for clap to offer and check.
@@ -37,6 +41,20 @@ fn kind_names() -> clap::builder::PossibleValuesParser {
 /// `customer-area mail ...`: checks the mail settings without touching the outbox.
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
     match command {
+        Command::DkimRecord => {
+            let mailer = Mailer::new(&loaded.config).map_err(anyhow::Error::msg)?;
+            let Some(signer) = mailer.dkim() else {
+                anyhow::bail!(
+                    "DKIM signing is off: set mail.dkim.domain, mail.dkim.selector and \
+                     mail.dkim.private_key_file"
+                );
+            };
+            let (name, value) = signer.dns_record();
+            println!("name:  {name}");
+            println!("value: {value}");
+            println!("zone:  {name}. IN TXT {}", txt_strings(&value));
+            Ok(())
+        }
         Command::Preview { kind, language } => {
             let kind = Kind::from_name(&kind).expect("clap checked the kind");
             let language = language
@@ -86,6 +104,17 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// A TXT record's value as zone files write it: quoted strings of at most 255 characters
+/// each (an RSA key is longer than one string may be; resolvers join them).
+fn txt_strings(value: &str) -> String {
+    value
+        .as_bytes()
+        .chunks(255)
+        .map(|chunk| format!("\"{}\"", String::from_utf8_lossy(chunk)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The headers a reader checks, then the plain-text body, then the HTML body if there is one.

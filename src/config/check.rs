@@ -102,6 +102,7 @@ impl Config {
                 "username and password must be set together",
             ));
         }
+        self.check_dkim()?;
         if self
             .log
             .level
@@ -114,6 +115,42 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// `[mail.dkim]`: all three keys or none, and a key file that holds a key of the algorithm.
+    fn check_dkim(&self) -> Result<(), ConfigError> {
+        let dkim = &self.mail.dkim;
+        if !dkim.enabled() {
+            if !dkim.domain.is_empty() || !dkim.selector.is_empty() {
+                return Err(invalid(
+                    "mail.dkim.private_key_file",
+                    "must be set with mail.dkim.domain and mail.dkim.selector (or leave all three \
+                     empty: emails are then not signed)",
+                ));
+            }
+            return Ok(());
+        }
+        for (key, value) in [
+            ("mail.dkim.domain", &dkim.domain),
+            ("mail.dkim.selector", &dkim.selector),
+        ] {
+            let valid = !value.is_empty()
+                && value.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                });
+            if !valid {
+                return Err(invalid(
+                    key,
+                    format!("`{value}` is not a DNS name (letters, digits, `-`, `_`, dots)"),
+                ));
+            }
+        }
+        crate::mail::dkim::Signer::load(dkim)
+            .map(drop)
+            .map_err(|p| invalid("mail.dkim.private_key_file", p))
     }
 
     /// Settings that work but are probably a mistake, in words.

@@ -22,6 +22,7 @@ impl Config {
         }
         resolve(&mut self.web.custom_css);
         resolve(&mut self.mail.smtp.password_file);
+        resolve(&mut self.mail.dkim.private_key_file);
         resolve(&mut self.admin.api_token_file);
     }
 

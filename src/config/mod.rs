@@ -216,6 +216,7 @@ pub struct Mail {
     /// No retry waits longer than this.
     pub retry_max_seconds: NonZeroU64,
     pub smtp: Smtp,
+    pub dkim: Dkim,
 }
 
 impl Default for Mail {
@@ -231,8 +232,40 @@ impl Default for Mail {
             retry_first_seconds: NonZero::new(10).unwrap(),
             retry_max_seconds: NonZero::new(3600).unwrap(),
             smtp: Smtp::default(),
+            dkim: Dkim::default(),
         }
     }
+}
+
+/// DKIM signing of every email (`[mail.dkim]`): on when `private_key_file` is set.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dkim {
+    /// The signing domain (`d=`), whose DNS publishes the public key.
+    pub domain: String,
+    /// The selector (`s=`): the key's record is `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// A PEM file with the private key (RSA in PKCS #1 or PKCS #8, or Ed25519 in PKCS #8);
+    /// read at start, relative to the config file's directory. Empty: emails are not signed.
+    pub private_key_file: PathBuf,
+    pub algorithm: DkimAlgorithm,
+}
+
+impl Dkim {
+    /// Whether emails are signed.
+    pub fn enabled(&self) -> bool {
+        !self.private_key_file.as_os_str().is_empty()
+    }
+}
+
+/// The DKIM signature algorithm; it must match the key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DkimAlgorithm {
+    #[default]
+    #[serde(rename = "rsa-sha256")]
+    RsaSha256,
+    #[serde(rename = "ed25519-sha256")]
+    Ed25519Sha256,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

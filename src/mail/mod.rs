@@ -1,6 +1,7 @@
 //! Where mail leaves: emails are composed here, queued in the outbox within the caller's
 //! transaction (see `store::outbox`), and delivered by the [`worker`] through a [`transport`].
 
+pub mod dkim;
 mod kind;
 pub mod templates;
 pub mod transport;
@@ -26,6 +27,8 @@ pub struct Mailer {
     from: Mailbox,
     shop: String,
     templates: Arc<Templates>,
+    /// Signs every email when `[mail.dkim]` is set.
+    dkim: Option<Arc<dkim::Signer>>,
     wake: Arc<Notify>,
 }
 
@@ -36,8 +39,11 @@ impl Mailer {
             config.mail.templates_dir.as_deref(),
             &config.mail.default_language,
         )?;
+        let dkim = dkim::Signer::load(&config.mail.dkim)
+            .map_err(|p| format!("config key `mail.dkim.private_key_file`: {p}"))?;
         Ok(Mailer {
             from,
+            dkim: dkim.map(Arc::new),
             shop: config.mail.shop_name.clone(),
             templates: Arc::new(templates),
             wake: Arc::new(Notify::new()),
@@ -74,6 +80,14 @@ impl Mailer {
         let raw = builder
             .write_to_vec()
             .expect("writing to a Vec cannot fail");
+        let raw = match &self.dkim {
+            Some(signer) => signer.sign(raw.clone()).unwrap_or_else(|error| {
+                // The key signed a trial message at start; a failure now is not this email's.
+                tracing::error!(%error, "DKIM signing failed; the email goes out unsigned");
+                raw
+            }),
+            None => raw,
+        };
         NewEmail {
             kind: kind.name(),
             recipient: to.to_owned(),
@@ -95,6 +109,11 @@ impl Mailer {
     /// The envelope sender.
     pub fn from_address(&self) -> &str {
         self.from.address()
+    }
+
+    /// The DKIM signer, when emails are signed.
+    pub fn dkim(&self) -> Option<&dkim::Signer> {
+        self.dkim.as_deref()
     }
 
     /// Tells the worker that an email was queued (call after the transaction commits).

@@ -33,6 +33,7 @@ mod cli_admin;
 mod consents;
 mod cors;
 mod delivery;
+mod dkim;
 mod durability;
 mod email_change;
 mod email_undo;
