@@ -43,7 +43,7 @@ pub enum Dialect {
 /// # async fn f(store: customer_area::store::Store) {
 /// use customer_area::store::sql::{ReadDb, params};
 /// fn count(db: &ReadDb) -> customer_area::store::StoreResult<i64> {
-///     db.query_row("SELECT count(*) FROM sessions", params![], |row| row.get(0))
+///     db.query_row("SELECT count(*) FROM sessions", params![], |row| row.only())
 /// }
 /// let _ = store.write(|db| db.execute("DELETE FROM sessions", params![])).await;
 /// let _ = store.write(|db| count(db)).await;
