@@ -21,6 +21,14 @@ pub enum AppError {
         "this needs a recent sign-in: confirm your password (POST /customers/reauthenticate), then try again"
     )]
     ReauthenticationRequired,
+    /// The caller is known but their role does not have this right.
+    #[error("your role does not allow this")]
+    Forbidden,
+    /// A staff session that may only enroll a second factor asked for anything else.
+    #[error(
+        "enroll a second factor first (POST /admin/staff/totp, then /admin/staff/totp/confirm)"
+    )]
+    SecondFactorEnrollmentRequired,
     /// A one-time code (activation secret, reset code, email key) that is wrong, used or expired.
     #[error("the {field} is invalid, already used or expired")]
     InvalidCode { field: &'static str },

@@ -115,11 +115,13 @@ pub enum ActivityKind {
     PasskeyRemoved,
     /// "This wasn't me": every session ended, the password made unusable, a reset link sent.
     AccountSecured,
+    /// The shop's staff acted on the account (the event's `detail` says what, never who).
+    SupportAction,
 }
 
 impl ActivityKind {
     /// Every kind.
-    pub const ALL: [ActivityKind; 16] = [
+    pub const ALL: [ActivityKind; 17] = [
         ActivityKind::LoginSucceeded,
         ActivityKind::LoginFailed,
         ActivityKind::Logout,
@@ -136,6 +138,7 @@ impl ActivityKind {
         ActivityKind::PasskeyAdded,
         ActivityKind::PasskeyRemoved,
         ActivityKind::AccountSecured,
+        ActivityKind::SupportAction,
     ];
 
     /// The kind's name in the API and the database.
@@ -157,6 +160,7 @@ impl ActivityKind {
             ActivityKind::PasskeyAdded => "passkey_added",
             ActivityKind::PasskeyRemoved => "passkey_removed",
             ActivityKind::AccountSecured => "account_secured",
+            ActivityKind::SupportAction => "support_action",
         }
     }
 }

@@ -37,6 +37,10 @@ pub fn error_response(err: &AppError) -> Response {
         AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         AppError::ReauthenticationRequired => (StatusCode::FORBIDDEN, "reauthentication_required"),
+        AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        AppError::SecondFactorEnrollmentRequired => {
+            (StatusCode::FORBIDDEN, "second_factor_enrollment_required")
+        }
         AppError::InvalidCode { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code"),
         AppError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
         AppError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_json"),

@@ -17,6 +17,7 @@ pub mod route;
 mod security;
 pub mod server;
 mod shop;
+mod staff;
 pub mod table;
 mod wire;
 
@@ -24,7 +25,6 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use subtle::ConstantTimeEq;
 use warp::Filter;
 use warp::reject::Rejection;
 use warp::reply::Response;
@@ -222,13 +222,21 @@ fn signup_enabled(
         .untuple_one()
 }
 
-/// The back office under `/admin`, behind [`admin_gate`].
+/// The back office under `/admin`: each route lets in the callers its table entry's access
+/// names ([`admitted`]), and the staff's own endpoints.
 fn admin_routes(
     services: &Services,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    let served = |route: &'static Route| at(route).and(with_services(services.clone()));
-    let served_with_id =
-        |route: &'static Route| at_with_param(route).and(with_services(services.clone()));
+    let served = |route: &'static Route| {
+        at(route)
+            .and(admitted(route, services))
+            .and(with_services(services.clone()))
+    };
+    let served_with_id = |route: &'static Route| {
+        at_with_param(route)
+            .and(admitted(route, services))
+            .and(with_services(services.clone()))
+    };
     let routes = any_of!(
         served(&CREATE_CUSTOMER)
             .and(json_object())
@@ -256,34 +264,106 @@ fn admin_routes(
         served_with_id(&LIST_MEMBERS)
             .and(warp::query::<Vec<(String, String)>>())
             .and_then(shop::members),
+        staff_routes(services),
     );
-    warp::path("admin").and(admin_gate(services)).and(routes)
+    warp::path("admin").and(routes)
 }
 
-/// Lets a request into `/admin` only when `admin.api_token` is set (otherwise the whole
-/// prefix is an unknown route) and the caller presents exactly that token.
-fn admin_gate(services: &Services) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    let configured = services.config().admin.api_token.clone();
-    let enabled = !configured.is_empty();
-    // Comparing digests keeps the comparison constant-time whatever the lengths.
-    let expected = crate::auth::digest(configured.expose());
-    let open = route::only_when(enabled);
-    let throttles = services.throttles().clone();
-    let trusted: std::sync::Arc<[std::net::IpAddr]> = services.config().trusted_proxies().into();
-    open.and(warp::header::optional::<String>("authorization"))
-        .and(client::client_ip(trusted))
-        .and_then(move |header: Option<String>, ip: client::ClientIp| {
-            let (expected, throttles) = (expected.clone(), throttles.clone());
-            async move {
-                let presented = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
-                throttles
-                    .check_admin_token(ip.0, || {
-                        bool::from(crate::auth::digest(presented).ct_eq(&expected))
-                    })
-                    .map_err(Rejection::from)
+/// The staff's own endpoints: activation and sign-in for anyone, the rest for a staff session.
+fn staff_routes(
+    services: &Services,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    let trusted: Arc<[IpAddr]> = services.config().trusted_proxies().into();
+    let visitor = |route: &'static Route| {
+        at(route)
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
+            .and(json_object())
+    };
+    let member = |route: &'static Route| {
+        at(route)
+            .and(with_services(services.clone()))
+            .and(staff_session(route, services))
+    };
+    any_of!(
+        visitor(&STAFF_ACTIVATE).and_then(staff::activate),
+        visitor(&STAFF_LOGIN).and_then(staff::login),
+        member(&STAFF_LOGOUT).and_then(staff::logout),
+        member(&STAFF_SELF).and_then(staff::show_self),
+    )
+}
+
+/// Lets a caller into an `/admin` route only when its table entry's access allows them: the
+/// admin token (when `admin.api_token` is set), or a staff session of at least the route's
+/// role that has passed its second factor. No live token is 401, a lesser role 403
+/// `forbidden`, a session that may only enroll a second factor 403
+/// `second_factor_enrollment_required`.
+fn admitted(
+    route: &'static Route,
+    services: &Services,
+) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    let Some(openapi::Access::Admin(needed)) = route.operation().map(|op| op.access) else {
+        panic!(
+            "{} is served to admin callers but its table entry says otherwise",
+            route.path
+        );
+    };
+    caller(services)
+        .and_then(move |caller: crate::flows::Caller| async move {
+            if let crate::flows::Actor::Staff(session) = &caller.actor
+                && !session.second_factor
+            {
+                return Err(Rejection::from(AppError::SecondFactorEnrollmentRequired));
             }
+            if caller.role() < needed {
+                return Err(Rejection::from(AppError::Forbidden));
+            }
+            Ok(())
         })
         .untuple_one()
+}
+
+/// The staff session of the caller of a staff-only route (the admin token is no staff member:
+/// 403); also a session that may only enroll a second factor.
+fn staff_session(
+    route: &'static Route,
+    services: &Services,
+) -> impl Filter<Extract = (crate::flows::StaffSession,), Error = Rejection> + Clone + use<> {
+    assert!(
+        matches!(
+            route.operation().map(|op| op.access),
+            Some(openapi::Access::Staff)
+        ),
+        "{} is served to staff but its table entry says otherwise",
+        route.path
+    );
+    caller(services).and_then(|caller: crate::flows::Caller| async move {
+        match caller.actor {
+            crate::flows::Actor::Staff(session) => Ok(session),
+            crate::flows::Actor::ApiToken => Err(Rejection::from(AppError::Forbidden)),
+        }
+    })
+}
+
+/// Who calls: the admin token or a live staff session, from `Authorization: Bearer`; 401
+/// otherwise (a customer's token too).
+fn caller(
+    services: &Services,
+) -> impl Filter<Extract = (crate::flows::Caller,), Error = Rejection> + Clone + use<> {
+    let trusted: Arc<[IpAddr]> = services.config().trusted_proxies().into();
+    warp::header::optional::<String>("authorization")
+        .and(client::client_ip(trusted))
+        .and(with_services(services.clone()))
+        .and_then(
+            |header: Option<String>, ip: client::ClientIp, services: Services| async move {
+                let presented = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
+                services
+                    .staff()
+                    .identify(presented, ip.0)
+                    .await
+                    .map_err(Rejection::from)
+            },
+        )
 }
 
 fn ops_routes(

@@ -17,6 +17,10 @@ pub fn all() -> Value {
                 "type": "http", "scheme": "bearer",
                 "description": "`admin.api_token` from the configuration.",
             },
+            "StaffToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "The opaque token `POST /admin/staff/login` returns to a staff member.",
+            },
         },
     })
 }
@@ -59,6 +63,10 @@ fn schemas() -> Value {
         ),
         "SubscriptionLists": closed(&[("subscriptions", array_of("SubscriptionList"))], &["subscriptions"]),
         "Token": closed(&[("token", text())], &["token"]),
+        "StaffMember": closed(
+            &[("email", text()), ("name", nullable()), ("role", one_of(&["support", "owner"]))],
+            &["email", "name", "role"],
+        ),
         "ProfileUpdate": described(
             open_keys(profile_update()),
             "Any subset of the customer object's keys, plus the three password keys (or `current_password` alone, which proves the password for an email change); any other key is a 422.",
@@ -468,6 +476,7 @@ fn responses() -> Value {
         "Unauthenticated": error("`unauthenticated`: missing, unknown, expired or ended token.", Some(&bearer)),
         "InvalidCredentials": error("`invalid_credentials`: unknown email, wrong password or not-yet-activated account, all alike.", Some(&bearer)),
         "ReauthenticationRequired": error("`reauthentication_required`: the session was not opened or reauthenticated in the last `auth.reauth_seconds` (300); confirm the password with `POST /customers/reauthenticate` (or a `current_password` in the PATCH) and try again. Nothing was changed.", None),
+        "Forbidden": error("`forbidden`: the caller's role lacks this right; or `second_factor_enrollment_required`: a staff session that may only enroll a second factor (`POST /admin/staff/totp`).", None),
         "NotFound": error("`not_found`.", None),
         "Conflict": error("`conflict`, with `fields` naming the duplicate.", None),
         "TooLarge": error("`body_too_large`: the body is over 16 KiB.", None),
