@@ -21,6 +21,10 @@ pub enum AppError {
         "this needs a recent sign-in: confirm your password (POST /customers/reauthenticate), then try again"
     )]
     ReauthenticationRequired,
+    /// The password was right and a second factor is needed: answer `challenge` with a code
+    /// (`POST /admin/staff/login/second_factor`).
+    #[error("a second factor is required: send a code with the challenge")]
+    SecondFactorRequired { challenge: String },
     /// The caller is known but their role does not have this right.
     #[error("your role does not allow this")]
     Forbidden,

@@ -47,6 +47,7 @@ mod passkeys;
 mod profile;
 mod requests;
 mod reset;
+mod second_factor;
 mod security;
 mod session;
 mod signup;
@@ -73,6 +74,7 @@ pub use passkeys::{
 pub use profile::{PasswordChange, ProfileUpdate, Profiles};
 pub use requests::{Requests, resolve_until};
 pub use reset::Resets;
+pub use second_factor::{Enrollment, SecondFactors};
 pub use security::{MAX_ACTIVITY_PAGE, Security, SessionView};
 pub use session::{Session, Sessions};
 pub use signup::{SignUp, SignUps, switched_off as signup_switched_off};

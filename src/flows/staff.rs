@@ -227,7 +227,8 @@ impl Staff<'_> {
     }
 
     /// `POST /admin/staff/login`: checks email and password and opens a staff session,
-    /// answering its token. Unknown address, wrong password, a member not yet activated or
+    /// answering its token; a member with a second factor gets `SecondFactorRequired` with a
+    /// challenge to answer instead. Unknown address, wrong password, a member not yet activated or
     /// locked all fail alike after the same work, throttled as a customer's login is.
     pub async fn login(
         &self,
@@ -262,6 +263,10 @@ impl Staff<'_> {
             return Err(AppError::InvalidCredentials);
         }
         self.throttles.login_succeeded(&account);
+        if member.has_second_factor {
+            let challenge = self.second_factors().challenge(member.id, client).await?;
+            return Err(AppError::SecondFactorRequired { challenge });
+        }
         let second_factor = !self.second_factor_required(&member);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);

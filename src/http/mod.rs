@@ -223,50 +223,153 @@ fn signup_enabled(
 }
 
 /// The back office under `/admin`: each route lets in the callers its table entry's access
-/// names ([`admitted`]), and the staff's own endpoints.
+/// names and is audited ([`guarded`]); and the staff's own endpoints.
 fn admin_routes(
     services: &Services,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
-    let served = |route: &'static Route| {
-        at(route)
-            .and(admitted(route, services))
-            .and(with_services(services.clone()))
-    };
-    let served_with_id = |route: &'static Route| {
-        at_with_param(route)
-            .and(admitted(route, services))
-            .and(with_services(services.clone()))
-    };
+    let served = |route: &'static Route| at(route).and(with_services(services.clone()));
+    let served_with_id =
+        |route: &'static Route| at_with_param(route).and(with_services(services.clone()));
+    let audit = at(&AUDIT)
+        .and(admitted(&AUDIT, services))
+        .and(with_services(services.clone()))
+        .and(warp::query::<Vec<(String, String)>>())
+        .and_then(admin::audit);
     let routes = any_of!(
-        served(&CREATE_CUSTOMER)
-            .and(json_object())
-            .and_then(admin::create_customer),
-        served(&LIST_CUSTOMERS)
-            .and(warp::query::<Vec<(String, String)>>())
-            .and_then(admin::list_customers),
-        served_with_id(&SHOW_CUSTOMER).and_then(admin::show_customer),
-        served_with_id(&UPDATE_CUSTOMER)
-            .and(json_object())
-            .and_then(admin::update_customer),
-        served_with_id(&DELETE_CUSTOMER).and_then(admin::delete_customer),
-        served_with_id(&RESEND_ACTIVATION)
-            .and(optional_json_object())
-            .and_then(admin::resend_activation),
-        served_with_id(&SET_SUBSCRIPTIONS)
-            .and(json_object())
-            .and_then(admin::set_subscriptions),
-        served_with_id(&CONSENTS).and_then(admin::consents),
-        served(&ADMIN_LISTS).and_then(admin::lists),
-        served(&ADD_LIST)
-            .and(json_object())
-            .and_then(admin::add_list),
-        served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
-        served_with_id(&LIST_MEMBERS)
-            .and(warp::query::<Vec<(String, String)>>())
-            .and_then(shop::members),
+        guarded(
+            &CREATE_CUSTOMER,
+            services,
+            served(&CREATE_CUSTOMER)
+                .and(json_object())
+                .and_then(admin::create_customer),
+        ),
+        guarded(
+            &LIST_CUSTOMERS,
+            services,
+            served(&LIST_CUSTOMERS)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(admin::list_customers),
+        ),
+        guarded(
+            &SHOW_CUSTOMER,
+            services,
+            served_with_id(&SHOW_CUSTOMER).and_then(admin::show_customer),
+        ),
+        guarded(
+            &UPDATE_CUSTOMER,
+            services,
+            served_with_id(&UPDATE_CUSTOMER)
+                .and(json_object())
+                .and_then(admin::update_customer),
+        ),
+        guarded(
+            &DELETE_CUSTOMER,
+            services,
+            served_with_id(&DELETE_CUSTOMER).and_then(admin::delete_customer),
+        ),
+        guarded(
+            &RESEND_ACTIVATION,
+            services,
+            served_with_id(&RESEND_ACTIVATION)
+                .and(optional_json_object())
+                .and_then(admin::resend_activation),
+        ),
+        guarded(
+            &SET_SUBSCRIPTIONS,
+            services,
+            served_with_id(&SET_SUBSCRIPTIONS)
+                .and(json_object())
+                .and_then(admin::set_subscriptions),
+        ),
+        guarded(
+            &CONSENTS,
+            services,
+            served_with_id(&CONSENTS).and_then(admin::consents),
+        ),
+        guarded(
+            &ADMIN_LISTS,
+            services,
+            served(&ADMIN_LISTS).and_then(admin::lists),
+        ),
+        guarded(
+            &ADD_LIST,
+            services,
+            served(&ADD_LIST)
+                .and(json_object())
+                .and_then(admin::add_list),
+        ),
+        guarded(
+            &REMOVE_LIST,
+            services,
+            served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
+        ),
+        guarded(
+            &LIST_MEMBERS,
+            services,
+            served_with_id(&LIST_MEMBERS)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(shop::members),
+        ),
+        audit,
         staff_routes(services),
     );
     warp::path("admin").and(routes)
+}
+
+/// An `/admin` route behind its admission ([`admitted`]), and audited: every change, and every
+/// look at one customer, is recorded once it succeeded, with the caller, the route's operation
+/// and the customer its path names (looked up before the handler runs: a deletion removes it).
+fn guarded<F>(
+    route: &'static Route,
+    services: &Services,
+    handler: F,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<F>
+where
+    F: Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+{
+    let operation = route.operation().expect("an API route");
+    let about_a_customer = route.path.starts_with("/admin/customers/{id}");
+    let audited = route.verb != route::Verb::Get || about_a_customer;
+    let (action, summary) = (operation.id, operation.summary);
+    let key = if route.path.contains('{') {
+        at_with_param(route).map(Some).boxed()
+    } else {
+        at(route).map(|| None).boxed()
+    };
+    key.and(admitted(route, services))
+        .and(with_services(services.clone()))
+        .and_then(
+            move |key: Option<String>, caller: crate::flows::Caller, services: Services| async move {
+                let customer = match key {
+                    Some(key) if audited && about_a_customer => {
+                        services.audits().customer_named(&key).await?
+                    }
+                    _ => None,
+                };
+                Ok::<_, Rejection>((caller, customer, services))
+            },
+        )
+        .untuple_one()
+        .and(handler)
+        .and_then(
+            move |caller: crate::flows::Caller,
+                  customer,
+                  services: Services,
+                  response: Response| async move {
+                if audited && response.status().is_success() {
+                    let done = crate::flows::Action {
+                        name: action,
+                        summary,
+                        customer,
+                    };
+                    // The action is done: a failed record is logged, not answered.
+                    if let Err(e) = services.audits().record(&caller, done).await {
+                        tracing::error!(error = %e, action, actor = %caller.name(), "an admin action could not be audited");
+                    }
+                }
+                Ok::<_, Rejection>(response)
+            },
+        )
 }
 
 /// The staff's own endpoints: activation and sign-in for anyone, the rest for a staff session.
@@ -301,26 +404,24 @@ fn staff_routes(
 fn admitted(
     route: &'static Route,
     services: &Services,
-) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+) -> impl Filter<Extract = (crate::flows::Caller,), Error = Rejection> + Clone + use<> {
     let Some(openapi::Access::Admin(needed)) = route.operation().map(|op| op.access) else {
         panic!(
             "{} is served to admin callers but its table entry says otherwise",
             route.path
         );
     };
-    caller(services)
-        .and_then(move |caller: crate::flows::Caller| async move {
-            if let crate::flows::Actor::Staff(session) = &caller.actor
-                && !session.second_factor
-            {
-                return Err(Rejection::from(AppError::SecondFactorEnrollmentRequired));
-            }
-            if caller.role() < needed {
-                return Err(Rejection::from(AppError::Forbidden));
-            }
-            Ok(())
-        })
-        .untuple_one()
+    caller(services).and_then(move |caller: crate::flows::Caller| async move {
+        if let crate::flows::Actor::Staff(session) = &caller.actor
+            && !session.second_factor
+        {
+            return Err(Rejection::from(AppError::SecondFactorEnrollmentRequired));
+        }
+        if caller.role() < needed {
+            return Err(Rejection::from(AppError::Forbidden));
+        }
+        Ok(caller)
+    })
 }
 
 /// The staff session of the caller of a staff-only route (the admin token is no staff member:

@@ -52,6 +52,7 @@ pub static ROUTES: &[Route] = &[
     ADD_LIST,
     REMOVE_LIST,
     LIST_MEMBERS,
+    AUDIT,
     STAFF_ACTIVATE,
     STAFF_LOGIN,
     STAFF_LOGOUT,
@@ -661,6 +662,40 @@ pub const LIST_MEMBERS: Route = Route::api(
         description: "The list id.",
     }])
     .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const AUDIT: Route = Route::api(
+    Get,
+    "/admin/audit",
+    support(
+        "audit",
+        "The audit log of /admin, newest first",
+        Success::ok("A page of entries.", Schema("AuditLog")),
+    )
+    .described("Every action under `/admin`: who (`staff:<email>` or `api_token`), what (the operation id), on which customer, from which IP, and the operation's summary. Owners and the admin token read it all; a support agent only the entries about customers they acted on. Append-only: the database refuses to change or remove an entry.")
+    .params(&[
+        Param::Cursor {
+            name: "before",
+            description: "Only entries older than this entry id (the last id of the previous page).",
+        },
+        Param::Integer {
+            name: "limit",
+            minimum: 1,
+            maximum: Some(200),
+            default: 50,
+        },
+        Param::Text {
+            name: "customer",
+            description: "Only entries about this customer id.",
+            max_length: 40,
+        },
+        Param::Text {
+            name: "actor",
+            description: "Only entries by this actor (`staff:<email>` or `api_token`).",
+            max_length: 300,
+        },
+    ])
+    .failing(&[Failure::Invalid]),
 );
 
 pub const STAFF_ACTIVATE: Route = Route::api(

@@ -294,3 +294,130 @@ pub fn sweep(conn: &Db, idle_seconds: i64) -> StoreResult<usize> {
         .execute(params![now])?;
     Ok(sessions + challenges)
 }
+
+/// A member's TOTP second factor as stored: the secret, whether confirmed, the time step of
+/// the last code accepted.
+#[derive(Clone, Debug)]
+pub struct Totp {
+    pub secret: String,
+    pub confirmed: bool,
+    pub last_step: Option<i64>,
+}
+
+/// The member's TOTP second factor, if they began enrolling one.
+pub fn totp(conn: &Db, id: i64) -> StoreResult<Option<Totp>> {
+    let row: Option<(Option<String>, i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT totp_secret, totp_confirmed, totp_last_step FROM staff WHERE id = ?1",
+        )?
+        .query_row(params![id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?;
+    Ok(row.and_then(|(secret, confirmed, last_step)| {
+        secret.map(|secret| Totp {
+            secret,
+            confirmed: confirmed != 0,
+            last_step,
+        })
+    }))
+}
+
+/// Begins an enrollment: a new, unconfirmed TOTP secret. False when the member has a
+/// confirmed one already (a `staff reset` clears it).
+pub fn begin_totp(conn: &Db, id: i64, secret: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE staff SET totp_secret = ?2, totp_last_step = NULL
+             WHERE id = ?1 AND totp_confirmed = 0",
+        )?
+        .execute(params![id, secret])?
+        == 1)
+}
+
+/// Accepts a TOTP code of time step `step` once: false when a code of this step or a later one
+/// was accepted before (a replay).
+pub fn use_totp_step(conn: &Db, id: i64, step: i64) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE staff SET totp_last_step = ?2
+             WHERE id = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
+        )?
+        .execute(params![id, step])?
+        == 1)
+}
+
+/// Confirms the enrolled TOTP secret, replaces the recovery codes with these digests, and lets
+/// the enrolling session (`token_hash`) do everything its role may.
+pub fn confirm_totp(
+    conn: &Db,
+    id: i64,
+    recovery_hashes: &[Vec<u8>],
+    token_hash: &[u8],
+) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE staff SET totp_confirmed = 1 WHERE id = ?1")?
+        .execute(params![id])?;
+    conn.prepare_cached("DELETE FROM staff_recovery_codes WHERE staff_id = ?1")?
+        .execute(params![id])?;
+    for hash in recovery_hashes {
+        conn.prepare_cached(
+            "INSERT INTO staff_recovery_codes (staff_id, code_hash) VALUES (?1, ?2)",
+        )?
+        .execute(params![id, hash])?;
+    }
+    conn.prepare_cached(
+        "UPDATE staff_sessions SET second_factor = 1 WHERE token_hash = ?1 AND staff_id = ?2",
+    )?
+    .execute(params![token_hash, id])?;
+    Ok(())
+}
+
+/// Uses up one recovery code; false when the member has no such (unused) code.
+pub fn use_recovery_code(conn: &Db, id: i64, code_hash: &[u8]) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM staff_recovery_codes WHERE staff_id = ?1 AND code_hash = ?2")?
+        .execute(params![id, code_hash])?
+        == 1)
+}
+
+/// A sign-in waiting for its second factor, for `ttl_seconds`.
+pub fn open_challenge(
+    conn: &Db,
+    hash: &[u8],
+    id: i64,
+    ttl_seconds: i64,
+    ip: &str,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO staff_challenges (challenge_hash, staff_id, expires_at, ip) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![hash, id, now() + ttl_seconds, ip])?;
+    Ok(())
+}
+
+/// The member a live challenge with fewer than `max_failures` wrong codes belongs to.
+pub fn challenged(conn: &Db, hash: &[u8], max_failures: i64) -> StoreResult<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT staff_id FROM staff_challenges
+         WHERE challenge_hash = ?1 AND expires_at > ?2 AND failed < ?3",
+    )?
+    .query_row(params![hash, now(), max_failures], |row| row.get(0))
+    .optional()
+}
+
+/// Counts a wrong code against a challenge.
+pub fn fail_challenge(conn: &Db, hash: &[u8]) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE staff_challenges SET failed = failed + 1 WHERE challenge_hash = ?1",
+    )?
+    .execute(params![hash])?;
+    Ok(())
+}
+
+/// Ends a challenge (its sign-in finished). False when it was already gone.
+pub fn end_challenge(conn: &Db, hash: &[u8]) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM staff_challenges WHERE challenge_hash = ?1")?
+        .execute(params![hash])?
+        == 1)
+}

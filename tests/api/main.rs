@@ -26,6 +26,7 @@ mod common;
 mod acknowledged;
 mod activation;
 mod admin_api;
+mod audit;
 mod backup_under_writes;
 mod browser;
 mod cli;

@@ -63,6 +63,18 @@ fn schemas() -> Value {
         ),
         "SubscriptionLists": closed(&[("subscriptions", array_of("SubscriptionList"))], &["subscriptions"]),
         "Token": closed(&[("token", text())], &["token"]),
+        "AuditLog": closed(&[("events", json!({ "type": "array", "items": closed(
+            &[
+                ("id", json!({ "type": "integer" })),
+                ("at", date_time()),
+                ("actor", text()),
+                ("action", text()),
+                ("customer_id", nullable()),
+                ("ip", nullable()),
+                ("detail", nullable()),
+            ],
+            &["id", "at", "actor", "action", "customer_id", "ip", "detail"],
+        ) }))], &["events"]),
         "StaffMember": closed(
             &[("email", text()), ("name", nullable()), ("role", one_of(&["support", "owner"]))],
             &["email", "name", "role"],
@@ -163,6 +175,7 @@ fn schemas() -> Value {
                     ("user_agent", nullable()),
                     ("device", device()),
                     ("method", described(one_of(&["password", "passkey"]), "How the customer signed in; on `login_succeeded` events only.")),
+                    ("detail", described(text(), "What the shop's staff did (never who); on `support_action` events only.")),
                 ],
                 &["id", "at", "kind", "ip", "user_agent", "device"],
             ),
@@ -268,7 +281,7 @@ fn schemas() -> Value {
 }
 
 /// The kinds of activity event.
-const ACTIVITY_KINDS: [&str; 16] = [
+const ACTIVITY_KINDS: [&str; 17] = [
     "login_succeeded",
     "login_failed",
     "logout",
@@ -285,6 +298,7 @@ const ACTIVITY_KINDS: [&str; 16] = [
     "passkey_added",
     "passkey_removed",
     "account_secured",
+    "support_action",
 ];
 
 /// The keys of the customer object, every one always present.
