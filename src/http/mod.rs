@@ -391,8 +391,13 @@ fn staff_routes(
     any_of!(
         visitor(&STAFF_ACTIVATE).and_then(staff::activate),
         visitor(&STAFF_LOGIN).and_then(staff::login),
+        visitor(&STAFF_SECOND_FACTOR).and_then(staff::second_factor),
         member(&STAFF_LOGOUT).and_then(staff::logout),
         member(&STAFF_SELF).and_then(staff::show_self),
+        member(&BEGIN_TOTP).and_then(staff::begin_totp),
+        member(&CONFIRM_TOTP)
+            .and(json_object())
+            .and_then(staff::confirm_totp),
     )
 }
 
@@ -424,12 +429,12 @@ fn admitted(
     })
 }
 
-/// The staff session of the caller of a staff-only route (the admin token is no staff member:
-/// 403); also a session that may only enroll a second factor.
+/// The caller of a staff-only route: a staff session, also one that may only enroll a second
+/// factor (the admin token is no staff member: 403).
 fn staff_session(
     route: &'static Route,
     services: &Services,
-) -> impl Filter<Extract = (crate::flows::StaffSession,), Error = Rejection> + Clone + use<> {
+) -> impl Filter<Extract = (crate::flows::Caller,), Error = Rejection> + Clone + use<> {
     assert!(
         matches!(
             route.operation().map(|op| op.access),
@@ -440,7 +445,7 @@ fn staff_session(
     );
     caller(services).and_then(|caller: crate::flows::Caller| async move {
         match caller.actor {
-            crate::flows::Actor::Staff(session) => Ok(session),
+            crate::flows::Actor::Staff(_) => Ok(caller),
             crate::flows::Actor::ApiToken => Err(Rejection::from(AppError::Forbidden)),
         }
     })

@@ -10,7 +10,8 @@ use super::body::JsonObject;
 use super::reply::{ok_json, ok_result};
 use crate::auth;
 use crate::domain::Client;
-use crate::flows::{Services, StaffSession};
+use crate::error::AppError;
+use crate::flows::{Actor, Caller, Services, StaffSession};
 
 /// POST /admin/staff/activate
 pub async fn activate(
@@ -45,15 +46,63 @@ pub async fn login(
     Ok(ok_json(&json!({ "token": result? })))
 }
 
+/// POST /admin/staff/login/second_factor
+pub async fn second_factor(
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let challenge = body.required_str("challenge");
+    let code = body.required_str("code");
+    body.finish()?;
+    let token = services
+        .second_factors()
+        .finish_login(&challenge, &code, &client)
+        .await?;
+    Ok(ok_json(&json!({ "token": token })))
+}
+
+/// POST /admin/staff/totp
+pub async fn begin_totp(services: Services, caller: Caller) -> Result<Response, Rejection> {
+    let enrollment = services.second_factors().begin(staff_of(&caller)?).await?;
+    Ok(ok_json(&json!({
+        "secret": enrollment.secret,
+        "otpauth_uri": enrollment.otpauth_uri,
+    })))
+}
+
+/// POST /admin/staff/totp/confirm
+pub async fn confirm_totp(
+    services: Services,
+    caller: Caller,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let code = body.required_str("code");
+    body.finish()?;
+    let codes = services
+        .second_factors()
+        .confirm(staff_of(&caller)?, caller.ip, &code)
+        .await?;
+    Ok(ok_json(&json!({ "recovery_codes": codes })))
+}
+
+/// The staff session of a caller the route filter admitted as staff.
+fn staff_of(caller: &Caller) -> Result<&StaffSession, AppError> {
+    match &caller.actor {
+        Actor::Staff(session) => Ok(session),
+        Actor::ApiToken => Err(AppError::Forbidden),
+    }
+}
+
 /// POST /admin/staff/logout
-pub async fn logout(services: Services, session: StaffSession) -> Result<Response, Rejection> {
-    services.staff().logout(&session).await?;
+pub async fn logout(services: Services, caller: Caller) -> Result<Response, Rejection> {
+    services.staff().logout(staff_of(&caller)?).await?;
     Ok(ok_result("logged_out"))
 }
 
 /// GET /admin/staff/self
-pub async fn show_self(_services: Services, session: StaffSession) -> Result<Response, Rejection> {
-    let member = &session.member;
+pub async fn show_self(_services: Services, caller: Caller) -> Result<Response, Rejection> {
+    let member = &staff_of(&caller)?.member;
     Ok(ok_json(&json!({
         "email": member.email,
         "name": member.name,

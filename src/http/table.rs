@@ -55,8 +55,11 @@ pub static ROUTES: &[Route] = &[
     AUDIT,
     STAFF_ACTIVATE,
     STAFF_LOGIN,
+    STAFF_SECOND_FACTOR,
     STAFF_LOGOUT,
     STAFF_SELF,
+    BEGIN_TOTP,
+    CONFIRM_TOTP,
     UNSUBSCRIBE,
     HEALTHZ,
     METRICS,
@@ -719,9 +722,52 @@ pub const STAFF_LOGIN: Route = Route::api(
         "Sign a staff member in",
         Success::ok("A staff session token.", Schema("Token")),
     )
-    .described("Throttled and locked out like a customer's login (`limits.*`); a locked staff member signs in again after `customer-area staff reset`. The session ends `console.session_hours` after the sign-in, or `console.idle_minutes` unused. Where `console.second_factor` asks a second factor of a staff member who has none, the session may only enroll one.")
+    .described("Throttled and locked out like a customer's login (`limits.*`); a locked staff member signs in again after `customer-area staff reset`. The session ends `console.session_hours` after the sign-in, or `console.idle_minutes` unused. A staff member with a second factor gets 401 `second_factor_required` with a `challenge` instead of a token: finish with `POST /admin/staff/login/second_factor`. Where `console.second_factor` asks a second factor of a staff member who has none, the session may only enroll one (`POST /admin/staff/totp`).")
     .body(Body::Required("Login"))
     .failing(&[InvalidCredentials, Throttled]),
+);
+
+pub const STAFF_SECOND_FACTOR: Route = Route::api(
+    Post,
+    "/admin/staff/login/second_factor",
+    staff_visitor(
+        "staffSecondFactor",
+        "Finish a staff sign-in with a TOTP code or a recovery code",
+        Success::ok("A staff session token.", Schema("Token")),
+    )
+    .described("The `challenge` is the one `POST /admin/staff/login` answered with 401 `second_factor_required`; it lasts 5 minutes and 5 wrong codes. The `code` is the six digits of the authenticator app (each accepted once) or one of the ten recovery codes (each works once). An unknown, expired or spent challenge is `invalid_code` on `challenge`; a wrong code, on `code`.")
+    .body(Body::Required("StaffSecondFactor"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const BEGIN_TOTP: Route = Route::api(
+    Post,
+    "/admin/staff/totp",
+    staff_member(
+        "beginTotp",
+        "Begin enrolling a TOTP second factor",
+        Success::ok(
+            "The secret (base32) and the `otpauth://` URI an authenticator app reads.",
+            Schema("TotpEnrollment"),
+        ),
+    )
+    .described("Unconfirmed until `POST /admin/staff/totp/confirm`; asking again replaces an unconfirmed secret. A confirmed second factor is replaced only after `customer-area staff reset` (409).")
+    .failing(&[Conflict]),
+);
+
+pub const CONFIRM_TOTP: Route = Route::api(
+    Post,
+    "/admin/staff/totp/confirm",
+    staff_member(
+        "confirmTotp",
+        "Confirm the TOTP second factor with a code from the app",
+        Success::ok(
+            "Ten single-use recovery codes, shown this once; the calling session may now do everything its role may.",
+            Schema("RecoveryCodes"),
+        ),
+    )
+    .body(Body::Required("TotpCode"))
+    .failing(SPENDS_A_BUDGET),
 );
 
 pub const STAFF_LOGOUT: Route = Route::api(

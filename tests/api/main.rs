@@ -59,6 +59,7 @@ mod profile;
 mod races;
 mod readme;
 mod roles;
+mod second_factor;
 mod security;
 mod signup;
 mod slow_clients;

@@ -75,6 +75,10 @@ fn schemas() -> Value {
             ],
             &["id", "at", "actor", "action", "customer_id", "ip", "detail"],
         ) }))], &["events"]),
+        "StaffSecondFactor": closed(&[("challenge", text()), ("code", text())], &["challenge", "code"]),
+        "TotpEnrollment": closed(&[("secret", text()), ("otpauth_uri", text())], &["secret", "otpauth_uri"]),
+        "TotpCode": closed(&[("code", text())], &["code"]),
+        "RecoveryCodes": closed(&[("recovery_codes", json!({ "type": "array", "items": text(), "minItems": 10, "maxItems": 10 }))], &["recovery_codes"]),
         "StaffMember": closed(
             &[("email", text()), ("name", nullable()), ("role", one_of(&["support", "owner"]))],
             &["email", "name", "role"],
