@@ -66,7 +66,8 @@ pub fn record(conn: &Db, entry: &NewEntry) -> StoreResult<()> {
 pub fn tell_customer(conn: &Db, customer: &CustomerId, detail: &str) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO activity (customer_id, kind, at, detail)
-         SELECT id, ?2, ?3, ?4 FROM customers WHERE id = ?1",
+         SELECT id, CAST(?2 AS TEXT), CAST(?3 AS BIGINT), CAST(?4 AS TEXT) FROM customers
+         WHERE id = ?1",
     )?
     .execute(params![
         customer.as_str(),
