@@ -359,11 +359,11 @@ CREATE TABLE audit_log (
     at          BIGINT NOT NULL,
     actor       TEXT NOT NULL,
     action      TEXT NOT NULL,
-    customer_id TEXT,
+    about_customer TEXT,
     ip          TEXT,
     detail      TEXT
 );
-CREATE INDEX audit_by_customer ON audit_log(customer_id, id);
+CREATE INDEX audit_by_customer ON audit_log(about_customer, id);
 CREATE INDEX audit_by_actor ON audit_log(actor, id);
 -- Append-only: an entry is never changed or removed.
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

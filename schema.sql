@@ -475,17 +475,19 @@ CREATE TABLE staff_challenges (
 ) WITHOUT ROWID;
 CREATE INDEX staff_challenges_by_expiry ON staff_challenges(expires_at);
 -- Every action under /admin: who (`staff:<email>` or `api_token`), what, on which customer
--- (no foreign key: the record outlives a deleted customer), from where. Append-only.
+-- (`about_customer`, no foreign key: the record outlives a deleted customer), from where.
+-- Append-only. It is the shop's record of its staff, not the customer's data: the customer's
+-- share of it is the `support_action` events of their activity, which their export holds.
 CREATE TABLE audit_log (
     id          INTEGER PRIMARY KEY,
     at          INTEGER NOT NULL,
     actor       TEXT NOT NULL,
     action      TEXT NOT NULL,
-    customer_id TEXT,
+    about_customer TEXT,
     ip          TEXT,
     detail      TEXT
 );
-CREATE INDEX audit_by_customer ON audit_log(customer_id, id);
+CREATE INDEX audit_by_customer ON audit_log(about_customer, id);
 CREATE INDEX audit_by_actor ON audit_log(actor, id);
 CREATE TRIGGER audit_log_never_changes BEFORE UPDATE ON audit_log
 BEGIN

@@ -47,7 +47,7 @@ pub struct Filter {
 /// Appends an entry.
 pub fn record(conn: &Db, entry: &NewEntry) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO audit_log (at, actor, action, customer_id, ip, detail)
+        "INSERT INTO audit_log (at, actor, action, about_customer, ip, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
@@ -81,12 +81,13 @@ pub fn tell_customer(conn: &Db, customer: &CustomerId, detail: &str) -> StoreRes
 /// Up to `limit` entries that pass `filter`, newest first.
 pub fn page(conn: &Db, filter: &Filter, limit: u32) -> StoreResult<Vec<Entry>> {
     let mut statement = conn.prepare_cached(
-        "SELECT id, at, actor, action, customer_id, ip, detail FROM audit_log
+        "SELECT id, at, actor, action, about_customer, ip, detail FROM audit_log
          WHERE (CAST(?1 AS BIGINT) IS NULL OR id < ?1)
-           AND (CAST(?2 AS TEXT) IS NULL OR customer_id = ?2)
+           AND (CAST(?2 AS TEXT) IS NULL OR about_customer = ?2)
            AND (CAST(?3 AS TEXT) IS NULL OR actor = ?3)
-           AND (CAST(?4 AS TEXT) IS NULL OR customer_id IN
-                (SELECT customer_id FROM audit_log WHERE actor = ?4 AND customer_id IS NOT NULL))
+           AND (CAST(?4 AS TEXT) IS NULL OR about_customer IN
+                (SELECT about_customer FROM audit_log
+                 WHERE actor = ?4 AND about_customer IS NOT NULL))
          ORDER BY id DESC LIMIT ?5",
     )?;
     let rows = statement.query_map(
