@@ -420,3 +420,83 @@ CREATE TABLE reset_guesses (
     last_at      INTEGER NOT NULL
 );
 CREATE INDEX reset_guesses_by_time ON reset_guesses(last_at);
+
+-- migration: 17 the retailer's staff, their sessions and second factor, the audit log
+-- The people of the shop who use the console (`customer-area staff add`). They are not
+-- customers: their own rows, sessions and roles. The invitation secret and the password are
+-- stored as a SHA-256 digest and a PBKDF2 hash; the TOTP secret is kept as it is (checking a
+-- code needs it), with the time step of the last code accepted so that no code works twice.
+-- `locked` after `limits.login_lockout_failures` wrong passwords in a row; `staff reset` clears
+-- it with everything else.
+CREATE TABLE staff (
+    id                INTEGER PRIMARY KEY,
+    email             TEXT NOT NULL UNIQUE,
+    name              TEXT,
+    role              TEXT NOT NULL CHECK (role IN ('support', 'owner')),
+    identifier        TEXT NOT NULL UNIQUE,
+    invite_hash       BLOB,
+    invite_expires_at INTEGER,
+    password_hash     TEXT,
+    failed_logins     INTEGER NOT NULL DEFAULT 0,
+    locked            INTEGER NOT NULL DEFAULT 0,
+    totp_secret       TEXT,
+    totp_confirmed    INTEGER NOT NULL DEFAULT 0,
+    totp_last_step    INTEGER,
+    created_at        INTEGER NOT NULL,
+    activated_at      INTEGER
+);
+-- A staff session: the token's SHA-256; it ends `console.session_hours` after its sign-in, or
+-- `console.idle_minutes` after its last use. `second_factor` = 0: a session that may only
+-- enroll a second factor.
+CREATE TABLE staff_sessions (
+    token_hash    BLOB PRIMARY KEY,
+    staff_id      INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    last_used_at  INTEGER NOT NULL,
+    second_factor INTEGER NOT NULL,
+    ip            TEXT
+) WITHOUT ROWID;
+CREATE INDEX staff_sessions_by_staff ON staff_sessions(staff_id);
+CREATE INDEX staff_sessions_by_expiry ON staff_sessions(expires_at);
+-- The ten single-use recovery codes of a staff member's second factor, as SHA-256 digests.
+CREATE TABLE staff_recovery_codes (
+    staff_id  INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+    code_hash BLOB NOT NULL,
+    PRIMARY KEY (staff_id, code_hash)
+) WITHOUT ROWID;
+-- A sign-in whose password was right and that waits for its second factor (SHA-256 of the
+-- challenge handed out), for a few minutes and a few wrong codes.
+CREATE TABLE staff_challenges (
+    challenge_hash BLOB PRIMARY KEY,
+    staff_id       INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+    expires_at     INTEGER NOT NULL,
+    failed         INTEGER NOT NULL DEFAULT 0,
+    ip             TEXT
+) WITHOUT ROWID;
+CREATE INDEX staff_challenges_by_expiry ON staff_challenges(expires_at);
+-- Every action under /admin: who (`staff:<email>` or `api_token`), what, on which customer
+-- (`about_customer`, no foreign key: the record outlives a deleted customer), from where.
+-- Append-only. It is the shop's record of its staff, not the customer's data: the customer's
+-- share of it is the `support_action` events of their activity, which their export holds.
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    about_customer TEXT,
+    ip          TEXT,
+    detail      TEXT
+);
+CREATE INDEX audit_by_customer ON audit_log(about_customer, id);
+CREATE INDEX audit_by_actor ON audit_log(actor, id);
+CREATE TRIGGER audit_log_never_changes BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_log_never_shrinks BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+-- What staff did to the customer, in the customer's own words (`support_action` events).
+ALTER TABLE activity ADD COLUMN detail TEXT;

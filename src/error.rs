@@ -21,6 +21,18 @@ pub enum AppError {
         "this needs a recent sign-in: confirm your password (POST /customers/reauthenticate), then try again"
     )]
     ReauthenticationRequired,
+    /// The password was right and a second factor is needed: answer `challenge` with a code
+    /// (`POST /admin/staff/login/second_factor`).
+    #[error("a second factor is required: send a code with the challenge")]
+    SecondFactorRequired { challenge: String },
+    /// The caller is known but their role does not have this right.
+    #[error("your role does not allow this")]
+    Forbidden,
+    /// A staff session that may only enroll a second factor asked for anything else.
+    #[error(
+        "enroll a second factor first (POST /admin/staff/totp, then /admin/staff/totp/confirm)"
+    )]
+    SecondFactorEnrollmentRequired,
     /// A one-time code (activation secret, reset code, email key) that is wrong, used or expired.
     #[error("the {field} is invalid, already used or expired")]
     InvalidCode { field: &'static str },

@@ -188,6 +188,13 @@ impl Throttles {
         }
     }
 
+    /// A client at `ip` presented a valid staff token where [`Throttles::check_admin_token`]
+    /// counted a wrong admin token: the failure is forgiven.
+    pub fn admin_caller_known(&self, ip: IpAddr) {
+        self.login_failures
+            .remove(&digest(b"admin token from ", &client_key(ip)));
+    }
+
     /// A successful login clears the account's failures.
     pub fn login_succeeded(&self, account: &str) {
         self.login_failures.remove(&account_key(account));

@@ -10,6 +10,7 @@ mod migrate;
 mod outbox;
 mod owner;
 mod serve;
+mod staff;
 mod subscriptions;
 mod webhooks;
 
@@ -53,6 +54,9 @@ enum Command {
     /// Add, list and remove the subscription lists customers may opt in to; export members.
     #[command(subcommand)]
     Subscriptions(subscriptions::Command),
+    /// Add, list, remove and reset the retailer's staff, who use the console.
+    #[command(subcommand)]
+    Staff(staff::Command),
     /// List queued, sent and failed emails, and retry failed ones.
     #[command(subcommand)]
     Outbox(outbox::Command),
@@ -121,6 +125,7 @@ impl Cli {
                 Command::Migrate(args) => migrate::run(loaded, args).await,
                 Command::Customers(command) => customers::run(loaded, command).await,
                 Command::Subscriptions(command) => subscriptions::run(loaded, command).await,
+                Command::Staff(command) => staff::run(loaded, command).await,
                 Command::Outbox(command) => outbox::run(loaded, command).await,
                 Command::Webhooks(command) => webhooks::run(loaded, command).await,
                 Command::Backup(args) => backup::run(loaded, args).await,

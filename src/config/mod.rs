@@ -35,6 +35,7 @@ pub struct Config {
     pub log: Log,
     pub limits: RateLimits,
     pub web: Web,
+    pub console: Console,
     pub webhook_delivery: WebhookDelivery,
     /// The shop's webhook endpoints (`[[webhooks]]`); none: no events are recorded.
     pub webhooks: Vec<Webhook>,
@@ -391,6 +392,41 @@ impl Default for Web {
             demo_mailbox: DemoMailbox::Auto,
         }
     }
+}
+
+/// The retailer's console and its staff (`customer-area staff ...`, `/admin/staff/...`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Console {
+    /// A staff session ends this long after its sign-in.
+    pub session_hours: NonZeroU64,
+    /// A staff session ends after this long unused.
+    pub idle_minutes: NonZeroU64,
+    /// Who must sign in with a second factor.
+    pub second_factor: SecondFactorRule,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            session_hours: NonZero::new(12).unwrap(),
+            idle_minutes: NonZero::new(30).unwrap(),
+            second_factor: SecondFactorRule::Required,
+        }
+    }
+}
+
+/// `console.second_factor`: which staff must prove a second factor (TOTP) at sign-in. Where it
+/// is required, a staff member without one signs in to a session that may only enroll it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecondFactorRule {
+    /// Everyone.
+    Required,
+    /// Owners only.
+    Owner,
+    /// No one (those who enrolled one are still asked for it).
+    Optional,
 }
 
 /// Whether `/demo/mail` shows the emails in `mail.dir` (to loopback callers only).

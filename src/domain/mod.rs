@@ -13,6 +13,7 @@ mod passkey;
 mod password;
 mod profile;
 mod security;
+mod staff;
 mod text;
 
 pub use code::{ActivationSecret, LinkKey, ResetCode};
@@ -30,4 +31,5 @@ pub use passkey::{PasskeyId, PasskeyName};
 pub use password::{NewPassword, PasswordPolicy};
 pub use profile::{FIELDS, FieldSpec, Profile, ProfileChanges, ProfileField, Rule};
 pub use security::{ActivityKind, Client, MAX_USER_AGENT_CHARS, SessionId};
+pub use staff::Role;
 pub use text::clean_text;

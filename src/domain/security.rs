@@ -115,6 +115,8 @@ pub enum ActivityKind {
     PasskeyRemoved,
     /// "This wasn't me": every session ended, the password made unusable, a reset link sent.
     AccountSecured,
+    /// The shop's staff acted on the account (the event's `detail` says what, never who).
+    SupportAction,
 }
 
 impl ActivityKind {
@@ -137,6 +139,7 @@ impl ActivityKind {
             ActivityKind::PasskeyAdded => "passkey_added",
             ActivityKind::PasskeyRemoved => "passkey_removed",
             ActivityKind::AccountSecured => "account_secured",
+            ActivityKind::SupportAction => "support_action",
         }
     }
 }

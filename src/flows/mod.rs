@@ -36,6 +36,7 @@ macro_rules! flow_handle {
 mod account;
 mod activation;
 mod admin;
+mod audit;
 mod email_change;
 mod import;
 mod links;
@@ -46,15 +47,18 @@ mod passkeys;
 mod profile;
 mod requests;
 mod reset;
+mod second_factor;
 mod security;
 mod session;
 mod signup;
+mod staff;
 mod unsubscribe;
 mod webhooks;
 
 pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
 pub use admin::{BackOffice, CustomerPage, MAX_PAGE, NewList};
+pub use audit::{Action, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 pub use email_change::EmailChanges;
 pub use import::{
     ImportError, ImportFile, ImportOptions, ImportProblem, ImportSummary, Imported, Imports,
@@ -70,9 +74,11 @@ pub use passkeys::{
 pub use profile::{PasswordChange, ProfileUpdate, Profiles};
 pub use requests::{Requests, resolve_until};
 pub use reset::Resets;
+pub use second_factor::{Enrollment, SecondFactors};
 pub use security::{MAX_ACTIVITY_PAGE, Security, SessionView};
 pub use session::{Session, Sessions};
 pub use signup::{SignUp, SignUps, switched_off as signup_switched_off};
+pub use staff::{Actor, Caller, Invited, Staff, StaffSession};
 pub use unsubscribe::{CSV_HEADER, Member, MembersPage, Unsubscribed, Unsubscribes, csv_rows};
 pub use webhooks::{Announcer, Event, Webhooks};
 

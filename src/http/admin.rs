@@ -148,6 +148,43 @@ pub async fn remove_list(id: String, services: Services) -> Result<Response, Rej
     Ok(ok_result("deleted"))
 }
 
+/// GET /admin/audit?before=&limit=&customer=&actor=
+pub async fn audit(
+    caller: crate::flows::Caller,
+    services: Services,
+    query: Vec<(String, String)>,
+) -> Result<Response, Rejection> {
+    let mut filter = crate::store::audit::Filter::default();
+    let mut limit = crate::flows::DEFAULT_AUDIT_PAGE;
+    let mut problems = crate::error::FieldErrors::new();
+    for (key, value) in query {
+        match key.as_str() {
+            "before" => match value.parse::<i64>() {
+                Ok(id) if id >= 1 => filter.before = Some(id),
+                _ => {
+                    problems.insert(key, "must be an entry id".into());
+                }
+            },
+            "limit" => match value.parse::<u32>() {
+                Ok(n) if (1..=crate::flows::MAX_AUDIT_PAGE).contains(&n) => limit = n,
+                _ => {
+                    problems.insert(key, "must be a whole number from 1 to 200".into());
+                }
+            },
+            "customer" => filter.customer = Some(value),
+            "actor" => filter.actor = Some(value),
+            _ => {
+                problems.insert(key, "is not a parameter of this listing".into());
+            }
+        }
+    }
+    if let Some(invalid) = AppError::fields(problems) {
+        return Err(invalid.into());
+    }
+    let events = services.audits().page(&caller, filter, limit).await?;
+    Ok(ok_json(&json!({ "events": events })))
+}
+
 /// Reads a creation body: `email`, `name`, `identifier`?, `send_activation`? (default true),
 /// `activate_uri`?, `language`?, any other profile field, and `subscriptions`?.
 fn parse_new_customer(

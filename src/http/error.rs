@@ -29,6 +29,9 @@ struct ErrorBody<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<&'a FieldErrors>,
+    /// What a staff sign-in answers with a code (`second_factor_required` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge: Option<&'a str>,
 }
 
 /// The status, code and body of an error.
@@ -37,6 +40,13 @@ pub fn error_response(err: &AppError) -> Response {
         AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         AppError::ReauthenticationRequired => (StatusCode::FORBIDDEN, "reauthentication_required"),
+        AppError::SecondFactorRequired { .. } => {
+            (StatusCode::UNAUTHORIZED, "second_factor_required")
+        }
+        AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        AppError::SecondFactorEnrollmentRequired => {
+            (StatusCode::FORBIDDEN, "second_factor_enrollment_required")
+        }
         AppError::InvalidCode { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code"),
         AppError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
         AppError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
@@ -66,10 +76,15 @@ pub fn error_response(err: &AppError) -> Response {
         }
         _ => None,
     };
+    let challenge = match err {
+        AppError::SecondFactorRequired { challenge } => Some(challenge.as_str()),
+        _ => None,
+    };
     let body = ErrorBody {
         error: code,
         message: err.to_string(),
         fields,
+        challenge,
     };
     let mut response = warp::reply::with_status(warp::reply::json(&body), status).into_response();
     let headers = response.headers_mut();
@@ -99,6 +114,7 @@ fn plain(status: StatusCode, code: &str, message: &str) -> Response {
         error: code,
         message: message.to_owned(),
         fields: None,
+        challenge: None,
     };
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }

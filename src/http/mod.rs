@@ -17,6 +17,7 @@ pub mod route;
 mod security;
 pub mod server;
 mod shop;
+mod staff;
 pub mod table;
 mod wire;
 
@@ -24,7 +25,6 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use subtle::ConstantTimeEq;
 use warp::Filter;
 use warp::reject::Rejection;
 use warp::reply::Response;
@@ -222,68 +222,254 @@ fn signup_enabled(
         .untuple_one()
 }
 
-/// The back office under `/admin`, behind [`admin_gate`].
+/// The back office under `/admin`: each route lets in the callers its table entry's access
+/// names and is audited ([`guarded`]); and the staff's own endpoints.
 fn admin_routes(
     services: &Services,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
     let served = |route: &'static Route| at(route).and(with_services(services.clone()));
     let served_with_id =
         |route: &'static Route| at_with_param(route).and(with_services(services.clone()));
+    let audit = at(&AUDIT)
+        .and(admitted(&AUDIT, services))
+        .and(with_services(services.clone()))
+        .and(warp::query::<Vec<(String, String)>>())
+        .and_then(admin::audit);
     let routes = any_of!(
-        served(&CREATE_CUSTOMER)
-            .and(json_object())
-            .and_then(admin::create_customer),
-        served(&LIST_CUSTOMERS)
-            .and(warp::query::<Vec<(String, String)>>())
-            .and_then(admin::list_customers),
-        served_with_id(&SHOW_CUSTOMER).and_then(admin::show_customer),
-        served_with_id(&UPDATE_CUSTOMER)
-            .and(json_object())
-            .and_then(admin::update_customer),
-        served_with_id(&DELETE_CUSTOMER).and_then(admin::delete_customer),
-        served_with_id(&RESEND_ACTIVATION)
-            .and(optional_json_object())
-            .and_then(admin::resend_activation),
-        served_with_id(&SET_SUBSCRIPTIONS)
-            .and(json_object())
-            .and_then(admin::set_subscriptions),
-        served_with_id(&CONSENTS).and_then(admin::consents),
-        served(&ADMIN_LISTS).and_then(admin::lists),
-        served(&ADD_LIST)
-            .and(json_object())
-            .and_then(admin::add_list),
-        served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
-        served_with_id(&LIST_MEMBERS)
-            .and(warp::query::<Vec<(String, String)>>())
-            .and_then(shop::members),
+        guarded(
+            &CREATE_CUSTOMER,
+            services,
+            served(&CREATE_CUSTOMER)
+                .and(json_object())
+                .and_then(admin::create_customer),
+        ),
+        guarded(
+            &LIST_CUSTOMERS,
+            services,
+            served(&LIST_CUSTOMERS)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(admin::list_customers),
+        ),
+        guarded(
+            &SHOW_CUSTOMER,
+            services,
+            served_with_id(&SHOW_CUSTOMER).and_then(admin::show_customer),
+        ),
+        guarded(
+            &UPDATE_CUSTOMER,
+            services,
+            served_with_id(&UPDATE_CUSTOMER)
+                .and(json_object())
+                .and_then(admin::update_customer),
+        ),
+        guarded(
+            &DELETE_CUSTOMER,
+            services,
+            served_with_id(&DELETE_CUSTOMER).and_then(admin::delete_customer),
+        ),
+        guarded(
+            &RESEND_ACTIVATION,
+            services,
+            served_with_id(&RESEND_ACTIVATION)
+                .and(optional_json_object())
+                .and_then(admin::resend_activation),
+        ),
+        guarded(
+            &SET_SUBSCRIPTIONS,
+            services,
+            served_with_id(&SET_SUBSCRIPTIONS)
+                .and(json_object())
+                .and_then(admin::set_subscriptions),
+        ),
+        guarded(
+            &CONSENTS,
+            services,
+            served_with_id(&CONSENTS).and_then(admin::consents),
+        ),
+        guarded(
+            &ADMIN_LISTS,
+            services,
+            served(&ADMIN_LISTS).and_then(admin::lists),
+        ),
+        guarded(
+            &ADD_LIST,
+            services,
+            served(&ADD_LIST)
+                .and(json_object())
+                .and_then(admin::add_list),
+        ),
+        guarded(
+            &REMOVE_LIST,
+            services,
+            served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
+        ),
+        guarded(
+            &LIST_MEMBERS,
+            services,
+            served_with_id(&LIST_MEMBERS)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(shop::members),
+        ),
+        audit,
+        staff_routes(services),
     );
-    warp::path("admin").and(admin_gate(services)).and(routes)
+    warp::path("admin").and(routes)
 }
 
-/// Lets a request into `/admin` only when `admin.api_token` is set (otherwise the whole
-/// prefix is an unknown route) and the caller presents exactly that token.
-fn admin_gate(services: &Services) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    let configured = services.config().admin.api_token.clone();
-    let enabled = !configured.is_empty();
-    // Comparing digests keeps the comparison constant-time whatever the lengths.
-    let expected = crate::auth::digest(configured.expose());
-    let open = route::only_when(enabled);
-    let throttles = services.throttles().clone();
-    let trusted: std::sync::Arc<[std::net::IpAddr]> = services.config().trusted_proxies().into();
-    open.and(warp::header::optional::<String>("authorization"))
-        .and(client::client_ip(trusted))
-        .and_then(move |header: Option<String>, ip: client::ClientIp| {
-            let (expected, throttles) = (expected.clone(), throttles.clone());
-            async move {
-                let presented = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
-                throttles
-                    .check_admin_token(ip.0, || {
-                        bool::from(crate::auth::digest(presented).ct_eq(&expected))
-                    })
-                    .map_err(Rejection::from)
-            }
-        })
+/// An `/admin` route behind its admission ([`admitted`]), and audited: every change, and every
+/// look at one customer, is recorded once it succeeded, with the caller, the route's operation
+/// and the customer its path names (looked up before the handler runs: a deletion removes it).
+fn guarded<F>(
+    route: &'static Route,
+    services: &Services,
+    handler: F,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<F>
+where
+    F: Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
+{
+    let operation = route.operation().expect("an API route");
+    let about_a_customer = route.path.starts_with("/admin/customers/{id}");
+    let audited = route.verb != route::Verb::Get || about_a_customer;
+    let (action, summary) = (operation.id, operation.summary);
+    let key = if route.path.contains('{') {
+        at_with_param(route).map(Some).boxed()
+    } else {
+        at(route).map(|| None).boxed()
+    };
+    key.and(admitted(route, services))
+        .and(with_services(services.clone()))
+        .and_then(
+            move |key: Option<String>, caller: crate::flows::Caller, services: Services| async move {
+                let customer = match key {
+                    Some(key) if audited && about_a_customer => {
+                        services.audits().customer_named(&key).await?
+                    }
+                    _ => None,
+                };
+                Ok::<_, Rejection>((caller, customer, services))
+            },
+        )
         .untuple_one()
+        .and(handler)
+        .and_then(
+            move |caller: crate::flows::Caller,
+                  customer,
+                  services: Services,
+                  response: Response| async move {
+                if audited && response.status().is_success() {
+                    let done = crate::flows::Action {
+                        name: action,
+                        summary,
+                        customer,
+                    };
+                    // The action is done: a failed record is logged, not answered.
+                    if let Err(e) = services.audits().record(&caller, done).await {
+                        tracing::error!(error = %e, action, actor = %caller.name(), "an admin action could not be audited");
+                    }
+                }
+                Ok::<_, Rejection>(response)
+            },
+        )
+}
+
+/// The staff's own endpoints: activation and sign-in for anyone, the rest for a staff session.
+fn staff_routes(
+    services: &Services,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    let trusted: Arc<[IpAddr]> = services.config().trusted_proxies().into();
+    let visitor = |route: &'static Route| {
+        at(route)
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
+            .and(json_object())
+    };
+    let member = |route: &'static Route| {
+        at(route)
+            .and(with_services(services.clone()))
+            .and(staff_session(route, services))
+    };
+    any_of!(
+        visitor(&STAFF_ACTIVATE).and_then(staff::activate),
+        visitor(&STAFF_LOGIN).and_then(staff::login),
+        visitor(&STAFF_SECOND_FACTOR).and_then(staff::second_factor),
+        member(&STAFF_LOGOUT).and_then(staff::logout),
+        member(&STAFF_SELF).and_then(staff::show_self),
+        member(&BEGIN_TOTP).and_then(staff::begin_totp),
+        member(&CONFIRM_TOTP)
+            .and(json_object())
+            .and_then(staff::confirm_totp),
+    )
+}
+
+/// Lets a caller into an `/admin` route only when its table entry's access allows them: the
+/// admin token (when `admin.api_token` is set), or a staff session of at least the route's
+/// role that has passed its second factor. No live token is 401, a lesser role 403
+/// `forbidden`, a session that may only enroll a second factor 403
+/// `second_factor_enrollment_required`.
+fn admitted(
+    route: &'static Route,
+    services: &Services,
+) -> impl Filter<Extract = (crate::flows::Caller,), Error = Rejection> + Clone + use<> {
+    let Some(openapi::Access::Admin(needed)) = route.operation().map(|op| op.access) else {
+        panic!(
+            "{} is served to admin callers but its table entry says otherwise",
+            route.path
+        );
+    };
+    caller(services).and_then(move |caller: crate::flows::Caller| async move {
+        if let crate::flows::Actor::Staff(session) = &caller.actor
+            && !session.second_factor
+        {
+            return Err(Rejection::from(AppError::SecondFactorEnrollmentRequired));
+        }
+        if caller.role() < needed {
+            return Err(Rejection::from(AppError::Forbidden));
+        }
+        Ok(caller)
+    })
+}
+
+/// The caller of a staff-only route: a staff session, also one that may only enroll a second
+/// factor (the admin token is no staff member: 403).
+fn staff_session(
+    route: &'static Route,
+    services: &Services,
+) -> impl Filter<Extract = (crate::flows::Caller,), Error = Rejection> + Clone + use<> {
+    assert!(
+        matches!(
+            route.operation().map(|op| op.access),
+            Some(openapi::Access::Staff)
+        ),
+        "{} is served to staff but its table entry says otherwise",
+        route.path
+    );
+    caller(services).and_then(|caller: crate::flows::Caller| async move {
+        match caller.actor {
+            crate::flows::Actor::Staff(_) => Ok(caller),
+            crate::flows::Actor::ApiToken => Err(Rejection::from(AppError::Forbidden)),
+        }
+    })
+}
+
+/// Who calls: the admin token or a live staff session, from `Authorization: Bearer`; 401
+/// otherwise (a customer's token too).
+fn caller(
+    services: &Services,
+) -> impl Filter<Extract = (crate::flows::Caller,), Error = Rejection> + Clone + use<> {
+    let trusted: Arc<[IpAddr]> = services.config().trusted_proxies().into();
+    warp::header::optional::<String>("authorization")
+        .and(client::client_ip(trusted))
+        .and(with_services(services.clone()))
+        .and_then(
+            |header: Option<String>, ip: client::ClientIp, services: Services| async move {
+                let presented = bearer(header.as_deref()).ok_or(AppError::Unauthenticated)?;
+                services
+                    .staff()
+                    .identify(presented, ip.0)
+                    .await
+                    .map_err(Rejection::from)
+            },
+        )
 }
 
 fn ops_routes(

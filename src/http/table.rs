@@ -3,7 +3,7 @@
 //! the OpenAPI document all follow from this list. `docs/adding-an-endpoint.md` shows how to
 //! add an entry.
 
-use super::openapi::Access::{Admin, Customer, OperatorOrAdmin, Public};
+use super::openapi::Access::{Admin, Customer, OperatorOrAdmin, Public, Staff};
 use super::openapi::Content::{AnyObject, Result, Schema, Text};
 use super::openapi::Failure::{
     Conflict, InvalidCredentials, NotFound, ReauthenticationRequired, Throttled,
@@ -11,6 +11,7 @@ use super::openapi::Failure::{
 use super::openapi::{Body, Failure, Operation, Param, Success, Tag};
 use super::route::Route;
 use super::route::Verb::{Delete, Get, Patch, Post, Put};
+use crate::domain::Role;
 
 /// Every route, in the order requests try them.
 pub static ROUTES: &[Route] = &[
@@ -51,6 +52,14 @@ pub static ROUTES: &[Route] = &[
     ADD_LIST,
     REMOVE_LIST,
     LIST_MEMBERS,
+    AUDIT,
+    STAFF_ACTIVATE,
+    STAFF_LOGIN,
+    STAFF_SECOND_FACTOR,
+    STAFF_LOGOUT,
+    STAFF_SELF,
+    BEGIN_TOTP,
+    CONFIRM_TOTP,
     UNSUBSCRIBE,
     HEALTHZ,
     METRICS,
@@ -118,9 +127,25 @@ const fn customer(id: &'static str, summary: &'static str, success: Success) -> 
     Operation::new(id, summary, Tag::Customers, Customer, success)
 }
 
-/// An endpoint of the back office, behind the admin token.
-const fn admin(id: &'static str, summary: &'static str, success: Success) -> Operation {
-    Operation::new(id, summary, Tag::Admin, Admin, success)
+/// An endpoint of the back office that support may call (and owners, and the admin token).
+const fn support(id: &'static str, summary: &'static str, success: Success) -> Operation {
+    Operation::new(id, summary, Tag::Admin, Admin(Role::Support), success)
+}
+
+/// An endpoint of the back office for owners (and the admin token) only.
+const fn owner(id: &'static str, summary: &'static str, success: Success) -> Operation {
+    Operation::new(id, summary, Tag::Admin, Admin(Role::Owner), success)
+}
+
+/// An endpoint of a staff member's own session (also one that may only enroll a second
+/// factor).
+const fn staff_member(id: &'static str, summary: &'static str, success: Success) -> Operation {
+    Operation::new(id, summary, Tag::Staff, Staff, success)
+}
+
+/// A staff sign-in endpoint that anyone may call.
+const fn staff_visitor(id: &'static str, summary: &'static str, success: Success) -> Operation {
+    Operation::new(id, summary, Tag::Staff, Public, success)
 }
 
 pub const LOGIN: Route = Route::api(
@@ -469,7 +494,7 @@ pub const PUBLIC_LISTS: Route = Route::api(
 pub const CREATE_CUSTOMER: Route = Route::api(
     Post,
     "/admin/customers",
-    admin(
+    owner(
         "createCustomer",
         "Create a pending customer (and email the activation link)",
         Success::created("Created.", Schema("AdminCustomer")),
@@ -481,7 +506,7 @@ pub const CREATE_CUSTOMER: Route = Route::api(
 pub const LIST_CUSTOMERS: Route = Route::api(
     Get,
     "/admin/customers",
-    admin(
+    support(
         "listCustomers",
         "Find customers",
         Success::ok("A page of customers.", Schema("CustomerPage")),
@@ -516,7 +541,7 @@ pub const LIST_CUSTOMERS: Route = Route::api(
 pub const SHOW_CUSTOMER: Route = Route::api(
     Get,
     "/admin/customers/{id}",
-    admin(
+    support(
         "showCustomer",
         "One customer",
         Success::ok("The customer.", Schema("AdminCustomer")),
@@ -528,7 +553,7 @@ pub const SHOW_CUSTOMER: Route = Route::api(
 pub const UPDATE_CUSTOMER: Route = Route::api(
     Patch,
     "/admin/customers/{id}",
-    admin(
+    support(
         "updateCustomer",
         "Change the language of a customer's emails",
         Success::ok("The customer.", Schema("AdminCustomer")),
@@ -541,7 +566,7 @@ pub const UPDATE_CUSTOMER: Route = Route::api(
 pub const DELETE_CUSTOMER: Route = Route::api(
     Delete,
     "/admin/customers/{id}",
-    admin(
+    owner(
         "deleteCustomer",
         "Delete a customer; their sessions end at once",
         Success::ok("Deleted.", Schema("AdminDeleted")),
@@ -553,7 +578,7 @@ pub const DELETE_CUSTOMER: Route = Route::api(
 pub const RESEND_ACTIVATION: Route = Route::api(
     Post,
     "/admin/customers/{id}/resend_activation",
-    admin(
+    support(
         "resendActivation",
         "Email a new activation secret",
         Success::ok("Sent.", Result("email_sent")),
@@ -567,7 +592,7 @@ pub const RESEND_ACTIVATION: Route = Route::api(
 pub const SET_SUBSCRIPTIONS: Route = Route::api(
     Put,
     "/admin/customers/{id}/subscriptions",
-    admin(
+    support(
         "setSubscriptions",
         "Replace a customer's subscriptions",
         Success::ok("The customer.", Schema("AdminCustomer")),
@@ -580,7 +605,7 @@ pub const SET_SUBSCRIPTIONS: Route = Route::api(
 pub const CONSENTS: Route = Route::api(
     Get,
     "/admin/customers/{id}/consents",
-    admin(
+    support(
         "consents",
         "A customer's consent trail, oldest first",
         Success::ok("The consent records.", Schema("Consents")),
@@ -592,7 +617,7 @@ pub const CONSENTS: Route = Route::api(
 pub const ADMIN_LISTS: Route = Route::api(
     Get,
     "/admin/subscriptions",
-    admin(
+    support(
         "adminLists",
         "Every subscription list",
         Success::ok("The lists.", Schema("SubscriptionLists")),
@@ -602,7 +627,7 @@ pub const ADMIN_LISTS: Route = Route::api(
 pub const ADD_LIST: Route = Route::api(
     Post,
     "/admin/subscriptions",
-    admin(
+    owner(
         "addList",
         "Add a subscription list",
         Success::created("The new list.", Schema("SubscriptionList")),
@@ -614,7 +639,7 @@ pub const ADD_LIST: Route = Route::api(
 pub const REMOVE_LIST: Route = Route::api(
     Delete,
     "/admin/subscriptions/{id}",
-    admin(
+    owner(
         "removeList",
         "Remove a list; its subscribers are opted out",
         Success::ok("Deleted.", Schema("Deleted")),
@@ -629,7 +654,7 @@ pub const REMOVE_LIST: Route = Route::api(
 pub const LIST_MEMBERS: Route = Route::api(
     Get,
     "/admin/subscriptions/{id}/members",
-    admin(
+    owner(
         "listMembers",
         "A list's members, each with a one-click unsubscribe URL",
         Success::ok("One page of members.", Schema("MembersPage")),
@@ -640,6 +665,129 @@ pub const LIST_MEMBERS: Route = Route::api(
         description: "The list id.",
     }])
     .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const AUDIT: Route = Route::api(
+    Get,
+    "/admin/audit",
+    support(
+        "audit",
+        "The audit log of /admin, newest first",
+        Success::ok("A page of entries.", Schema("AuditLog")),
+    )
+    .described("Every action under `/admin`: who (`staff:<email>` or `api_token`), what (the operation id), on which customer, from which IP, and the operation's summary. Owners and the admin token read it all; a support agent only the entries about customers they acted on. Append-only: the database refuses to change or remove an entry.")
+    .params(&[
+        Param::Cursor {
+            name: "before",
+            description: "Only entries older than this entry id (the last id of the previous page).",
+        },
+        Param::Integer {
+            name: "limit",
+            minimum: 1,
+            maximum: Some(200),
+            default: 50,
+        },
+        Param::Text {
+            name: "customer",
+            description: "Only entries about this customer id.",
+            max_length: 40,
+        },
+        Param::Text {
+            name: "actor",
+            description: "Only entries by this actor (`staff:<email>` or `api_token`).",
+            max_length: 300,
+        },
+    ])
+    .failing(&[Failure::Invalid]),
+);
+
+pub const STAFF_ACTIVATE: Route = Route::api(
+    Post,
+    "/admin/staff/activate",
+    staff_visitor(
+        "activateStaff",
+        "Choose a staff member's password with the invitation's identifier and secret",
+        Success::ok("Activated: the staff member may sign in.", Result("activated")),
+    )
+    .described("The identifier and secret are those of the invitation link `customer-area staff add` (or `staff reset`) printed and emailed. A wrong, used or expired invitation answers `invalid_code` on `secret`.")
+    .body(Body::Required("Activate"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const STAFF_LOGIN: Route = Route::api(
+    Post,
+    "/admin/staff/login",
+    staff_visitor(
+        "staffLogin",
+        "Sign a staff member in",
+        Success::ok("A staff session token.", Schema("Token")),
+    )
+    .described("Throttled and locked out like a customer's login (`limits.*`); a locked staff member signs in again after `customer-area staff reset`. The session ends `console.session_hours` after the sign-in, or `console.idle_minutes` unused. A staff member with a second factor gets 401 `second_factor_required` with a `challenge` instead of a token: finish with `POST /admin/staff/login/second_factor`. Where `console.second_factor` asks a second factor of a staff member who has none, the session may only enroll one (`POST /admin/staff/totp`).")
+    .body(Body::Required("Login"))
+    .failing(&[InvalidCredentials, Throttled]),
+);
+
+pub const STAFF_SECOND_FACTOR: Route = Route::api(
+    Post,
+    "/admin/staff/login/second_factor",
+    staff_visitor(
+        "staffSecondFactor",
+        "Finish a staff sign-in with a TOTP code or a recovery code",
+        Success::ok("A staff session token.", Schema("Token")),
+    )
+    .described("The `challenge` is the one `POST /admin/staff/login` answered with 401 `second_factor_required`; it lasts 5 minutes and 5 wrong codes. The `code` is the six digits of the authenticator app (each accepted once) or one of the ten recovery codes (each works once). An unknown, expired or spent challenge is `invalid_code` on `challenge`; a wrong code, on `code`.")
+    .body(Body::Required("StaffSecondFactor"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const BEGIN_TOTP: Route = Route::api(
+    Post,
+    "/admin/staff/totp",
+    staff_member(
+        "beginTotp",
+        "Begin enrolling a TOTP second factor",
+        Success::ok(
+            "The secret (base32) and the `otpauth://` URI an authenticator app reads.",
+            Schema("TotpEnrollment"),
+        ),
+    )
+    .described("Unconfirmed until `POST /admin/staff/totp/confirm`; asking again replaces an unconfirmed secret. A confirmed second factor is replaced only after `customer-area staff reset` (409).")
+    .failing(&[Conflict]),
+);
+
+pub const CONFIRM_TOTP: Route = Route::api(
+    Post,
+    "/admin/staff/totp/confirm",
+    staff_member(
+        "confirmTotp",
+        "Confirm the TOTP second factor with a code from the app",
+        Success::ok(
+            "Ten single-use recovery codes, shown this once; the calling session may now do everything its role may.",
+            Schema("RecoveryCodes"),
+        ),
+    )
+    .body(Body::Required("TotpCode"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const STAFF_LOGOUT: Route = Route::api(
+    Post,
+    "/admin/staff/logout",
+    staff_member(
+        "staffLogout",
+        "End the calling staff session",
+        Success::ok("Logged out.", Result("logged_out")),
+    ),
+);
+
+pub const STAFF_SELF: Route = Route::api(
+    Get,
+    "/admin/staff/self",
+    staff_member(
+        "staffSelf",
+        "The calling staff member",
+        Success::ok("Who is signed in.", Schema("StaffMember")),
+    ),
 );
 
 pub const UNSUBSCRIBE: Route = Route::api(

@@ -18,11 +18,12 @@ pub enum Kind {
     PasskeyAdded,
     PasskeyRemoved,
     NewSignIn,
+    StaffInvitation,
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Activation,
         Kind::PasswordReset,
         Kind::PasswordResetDone,
@@ -38,6 +39,7 @@ impl Kind {
         Kind::PasskeyAdded,
         Kind::PasskeyRemoved,
         Kind::NewSignIn,
+        Kind::StaffInvitation,
         Kind::Test,
     ];
 
@@ -59,6 +61,7 @@ impl Kind {
             Kind::PasskeyAdded => "passkey_added",
             Kind::PasskeyRemoved => "passkey_removed",
             Kind::NewSignIn => "new_sign_in",
+            Kind::StaffInvitation => "staff_invitation",
             Kind::Test => "test",
         }
     }

@@ -23,6 +23,9 @@ pub struct Event {
     /// How the customer signed in (`password`, `passkey`), on `login_succeeded` events only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// What the shop's staff did, on `support_action` events only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Records that `kind` happened to `customer`, caused by `client` (if a client caused it).
@@ -93,7 +96,7 @@ pub fn page(
     limit: u32,
 ) -> StoreResult<Vec<Event>> {
     let mut statement = conn.prepare_cached(
-        "SELECT id, at, kind, ip, user_agent, method FROM activity
+        "SELECT id, at, kind, ip, user_agent, method, detail FROM activity
          WHERE customer_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
          ORDER BY id DESC LIMIT ?3",
     )?;
@@ -113,6 +116,7 @@ pub fn page(
             user_agent,
             device,
             method: row.get("method")?,
+            detail: row.get("detail")?,
         })
     })?;
     rows.collect::<StoreResult<Vec<_>>>()

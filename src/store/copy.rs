@@ -34,6 +34,11 @@ pub const TABLES: &[&str] = &[
     "not_me_keys",
     "leases",
     "reset_guesses",
+    "staff",
+    "staff_sessions",
+    "staff_recovery_codes",
+    "staff_challenges",
+    "audit_log",
 ];
 
 /// Rows written per `INSERT` (a few thousand parameters, well under PostgreSQL's limit).

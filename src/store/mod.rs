@@ -27,6 +27,7 @@ use crate::lanes::{Lane, Refused};
 pub use health::Unwritable;
 
 pub mod activity;
+pub mod audit;
 pub mod backup;
 pub mod codes;
 pub mod copy;
@@ -48,6 +49,7 @@ pub mod requests;
 pub mod sessions;
 pub mod sign_ups;
 pub mod sql;
+pub mod staff;
 pub mod subscriptions;
 pub mod undo;
 pub mod webhooks;
@@ -199,6 +201,7 @@ impl From<postgres::Error> for StoreError {
                 Some("customers_identifier_key") => Some("identifier"),
                 Some("subscription_lists_pkey") => Some("id"),
                 Some("passkeys_credential_id_key") => Some("credential"),
+                Some("staff_email_key") => Some("email"),
                 _ => None,
             };
             return match field {
@@ -246,6 +249,7 @@ fn unique_column(err: &rusqlite::Error) -> Option<&'static str> {
         "customers.identifier" => Some("identifier"),
         "subscription_lists.id" => Some("id"),
         "passkeys.credential_id" => Some("credential"),
+        "staff.email" => Some("email"),
         _ => None,
     }
 }

@@ -46,6 +46,15 @@ pub struct Entry {
 /// Queues an email sent for the account `customer` (whatever address it goes to) for delivery
 /// now; returns its row id. The account, not the address, is whose export lists it.
 pub fn enqueue(conn: &Db, customer: &CustomerId, email: &NewEmail) -> StoreResult<i64> {
+    enqueue_for(conn, Some(customer.as_str()), email)
+}
+
+/// Queues an email sent for no customer (a staff member's invitation): in no export.
+pub fn enqueue_for_no_customer(conn: &Db, email: &NewEmail) -> StoreResult<i64> {
+    enqueue_for(conn, None, email)
+}
+
+fn enqueue_for(conn: &Db, customer: Option<&str>, email: &NewEmail) -> StoreResult<i64> {
     let now = now();
     conn.prepare_cached(
         "INSERT INTO outbox
@@ -59,7 +68,7 @@ pub fn enqueue(conn: &Db, customer: &CustomerId, email: &NewEmail) -> StoreResul
             email.message_id,
             email.raw,
             now,
-            customer.as_str()
+            customer
         ],
         |row| row.only(),
     )

@@ -449,3 +449,62 @@ fn resend_activation_replaces_the_link_and_a_never_activated_customer_gets_no_fa
         "{err}"
     );
 }
+
+#[test]
+fn staff_are_added_listed_reset_and_removed() {
+    let admin = Admin::new();
+    let out = admin.ok(&[
+        "staff",
+        "add",
+        "agent@shop.example.com",
+        "--role",
+        "support",
+        "--name",
+        "Sam Agent",
+    ]);
+    let link = out
+        .split_whitespace()
+        .find(|w| w.contains("/console/activate?identifier="))
+        .unwrap_or_else(|| panic!("no invitation link in {out}"));
+    assert!(link.contains("&secret="), "{link}");
+    // The invitation is emailed too (mail.dir holds the file transport's emails).
+    let mails: Vec<String> = std::fs::read_dir(admin.dir.path().join("mail"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("agent@shop.example.com") && m.contains("console")),
+        "{mails:?}"
+    );
+    let error = admin.fails(&["staff", "add", "agent@shop.example.com", "--role", "owner"]);
+    assert!(error.contains("already in use"), "{error}");
+    let error = admin.run(&["staff", "add", "x@shop.example.com", "--role", "boss"]);
+    assert!(!error.status.success());
+
+    let table = admin.ok(&["staff", "list"]);
+    assert!(
+        table.contains("agent@shop.example.com")
+            && table.contains("support")
+            && table.contains("invited"),
+        "{table}"
+    );
+    let list = admin.json(&["staff", "list", "--json"]);
+    assert_eq!(list[0]["email"], "agent@shop.example.com");
+    assert_eq!(list[0]["role"], "support");
+    assert_eq!(list[0]["activated"], false);
+
+    let out = admin.ok(&["staff", "reset", "agent@shop.example.com"]);
+    let second = out
+        .split_whitespace()
+        .find(|w| w.contains("/console/activate?identifier="))
+        .unwrap_or_else(|| panic!("no invitation link in {out}"));
+    assert_ne!(second, link, "a new invitation");
+
+    admin.ok(&["staff", "remove", "agent@shop.example.com"]);
+    let list = admin.json(&["staff", "list", "--json"]);
+    assert_eq!(list, serde_json::json!([]));
+    let error = admin.fails(&["staff", "remove", "agent@shop.example.com"]);
+    assert!(error.contains("no staff member"), "{error}");
+}

@@ -19,6 +19,10 @@ pub fn all() -> Value {
                 "type": "http", "scheme": "bearer",
                 "description": "`admin.api_token` from the configuration.",
             },
+            "StaffToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "The opaque token `POST /admin/staff/login` returns to a staff member.",
+            },
         },
     })
 }
@@ -61,6 +65,26 @@ fn schemas() -> Value {
         ),
         "SubscriptionLists": closed(&[("subscriptions", array_of("SubscriptionList"))], &["subscriptions"]),
         "Token": closed(&[("token", text())], &["token"]),
+        "AuditLog": closed(&[("events", json!({ "type": "array", "items": closed(
+            &[
+                ("id", json!({ "type": "integer" })),
+                ("at", date_time()),
+                ("actor", text()),
+                ("action", text()),
+                ("customer_id", nullable()),
+                ("ip", nullable()),
+                ("detail", nullable()),
+            ],
+            &["id", "at", "actor", "action", "customer_id", "ip", "detail"],
+        ) }))], &["events"]),
+        "StaffSecondFactor": closed(&[("challenge", text()), ("code", text())], &["challenge", "code"]),
+        "TotpEnrollment": closed(&[("secret", text()), ("otpauth_uri", text())], &["secret", "otpauth_uri"]),
+        "TotpCode": closed(&[("code", text())], &["code"]),
+        "RecoveryCodes": closed(&[("recovery_codes", json!({ "type": "array", "items": text(), "minItems": 10, "maxItems": 10 }))], &["recovery_codes"]),
+        "StaffMember": closed(
+            &[("email", text()), ("name", nullable()), ("role", one_of(&["support", "owner"]))],
+            &["email", "name", "role"],
+        ),
         "ProfileUpdate": described(
             open_keys(profile_update()),
             "Any subset of the customer object's keys, plus the three password keys (or `current_password` alone, which proves the password for an email change); any other key is a 422.",
@@ -157,6 +181,7 @@ fn schemas() -> Value {
                     ("user_agent", nullable()),
                     ("device", device()),
                     ("method", described(one_of(&["password", "passkey"]), "How the customer signed in; on `login_succeeded` events only.")),
+                    ("detail", described(text(), "What the shop's staff did (never who); on `support_action` events only.")),
                 ],
                 &["id", "at", "kind", "ip", "user_agent", "device"],
             ),
@@ -262,7 +287,7 @@ fn schemas() -> Value {
 }
 
 /// The kinds of activity event.
-const ACTIVITY_KINDS: [&str; 16] = [
+const ACTIVITY_KINDS: [&str; 17] = [
     "login_succeeded",
     "login_failed",
     "logout",
@@ -279,6 +304,7 @@ const ACTIVITY_KINDS: [&str; 16] = [
     "passkey_added",
     "passkey_removed",
     "account_secured",
+    "support_action",
 ];
 
 const LIST_IDS: &str = "List ids; the `{\"id\": ...}` objects a GET returns are accepted too.";
@@ -453,6 +479,7 @@ fn responses() -> Value {
         "Unauthenticated": error("`unauthenticated`: missing, unknown, expired or ended token.", Some(&bearer)),
         "InvalidCredentials": error("`invalid_credentials`: unknown email, wrong password or not-yet-activated account, all alike.", Some(&bearer)),
         "ReauthenticationRequired": error("`reauthentication_required`: the session was not opened or reauthenticated in the last `auth.reauth_seconds` (300); confirm the password with `POST /customers/reauthenticate` (or a `current_password` in the PATCH) and try again. Nothing was changed.", None),
+        "Forbidden": error("`forbidden`: the caller's role lacks this right; or `second_factor_enrollment_required`: a staff session that may only enroll a second factor (`POST /admin/staff/totp`).", None),
         "NotFound": error("`not_found`.", None),
         "Conflict": error("`conflict`, with `fields` naming the duplicate.", None),
         "TooLarge": error("`body_too_large`: the body is over 16 KiB.", None),

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::route::Route;
 use super::table::ROUTES;
+use crate::domain::Role;
 
 /// How one JSON endpoint is described: what it is, who may call it, what it takes and
 /// answers, and the failures peculiar to it.
@@ -90,14 +91,16 @@ pub enum Tag {
     Customers,
     Subscriptions,
     Admin,
+    Staff,
     Operations,
 }
 
 impl Tag {
-    const ALL: [Tag; 4] = [
+    const ALL: [Tag; 5] = [
         Tag::Customers,
         Tag::Subscriptions,
         Tag::Admin,
+        Tag::Staff,
         Tag::Operations,
     ];
 
@@ -106,6 +109,7 @@ impl Tag {
             Tag::Customers => "customers",
             Tag::Subscriptions => "subscriptions",
             Tag::Admin => "admin",
+            Tag::Staff => "staff",
             Tag::Operations => "operations",
         }
     }
@@ -118,8 +122,12 @@ pub enum Access {
     Public,
     /// A customer's session token (400 for a malformed header, 401 without a live token).
     Customer,
-    /// The admin token (400 for a malformed header, 401 without it).
-    Admin,
+    /// The admin token, or a staff session of at least this role that has passed its second
+    /// factor (400 for a malformed header, 401 without a live token, 403 for a lesser role).
+    Admin(Role),
+    /// A staff session, also one that may only enroll a second factor (401 without one, 403
+    /// for the admin token, which is no staff member).
+    Staff,
     /// The admin token or a loopback peer; anyone else gets the 404 of an unknown route.
     OperatorOrAdmin,
 }
@@ -220,6 +228,8 @@ pub enum Failure {
     BadRequest,
     Unauthenticated,
     InvalidCredentials,
+    /// 403: the caller's role lacks the right, or their session may only enroll a second factor.
+    Forbidden,
     /// 403: the session is not recently authenticated (`auth.reauth_seconds`).
     ReauthenticationRequired,
     NotFound,
@@ -239,7 +249,7 @@ impl Failure {
         match self {
             Failure::BadRequest => 400,
             Failure::Unauthenticated | Failure::InvalidCredentials => 401,
-            Failure::ReauthenticationRequired => 403,
+            Failure::ReauthenticationRequired | Failure::Forbidden => 403,
             Failure::NotFound => 404,
             Failure::Conflict => 409,
             Failure::TooLarge => 413,
@@ -285,7 +295,7 @@ fn document_of(routes: &[Route]) -> Value {
         "info": {
             "title": "customer-area",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The customer area of a retailer's web shop. JSON in and out; every error is `{\"error\", \"message\", \"fields\"?}`. Every response carries `X-Content-Type-Options: nosniff`; everything but public data is `Cache-Control: no-store`. An unknown route answers 404 `not_found`, a known route with another method 405 `method_not_allowed`. The `/admin` paths exist only while `admin.api_token` is set (otherwise 404).",
+            "description": "The customer area of a retailer's web shop. JSON in and out; every error is `{\"error\", \"message\", \"fields\"?}`. Every response carries `X-Content-Type-Options: nosniff`; everything but public data is `Cache-Control: no-store`. An unknown route answers 404 `not_found`, a known route with another method 405 `method_not_allowed`. `/admin` takes the admin token (`admin.api_token`, every right; refused while unset) or a staff session token (`POST /admin/staff/login`); each operation says the least role it needs (`x-required-role`: `support` or `owner`). A role's missing right is 403 `forbidden`.",
             "license": { "name": "MIT" },
         },
         "servers": [{ "url": "/" }],
@@ -299,7 +309,8 @@ fn operation_object(op: &Operation) -> Value {
     let security = match op.access {
         Access::Public => json!([]),
         Access::Customer => json!([{ "CustomerToken": [] }]),
-        Access::Admin => json!([{ "AdminToken": [] }]),
+        Access::Admin(_) => json!([{ "AdminToken": [] }, { "StaffToken": [] }]),
+        Access::Staff => json!([{ "StaffToken": [] }]),
         Access::OperatorOrAdmin => json!([{}, { "AdminToken": [] }]),
     };
     let mut object = json!({
@@ -309,7 +320,20 @@ fn operation_object(op: &Operation) -> Value {
         "security": security,
         "responses": responses(op),
     });
-    if let Some(description) = op.description {
+    let mut description = op.description.map(str::to_owned);
+    if let Access::Admin(role) = op.access {
+        // Said twice: as a line people read, and as an extension tools can.
+        object["x-required-role"] = json!(role.as_str());
+        let line = format!("Needs the admin token or a staff session of role `{role}` or above.");
+        description = Some(match description {
+            Some(text) => format!("{text}\n\n{line}"),
+            None => line,
+        });
+    }
+    if let Access::Staff = op.access {
+        object["x-required-role"] = json!("staff");
+    }
+    if let Some(description) = description {
         object["description"] = json!(description);
     }
     if !op.params.is_empty() {
@@ -344,9 +368,10 @@ fn responses(op: &Operation) -> Value {
         Access::Public => &[][..],
         Access::Customer => &[Failure::BadRequest, Failure::Unauthenticated],
         // Wrong admin tokens are throttled per client.
-        Access::Admin => &[
+        Access::Admin(_) | Access::Staff => &[
             Failure::BadRequest,
             Failure::Unauthenticated,
+            Failure::Forbidden,
             Failure::Throttled,
         ],
         Access::OperatorOrAdmin => &[Failure::BadRequest, Failure::NotFound],
@@ -447,7 +472,7 @@ mod tests {
             "x",
             "X",
             Tag::Admin,
-            Access::Admin,
+            Access::Admin(Role::Owner),
             Success::ok("Done.", Content::Result("done")),
         )
         .body(Body::Required("Login"));
@@ -457,7 +482,7 @@ mod tests {
         assert_eq!(
             statuses,
             [
-                "200", "400", "401", "413", "415", "422", "429", "500", "503"
+                "200", "400", "401", "403", "413", "415", "422", "429", "500", "503"
             ]
         );
         assert_eq!(

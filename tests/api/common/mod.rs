@@ -9,6 +9,7 @@ pub mod db;
 pub mod passkey;
 pub mod receiver;
 pub mod smtp;
+pub mod staff;
 
 use std::future::Future;
 use std::num::NonZero;

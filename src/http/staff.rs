@@ -1,0 +1,111 @@
+//! Handlers of the staff's own endpoints under `/admin/staff`: activation, signing in and out,
+//! and who is signed in. Which role each `/admin` route needs is checked by the route filter
+//! (`mod.rs`), from the route table.
+
+use serde_json::json;
+use warp::reject::Rejection;
+use warp::reply::Response;
+
+use super::body::JsonObject;
+use super::reply::{ok_json, ok_result};
+use crate::auth;
+use crate::domain::Client;
+use crate::error::AppError;
+use crate::flows::{Actor, Caller, Services, StaffSession};
+
+/// POST /admin/staff/activate
+pub async fn activate(
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let identifier = body.required_str("identifier");
+    let secret = body.required_str("secret");
+    let password = body.required_str("password");
+    let password_check = body.required_str("password_check");
+    body.finish()?;
+    services
+        .staff()
+        .activate(&identifier, &secret, &password, &password_check, &client)
+        .await?;
+    Ok(ok_result("activated"))
+}
+
+/// POST /admin/staff/login
+pub async fn login(
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let email = body.required_str("email");
+    let password = body.required_str("password");
+    body.finish()?;
+    let result = services.staff().login(&email, &password, &client).await;
+    let outcome = if result.is_ok() { "success" } else { "refused" };
+    tracing::info!(target: "customer_area::audit", outcome, staff = %auth::log_hash(&email), ip = %client.ip, "staff login");
+    Ok(ok_json(&json!({ "token": result? })))
+}
+
+/// POST /admin/staff/login/second_factor
+pub async fn second_factor(
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let challenge = body.required_str("challenge");
+    let code = body.required_str("code");
+    body.finish()?;
+    let token = services
+        .second_factors()
+        .finish_login(&challenge, &code, &client)
+        .await?;
+    Ok(ok_json(&json!({ "token": token })))
+}
+
+/// POST /admin/staff/totp
+pub async fn begin_totp(services: Services, caller: Caller) -> Result<Response, Rejection> {
+    let enrollment = services.second_factors().begin(staff_of(&caller)?).await?;
+    Ok(ok_json(&json!({
+        "secret": enrollment.secret,
+        "otpauth_uri": enrollment.otpauth_uri,
+    })))
+}
+
+/// POST /admin/staff/totp/confirm
+pub async fn confirm_totp(
+    services: Services,
+    caller: Caller,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let code = body.required_str("code");
+    body.finish()?;
+    let codes = services
+        .second_factors()
+        .confirm(staff_of(&caller)?, caller.ip, &code)
+        .await?;
+    Ok(ok_json(&json!({ "recovery_codes": codes })))
+}
+
+/// The staff session of a caller the route filter admitted as staff.
+fn staff_of(caller: &Caller) -> Result<&StaffSession, AppError> {
+    match &caller.actor {
+        Actor::Staff(session) => Ok(session),
+        Actor::ApiToken => Err(AppError::Forbidden),
+    }
+}
+
+/// POST /admin/staff/logout
+pub async fn logout(services: Services, caller: Caller) -> Result<Response, Rejection> {
+    services.staff().logout(staff_of(&caller)?).await?;
+    Ok(ok_result("logged_out"))
+}
+
+/// GET /admin/staff/self
+pub async fn show_self(_services: Services, caller: Caller) -> Result<Response, Rejection> {
+    let member = &staff_of(&caller)?.member;
+    Ok(ok_json(&json!({
+        "email": member.email,
+        "name": member.name,
+        "role": member.role,
+    })))
+}

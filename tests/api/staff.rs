@@ -1,0 +1,355 @@
+//! The retailer's staff over real HTTP: invitations, activation, sessions that are not
+//! customers' sessions, removal and reset, the idle and absolute ends of a session, and the
+//! throttle and lockout of their sign-in.
+
+use crate::common::staff::STAFF_PASSWORD;
+use crate::common::{TestApp, eventually, spawn_app_with};
+use customer_area::config::{Config, SecondFactorRule};
+use customer_area::domain::Role;
+use customer_area::store::sql::params;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::time::Duration;
+
+/// An app whose staff sign in with a password alone (the second factor has tests of its own).
+async fn console_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with(|c| {
+        c.console.second_factor = SecondFactorRule::Optional;
+        c.links.public_url = "https://area.shop.example.com".into();
+        adjust(c);
+    })
+    .await
+}
+
+async fn staff_self(app: &TestApp, token: &str) -> (StatusCode, serde_json::Value) {
+    app.call(Method::GET, "/admin/staff/self", Some(token), None)
+        .await
+}
+
+#[tokio::test]
+async fn a_staff_member_is_invited_activates_and_signs_in_and_out() {
+    let app = console_app(|_| {}).await;
+    let link = app
+        .invite_staff("agent@shop.example.com", Role::Support)
+        .await;
+    assert!(
+        link.starts_with("https://area.shop.example.com/console/activate?identifier="),
+        "{link}"
+    );
+    assert!(link.contains("&secret="), "{link}");
+    // Before activation no password opens the account.
+    let (status, _) = app
+        .post(
+            "/admin/staff/login",
+            json!({"email": "agent@shop.example.com", "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let token = app.staff_token("owner@shop.example.com", Role::Owner).await;
+    let (status, body) = staff_self(&app, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"email": "owner@shop.example.com", "name": "Sam Staff", "role": "owner"})
+    );
+
+    let (status, body) = app
+        .call(Method::POST, "/admin/staff/logout", Some(&token), None)
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"result": "logged_out"}))
+    );
+    let (status, body) = staff_self(&app, &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn an_invitation_opens_once_and_a_wrong_secret_is_an_invalid_code() {
+    let app = console_app(|_| {}).await;
+    let link = app
+        .invite_staff("agent@shop.example.com", Role::Support)
+        .await;
+    let link = url::Url::parse(&link).unwrap();
+    let param = |name: &str| {
+        link.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let body = |secret: &str| {
+        json!({
+            "identifier": param("identifier"),
+            "secret": secret,
+            "password": STAFF_PASSWORD,
+            "password_check": STAFF_PASSWORD,
+        })
+    };
+    let wrong = format!("{}x", &param("secret")[1..]);
+    let (status, answer) = app.post("/admin/staff/activate", body(&wrong)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"], "invalid_code");
+
+    let (status, answer) = app
+        .post("/admin/staff/activate", body(&param("secret")))
+        .await;
+    assert_eq!(
+        (status, answer),
+        (StatusCode::OK, json!({"result": "activated"}))
+    );
+    let (status, answer) = app
+        .post("/admin/staff/activate", body(&param("secret")))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"], "invalid_code");
+    app.staff_login("agent@shop.example.com").await;
+}
+
+#[tokio::test]
+async fn staff_and_customer_tokens_open_only_their_own_side() {
+    let app = console_app(|c| {
+        c.admin.api_token = customer_area::config::Secret::new("admin-token-for-tests-0123456789");
+        c.limits.login_free_failures = 100;
+    })
+    .await;
+    let staff = app.staff_token("owner@shop.example.com", Role::Owner).await;
+    let customer = app.active_customer("shopper@example.com").await;
+    // A staff token is no customer session.
+    let (status, body) = app.get_self(&staff).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = app
+        .call(Method::GET, "/customers/sessions", Some(&staff), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A customer token is no staff session.
+    for path in ["/admin/staff/self", "/admin/customers"] {
+        let (status, body) = app.call(Method::GET, path, Some(&customer), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        assert_eq!(body["error"], "unauthenticated");
+    }
+    // The staff token works on /admin.
+    let (status, body) = app
+        .call(Method::GET, "/admin/customers", Some(&staff), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 1);
+}
+
+#[tokio::test]
+async fn tokens_and_secrets_are_stored_as_digests() {
+    let app = console_app(|_| {}).await;
+    let token = app.staff_token("owner@shop.example.com", Role::Owner).await;
+    let db = app.db();
+    let hashes: Vec<Vec<u8>> = db
+        .query_map("SELECT token_hash FROM staff_sessions", params![], |row| {
+            row.get("token_hash")
+        })
+        .unwrap();
+    assert_eq!(hashes.len(), 1);
+    assert_eq!(hashes[0].len(), 32, "a SHA-256 digest");
+    assert_ne!(hashes[0], token.as_bytes());
+    let (password, invitation): (Option<String>, Option<Vec<u8>>) = db
+        .query_row(
+            "SELECT password_hash, invite_hash FROM staff WHERE email = ?1",
+            params!["owner@shop.example.com"],
+            |row| Ok((row.get("password_hash")?, row.get("invite_hash")?)),
+        )
+        .unwrap();
+    assert!(password.unwrap().starts_with("$pbkdf2-sha256$"));
+    assert_eq!(
+        invitation, None,
+        "the invitation closed with the activation"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_staff_member_ends_their_sessions_at_once() {
+    let app = console_app(|_| {}).await;
+    let token = app
+        .staff_token("agent@shop.example.com", Role::Support)
+        .await;
+    assert_eq!(staff_self(&app, &token).await.0, StatusCode::OK);
+    app.running
+        .services
+        .staff()
+        .remove("agent@shop.example.com")
+        .await
+        .unwrap();
+    assert_eq!(staff_self(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .post(
+            "/admin/staff/login",
+            json!({"email": "agent@shop.example.com", "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_reset_ends_the_sessions_clears_the_password_and_sends_a_new_invitation() {
+    let app = console_app(|_| {}).await;
+    let token = app
+        .staff_token("agent@shop.example.com", Role::Support)
+        .await;
+    let invited = app
+        .running
+        .services
+        .staff()
+        .reset("agent@shop.example.com")
+        .await
+        .unwrap();
+    assert_eq!(staff_self(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .post(
+            "/admin/staff/login",
+            json!({"email": "agent@shop.example.com", "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old password is gone");
+    // The new invitation is emailed too.
+    eventually(
+        Duration::from_secs(10),
+        "the new invitation arrives",
+        || {
+            std::future::ready(
+                app.delivered()
+                    .into_iter()
+                    .find(|mail| mail.text.contains(&invited.link)),
+            )
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_staff_session_ends_when_idle_too_long_or_too_old() {
+    let app = console_app(|_| {}).await;
+    let idle = app
+        .staff_token("agent@shop.example.com", Role::Support)
+        .await;
+    let old = app.staff_login("agent@shop.example.com").await;
+    let digest = |token: &str| customer_area::auth::digest(token);
+    let db = app.db();
+    // 29 minutes unused: still live (console.idle_minutes is 30).
+    db.execute(
+        "UPDATE staff_sessions SET last_used_at = last_used_at - 29 * 60 WHERE token_hash = ?1",
+        params![digest(&idle)],
+    )
+    .unwrap();
+    assert_eq!(staff_self(&app, &idle).await.0, StatusCode::OK);
+    db.execute(
+        "UPDATE staff_sessions SET last_used_at = last_used_at - 31 * 60 WHERE token_hash = ?1",
+        params![digest(&idle)],
+    )
+    .unwrap();
+    assert_eq!(staff_self(&app, &idle).await.0, StatusCode::UNAUTHORIZED);
+    // Used a moment ago but opened more than console.session_hours (12) ago.
+    let opened = 12 * 3600 + 60;
+    db.execute(
+        "UPDATE staff_sessions SET created_at = created_at - ?2, expires_at = expires_at - ?2
+         WHERE token_hash = ?1",
+        params![digest(&old), opened],
+    )
+    .unwrap();
+    assert_eq!(staff_self(&app, &old).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn staff_sign_in_is_throttled_per_client() {
+    let app = console_app(|c| {
+        c.limits.login_per_ip_per_minute = std::num::NonZero::new(3).unwrap();
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let (status, _) = app
+            .post(
+                "/admin/staff/login",
+                json!({"email": "nobody@shop.example.com", "password": "wrong password"}),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_staff_member_is_locked_after_wrong_passwords_until_reset() {
+    let app = console_app(|c| {
+        c.limits.login_lockout_failures = std::num::NonZero::new(3).unwrap();
+        c.limits.login_free_failures = 100;
+    })
+    .await;
+    app.staff_token("agent@shop.example.com", Role::Support)
+        .await;
+    for _ in 0..3 {
+        let (status, _) = app
+            .post(
+                "/admin/staff/login",
+                json!({"email": "agent@shop.example.com", "password": "not the password"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The failures are counted after the answers.
+    eventually(
+        Duration::from_secs(10),
+        "the staff member is locked",
+        || {
+            let locked: i64 = app
+                .db()
+                .query_row(
+                    "SELECT locked FROM staff WHERE email = ?1",
+                    params!["agent@shop.example.com"],
+                    |row| row.get("locked"),
+                )
+                .unwrap();
+            std::future::ready((locked == 1).then_some(()))
+        },
+    )
+    .await;
+    let (status, _) = app
+        .post(
+            "/admin/staff/login",
+            json!({"email": "agent@shop.example.com", "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "locked: the right password too"
+    );
+
+    let invited = app
+        .running
+        .services
+        .staff()
+        .reset("agent@shop.example.com")
+        .await
+        .unwrap();
+    let link = url::Url::parse(&invited.link).unwrap();
+    let pairs: std::collections::HashMap<_, _> = link.query_pairs().into_owned().collect();
+    let (status, _) = app
+        .post(
+            "/admin/staff/activate",
+            json!({
+                "identifier": pairs["identifier"],
+                "secret": pairs["secret"],
+                "password": STAFF_PASSWORD,
+                "password_check": STAFF_PASSWORD,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.staff_login("agent@shop.example.com").await;
+}
