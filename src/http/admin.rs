@@ -171,8 +171,12 @@ pub async fn audit(
                     problems.insert(key, "must be a whole number from 1 to 200".into());
                 }
             },
-            "customer" => filter.customer = Some(value),
-            "actor" => filter.actor = Some(value),
+            // As long as the document says, so that a value no entry can hold is a 422.
+            "customer" if value.chars().count() <= 40 => filter.customer = Some(value),
+            "actor" if value.chars().count() <= 300 => filter.actor = Some(value),
+            "customer" | "actor" => {
+                problems.insert(key, "is longer than any id or actor".into());
+            }
             _ => {
                 problems.insert(key, "is not a parameter of this listing".into());
             }
