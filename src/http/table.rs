@@ -74,6 +74,8 @@ pub static ROUTES: &[Route] = &[
     NOT_ME_PAGE,
     SIGN_UP_PAGE,
     UNSUBSCRIBE_PAGE,
+    CONSOLE_PAGE,
+    CONSOLE_ACTIVATE_PAGE,
     ASSET,
     DEMO_MAILBOX,
     DEMO_MAIL,
@@ -98,6 +100,10 @@ pub const NOT_ME_PAGE: Route = Route::page("/not-me");
 pub const SIGN_UP_PAGE: Route = Route::page("/signup");
 /// `GET /unsubscribe/<token>`: a button that posts the one-click unsubscribe; never unsubscribes.
 pub const UNSUBSCRIBE_PAGE: Route = Route::page("/unsubscribe/{token}");
+/// `GET /console/`: the retailer's console (sign-in, then its screens by `#/<screen>`).
+pub const CONSOLE_PAGE: Route = Route::page("/console");
+/// `GET /console/activate?identifier=&secret=`: the staff invitation link; choose a password.
+pub const CONSOLE_ACTIVATE_PAGE: Route = Route::page("/console/activate");
 /// `GET /assets/<version>/<file>`: the pages' CSS, JavaScript and icons, cached for a year.
 pub const ASSET: Route = Route::page("/assets/{version}/{file}");
 /// `GET /demo/mail`: the demo mailbox (file transport, loopback peers only).
@@ -747,7 +753,7 @@ pub const BEGIN_TOTP: Route = Route::api(
         "beginTotp",
         "Begin enrolling a TOTP second factor",
         Success::ok(
-            "The secret (base32) and the `otpauth://` URI an authenticator app reads.",
+            "The secret (base32), the `otpauth://` URI an authenticator app reads, and that URI as a QR code (`qr_svg`, an SVG drawn by the server).",
             Schema("TotpEnrollment"),
         ),
     )

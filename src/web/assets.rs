@@ -90,6 +90,37 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
         "text/javascript",
     ),
     ("icon.svg", include_str!("assets/icon.svg"), "image/svg+xml"),
+    // The retailer's console (`console.rs`).
+    (
+        "console.js",
+        include_str!("assets/console.js"),
+        "text/javascript",
+    ),
+    (
+        "console-api.js",
+        include_str!("assets/console-api.js"),
+        "text/javascript",
+    ),
+    (
+        "console-screens.js",
+        include_str!("assets/console-screens.js"),
+        "text/javascript",
+    ),
+    (
+        "console-customer.js",
+        include_str!("assets/console-customer.js"),
+        "text/javascript",
+    ),
+    (
+        "console-activate.js",
+        include_str!("assets/console-activate.js"),
+        "text/javascript",
+    ),
+    (
+        "console.css",
+        include_str!("assets/console.css"),
+        "text/css",
+    ),
 ];
 
 /// The page templates, by name, with the path from the page's directory to the root.
@@ -109,6 +140,12 @@ pub(super) const PAGES: &[(&str, &str, &str)] = &[
     (
         "unsubscribe",
         include_str!("assets/unsubscribe.html"),
+        "../",
+    ),
+    ("console", include_str!("assets/console.html"), "../"),
+    (
+        "console-activate",
+        include_str!("assets/console-activate.html"),
         "../",
     ),
 ];
@@ -232,8 +269,13 @@ impl Site {
         } else {
             String::new()
         };
-        // An attribute value, escaped like every other value.
-        let js_texts = serde_json::to_string(&texts["js"]).expect("texts serialize");
+        // An attribute value, escaped like every other value. The console's scripts have
+        // texts of their own besides those of `api.js`.
+        let mut script_texts = texts["js"].as_table().cloned().unwrap_or_default();
+        if name.starts_with("console") {
+            script_texts.extend(texts["console_js"].as_table().cloned().unwrap_or_default());
+        }
+        let js_texts = serde_json::to_string(&script_texts).expect("texts serialize");
         let values = context! {
             lang => language,
             t => minijinja::Value::from_serialize(texts),

@@ -1,8 +1,9 @@
-//! The built-in customer pages: HTML, CSS and JavaScript modules compiled into the binary.
+//! The built-in pages, the customers' and the retailer's console (`console.rs`): HTML, CSS and JavaScript modules compiled into the binary.
 //! The pages call only the public HTTP API, as a shop's own front end would, and use relative
 //! URLs only, so that a proxy may mount the server under a path prefix.
 
 mod assets;
+mod console;
 mod mailbox;
 mod text;
 
@@ -107,6 +108,8 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
         .or(unsubscribe)
         .unify()
         .or(asset)
+        .unify()
+        .or(console::routes(site.clone()))
         .unify()
         .or(mailbox::routes(services, site))
         .unify()

@@ -78,7 +78,7 @@ fn schemas() -> Value {
             &["id", "at", "actor", "action", "customer_id", "ip", "detail"],
         ) }))], &["events"]),
         "StaffSecondFactor": closed(&[("challenge", text()), ("code", text())], &["challenge", "code"]),
-        "TotpEnrollment": closed(&[("secret", text()), ("otpauth_uri", text())], &["secret", "otpauth_uri"]),
+        "TotpEnrollment": closed(&[("secret", text()), ("otpauth_uri", text()), ("qr_svg", text())], &["secret", "otpauth_uri", "qr_svg"]),
         "TotpCode": closed(&[("code", text())], &["code"]),
         "RecoveryCodes": closed(&[("recovery_codes", json!({ "type": "array", "items": text(), "minItems": 10, "maxItems": 10 }))], &["recovery_codes"]),
         "StaffMember": closed(

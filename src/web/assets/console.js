@@ -1,0 +1,177 @@
+// The console's shell: sign-in with the second factor (and its enrollment), the staff
+// member's role, sign-out, and the `#/<screen>` routes, each drawn by console-screens.js.
+import {
+  admin, busy, clear, offerDownload, setStaffToken, showProblem, staffToken, t, whenSessionEnds,
+} from './console-api.js';
+import { SCREENS } from './console-screens.js';
+
+const $ = (id) => document.getElementById(id);
+const PANELS = ['signin-form', 'code-form', 'enroll', 'recovery'];
+/** Screens only owners may open; a support agent is shown a refusal instead. */
+const OWNER_SCREENS = new Set(['lists', 'emails', 'webhooks', 'import', 'staff']);
+let me = null;
+let challenge = null;
+
+function showOnly(id) {
+  for (const panel of [...PANELS, ...document.querySelectorAll('.screen')]) {
+    const node = typeof panel === 'string' ? $(panel) : panel;
+    node.hidden = node.id !== id;
+  }
+  const shown = $(id);
+  const heading = shown && shown.querySelector('h1');
+  if (heading) heading.focus();
+}
+
+function notice(text) {
+  $('notice').textContent = text;
+}
+
+function signedOut(words) {
+  setStaffToken(null);
+  me = null;
+  $('console-nav').hidden = true;
+  $('signout').hidden = true;
+  $('whoami').textContent = '';
+  notice(words || '');
+  $('signin-form').reset();
+  showOnly('signin-form');
+}
+
+whenSessionEnds(() => signedOut(t('session_over')));
+
+/** After a token: who is signed in, and whether the session may only enroll a second factor. */
+async function enter() {
+  const self = await admin('GET', 'admin/staff/self');
+  if (!self.ok) {
+    signedOut(self.status === 401 ? t('session_over') : '');
+    return;
+  }
+  me = self.data;
+  $('whoami').textContent = t('signed_in_as', { name: me.name || me.email, role: t(`role_${me.role}`) });
+  $('signout').hidden = false;
+  const probe = await admin('GET', 'admin/subscriptions');
+  if (probe.status === 403 && probe.data.error === 'second_factor_enrollment_required') {
+    await enroll();
+    return;
+  }
+  for (const item of document.querySelectorAll('[data-role="owner"]')) item.hidden = me.role !== 'owner';
+  $('console-nav').hidden = false;
+  route();
+}
+
+async function enroll() {
+  showOnly('enroll');
+  const form = $('enroll-form');
+  clear(form);
+  const started = await admin('POST', 'admin/staff/totp');
+  if (!started.ok) {
+    showProblem(form, started);
+    return;
+  }
+  const svg = new DOMParser().parseFromString(started.data.qr_svg, 'image/svg+xml').documentElement;
+  const picture = document.importNode(svg, true);
+  picture.setAttribute('role', 'img');
+  picture.setAttribute('aria-label', t('qr_label'));
+  $('qr').replaceChildren(picture);
+  $('totp-secret').textContent = started.data.secret;
+}
+
+$('enroll-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  clear(form);
+  const code = form.elements.namedItem('code').value.trim();
+  const answer = await busy(form, () => admin('POST', 'admin/staff/totp/confirm', { code }));
+  if (!answer.ok) {
+    showProblem(form, answer);
+    return;
+  }
+  const codes = answer.data.recovery_codes || [];
+  $('recovery-codes').replaceChildren(...codes.map((c) => {
+    const item = document.createElement('li');
+    item.textContent = c;
+    return item;
+  }));
+  offerDownload($('recovery-download'), 'recovery-codes.txt', `${codes.join('\n')}\n`);
+  form.reset();
+  showOnly('recovery');
+});
+
+$('recovery-done').addEventListener('click', () => {
+  $('recovery-codes').replaceChildren();
+  enter();
+});
+
+$('signin-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  clear(form);
+  notice('');
+  const body = { email: $('signin-email').value.trim(), password: $('signin-password').value };
+  const answer = await busy(form, () => admin('POST', 'admin/staff/login', body));
+  if (answer.status === 401 && answer.data.error === 'second_factor_required') {
+    challenge = answer.data.challenge;
+    $('code-form').reset();
+    clear($('code-form'));
+    showOnly('code-form');
+    $('code').focus();
+    return;
+  }
+  if (!answer.ok) {
+    showProblem(form, answer);
+    return;
+  }
+  setStaffToken(answer.data.token);
+  form.reset();
+  await enter();
+});
+
+$('code-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  clear(form);
+  const code = $('code').value.trim();
+  const answer = await busy(form, () => admin('POST', 'admin/staff/login/second_factor', { challenge, code }));
+  if (!answer.ok) {
+    if (answer.data.fields && answer.data.fields.challenge) {
+      signedOut(t('challenge_over'));
+      return;
+    }
+    showProblem(form, answer);
+    return;
+  }
+  challenge = null;
+  setStaffToken(answer.data.token);
+  form.reset();
+  await enter();
+});
+
+$('signout').addEventListener('click', async () => {
+  await admin('POST', 'admin/staff/logout');
+  signedOut(t('signed_out'));
+});
+
+/** Draws the screen the URL's `#/<screen>/<argument>` names. */
+async function route() {
+  if (!me) return;
+  const [name, ...rest] = window.location.hash.replace(/^#\/?/, '').split('/');
+  const screen = SCREENS[name] ? name : 'overview';
+  if (OWNER_SCREENS.has(screen) && me.role !== 'owner') {
+    showOnly('screen-refused');
+    return;
+  }
+  for (const link of document.querySelectorAll('#console-nav a')) {
+    if (link.id === `nav-${screen === 'customer' ? 'customers' : screen}`) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  showOnly(`screen-${screen}`);
+  await SCREENS[screen](decodeURIComponent(rest.join('/')), me);
+}
+
+window.addEventListener('hashchange', () => {
+  // In-page jumps inside a screen (`#profile-form`) are not routes.
+  if (window.location.hash.startsWith('#/')) route();
+});
+
+if (staffToken()) enter();
+else signedOut();
