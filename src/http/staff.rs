@@ -115,10 +115,12 @@ pub async fn logout(services: Services, caller: Caller) -> Result<Response, Reje
 
 /// GET /admin/staff/self
 pub async fn show_self(_services: Services, caller: Caller) -> Result<Response, Rejection> {
-    let member = &staff_of(&caller)?.member;
+    let session = staff_of(&caller)?;
+    let member = &session.member;
     Ok(ok_json(&json!({
         "email": member.email,
         "name": member.name,
         "role": member.role,
+        "enrollment_only": !session.second_factor,
     })))
 }

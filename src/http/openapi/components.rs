@@ -82,8 +82,13 @@ fn schemas() -> Value {
         "TotpCode": closed(&[("code", text())], &["code"]),
         "RecoveryCodes": closed(&[("recovery_codes", json!({ "type": "array", "items": text(), "minItems": 10, "maxItems": 10 }))], &["recovery_codes"]),
         "StaffMember": closed(
-            &[("email", text()), ("name", nullable()), ("role", one_of(&["support", "owner"]))],
-            &["email", "name", "role"],
+            &[
+                ("email", text()),
+                ("name", nullable()),
+                ("role", one_of(&["support", "owner"])),
+                ("enrollment_only", described(json!({ "type": "boolean" }), "Whether this session may only enroll a second factor (`POST /admin/staff/totp`).")),
+            ],
+            &["email", "name", "role", "enrollment_only"],
         ),
         "ProfileUpdate": described(
             open_keys(profile_update()),

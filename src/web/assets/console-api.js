@@ -95,7 +95,8 @@ export function showProblem(container, result) {
     const slot = container.querySelector(`[data-error-for="${name}"]`);
     const input = container.elements && container.elements.namedItem(name);
     if (slot && input && input.setAttribute) {
-      slot.textContent = problem;
+      // A wrong code is said in the page's language; other problems as the server words them.
+      slot.textContent = result.data.error === 'invalid_code' ? explain(result) : problem;
       input.setAttribute('aria-invalid', 'true');
       first = first || input;
     } else {
@@ -183,4 +184,12 @@ export function offerDownload(a, name, text, type = 'text/plain') {
   if (a.href.startsWith('blob:')) URL.revokeObjectURL(a.href);
   a.href = URL.createObjectURL(new Blob([text], { type }));
   a.download = name;
+}
+
+/** The page's word for a value the API names (`status_active`, `state_failed`), or the value
+ * itself when the page has none. */
+export function word(prefix, value) {
+  const key = `${prefix}_${value}`;
+  const text = t(key);
+  return text === key ? String(value) : text;
 }

@@ -1,13 +1,35 @@
 // One customer in the console: the profile with an edit and its reason, subscriptions and
 // consents, sessions, passkeys, activity, emails sent, the support actions and the deletion.
 import {
-  admin, busy, clear, el, explain, rowsOf, say, showProblem, t, table, when,
+  admin, busy, clear, el, explain, rowsOf, say, showProblem, t, table, when, word,
 } from './console-api.js';
 
 const $ = (id) => document.getElementById(id);
 const PROFILE = ['name', 'phone', 'mobile', 'address', 'address_town', 'address_postcode',
   'address_region', 'country', 'language'];
 let current = null;
+
+/** The columns of each part of the customer, and how some of their cells are written. */
+const COLUMNS = {
+  consents: [['list_id', t('list')], ['action', t('action')], ['source', t('source')], ['at', t('at')]],
+  sessions: [['created_at', t('signed_in')], ['last_seen', t('last_seen')], ['ip', t('ip')], ['user_agent', t('device')]],
+  passkeys: [['name', t('name')], ['created_at', t('added')], ['last_used_at', t('last_used')]],
+  activity: [['at', t('at')], ['kind', t('kind')], ['detail', t('detail')], ['ip', t('ip')]],
+  emails: [['kind', t('kind')], ['status', t('status')], ['at', t('at')]],
+};
+const CELLS = {
+  at: (r) => when(r.at || r.created_at || r.sent_at),
+  created_at: (r) => when(r.created_at),
+  last_seen: (r) => when(r.last_seen || r.last_seen_at || r.last_used_at),
+  last_used_at: (r) => when(r.last_used_at),
+  status: (r) => (r.status ? word('state', r.status) : ''),
+  detail: (r) => (typeof r.detail === 'string' ? r.detail : (r.detail ? JSON.stringify(r.detail) : '')),
+};
+
+/** Draws the consent records of the customer `id`. */
+function consents(id) {
+  part(id, '/consents', 'customer-subscriptions', (d) => table(t('consents'), COLUMNS.consents, rowsOf(d), CELLS));
+}
 
 /** Fills one section's `.rows` from `GET admin/customers/<id><suffix>`. */
 async function part(id, suffix, sectionId, draw) {
@@ -45,32 +67,17 @@ export async function customer(id) {
   $('customer-lists').replaceChildren(...(lists.ok ? lists.data.subscriptions : []).map((l) => el('label', { class: 'switch' },
     el('input', { type: 'checkbox', role: 'switch', name: 'subscriptions', value: l.id, id: `customer-list-${l.id}`, checked: chosen.has(l.id) }),
     l.name || l.id)));
-  const columns = {
-    consents: [['list_id', t('list')], ['action', t('action')], ['source', t('source')], ['at', t('at')]],
-    sessions: [['created_at', t('signed_in')], ['last_seen', t('last_seen')], ['ip', t('ip')], ['user_agent', t('device')]],
-    passkeys: [['name', t('name')], ['created_at', t('added')], ['last_used_at', t('last_used')]],
-    activity: [['at', t('at')], ['kind', t('kind')], ['detail', t('detail')], ['ip', t('ip')]],
-    emails: [['kind', t('kind')], ['status', t('status')], ['at', t('at')]],
-  };
-  const times = {
-    at: (r) => when(r.at || r.created_at || r.sent_at),
-    created_at: (r) => when(r.created_at),
-    last_seen: (r) => when(r.last_seen || r.last_seen_at || r.last_used_at),
-    last_used_at: (r) => when(r.last_used_at),
-    status: (r) => (r.status ? t(`state_${r.status}`) : ''),
-    detail: (r) => (typeof r.detail === 'string' ? r.detail : (r.detail ? JSON.stringify(r.detail) : '')),
-  };
-  part(id, '/consents', 'customer-subscriptions', (d) => table(t('consents'), columns.consents, rowsOf(d), times));
-  part(id, '/sessions', 'customer-sessions', (d) => table(t('sessions'), columns.sessions, rowsOf(d), times));
-  part(id, '/passkeys', 'customer-passkeys', (d) => table(t('passkeys'), columns.passkeys, rowsOf(d), times));
-  part(id, '/activity', 'customer-activity', (d) => table(t('activity'), columns.activity, rowsOf(d), times));
-  part(id, '/emails', 'customer-emails', (d) => table(t('emails_sent'), columns.emails, rowsOf(d), times));
+  consents(id);
+  part(id, '/sessions', 'customer-sessions', (d) => table(t('sessions'), COLUMNS.sessions, rowsOf(d), CELLS));
+  part(id, '/passkeys', 'customer-passkeys', (d) => table(t('passkeys'), COLUMNS.passkeys, rowsOf(d), CELLS));
+  part(id, '/activity', 'customer-activity', (d) => table(t('activity'), COLUMNS.activity, rowsOf(d), CELLS));
+  part(id, '/emails', 'customer-emails', (d) => table(t('emails_sent'), COLUMNS.emails, rowsOf(d), CELLS));
 }
 
 function show(c) {
   $('customer-title').textContent = c.name ? `${c.name} (${c.email})` : c.email;
   const facts = [[t('email'), c.email], [t('id'), c.id], [t('identifier'), c.identifier],
-    [t('status'), t(`status_${c.status}`)], [t('created'), when(c.created_at)]];
+    [t('status'), word('status', c.status)], [t('created'), when(c.created_at)]];
   $('customer-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v || '')]));
   const form = $('profile-form');
   for (const key of PROFILE) {
@@ -117,6 +124,7 @@ $('customer-subscriptions').addEventListener('submit', async (event) => {
     showProblem(form, answer);
     return;
   }
+  consents(current.id);
   say(form, t('saved'));
 });
 
@@ -133,9 +141,7 @@ function action(buttonId, method, suffix, done, body) {
       return;
     }
     $('actions-status').textContent = t(done);
-    part(current.id, '/activity', 'customer-activity', (d) => table(t('activity'),
-      [['at', t('at')], ['kind', t('kind')], ['detail', t('detail')], ['ip', t('ip')]], rowsOf(d),
-      { at: (r) => when(r.at), detail: (r) => (typeof r.detail === 'string' ? r.detail : JSON.stringify(r.detail ?? '')) }));
+    part(current.id, '/activity', 'customer-activity', (d) => table(t('activity'), COLUMNS.activity, rowsOf(d), CELLS));
   });
 }
 

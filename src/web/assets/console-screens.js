@@ -1,7 +1,7 @@
 // The console's screens but one customer's (console-customer.js): each a function of the
 // route's argument and the signed-in staff member, drawing what the admin API answers.
 import {
-  admin, busy, clear, el, explain, offerDownload, rowsOf, say, showProblem, t, table, when,
+  admin, busy, clear, el, explain, offerDownload, rowsOf, say, showProblem, t, table, when, word,
 } from './console-api.js';
 import { customer } from './console-customer.js';
 
@@ -62,7 +62,7 @@ async function customers() {
 function customerRows(list) {
   return table(t('customers'), [['email', t('email')], ['name', t('name')], ['status', t('status')], ['id', t('id')]], list, {
     email: (c) => el('a', { href: `#/customer/${c.id}` }, c.email),
-    status: (c) => t(`status_${c.status}`),
+    status: (c) => word('status', c.status),
   });
 }
 
@@ -120,9 +120,9 @@ async function lists() {
     ['name', t('list_name')], ['id', t('list_id')], ['members', t('members')], ['do', t('do')]], items, {
     members: (l) => el('span', { 'data-members': l.id }, '…'),
     do: (l) => el('span', { class: 'row-actions' },
-      el('button', { type: 'button', class: 'secondary small', 'aria-label': t('export_list', { name: l.name }), onclick: (e) => exportList(l, e.target) }, t('export')),
+      rowButton(t('export'), l.name, 'secondary', (e) => exportList(l, e.target)),
       el('a', { class: 'download', hidden: true, 'data-download': l.id }, t('download_csv')),
-      el('button', { type: 'button', class: 'danger small', 'aria-label': t('delete_list', { name: l.name }), onclick: (e) => deleteList(l, e.target) }, t('delete'))),
+      rowButton(t('delete'), l.name, 'danger', (e) => deleteList(l, e.target))),
   }));
   for (const l of items) {
     admin('GET', `admin/subscriptions/${encodeURIComponent(l.id)}/members?limit=1`).then((page) => {
@@ -168,6 +168,11 @@ $('list-form').addEventListener('submit', async (event) => {
   lists();
 });
 
+/** A row's button: its words, and for a screen reader the row it acts on after them. */
+function rowButton(words, what, kind, onclick) {
+  return el('button', { type: 'button', class: `${kind} small`, 'aria-label': `${words}: ${what}`, onclick }, words);
+}
+
 /** A list of queued and failed items with a retry button on each. */
 async function retryable(name, path, retryPath, columns) {
   $(`${name}-error`).textContent = '';
@@ -180,18 +185,15 @@ async function retryable(name, path, retryPath, columns) {
   const items = rowsOf(answer.data);
   $(`${name}-rows`).replaceChildren(table(t(name), [...columns, ['retry', t('do')]], items, {
     at: (i) => when(i.at || i.created_at || i.updated_at),
-    status: (i) => (i.status ? t(`state_${i.status}`) : ''),
-    retry: (i) => el('button', {
-      type: 'button', class: 'secondary small', 'aria-label': t('retry_item', { id: i.id }),
-      onclick: async (e) => {
-        const done = await busy(e.target, () => admin('POST', `${retryPath}/${encodeURIComponent(i.id)}/retry`));
-        if (!done.ok) failed(name, done);
-        else {
-          $(`${name}-status`).textContent = t('requeued');
-          retryable(name, path, retryPath, columns);
-        }
-      },
-    }, t('retry')),
+    status: (i) => (i.status ? word('state', i.status) : ''),
+    retry: (i) => rowButton(t('retry'), i.id, 'secondary', async (e) => {
+      const done = await busy(e.target, () => admin('POST', `${retryPath}/${encodeURIComponent(i.id)}/retry`));
+      if (!done.ok) failed(name, done);
+      else {
+        $(`${name}-status`).textContent = t('requeued');
+        retryable(name, path, retryPath, columns);
+      }
+    }),
   }));
 }
 
@@ -276,10 +278,12 @@ async function staff(_, me) {
   const members = rowsOf(answer.data);
   $('staff-rows').replaceChildren(table(t('staff'), [
     ['email', t('email')], ['name', t('name')], ['role', t('role')], ['do', t('do')]], members, {
-    role: (m) => t(`role_${m.role}`),
+    role: (m) => word('role', m.role),
     do: (m) => (m.email === me.email ? '' : el('span', { class: 'row-actions' },
-      el('button', { type: 'button', class: 'secondary small', 'aria-label': t('reset_staff', { email: m.email }), onclick: (e) => staffAction(e.target, 'POST', m, '/reset', t('staff_reset_done', { email: m.email })) }, t('reset')),
-      el('button', { type: 'button', class: 'danger small', 'aria-label': t('remove_staff', { email: m.email }), onclick: (e) => window.confirm(t('remove_staff_confirm', { email: m.email })) && staffAction(e.target, 'DELETE', m, '', t('staff_removed', { email: m.email })) }, t('remove')))),
+      rowButton(t('reset'), m.email, 'secondary',
+        (e) => staffAction(e.target, 'POST', m, '/reset', t('staff_reset_done', { email: m.email }))),
+      rowButton(t('remove'), m.email, 'danger', (e) => window.confirm(t('remove_staff_confirm', { email: m.email }))
+        && staffAction(e.target, 'DELETE', m, '', t('staff_removed', { email: m.email }))))),
   }));
 }
 

@@ -49,8 +49,7 @@ async function enter() {
   me = self.data;
   $('whoami').textContent = t('signed_in_as', { name: me.name || me.email, role: t(`role_${me.role}`) });
   $('signout').hidden = false;
-  const probe = await admin('GET', 'admin/subscriptions');
-  if (probe.status === 403 && probe.data.error === 'second_factor_enrollment_required') {
+  if (me.enrollment_only) {
     await enroll();
     return;
   }

@@ -341,6 +341,58 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {selector}: {e}"));
     }
 
+    /// Waits until an element the XPath `path` finds is shown, and answers it.
+    async fn wait_for_xpath(&self, path: &str, what: &str) -> Element {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            if let Ok(found) = self.client.find_all(Locator::XPath(path)).await {
+                for element in found {
+                    if element.is_displayed().await.unwrap_or(false) {
+                        return element;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no visible {what} after {:?} on {}",
+                    self.wait,
+                    self.url().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Clicks the shown button (or link) whose accessible name is `name`: its words, or its
+    /// `aria-label`, as a person or a screen reader finds it.
+    pub async fn press_button(&self, name: &str) {
+        assert!(!name.contains('"'), "{name}");
+        let path = format!(
+            r#"//*[self::button or self::a][normalize-space(.)="{name}" or @aria-label="{name}"]"#
+        );
+        self.wait_for_xpath(&path, &format!("button {name:?}"))
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("press {name:?}: {e}"));
+    }
+
+    /// Types `text` into the shown field whose label starts with `label` (a label may go on
+    /// with a hint), replacing what it held.
+    pub async fn fill_labelled(&self, label: &str, text: &str) {
+        assert!(!label.contains('"'), "{label}");
+        let path = format!(r#"//label[starts-with(normalize-space(.), "{label}")]"#);
+        let what = format!("label {label:?}");
+        let id = self
+            .wait_for_xpath(&path, &what)
+            .await
+            .attr("for")
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .unwrap_or_else(|| panic!("{what} names no field"));
+        self.fill(&format!("#{id}"), text).await;
+    }
+
     /// Chooses the option with `value` in the `<select>` matching `selector`.
     pub async fn select(&self, selector: &str, value: &str) {
         self.wait_for(selector)
