@@ -18,6 +18,8 @@ const PAGES: &[&str] = &[
     "/confirm-email?identifier=test-user-1&key=J32NA974R4F7N1HB",
     "/undo-email?identifier=test-user-1&key=J32NA974R4F7N1HB",
     "/not-me?identifier=test-user-1&key=J32NA974R4F7N1HB",
+    "/console/",
+    "/console/activate?identifier=test-user-1&secret=ABCDE12345",
 ];
 
 async fn get(app: &TestApp, url: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
@@ -636,6 +638,41 @@ async fn the_sign_in_page_first_load_is_under_60_kb() {
     );
     assert!(loaded.len() >= 4, "{files:?}");
     assert!(total < 60 * 1024, "{total} bytes: {files:?}");
+}
+
+#[tokio::test]
+async fn the_console_first_load_is_under_150_kb() {
+    let app = spawn_app().await;
+    let loaded = first_load(&app, "/console/").await;
+    let total: usize = loaded.iter().map(|(_, body)| body.len()).sum();
+    let files: Vec<String> = loaded
+        .iter()
+        .map(|(url, body)| format!("{} {}", url.path(), body.len()))
+        .collect();
+    println!(
+        "console first load: {total} bytes in {} files: {files:?}",
+        loaded.len()
+    );
+    assert!(
+        files.iter().any(|f| f.contains("/console-customer.js")),
+        "{files:?}"
+    );
+    assert!(total < 150 * 1024, "{total} bytes: {files:?}");
+}
+
+#[tokio::test]
+async fn the_console_without_its_slash_goes_to_it_relatively() {
+    let app = spawn_app().await;
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/console"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(response.headers(), "location"), "console/");
 }
 
 #[test]
