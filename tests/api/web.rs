@@ -661,6 +661,27 @@ async fn the_console_first_load_is_under_150_kb() {
 }
 
 #[tokio::test]
+async fn the_console_speaks_the_browser_language() {
+    let app = spawn_app().await;
+    for (language, title) in [
+        ("de-DE,de;q=0.9", "Bei der Konsole anmelden"),
+        ("fr", "Se connecter à la console"),
+        ("en-GB", "Sign in to the console"),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/console/"))
+            .header("accept-language", language)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(response.headers(), "content-language"), &language[..2]);
+        let html = response.text().await.unwrap();
+        assert!(html.contains(title), "{language}: no {title:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_console_without_its_slash_goes_to_it_relatively() {
     let app = spawn_app().await;
     let response = reqwest::Client::builder()

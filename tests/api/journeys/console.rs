@@ -212,8 +212,30 @@ async fn a_support_agent_is_not_offered_the_owner_screens_and_is_refused_them_by
         return;
     };
     let (app, browser) = (&journey.app, &journey.browser);
-    journey.console_sign_in(support, &secret).await;
-    browser.wait_for("#nav-customers").await;
+
+    // With the keyboard alone: sign in, the second factor, a screen from the menu, a search.
+    browser.open(&app.url("/console/")).await;
+    browser.wait_for("#signin-form").await;
+    journey.tab_to("signin-email").await;
+    journey.press(support).await;
+    journey.tab_to("signin-password").await;
+    journey.press(&format!("{STAFF_PASSWORD}{ENTER}")).await;
+    journey.wait_for_focus("code").await;
+    journey
+        .press(&format!("{}{ENTER}", fresh_code(&secret)))
+        .await;
+    browser.wait_for("#screen-overview").await;
+    journey.tab_to("nav-customers").await;
+    journey.press(ENTER).await;
+    // The customers screen puts the focus in its search field.
+    journey.wait_for_focus("search").await;
+    journey.press(&format!("nobody{ENTER}")).await;
+    browser.wait_for_text("#customers-total", "0 found").await;
+    let mut expected = vec![("admin/staff/login".to_owned(), 401)];
+    expected.extend(not_yet_on_main(""));
+    journey
+        .assert_quiet("support by keyboard", &refs(&expected))
+        .await;
     for owners_only in ["lists", "emails", "webhooks", "import", "staff"] {
         assert!(
             !browser.is_shown(&format!("#nav-{owners_only}")).await,
