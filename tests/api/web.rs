@@ -675,7 +675,10 @@ async fn the_console_speaks_the_browser_language() {
             .send()
             .await
             .unwrap();
-        assert_eq!(header(response.headers(), "content-language"), &language[..2]);
+        assert_eq!(
+            header(response.headers(), "content-language"),
+            &language[..2]
+        );
         let html = response.text().await.unwrap();
         assert!(html.contains(title), "{language}: no {title:?}");
     }

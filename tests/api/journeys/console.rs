@@ -113,7 +113,9 @@ async fn an_owner_activates_enrolls_a_second_factor_and_signs_in_again_with_a_fr
     browser.wait_for("#activate-form").await;
     journey.check_page("console-activate", &[]).await;
     browser.fill_labelled("Password", STAFF_PASSWORD).await;
-    browser.fill_labelled("Password again", STAFF_PASSWORD).await;
+    browser
+        .fill_labelled("Password again", STAFF_PASSWORD)
+        .await;
     browser.press_button("Set the password").await;
     browser.wait_for("#activate-done").await;
 
@@ -316,14 +318,18 @@ async fn an_owner_opens_every_screen_of_the_console() {
         )
         .await;
     assert_eq!(shown["subscriptions"][0]["id"], "newsletter", "{shown}");
-    browser.wait_for_text("#customer-consents", "newsletter").await;
+    browser
+        .wait_for_text("#customer-consents", "newsletter")
+        .await;
     browser.execute("window.scrollTo(0, 0);", vec![]).await;
     journey
         .check_page("console-customer", &refs(&missing))
         .await;
 
     // Deleting asks for her address typed out: a wrong one deletes nothing.
-    browser.fill_labelled("Type the customer", "someone@example.com").await;
+    browser
+        .fill_labelled("Type the customer", "someone@example.com")
+        .await;
     browser.press_button("Delete the customer").await;
     browser
         .wait_for_text("#delete-error", "not this customer")
@@ -350,9 +356,7 @@ async fn an_owner_opens_every_screen_of_the_console() {
     browser
         .wait_for_text("[data-members=newsletter]", "0")
         .await;
-    browser
-        .press_button("Export CSV: Monthly newsletter")
-        .await;
+    browser.press_button("Export CSV: Monthly newsletter").await;
     let csv = browser.attr("[data-download=newsletter]", "href").await;
     assert!(csv.unwrap().starts_with("blob:"));
     journey.check_page("console-lists", &[]).await;
@@ -397,5 +401,8 @@ fn not_yet_on_main(id: &str) -> Vec<(String, u16)> {
 
 /// The expected failures as the journey's checks take them.
 fn refs(expected: &[(String, u16)]) -> Vec<(&str, u16)> {
-    expected.iter().map(|(path, status)| (path.as_str(), *status)).collect()
+    expected
+        .iter()
+        .map(|(path, status)| (path.as_str(), *status))
+        .collect()
 }
