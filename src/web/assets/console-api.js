@@ -193,3 +193,14 @@ export function word(prefix, value) {
   const text = t(key);
   return text === key ? String(value) : text;
 }
+
+/** A message for the next screen shown (after a deletion that leaves the customer's page). */
+let flashed = '';
+export function flash(text) {
+  flashed = text;
+}
+export function takeFlash() {
+  const text = flashed;
+  flashed = '';
+  return text;
+}

@@ -1,7 +1,7 @@
 // One customer in the console: the profile with an edit and its reason, subscriptions and
 // consents, sessions, passkeys, activity, emails sent, the support actions and the deletion.
 import {
-  admin, busy, clear, el, explain, rowsOf, say, showProblem, t, table, when, word,
+  admin, busy, clear, el, explain, flash, rowsOf, say, showProblem, t, table, when, word,
 } from './console-api.js';
 
 const $ = (id) => document.getElementById(id);
@@ -178,7 +178,7 @@ $('delete-form').addEventListener('submit', async (event) => {
     showProblem(form, answer);
     return;
   }
-  document.getElementById('notice').textContent = t('customer_deleted', { email: current.email });
+  flash(t('customer_deleted', { email: current.email }));
   window.location.hash = '#/customers';
 });
 

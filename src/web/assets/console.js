@@ -1,7 +1,8 @@
 // The console's shell: sign-in with the second factor (and its enrollment), the staff
 // member's role, sign-out, and the `#/<screen>` routes, each drawn by console-screens.js.
 import {
-  admin, busy, clear, offerDownload, setStaffToken, showProblem, staffToken, t, whenSessionEnds,
+  admin, busy, clear, offerDownload, setStaffToken, showProblem, staffToken, t, takeFlash,
+  whenSessionEnds,
 } from './console-api.js';
 import { SCREENS } from './console-screens.js';
 
@@ -155,6 +156,7 @@ async function route() {
   if (!me) return;
   const [name, ...rest] = window.location.hash.replace(/^#\/?/, '').split('/');
   const screen = SCREENS[name] ? name : 'overview';
+  notice(takeFlash());
   if (OWNER_SCREENS.has(screen) && me.role !== 'owner') {
     showOnly('screen-refused');
     return;
