@@ -102,6 +102,12 @@ async fn enroll(app: &TestApp, token: &str) -> (Vec<u8>, Vec<String>) {
     assert!(uri.contains(&format!("secret={encoded}")), "{uri}");
     let secret = base32_decode(encoded);
     assert!(secret.len() >= 16, "at least 128 bits");
+    // The QR code is an SVG of plain paths: nothing the console's CSP would refuse.
+    let qr = begun["qr_svg"].as_str().unwrap();
+    assert!(qr.contains("<svg") && qr.contains("<path"), "{qr}");
+    for refused in ["style", "<script", "href"] {
+        assert!(!qr.contains(refused), "{refused} in {qr}");
+    }
 
     let wrong = format!(
         "{:06}",
@@ -168,12 +174,15 @@ async fn without_a_second_factor_a_session_may_only_enroll_one_and_then_everythi
     let (status, body) = call(&app, Method::GET, "/admin/customers", &token, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"], "second_factor_enrollment_required");
-    let (status, _) = call(&app, Method::GET, "/admin/staff/self", &token, None).await;
+    let (status, body) = call(&app, Method::GET, "/admin/staff/self", &token, None).await;
     assert_eq!(status, StatusCode::OK, "who is signed in, while enrolling");
+    assert_eq!(body["enrollment_only"], true, "{body}");
 
     enroll(&app, &token).await;
     let (status, body) = call(&app, Method::GET, "/admin/customers", &token, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = call(&app, Method::GET, "/admin/staff/self", &token, None).await;
+    assert_eq!(body["enrollment_only"], false, "{body}");
     // A confirmed second factor is replaced only through `staff reset`.
     let (status, _) = call(&app, Method::POST, "/admin/staff/totp", &token, None).await;
     assert_eq!(status, StatusCode::CONFLICT);

@@ -51,7 +51,7 @@ async fn a_staff_member_is_invited_activates_and_signs_in_and_out() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
-        json!({"email": "owner@shop.example.com", "name": "Sam Staff", "role": "owner"})
+        json!({"email": "owner@shop.example.com", "name": "Sam Staff", "role": "owner", "enrollment_only": false})
     );
 
     let (status, body) = app
