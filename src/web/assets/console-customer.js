@@ -142,6 +142,7 @@ function action(buttonId, method, suffix, done, body) {
     }
     $('actions-status').textContent = t(done);
     part(current.id, '/activity', 'customer-activity', (d) => table(t('activity'), COLUMNS.activity, rowsOf(d), CELLS));
+    part(current.id, '/emails', 'customer-emails', (d) => table(t('emails_sent'), COLUMNS.emails, rowsOf(d), CELLS));
   });
 }
 
