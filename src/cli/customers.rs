@@ -122,6 +122,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 send_activation: !no_activation,
                 activate_uri: None,
                 language,
+                arrival: Default::default(),
             };
             let view = back_office
                 .admin_create_customer(account, Default::default())

@@ -227,6 +227,7 @@ fn parse_new_customer(
         send_activation,
         activate_uri,
         language,
+        arrival: Default::default(),
     };
     Ok((account, lists))
 }

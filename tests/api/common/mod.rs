@@ -447,6 +447,7 @@ impl TestApp {
                 send_activation: true,
                 activate_uri: None,
                 language: language.map(|l| Language::parse(l).unwrap()),
+                arrival: Default::default(),
             })
             .await
             .expect("customer created")

@@ -1,0 +1,348 @@
+//! Moving in (SPEC 8.3): an import file with the old shop's ids, times, statuses, password hashes
+//! and consents. The hashes are the vectors of `tests/vectors/password_hashes.json`, made by the
+//! platforms' own algorithms (never by this product); the import runs through the same flow as
+//! `customers import` and `POST /admin/import`.
+
+use customer_area::flows::{ImportError, ImportFile, ImportOptions, ImportSummary};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::{PASSWORD, TestApp, spawn_app};
+
+/// One vector of `scheme` made for the suite's password.
+pub fn vector_of(scheme: &str) -> String {
+    let vectors: Vec<Value> =
+        serde_json::from_str(include_str!("../vectors/password_hashes.json")).unwrap();
+    vectors
+        .iter()
+        .find(|v| v["scheme"] == scheme && v["password"] == PASSWORD)
+        .and_then(|v| v["hash"].as_str())
+        .unwrap_or_else(|| panic!("no vector of {scheme} for {PASSWORD:?}"))
+        .to_owned()
+}
+
+/// A CSV field with its quotes doubled, in quotes.
+pub fn quoted(value: &str) -> String {
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+async fn import(
+    app: &TestApp,
+    csv: &str,
+    options: ImportOptions,
+) -> Result<ImportSummary, ImportError> {
+    app.running
+        .services
+        .imports()
+        .import_customers(
+            ImportFile::from_bytes(csv.as_bytes().to_vec()),
+            options,
+            |_| {},
+        )
+        .await
+}
+
+fn problems(outcome: Result<ImportSummary, ImportError>) -> Vec<String> {
+    match outcome {
+        Err(ImportError::Invalid { problems, .. }) => {
+            problems.iter().map(ToString::to_string).collect()
+        }
+        other => panic!("not refused by line: {other:?}"),
+    }
+}
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    app.db().query_row(sql, &[], |row| row.only()).unwrap()
+}
+
+/// The rows a file import may write, counted.
+fn written(app: &TestApp) -> [i64; 4] {
+    [
+        count(app, "SELECT count(*) FROM customers"),
+        count(app, "SELECT count(*) FROM subscriptions"),
+        count(app, "SELECT count(*) FROM consent_records"),
+        count(app, "SELECT count(*) FROM outbox"),
+    ]
+}
+
+/// `2019-0<n+1>-02T03:04:05Z`, the `created_at` of the row of `SCHEMES[n]`.
+const OPENED: [i64; 8] = [
+    1_546_398_245,
+    1_549_076_645,
+    1_551_495_845,
+    1_554_174_245,
+    1_556_766_245,
+    1_559_444_645,
+    1_562_036_645,
+    1_564_715_045,
+];
+
+const SCHEMES: [&str; 8] = [
+    "phpass",
+    "wordpress_bcrypt",
+    "bcrypt",
+    "argon2",
+    "magento2",
+    "django_pbkdf2_sha256",
+    "drupal7",
+    "pbkdf2_sha256",
+];
+
+#[tokio::test]
+async fn customers_move_in_with_their_ids_times_consents_and_passwords_and_get_no_email() {
+    let app = spawn_app().await;
+    app.db()
+        .execute(
+            "INSERT INTO subscription_lists (id, name, created_at) VALUES ('newsletter', 'News', 0), ('offers', 'Offers', 0)",
+            &[],
+        )
+        .unwrap();
+    let mut csv = String::from(
+        "id,email,name,identifier,created_at,status,password_hash,subscriptions,subscribed_at,consent_source\n",
+    );
+    for (n, scheme) in SCHEMES.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{scheme}@example.com,Moved {n},old-{n},2019-0{}-02T03:04:05Z,,{},newsletter;offers,2020-01-01T00:00:00Z;2021-06-30T12:00:00+02:00,magento2\n",
+            10_000_000_000_000u64 + n as u64,
+            n + 1,
+            quoted(&vector_of(scheme)),
+        ));
+    }
+    // Without a hash: pending, or active (a password to be reset), and no email without --invite.
+    csv.push_str("20000000000001,guest@example.com,Guest,,2018-05-06T07:08:09Z,,,,,\n");
+    csv.push_str("20000000000002,kept@example.com,Kept,,,active,,newsletter,,\n");
+    let summary = import(&app, &csv, ImportOptions::default()).await.unwrap();
+    assert_eq!(summary.created, SCHEMES.len() + 2);
+    assert_eq!(summary.active, SCHEMES.len() + 1);
+    assert_eq!(summary.activations_queued, 0);
+    assert_eq!(count(&app, "SELECT count(*) FROM outbox"), 0);
+
+    for (n, scheme) in SCHEMES.iter().enumerate() {
+        let email = format!("{scheme}@example.com");
+        let (id, created, status): (String, i64, String) = app
+            .db()
+            .query_row(
+                "SELECT id, created_at, status FROM customers WHERE email = ?1",
+                &[&email],
+                |row| Ok((row.get("id")?, row.get("created_at")?, row.get("status")?)),
+            )
+            .unwrap();
+        assert_eq!(id, (10_000_000_000_000u64 + n as u64).to_string());
+        assert_eq!(created, OPENED[n], "{scheme}");
+        assert_eq!(status, "active");
+        let (status, _) = app.login(&email, "not the password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{scheme}");
+        app.token(&email, PASSWORD).await;
+    }
+    // The first sign-in after the move is from a new device by nature: no notice for it.
+    assert_eq!(app.queued("new_sign_in"), 0);
+    assert_eq!(count(&app, "SELECT count(*) FROM outbox"), 0);
+
+    let consents: Vec<(String, String, i64)> = {
+        let db = app.db();
+        ["newsletter", "offers"]
+            .iter()
+            .map(|list| {
+                db.query_row(
+                    "SELECT r.list_id, r.source, r.at FROM consent_records r
+                     JOIN customers c ON c.id = r.customer_id
+                     WHERE c.email = 'phpass@example.com' AND r.list_id = ?1",
+                    &[list],
+                    |row| Ok((row.get("list_id")?, row.get("source")?, row.get("at")?)),
+                )
+                .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(
+        consents,
+        [
+            ("newsletter".into(), "import:magento2".into(), 1_577_836_800),
+            ("offers".into(), "import:magento2".into(), 1_625_047_200),
+        ]
+    );
+    let since: i64 = count(
+        &app,
+        "SELECT s.subscribed_at FROM subscriptions s JOIN customers c ON c.id = s.customer_id
+         WHERE c.email = 'phpass@example.com' AND s.list_id = 'offers'",
+    );
+    assert_eq!(since, 1_625_047_200);
+    let kept: (String, String) = app
+        .db()
+        .query_row(
+            "SELECT c.status, r.source FROM consent_records r
+             JOIN customers c ON c.id = r.customer_id WHERE c.email = 'kept@example.com'",
+            &[],
+            |row| Ok((row.get("status")?, row.get("source")?)),
+        )
+        .unwrap();
+    assert_eq!(
+        kept,
+        ("active".into(), "import".into()),
+        "no consent_source: `import`"
+    );
+    let guest: (String, i64) = app
+        .db()
+        .query_row(
+            "SELECT status, created_at FROM customers WHERE email = 'guest@example.com'",
+            &[],
+            |row| Ok((row.get("status")?, row.get("created_at")?)),
+        )
+        .unwrap();
+    assert_eq!(guest, ("pending".into(), 1_525_590_489));
+}
+
+#[tokio::test]
+async fn invite_mails_only_the_customers_who_stay_pending() {
+    let app = spawn_app().await;
+    let csv = format!(
+        "email,name,password_hash,status\n\
+         hashed@example.com,Hashed,{},\n\
+         guest@example.com,Guest,,\n\
+         pending@example.com,Pending,,pending\n\
+         active@example.com,Active,,active\n",
+        quoted(&vector_of("bcrypt"))
+    );
+    let invite = ImportOptions {
+        invite: true,
+        ..ImportOptions::default()
+    };
+    let summary = import(&app, &csv, invite).await.unwrap();
+    assert_eq!((summary.created, summary.activations_queued), (4, 2));
+    let to: Vec<String> = app
+        .db()
+        .query_map(
+            "SELECT recipient FROM outbox WHERE kind = 'activation' ORDER BY recipient",
+            &[],
+            |row| row.only(),
+        )
+        .unwrap();
+    assert_eq!(to, ["guest@example.com", "pending@example.com"]);
+}
+
+#[tokio::test]
+async fn a_dry_run_checks_everything_and_writes_nothing() {
+    let app = spawn_app().await;
+    let csv = format!(
+        "email,name,password_hash\nok@example.com,Ok,{}\nguest@example.com,Guest,\n",
+        quoted(&vector_of("phpass"))
+    );
+    let before = written(&app);
+    let dry = ImportOptions {
+        dry_run: true,
+        invite: true,
+        ..ImportOptions::default()
+    };
+    let summary = import(&app, &csv, dry).await.unwrap();
+    assert!(summary.dry_run);
+    assert_eq!(
+        (summary.created, summary.active, summary.activations_queued),
+        (2, 1, 1)
+    );
+    assert_eq!(written(&app), before);
+    let summary = import(&app, &csv, ImportOptions::default()).await.unwrap();
+    assert_eq!(summary.created, 2);
+}
+
+#[tokio::test]
+async fn hostile_rows_are_each_named_by_line_and_column_and_nothing_is_imported() {
+    let app = spawn_app().await;
+    app.db()
+        .execute(
+            "INSERT INTO subscription_lists (id, name, created_at) VALUES ('newsletter', 'News', 0)",
+            &[],
+        )
+        .unwrap();
+    let taken = app.create_customer("taken@example.com", "Taken").await;
+    let before = written(&app);
+    let bcrypt = vector_of("bcrypt");
+    // A recognised prefix with a damaged body: one character short, and a cost past any bound.
+    let short = &bcrypt[..bcrypt.len() - 1];
+    let costly = format!("$2y$31${}", &bcrypt[7..]);
+    let phpass_broken = format!("{}!", &vector_of("phpass")[..33]);
+    let rows = [
+        // line 2: fine
+        format!("10000000000001,good@example.com,Good,,,{}", quoted(&bcrypt)),
+        // line 3: the id again
+        "10000000000001,again@example.com,Again,,,".to_owned(),
+        // line 4: an id already issued here
+        format!("{},issued@example.com,Issued,,,", taken.id),
+        // line 5: an email already in the store, and one twice in the file
+        "10000000000005,taken@example.com,Taken,,,".to_owned(),
+        "10000000000006,good@example.com,Good Again,,,".to_owned(),
+        // line 7: bad dates
+        "10000000000007,dates@example.com,Dates,2021-02-30T00:00:00Z,,".to_owned(),
+        "10000000000008,future@example.com,Future,2999-01-01T00:00:00Z,,".to_owned(),
+        // line 9: a status SPEC does not allow
+        "10000000000009,locked@example.com,Locked,,locked,".to_owned(),
+        // line 10: hashes with a known prefix and a broken body, and one of no known shape
+        format!("10000000000010,short@example.com,Short,,,{}", quoted(short)),
+        format!(
+            "10000000000011,costly@example.com,Costly,,,{}",
+            quoted(&costly)
+        ),
+        format!(
+            "10000000000012,phpass@example.com,Phpass,,,{}",
+            quoted(&phpass_broken)
+        ),
+        "10000000000013,md5@example.com,Md5,,,5f4dcc3b5aa765d61d8327deb882cf99".to_owned(),
+        // line 14: pending with a hash, and an id of the wrong shape
+        format!(
+            "1234,pending@example.com,Pending,,pending,{}",
+            quoted(&bcrypt)
+        ),
+    ];
+    let csv = format!(
+        "id,email,name,created_at,status,password_hash\n{}\n",
+        rows.join("\n")
+    );
+    let found = problems(import(&app, &csv, ImportOptions::default()).await);
+    for expected in [
+        "line 3: id: appears again (first on line 2)",
+        "line 4: id: was already given to a customer",
+        "line 5: email: already belongs to a customer",
+        "line 6: email: appears again (first on line 2)",
+        "line 7: created_at: must be an RFC 3339 time",
+        "line 8: created_at: is in the future",
+        "line 9: status: must be `active` or `pending`",
+        "line 10: password_hash: is not a password hash of a known scheme",
+        "line 11: password_hash: is not a password hash of a known scheme",
+        "line 12: password_hash: is not a password hash of a known scheme",
+        "line 13: password_hash: is not a password hash of a known scheme",
+        "line 14: id: must be a string of 14 digits",
+        "line 14: status: is `pending` but the row has a password_hash",
+    ] {
+        assert!(
+            found.iter().any(|p| p.starts_with(expected)),
+            "missing {expected:?} in:\n{}",
+            found.join("\n")
+        );
+    }
+    assert!(!found.iter().any(|p| p.starts_with("line 2:")), "{found:?}");
+    assert_eq!(found.len(), 13, "{}", found.join("\n"));
+    assert!(
+        found.iter().all(|p| !p.contains(&bcrypt[7..])),
+        "a hash is never repeated"
+    );
+    assert_eq!(written(&app), before);
+
+    let lists = "email,name,subscriptions,subscribed_at,consent_source\n\
+                 a@example.com,A,newsletter;nope,2020-01-01T00:00:00Z,x\n\
+                 b@example.com,B,newsletter,2020-01-01T00:00:00Z;2020-01-02T00:00:00Z,x\n\
+                 c@example.com,C,newsletter,,bad;source;count\n\
+                 d@example.com,D,newsletter,,\"semi\u{7}\"\n";
+    let found = problems(import(&app, lists, ImportOptions::default()).await);
+    for expected in [
+        "line 2: subscriptions: there is no subscription list `nope`",
+        "line 3: subscribed_at: has 2 times for 1 list(s)",
+        "line 4: consent_source: has 3 sources for 1 list(s)",
+        "line 5: consent_source: must be at most 64 printable ASCII characters",
+    ] {
+        assert!(
+            found.iter().any(|p| p.starts_with(expected)),
+            "missing {expected:?} in:\n{}",
+            found.join("\n")
+        );
+    }
+    assert_eq!(written(&app), before);
+}
