@@ -3,11 +3,12 @@
 //! platforms' own algorithms (never by this product); the import runs through the same flow as
 //! `customers import` and `POST /admin/import`.
 
+use customer_area::config::Secret;
 use customer_area::flows::{ImportError, ImportFile, ImportOptions, ImportSummary};
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
-use crate::common::{PASSWORD, TestApp, spawn_app};
+use crate::common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 /// One vector of `scheme` made for the suite's password.
 pub fn vector_of(scheme: &str) -> String {
@@ -345,4 +346,112 @@ async fn hostile_rows_are_each_named_by_line_and_column_and_nothing_is_imported(
         );
     }
     assert_eq!(written(&app), before);
+}
+
+const API_TOKEN: &str = "admin-token-for-tests-0123456789";
+
+#[tokio::test]
+async fn the_admin_import_dry_runs_imports_and_refuses_a_bad_file_over_http() {
+    let app = spawn_app_with(|c| c.admin.api_token = Secret::new(API_TOKEN)).await;
+    let good = format!(
+        "id,email,name,password_hash,created_at\n\
+         10000000000042,http@example.com,By Http,{},2020-02-02T02:02:02Z\n\
+         ,guest@example.com,Guest,,\n",
+        quoted(&vector_of("django_pbkdf2_sha256"))
+    );
+    let before = written(&app);
+    let (status, body) = app
+        .post_csv("/admin/import?dry_run=true", API_TOKEN, &good)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["created"], 2);
+    assert_eq!(body["skipped"], 0);
+    assert_eq!(body["errors"], json!([]));
+    assert_eq!(body["dry_run"], true);
+    assert_eq!(written(&app), before, "a dry run writes nothing");
+
+    let bad = format!("{good},not-an-email,Bad,,\n");
+    let (status, body) = app
+        .post_csv("/admin/import?dry_run=false", API_TOKEN, &bad)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "import_refused");
+    assert_eq!(
+        (body["created"].clone(), body["skipped"].clone()),
+        (json!(0), json!(3))
+    );
+    assert_eq!(body["errors"][0]["line"], 4, "{body}");
+    assert_eq!(body["errors"][0]["column"], "email", "{body}");
+    assert!(body["errors"][0]["message"].is_string(), "{body}");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(written(&app), before, "a refused file writes nothing");
+
+    let (status, body) = app
+        .post_csv("/admin/import?dry_run=false&invite=true", API_TOKEN, &good)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            body["created"].clone(),
+            body["active"].clone(),
+            body["activations_queued"].clone()
+        ),
+        (json!(2), json!(1), json!(1))
+    );
+    app.token("http@example.com", PASSWORD).await;
+    assert_eq!(app.queued("activation"), 1);
+    let (_, audit) = app
+        .call(Method::GET, "/admin/audit", Some(API_TOKEN), None)
+        .await;
+    let details: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "importCustomers")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "import: created 2 customer(s), 1 active, 1 activation email(s)",
+            "import: dry run: would create 2 customer(s), 1 active, 0 activation email(s)",
+        ],
+        "newest first; the refused import did nothing to audit"
+    );
+
+    let (status, body) = app.post_csv("/admin/import", API_TOKEN, &good).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["dry_run"].is_string(), "{body}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/import?dry_run=true",
+            Some(API_TOKEN),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+}
+
+#[tokio::test]
+async fn an_import_body_past_its_bound_is_refused_as_too_large() {
+    let app = spawn_app_with(|c| c.admin.api_token = Secret::new(API_TOKEN)).await;
+    // Sent in chunks with no length announced: the bound holds as the body arrives.
+    let chunk = bytes::Bytes::from(vec![b'a'; 1024 * 1024]);
+    let chunks = (0..65).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+    let response = app
+        .client
+        .post(app.url("/admin/import?dry_run=true"))
+        .bearer_auth(API_TOKEN)
+        .header("content-type", "text/csv")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await;
+    // The server may close the connection once it has answered, before the body is all sent.
+    if let Ok(response) = response {
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "body_too_large");
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM customers"), 0);
 }
