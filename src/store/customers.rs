@@ -216,7 +216,7 @@ static PROFILE_COLUMNS: LazyLock<String> =
     LazyLock::new(|| format!("id, email, {}", profile_columns("")));
 
 /// The profile's columns in the order of [`FIELDS`], each after `table` (`"c."`, or `""`).
-fn profile_columns(table: &str) -> String {
+pub(super) fn profile_columns(table: &str) -> String {
     let columns: Vec<String> = FIELDS
         .iter()
         .map(|spec| format!("{table}{}", spec.key))

@@ -8,6 +8,7 @@ use customer_area::flows::{ImportError, ImportFile, ImportOptions, ImportSummary
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::common::binary::Binary;
 use crate::common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 /// One vector of `scheme` made for the suite's password.
@@ -454,4 +455,157 @@ async fn an_import_body_past_its_bound_is_refused_as_too_large() {
         assert_eq!(body["error"], "body_too_large");
     }
     assert_eq!(count(&app, "SELECT count(*) FROM customers"), 0);
+}
+
+/// `customers export-all FILE [--with-password-hashes]` of the built binary on `app`'s store;
+/// answers the file.
+async fn export_all(app: &TestApp, with_password_hashes: bool) -> String {
+    let file = app.dir.path().join("leaving.csv");
+    let mut binary = Binary::new().env("CUSTOMER_AREA_DATABASE_PATH", &app.config.database.path);
+    if !app.config.database.url.expose().is_empty() {
+        binary = binary.env(
+            "CUSTOMER_AREA_DATABASE_URL",
+            app.config.database.url.expose(),
+        );
+    }
+    let mut args = vec!["customers".to_owned(), "export-all".to_owned()];
+    args.push(file.to_string_lossy().into_owned());
+    if with_password_hashes {
+        args.push("--with-password-hashes".into());
+    }
+    let output = binary
+        .in_dir(app.dir.path())
+        .args(&args)
+        .output_async()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    text
+}
+
+/// A customer as the admin API shows them, and their consent ledger.
+async fn seen_by_admin(app: &TestApp, email: &str) -> (Value, Vec<Value>) {
+    let (status, customer) = app
+        .call(
+            Method::GET,
+            &format!("/admin/customers/{email}"),
+            Some(API_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{customer}");
+    (customer, app.consents(API_TOKEN, email).await)
+}
+
+#[tokio::test]
+async fn customers_exported_with_their_hashes_sign_in_to_a_fresh_instance_unchanged() {
+    let leaving = spawn_app_with(|c| c.admin.api_token = Secret::new(API_TOKEN)).await;
+    leaving.add_list(API_TOKEN, "newsletter", "News").await;
+    leaving.add_list(API_TOKEN, "offers", "Offers").await;
+    // Subscribed by themselves, with this product's own hash.
+    let token = leaving.active_customer("self@example.com").await;
+    let (status, body) = leaving
+        .patch_self(
+            &token,
+            json!({ "subscriptions": ["newsletter", "offers"], "phone": "+44 20 7946 0958", "address": "1 High St\nFlat 2" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Subscribed by the shop.
+    leaving.active_customer("shop@example.com").await;
+    let (status, body) = leaving
+        .call(
+            Method::PUT,
+            "/admin/customers/shop@example.com/subscriptions",
+            Some(API_TOKEN),
+            Some(json!({ "subscriptions": ["offers"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Moved in earlier from Magento, never signed in since: the old hash and source travel on.
+    let moved = format!(
+        "email,name,password_hash,created_at,subscriptions,subscribed_at,consent_source\n\
+         magento@example.com,\"Moved, Once\",{},2017-07-07T07:07:07Z,newsletter,2018-01-01T00:00:00Z,magento2\n",
+        quoted(&vector_of("magento2"))
+    );
+    let (status, body) = leaving
+        .post_csv("/admin/import?dry_run=false", API_TOKEN, &moved)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Never activated.
+    leaving
+        .create_customer("pending@example.com", "Pending")
+        .await;
+    let emails = [
+        "self@example.com",
+        "shop@example.com",
+        "magento@example.com",
+        "pending@example.com",
+    ];
+
+    let file = export_all(&leaving, true).await;
+    assert_eq!(
+        file.lines().next().unwrap().split(',').next_back(),
+        Some("password_hash")
+    );
+    let without = export_all(&leaving, false).await;
+    assert!(
+        !without.contains("password_hash") && !without.contains("$pbkdf2"),
+        "{without}"
+    );
+
+    let arriving = spawn_app_with(|c| c.admin.api_token = Secret::new(API_TOKEN)).await;
+    arriving.add_list(API_TOKEN, "newsletter", "News").await;
+    arriving.add_list(API_TOKEN, "offers", "Offers").await;
+    let (status, body) = arriving
+        .post_csv("/admin/import?dry_run=false", API_TOKEN, &file)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["created"], 4, "{body}");
+    assert_eq!(body["active"], 3, "{body}");
+
+    for email in emails {
+        let (before, consents_before) = seen_by_admin(&leaving, email).await;
+        let (after, consents_after) = seen_by_admin(&arriving, email).await;
+        assert_eq!(
+            after, before,
+            "{email}: id, created_at, status, profile, lists"
+        );
+        let opt_ins: Vec<(Value, Value, String)> = consents_before
+            .iter()
+            .filter(|c| c["action"] == "in")
+            .map(|c| {
+                let source = c["source"].as_str().unwrap();
+                let kept = if source.starts_with("import:") {
+                    source.to_owned()
+                } else {
+                    format!("import:{source}")
+                };
+                (c["list_id"].clone(), c["at"].clone(), kept)
+            })
+            .collect();
+        let arrived: Vec<(Value, Value, String)> = consents_after
+            .iter()
+            .map(|c| {
+                let source = c["source"].as_str().unwrap().to_owned();
+                (c["list_id"].clone(), c["at"].clone(), source)
+            })
+            .collect();
+        assert_eq!(
+            arrived, opt_ins,
+            "{email}: each consent's list, time and source"
+        );
+    }
+    let (_, magento) = seen_by_admin(&arriving, "magento@example.com").await;
+    assert_eq!(magento[0]["source"], "import:magento2");
+    for email in &emails[..3] {
+        let (status, _) = arriving.login(email, "not the password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{email}");
+        arriving.token(email, PASSWORD).await;
+    }
+    let (status, _) = arriving.login("pending@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(arriving.queued("new_sign_in"), 0, "a move is no new device");
 }

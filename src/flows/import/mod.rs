@@ -4,6 +4,7 @@
 //! of the file and the database, and written. The CLI and `POST /admin/import` share it.
 
 mod file;
+mod leaving;
 mod row;
 
 use std::collections::HashMap;
