@@ -374,3 +374,10 @@ $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 ALTER TABLE activity ADD COLUMN detail TEXT;
+
+-- migration: 18 consents moved in with their original source
+
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
+    CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link', 'support')
+           OR (source LIKE 'import:_%' AND length(source) <= 71));

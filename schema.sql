@@ -500,3 +500,35 @@ BEGIN
 END;
 -- What staff did to the customer, in the customer's own words (`support_action` events).
 ALTER TABLE activity ADD COLUMN detail TEXT;
+
+-- migration: 18 consents moved in with their original source
+
+-- An import keeps where each consent was given (`import:<source>`, SPEC 8.3), and the
+-- console's support agents act under their own source. SQLite cannot change a CHECK, so the
+-- table is rebuilt, as in migration 7, with its index and append-only triggers.
+CREATE TABLE consent_ledger (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    list_id     TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('in', 'out')),
+    source      TEXT NOT NULL
+                CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link', 'support')
+                       OR (source LIKE 'import:_%' AND length(source) <= 71)),
+    at          INTEGER NOT NULL,
+    ip          TEXT,
+    user_agent  TEXT
+);
+INSERT INTO consent_ledger (id, customer_id, list_id, action, source, at, ip, user_agent)
+    SELECT id, customer_id, list_id, action, source, at, ip, user_agent FROM consent_records;
+DROP TABLE consent_records;
+ALTER TABLE consent_ledger RENAME TO consent_records;
+CREATE INDEX consent_by_customer ON consent_records(customer_id);
+CREATE TRIGGER consent_records_never_change BEFORE UPDATE ON consent_records
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+CREATE TRIGGER consent_records_go_only_with_their_customer BEFORE DELETE ON consent_records
+WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;

@@ -233,6 +233,25 @@ pub fn format_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Parses an RFC 3339 time (`2021-03-04T10:11:12Z`, any offset) into Unix seconds: a moment
+/// that has passed, since 1970 (`now` is the present, in Unix seconds).
+pub fn parse_past_time(raw: &str, now: i64) -> Result<i64, String> {
+    let parsed =
+        time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+                "must be an RFC 3339 time with a zone, such as 2021-03-04T10:11:12Z".to_owned()
+            })?;
+    let unix = parsed.unix_timestamp();
+    if unix < 0 {
+        return Err("must not be before 1970".into());
+    }
+    // A few minutes' leeway for the clock of the machine that wrote the file.
+    if unix > now + 300 {
+        return Err("is in the future".into());
+    }
+    Ok(unix)
+}
+
 /// Unix seconds as a person reads them in an email: `2026-12-04 09:30 UTC`.
 pub fn utc_minute(unix: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
@@ -277,6 +296,30 @@ mod tests {
         for spec in FIELDS {
             assert_eq!(keys.iter().filter(|k| **k == spec.key).count(), 1);
             assert!(text.contains(&format!("\"{}\":", spec.key)), "{text}");
+        }
+    }
+
+    #[test]
+    fn past_times_parse_in_any_zone_and_the_future_and_nonsense_do_not() {
+        let now = 1_796_376_659; // 2026-12-04T09:30:59Z
+        assert_eq!(
+            parse_past_time("2021-03-04T10:11:12Z", now),
+            Ok(1_614_852_672)
+        );
+        assert_eq!(
+            parse_past_time("2021-03-04T11:11:12+01:00", now),
+            Ok(1_614_852_672)
+        );
+        for bad in [
+            "2021-02-30T00:00:00Z",
+            "2021-03-04",
+            "2021-03-04 10:11:12",
+            "yesterday",
+            "",
+            "1969-12-31T23:59:59Z",
+            "2027-01-01T00:00:00Z",
+        ] {
+            assert!(parse_past_time(bad, now).is_err(), "{bad:?}");
         }
     }
 

@@ -12,12 +12,14 @@ use crate::store::audit::{self, Entry, Filter, NewEntry};
 pub const DEFAULT_AUDIT_PAGE: u32 = 50;
 pub const MAX_AUDIT_PAGE: u32 = 200;
 
-/// One action to record: the route's operation, its summary, the customer it was about.
+/// One action to record: the route's operation, its summary, the customer it was about, and
+/// what it did when the handler says more than the summary (`detail`).
 #[derive(Clone, Debug)]
 pub struct Action {
     pub name: &'static str,
     pub summary: &'static str,
     pub customer: Option<CustomerId>,
+    pub detail: Option<String>,
 }
 
 flow_handle!(
@@ -51,7 +53,7 @@ impl Audits<'_> {
             action: action.name,
             customer: action.customer,
             ip: caller.ip.to_string(),
-            detail: action.summary.to_owned(),
+            detail: action.detail.unwrap_or_else(|| action.summary.to_owned()),
         };
         self.store
             .write(move |tx| {

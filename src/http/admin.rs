@@ -11,12 +11,15 @@ use warp::Reply;
 use warp::reject::Rejection;
 use warp::reply::Response;
 
+use super::AuditDetail;
 use super::body::JsonObject;
-use super::query::{Listing, unknown};
+use super::query::{Listing, read_query, unknown};
 use super::reply::{ok_json, ok_result};
 use crate::domain::{EmailAddress, Identifier, Language, ListId, ProfileChanges, ProfileField};
 use crate::error::AppError;
-use crate::flows::{NewAccount, NewList, Services};
+use crate::flows::{
+    ImportError, ImportFile, ImportOptions, ImportProblem, NewAccount, NewList, Services,
+};
 use crate::store::customers::Cursor;
 
 /// Customers per page when the query does not say.
@@ -227,6 +230,7 @@ fn parse_new_customer(
         send_activation,
         activate_uri,
         language,
+        arrival: Default::default(),
     };
     Ok((account, lists))
 }
@@ -285,4 +289,86 @@ fn customer_query(
         },
     )?;
     Ok((search, listing))
+}
+
+/// POST /admin/import?dry_run=true|false[&invite=true]: the CSV file of `customers import`.
+pub async fn import_customers(
+    services: Services,
+    query: Vec<(String, String)>,
+    body: bytes::Bytes,
+) -> Result<Response, Rejection> {
+    let (mut dry_run, mut invite) = (None, false);
+    read_query(query, |key, value| {
+        let flag = || match value.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err("must be `true` or `false`".to_owned()),
+        };
+        match key {
+            "dry_run" => dry_run = Some(flag()?),
+            "invite" => invite = flag()?,
+            _ => return unknown(),
+        }
+        Ok(())
+    })?;
+    let dry_run = dry_run.ok_or_else(|| {
+        AppError::field(
+            "dry_run",
+            "is required: `true` to check the file, `false` to import it",
+        )
+    })?;
+    let options = ImportOptions {
+        invite,
+        dry_run,
+        list_customers: false,
+    };
+    let outcome = services
+        .imports()
+        .import_customers(ImportFile::from_bytes(body), options, |_| {})
+        .await;
+    let (problems, rows) = match outcome {
+        Ok(summary) => {
+            let mut response = ok_json(&json!({
+                "created": summary.created,
+                "skipped": 0,
+                "errors": [],
+                "active": summary.active,
+                "activations_queued": summary.activations_queued,
+                "dry_run": summary.dry_run,
+            }));
+            let done = if summary.dry_run {
+                "dry run: would create"
+            } else {
+                "created"
+            };
+            let detail = format!(
+                "import: {done} {} customer(s), {} active, {} activation email(s)",
+                summary.created, summary.active, summary.activations_queued
+            );
+            response.extensions_mut().insert(AuditDetail(detail));
+            return Ok(response);
+        }
+        Err(ImportError::Invalid { problems, rows }) => (problems, rows),
+        Err(ImportError::Unreadable(e)) => {
+            let problem = ImportProblem {
+                line: 0,
+                column: "file".into(),
+                message: format!("cannot be read as CSV: {e}"),
+            };
+            (vec![problem], 0)
+        }
+        Err(ImportError::Failed(e)) => return Err(e.into()),
+    };
+    let answer = json!({
+        "error": "import_refused",
+        "message": format!("{} problem(s) found; nothing was imported", problems.len()),
+        "created": 0,
+        "skipped": rows,
+        "errors": problems,
+        "dry_run": dry_run,
+    });
+    Ok(
+        warp::reply::with_status(warp::reply::json(&answer), StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response(),
+    )
 }

@@ -310,6 +310,15 @@ fn admin_routes(
                 .and(warp::query::<Vec<(String, String)>>())
                 .and_then(shop::members),
         ),
+        // Moving in (SPEC 8.3).
+        guarded(
+            &IMPORT_CUSTOMERS,
+            services,
+            served(&IMPORT_CUSTOMERS)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and(body::csv_body())
+                .and_then(admin::import_customers),
+        ),
         audit,
         staff_routes(services),
     );
@@ -357,10 +366,12 @@ where
                   services: Services,
                   response: Response| async move {
                 if audited && response.status().is_success() {
+                    let detail = response.extensions().get::<AuditDetail>().map(|d| d.0.clone());
                     let done = crate::flows::Action {
                         name: action,
                         summary,
                         customer,
+                        detail,
                     };
                     // The action is done: a failed record is logged, not answered.
                     if let Err(e) = services.audits().record(&caller, done).await {
@@ -371,6 +382,11 @@ where
             },
         )
 }
+
+/// What an admin handler adds to its answer for the audit log, in place of the operation's
+/// summary (what an import did, say).
+#[derive(Clone, Debug)]
+pub(crate) struct AuditDetail(pub String);
 
 /// The staff's own endpoints: activation and sign-in for anyone, the rest for a staff session.
 fn staff_routes(

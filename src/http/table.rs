@@ -52,6 +52,8 @@ pub static ROUTES: &[Route] = &[
     ADD_LIST,
     REMOVE_LIST,
     LIST_MEMBERS,
+    // Moving in (SPEC 8.3).
+    IMPORT_CUSTOMERS,
     AUDIT,
     STAFF_ACTIVATE,
     STAFF_LOGIN,
@@ -671,6 +673,33 @@ pub const LIST_MEMBERS: Route = Route::api(
         description: "The list id.",
     }])
     .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const IMPORT_CUSTOMERS: Route = Route::api(
+    Post,
+    "/admin/import",
+    owner(
+        "importCustomers",
+        "Import customers from a CSV file, or check it (dry run)",
+        Success::ok(
+            "The file is fine: what was (or, a dry run, would be) created.",
+            Schema("ImportOutcome"),
+        ),
+    )
+    .described("The body is the CSV file of `customers import` (`Content-Type: text/csv`; columns in `docs/moving-in.md`), at most 64 MiB (413 `body_too_large` past it: import larger files with `customer-area customers import`). Every row is checked against the file and the database first; when any row has a problem the answer is 422 with `error` `import_refused`, `created` 0, `skipped` (every row) and `errors` naming each line and column, and nothing is written. A row with a `password_hash` is active at once and gets no email; `invite=true` queues the activation email of every customer who stays pending. The import holds the database's one writer while it runs: other writes wait (a dry run too).")
+    .params(&[
+        Param::Flag {
+            name: "dry_run",
+            description: "`true`: check every row and write nothing; `false`: import.",
+        },
+        Param::Text {
+            name: "invite",
+            description: "`true`: email an activation link to each new customer who stays pending (the rows without a password hash). Default `false`.",
+            max_length: 5,
+        },
+    ])
+    .body(Body::Csv("The import file: a header row, then one customer per row."))
+    .failing(&[Failure::Invalid]),
 );
 
 pub const AUDIT: Route = Route::api(

@@ -20,6 +20,24 @@ pub struct NewCustomer {
     pub profile: ProfileChanges,
     /// The language of the customer's emails; `None`: `mail.default_language`.
     pub language: Option<Language>,
+    /// How the account arrives: pending (the default), or moved in from another shop.
+    pub arrival: Arrival,
+}
+
+/// How a new customer's account starts.
+#[derive(Clone, Debug, Default)]
+pub enum Arrival {
+    /// Pending, created now: the customer chooses a password through an activation link.
+    #[default]
+    Pending,
+    /// Moved in from another shop (an import): opened at `created_at` (Unix seconds), active
+    /// or pending, with the old shop's password hash when it has one. An active customer's
+    /// first sign-in sends no new-device notice: every device is new after a move.
+    MovedIn {
+        created_at: i64,
+        status: Status,
+        password_hash: Option<String>,
+    },
 }
 
 /// What login needs to know about an account.
@@ -45,10 +63,10 @@ pub struct AdminView {
     pub language: Option<String>,
 }
 
-/// Inserts a pending customer with a never-used random id and its row of the search index; a
+/// Inserts a customer (pending, or as [`Arrival`] says) with a never-used random id and its row of the search index; a
 /// missing identifier is generated. One statement each for the id, the customer and the search
 /// row, none of them run by a trigger (see migration 10).
-pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, Identifier)> {
+pub fn insert(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, Identifier)> {
     let mut wanted = new.id.clone();
     let id = loop {
         let candidate = wanted.take().unwrap_or_else(CustomerId::random);
@@ -69,6 +87,15 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
         },
     };
     let now = now();
+    let (created_at, status, password_hash) = match &new.arrival {
+        Arrival::Pending => (now, Status::Pending, None),
+        Arrival::MovedIn {
+            created_at,
+            status,
+            password_hash,
+        } => (*created_at, *status, password_hash.as_deref()),
+    };
+    let active = status == Status::Active;
     // The search row first: FTS5 writes rows out in order of their rowids, and one lower than
     // the last makes it flush what it holds, so a new row takes the next rowid there.
     let search_row = index_for_search(conn, &id, new.email.as_str(), identifier.as_str())?;
@@ -79,6 +106,11 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
         now.into(),
         new.language.as_ref().map(|l| l.as_str()).into(),
         search_row.into(),
+        created_at.into(),
+        status.as_str().into(),
+        password_hash.into(),
+        active.then_some(created_at).into(),
+        i64::from(active).into(),
     ];
     values.extend(ProfileField::ALL.iter().map(|field| {
         new.profile
@@ -104,13 +136,14 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
 }
 
 /// Every column a new customer is written with: the profile columns in the order of
-/// [`FIELDS`] follow the six fixed ones.
+/// [`FIELDS`] follow the eleven fixed ones.
 static INSERT_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
-    let values: Vec<String> = (0..FIELDS.len()).map(|i| format!("?{}", i + 7)).collect();
+    let values: Vec<String> = (0..FIELDS.len()).map(|i| format!("?{}", i + 12)).collect();
     format!(
         "INSERT INTO customers
-         (id, identifier, email, status, created_at, updated_at, language, search_row, {})
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5, ?6, {})",
+         (id, identifier, email, updated_at, language, search_row, created_at, status,
+          password_hash, activated_at, device_notice_skip, {})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {})",
         profile_columns(""),
         values.join(", ")
     )
@@ -183,7 +216,7 @@ static PROFILE_COLUMNS: LazyLock<String> =
     LazyLock::new(|| format!("id, email, {}", profile_columns("")));
 
 /// The profile's columns in the order of [`FIELDS`], each after `table` (`"c."`, or `""`).
-fn profile_columns(table: &str) -> String {
+pub(super) fn profile_columns(table: &str) -> String {
     let columns: Vec<String> = FIELDS
         .iter()
         .map(|spec| format!("{table}{}", spec.key))
@@ -630,6 +663,12 @@ pub fn email_taken(conn: &ReadDb, email: &EmailAddress) -> StoreResult<bool> {
         .query_row(params![email.as_str()], |row| row.only())
 }
 
+/// Whether this customer id was ever issued (ids are never reused, not even after a deletion).
+pub fn id_issued(conn: &ReadDb, id: &CustomerId) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customer_ids WHERE id = ?1)")?
+        .query_row(params![id.as_str()], |row| row.only())
+}
+
 /// Whether a customer has this public identifier.
 pub fn identifier_taken(conn: &ReadDb, identifier: &Identifier) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE identifier = ?1)")?
@@ -668,7 +707,7 @@ mod tests {
         conn
     }
 
-    /// An active customer with their search row, as [`insert_pending`] writes them.
+    /// An active customer with their search row, as [`insert`] writes them.
     fn insert_active(conn: &Connection, id: &str, identifier: &str, email: &str, at: i64) {
         let id = CustomerId::parse(id).unwrap();
         let row = index_for_search(&Db::sqlite(conn), &id, email, identifier).unwrap();

@@ -34,6 +34,7 @@ pub mod copy;
 pub mod customers;
 pub mod devices;
 pub mod export;
+pub mod export_all;
 pub mod health;
 pub mod import;
 pub mod keys;

@@ -165,22 +165,32 @@ pub fn replace(
     Ok(wanted != &current)
 }
 
-/// Subscribes a customer created in this transaction, who has no subscriptions yet, to
-/// `lists`, recording a consent record for each: [`replace`] without the read of what they
-/// had (an import does this for every row).
-pub fn join_new(
-    conn: &Db,
-    customer: &CustomerId,
-    lists: &BTreeSet<String>,
-    source: ConsentSource,
-) -> StoreResult<()> {
-    let now = now();
-    for list in lists {
+/// A subscription a customer arrives with from another shop: the list, when they opted in
+/// and the ledger's source for it (`import:<source>`, or `import` when the file gave none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MovedConsent {
+    pub list: String,
+    pub at: i64,
+    pub source: String,
+}
+
+/// Subscribes a customer created in this transaction to the lists they moved in with, each
+/// since its own time, with its consent recorded at that time and with its source.
+pub fn join_moved(conn: &Db, customer: &CustomerId, joins: &[MovedConsent]) -> StoreResult<()> {
+    for join in joins {
         conn.prepare_cached(
             "INSERT INTO subscriptions (customer_id, list_id, subscribed_at) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![customer.as_str(), list, now])?;
-        record(conn, customer, list, "in", source, None, now)?;
+        .execute(params![customer.as_str(), join.list, join.at])?;
+        record_as(
+            conn,
+            customer,
+            &join.list,
+            "in",
+            &join.source,
+            None,
+            join.at,
+        )?;
     }
     Ok(())
 }
@@ -194,6 +204,18 @@ fn record(
     client: Option<&Client>,
     at: i64,
 ) -> StoreResult<()> {
+    record_as(conn, customer, list, action, source.as_str(), client, at)
+}
+
+fn record_as(
+    conn: &Db,
+    customer: &CustomerId,
+    list: &str,
+    action: &str,
+    source: &str,
+    client: Option<&Client>,
+    at: i64,
+) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO consent_records (customer_id, list_id, action, source, at, ip, user_agent)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -202,7 +224,7 @@ fn record(
         customer.as_str(),
         list,
         action,
-        source.as_str(),
+        source,
         at,
         client.map(|c| c.ip.to_string()),
         client.and_then(|c| c.user_agent.as_deref()),

@@ -51,6 +51,7 @@ mod journeys;
 mod languages;
 mod lockout;
 mod mail_cli;
+mod moving_in;
 mod openapi;
 mod operations;
 mod operator;

@@ -130,6 +130,32 @@ fn schemas() -> Value {
             &["customers", "total", "limit", "next"],
         ),
         "Consents": closed(&[("consents", json!({ "type": "array", "items": consent() }))], &["consents"]),
+        "ImportOutcome": json!({
+            "type": "object",
+            "description": "What the import did, or (a dry run) would do. A refused file (any row with a problem) is answered 422 with this object and the usual `error` (`import_refused`) and `message`; nothing was written.",
+            "properties": {
+                "created": described(json!({ "type": "integer", "minimum": 0 }), "Customers created (a dry run: that would be); 0 when the file was refused."),
+                "skipped": described(json!({ "type": "integer", "minimum": 0 }), "Rows not imported: every row of a refused file, else 0."),
+                "errors": {
+                    "type": "array",
+                    "description": "Every problem, in line order (line 1 is the header row); empty when the file is fine.",
+                    "items": closed(
+                        &[
+                            ("line", json!({ "type": "integer", "minimum": 0 })),
+                            ("column", described(text(), "The column's header name, or `header`, `row` or `file`.")),
+                            ("message", text()),
+                        ],
+                        &["line", "column", "message"],
+                    ),
+                },
+                "active": described(json!({ "type": "integer", "minimum": 0 }), "Of `created`, the customers who are active (moved in with a password hash, or `status` `active`)."),
+                "activations_queued": described(json!({ "type": "integer", "minimum": 0 }), "Activation emails queued (`invite=true`, pending customers only)."),
+                "dry_run": json!({ "type": "boolean" }),
+                "error": text(),
+                "message": text(),
+            },
+            "required": ["created", "skipped", "errors"],
+        }),
         "Member": closed(
             &[
                 ("id", customer_id()),
