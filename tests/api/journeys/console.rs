@@ -406,3 +406,86 @@ fn refs(expected: &[(String, u16)]) -> Vec<(&str, u16)> {
         .map(|(path, status)| (path.as_str(), *status))
         .collect()
 }
+
+#[tokio::test]
+async fn an_owner_imports_a_csv_whose_bad_row_is_shown_by_line_then_the_fixed_file() {
+    let app = spawn_linking_to_itself(|c| c.admin.api_token = Secret::new(ADMIN_TOKEN)).await;
+    let owner = "owner@example.com";
+    let secret = enrolled_staff(&app, owner, Role::Owner).await;
+    let Some(journey) = Journey::start(app).await else {
+        return;
+    };
+    let (app, browser) = (&journey.app, &journey.browser);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("customers.csv");
+    std::fs::write(
+        &bad,
+        "email,name\nada@example.com,Ada Lovelace\nnot an address,Bob\n",
+    )
+    .unwrap();
+    journey.console_sign_in(owner, &secret).await;
+    browser.press_button("Import").await;
+    browser
+        .wait_for("#import-file")
+        .await
+        .send_keys(bad.to_str().unwrap())
+        .await
+        .unwrap();
+    browser.press_button("Check the file").await;
+
+    // The check lists the bad row by line and column; nothing is imported.
+    browser
+        .wait_for_text("#import-summary", "nothing was imported")
+        .await;
+    browser.wait_for_text("#import-errors td", "3").await;
+    browser.wait_for_text("#import-errors", "email").await;
+    assert!(!browser.is_shown("#import-run").await);
+    journey
+        .check_page(
+            "console-import-errors",
+            &[("admin/import?dry_run=true", 422)],
+        )
+        .await;
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/admin/customers/ada@example.com",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was imported");
+
+    // Fixed, the check passes, and the import creates both.
+    std::fs::write(
+        &bad,
+        "email,name\nada@example.com,Ada Lovelace\nbob@example.com,Bob\n",
+    )
+    .unwrap();
+    browser
+        .wait_for("#import-file")
+        .await
+        .send_keys(bad.to_str().unwrap())
+        .await
+        .unwrap();
+    browser.press_button("Check the file").await;
+    browser
+        .wait_for_text("#import-summary", "2 customers would be created")
+        .await;
+    browser.press_button("Import now").await;
+    browser
+        .wait_for_text("#import-summary", "Imported: 2 customers")
+        .await;
+    journey.check_page("console-import", &[]).await;
+    for email in ["ada@example.com", "bob@example.com"] {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/admin/customers/{email}"),
+                Some(ADMIN_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{email}: {body}");
+    }
+}
