@@ -500,3 +500,32 @@ BEGIN
 END;
 -- What staff did to the customer, in the customer's own words (`support_action` events).
 ALTER TABLE activity ADD COLUMN detail TEXT;
+
+-- migration: 18 the consent ledger records what the shop's staff changed as source `support`
+-- SQLite cannot change a CHECK, so the table is rebuilt (its index and triggers with it).
+CREATE TABLE consent_ledger (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    list_id     TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('in', 'out')),
+    source      TEXT NOT NULL
+                CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                                  'support')),
+    at          INTEGER NOT NULL,
+    ip          TEXT,
+    user_agent  TEXT
+);
+INSERT INTO consent_ledger (id, customer_id, list_id, action, source, at, ip, user_agent)
+    SELECT id, customer_id, list_id, action, source, at, ip, user_agent FROM consent_records;
+DROP TABLE consent_records;
+ALTER TABLE consent_ledger RENAME TO consent_records;
+CREATE INDEX consent_by_customer ON consent_records(customer_id);
+CREATE TRIGGER consent_records_never_change BEFORE UPDATE ON consent_records
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+CREATE TRIGGER consent_records_go_only_with_their_customer BEFORE DELETE ON consent_records
+WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;

@@ -52,13 +52,14 @@ mod security;
 mod session;
 mod signup;
 mod staff;
+mod support;
 mod unsubscribe;
 mod webhooks;
 
 pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
 pub use admin::{BackOffice, CustomerPage, MAX_PAGE, NewList};
-pub use audit::{Action, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
+pub use audit::{Action, AuditLine, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 pub use email_change::EmailChanges;
 pub use import::{
     ImportError, ImportFile, ImportOptions, ImportProblem, ImportSummary, Imported, Imports,
@@ -79,6 +80,7 @@ pub use security::{MAX_ACTIVITY_PAGE, Security, SessionView};
 pub use session::{Session, Sessions};
 pub use signup::{SignUp, SignUps, switched_off as signup_switched_off};
 pub use staff::{Actor, Caller, Invited, Staff, StaffSession};
+pub use support::{Support, SupportEdit};
 pub use unsubscribe::{CSV_HEADER, Member, MembersPage, Unsubscribed, Unsubscribes, csv_rows};
 pub use webhooks::{Announcer, Event, Webhooks};
 

@@ -62,21 +62,6 @@ pub async fn show_customer(key: String, services: Services) -> Result<Response, 
     Ok(ok_json(&services.back_office().customer_view(&key).await?))
 }
 
-/// PATCH /admin/customers/{id}
-pub async fn update_customer(
-    key: String,
-    services: Services,
-    mut body: JsonObject,
-) -> Result<Response, Rejection> {
-    let language = body.required_parsed("language", Language::parse);
-    let language = body.finish_with(language)?;
-    let view = services
-        .back_office()
-        .admin_set_language(&key, language)
-        .await?;
-    Ok(ok_json(&view))
-}
-
 /// DELETE /admin/customers/{id}
 pub async fn delete_customer(key: String, services: Services) -> Result<Response, Rejection> {
     let view = services.back_office().admin_delete_customer(&key).await?;

@@ -48,6 +48,13 @@ pub static ROUTES: &[Route] = &[
     RESEND_ACTIVATION,
     SET_SUBSCRIPTIONS,
     CONSENTS,
+    CUSTOMER_SESSIONS,
+    REVOKE_CUSTOMER_SESSIONS,
+    CUSTOMER_ACTIVITY,
+    CUSTOMER_EMAILS,
+    CUSTOMER_PASSKEYS,
+    SEND_PASSWORD_RESET,
+    UNLOCK_CUSTOMER,
     ADMIN_LISTS,
     ADD_LIST,
     REMOVE_LIST,
@@ -555,9 +562,10 @@ pub const UPDATE_CUSTOMER: Route = Route::api(
     "/admin/customers/{id}",
     support(
         "updateCustomer",
-        "Change the language of a customer's emails",
-        Success::ok("The customer.", Schema("AdminCustomer")),
+        "Edit a customer's profile, language or subscriptions, with a reason",
+        Success::ok("The customer, as it now is.", Schema("AdminCustomer")),
     )
+    .described("Any profile key of the customer object (`null` clears it), `language` (of the customer's emails), `subscriptions` (recorded in the consent ledger with source `support`) and `reason`, kept in the audit log's detail. At least one change; a refused PATCH changes nothing. The customer's activity shows a `support_action`.")
     .params(&[CUSTOMER_ID])
     .body(Body::Required("AdminCustomerChanges"))
     .failing(&[NotFound]),
@@ -612,6 +620,126 @@ pub const CONSENTS: Route = Route::api(
     )
     .params(&[CUSTOMER_ID])
     .failing(&[NotFound]),
+);
+
+pub const CUSTOMER_SESSIONS: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/sessions",
+    support(
+        "customerSessions",
+        "A customer's live sessions, as the customer sees them",
+        Success::ok(
+            "Most recently used first; none is `current`.",
+            Schema("Sessions"),
+        ),
+    )
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const REVOKE_CUSTOMER_SESSIONS: Route = Route::api(
+    Delete,
+    "/admin/customers/{id}/sessions",
+    support(
+        "revokeCustomerSessions",
+        "End every session of a customer",
+        Success::ok(
+            "How many ended; their tokens answer 401 at once.",
+            Schema("RevokedCount"),
+        ),
+    )
+    .described("Also ends any email change asked and not yet confirmed. The customer's activity shows a `support_action`.")
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const CUSTOMER_ACTIVITY: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/activity",
+    support(
+        "customerActivity",
+        "A customer's account activity, newest first, as the customer sees it",
+        Success::ok("A page of events.", Schema("Activity")),
+    )
+    .params(&[
+        CUSTOMER_ID,
+        Param::Cursor {
+            name: "before",
+            description: "Only events older than this event id (the last id of the previous page).",
+        },
+        Param::Integer {
+            name: "limit",
+            minimum: 1,
+            maximum: Some(100),
+            default: 20,
+        },
+    ])
+    .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const CUSTOMER_EMAILS: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/emails",
+    support(
+        "customerEmails",
+        "The emails sent to a customer: kind, status and time, never a body, link or code",
+        Success::ok("A page of emails, newest first.", Schema("SentEmails")),
+    )
+    .params(&[
+        CUSTOMER_ID,
+        Param::Cursor {
+            name: "before",
+            description: "Only emails older than this email id (the last id of the previous page).",
+        },
+        Param::Integer {
+            name: "limit",
+            minimum: 1,
+            maximum: Some(100),
+            default: 20,
+        },
+    ])
+    .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const CUSTOMER_PASSKEYS: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/passkeys",
+    support(
+        "customerPasskeys",
+        "A customer's passkeys, as the customer sees them",
+        Success::ok("Oldest first.", Schema("Passkeys")),
+    )
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const SEND_PASSWORD_RESET: Route = Route::api(
+    Post,
+    "/admin/customers/{id}/password_reset",
+    support(
+        "sendPasswordReset",
+        "Email a customer a password reset link",
+        Success::ok("Queued in the outbox.", Result("email_sent")),
+    )
+    .described("The link is `<reset_uri>/<code>` (`reset_uri` as `POST /customers/password_reset` takes it; `links.reset_uri` without it), the same email a customer asking themselves gets; staff never see or set a password. No body at all is the same as `{}`. An account never activated has no password: 409 (resend the activation). The customer's activity shows a `support_action`.")
+    .params(&[CUSTOMER_ID])
+    .body(Body::Optional("SupportPasswordReset"))
+    .failing(&[NotFound, Conflict]),
+);
+
+pub const UNLOCK_CUSTOMER: Route = Route::api(
+    Post,
+    "/admin/customers/{id}/unlock",
+    support(
+        "unlockCustomer",
+        "Lift a customer's lockout",
+        Success::ok(
+            "The failed sign-ins counted against the account are forgotten; it accepts its password again.",
+            Result("unlocked"),
+        ),
+    )
+    .described("Answers alike whether or not the account was locked. The customer's activity shows a `support_action`.")
+    .params(&[CUSTOMER_ID]),
 );
 
 pub const ADMIN_LISTS: Route = Route::api(

@@ -584,6 +584,15 @@ pub fn clear_failed_logins(conn: &Db, id: &CustomerId) -> StoreResult<()> {
     Ok(())
 }
 
+/// Lifts a lockout: the failed password checks counted against the account are forgotten and
+/// it accepts its password again. False when there is no such customer.
+pub fn unlock(conn: &Db, id: &CustomerId) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE customers SET failed_logins = 0, locked_at = NULL WHERE id = ?1")?
+        .execute(params![id.as_str()])?
+        == 1)
+}
+
 /// Replaces the password hash only if it is still `expected` (a rehash must not undo a
 /// password change that happened meanwhile).
 pub fn replace_password_hash(

@@ -260,6 +260,41 @@ pub fn list(conn: &ReadDb, status: Option<&str>, limit: u32) -> StoreResult<Vec<
     })
 }
 
+/// An email sent for a customer, as the shop's staff may see it: its kind, where it stands
+/// and when it was written; never its body, link or code.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SentEmail {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub at: i64,
+}
+
+/// Up to `limit` emails sent for `customer`, newest first, only those older than `before`
+/// when given.
+pub fn of_customer(
+    conn: &ReadDb,
+    customer: &CustomerId,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<SentEmail>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, kind, status, created_at FROM outbox
+         WHERE customer_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![customer.as_str(), before, limit], |row| {
+        Ok(SentEmail {
+            id: row.get("id")?,
+            kind: row.get("kind")?,
+            status: row.get("status")?,
+            at: row.get("created_at")?,
+        })
+    })?;
+    rows.collect()
+}
+
 /// How many emails are queued, sent and failed.
 pub fn counts(conn: &ReadDb) -> StoreResult<(i64, i64, i64)> {
     conn.prepare_cached(

@@ -23,6 +23,8 @@ pub enum ConsentSource {
     Import,
     Signup,
     UnsubscribeLink,
+    /// The shop's staff, in the console (or the admin token acting for them).
+    Support,
 }
 
 impl ConsentSource {
@@ -33,6 +35,7 @@ impl ConsentSource {
             ConsentSource::Import => "import",
             ConsentSource::Signup => "signup",
             ConsentSource::UnsubscribeLink => "unsubscribe_link",
+            ConsentSource::Support => "support",
         }
     }
 }

@@ -68,6 +68,7 @@ mod slow_clients;
 mod smtp_refusals;
 mod staff;
 mod subscriptions;
+mod support;
 mod takeover;
 mod throttling;
 mod unsubscribe;

@@ -109,7 +109,17 @@ fn schemas() -> Value {
             &["token"],
         ),
         "NewCustomer": closed_map(new_customer(), &["email", "name"]),
-        "AdminCustomerChanges": closed(&[("language", language())], &["language"]),
+        "AdminCustomerChanges": described(open_keys(admin_changes()), "At least one of the profile keys, `language` and `subscriptions`; any other key is a 422."),
+        "SupportPasswordReset": open_keys(properties(&[("reset_uri", described(nullable(), "A path, or an absolute URL on the retailer's origin or an allowed origin; `links.reset_uri` without it."))])),
+        "SentEmails": closed(&[("emails", json!({ "type": "array", "items": closed(
+            &[
+                ("id", json!({ "type": "integer", "minimum": 1 })),
+                ("kind", text()),
+                ("status", one_of(&["queued", "sent", "failed"])),
+                ("at", described(date_time(), "When the email was written into the outbox.")),
+            ],
+            &["id", "kind", "status", "at"],
+        ) }))], &["emails"]),
         "ResendActivation": open_keys(properties(&[("activate_uri", nullable())])),
         "SetSubscriptions": closed(&[("subscriptions", list_ids(LIST_IDS))], &["subscriptions"]),
         "NewSubscriptionList": closed(&[("id", text()), ("name", text()), ("description", nullable())], &["id", "name"]),
@@ -391,6 +401,29 @@ fn profile_update() -> Map<String, Value> {
     properties
 }
 
+fn admin_changes() -> Map<String, Value> {
+    let mut properties = properties(&[
+        (
+            "name",
+            described(nullable(), ProfileField::Name.spec().description),
+        ),
+        ("language", language()),
+        (
+            "reason",
+            described(
+                nullable(),
+                "Why, in the staff member's words (at most 500 characters): kept in the audit log's detail, never shown to the customer.",
+            ),
+        ),
+    ]);
+    properties.extend(profile_rules());
+    properties.insert(
+        "subscriptions".into(),
+        list_ids("Replaces the set of lists the customer is subscribed to; recorded in the consent ledger with source `support`."),
+    );
+    properties
+}
+
 fn new_customer() -> Map<String, Value> {
     let mut properties = properties(&[
         ("email", text()),
@@ -432,7 +465,14 @@ fn consent() -> Value {
             ("action", one_of(&["in", "out"])),
             (
                 "source",
-                one_of(&["customer", "admin", "import", "signup", "unsubscribe_link"]),
+                one_of(&[
+                    "customer",
+                    "admin",
+                    "import",
+                    "signup",
+                    "unsubscribe_link",
+                    "support",
+                ]),
             ),
             ("at", date_time()),
             (
