@@ -501,7 +501,7 @@ END;
 -- What staff did to the customer, in the customer's own words (`support_action` events).
 ALTER TABLE activity ADD COLUMN detail TEXT;
 
--- migration: 18 the consent ledger records what the shop's staff changed as source `support`
+-- migration: 18 the console: staff changes in the consent ledger as `support`, the overview's indexes
 -- SQLite cannot change a CHECK, so the table is rebuilt (its index and triggers with it).
 CREATE TABLE consent_ledger (
     id          INTEGER PRIMARY KEY,
@@ -529,3 +529,8 @@ WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
 BEGIN
     SELECT RAISE(ABORT, 'consent records are append-only');
 END;
+-- The console's overview counts customers by status and the locked ones from indexes. The
+-- status index holds the accounts that are not locked only: no other statement can choose it
+-- (the sign-up sweep, which looks for pending customers, must start from the expired codes).
+CREATE INDEX customers_by_status ON customers(status) WHERE locked_at IS NULL;
+CREATE INDEX customers_locked ON customers(locked_at) WHERE locked_at IS NOT NULL;

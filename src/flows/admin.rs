@@ -261,6 +261,16 @@ impl BackOffice<'_> {
         Ok(view)
     }
 
+    /// The overview of the console: customers by status, sign-ups of the last 30 days,
+    /// emails and webhook deliveries queued and failed.
+    pub async fn stats(&self) -> Result<crate::store::stats::Stats, AppError> {
+        let now = crate::store::now();
+        Ok(self
+            .store
+            .read(move |c| crate::store::stats::overview(c, now))
+            .await?)
+    }
+
     /// Every opt-in and opt-out of the customer, oldest first.
     pub async fn consent_history(&self, key: &str) -> Result<Vec<ConsentRecord>, AppError> {
         let view = self.customer_view(key).await?;

@@ -10,6 +10,7 @@ mod customers;
 mod error;
 pub mod openapi;
 mod ops;
+mod overview;
 mod passkeys;
 mod query;
 mod reply;
@@ -336,6 +337,24 @@ fn admin_routes(
                 .and(warp::query::<Vec<(String, String)>>())
                 .and_then(shop::members),
         ),
+        guarded(&STATS, services, served(&STATS).and_then(overview::stats)),
+        guarded(
+            &OUTBOX,
+            services,
+            served(&OUTBOX)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(overview::outbox),
+        ),
+        acting(&RETRY_EMAIL, services).and_then(overview::retry_email),
+        guarded(
+            &WEBHOOK_DELIVERIES,
+            services,
+            served(&WEBHOOK_DELIVERIES)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(overview::deliveries),
+        ),
+        acting(&RETRY_DELIVERY, services).and_then(overview::retry_delivery),
+        acting_without_id(&TEST_WEBHOOKS, services).and_then(overview::test_webhooks),
         audit,
         staff_routes(services),
     );
@@ -414,6 +433,21 @@ fn acting(
             (key, crate::flows::AuditLine::new(&caller, action, summary))
         })
         .untuple_one()
+        .and(with_services(services.clone()))
+}
+
+/// An `/admin` action without a path parameter that audits itself, as [`acting`] does.
+fn acting_without_id(
+    route: &'static Route,
+    services: &Services,
+) -> impl Filter<Extract = (crate::flows::AuditLine, Services), Error = Rejection> + Clone + use<> {
+    let operation = route.operation().expect("an API route");
+    let (action, summary) = (operation.id, operation.summary);
+    at(route)
+        .and(admitted(route, services))
+        .map(move |caller: crate::flows::Caller| {
+            crate::flows::AuditLine::new(&caller, action, summary)
+        })
         .and(with_services(services.clone()))
 }
 

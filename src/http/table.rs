@@ -59,6 +59,12 @@ pub static ROUTES: &[Route] = &[
     ADD_LIST,
     REMOVE_LIST,
     LIST_MEMBERS,
+    STATS,
+    OUTBOX,
+    RETRY_EMAIL,
+    WEBHOOK_DELIVERIES,
+    RETRY_DELIVERY,
+    TEST_WEBHOOKS,
     AUDIT,
     STAFF_ACTIVATE,
     STAFF_LOGIN,
@@ -793,6 +799,99 @@ pub const LIST_MEMBERS: Route = Route::api(
         description: "The list id.",
     }])
     .failing(&[NotFound, Failure::Invalid]),
+);
+
+const QUEUE_PAGE: &[Param] = &[
+    Param::Cursor {
+        name: "before",
+        description: "Only rows older than this id (the last id of the previous page).",
+    },
+    Param::Integer {
+        name: "limit",
+        minimum: 1,
+        maximum: Some(200),
+        default: 50,
+    },
+];
+
+pub const STATS: Route = Route::api(
+    Get,
+    "/admin/stats",
+    owner(
+        "stats",
+        "The console's overview: customers by status, sign-ups, queues",
+        Success::ok("The figures, as of now.", Schema("Stats")),
+    )
+    .described("`customers`: `active` (activated, not locked), `pending` (not activated) and `locked` (after repeated failed sign-ins), which add up to every customer. `signups_by_day`: the customers created on each of the last 30 UTC days, oldest first, today last, days without any included. `emails` and `webhooks`: how many are queued and how many failed. Every count is read from an index."),
+);
+
+pub const OUTBOX: Route = Route::api(
+    Get,
+    "/admin/outbox",
+    owner(
+        "outbox",
+        "The emails queued and failed, newest first",
+        Success::ok("A page of emails, without their bodies.", Schema("OutboxPage")),
+    )
+    .described("`?status=queued` or `failed` shows one of them (both by default). Page on with `?before=` the last `id` of a page.")
+    .params(QUEUE_PAGE)
+    .failing(&[Failure::Invalid]),
+);
+
+pub const RETRY_EMAIL: Route = Route::api(
+    Post,
+    "/admin/outbox/{id}/retry",
+    owner(
+        "retryEmail",
+        "Queue a failed email again",
+        Success::ok("Queued for delivery now.", Result("queued")),
+    )
+    .described("As `customer-area mail retry --id`. An email that is not failed (queued or sent) answers 409, as does a failed one whose one-time code was erased (it cannot be sent again); an unknown id, 404.")
+    .params(&[Param::Path {
+        name: "id",
+        description: "The email's id from `GET /admin/outbox`.",
+    }])
+    .failing(&[NotFound, Conflict]),
+);
+
+pub const WEBHOOK_DELIVERIES: Route = Route::api(
+    Get,
+    "/admin/webhooks/deliveries",
+    owner(
+        "webhookDeliveries",
+        "The webhook deliveries, newest first",
+        Success::ok("A page of deliveries.", Schema("DeliveriesPage")),
+    )
+    .described("`?status=queued`, `sent` or `failed` shows one of them (all by default). Page on with `?before=` the last `id` of a page.")
+    .params(QUEUE_PAGE)
+    .failing(&[Failure::Invalid]),
+);
+
+pub const RETRY_DELIVERY: Route = Route::api(
+    Post,
+    "/admin/webhooks/deliveries/{id}/retry",
+    owner(
+        "retryDelivery",
+        "Queue a failed webhook delivery again",
+        Success::ok("Queued for delivery now, with the same `webhook-id`.", Result("queued")),
+    )
+    .described("As `customer-area webhooks retry --id`. A delivery that is not failed (queued or sent) answers 409; an unknown id, 404.")
+    .params(&[Param::Path {
+        name: "id",
+        description: "The delivery's id from `GET /admin/webhooks/deliveries`.",
+    }])
+    .failing(&[NotFound, Conflict]),
+);
+
+pub const TEST_WEBHOOKS: Route = Route::api(
+    Post,
+    "/admin/webhooks/test",
+    owner(
+        "testWebhooks",
+        "Queue a test event for every webhook endpoint",
+        Success::ok("How many were queued: one per configured endpoint.", Schema("QueuedCount")),
+    )
+    .described("A `ping` event (`{\"type\":\"ping\",\"timestamp\",\"data\":{}}`, signed like every event) goes through the queue to every configured endpoint, whatever events it takes; `GET /admin/webhooks/deliveries` then shows whether it arrived. Without endpoints nothing is queued (`count` 0). `customer-area webhooks test URL` sends one at once instead, bypassing the queue."),
 );
 
 pub const AUDIT: Route = Route::api(

@@ -50,6 +50,7 @@ pub mod sessions;
 pub mod sign_ups;
 pub mod sql;
 pub mod staff;
+pub mod stats;
 pub mod subscriptions;
 pub mod undo;
 pub mod webhooks;

@@ -20,7 +20,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "subscriptions.changed",
 ];
 
-/// The type of the test event `webhooks test` sends; never queued.
+/// The type of the test event: sent at once by `webhooks test`, queued for every endpoint by
+/// `POST /admin/webhooks/test`.
 pub const PING: &str = "ping";
 
 /// The HMAC key of an endpoint: the bytes behind `whsec_<base64>`.

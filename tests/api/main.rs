@@ -55,6 +55,7 @@ mod openapi;
 mod operations;
 mod operator;
 mod outbox_hygiene;
+mod overview;
 mod passkeys;
 mod password_reset;
 mod profile;

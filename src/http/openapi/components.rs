@@ -110,6 +110,46 @@ fn schemas() -> Value {
         ),
         "NewCustomer": closed_map(new_customer(), &["email", "name"]),
         "AdminCustomerChanges": described(open_keys(admin_changes()), "At least one of the profile keys, `language` and `subscriptions`; any other key is a 422."),
+        "Stats": closed(
+            &[
+                ("customers", closed(&[("active", count()), ("pending", count()), ("locked", count())], &["active", "pending", "locked"])),
+                ("signups_by_day", json!({ "type": "array", "minItems": 30, "maxItems": 30, "items": closed(
+                    &[("date", json!({ "type": "string", "format": "date" })), ("count", count())],
+                    &["date", "count"],
+                ) })),
+                ("emails", closed(&[("queued", count()), ("failed", count())], &["queued", "failed"])),
+                ("webhooks", closed(&[("queued", count()), ("failed", count())], &["queued", "failed"])),
+            ],
+            &["customers", "signups_by_day", "emails", "webhooks"],
+        ),
+        "OutboxPage": closed(&[("emails", json!({ "type": "array", "items": closed(
+            &[
+                ("id", json!({ "type": "integer", "minimum": 1 })),
+                ("kind", text()),
+                ("recipient", text()),
+                ("status", one_of(&["queued", "failed"])),
+                ("attempts", count()),
+                ("last_error", nullable()),
+                ("created_at", date_time()),
+                ("next_attempt_at", date_time()),
+            ],
+            &["id", "kind", "recipient", "status", "attempts", "last_error", "created_at", "next_attempt_at"],
+        ) }))], &["emails"]),
+        "DeliveriesPage": closed(&[("deliveries", json!({ "type": "array", "items": closed(
+            &[
+                ("id", json!({ "type": "integer", "minimum": 1 })),
+                ("webhook_id", text()),
+                ("endpoint", text()),
+                ("event_type", text()),
+                ("customer_id", nullable()),
+                ("status", one_of(&["queued", "sent", "failed"])),
+                ("attempts", count()),
+                ("last_error", nullable()),
+                ("created_at", date_time()),
+            ],
+            &["id", "webhook_id", "endpoint", "event_type", "customer_id", "status", "attempts", "last_error", "created_at"],
+        ) }))], &["deliveries"]),
+        "QueuedCount": closed(&[("result", one_of(&["queued"])), ("count", count())], &["result", "count"]),
         "SupportPasswordReset": open_keys(properties(&[("reset_uri", described(nullable(), "A path, or an absolute URL on the retailer's origin or an allowed origin; `links.reset_uri` without it."))])),
         "SentEmails": closed(&[("emails", json!({ "type": "array", "items": closed(
             &[
@@ -399,6 +439,10 @@ fn profile_update() -> Map<String, Value> {
     properties.insert("password_check".into(), nullable());
     properties.insert("current_password".into(), nullable());
     properties
+}
+
+fn count() -> Value {
+    json!({ "type": "integer", "minimum": 0 })
 }
 
 fn admin_changes() -> Map<String, Value> {
