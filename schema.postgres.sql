@@ -374,3 +374,12 @@ $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 ALTER TABLE activity ADD COLUMN detail TEXT;
+
+-- migration: 18 bounces and complaints keep the lists deliverable
+ALTER TABLE customers ADD COLUMN undeliverable_at BIGINT;
+ALTER TABLE customers ADD COLUMN undeliverable_reason TEXT;
+ALTER TABLE customers ADD COLUMN soft_bounces BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
+    CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                      'bounce', 'complaint'));

@@ -617,10 +617,15 @@ pub fn activate(conn: &Db, id: &CustomerId, hash: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Changes the email address (already confirmed by its owner).
+/// Changes the email address (already confirmed by its owner). Whatever bounces said of the
+/// old address does not hold for the new one: the undeliverable mark goes.
 pub fn set_email(conn: &Db, id: &CustomerId, email: &EmailAddress) -> StoreResult<()> {
-    conn.prepare_cached("UPDATE customers SET email = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id.as_str(), email.as_str(), now()])?;
+    conn.prepare_cached(
+        "UPDATE customers SET email = ?2, updated_at = ?3,
+             undeliverable_at = NULL, undeliverable_reason = NULL, soft_bounces = 0
+         WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), email.as_str(), now()])?;
     Ok(())
 }
 
