@@ -93,7 +93,12 @@ impl Config {
         if let Some(bounce) = &self.mail.bounce_address {
             let address = crate::domain::EmailAddress::parse(bounce)
                 .map_err(|p| invalid("mail.bounce_address", p))?;
-            if address.as_str().split('@').next().is_some_and(|l| l.contains('+')) {
+            if address
+                .as_str()
+                .split('@')
+                .next()
+                .is_some_and(|l| l.contains('+'))
+            {
                 return Err(invalid(
                     "mail.bounce_address",
                     "must not contain `+`: the bounce token is added after one",

@@ -14,9 +14,9 @@ use crate::error::AppError;
 use crate::mail::bounce::{self, Token};
 use crate::mail::inbound::{Report, ReportKind};
 use crate::store::deliverability::{self as store, AddressState, SentEmail};
-use crate::store::subscriptions::{self, ConsentSource};
 use crate::store::keys;
 use crate::store::sql::ReadDb;
+use crate::store::subscriptions::{self, ConsentSource};
 
 use super::Event;
 
@@ -119,9 +119,12 @@ impl Deliverability<'_> {
         let mut sent = None;
         if let Some(address) = &self.config.mail.bounce_address {
             let key = keys::cached(&self.store, &self.bounce_key, bounce::KEY_NAME).await?;
-            let tokens = recipient.iter().chain(&report.envelope).find_map(|candidate| {
-                bounce::token_in(address, &key, candidate).map(|token| (candidate, token))
-            });
+            let tokens = recipient
+                .iter()
+                .chain(&report.envelope)
+                .find_map(|candidate| {
+                    bounce::token_in(address, &key, candidate).map(|token| (candidate, token))
+                });
             match tokens {
                 Some((candidate, Token::Forged)) => {
                     return Err(EventError::ForgedToken(candidate.clone()));

@@ -60,7 +60,9 @@ pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
 pub use admin::{BackOffice, CustomerPage, MAX_PAGE, NewList};
 pub use audit::{Action, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
-pub use deliverability::{Deliverability, EventError, EventKind, MailEvent, Outcome as MailOutcome};
+pub use deliverability::{
+    Deliverability, EventError, EventKind, MailEvent, Outcome as MailOutcome,
+};
 pub use email_change::EmailChanges;
 pub use import::{
     ImportError, ImportFile, ImportOptions, ImportProblem, ImportSummary, Imported, Imports,

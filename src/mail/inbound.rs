@@ -67,7 +67,10 @@ pub fn read(raw: &[u8]) -> Result<Report, ReadError> {
     let report_type = message
         .content_type()
         .filter(|ct| ct.ctype().eq_ignore_ascii_case("multipart"))
-        .filter(|ct| ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")))
+        .filter(|ct| {
+            ct.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        })
         .and_then(|ct| ct.attribute("report-type"))
         .map(str::to_ascii_lowercase);
     let arrived_at = arrival_addresses(&message);
@@ -186,11 +189,7 @@ impl Recipient {
 }
 
 /// An RFC 5965 report, read by mail-auth's ARF parser.
-fn read_arf(
-    raw: &[u8],
-    message: &Message<'_>,
-    envelope: Vec<String>,
-) -> Result<Report, ReadError> {
+fn read_arf(raw: &[u8], message: &Message<'_>, envelope: Vec<String>) -> Result<Report, ReadError> {
     let feedback = Feedback::parse_rfc5322(raw).map_err(|_| ReadError::NotAReport)?;
     let quoted = quoted_message(message);
     let recipient = feedback
@@ -216,7 +215,10 @@ fn read_arf(
         recipient,
         envelope,
         message_id: quoted.as_ref().and_then(message_id_of),
-        reason: format!("complaint: {}", feedback_type_name(feedback.feedback_type())),
+        reason: format!(
+            "complaint: {}",
+            feedback_type_name(feedback.feedback_type())
+        ),
     })
 }
 
@@ -256,7 +258,9 @@ fn message_id_of(message: &Message<'_>) -> Option<String> {
 fn is_content_type(part: &mail_parser::MessagePart<'_>, ctype: &str, subtype: &str) -> bool {
     part.content_type().is_some_and(|ct| {
         ct.ctype().eq_ignore_ascii_case(ctype)
-            && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case(subtype))
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case(subtype))
     })
 }
 
@@ -325,7 +329,10 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/reports/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/fixtures/reports/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
@@ -346,7 +353,11 @@ mod tests {
             report.message_id.as_deref(),
             Some("4b1f0c9e2d7a8b3c5e6f708192a3b4c5gone@shop.example")
         );
-        assert!(report.reason.starts_with("5.1.1 550 5.1.1"), "{}", report.reason);
+        assert!(
+            report.reason.starts_with("5.1.1 550 5.1.1"),
+            "{}",
+            report.reason
+        );
         assert!(report.reason.contains("User unknown"), "{}", report.reason);
     }
 

@@ -30,9 +30,7 @@ pub async fn cached(
         .get_or_try_init(|| async move {
             let mut fresh = [0u8; 32];
             crate::random::random_bytes(&mut fresh);
-            store
-                .write(move |tx| get_or_insert(tx, name, &fresh))
-                .await
+            store.write(move |tx| get_or_insert(tx, name, &fresh)).await
         })
         .await?;
     Ok(*key)

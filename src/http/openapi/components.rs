@@ -110,6 +110,24 @@ fn schemas() -> Value {
         ),
         "NewCustomer": closed_map(new_customer(), &["email", "name"]),
         "AdminCustomerChanges": closed(&[("language", language())], &["language"]),
+        "MailEvent": closed(
+            &[
+                ("type", one_of(&["bounce", "complaint"])),
+                ("email", described(text(), "The address the email went to.")),
+                ("permanent", described(json!({ "type": "boolean" }), "For a bounce: whether the address can never receive mail (a 5.x.x status), or could not for now (4.x.x).")),
+                ("reason", described(json!({ "type": "string", "maxLength": 1000 }), "In the reporter's words; kept with the mark.")),
+            ],
+            &["type", "email"],
+        ),
+        "MailEventOutcome": closed(
+            &[
+                ("result", described(one_of(&["marked_undeliverable", "already_undeliverable", "soft_bounce_counted", "unsubscribed", "address_changed"]), "What changed: `already_undeliverable` and `address_changed` (the customer has another address now) change nothing.")),
+                ("lists_left", described(json!({ "type": "array", "items": { "type": "string" } }), "With `marked_undeliverable` and `unsubscribed`: the lists the customer left.")),
+                ("count", described(json!({ "type": "integer", "minimum": 1 }), "With `soft_bounce_counted`: temporary failures so far.")),
+                ("limit", described(json!({ "type": "integer", "minimum": 1 }), "With `soft_bounce_counted`: the count that marks the address.")),
+            ],
+            &["result"],
+        ),
         "ResendActivation": open_keys(properties(&[("activate_uri", nullable())])),
         "SetSubscriptions": closed(&[("subscriptions", list_ids(LIST_IDS))], &["subscriptions"]),
         "NewSubscriptionList": closed(&[("id", text()), ("name", text()), ("description", nullable())], &["id", "name"]),
