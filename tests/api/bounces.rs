@@ -237,6 +237,33 @@ async fn a_permanent_bounce_marks_the_address_and_takes_it_off_every_list() {
         json!({"result": "marked_undeliverable", "lists_left": ["newsletter"]})
     );
     assert_eq!(members(&app).await, ["fine@example.net"]);
+    // The customer object says so, for the account page (and the shop's own pages) to ask
+    // for a working address; the back office sees since when and why.
+    let (status, me) = app.get_self(&token).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["email_deliverable"], false, "{me}");
+    let (status, view) = app
+        .call(
+            Method::GET,
+            "/admin/customers/gone@example.net",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["email_deliverable"], false, "{view}");
+    let reason = view["email_undeliverable"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("5.1.1") && reason.contains("User unknown"),
+        "{view}"
+    );
+    assert!(view["email_undeliverable"]["since"].is_string(), "{view}");
+    // The object read by GET may be sent back whole; the flag is not the customer's to set.
+    let mut echo = me.clone();
+    echo["email_deliverable"] = json!(true);
+    let (status, after) = app.patch_self(&token, echo).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["email_deliverable"], false, "{after}");
     let consents = app.consents(TOKEN, "gone@example.net").await;
     assert_eq!(
         sources(&consents).last().unwrap(),
@@ -312,6 +339,8 @@ async fn a_confirmed_new_address_clears_the_mark() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(members(&app).await, ["new@example.net"]);
+    let (_, me) = app.get_self(&token).await;
+    assert_eq!(me["email_deliverable"], true, "{me}");
 
     // A late bounce about the old address changes nothing on the new one.
     let (stdout, _) =
@@ -522,7 +551,10 @@ async fn a_mail_providers_relay_reports_through_the_admin_api() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"result": "soft_bounce_counted", "count": 1, "limit": 2}));
+    assert_eq!(
+        body,
+        json!({"result": "soft_bounce_counted", "count": 1, "limit": 2})
+    );
     let (status, body) = mail_event(
         &app,
         json!({"type": "bounce", "email": "Relay@Example.NET", "permanent": true}),
@@ -533,10 +565,16 @@ async fn a_mail_providers_relay_reports_through_the_admin_api() {
         body,
         json!({"result": "marked_undeliverable", "lists_left": ["newsletter"]})
     );
-    let (status, body) =
-        mail_event(&app, json!({"type": "complaint", "email": "spam@example.net"})).await;
+    let (status, body) = mail_event(
+        &app,
+        json!({"type": "complaint", "email": "spam@example.net"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"result": "unsubscribed", "lists_left": ["newsletter"]}));
+    assert_eq!(
+        body,
+        json!({"result": "unsubscribed", "lists_left": ["newsletter"]})
+    );
     assert!(members(&app).await.is_empty());
     let consents = app.consents(TOKEN, "spam@example.net").await;
     assert_eq!(
@@ -560,14 +598,38 @@ async fn bad_mail_events_are_refused_and_change_nothing() {
     let ledger = app.consents(TOKEN, "steady@example.net").await;
     let long = "x".repeat(1001);
     for (body, field) in [
-        (json!({"type": "bounce", "email": "steady@example.net"}), "permanent"),
-        (json!({"type": "complaint", "email": "steady@example.net", "permanent": true}), "permanent"),
-        (json!({"type": "unsubscribe", "email": "steady@example.net"}), "type"),
-        (json!({"type": "bounce", "email": "not an address", "permanent": true}), "email"),
-        (json!({"type": "bounce", "email": "steady@example.net", "permanent": "yes"}), "permanent"),
-        (json!({"type": 1, "email": "steady@example.net", "permanent": true}), "type"),
-        (json!({"type": "bounce", "email": "steady@example.net", "permanent": true, "reason": long}), "reason"),
-        (json!({"type": "bounce", "email": "steady@example.net", "permanent": true, "extra": 1}), "extra"),
+        (
+            json!({"type": "bounce", "email": "steady@example.net"}),
+            "permanent",
+        ),
+        (
+            json!({"type": "complaint", "email": "steady@example.net", "permanent": true}),
+            "permanent",
+        ),
+        (
+            json!({"type": "unsubscribe", "email": "steady@example.net"}),
+            "type",
+        ),
+        (
+            json!({"type": "bounce", "email": "not an address", "permanent": true}),
+            "email",
+        ),
+        (
+            json!({"type": "bounce", "email": "steady@example.net", "permanent": "yes"}),
+            "permanent",
+        ),
+        (
+            json!({"type": 1, "email": "steady@example.net", "permanent": true}),
+            "type",
+        ),
+        (
+            json!({"type": "bounce", "email": "steady@example.net", "permanent": true, "reason": long}),
+            "reason",
+        ),
+        (
+            json!({"type": "bounce", "email": "steady@example.net", "permanent": true, "extra": 1}),
+            "extra",
+        ),
     ] {
         let (status, answer) = mail_event(&app, body.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");

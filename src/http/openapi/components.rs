@@ -338,6 +338,10 @@ fn customer_properties() -> Map<String, Value> {
         let schema = match key {
             "id" => described(customer_id(), "14 digits, random, never reused."),
             "email" => text(),
+            "email_deliverable" => described(
+                json!({ "type": "boolean" }),
+                "`false` once bounces showed the address dead: ask the customer for a working one. No list export names it until they confirm a new address.",
+            ),
             "subscriptions" => array_of("Subscription"),
             field => match ProfileField::from_key(field).map(|f| f.spec().rule) {
                 Some(Rule::Country) => {
@@ -369,8 +373,27 @@ fn admin_customer() -> Value {
             "The language of the customer's emails (a BCP 47 primary tag); null: `mail.default_language`.",
         ),
     );
+    properties.insert(
+        "email_undeliverable".into(),
+        described(
+            json!({
+                "type": "object",
+                "nullable": true,
+                "additionalProperties": false,
+                "required": ["since", "reason"],
+                "properties": { "since": date_time(), "reason": text() },
+            }),
+            "Since when bounces showed the address dead, and the last report's reason; null while it is deliverable.",
+        ),
+    );
     let mut required = customer_keys();
-    required.extend(["identifier", "status", "created_at", "language"]);
+    required.extend([
+        "identifier",
+        "status",
+        "created_at",
+        "language",
+        "email_undeliverable",
+    ]);
     closed_map(properties, &required)
 }
 
@@ -390,6 +413,13 @@ fn profile_update() -> Map<String, Value> {
         (
             "name",
             described(nullable(), ProfileField::Name.spec().description),
+        ),
+        (
+            "email_deliverable",
+            described(
+                json!({ "type": "boolean" }),
+                "Read-only: accepted and ignored, so that a customer object read by GET can be sent back.",
+            ),
         ),
     ]);
     properties.extend(profile_rules());
