@@ -381,3 +381,13 @@ ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
 ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
     CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link', 'support')
            OR (source LIKE 'import:_%' AND length(source) <= 71));
+
+-- migration: 19 bounces and complaints keep the lists deliverable
+ALTER TABLE customers ADD COLUMN undeliverable_at BIGINT;
+ALTER TABLE customers ADD COLUMN undeliverable_reason TEXT;
+ALTER TABLE customers ADD COLUMN soft_bounces BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
+    CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                      'support', 'bounce', 'complaint')
+           OR (source LIKE 'import:_%' AND length(source) <= 71));

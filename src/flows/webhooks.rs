@@ -23,6 +23,7 @@ pub enum Event {
     EmailChanged,
     Deleted,
     SubscriptionsChanged,
+    EmailUndeliverable,
 }
 
 impl Event {
@@ -35,6 +36,7 @@ impl Event {
             Event::EmailChanged => "customer.email_changed",
             Event::Deleted => "customer.deleted",
             Event::SubscriptionsChanged => "subscriptions.changed",
+            Event::EmailUndeliverable => "customer.email_undeliverable",
         }
     }
 }

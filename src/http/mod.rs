@@ -287,6 +287,13 @@ fn admin_routes(
             served_with_id(&CONSENTS).and_then(admin::consents),
         ),
         guarded(
+            &MAIL_EVENT,
+            services,
+            served(&MAIL_EVENT)
+                .and(json_object())
+                .and_then(admin::mail_event),
+        ),
+        guarded(
             &ADMIN_LISTS,
             services,
             served(&ADMIN_LISTS).and_then(admin::lists),

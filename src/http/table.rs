@@ -55,6 +55,7 @@ pub static ROUTES: &[Route] = &[
     // Moving in (SPEC 8.3).
     IMPORT_CUSTOMERS,
     AUDIT,
+    MAIL_EVENT,
     STAFF_ACTIVATE,
     STAFF_LOGIN,
     STAFF_SECOND_FACTOR,
@@ -694,6 +695,21 @@ pub const IMPORT_CUSTOMERS: Route = Route::api(
     ])
     .body(Body::Csv("The import file: a header row, then one customer per row."))
     .failing(&[Failure::Invalid]),
+);
+
+pub const MAIL_EVENT: Route = Route::api(
+    Post,
+    "/admin/mail/events",
+    owner(
+        "recordMailEvent",
+        "Record a bounce or a complaint a mail provider reported",
+        Success::ok("What the report changed.", Schema("MailEventOutcome")),
+    )
+    .described(
+        "The same facts `customer-area mail inbound` reads from a report, from a mail provider's relay. A permanent bounce (or `mail.soft_bounce_limit` temporary ones) marks the address undeliverable and takes it off every list (ledger source `bounce`, webhook `customer.email_undeliverable`); a complaint takes it off every list (ledger source `complaint`). `permanent` is required for a bounce and refused for a complaint. An address no account has is 404.",
+    )
+    .body(Body::Required("MailEvent"))
+    .failing(&[NotFound]),
 );
 
 pub const AUDIT: Route = Route::api(

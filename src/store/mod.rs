@@ -32,6 +32,7 @@ pub mod backup;
 pub mod codes;
 pub mod copy;
 pub mod customers;
+pub mod deliverability;
 pub mod devices;
 pub mod export;
 pub mod export_all;

@@ -28,6 +28,7 @@ mod activation;
 mod admin_api;
 mod audit;
 mod backup_under_writes;
+mod bounces;
 mod browser;
 mod cli;
 mod cli_admin;
