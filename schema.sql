@@ -501,16 +501,19 @@ END;
 -- What staff did to the customer, in the customer's own words (`support_action` events).
 ALTER TABLE activity ADD COLUMN detail TEXT;
 
--- migration: 18 the console: staff changes in the consent ledger as `support`, the overview's indexes
--- SQLite cannot change a CHECK, so the table is rebuilt (its index and triggers with it).
+-- migration: 18 consents moved in with their original source
+
+-- An import keeps where each consent was given (`import:<source>`, SPEC 8.3), and the
+-- console's support agents act under their own source. SQLite cannot change a CHECK, so the
+-- table is rebuilt, as in migration 7, with its index and append-only triggers.
 CREATE TABLE consent_ledger (
     id          INTEGER PRIMARY KEY,
     customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
     list_id     TEXT NOT NULL,
     action      TEXT NOT NULL CHECK (action IN ('in', 'out')),
     source      TEXT NOT NULL
-                CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
-                                  'support')),
+                CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link', 'support')
+                       OR (source LIKE 'import:_%' AND length(source) <= 71)),
     at          INTEGER NOT NULL,
     ip          TEXT,
     user_agent  TEXT
@@ -529,8 +532,46 @@ WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
 BEGIN
     SELECT RAISE(ABORT, 'consent records are append-only');
 END;
--- The console's overview counts customers by status and the locked ones from indexes. The
--- status index holds the accounts that are not locked only: no other statement can choose it
--- (the sign-up sweep, which looks for pending customers, must start from the expired codes).
+
+-- migration: 19 bounces and complaints keep the lists deliverable
+-- An address a permanent bounce (or too many temporary ones) showed to be dead: no list
+-- export names it until the customer confirms a working one.
+ALTER TABLE customers ADD COLUMN undeliverable_at INTEGER;
+ALTER TABLE customers ADD COLUMN undeliverable_reason TEXT;
+ALTER TABLE customers ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+-- The consent ledger gains the sources of what bounces and complaints do. SQLite cannot
+-- change a CHECK, so the table is rebuilt, its index and triggers with it.
+CREATE TABLE consent_ledger (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    list_id     TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('in', 'out')),
+    source      TEXT NOT NULL
+                CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                                  'support', 'bounce', 'complaint')
+                       OR (source LIKE 'import:_%' AND length(source) <= 71)),
+    at          INTEGER NOT NULL,
+    ip          TEXT,
+    user_agent  TEXT
+);
+INSERT INTO consent_ledger (id, customer_id, list_id, action, source, at, ip, user_agent)
+    SELECT id, customer_id, list_id, action, source, at, ip, user_agent FROM consent_records;
+DROP TABLE consent_records;
+ALTER TABLE consent_ledger RENAME TO consent_records;
+CREATE INDEX consent_by_customer ON consent_records(customer_id);
+CREATE TRIGGER consent_records_never_change BEFORE UPDATE ON consent_records
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+CREATE TRIGGER consent_records_go_only_with_their_customer BEFORE DELETE ON consent_records
+WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+
+-- migration: 20 the console's overview counts customers from indexes
+-- By status and the locked ones. The status index holds the accounts that are not locked
+-- only: no other statement can choose it (the sign-up sweep, which looks for pending
+-- customers, must start from the expired codes).
 CREATE INDEX customers_by_status ON customers(status) WHERE locked_at IS NULL;
 CREATE INDEX customers_locked ON customers(locked_at) WHERE locked_at IS NOT NULL;

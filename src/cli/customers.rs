@@ -85,6 +85,18 @@ pub enum Command {
     },
     /// Create customers in bulk from a CSV file: all rows or none.
     Import(import::Args),
+    /// Write every customer to FILE.csv in the import format (ids, times, statuses,
+    /// subscriptions with the time and source of each consent): moving to another
+    /// customer-area, or a copy to keep. The file must not exist yet.
+    ExportAll {
+        /// The CSV file to create (readable by this user only).
+        file: std::path::PathBuf,
+        /// Include each customer's password hash (PHC strings of this product, or an imported
+        /// hash not yet upgraded): with them, customers sign in to the new instance with their
+        /// passwords. Keep such a file as secret as the database.
+        #[arg(long)]
+        with_password_hashes: bool,
+    },
 }
 
 /// `customer-area customers ...`.
@@ -93,6 +105,33 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
     let back_office = app.services().back_office();
     match command {
         Command::Import(args) => return import::run(app.services(), args).await,
+        Command::ExportAll {
+            file,
+            with_password_hashes,
+        } => {
+            // Never over an existing file: an export is often of secrets, and a typo must not
+            // destroy what was there.
+            let out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", file.display()))?;
+            let out = std::io::BufWriter::new(out);
+            let written = app
+                .services()
+                .imports()
+                .export_all(out, with_password_hashes)
+                .await?;
+            println!(
+                "wrote {written} customer(s) to {}{}",
+                file.display(),
+                if with_password_hashes {
+                    " with their password hashes"
+                } else {
+                    ""
+                }
+            );
+        }
         Command::Create {
             email,
             name,
@@ -122,6 +161,7 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 send_activation: !no_activation,
                 activate_uri: None,
                 language,
+                arrival: Default::default(),
             };
             let view = back_office
                 .admin_create_customer(account, Default::default())

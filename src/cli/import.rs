@@ -1,5 +1,6 @@
 //! `customer-area customers import FILE.csv`: every row checked, every problem reported with its
-//! line, then all rows imported in one transaction or none, with a progress bar on a terminal.
+//! line and column, then all rows imported in one transaction or none, with a progress bar on a
+//! terminal.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,13 +15,18 @@ use crate::flows::{ImportError, ImportFile, ImportOptions, ImportProgress, Servi
 /// `customers import FILE.csv`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A CSV file with a header row: email, name, and optionally identifier, language,
-    /// subscriptions (list ids separated by ';') and any other profile field, by its key in the
-    /// customer object (phone, mobile, address, ...).
+    /// A CSV file with a header row: email, name, and optionally id, identifier, created_at,
+    /// status, password_hash, language, subscriptions (list ids separated by ';'),
+    /// subscribed_at, consent_source and any other profile field, by its key in the customer
+    /// object (phone, mobile, address, ...). See docs/moving-in.md.
     file: PathBuf,
-    /// Queue each new customer's activation email (sent by the server's mail worker).
+    /// Queue the activation email of every new customer who stays pending (the rows without a
+    /// password_hash); the server's mail worker sends them. Rows with a hash get no email.
+    #[arg(long, alias = "send-activation")]
+    invite: bool,
+    /// Check every row against the file and the database, report, and import nothing.
     #[arg(long)]
-    send_activation: bool,
+    dry_run: bool,
     /// Print the outcome (created customers, or every problem) as JSON.
     #[arg(long)]
     json: bool,
@@ -34,7 +40,8 @@ pub async fn run(services: &Services, args: Args) -> anyhow::Result<()> {
     let bar = progress_bar(args.json);
     let ticker = bar.clone();
     let options = ImportOptions {
-        send_activation: args.send_activation,
+        invite: args.invite,
+        dry_run: args.dry_run,
         list_customers: args.json,
     };
     let outcome = services
@@ -57,7 +64,7 @@ pub async fn run(services: &Services, args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let summary = match outcome {
         Ok(summary) => summary,
-        Err(ImportError::Invalid(problems)) => {
+        Err(ImportError::Invalid { problems, .. }) => {
             if args.json {
                 print_json(&serde_json::json!({ "imported": 0, "problems": problems }))?;
             } else {
@@ -76,9 +83,29 @@ pub async fn run(services: &Services, args: Args) -> anyhow::Result<()> {
             return Err(anyhow::Error::new(e).context("the import failed; nothing was imported"));
         }
     };
+    if summary.dry_run {
+        if args.json {
+            return print_json(&serde_json::json!({
+                "dry_run": true,
+                "would_import": summary.created,
+                "active": summary.active,
+                "activations": summary.activations_queued,
+                "subscriptions": summary.subscriptions,
+                "problems": [],
+            }));
+        }
+        println!(
+            "{}: no problems; {} customer(s) would be imported ({} active), nothing was imported",
+            args.file.display(),
+            summary.created,
+            summary.active
+        );
+        return Ok(());
+    }
     if args.json {
         return print_json(&serde_json::json!({
             "imported": summary.created,
+            "active": summary.active,
             "activations_queued": summary.activations_queued,
             "subscriptions": summary.subscriptions,
             "customers": summary.customers,
@@ -89,6 +116,11 @@ pub async fn run(services: &Services, args: Args) -> anyhow::Result<()> {
         summary.created,
         args.file.display(),
         started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{} active (moved in with a password or as active), {} pending",
+        summary.active,
+        summary.created - summary.active
     );
     println!("{} subscription(s) recorded", summary.subscriptions);
     if summary.activations_queued > 0 {

@@ -182,16 +182,19 @@ pub struct Subscription {
 pub struct Customer {
     pub id: CustomerId,
     pub email: String,
+    /// `false` once bounces showed the address dead (`mail inbound`): the account page asks
+    /// for a working one, and no list export names it. A confirmed new address is `true`.
+    pub email_deliverable: bool,
     pub profile: Profile,
     pub subscriptions: Vec<Subscription>,
 }
 
 impl Customer {
     /// The keys of the customer object, in the order the API writes them: `id`, `name`,
-    /// `email`, the other profile fields of [`FIELDS`], `subscriptions`.
+    /// `email`, `email_deliverable`, the other profile fields of [`FIELDS`], `subscriptions`.
     pub fn keys() -> impl Iterator<Item = &'static str> {
         let (name, others) = FIELDS.split_first().expect("the profile has fields");
-        ["id", name.key, "email"]
+        ["id", name.key, "email", "email_deliverable"]
             .into_iter()
             .chain(others.iter().map(|spec| spec.key))
             .chain(["subscriptions"])
@@ -206,11 +209,12 @@ impl Customer {
 impl Serialize for Customer {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(FIELDS.len() + 3))?;
+        let mut map = serializer.serialize_map(Some(FIELDS.len() + 4))?;
         for key in Customer::keys() {
             match key {
                 "id" => map.serialize_entry(key, &self.id)?,
                 "email" => map.serialize_entry(key, &self.email)?,
+                "email_deliverable" => map.serialize_entry(key, &self.email_deliverable)?,
                 "subscriptions" => map.serialize_entry(key, &self.subscriptions)?,
                 field => map.serialize_entry(
                     key,
@@ -231,6 +235,25 @@ pub fn format_time(unix: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time (`2021-03-04T10:11:12Z`, any offset) into Unix seconds: a moment
+/// that has passed, since 1970 (`now` is the present, in Unix seconds).
+pub fn parse_past_time(raw: &str, now: i64) -> Result<i64, String> {
+    let parsed =
+        time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+                "must be an RFC 3339 time with a zone, such as 2021-03-04T10:11:12Z".to_owned()
+            })?;
+    let unix = parsed.unix_timestamp();
+    if unix < 0 {
+        return Err("must not be before 1970".into());
+    }
+    // A few minutes' leeway for the clock of the machine that wrote the file.
+    if unix > now + 300 {
+        return Err("is in the future".into());
+    }
+    Ok(unix)
 }
 
 /// Unix seconds as a person reads them in an email: `2026-12-04 09:30 UTC`.
@@ -264,6 +287,7 @@ mod tests {
         let customer = Customer {
             id: CustomerId::parse("10000000000001").unwrap(),
             email: "ada@example.com".into(),
+            email_deliverable: true,
             profile,
             subscriptions: Vec::new(),
         };
@@ -277,6 +301,30 @@ mod tests {
         for spec in FIELDS {
             assert_eq!(keys.iter().filter(|k| **k == spec.key).count(), 1);
             assert!(text.contains(&format!("\"{}\":", spec.key)), "{text}");
+        }
+    }
+
+    #[test]
+    fn past_times_parse_in_any_zone_and_the_future_and_nonsense_do_not() {
+        let now = 1_796_376_659; // 2026-12-04T09:30:59Z
+        assert_eq!(
+            parse_past_time("2021-03-04T10:11:12Z", now),
+            Ok(1_614_852_672)
+        );
+        assert_eq!(
+            parse_past_time("2021-03-04T11:11:12+01:00", now),
+            Ok(1_614_852_672)
+        );
+        for bad in [
+            "2021-02-30T00:00:00Z",
+            "2021-03-04",
+            "2021-03-04 10:11:12",
+            "yesterday",
+            "",
+            "1969-12-31T23:59:59Z",
+            "2027-01-01T00:00:00Z",
+        ] {
+            assert!(parse_past_time(bad, now).is_err(), "{bad:?}");
         }
     }
 

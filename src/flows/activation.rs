@@ -29,9 +29,11 @@ pub struct NewAccount {
     pub activate_uri: Option<Url>,
     /// The language of the customer's emails; `None`: `mail.default_language`.
     pub language: Option<Language>,
+    /// Pending and created now, or moved in from another shop (an import).
+    pub arrival: customers::Arrival,
 }
 
-/// A freshly created pending customer.
+/// A freshly created customer.
 #[derive(Clone, Debug)]
 pub struct Created {
     pub id: CustomerId,
@@ -60,8 +62,9 @@ impl Activations<'_> {
         Ok(created)
     }
 
-    /// Inserts a pending customer and, if asked, queues their activation email, inside the
-    /// caller's transaction (shared by single creation and the bulk import).
+    /// Inserts a customer (pending, unless the import says otherwise) and, if asked, queues
+    /// their activation email, inside the caller's transaction (shared by single creation and
+    /// the bulk import).
     pub(super) fn insert_account(
         &self,
         tx: &Db,
@@ -85,8 +88,9 @@ impl Activations<'_> {
                     .clone()
                     .unwrap_or_else(|| self.config.mail.default_language.clone()),
             ),
+            arrival: account.arrival.clone(),
         };
-        let (id, identifier) = customers::insert_pending(tx, &new)?;
+        let (id, identifier) = customers::insert(tx, &new)?;
         self.announcer.announce(tx, Event::Created, &id)?;
         if account.send_activation {
             self.queue_activation(

@@ -14,12 +14,14 @@ use crate::store::sql::Db;
 pub const DEFAULT_AUDIT_PAGE: u32 = 50;
 pub const MAX_AUDIT_PAGE: u32 = 200;
 
-/// One action to record: the route's operation, its summary, the customer it was about.
+/// One action to record: the route's operation, its summary, the customer it was about, and
+/// what it did when the handler says more than the summary (`detail`).
 #[derive(Clone, Debug)]
 pub struct Action {
     pub name: &'static str,
     pub summary: &'static str,
     pub customer: Option<CustomerId>,
+    pub detail: Option<String>,
 }
 
 /// The audit line of an action not yet done, written by the action's own transaction
@@ -95,7 +97,8 @@ impl Audits<'_> {
     /// Records an action done; a staff member's action on a customer also goes into that
     /// customer's activity as `support_action`, in words for the customer.
     pub async fn record(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
-        let line = AuditLine::new(caller, action.name, action.summary);
+        let detail = action.detail.unwrap_or_else(|| action.summary.to_owned());
+        let line = AuditLine::new(caller, action.name, &detail);
         self.store
             .write(move |tx| line.write(tx, action.customer.as_ref()))
             .await?;

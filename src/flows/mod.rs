@@ -37,6 +37,7 @@ mod account;
 mod activation;
 mod admin;
 mod audit;
+mod deliverability;
 mod email_change;
 mod import;
 mod links;
@@ -60,6 +61,9 @@ pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
 pub use admin::{BackOffice, CustomerPage, MAX_PAGE, NewList};
 pub use audit::{Action, AuditLine, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
+pub use deliverability::{
+    Deliverability, EventError, EventKind, MailEvent, Outcome as MailOutcome,
+};
 pub use email_change::EmailChanges;
 pub use import::{
     ImportError, ImportFile, ImportOptions, ImportProblem, ImportSummary, Imported, Imports,
@@ -125,6 +129,8 @@ pub struct Parts {
     announcer: Announcer,
     /// The key of unsubscribe tokens, read from the database once.
     unsubscribe_key: tokio::sync::OnceCell<[u8; 32]>,
+    /// The key of bounce tokens, read from the database once.
+    bounce_key: tokio::sync::OnceCell<[u8; 32]>,
     /// The WebAuthn relying party of passkeys; `None` when passkeys are off.
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
@@ -177,6 +183,7 @@ impl Services {
             resolver_wake: Notify::new(),
             announcer,
             unsubscribe_key: tokio::sync::OnceCell::new(),
+            bounce_key: tokio::sync::OnceCell::new(),
             webauthn,
         })))
     }

@@ -134,6 +134,7 @@ impl SignUps<'_> {
                     fields: vec![(ProfileField::Name, name.clone())],
                 };
                 let new = customers::NewCustomer {
+                    arrival: customers::Arrival::Pending,
                     id: None,
                     email: email.clone(),
                     identifier: None,
@@ -142,7 +143,7 @@ impl SignUps<'_> {
                         language.unwrap_or_else(|| self.config.mail.default_language.clone()),
                     ),
                 };
-                let (id, identifier) = customers::insert_pending(tx, &new)?;
+                let (id, identifier) = customers::insert(tx, &new)?;
                 // Marked before the activation is queued: its email leaves out what a visitor
                 // typed (here the name), for whoever filled in the form may not own the address.
                 sign_ups::begin(tx, &id, &existing_lists(tx, lists)?)?;

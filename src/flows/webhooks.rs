@@ -24,6 +24,7 @@ pub enum Event {
     EmailChanged,
     Deleted,
     SubscriptionsChanged,
+    EmailUndeliverable,
 }
 
 impl Event {
@@ -36,6 +37,7 @@ impl Event {
             Event::EmailChanged => "customer.email_changed",
             Event::Deleted => "customer.deleted",
             Event::SubscriptionsChanged => "subscriptions.changed",
+            Event::EmailUndeliverable => "customer.email_undeliverable",
         }
     }
 }
@@ -144,19 +146,18 @@ impl super::Services {
         Ok(changed)
     }
 
-    /// Gives `lists` to a customer created in this transaction, as
-    /// [`Services::replace_subscriptions`] would, without reading what they had: nothing yet.
+    /// Gives a customer created in this transaction (an import) the lists they moved in with,
+    /// each consent with its own time and source, and announces the change.
     pub(super) fn subscribe_new_customer(
         &self,
         tx: &Db,
         id: &CustomerId,
-        lists: &std::collections::BTreeSet<String>,
-        source: subscriptions::ConsentSource,
+        joins: &[subscriptions::MovedConsent],
     ) -> StoreResult<()> {
-        if lists.is_empty() {
+        if joins.is_empty() {
             return Ok(());
         }
-        subscriptions::join_new(tx, id, lists, source)?;
+        subscriptions::join_moved(tx, id, joins)?;
         self.announcer.announce(tx, Event::SubscriptionsChanged, id)
     }
 }

@@ -11,12 +11,15 @@ use warp::Reply;
 use warp::reject::Rejection;
 use warp::reply::Response;
 
+use super::AuditDetail;
 use super::body::JsonObject;
-use super::query::{Listing, unknown};
+use super::query::{Listing, read_query, unknown};
 use super::reply::{ok_json, ok_result};
 use crate::domain::{EmailAddress, Identifier, Language, ListId, ProfileChanges, ProfileField};
 use crate::error::AppError;
-use crate::flows::{NewAccount, NewList, Services};
+use crate::flows::{
+    ImportError, ImportFile, ImportOptions, ImportProblem, NewAccount, NewList, Services,
+};
 use crate::store::customers::Cursor;
 
 /// Customers per page when the query does not say.
@@ -133,6 +136,66 @@ pub async fn remove_list(id: String, services: Services) -> Result<Response, Rej
     Ok(ok_result("deleted"))
 }
 
+/// The longest `reason` a mail event may carry.
+const MAX_MAIL_EVENT_REASON: usize = 1000;
+
+/// POST /admin/mail/events
+pub async fn mail_event(services: Services, mut body: JsonObject) -> Result<Response, Rejection> {
+    use crate::flows::{EventKind, MailEvent};
+    let kind = body.required_parsed("type", |raw| {
+        raw.parse::<EventKind>()
+            .map_err(|()| "must be \"bounce\" or \"complaint\"".to_owned())
+    });
+    let email = body.required_parsed("email", |raw| {
+        crate::domain::EmailAddress::parse(raw).map(|e| e.as_str().to_owned())
+    });
+    let permanent = body.optional_bool("permanent");
+    let reason = body.optional_str("reason");
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_MAIL_EVENT_REASON)
+    {
+        body.reject_field(
+            "reason",
+            format!("must be at most {MAX_MAIL_EVENT_REASON} characters"),
+        );
+    }
+    let kind = match (kind, permanent) {
+        (Some(EventKind::Bounce { .. }), Some(permanent)) => Some(EventKind::Bounce { permanent }),
+        (Some(EventKind::Bounce { .. }), None) => {
+            body.reject_field("permanent", "is required for a bounce");
+            None
+        }
+        (Some(EventKind::Complaint), Some(_)) => {
+            body.reject_field("permanent", "is only for a bounce");
+            None
+        }
+        (kind, _) => kind,
+    };
+    body.finish()?;
+    let (Some(kind), Some(email)) = (kind, email) else {
+        // finish() has refused every body with a problem; this is for the compiler.
+        return Err(
+            crate::error::AppError::MalformedBody("the body is not complete".into()).into(),
+        );
+    };
+    let reason = reason.unwrap_or_else(|| match kind {
+        EventKind::Complaint => "complaint reported by the mail provider".to_owned(),
+        EventKind::Bounce { .. } => "bounce reported by the mail provider".to_owned(),
+    });
+    let event = MailEvent {
+        kind,
+        email: Some(email),
+        sent: None,
+        reason,
+    };
+    match services.deliverability().record(event).await {
+        Ok(outcome) => Ok(ok_json(&outcome)),
+        Err(crate::flows::EventError::Failed(e)) => Err(e.into()),
+        Err(e) => Err(crate::error::AppError::NotFound(e.to_string()).into()),
+    }
+}
+
 /// GET /admin/audit?before=&limit=&customer=&actor=
 pub async fn audit(
     caller: crate::flows::Caller,
@@ -212,6 +275,7 @@ fn parse_new_customer(
         send_activation,
         activate_uri,
         language,
+        arrival: Default::default(),
     };
     Ok((account, lists))
 }
@@ -270,4 +334,86 @@ fn customer_query(
         },
     )?;
     Ok((search, listing))
+}
+
+/// POST /admin/import?dry_run=true|false[&invite=true]: the CSV file of `customers import`.
+pub async fn import_customers(
+    services: Services,
+    query: Vec<(String, String)>,
+    body: bytes::Bytes,
+) -> Result<Response, Rejection> {
+    let (mut dry_run, mut invite) = (None, false);
+    read_query(query, |key, value| {
+        let flag = || match value.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err("must be `true` or `false`".to_owned()),
+        };
+        match key {
+            "dry_run" => dry_run = Some(flag()?),
+            "invite" => invite = flag()?,
+            _ => return unknown(),
+        }
+        Ok(())
+    })?;
+    let dry_run = dry_run.ok_or_else(|| {
+        AppError::field(
+            "dry_run",
+            "is required: `true` to check the file, `false` to import it",
+        )
+    })?;
+    let options = ImportOptions {
+        invite,
+        dry_run,
+        list_customers: false,
+    };
+    let outcome = services
+        .imports()
+        .import_customers(ImportFile::from_bytes(body), options, |_| {})
+        .await;
+    let (problems, rows) = match outcome {
+        Ok(summary) => {
+            let mut response = ok_json(&json!({
+                "created": summary.created,
+                "skipped": 0,
+                "errors": [],
+                "active": summary.active,
+                "activations_queued": summary.activations_queued,
+                "dry_run": summary.dry_run,
+            }));
+            let done = if summary.dry_run {
+                "dry run: would create"
+            } else {
+                "created"
+            };
+            let detail = format!(
+                "import: {done} {} customer(s), {} active, {} activation email(s)",
+                summary.created, summary.active, summary.activations_queued
+            );
+            response.extensions_mut().insert(AuditDetail(detail));
+            return Ok(response);
+        }
+        Err(ImportError::Invalid { problems, rows }) => (problems, rows),
+        Err(ImportError::Unreadable(e)) => {
+            let problem = ImportProblem {
+                line: 0,
+                column: "file".into(),
+                message: format!("cannot be read as CSV: {e}"),
+            };
+            (vec![problem], 0)
+        }
+        Err(ImportError::Failed(e)) => return Err(e.into()),
+    };
+    let answer = json!({
+        "error": "import_refused",
+        "message": format!("{} problem(s) found; nothing was imported", problems.len()),
+        "created": 0,
+        "skipped": rows,
+        "errors": problems,
+        "dry_run": dry_run,
+    });
+    Ok(
+        warp::reply::with_status(warp::reply::json(&answer), StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response(),
+    )
 }

@@ -210,6 +210,8 @@ fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
         ..ProfileUpdate::default()
     };
     update.profile = profile_changes(&mut body);
+    // Read-only, as `id` is: a customer object read by GET may be sent back whole.
+    let _ = body.optional_bool("email_deliverable");
     update.subscriptions = super::admin::subscriptions_field(&mut body)
         .map(|lists| lists.iter().map(|l| l.as_str().to_owned()).collect());
     let password = body.optional_str("password");

@@ -314,6 +314,13 @@ fn admin_routes(
             .and_then(support::send_password_reset),
         acting(&UNLOCK_CUSTOMER, services).and_then(support::unlock),
         guarded(
+            &MAIL_EVENT,
+            services,
+            served(&MAIL_EVENT)
+                .and(json_object())
+                .and_then(admin::mail_event),
+        ),
+        guarded(
             &ADMIN_LISTS,
             services,
             served(&ADMIN_LISTS).and_then(admin::lists),
@@ -355,6 +362,15 @@ fn admin_routes(
         ),
         acting(&RETRY_DELIVERY, services).and_then(overview::retry_delivery),
         acting_without_id(&TEST_WEBHOOKS, services).and_then(overview::test_webhooks),
+        // Moving in (SPEC 8.3).
+        guarded(
+            &IMPORT_CUSTOMERS,
+            services,
+            served(&IMPORT_CUSTOMERS)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and(body::csv_body())
+                .and_then(admin::import_customers),
+        ),
         audit,
         staff_routes(services),
     );
@@ -402,10 +418,12 @@ where
                   services: Services,
                   response: Response| async move {
                 if audited && response.status().is_success() {
+                    let detail = response.extensions().get::<AuditDetail>().map(|d| d.0.clone());
                     let done = crate::flows::Action {
                         name: action,
                         summary,
                         customer,
+                        detail,
                     };
                     // The action is done: a failed record is logged, not answered.
                     if let Err(e) = services.audits().record(&caller, done).await {
@@ -450,6 +468,11 @@ fn acting_without_id(
         })
         .and(with_services(services.clone()))
 }
+
+/// What an admin handler adds to its answer for the audit log, in place of the operation's
+/// summary (what an import did, say).
+#[derive(Clone, Debug)]
+pub(crate) struct AuditDetail(pub String);
 
 /// The staff's own endpoints: activation and sign-in for anyone, the rest for a staff session.
 fn staff_routes(

@@ -65,7 +65,10 @@ pub static ROUTES: &[Route] = &[
     WEBHOOK_DELIVERIES,
     RETRY_DELIVERY,
     TEST_WEBHOOKS,
+    // Moving in (SPEC 8.3).
+    IMPORT_CUSTOMERS,
     AUDIT,
+    MAIL_EVENT,
     STAFF_ACTIVATE,
     STAFF_LOGIN,
     STAFF_SECOND_FACTOR,
@@ -892,6 +895,48 @@ pub const TEST_WEBHOOKS: Route = Route::api(
         Success::ok("How many were queued: one per configured endpoint.", Schema("QueuedCount")),
     )
     .described("A `ping` event (`{\"type\":\"ping\",\"timestamp\",\"data\":{}}`, signed like every event) goes through the queue to every configured endpoint, whatever events it takes; `GET /admin/webhooks/deliveries` then shows whether it arrived. Without endpoints nothing is queued (`count` 0). `customer-area webhooks test URL` sends one at once instead, bypassing the queue."),
+);
+
+pub const IMPORT_CUSTOMERS: Route = Route::api(
+    Post,
+    "/admin/import",
+    owner(
+        "importCustomers",
+        "Import customers from a CSV file, or check it (dry run)",
+        Success::ok(
+            "The file is fine: what was (or, a dry run, would be) created.",
+            Schema("ImportOutcome"),
+        ),
+    )
+    .described("The body is the CSV file of `customers import` (`Content-Type: text/csv`; columns in `docs/moving-in.md`), at most 64 MiB (413 `body_too_large` past it: import larger files with `customer-area customers import`). Every row is checked against the file and the database first; when any row has a problem the answer is 422 with `error` `import_refused`, `created` 0, `skipped` (every row) and `errors` naming each line and column, and nothing is written. A row with a `password_hash` is active at once and gets no email; `invite=true` queues the activation email of every customer who stays pending. The import holds the database's one writer while it runs: other writes wait (a dry run too).")
+    .params(&[
+        Param::Flag {
+            name: "dry_run",
+            description: "`true`: check every row and write nothing; `false`: import.",
+        },
+        Param::Text {
+            name: "invite",
+            description: "`true`: email an activation link to each new customer who stays pending (the rows without a password hash). Default `false`.",
+            max_length: 5,
+        },
+    ])
+    .body(Body::Csv("The import file: a header row, then one customer per row."))
+    .failing(&[Failure::Invalid]),
+);
+
+pub const MAIL_EVENT: Route = Route::api(
+    Post,
+    "/admin/mail/events",
+    owner(
+        "recordMailEvent",
+        "Record a bounce or a complaint a mail provider reported",
+        Success::ok("What the report changed.", Schema("MailEventOutcome")),
+    )
+    .described(
+        "The same facts `customer-area mail inbound` reads from a report, from a mail provider's relay. A permanent bounce (or `mail.soft_bounce_limit` temporary ones) marks the address undeliverable and takes it off every list (ledger source `bounce`, webhook `customer.email_undeliverable`); a complaint takes it off every list (ledger source `complaint`). `permanent` is required for a bounce and refused for a complaint. An address no account has is 404.",
+    )
+    .body(Body::Required("MailEvent"))
+    .failing(&[NotFound]),
 );
 
 pub const AUDIT: Route = Route::api(

@@ -20,6 +20,24 @@ pub struct NewCustomer {
     pub profile: ProfileChanges,
     /// The language of the customer's emails; `None`: `mail.default_language`.
     pub language: Option<Language>,
+    /// How the account arrives: pending (the default), or moved in from another shop.
+    pub arrival: Arrival,
+}
+
+/// How a new customer's account starts.
+#[derive(Clone, Debug, Default)]
+pub enum Arrival {
+    /// Pending, created now: the customer chooses a password through an activation link.
+    #[default]
+    Pending,
+    /// Moved in from another shop (an import): opened at `created_at` (Unix seconds), active
+    /// or pending, with the old shop's password hash when it has one. An active customer's
+    /// first sign-in sends no new-device notice: every device is new after a move.
+    MovedIn {
+        created_at: i64,
+        status: Status,
+        password_hash: Option<String>,
+    },
 }
 
 /// What login needs to know about an account.
@@ -43,12 +61,22 @@ pub struct AdminView {
     pub created_at: i64,
     /// The language of the customer's emails; `null`: `mail.default_language`.
     pub language: Option<String>,
+    /// Since when bounces showed the address dead, and why; `null` while it is deliverable.
+    pub email_undeliverable: Option<Undeliverable>,
 }
 
-/// Inserts a pending customer with a never-used random id and its row of the search index; a
+/// Why an address counts as undeliverable, for the back office.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Undeliverable {
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub since: i64,
+    pub reason: String,
+}
+
+/// Inserts a customer (pending, or as [`Arrival`] says) with a never-used random id and its row of the search index; a
 /// missing identifier is generated. One statement each for the id, the customer and the search
 /// row, none of them run by a trigger (see migration 10).
-pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, Identifier)> {
+pub fn insert(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, Identifier)> {
     let mut wanted = new.id.clone();
     let id = loop {
         let candidate = wanted.take().unwrap_or_else(CustomerId::random);
@@ -69,6 +97,15 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
         },
     };
     let now = now();
+    let (created_at, status, password_hash) = match &new.arrival {
+        Arrival::Pending => (now, Status::Pending, None),
+        Arrival::MovedIn {
+            created_at,
+            status,
+            password_hash,
+        } => (*created_at, *status, password_hash.as_deref()),
+    };
+    let active = status == Status::Active;
     // The search row first: FTS5 writes rows out in order of their rowids, and one lower than
     // the last makes it flush what it holds, so a new row takes the next rowid there.
     let search_row = index_for_search(conn, &id, new.email.as_str(), identifier.as_str())?;
@@ -79,6 +116,11 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
         now.into(),
         new.language.as_ref().map(|l| l.as_str()).into(),
         search_row.into(),
+        created_at.into(),
+        status.as_str().into(),
+        password_hash.into(),
+        active.then_some(created_at).into(),
+        i64::from(active).into(),
     ];
     values.extend(ProfileField::ALL.iter().map(|field| {
         new.profile
@@ -104,13 +146,14 @@ pub fn insert_pending(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, 
 }
 
 /// Every column a new customer is written with: the profile columns in the order of
-/// [`FIELDS`] follow the six fixed ones.
+/// [`FIELDS`] follow the eleven fixed ones.
 static INSERT_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
-    let values: Vec<String> = (0..FIELDS.len()).map(|i| format!("?{}", i + 7)).collect();
+    let values: Vec<String> = (0..FIELDS.len()).map(|i| format!("?{}", i + 12)).collect();
     format!(
         "INSERT INTO customers
-         (id, identifier, email, status, created_at, updated_at, language, search_row, {})
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?5, ?6, {})",
+         (id, identifier, email, updated_at, language, search_row, created_at, status,
+          password_hash, activated_at, device_notice_skip, {})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {})",
         profile_columns(""),
         values.join(", ")
     )
@@ -180,10 +223,10 @@ pub fn identifier_of(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Ident
 
 /// The columns of the customer object but its subscriptions, for `SELECT`.
 static PROFILE_COLUMNS: LazyLock<String> =
-    LazyLock::new(|| format!("id, email, {}", profile_columns("")));
+    LazyLock::new(|| format!("id, email, undeliverable_at, {}", profile_columns("")));
 
 /// The profile's columns in the order of [`FIELDS`], each after `table` (`"c."`, or `""`).
-fn profile_columns(table: &str) -> String {
+pub(super) fn profile_columns(table: &str) -> String {
     let columns: Vec<String> = FIELDS
         .iter()
         .map(|spec| format!("{table}{}", spec.key))
@@ -200,6 +243,7 @@ fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
     Ok(Customer {
         id: CustomerId::parse(&row.get::<String>("id")?).map_err(corrupt)?,
         email: row.get("email")?,
+        email_deliverable: row.get::<Option<i64>>("undeliverable_at")?.is_none(),
         profile,
         subscriptions: Vec::new(),
     })
@@ -256,7 +300,7 @@ pub fn profile_of_session(
 /// `subscriptions` already gives, where `l.id` would sort in a temporary tree.
 static SESSION_PROFILE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT c.id, c.email, {}, \
+        "SELECT c.id, c.email, c.undeliverable_at, {}, \
          l.id AS list_id, l.name AS list_name, s.subscribed_at, t.last_used_at \
          FROM sessions t \
          JOIN customers c ON c.id = t.customer_id \
@@ -272,25 +316,40 @@ static SESSION_PROFILE: LazyLock<String> = LazyLock::new(|| {
 pub fn admin_view(conn: &ReadDb, key: &str) -> StoreResult<Option<AdminView>> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {}, identifier, status, created_at, language FROM customers
-             WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))",
+            "SELECT {}, identifier, status, created_at, language, undeliverable_reason
+             FROM customers WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))",
             *PROFILE_COLUMNS
         ))?
-        .query_row(params![key], |row| {
-            Ok(AdminView {
-                customer: profile_from_row(row)?,
-                identifier: row.get("identifier")?,
-                status: status(row)?,
-                created_at: row.get("created_at")?,
-                language: row.get("language")?,
-            })
-        })
+        .query_row(params![key], admin_from_row)
         .optional()?;
     let Some(mut view) = row else {
         return Ok(None);
     };
     view.customer.subscriptions = subscriptions::of_customer(conn, &view.customer.id)?;
     Ok(Some(view))
+}
+
+/// The back-office view (without subscriptions) from a row with [`PROFILE_COLUMNS`],
+/// `identifier`, `status`, `created_at`, `language` and `undeliverable_reason`.
+fn admin_from_row(row: &Row<'_>) -> StoreResult<AdminView> {
+    let customer = profile_from_row(row)?;
+    let email_undeliverable = match row.get::<Option<i64>>("undeliverable_at")? {
+        Some(since) => Some(Undeliverable {
+            since,
+            reason: row
+                .get::<Option<String>>("undeliverable_reason")?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(AdminView {
+        customer,
+        identifier: row.get("identifier")?,
+        status: status(row)?,
+        created_at: row.get("created_at")?,
+        language: row.get("language")?,
+        email_undeliverable,
+    })
 }
 
 /// A customer's place in the listing's order (creation time, then id), written
@@ -332,7 +391,7 @@ fn page_sql(search: &Search, start: &Start<Cursor>) -> String {
         Start::After(_) => ("AND (created_at, id) > (?3, ?4)", ""),
     };
     format!(
-        "SELECT {}, identifier, status, created_at, language FROM customers
+        "SELECT {}, identifier, status, created_at, language, undeliverable_reason FROM customers
          WHERE {} {after} ORDER BY created_at, id LIMIT ?2 {offset}",
         *PROFILE_COLUMNS,
         search.filter()
@@ -365,15 +424,7 @@ pub fn list(
             values.extend([cursor.created_at.into(), cursor.id.as_str().into()])
         }
     }
-    let rows = statement.query_map(&sql::each(&values), |row| {
-        Ok(AdminView {
-            customer: profile_from_row(row)?,
-            identifier: row.get("identifier")?,
-            status: status(row)?,
-            created_at: row.get("created_at")?,
-            language: row.get("language")?,
-        })
-    })?;
+    let rows = statement.query_map(&sql::each(&values), admin_from_row)?;
     let mut page = Page::of(
         rows.collect::<StoreResult<Vec<_>>>()?,
         limit,
@@ -626,10 +677,15 @@ pub fn activate(conn: &Db, id: &CustomerId, hash: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Changes the email address (already confirmed by its owner).
+/// Changes the email address (already confirmed by its owner). Whatever bounces said of the
+/// old address does not hold for the new one: the undeliverable mark goes.
 pub fn set_email(conn: &Db, id: &CustomerId, email: &EmailAddress) -> StoreResult<()> {
-    conn.prepare_cached("UPDATE customers SET email = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id.as_str(), email.as_str(), now()])?;
+    conn.prepare_cached(
+        "UPDATE customers SET email = ?2, updated_at = ?3,
+             undeliverable_at = NULL, undeliverable_reason = NULL, soft_bounces = 0
+         WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), email.as_str(), now()])?;
     Ok(())
 }
 
@@ -637,6 +693,12 @@ pub fn set_email(conn: &Db, id: &CustomerId, email: &EmailAddress) -> StoreResul
 pub fn email_taken(conn: &ReadDb, email: &EmailAddress) -> StoreResult<bool> {
     conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE email = ?1)")?
         .query_row(params![email.as_str()], |row| row.only())
+}
+
+/// Whether this customer id was ever issued (ids are never reused, not even after a deletion).
+pub fn id_issued(conn: &ReadDb, id: &CustomerId) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM customer_ids WHERE id = ?1)")?
+        .query_row(params![id.as_str()], |row| row.only())
 }
 
 /// Whether a customer has this public identifier.
@@ -677,7 +739,7 @@ mod tests {
         conn
     }
 
-    /// An active customer with their search row, as [`insert_pending`] writes them.
+    /// An active customer with their search row, as [`insert`] writes them.
     fn insert_active(conn: &Connection, id: &str, identifier: &str, email: &str, at: i64) {
         let id = CustomerId::parse(id).unwrap();
         let row = index_for_search(&Db::sqlite(conn), &id, email, identifier).unwrap();

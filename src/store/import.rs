@@ -1,5 +1,5 @@
 //! What a customer import needs from the store beyond creating customers: a larger page cache
-//! while it runs, and a scratch table of the emails and identifiers met in the file so far.
+//! while it runs, and a scratch table of the ids, emails and identifiers met in the file so far.
 //! Both keep the import's memory bounded however long the file is.
 
 use super::sql::{Db, Dialect, OptionalRow, params};
@@ -48,7 +48,7 @@ impl Drop for ImportCache<'_> {
     }
 }
 
-/// The emails and identifiers of the rows read so far, with the line each was first on: a
+/// The ids, emails and identifiers of the rows read so far, with the line each was first on: a
 /// table of the connection's temporary database, which SQLite keeps in a file once it
 /// outgrows its cache. Emptied when made and when done.
 pub struct Seen<'d, 'c> {
@@ -73,7 +73,7 @@ impl<'d, 'c> Seen<'d, 'c> {
         Ok(Seen { conn })
     }
 
-    /// Notes `value` of `kind` (`email`, `identifier`) on `line`; answers the earlier line it
+    /// Notes `value` of `kind` (`id`, `email`, `identifier`) on `line`; answers the earlier line it
     /// was first seen on, if any.
     pub fn first_seen(&self, kind: &str, value: &str, line: u64) -> StoreResult<Option<u64>> {
         let added = self
@@ -92,6 +92,15 @@ impl<'d, 'c> Seen<'d, 'c> {
             .query_row(params![kind, value], |row| row.only())
             .optional()?;
         Ok(first.map(|line| line as u64))
+    }
+
+    /// Whether `value` of `kind` was noted.
+    pub fn contains(&self, kind: &str, value: &str) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM import_seen WHERE kind = ?1 AND value = ?2)",
+            )?
+            .query_row(params![kind, value], |row| row.only())
     }
 
     /// Empties the table (kept, so that no cached statement of the connection is invalidated).

@@ -25,6 +25,10 @@ pub enum ConsentSource {
     UnsubscribeLink,
     /// The shop's staff, in the console (or the admin token acting for them).
     Support,
+    /// A permanent bounce showed the address dead.
+    Bounce,
+    /// The customer reported an email as spam.
+    Complaint,
 }
 
 impl ConsentSource {
@@ -36,6 +40,8 @@ impl ConsentSource {
             ConsentSource::Signup => "signup",
             ConsentSource::UnsubscribeLink => "unsubscribe_link",
             ConsentSource::Support => "support",
+            ConsentSource::Bounce => "bounce",
+            ConsentSource::Complaint => "complaint",
         }
     }
 }
@@ -168,22 +174,32 @@ pub fn replace(
     Ok(wanted != &current)
 }
 
-/// Subscribes a customer created in this transaction, who has no subscriptions yet, to
-/// `lists`, recording a consent record for each: [`replace`] without the read of what they
-/// had (an import does this for every row).
-pub fn join_new(
-    conn: &Db,
-    customer: &CustomerId,
-    lists: &BTreeSet<String>,
-    source: ConsentSource,
-) -> StoreResult<()> {
-    let now = now();
-    for list in lists {
+/// A subscription a customer arrives with from another shop: the list, when they opted in
+/// and the ledger's source for it (`import:<source>`, or `import` when the file gave none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MovedConsent {
+    pub list: String,
+    pub at: i64,
+    pub source: String,
+}
+
+/// Subscribes a customer created in this transaction to the lists they moved in with, each
+/// since its own time, with its consent recorded at that time and with its source.
+pub fn join_moved(conn: &Db, customer: &CustomerId, joins: &[MovedConsent]) -> StoreResult<()> {
+    for join in joins {
         conn.prepare_cached(
             "INSERT INTO subscriptions (customer_id, list_id, subscribed_at) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![customer.as_str(), list, now])?;
-        record(conn, customer, list, "in", source, None, now)?;
+        .execute(params![customer.as_str(), join.list, join.at])?;
+        record_as(
+            conn,
+            customer,
+            &join.list,
+            "in",
+            &join.source,
+            None,
+            join.at,
+        )?;
     }
     Ok(())
 }
@@ -197,6 +213,18 @@ fn record(
     client: Option<&Client>,
     at: i64,
 ) -> StoreResult<()> {
+    record_as(conn, customer, list, action, source.as_str(), client, at)
+}
+
+fn record_as(
+    conn: &Db,
+    customer: &CustomerId,
+    list: &str,
+    action: &str,
+    source: &str,
+    client: Option<&Client>,
+    at: i64,
+) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO consent_records (customer_id, list_id, action, source, at, ip, user_agent)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -205,7 +233,7 @@ fn record(
         customer.as_str(),
         list,
         action,
-        source.as_str(),
+        source,
         at,
         client.map(|c| c.ip.to_string()),
         client.and_then(|c| c.user_agent.as_deref()),
@@ -235,6 +263,26 @@ pub fn unsubscribe(
     Ok(removed == 1)
 }
 
+/// Ends every subscription of the customer, recording an opt-out with `source` for each;
+/// answers the lists left, in id order.
+pub fn leave_all(
+    conn: &Db,
+    customer: &CustomerId,
+    source: ConsentSource,
+) -> StoreResult<Vec<String>> {
+    let lists: Vec<String> = of_customer(conn, customer)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let now = now();
+    for list in &lists {
+        conn.prepare_cached("DELETE FROM subscriptions WHERE customer_id = ?1 AND list_id = ?2")?
+            .execute(params![customer.as_str(), list])?;
+        record(conn, customer, list, "out", source, None, now)?;
+    }
+    Ok(lists)
+}
+
 /// The subscribers of `list`, in customer id order.
 pub fn subscribers(conn: &ReadDb, list: &str) -> StoreResult<Vec<CustomerId>> {
     let mut statement = conn.prepare_cached(
@@ -246,9 +294,10 @@ pub fn subscribers(conn: &ReadDb, list: &str) -> StoreResult<Vec<CustomerId>> {
 }
 
 /// A list's members: a customer who has not activated is no member of any list (double
-/// opt-in), whatever subscriptions are kept for them.
-const MEMBERS: &str =
-    "FROM subscriptions s JOIN customers c ON c.id = s.customer_id AND c.status = 'active'";
+/// opt-in), whatever subscriptions are kept for them, and an address bounces showed dead is
+/// left out until its owner confirms a working one.
+const MEMBERS: &str = "FROM subscriptions s JOIN customers c ON c.id = s.customer_id \
+     AND c.status = 'active' AND c.undeliverable_at IS NULL";
 
 const MEMBER_COLUMNS: &str = "SELECT c.id, c.email, c.name, s.subscribed_at";
 

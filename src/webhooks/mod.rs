@@ -18,6 +18,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "customer.email_changed",
     "customer.deleted",
     "subscriptions.changed",
+    "customer.email_undeliverable",
 ];
 
 /// The type of the test event: sent at once by `webhooks test`, queued for every endpoint by

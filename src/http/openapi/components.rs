@@ -160,6 +160,24 @@ fn schemas() -> Value {
             ],
             &["id", "kind", "status", "at"],
         ) }))], &["emails"]),
+        "MailEvent": closed(
+            &[
+                ("type", one_of(&["bounce", "complaint"])),
+                ("email", described(text(), "The address the email went to.")),
+                ("permanent", described(json!({ "type": "boolean" }), "For a bounce: whether the address can never receive mail (a 5.x.x status), or could not for now (4.x.x).")),
+                ("reason", described(json!({ "type": "string", "maxLength": 1000 }), "In the reporter's words; kept with the mark.")),
+            ],
+            &["type", "email"],
+        ),
+        "MailEventOutcome": closed(
+            &[
+                ("result", described(one_of(&["marked_undeliverable", "already_undeliverable", "soft_bounce_counted", "unsubscribed", "address_changed"]), "What changed: `already_undeliverable` and `address_changed` (the customer has another address now) change nothing.")),
+                ("lists_left", described(json!({ "type": "array", "items": { "type": "string" } }), "With `marked_undeliverable` and `unsubscribed`: the lists the customer left.")),
+                ("count", described(json!({ "type": "integer", "minimum": 1 }), "With `soft_bounce_counted`: temporary failures so far.")),
+                ("limit", described(json!({ "type": "integer", "minimum": 1 }), "With `soft_bounce_counted`: the count that marks the address.")),
+            ],
+            &["result"],
+        ),
         "ResendActivation": open_keys(properties(&[("activate_uri", nullable())])),
         "SetSubscriptions": closed(&[("subscriptions", list_ids(LIST_IDS))], &["subscriptions"]),
         "NewSubscriptionList": closed(&[("id", text()), ("name", text()), ("description", nullable())], &["id", "name"]),
@@ -175,6 +193,32 @@ fn schemas() -> Value {
             &["customers", "total", "limit", "next"],
         ),
         "Consents": closed(&[("consents", json!({ "type": "array", "items": consent() }))], &["consents"]),
+        "ImportOutcome": json!({
+            "type": "object",
+            "description": "What the import did, or (a dry run) would do. A refused file (any row with a problem) is answered 422 with this object and the usual `error` (`import_refused`) and `message`; nothing was written.",
+            "properties": {
+                "created": described(json!({ "type": "integer", "minimum": 0 }), "Customers created (a dry run: that would be); 0 when the file was refused."),
+                "skipped": described(json!({ "type": "integer", "minimum": 0 }), "Rows not imported: every row of a refused file, else 0."),
+                "errors": {
+                    "type": "array",
+                    "description": "Every problem, in line order (line 1 is the header row); empty when the file is fine.",
+                    "items": closed(
+                        &[
+                            ("line", json!({ "type": "integer", "minimum": 0 })),
+                            ("column", described(text(), "The column's header name, or `header`, `row` or `file`.")),
+                            ("message", text()),
+                        ],
+                        &["line", "column", "message"],
+                    ),
+                },
+                "active": described(json!({ "type": "integer", "minimum": 0 }), "Of `created`, the customers who are active (moved in with a password hash, or `status` `active`)."),
+                "activations_queued": described(json!({ "type": "integer", "minimum": 0 }), "Activation emails queued (`invite=true`, pending customers only)."),
+                "dry_run": json!({ "type": "boolean" }),
+                "error": text(),
+                "message": text(),
+            },
+            "required": ["created", "skipped", "errors"],
+        }),
         "Member": closed(
             &[
                 ("id", customer_id()),
@@ -370,6 +414,10 @@ fn customer_properties() -> Map<String, Value> {
         let schema = match key {
             "id" => described(customer_id(), "14 digits, random, never reused."),
             "email" => text(),
+            "email_deliverable" => described(
+                json!({ "type": "boolean" }),
+                "`false` once bounces showed the address dead: ask the customer for a working one. No list export names it until they confirm a new address.",
+            ),
             "subscriptions" => array_of("Subscription"),
             field => match ProfileField::from_key(field).map(|f| f.spec().rule) {
                 Some(Rule::Country) => {
@@ -401,8 +449,27 @@ fn admin_customer() -> Value {
             "The language of the customer's emails (a BCP 47 primary tag); null: `mail.default_language`.",
         ),
     );
+    properties.insert(
+        "email_undeliverable".into(),
+        described(
+            json!({
+                "type": "object",
+                "nullable": true,
+                "additionalProperties": false,
+                "required": ["since", "reason"],
+                "properties": { "since": date_time(), "reason": text() },
+            }),
+            "Since when bounces showed the address dead, and the last report's reason; null while it is deliverable.",
+        ),
+    );
     let mut required = customer_keys();
-    required.extend(["identifier", "status", "created_at", "language"]);
+    required.extend([
+        "identifier",
+        "status",
+        "created_at",
+        "language",
+        "email_undeliverable",
+    ]);
     closed_map(properties, &required)
 }
 
@@ -422,6 +489,13 @@ fn profile_update() -> Map<String, Value> {
         (
             "name",
             described(nullable(), ProfileField::Name.spec().description),
+        ),
+        (
+            "email_deliverable",
+            described(
+                json!({ "type": "boolean" }),
+                "Read-only: accepted and ignored, so that a customer object read by GET can be sent back.",
+            ),
         ),
     ]);
     properties.extend(profile_rules());
@@ -509,14 +583,10 @@ fn consent() -> Value {
             ("action", one_of(&["in", "out"])),
             (
                 "source",
-                one_of(&[
-                    "customer",
-                    "admin",
-                    "import",
-                    "signup",
-                    "unsubscribe_link",
-                    "support",
-                ]),
+                described(
+                    text(),
+                    "Who made the change: `customer`, `admin`, `import`, `import:<source>` (moved in: where the consent was first given), `signup`, `unsubscribe_link`, `support` (the shop's staff), `bounce` (a dead address left every list), `complaint` (the customer reported an email as spam).",
+                ),
             ),
             ("at", date_time()),
             (

@@ -153,6 +153,11 @@ pub enum Param {
         maximum: Option<u32>,
         default: u32,
     },
+    /// A required `true` / `false` query parameter.
+    Flag {
+        name: &'static str,
+        description: &'static str,
+    },
     /// An optional integer query parameter from 1, with no default: where a page starts.
     Cursor {
         name: &'static str,
@@ -169,6 +174,8 @@ pub enum Body {
     Optional(&'static str),
     /// An HTML form (`application/x-www-form-urlencoded` or `multipart/form-data`).
     Form(&'static str),
+    /// A CSV file (`text/csv`), described in words.
+    Csv(&'static str),
 }
 
 /// The success answer.
@@ -343,6 +350,14 @@ fn operation_object(op: &Operation) -> Value {
         Body::None => return object,
         Body::Required(schema) => (schema, true),
         Body::Optional(schema) => (schema, false),
+        Body::Csv(description) => {
+            object["requestBody"] = json!({
+                "required": true,
+                "description": description,
+                "content": { "text/csv": { "schema": { "type": "string" } } },
+            });
+            return object;
+        }
         Body::Form(schema) => {
             let form = json!({ "schema": schema_ref(schema) });
             object["requestBody"] = json!({
@@ -442,6 +457,10 @@ fn param_object(param: &Param) -> Value {
             }
             json!({ "name": name, "in": "query", "schema": schema })
         }
+        Param::Flag { name, description } => json!({
+            "name": name, "in": "query", "required": true,
+            "schema": { "type": "boolean" }, "description": description,
+        }),
         Param::Cursor { name, description } => json!({
             "name": name, "in": "query",
             "schema": { "type": "integer", "minimum": 1 }, "description": description,

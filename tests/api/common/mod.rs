@@ -341,6 +341,23 @@ impl TestApp {
         (status, value)
     }
 
+    /// `POST path` with a `text/csv` body (an import file) and a bearer token.
+    pub async fn post_csv(&self, path: &str, token: &str, csv: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
+        (status, value)
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, None, Some(body)).await
     }
@@ -447,6 +464,7 @@ impl TestApp {
                 send_activation: true,
                 activate_uri: None,
                 language: language.map(|l| Language::parse(l).unwrap()),
+                arrival: Default::default(),
             })
             .await
             .expect("customer created")
