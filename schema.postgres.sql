@@ -381,3 +381,20 @@ ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
 ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
     CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link', 'support')
            OR (source LIKE 'import:_%' AND length(source) <= 71));
+
+-- migration: 19 bounces and complaints keep the lists deliverable
+ALTER TABLE customers ADD COLUMN undeliverable_at BIGINT;
+ALTER TABLE customers ADD COLUMN undeliverable_reason TEXT;
+ALTER TABLE customers ADD COLUMN soft_bounces BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
+    CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                      'support', 'bounce', 'complaint')
+           OR (source LIKE 'import:_%' AND length(source) <= 71));
+
+-- migration: 20 the console's overview counts customers from indexes
+-- By status and the locked ones. The status index holds the accounts that are not locked
+-- only: no other statement can choose it (the sign-up sweep, which looks for pending
+-- customers, must start from the expired codes).
+CREATE INDEX customers_by_status ON customers(status) WHERE locked_at IS NULL;
+CREATE INDEX customers_locked ON customers(locked_at) WHERE locked_at IS NOT NULL;

@@ -532,3 +532,46 @@ WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
 BEGIN
     SELECT RAISE(ABORT, 'consent records are append-only');
 END;
+
+-- migration: 19 bounces and complaints keep the lists deliverable
+-- An address a permanent bounce (or too many temporary ones) showed to be dead: no list
+-- export names it until the customer confirms a working one.
+ALTER TABLE customers ADD COLUMN undeliverable_at INTEGER;
+ALTER TABLE customers ADD COLUMN undeliverable_reason TEXT;
+ALTER TABLE customers ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+-- The consent ledger gains the sources of what bounces and complaints do. SQLite cannot
+-- change a CHECK, so the table is rebuilt, its index and triggers with it.
+CREATE TABLE consent_ledger (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    list_id     TEXT NOT NULL,
+    action      TEXT NOT NULL CHECK (action IN ('in', 'out')),
+    source      TEXT NOT NULL
+                CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                                  'support', 'bounce', 'complaint')
+                       OR (source LIKE 'import:_%' AND length(source) <= 71)),
+    at          INTEGER NOT NULL,
+    ip          TEXT,
+    user_agent  TEXT
+);
+INSERT INTO consent_ledger (id, customer_id, list_id, action, source, at, ip, user_agent)
+    SELECT id, customer_id, list_id, action, source, at, ip, user_agent FROM consent_records;
+DROP TABLE consent_records;
+ALTER TABLE consent_ledger RENAME TO consent_records;
+CREATE INDEX consent_by_customer ON consent_records(customer_id);
+CREATE TRIGGER consent_records_never_change BEFORE UPDATE ON consent_records
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+CREATE TRIGGER consent_records_go_only_with_their_customer BEFORE DELETE ON consent_records
+WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+
+-- migration: 20 the console's overview counts customers from indexes
+-- By status and the locked ones. The status index holds the accounts that are not locked
+-- only: no other statement can choose it (the sign-up sweep, which looks for pending
+-- customers, must start from the expired codes).
+CREATE INDEX customers_by_status ON customers(status) WHERE locked_at IS NULL;
+CREATE INDEX customers_locked ON customers(locked_at) WHERE locked_at IS NOT NULL;

@@ -69,6 +69,14 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// A clash with existing state that no one field of the request explains.
+    pub fn conflict(message: impl Into<String>) -> AppError {
+        AppError::Conflict {
+            message: message.into(),
+            fields: FieldErrors::new(),
+        }
+    }
+
     /// A validation error about one field.
     pub fn field(field: &str, problem: impl Into<String>) -> AppError {
         let problem = problem.into();

@@ -450,7 +450,10 @@ mod tests {
         }
     }
 
+    /// A timing comparison: in `.ci/run`'s statistical step (`cargo test --lib -- --ignored`),
+    /// not in the main `cargo test`, where a loaded machine could fail it.
     #[test]
+    #[ignore = "timing: run in the statistical step"]
     fn a_cheap_imported_hash_is_checked_with_a_native_one_too() {
         // The Magento SHA-256 check alone takes microseconds: a refusal must take about as
         // long as a native check of the configured rounds, which dominates it.

@@ -31,6 +31,16 @@ pub enum Command {
     /// Print the DNS TXT record that publishes the public key of [mail.dkim] (its name, then
     /// its value), to add to the signing domain's zone.
     DkimRecord,
+    /// Read one bounce (RFC 3464) or abuse report (RFC 5965) on standard input, as a mail
+    /// server's pipe for mail.bounce_address delivers it, and apply it: a dead address is
+    /// marked and leaves every list, a complaint unsubscribes. The exit status says what
+    /// became of it (0 applied, 75 try again later; docs/deliverability.md lists them all).
+    Inbound {
+        /// The address the report was delivered to (Postfix: `${recipient}`), where the
+        /// bounce token is; without it, the report's own headers are searched.
+        #[arg(long, value_name = "ADDRESS")]
+        recipient: Option<String>,
+    },
 }
 
 /// Every kind's name, for clap to offer and check.
@@ -41,6 +51,7 @@ fn kind_names() -> clap::builder::PossibleValuesParser {
 /// `customer-area mail ...`: checks the mail settings without touching the outbox.
 pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Inbound { recipient } => super::inbound::run(loaded, recipient).await,
         Command::DkimRecord => {
             let mailer = Mailer::new(&loaded.config).map_err(anyhow::Error::msg)?;
             let Some(signer) = mailer.dkim() else {

@@ -5,6 +5,7 @@ mod customers;
 mod db;
 mod docs;
 mod import;
+mod inbound;
 mod mail;
 mod migrate;
 mod outbox;
@@ -142,11 +143,37 @@ impl Cli {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("customer-area: {e:#}");
-                ExitCode::FAILURE
+                e.downcast_ref::<Exit>()
+                    .map_or(ExitCode::FAILURE, |exit| ExitCode::from(exit.code))
             }
         }
     }
 }
+
+/// A failure with an exit status of its own, for a command whose caller acts on the status
+/// (a mail server's pipe retries on 75 and on nothing else).
+#[derive(Debug)]
+pub struct Exit {
+    code: u8,
+    message: String,
+}
+
+impl Exit {
+    fn new(code: u8, message: impl Into<String>) -> Exit {
+        Exit {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// The config file in use, in words.
 fn describe_source(loaded: &Loaded) -> String {

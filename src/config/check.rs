@@ -90,6 +90,21 @@ impl Config {
         if self.mail.transport == MailTransport::Smtp && self.mail.smtp.host.trim().is_empty() {
             return Err(invalid("mail.smtp.host", "must not be empty"));
         }
+        if let Some(bounce) = &self.mail.bounce_address {
+            let address = crate::domain::EmailAddress::parse(bounce)
+                .map_err(|p| invalid("mail.bounce_address", p))?;
+            if address
+                .as_str()
+                .split('@')
+                .next()
+                .is_some_and(|l| l.contains('+'))
+            {
+                return Err(invalid(
+                    "mail.bounce_address",
+                    "must not contain `+`: the bounce token is added after one",
+                ));
+            }
+        }
         if self.mail.retry_first_seconds > self.mail.retry_max_seconds {
             return Err(invalid(
                 "mail.retry_first_seconds",

@@ -123,13 +123,15 @@ fn env_keys() -> BTreeMap<String, (Vec<String>, toml::Value)> {
     // `[[webhooks]]` is a list of tables: it comes from the file only.
     keys.remove(&format!("{ENV_PREFIX}WEBHOOKS"));
     // Optional keys have no default to serialize; list them by hand.
-    keys.insert(
-        format!("{ENV_PREFIX}MAIL_TEMPLATES_DIR"),
-        (
-            vec!["mail".into(), "templates_dir".into()],
-            toml::Value::String(String::new()),
-        ),
-    );
+    for key in ["templates_dir", "bounce_address"] {
+        keys.insert(
+            format!("{ENV_PREFIX}MAIL_{}", key.to_uppercase()),
+            (
+                vec!["mail".into(), key.into()],
+                toml::Value::String(String::new()),
+            ),
+        );
+    }
     keys
 }
 

@@ -216,6 +216,13 @@ pub struct Mail {
     pub retry_first_seconds: NonZeroU64,
     /// No retry waits longer than this.
     pub retry_max_seconds: NonZeroU64,
+    /// Where bounces go: each email's envelope sender becomes `<local>+<token>@<domain>` of
+    /// this address, so that a bounce names its email (`mail inbound`). Unset: the envelope
+    /// sender is `from`'s address.
+    pub bounce_address: Option<String>,
+    /// Temporary delivery failures (a full mailbox) reported for one address before it counts
+    /// as undeliverable.
+    pub soft_bounce_limit: NonZeroU64,
     pub smtp: Smtp,
     pub dkim: Dkim,
 }
@@ -232,6 +239,8 @@ impl Default for Mail {
             max_age_hours: NonZero::new(72).unwrap(),
             retry_first_seconds: NonZero::new(10).unwrap(),
             retry_max_seconds: NonZero::new(3600).unwrap(),
+            bounce_address: None,
+            soft_bounce_limit: NonZero::new(3).unwrap(),
             smtp: Smtp::default(),
             dkim: Dkim::default(),
         }

@@ -182,16 +182,19 @@ pub struct Subscription {
 pub struct Customer {
     pub id: CustomerId,
     pub email: String,
+    /// `false` once bounces showed the address dead (`mail inbound`): the account page asks
+    /// for a working one, and no list export names it. A confirmed new address is `true`.
+    pub email_deliverable: bool,
     pub profile: Profile,
     pub subscriptions: Vec<Subscription>,
 }
 
 impl Customer {
     /// The keys of the customer object, in the order the API writes them: `id`, `name`,
-    /// `email`, the other profile fields of [`FIELDS`], `subscriptions`.
+    /// `email`, `email_deliverable`, the other profile fields of [`FIELDS`], `subscriptions`.
     pub fn keys() -> impl Iterator<Item = &'static str> {
         let (name, others) = FIELDS.split_first().expect("the profile has fields");
-        ["id", name.key, "email"]
+        ["id", name.key, "email", "email_deliverable"]
             .into_iter()
             .chain(others.iter().map(|spec| spec.key))
             .chain(["subscriptions"])
@@ -206,11 +209,12 @@ impl Customer {
 impl Serialize for Customer {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(FIELDS.len() + 3))?;
+        let mut map = serializer.serialize_map(Some(FIELDS.len() + 4))?;
         for key in Customer::keys() {
             match key {
                 "id" => map.serialize_entry(key, &self.id)?,
                 "email" => map.serialize_entry(key, &self.email)?,
+                "email_deliverable" => map.serialize_entry(key, &self.email_deliverable)?,
                 "subscriptions" => map.serialize_entry(key, &self.subscriptions)?,
                 field => map.serialize_entry(
                     key,
@@ -283,6 +287,7 @@ mod tests {
         let customer = Customer {
             id: CustomerId::parse("10000000000001").unwrap(),
             email: "ada@example.com".into(),
+            email_deliverable: true,
             profile,
             subscriptions: Vec::new(),
         };

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::{Created, Event, NewAccount};
-use crate::domain::{Language, ListId, clean_text};
+use crate::domain::{ListId, clean_text};
 use crate::error::{AppError, FieldErrors};
 use crate::store::customers::{self, AdminView, Cursor};
 use crate::store::subscriptions::{self, ConsentRecord, ConsentSource, SubscriptionList};
@@ -261,27 +261,14 @@ impl BackOffice<'_> {
         Ok(view)
     }
 
-    /// Sets the language of the customer's emails; answers with the back-office view.
-    pub async fn admin_set_language(
-        &self,
-        key: &str,
-        language: Language,
-    ) -> Result<AdminView, AppError> {
-        let lookup = key.to_owned();
-        self.store
-            .write(move |tx| {
-                let Some(view) = customers::admin_view(tx, &lookup)? else {
-                    return Ok(Outcome::Refused(no_such_customer(&lookup)));
-                };
-                let id = view.customer.id;
-                customers::set_language(tx, &id, &language)?;
-                Ok(match customers::admin_view(tx, id.as_str())? {
-                    Some(view) => Outcome::Done(view),
-                    None => Outcome::Refused(no_such_customer(&lookup)),
-                })
-            })
-            .await?
-            .into_result()
+    /// The overview of the console: customers by status, sign-ups of the last 30 days,
+    /// emails and webhook deliveries queued and failed.
+    pub async fn stats(&self) -> Result<crate::store::stats::Stats, AppError> {
+        let now = crate::store::now();
+        Ok(self
+            .store
+            .read(move |c| crate::store::stats::overview(c, now))
+            .await?)
     }
 
     /// Every opt-in and opt-out of the customer, oldest first.

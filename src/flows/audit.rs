@@ -6,7 +6,9 @@
 use super::staff::{Actor, Caller};
 use crate::domain::{CustomerId, Role};
 use crate::error::AppError;
+use crate::store::StoreResult;
 use crate::store::audit::{self, Entry, Filter, NewEntry};
+use crate::store::sql::Db;
 
 /// Entries per page when the query does not say, and the most one page holds.
 pub const DEFAULT_AUDIT_PAGE: u32 = 50;
@@ -20,6 +22,59 @@ pub struct Action {
     pub summary: &'static str,
     pub customer: Option<CustomerId>,
     pub detail: Option<String>,
+}
+
+/// The audit line of an action not yet done, written by the action's own transaction
+/// ([`AuditLine::write`]), so that the action and its record commit together or not at all.
+#[derive(Clone, Debug)]
+pub struct AuditLine {
+    actor: String,
+    ip: String,
+    by_staff: bool,
+    action: &'static str,
+    detail: String,
+}
+
+impl AuditLine {
+    /// The line `caller` leaves by doing `action` (a route's operation id), described by
+    /// `summary` (the operation's summary) until [`AuditLine::because`] adds a reason.
+    pub fn new(caller: &Caller, action: &'static str, summary: &str) -> AuditLine {
+        AuditLine {
+            actor: caller.name(),
+            ip: caller.ip.to_string(),
+            by_staff: matches!(caller.actor, Actor::Staff(_)),
+            action,
+            detail: summary.to_owned(),
+        }
+    }
+
+    /// Adds why the caller did it (a staff member's `reason`) to the line's detail.
+    pub fn because(mut self, reason: Option<&str>) -> AuditLine {
+        if let Some(reason) = reason {
+            self.detail = format!("{}; reason: {reason}", self.detail);
+        }
+        self
+    }
+
+    /// Writes the line in `tx`, the action's transaction; a staff member's action on a
+    /// customer also goes into that customer's activity as `support_action`, in words for the
+    /// customer that never name the agent.
+    pub fn write(&self, tx: &Db, customer: Option<&CustomerId>) -> StoreResult<()> {
+        let entry = NewEntry {
+            actor: self.actor.clone(),
+            action: self.action,
+            customer: customer.cloned(),
+            ip: self.ip.clone(),
+            detail: self.detail.clone(),
+        };
+        audit::record(tx, &entry)?;
+        if let (true, Some(customer)) = (self.by_staff, customer)
+            && let Some(words) = customer_words(self.action)
+        {
+            audit::tell_customer(tx, customer, words)?;
+        }
+        Ok(())
+    }
 }
 
 flow_handle!(
@@ -42,27 +97,10 @@ impl Audits<'_> {
     /// Records an action done; a staff member's action on a customer also goes into that
     /// customer's activity as `support_action`, in words for the customer.
     pub async fn record(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
-        let told = match (&caller.actor, &action.customer) {
-            (Actor::Staff(_), Some(customer)) => {
-                customer_words(action.name).map(|words| (customer.clone(), words))
-            }
-            _ => None,
-        };
-        let entry = NewEntry {
-            actor: caller.name(),
-            action: action.name,
-            customer: action.customer,
-            ip: caller.ip.to_string(),
-            detail: action.detail.unwrap_or_else(|| action.summary.to_owned()),
-        };
+        let detail = action.detail.unwrap_or_else(|| action.summary.to_owned());
+        let line = AuditLine::new(caller, action.name, &detail);
         self.store
-            .write(move |tx| {
-                audit::record(tx, &entry)?;
-                if let Some((customer, words)) = &told {
-                    audit::tell_customer(tx, customer, words)?;
-                }
-                Ok(())
-            })
+            .write(move |tx| line.write(tx, action.customer.as_ref()))
             .await?;
         Ok(())
     }
@@ -92,7 +130,11 @@ fn customer_words(action: &str) -> Option<&'static str> {
         "updateCustomer" => "your account's details were changed by the shop",
         "resendActivation" => "a new activation link was sent to you",
         "setSubscriptions" => "your subscriptions were changed by the shop",
-        "showCustomer" | "consents" => return None,
+        "revokeCustomerSessions" => "your sessions were ended by the shop",
+        "sendPasswordReset" => "a password reset link was sent to you",
+        "unlockCustomer" => "your account was unlocked by the shop",
+        "showCustomer" | "consents" | "customerSessions" | "customerActivity"
+        | "customerEmails" | "customerPasskeys" => return None,
         _ => "the shop's staff acted on your account",
     })
 }

@@ -37,6 +37,7 @@ mod account;
 mod activation;
 mod admin;
 mod audit;
+mod deliverability;
 mod email_change;
 mod import;
 mod links;
@@ -52,13 +53,17 @@ mod security;
 mod session;
 mod signup;
 mod staff;
+mod support;
 mod unsubscribe;
 mod webhooks;
 
 pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
 pub use admin::{BackOffice, CustomerPage, MAX_PAGE, NewList};
-pub use audit::{Action, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
+pub use audit::{Action, AuditLine, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
+pub use deliverability::{
+    Deliverability, EventError, EventKind, MailEvent, Outcome as MailOutcome,
+};
 pub use email_change::EmailChanges;
 pub use import::{
     ImportError, ImportFile, ImportOptions, ImportProblem, ImportSummary, Imported, Imports,
@@ -79,6 +84,7 @@ pub use security::{MAX_ACTIVITY_PAGE, Security, SessionView};
 pub use session::{Session, Sessions};
 pub use signup::{SignUp, SignUps, switched_off as signup_switched_off};
 pub use staff::{Actor, Caller, Invited, Staff, StaffSession};
+pub use support::{Support, SupportEdit};
 pub use unsubscribe::{CSV_HEADER, Member, MembersPage, Unsubscribed, Unsubscribes, csv_rows};
 pub use webhooks::{Announcer, Event, Webhooks};
 
@@ -123,6 +129,8 @@ pub struct Parts {
     announcer: Announcer,
     /// The key of unsubscribe tokens, read from the database once.
     unsubscribe_key: tokio::sync::OnceCell<[u8; 32]>,
+    /// The key of bounce tokens, read from the database once.
+    bounce_key: tokio::sync::OnceCell<[u8; 32]>,
     /// The WebAuthn relying party of passkeys; `None` when passkeys are off.
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
@@ -175,6 +183,7 @@ impl Services {
             resolver_wake: Notify::new(),
             announcer,
             unsubscribe_key: tokio::sync::OnceCell::new(),
+            bounce_key: tokio::sync::OnceCell::new(),
             webauthn,
         })))
     }

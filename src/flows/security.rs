@@ -34,6 +34,25 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// The sessions as their customer sees them, the one whose token digest is `own` marked
+/// `current`. Named on the store's thread: the first name compiles the rules (blocking work).
+pub(super) fn session_views(
+    rows: Vec<sessions::SessionInfo>,
+    own: Option<&[u8]>,
+) -> Vec<SessionView> {
+    rows.into_iter()
+        .map(|row| SessionView {
+            current: own == Some(row.token_hash.as_slice()),
+            id: row.id,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            ip: row.ip,
+            device: device_name(row.user_agent.as_deref()),
+            user_agent: row.user_agent,
+        })
+        .collect()
+}
+
 flow_handle!(
     /// What the customer sees of their account's security: sessions, activity, export.
     Security,
@@ -47,20 +66,9 @@ impl Security<'_> {
             .check_ip(IpBudget::Codes, session.client.ip)?;
         let (id, own) = (session.customer.clone(), session.token_hash.clone());
         // Named on the store's thread: the first name compiles the rules (blocking work).
-        let views = self.store.read(move |c| {
-            Ok(sessions::list(c, &id)?
-                .into_iter()
-                .map(|row| SessionView {
-                    current: row.token_hash == own,
-                    id: row.id,
-                    created_at: row.created_at,
-                    last_used_at: row.last_used_at,
-                    ip: row.ip,
-                    device: device_name(row.user_agent.as_deref()),
-                    user_agent: row.user_agent,
-                })
-                .collect())
-        });
+        let views = self
+            .store
+            .read(move |c| Ok(session_views(sessions::list(c, &id)?, Some(&own[..]))));
         Ok(views.await?)
     }
 

@@ -106,18 +106,7 @@ flow_handle!(
 impl Unsubscribes<'_> {
     /// The key of unsubscribe tokens, made on first use and kept in the database.
     async fn key(&self) -> Result<[u8; 32], AppError> {
-        let store = self.store.clone();
-        let key = self
-            .unsubscribe_key
-            .get_or_try_init(|| async move {
-                let mut fresh = [0u8; 32];
-                crate::random::random_bytes(&mut fresh);
-                store
-                    .write(move |tx| keys::get_or_insert(tx, "unsubscribe", &fresh))
-                    .await
-            })
-            .await?;
-        Ok(*key)
+        Ok(keys::cached(&self.store, &self.unsubscribe_key, "unsubscribe").await?)
     }
 
     fn member(&self, key: &[u8; 32], list: &str, row: MemberRow) -> Member {

@@ -7,12 +7,13 @@ use crate::store::sql::Db;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use super::AuditLine;
 use crate::domain::{CustomerId, format_time};
 use crate::error::AppError;
 use crate::store::webhooks::{self, Entry, NewEvent};
-use crate::store::{StoreResult, customers, now, subscriptions};
+use crate::store::{Outcome, StoreResult, customers, now, subscriptions};
 use crate::webhooks::worker::{Attempt, Sender};
-use crate::webhooks::{Endpoint, new_webhook_id};
+use crate::webhooks::{Endpoint, PING, new_webhook_id};
 
 /// A change the shop hears about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +24,7 @@ pub enum Event {
     EmailChanged,
     Deleted,
     SubscriptionsChanged,
+    EmailUndeliverable,
 }
 
 impl Event {
@@ -35,6 +37,7 @@ impl Event {
             Event::EmailChanged => "customer.email_changed",
             Event::Deleted => "customer.deleted",
             Event::SubscriptionsChanged => "subscriptions.changed",
+            Event::EmailUndeliverable => "customer.email_undeliverable",
         }
     }
 }
@@ -179,6 +182,74 @@ impl Webhooks<'_> {
         let count = self
             .store
             .write(move |tx| webhooks::retry_failed(tx, id))
+            .await?;
+        self.announcer.wake();
+        Ok(count)
+    }
+
+    /// Up to `limit` deliveries of `statuses`, newest first, older than `before`.
+    pub async fn page(
+        &self,
+        statuses: &'static [&'static str],
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, AppError> {
+        Ok(self
+            .store
+            .read(move |c| webhooks::page(c, statuses, before, limit))
+            .await?)
+    }
+
+    /// Queues the failed delivery `id` again, with its audit line. No such delivery is 404;
+    /// one that is not failed (queued or sent), 409.
+    pub async fn retry(&self, id: i64, line: AuditLine) -> Result<(), AppError> {
+        self.store
+            .write(move |tx| {
+                if webhooks::retry_failed(tx, Some(id))? == 1 {
+                    line.write(tx, None)?;
+                    return Ok(Outcome::Done(()));
+                }
+                Ok(Outcome::Refused(match webhooks::status_of(tx, id)? {
+                    None => AppError::NotFound(format!("there is no webhook delivery {id}")),
+                    Some(status) => AppError::conflict(format!(
+                        "webhook delivery {id} is {status}, not failed: there is nothing to retry"
+                    )),
+                }))
+            })
+            .await?
+            .into_result()?;
+        self.announcer.wake();
+        Ok(())
+    }
+
+    /// Queues a `ping` event for every configured endpoint (whatever events it takes), with
+    /// its audit line; answers how many were queued (none without endpoints).
+    pub async fn queue_test(&self, line: AuditLine) -> Result<usize, AppError> {
+        let labels: Vec<String> = self.announcer.endpoints.iter().map(|e| e.label()).collect();
+        let body = json!({
+            "type": PING,
+            "timestamp": format_time(now()),
+            "data": {},
+        })
+        .to_string();
+        let count = self
+            .store
+            .write(move |tx| {
+                for endpoint in &labels {
+                    webhooks::enqueue(
+                        tx,
+                        &NewEvent {
+                            webhook_id: &new_webhook_id(),
+                            endpoint,
+                            event_type: PING,
+                            customer_id: None,
+                            body: &body,
+                        },
+                    )?;
+                }
+                line.write(tx, None)?;
+                Ok(labels.len())
+            })
             .await?;
         self.announcer.wake();
         Ok(count)

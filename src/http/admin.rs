@@ -65,21 +65,6 @@ pub async fn show_customer(key: String, services: Services) -> Result<Response, 
     Ok(ok_json(&services.back_office().customer_view(&key).await?))
 }
 
-/// PATCH /admin/customers/{id}
-pub async fn update_customer(
-    key: String,
-    services: Services,
-    mut body: JsonObject,
-) -> Result<Response, Rejection> {
-    let language = body.required_parsed("language", Language::parse);
-    let language = body.finish_with(language)?;
-    let view = services
-        .back_office()
-        .admin_set_language(&key, language)
-        .await?;
-    Ok(ok_json(&view))
-}
-
 /// DELETE /admin/customers/{id}
 pub async fn delete_customer(key: String, services: Services) -> Result<Response, Rejection> {
     let view = services.back_office().admin_delete_customer(&key).await?;
@@ -149,6 +134,66 @@ pub async fn add_list(services: Services, mut body: JsonObject) -> Result<Respon
 pub async fn remove_list(id: String, services: Services) -> Result<Response, Rejection> {
     services.back_office().remove_subscription_list(&id).await?;
     Ok(ok_result("deleted"))
+}
+
+/// The longest `reason` a mail event may carry.
+const MAX_MAIL_EVENT_REASON: usize = 1000;
+
+/// POST /admin/mail/events
+pub async fn mail_event(services: Services, mut body: JsonObject) -> Result<Response, Rejection> {
+    use crate::flows::{EventKind, MailEvent};
+    let kind = body.required_parsed("type", |raw| {
+        raw.parse::<EventKind>()
+            .map_err(|()| "must be \"bounce\" or \"complaint\"".to_owned())
+    });
+    let email = body.required_parsed("email", |raw| {
+        crate::domain::EmailAddress::parse(raw).map(|e| e.as_str().to_owned())
+    });
+    let permanent = body.optional_bool("permanent");
+    let reason = body.optional_str("reason");
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_MAIL_EVENT_REASON)
+    {
+        body.reject_field(
+            "reason",
+            format!("must be at most {MAX_MAIL_EVENT_REASON} characters"),
+        );
+    }
+    let kind = match (kind, permanent) {
+        (Some(EventKind::Bounce { .. }), Some(permanent)) => Some(EventKind::Bounce { permanent }),
+        (Some(EventKind::Bounce { .. }), None) => {
+            body.reject_field("permanent", "is required for a bounce");
+            None
+        }
+        (Some(EventKind::Complaint), Some(_)) => {
+            body.reject_field("permanent", "is only for a bounce");
+            None
+        }
+        (kind, _) => kind,
+    };
+    body.finish()?;
+    let (Some(kind), Some(email)) = (kind, email) else {
+        // finish() has refused every body with a problem; this is for the compiler.
+        return Err(
+            crate::error::AppError::MalformedBody("the body is not complete".into()).into(),
+        );
+    };
+    let reason = reason.unwrap_or_else(|| match kind {
+        EventKind::Complaint => "complaint reported by the mail provider".to_owned(),
+        EventKind::Bounce { .. } => "bounce reported by the mail provider".to_owned(),
+    });
+    let event = MailEvent {
+        kind,
+        email: Some(email),
+        sent: None,
+        reason,
+    };
+    match services.deliverability().record(event).await {
+        Ok(outcome) => Ok(ok_json(&outcome)),
+        Err(crate::flows::EventError::Failed(e)) => Err(e.into()),
+        Err(e) => Err(crate::error::AppError::NotFound(e.to_string()).into()),
+    }
 }
 
 /// GET /admin/audit?before=&limit=&customer=&actor=

@@ -184,14 +184,8 @@ pub async fn sign_up(
     Ok(ok_result("email_sent"))
 }
 
-/// Reads a PATCH body: any subset of the customer object, plus a password change, or a
-/// `current_password` alone.
-fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
-    let mut update = ProfileUpdate {
-        id: body.optional_str("id"),
-        email: body.optional_parsed("email", EmailAddress::parse),
-        ..ProfileUpdate::default()
-    };
+/// The profile keys of a PATCH body: each one given is set (`null` clears it).
+pub(super) fn profile_changes(body: &mut JsonObject) -> ProfileChanges {
     let mut profile = ProfileChanges::default();
     for field in ProfileField::ALL {
         match body.nullable_str(field.key()) {
@@ -204,7 +198,20 @@ fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
             }
         }
     }
-    update.profile = profile;
+    profile
+}
+
+/// Reads a PATCH body: any subset of the customer object, plus a password change, or a
+/// `current_password` alone.
+fn parse_update(mut body: JsonObject) -> Result<ProfileUpdate, AppError> {
+    let mut update = ProfileUpdate {
+        id: body.optional_str("id"),
+        email: body.optional_parsed("email", EmailAddress::parse),
+        ..ProfileUpdate::default()
+    };
+    update.profile = profile_changes(&mut body);
+    // Read-only, as `id` is: a customer object read by GET may be sent back whole.
+    let _ = body.optional_bool("email_deliverable");
     update.subscriptions = super::admin::subscriptions_field(&mut body)
         .map(|lists| lists.iter().map(|l| l.as_str().to_owned()).collect());
     let password = body.optional_str("password");

@@ -10,6 +10,7 @@ mod customers;
 mod error;
 pub mod openapi;
 mod ops;
+mod overview;
 mod passkeys;
 mod query;
 mod reply;
@@ -18,6 +19,7 @@ mod security;
 pub mod server;
 mod shop;
 mod staff;
+mod support;
 pub mod table;
 mod wire;
 
@@ -255,13 +257,9 @@ fn admin_routes(
             services,
             served_with_id(&SHOW_CUSTOMER).and_then(admin::show_customer),
         ),
-        guarded(
-            &UPDATE_CUSTOMER,
-            services,
-            served_with_id(&UPDATE_CUSTOMER)
-                .and(json_object())
-                .and_then(admin::update_customer),
-        ),
+        acting(&UPDATE_CUSTOMER, services)
+            .and(json_object())
+            .and_then(support::update_customer),
         guarded(
             &DELETE_CUSTOMER,
             services,
@@ -287,6 +285,42 @@ fn admin_routes(
             served_with_id(&CONSENTS).and_then(admin::consents),
         ),
         guarded(
+            &CUSTOMER_SESSIONS,
+            services,
+            served_with_id(&CUSTOMER_SESSIONS).and_then(support::sessions),
+        ),
+        acting(&REVOKE_CUSTOMER_SESSIONS, services).and_then(support::revoke_sessions),
+        guarded(
+            &CUSTOMER_ACTIVITY,
+            services,
+            served_with_id(&CUSTOMER_ACTIVITY)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(support::activity),
+        ),
+        guarded(
+            &CUSTOMER_EMAILS,
+            services,
+            served_with_id(&CUSTOMER_EMAILS)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(support::emails),
+        ),
+        guarded(
+            &CUSTOMER_PASSKEYS,
+            services,
+            served_with_id(&CUSTOMER_PASSKEYS).and_then(support::passkeys),
+        ),
+        acting(&SEND_PASSWORD_RESET, services)
+            .and(optional_json_object())
+            .and_then(support::send_password_reset),
+        acting(&UNLOCK_CUSTOMER, services).and_then(support::unlock),
+        guarded(
+            &MAIL_EVENT,
+            services,
+            served(&MAIL_EVENT)
+                .and(json_object())
+                .and_then(admin::mail_event),
+        ),
+        guarded(
             &ADMIN_LISTS,
             services,
             served(&ADMIN_LISTS).and_then(admin::lists),
@@ -310,6 +344,24 @@ fn admin_routes(
                 .and(warp::query::<Vec<(String, String)>>())
                 .and_then(shop::members),
         ),
+        guarded(&STATS, services, served(&STATS).and_then(overview::stats)),
+        guarded(
+            &OUTBOX,
+            services,
+            served(&OUTBOX)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(overview::outbox),
+        ),
+        acting(&RETRY_EMAIL, services).and_then(overview::retry_email),
+        guarded(
+            &WEBHOOK_DELIVERIES,
+            services,
+            served(&WEBHOOK_DELIVERIES)
+                .and(warp::query::<Vec<(String, String)>>())
+                .and_then(overview::deliveries),
+        ),
+        acting(&RETRY_DELIVERY, services).and_then(overview::retry_delivery),
+        acting_without_id(&TEST_WEBHOOKS, services).and_then(overview::test_webhooks),
         // Moving in (SPEC 8.3).
         guarded(
             &IMPORT_CUSTOMERS,
@@ -381,6 +433,40 @@ where
                 Ok::<_, Rejection>(response)
             },
         )
+}
+
+/// An `/admin/customers/{id}/...` action behind its admission ([`admitted`]) that audits
+/// itself: the handler gets the customer key and the [`crate::flows::AuditLine`] its flow
+/// writes in the action's own transaction, so that no action is done without its record.
+fn acting(
+    route: &'static Route,
+    services: &Services,
+) -> impl Filter<Extract = (String, crate::flows::AuditLine, Services), Error = Rejection> + Clone + use<>
+{
+    let operation = route.operation().expect("an API route");
+    let (action, summary) = (operation.id, operation.summary);
+    at_with_param(route)
+        .and(admitted(route, services))
+        .map(move |key: String, caller: crate::flows::Caller| {
+            (key, crate::flows::AuditLine::new(&caller, action, summary))
+        })
+        .untuple_one()
+        .and(with_services(services.clone()))
+}
+
+/// An `/admin` action without a path parameter that audits itself, as [`acting`] does.
+fn acting_without_id(
+    route: &'static Route,
+    services: &Services,
+) -> impl Filter<Extract = (crate::flows::AuditLine, Services), Error = Rejection> + Clone + use<> {
+    let operation = route.operation().expect("an API route");
+    let (action, summary) = (operation.id, operation.summary);
+    at(route)
+        .and(admitted(route, services))
+        .map(move |caller: crate::flows::Caller| {
+            crate::flows::AuditLine::new(&caller, action, summary)
+        })
+        .and(with_services(services.clone()))
 }
 
 /// What an admin handler adds to its answer for the audit log, in place of the operation's

@@ -90,7 +90,7 @@ pub async fn undo_email_change(
 }
 
 /// Reads `?before=<event id>&limit=<1..=100>`; anything else is a 422 naming the parameter.
-fn activity_query(query: Vec<(String, String)>) -> Result<(Option<i64>, u32), AppError> {
+pub(super) fn activity_query(query: Vec<(String, String)>) -> Result<(Option<i64>, u32), AppError> {
     let (mut before, mut limit) = (None, DEFAULT_ACTIVITY_PAGE);
     read_query(query, |key, value| {
         match key {

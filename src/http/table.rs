@@ -48,13 +48,27 @@ pub static ROUTES: &[Route] = &[
     RESEND_ACTIVATION,
     SET_SUBSCRIPTIONS,
     CONSENTS,
+    CUSTOMER_SESSIONS,
+    REVOKE_CUSTOMER_SESSIONS,
+    CUSTOMER_ACTIVITY,
+    CUSTOMER_EMAILS,
+    CUSTOMER_PASSKEYS,
+    SEND_PASSWORD_RESET,
+    UNLOCK_CUSTOMER,
     ADMIN_LISTS,
     ADD_LIST,
     REMOVE_LIST,
     LIST_MEMBERS,
+    STATS,
+    OUTBOX,
+    RETRY_EMAIL,
+    WEBHOOK_DELIVERIES,
+    RETRY_DELIVERY,
+    TEST_WEBHOOKS,
     // Moving in (SPEC 8.3).
     IMPORT_CUSTOMERS,
     AUDIT,
+    MAIL_EVENT,
     STAFF_ACTIVATE,
     STAFF_LOGIN,
     STAFF_SECOND_FACTOR,
@@ -563,9 +577,10 @@ pub const UPDATE_CUSTOMER: Route = Route::api(
     "/admin/customers/{id}",
     support(
         "updateCustomer",
-        "Change the language of a customer's emails",
-        Success::ok("The customer.", Schema("AdminCustomer")),
+        "Edit a customer's profile, language or subscriptions, with a reason",
+        Success::ok("The customer, as it now is.", Schema("AdminCustomer")),
     )
+    .described("Any profile key of the customer object (`null` clears it), `language` (of the customer's emails), `subscriptions` (recorded in the consent ledger with source `support`) and `reason`, kept in the audit log's detail. At least one change; a refused PATCH changes nothing. The customer's activity shows a `support_action`.")
     .params(&[CUSTOMER_ID])
     .body(Body::Required("AdminCustomerChanges"))
     .failing(&[NotFound]),
@@ -622,6 +637,126 @@ pub const CONSENTS: Route = Route::api(
     .failing(&[NotFound]),
 );
 
+pub const CUSTOMER_SESSIONS: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/sessions",
+    support(
+        "customerSessions",
+        "A customer's live sessions, as the customer sees them",
+        Success::ok(
+            "Most recently used first; none is `current`.",
+            Schema("Sessions"),
+        ),
+    )
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const REVOKE_CUSTOMER_SESSIONS: Route = Route::api(
+    Delete,
+    "/admin/customers/{id}/sessions",
+    support(
+        "revokeCustomerSessions",
+        "End every session of a customer",
+        Success::ok(
+            "How many ended; their tokens answer 401 at once.",
+            Schema("RevokedCount"),
+        ),
+    )
+    .described("Also ends any email change asked and not yet confirmed. The customer's activity shows a `support_action`.")
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const CUSTOMER_ACTIVITY: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/activity",
+    support(
+        "customerActivity",
+        "A customer's account activity, newest first, as the customer sees it",
+        Success::ok("A page of events.", Schema("Activity")),
+    )
+    .params(&[
+        CUSTOMER_ID,
+        Param::Cursor {
+            name: "before",
+            description: "Only events older than this event id (the last id of the previous page).",
+        },
+        Param::Integer {
+            name: "limit",
+            minimum: 1,
+            maximum: Some(100),
+            default: 20,
+        },
+    ])
+    .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const CUSTOMER_EMAILS: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/emails",
+    support(
+        "customerEmails",
+        "The emails sent to a customer: kind, status and time, never a body, link or code",
+        Success::ok("A page of emails, newest first.", Schema("SentEmails")),
+    )
+    .params(&[
+        CUSTOMER_ID,
+        Param::Cursor {
+            name: "before",
+            description: "Only emails older than this email id (the last id of the previous page).",
+        },
+        Param::Integer {
+            name: "limit",
+            minimum: 1,
+            maximum: Some(100),
+            default: 20,
+        },
+    ])
+    .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const CUSTOMER_PASSKEYS: Route = Route::api(
+    Get,
+    "/admin/customers/{id}/passkeys",
+    support(
+        "customerPasskeys",
+        "A customer's passkeys, as the customer sees them",
+        Success::ok("Oldest first.", Schema("Passkeys")),
+    )
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const SEND_PASSWORD_RESET: Route = Route::api(
+    Post,
+    "/admin/customers/{id}/password_reset",
+    support(
+        "sendPasswordReset",
+        "Email a customer a password reset link",
+        Success::ok("Queued in the outbox.", Result("email_sent")),
+    )
+    .described("The link is `<reset_uri>/<code>` (`reset_uri` as `POST /customers/password_reset` takes it; `links.reset_uri` without it), the same email a customer asking themselves gets; staff never see or set a password. No body at all is the same as `{}`. An account never activated has no password: 409 (resend the activation). The customer's activity shows a `support_action`.")
+    .params(&[CUSTOMER_ID])
+    .body(Body::Optional("SupportPasswordReset"))
+    .failing(&[NotFound, Conflict]),
+);
+
+pub const UNLOCK_CUSTOMER: Route = Route::api(
+    Post,
+    "/admin/customers/{id}/unlock",
+    support(
+        "unlockCustomer",
+        "Lift a customer's lockout",
+        Success::ok(
+            "The failed sign-ins counted against the account are forgotten; it accepts its password again.",
+            Result("unlocked"),
+        ),
+    )
+    .described("Answers alike whether or not the account was locked. The customer's activity shows a `support_action`.")
+    .params(&[CUSTOMER_ID]),
+);
+
 pub const ADMIN_LISTS: Route = Route::api(
     Get,
     "/admin/subscriptions",
@@ -675,6 +810,99 @@ pub const LIST_MEMBERS: Route = Route::api(
     .failing(&[NotFound, Failure::Invalid]),
 );
 
+const QUEUE_PAGE: &[Param] = &[
+    Param::Cursor {
+        name: "before",
+        description: "Only rows older than this id (the last id of the previous page).",
+    },
+    Param::Integer {
+        name: "limit",
+        minimum: 1,
+        maximum: Some(200),
+        default: 50,
+    },
+];
+
+pub const STATS: Route = Route::api(
+    Get,
+    "/admin/stats",
+    owner(
+        "stats",
+        "The console's overview: customers by status, sign-ups, queues",
+        Success::ok("The figures, as of now.", Schema("Stats")),
+    )
+    .described("`customers`: `active` (activated, not locked), `pending` (not activated) and `locked` (after repeated failed sign-ins), which add up to every customer. `signups_by_day`: the customers created on each of the last 30 UTC days, oldest first, today last, days without any included. `emails` and `webhooks`: how many are queued and how many failed. Every count is read from an index."),
+);
+
+pub const OUTBOX: Route = Route::api(
+    Get,
+    "/admin/outbox",
+    owner(
+        "outbox",
+        "The emails queued and failed, newest first",
+        Success::ok("A page of emails, without their bodies.", Schema("OutboxPage")),
+    )
+    .described("`?status=queued` or `failed` shows one of them (both by default). Page on with `?before=` the last `id` of a page.")
+    .params(QUEUE_PAGE)
+    .failing(&[Failure::Invalid]),
+);
+
+pub const RETRY_EMAIL: Route = Route::api(
+    Post,
+    "/admin/outbox/{id}/retry",
+    owner(
+        "retryEmail",
+        "Queue a failed email again",
+        Success::ok("Queued for delivery now.", Result("queued")),
+    )
+    .described("As `customer-area mail retry --id`. An email that is not failed (queued or sent) answers 409, as does a failed one whose one-time code was erased (it cannot be sent again); an unknown id, 404.")
+    .params(&[Param::Path {
+        name: "id",
+        description: "The email's id from `GET /admin/outbox`.",
+    }])
+    .failing(&[NotFound, Conflict]),
+);
+
+pub const WEBHOOK_DELIVERIES: Route = Route::api(
+    Get,
+    "/admin/webhooks/deliveries",
+    owner(
+        "webhookDeliveries",
+        "The webhook deliveries, newest first",
+        Success::ok("A page of deliveries.", Schema("DeliveriesPage")),
+    )
+    .described("`?status=queued`, `sent` or `failed` shows one of them (all by default). Page on with `?before=` the last `id` of a page.")
+    .params(QUEUE_PAGE)
+    .failing(&[Failure::Invalid]),
+);
+
+pub const RETRY_DELIVERY: Route = Route::api(
+    Post,
+    "/admin/webhooks/deliveries/{id}/retry",
+    owner(
+        "retryDelivery",
+        "Queue a failed webhook delivery again",
+        Success::ok("Queued for delivery now, with the same `webhook-id`.", Result("queued")),
+    )
+    .described("As `customer-area webhooks retry --id`. A delivery that is not failed (queued or sent) answers 409; an unknown id, 404.")
+    .params(&[Param::Path {
+        name: "id",
+        description: "The delivery's id from `GET /admin/webhooks/deliveries`.",
+    }])
+    .failing(&[NotFound, Conflict]),
+);
+
+pub const TEST_WEBHOOKS: Route = Route::api(
+    Post,
+    "/admin/webhooks/test",
+    owner(
+        "testWebhooks",
+        "Queue a test event for every webhook endpoint",
+        Success::ok("How many were queued: one per configured endpoint.", Schema("QueuedCount")),
+    )
+    .described("A `ping` event (`{\"type\":\"ping\",\"timestamp\",\"data\":{}}`, signed like every event) goes through the queue to every configured endpoint, whatever events it takes; `GET /admin/webhooks/deliveries` then shows whether it arrived. Without endpoints nothing is queued (`count` 0). `customer-area webhooks test URL` sends one at once instead, bypassing the queue."),
+);
+
 pub const IMPORT_CUSTOMERS: Route = Route::api(
     Post,
     "/admin/import",
@@ -700,6 +928,21 @@ pub const IMPORT_CUSTOMERS: Route = Route::api(
     ])
     .body(Body::Csv("The import file: a header row, then one customer per row."))
     .failing(&[Failure::Invalid]),
+);
+
+pub const MAIL_EVENT: Route = Route::api(
+    Post,
+    "/admin/mail/events",
+    owner(
+        "recordMailEvent",
+        "Record a bounce or a complaint a mail provider reported",
+        Success::ok("What the report changed.", Schema("MailEventOutcome")),
+    )
+    .described(
+        "The same facts `customer-area mail inbound` reads from a report, from a mail provider's relay. A permanent bounce (or `mail.soft_bounce_limit` temporary ones) marks the address undeliverable and takes it off every list (ledger source `bounce`, webhook `customer.email_undeliverable`); a complaint takes it off every list (ledger source `complaint`). `permanent` is required for a bounce and refused for a complaint. An address no account has is 404.",
+    )
+    .body(Body::Required("MailEvent"))
+    .failing(&[NotFound]),
 );
 
 pub const AUDIT: Route = Route::api(

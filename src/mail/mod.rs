@@ -1,7 +1,9 @@
 //! Where mail leaves: emails are composed here, queued in the outbox within the caller's
 //! transaction (see `store::outbox`), and delivered by the [`worker`] through a [`transport`].
 
+pub mod bounce;
 pub mod dkim;
+pub mod inbound;
 mod kind;
 pub mod templates;
 pub mod transport;

@@ -40,6 +40,8 @@ pub struct Worker {
     store: Store,
     transport: Transport,
     from: String,
+    /// `mail.bounce_address`, and the key of its tokens once read from the database.
+    bounce: Option<(String, Arc<tokio::sync::OnceCell<[u8; 32]>>)>,
     max_age_seconds: i64,
     backoff: Backoff,
     wake: Arc<Notify>,
@@ -73,6 +75,10 @@ impl Worker {
             store,
             transport,
             from: mailer.from_address().to_owned(),
+            bounce: settings
+                .bounce_address
+                .clone()
+                .map(|address| (address, Arc::default())),
             max_age_seconds: (settings.max_age_hours.get() * 3600) as i64,
             backoff: Backoff {
                 first: settings.retry_first_seconds.get() as i64,
@@ -206,7 +212,8 @@ impl Worker {
         sender: &mut Sender<'_>,
         email: &outbox::Leased,
     ) -> Result<String, DeliveryError> {
-        let send = sender.send(&self.from, email);
+        let from = self.envelope_sender(email.id).await;
+        let send = sender.send(&from, email);
         tokio::pin!(send);
         let first = tokio::time::Instant::now() + RENEW_EVERY;
         let mut renew = tokio::time::interval_at(first, RENEW_EVERY);
@@ -223,6 +230,23 @@ impl Worker {
                         tracing::warn!(outbox_id = id, error = %e, "an email's lease could not be renewed");
                     }
                 }
+            }
+        }
+    }
+
+    /// The envelope sender of the outbox email `id`: the bounce address with the email's token
+    /// when `mail.bounce_address` is set, else the From address. Should the token's key not be
+    /// readable (the database failing), the email goes out from the bounce address untokened,
+    /// rather than not at all: a bounce to it then names its email by Message-ID.
+    async fn envelope_sender(&self, id: i64) -> String {
+        let Some((address, key)) = &self.bounce else {
+            return self.from.clone();
+        };
+        match crate::store::keys::cached(&self.store, key, super::bounce::KEY_NAME).await {
+            Ok(key) => super::bounce::envelope_sender(address, &key, id),
+            Err(e) => {
+                tracing::warn!(error = %e, "the bounce token key could not be read");
+                address.clone()
             }
         }
     }

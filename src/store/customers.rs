@@ -61,6 +61,16 @@ pub struct AdminView {
     pub created_at: i64,
     /// The language of the customer's emails; `null`: `mail.default_language`.
     pub language: Option<String>,
+    /// Since when bounces showed the address dead, and why; `null` while it is deliverable.
+    pub email_undeliverable: Option<Undeliverable>,
+}
+
+/// Why an address counts as undeliverable, for the back office.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Undeliverable {
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub since: i64,
+    pub reason: String,
 }
 
 /// Inserts a customer (pending, or as [`Arrival`] says) with a never-used random id and its row of the search index; a
@@ -213,7 +223,7 @@ pub fn identifier_of(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Ident
 
 /// The columns of the customer object but its subscriptions, for `SELECT`.
 static PROFILE_COLUMNS: LazyLock<String> =
-    LazyLock::new(|| format!("id, email, {}", profile_columns("")));
+    LazyLock::new(|| format!("id, email, undeliverable_at, {}", profile_columns("")));
 
 /// The profile's columns in the order of [`FIELDS`], each after `table` (`"c."`, or `""`).
 pub(super) fn profile_columns(table: &str) -> String {
@@ -233,6 +243,7 @@ fn profile_from_row(row: &Row<'_>) -> StoreResult<Customer> {
     Ok(Customer {
         id: CustomerId::parse(&row.get::<String>("id")?).map_err(corrupt)?,
         email: row.get("email")?,
+        email_deliverable: row.get::<Option<i64>>("undeliverable_at")?.is_none(),
         profile,
         subscriptions: Vec::new(),
     })
@@ -289,7 +300,7 @@ pub fn profile_of_session(
 /// `subscriptions` already gives, where `l.id` would sort in a temporary tree.
 static SESSION_PROFILE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT c.id, c.email, {}, \
+        "SELECT c.id, c.email, c.undeliverable_at, {}, \
          l.id AS list_id, l.name AS list_name, s.subscribed_at, t.last_used_at \
          FROM sessions t \
          JOIN customers c ON c.id = t.customer_id \
@@ -305,25 +316,40 @@ static SESSION_PROFILE: LazyLock<String> = LazyLock::new(|| {
 pub fn admin_view(conn: &ReadDb, key: &str) -> StoreResult<Option<AdminView>> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {}, identifier, status, created_at, language FROM customers
-             WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))",
+            "SELECT {}, identifier, status, created_at, language, undeliverable_reason
+             FROM customers WHERE id = ?1 OR identifier = ?1 OR email = lower(trim(?1))",
             *PROFILE_COLUMNS
         ))?
-        .query_row(params![key], |row| {
-            Ok(AdminView {
-                customer: profile_from_row(row)?,
-                identifier: row.get("identifier")?,
-                status: status(row)?,
-                created_at: row.get("created_at")?,
-                language: row.get("language")?,
-            })
-        })
+        .query_row(params![key], admin_from_row)
         .optional()?;
     let Some(mut view) = row else {
         return Ok(None);
     };
     view.customer.subscriptions = subscriptions::of_customer(conn, &view.customer.id)?;
     Ok(Some(view))
+}
+
+/// The back-office view (without subscriptions) from a row with [`PROFILE_COLUMNS`],
+/// `identifier`, `status`, `created_at`, `language` and `undeliverable_reason`.
+fn admin_from_row(row: &Row<'_>) -> StoreResult<AdminView> {
+    let customer = profile_from_row(row)?;
+    let email_undeliverable = match row.get::<Option<i64>>("undeliverable_at")? {
+        Some(since) => Some(Undeliverable {
+            since,
+            reason: row
+                .get::<Option<String>>("undeliverable_reason")?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(AdminView {
+        customer,
+        identifier: row.get("identifier")?,
+        status: status(row)?,
+        created_at: row.get("created_at")?,
+        language: row.get("language")?,
+        email_undeliverable,
+    })
 }
 
 /// A customer's place in the listing's order (creation time, then id), written
@@ -365,7 +391,7 @@ fn page_sql(search: &Search, start: &Start<Cursor>) -> String {
         Start::After(_) => ("AND (created_at, id) > (?3, ?4)", ""),
     };
     format!(
-        "SELECT {}, identifier, status, created_at, language FROM customers
+        "SELECT {}, identifier, status, created_at, language, undeliverable_reason FROM customers
          WHERE {} {after} ORDER BY created_at, id LIMIT ?2 {offset}",
         *PROFILE_COLUMNS,
         search.filter()
@@ -398,15 +424,7 @@ pub fn list(
             values.extend([cursor.created_at.into(), cursor.id.as_str().into()])
         }
     }
-    let rows = statement.query_map(&sql::each(&values), |row| {
-        Ok(AdminView {
-            customer: profile_from_row(row)?,
-            identifier: row.get("identifier")?,
-            status: status(row)?,
-            created_at: row.get("created_at")?,
-            language: row.get("language")?,
-        })
-    })?;
+    let rows = statement.query_map(&sql::each(&values), admin_from_row)?;
     let mut page = Page::of(
         rows.collect::<StoreResult<Vec<_>>>()?,
         limit,
@@ -617,6 +635,15 @@ pub fn clear_failed_logins(conn: &Db, id: &CustomerId) -> StoreResult<()> {
     Ok(())
 }
 
+/// Lifts a lockout: the failed password checks counted against the account are forgotten and
+/// it accepts its password again. False when there is no such customer.
+pub fn unlock(conn: &Db, id: &CustomerId) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE customers SET failed_logins = 0, locked_at = NULL WHERE id = ?1")?
+        .execute(params![id.as_str()])?
+        == 1)
+}
+
 /// Replaces the password hash only if it is still `expected` (a rehash must not undo a
 /// password change that happened meanwhile).
 pub fn replace_password_hash(
@@ -650,10 +677,15 @@ pub fn activate(conn: &Db, id: &CustomerId, hash: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Changes the email address (already confirmed by its owner).
+/// Changes the email address (already confirmed by its owner). Whatever bounces said of the
+/// old address does not hold for the new one: the undeliverable mark goes.
 pub fn set_email(conn: &Db, id: &CustomerId, email: &EmailAddress) -> StoreResult<()> {
-    conn.prepare_cached("UPDATE customers SET email = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id.as_str(), email.as_str(), now()])?;
+    conn.prepare_cached(
+        "UPDATE customers SET email = ?2, updated_at = ?3,
+             undeliverable_at = NULL, undeliverable_reason = NULL, soft_bounces = 0
+         WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), email.as_str(), now()])?;
     Ok(())
 }
 

@@ -19,3 +19,19 @@ pub fn get_or_insert(conn: &Db, name: &str, fresh: &[u8; 32]) -> StoreResult<[u8
     key.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
         .ok_or_else(|| StoreError::BadValue(format!("server key `{name}` is not 32 bytes")))
 }
+
+/// The key named `name`, read (or made) once and then kept in `cell`.
+pub async fn cached(
+    store: &super::Store,
+    cell: &tokio::sync::OnceCell<[u8; 32]>,
+    name: &'static str,
+) -> StoreResult<[u8; 32]> {
+    let key = cell
+        .get_or_try_init(|| async move {
+            let mut fresh = [0u8; 32];
+            crate::random::random_bytes(&mut fresh);
+            store.write(move |tx| get_or_insert(tx, name, &fresh)).await
+        })
+        .await?;
+    Ok(*key)
+}

@@ -243,21 +243,118 @@ pub(super) fn newest<T>(
     rows.collect::<StoreResult<_>>()
 }
 
+/// Up to `limit` emails of `statuses` (one to three), newest first, older than `before` when
+/// given: the back office's pages of queued and failed emails.
+pub fn page(
+    conn: &ReadDb,
+    statuses: &[&'static str],
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<Entry>> {
+    let columns = "id, kind, recipient, status, attempts, last_error, created_at, next_attempt_at";
+    paged(conn, "outbox", columns, statuses, before, limit, entry)
+}
+
+/// A page of `table` (the outbox or the webhook outbox): rows of `statuses` (one to three),
+/// newest first, older than `before`; each row read from `columns` by `read`.
+pub(super) fn paged<T>(
+    conn: &ReadDb,
+    table: &str,
+    columns: &str,
+    statuses: &[&'static str],
+    before: Option<i64>,
+    limit: u32,
+    read: impl FnMut(&Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    assert!((1..=3).contains(&statuses.len()), "one to three statuses");
+    let status = |i: usize| statuses.get(i).unwrap_or(&statuses[0]);
+    // Each status is looked up in the table's (status, id) index.
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {columns} FROM {table} WHERE status IN (?1, ?2, ?3) AND id < ?4
+         ORDER BY id DESC LIMIT ?5"
+    ))?;
+    let rows = statement.query_map(
+        params![
+            status(0),
+            status(1),
+            status(2),
+            before.unwrap_or(i64::MAX),
+            limit
+        ],
+        read,
+    )?;
+    rows.collect()
+}
+
+/// The status of the email `id`, and whether its body is still there; `None` when there is no
+/// such email.
+pub fn state_of(conn: &ReadDb, id: i64) -> StoreResult<Option<(String, bool)>> {
+    OptionalRow::optional(
+        conn.prepare_cached("SELECT status, raw IS NOT NULL AS kept FROM outbox WHERE id = ?1")?
+            .query_row(params![id], |row| {
+                Ok((row.get("status")?, row.get("kept")?))
+            }),
+    )
+}
+
+/// How many emails have `status`.
+pub fn count_of(conn: &ReadDb, status: &str) -> StoreResult<i64> {
+    conn.prepare_cached("SELECT COUNT(*) AS n FROM outbox WHERE status = ?1")?
+        .query_row(params![status], |row| row.get("n"))
+}
+
+fn entry(row: &Row) -> StoreResult<Entry> {
+    Ok(Entry {
+        id: row.get("id")?,
+        kind: row.get("kind")?,
+        recipient: row.get("recipient")?,
+        status: row.get("status")?,
+        attempts: row.get("attempts")?,
+        last_error: row.get("last_error")?,
+        created_at: row.get("created_at")?,
+        next_attempt_at: row.get("next_attempt_at")?,
+    })
+}
+
 /// The newest `limit` emails, optionally of one status.
 pub fn list(conn: &ReadDb, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
     let columns = "id, kind, recipient, status, attempts, last_error, created_at, next_attempt_at";
-    newest(conn, "outbox", columns, status, limit, |row| {
-        Ok(Entry {
+    newest(conn, "outbox", columns, status, limit, entry)
+}
+
+/// An email sent for a customer, as the shop's staff may see it: its kind, where it stands
+/// and when it was written; never its body, link or code.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SentEmail {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    #[serde(serialize_with = "crate::domain::rfc3339_field")]
+    pub at: i64,
+}
+
+/// Up to `limit` emails sent for `customer`, newest first, only those older than `before`
+/// when given.
+pub fn of_customer(
+    conn: &ReadDb,
+    customer: &CustomerId,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<SentEmail>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, kind, status, created_at FROM outbox
+         WHERE customer_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![customer.as_str(), before, limit], |row| {
+        Ok(SentEmail {
             id: row.get("id")?,
             kind: row.get("kind")?,
-            recipient: row.get("recipient")?,
             status: row.get("status")?,
-            attempts: row.get("attempts")?,
-            last_error: row.get("last_error")?,
-            created_at: row.get("created_at")?,
-            next_attempt_at: row.get("next_attempt_at")?,
+            at: row.get("created_at")?,
         })
-    })
+    })?;
+    rows.collect()
 }
 
 /// How many emails are queued, sent and failed.

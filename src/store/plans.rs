@@ -13,7 +13,7 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use super::customers::{self, Cursor};
 use super::sql::Db;
 use super::{Start, activity, codes, export, outbox, passkeys, requests, sessions, sign_ups};
-use super::{devices, subscriptions, undo, webhooks};
+use super::{devices, stats, subscriptions, undo, webhooks};
 use crate::domain::CustomerId;
 
 /// The SQL the traced connection ran (one traced connection at a time: see [`ran`]).
@@ -135,6 +135,12 @@ fn every_back_office_listing_search_and_view_finds_its_rows_through_an_index() {
             outbox::list(c, status, 50).unwrap();
             webhooks::list(c, status, 50).unwrap();
         }
+        outbox::of_customer(c, &id, None, 20).unwrap();
+        for before in [None, Some(9)] {
+            outbox::page(c, &["queued", "failed"], before, 50).unwrap();
+            webhooks::page(c, &["queued", "sent", "failed"], before, 50).unwrap();
+        }
+        stats::overview(c, 1_796_376_659).unwrap();
     });
     assert!(statements.len() >= 20, "{statements:#?}");
     assert_indexed(&conn, &statements);

@@ -23,6 +23,12 @@ pub enum ConsentSource {
     Import,
     Signup,
     UnsubscribeLink,
+    /// The shop's staff, in the console (or the admin token acting for them).
+    Support,
+    /// A permanent bounce showed the address dead.
+    Bounce,
+    /// The customer reported an email as spam.
+    Complaint,
 }
 
 impl ConsentSource {
@@ -33,6 +39,9 @@ impl ConsentSource {
             ConsentSource::Import => "import",
             ConsentSource::Signup => "signup",
             ConsentSource::UnsubscribeLink => "unsubscribe_link",
+            ConsentSource::Support => "support",
+            ConsentSource::Bounce => "bounce",
+            ConsentSource::Complaint => "complaint",
         }
     }
 }
@@ -254,6 +263,26 @@ pub fn unsubscribe(
     Ok(removed == 1)
 }
 
+/// Ends every subscription of the customer, recording an opt-out with `source` for each;
+/// answers the lists left, in id order.
+pub fn leave_all(
+    conn: &Db,
+    customer: &CustomerId,
+    source: ConsentSource,
+) -> StoreResult<Vec<String>> {
+    let lists: Vec<String> = of_customer(conn, customer)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let now = now();
+    for list in &lists {
+        conn.prepare_cached("DELETE FROM subscriptions WHERE customer_id = ?1 AND list_id = ?2")?
+            .execute(params![customer.as_str(), list])?;
+        record(conn, customer, list, "out", source, None, now)?;
+    }
+    Ok(lists)
+}
+
 /// The subscribers of `list`, in customer id order.
 pub fn subscribers(conn: &ReadDb, list: &str) -> StoreResult<Vec<CustomerId>> {
     let mut statement = conn.prepare_cached(
@@ -265,9 +294,10 @@ pub fn subscribers(conn: &ReadDb, list: &str) -> StoreResult<Vec<CustomerId>> {
 }
 
 /// A list's members: a customer who has not activated is no member of any list (double
-/// opt-in), whatever subscriptions are kept for them.
-const MEMBERS: &str =
-    "FROM subscriptions s JOIN customers c ON c.id = s.customer_id AND c.status = 'active'";
+/// opt-in), whatever subscriptions are kept for them, and an address bounces showed dead is
+/// left out until its owner confirms a working one.
+const MEMBERS: &str = "FROM subscriptions s JOIN customers c ON c.id = s.customer_id \
+     AND c.status = 'active' AND c.undeliverable_at IS NULL";
 
 const MEMBER_COLUMNS: &str = "SELECT c.id, c.email, c.name, s.subscribed_at";
 

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::sql::{Db, ReadDb, params};
+use super::sql::{Db, OptionalRow, ReadDb, params};
 
 use super::{StoreResult, now};
 
@@ -152,18 +152,55 @@ pub fn fail_unconfigured(conn: &Db, configured: &[String]) -> StoreResult<usize>
 pub fn list(conn: &ReadDb, status: Option<&str>, limit: u32) -> StoreResult<Vec<Entry>> {
     let columns = "id, webhook_id, endpoint, event_type, customer_id, status, attempts, \
                    last_error, created_at";
-    super::outbox::newest(conn, "webhook_outbox", columns, status, limit, |row| {
-        Ok(Entry {
-            id: row.get("id")?,
-            webhook_id: row.get("webhook_id")?,
-            endpoint: row.get("endpoint")?,
-            event_type: row.get("event_type")?,
-            customer_id: row.get("customer_id")?,
-            status: row.get("status")?,
-            attempts: row.get("attempts")?,
-            last_error: row.get("last_error")?,
-            created_at: row.get("created_at")?,
-        })
+    super::outbox::newest(conn, "webhook_outbox", columns, status, limit, entry)
+}
+
+/// Up to `limit` deliveries of `statuses` (one to three), newest first, older than `before`
+/// when given: the back office's pages.
+pub fn page(
+    conn: &ReadDb,
+    statuses: &[&'static str],
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<Entry>> {
+    let columns = "id, webhook_id, endpoint, event_type, customer_id, status, attempts, \
+                   last_error, created_at";
+    super::outbox::paged(
+        conn,
+        "webhook_outbox",
+        columns,
+        statuses,
+        before,
+        limit,
+        entry,
+    )
+}
+
+/// The status of the delivery `id`; `None` when there is no such delivery.
+pub fn status_of(conn: &ReadDb, id: i64) -> StoreResult<Option<String>> {
+    OptionalRow::optional(
+        conn.prepare_cached("SELECT status FROM webhook_outbox WHERE id = ?1")?
+            .query_row(params![id], |row| row.only()),
+    )
+}
+
+/// How many deliveries have `status`.
+pub fn count_of(conn: &ReadDb, status: &str) -> StoreResult<i64> {
+    conn.prepare_cached("SELECT COUNT(*) AS n FROM webhook_outbox WHERE status = ?1")?
+        .query_row(params![status], |row| row.get("n"))
+}
+
+fn entry(row: &super::sql::Row) -> StoreResult<Entry> {
+    Ok(Entry {
+        id: row.get("id")?,
+        webhook_id: row.get("webhook_id")?,
+        endpoint: row.get("endpoint")?,
+        event_type: row.get("event_type")?,
+        customer_id: row.get("customer_id")?,
+        status: row.get("status")?,
+        attempts: row.get("attempts")?,
+        last_error: row.get("last_error")?,
+        created_at: row.get("created_at")?,
     })
 }
 

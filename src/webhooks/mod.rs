@@ -18,9 +18,11 @@ pub const EVENT_TYPES: &[&str] = &[
     "customer.email_changed",
     "customer.deleted",
     "subscriptions.changed",
+    "customer.email_undeliverable",
 ];
 
-/// The type of the test event `webhooks test` sends; never queued.
+/// The type of the test event: sent at once by `webhooks test`, queued for every endpoint by
+/// `POST /admin/webhooks/test`.
 pub const PING: &str = "ping";
 
 /// The HMAC key of an endpoint: the bytes behind `whsec_<base64>`.

@@ -52,7 +52,7 @@ async fn a_customer_lives_their_whole_life_through_the_api() {
         me,
         json!({
             "id": created.id.as_str(), "name": "Ada Lovelace", "email": "ada@example.com",
-            "phone": null, "mobile": null, "address": null, "address_town": null,
+            "email_deliverable": true, "phone": null, "mobile": null, "address": null, "address_town": null,
             "address_postcode": null, "address_region": null, "country": null, "subscriptions": []
         })
     );

@@ -257,6 +257,11 @@ async fn every_documented_operation_is_served() {
                 .await;
             assert_eq!(status, StatusCode::OK, "{added}");
             concrete = concrete.replace("{id}", added["id"].as_str().unwrap());
+        } else if path.starts_with("/admin/outbox/{id}")
+            || path.starts_with("/admin/webhooks/deliveries/{id}")
+        {
+            // No such email or delivery: a documented 404.
+            concrete = concrete.replace("{id}", "999999");
         }
         // The body is checked before the token: any token reaches the handler's checks.
         concrete = concrete.replace("{token}", "not-a-token");

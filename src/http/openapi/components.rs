@@ -114,7 +114,75 @@ fn schemas() -> Value {
             &["token"],
         ),
         "NewCustomer": closed_map(new_customer(), &["email", "name"]),
-        "AdminCustomerChanges": closed(&[("language", language())], &["language"]),
+        "AdminCustomerChanges": described(open_keys(admin_changes()), "At least one of the profile keys, `language` and `subscriptions`; any other key is a 422."),
+        "Stats": closed(
+            &[
+                ("customers", closed(&[("active", count()), ("pending", count()), ("locked", count())], &["active", "pending", "locked"])),
+                ("signups_by_day", json!({ "type": "array", "minItems": 30, "maxItems": 30, "items": closed(
+                    &[("date", json!({ "type": "string", "format": "date" })), ("count", count())],
+                    &["date", "count"],
+                ) })),
+                ("emails", closed(&[("queued", count()), ("failed", count())], &["queued", "failed"])),
+                ("webhooks", closed(&[("queued", count()), ("failed", count())], &["queued", "failed"])),
+            ],
+            &["customers", "signups_by_day", "emails", "webhooks"],
+        ),
+        "OutboxPage": closed(&[("emails", json!({ "type": "array", "items": closed(
+            &[
+                ("id", json!({ "type": "integer", "minimum": 1 })),
+                ("kind", text()),
+                ("recipient", text()),
+                ("status", one_of(&["queued", "failed"])),
+                ("attempts", count()),
+                ("last_error", nullable()),
+                ("created_at", date_time()),
+                ("next_attempt_at", date_time()),
+            ],
+            &["id", "kind", "recipient", "status", "attempts", "last_error", "created_at", "next_attempt_at"],
+        ) }))], &["emails"]),
+        "DeliveriesPage": closed(&[("deliveries", json!({ "type": "array", "items": closed(
+            &[
+                ("id", json!({ "type": "integer", "minimum": 1 })),
+                ("webhook_id", text()),
+                ("endpoint", text()),
+                ("event_type", text()),
+                ("customer_id", nullable()),
+                ("status", one_of(&["queued", "sent", "failed"])),
+                ("attempts", count()),
+                ("last_error", nullable()),
+                ("created_at", date_time()),
+            ],
+            &["id", "webhook_id", "endpoint", "event_type", "customer_id", "status", "attempts", "last_error", "created_at"],
+        ) }))], &["deliveries"]),
+        "QueuedCount": closed(&[("result", one_of(&["queued"])), ("count", count())], &["result", "count"]),
+        "SupportPasswordReset": open_keys(properties(&[("reset_uri", described(nullable(), "A path, or an absolute URL on the retailer's origin or an allowed origin; `links.reset_uri` without it."))])),
+        "SentEmails": closed(&[("emails", json!({ "type": "array", "items": closed(
+            &[
+                ("id", json!({ "type": "integer", "minimum": 1 })),
+                ("kind", text()),
+                ("status", one_of(&["queued", "sent", "failed"])),
+                ("at", described(date_time(), "When the email was written into the outbox.")),
+            ],
+            &["id", "kind", "status", "at"],
+        ) }))], &["emails"]),
+        "MailEvent": closed(
+            &[
+                ("type", one_of(&["bounce", "complaint"])),
+                ("email", described(text(), "The address the email went to.")),
+                ("permanent", described(json!({ "type": "boolean" }), "For a bounce: whether the address can never receive mail (a 5.x.x status), or could not for now (4.x.x).")),
+                ("reason", described(json!({ "type": "string", "maxLength": 1000 }), "In the reporter's words; kept with the mark.")),
+            ],
+            &["type", "email"],
+        ),
+        "MailEventOutcome": closed(
+            &[
+                ("result", described(one_of(&["marked_undeliverable", "already_undeliverable", "soft_bounce_counted", "unsubscribed", "address_changed"]), "What changed: `already_undeliverable` and `address_changed` (the customer has another address now) change nothing.")),
+                ("lists_left", described(json!({ "type": "array", "items": { "type": "string" } }), "With `marked_undeliverable` and `unsubscribed`: the lists the customer left.")),
+                ("count", described(json!({ "type": "integer", "minimum": 1 }), "With `soft_bounce_counted`: temporary failures so far.")),
+                ("limit", described(json!({ "type": "integer", "minimum": 1 }), "With `soft_bounce_counted`: the count that marks the address.")),
+            ],
+            &["result"],
+        ),
         "ResendActivation": open_keys(properties(&[("activate_uri", nullable())])),
         "SetSubscriptions": closed(&[("subscriptions", list_ids(LIST_IDS))], &["subscriptions"]),
         "NewSubscriptionList": closed(&[("id", text()), ("name", text()), ("description", nullable())], &["id", "name"]),
@@ -351,6 +419,10 @@ fn customer_properties() -> Map<String, Value> {
         let schema = match key {
             "id" => described(customer_id(), "14 digits, random, never reused."),
             "email" => text(),
+            "email_deliverable" => described(
+                json!({ "type": "boolean" }),
+                "`false` once bounces showed the address dead: ask the customer for a working one. No list export names it until they confirm a new address.",
+            ),
             "subscriptions" => array_of("Subscription"),
             field => match ProfileField::from_key(field).map(|f| f.spec().rule) {
                 Some(Rule::Country) => {
@@ -382,8 +454,27 @@ fn admin_customer() -> Value {
             "The language of the customer's emails (a BCP 47 primary tag); null: `mail.default_language`.",
         ),
     );
+    properties.insert(
+        "email_undeliverable".into(),
+        described(
+            json!({
+                "type": "object",
+                "nullable": true,
+                "additionalProperties": false,
+                "required": ["since", "reason"],
+                "properties": { "since": date_time(), "reason": text() },
+            }),
+            "Since when bounces showed the address dead, and the last report's reason; null while it is deliverable.",
+        ),
+    );
     let mut required = customer_keys();
-    required.extend(["identifier", "status", "created_at", "language"]);
+    required.extend([
+        "identifier",
+        "status",
+        "created_at",
+        "language",
+        "email_undeliverable",
+    ]);
     closed_map(properties, &required)
 }
 
@@ -404,6 +495,13 @@ fn profile_update() -> Map<String, Value> {
             "name",
             described(nullable(), ProfileField::Name.spec().description),
         ),
+        (
+            "email_deliverable",
+            described(
+                json!({ "type": "boolean" }),
+                "Read-only: accepted and ignored, so that a customer object read by GET can be sent back.",
+            ),
+        ),
     ]);
     properties.extend(profile_rules());
     properties.insert(
@@ -419,6 +517,33 @@ fn profile_update() -> Map<String, Value> {
     );
     properties.insert("password_check".into(), nullable());
     properties.insert("current_password".into(), nullable());
+    properties
+}
+
+fn count() -> Value {
+    json!({ "type": "integer", "minimum": 0 })
+}
+
+fn admin_changes() -> Map<String, Value> {
+    let mut properties = properties(&[
+        (
+            "name",
+            described(nullable(), ProfileField::Name.spec().description),
+        ),
+        ("language", language()),
+        (
+            "reason",
+            described(
+                nullable(),
+                "Why, in the staff member's words (at most 500 characters): kept in the audit log's detail, never shown to the customer.",
+            ),
+        ),
+    ]);
+    properties.extend(profile_rules());
+    properties.insert(
+        "subscriptions".into(),
+        list_ids("Replaces the set of lists the customer is subscribed to; recorded in the consent ledger with source `support`."),
+    );
     properties
 }
 
@@ -463,7 +588,10 @@ fn consent() -> Value {
             ("action", one_of(&["in", "out"])),
             (
                 "source",
-                one_of(&["customer", "admin", "import", "signup", "unsubscribe_link"]),
+                described(
+                    text(),
+                    "Who made the change: `customer`, `admin`, `import`, `import:<source>` (moved in: where the consent was first given), `signup`, `unsubscribe_link`, `support` (the shop's staff), `bounce` (a dead address left every list), `complaint` (the customer reported an email as spam).",
+                ),
             ),
             ("at", date_time()),
             (

@@ -37,6 +37,8 @@ function nameCountries() {
 function fillProfile(c) {
   customer = c;
   document.getElementById('current-email').textContent = c.email;
+  // Bounces showed the address dead: ask for a working one.
+  document.getElementById('email-undeliverable').hidden = c.email_deliverable !== false;
   // Lets password managers file the new password under the right account.
   document.getElementById('password-username').value = c.email;
   for (const key of PROFILE) profileForm.elements.namedItem(key).value = c[key] || '';

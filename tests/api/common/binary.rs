@@ -100,6 +100,27 @@ impl Binary {
         self.command.output()
     }
 
+    /// Runs to completion with `input` on standard input, without blocking the async runtime
+    /// (the way a mail server's pipe runs a command).
+    pub async fn output_with_input(self, input: Vec<u8>) -> std::io::Result<Output> {
+        use tokio::io::AsyncWriteExt;
+        let mut command = tokio::process::Command::from(self.command);
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        // A command that stops reading early (a message over its bound) closes the pipe: that
+        // is its answer, not the test's failure.
+        let writing = tokio::spawn(async move {
+            let _ = stdin.write_all(&input).await;
+        });
+        let output = child.wait_with_output().await;
+        let _ = writing.await;
+        output
+    }
+
     /// Runs to completion without blocking the async runtime.
     pub async fn output_async(self) -> std::io::Result<Output> {
         tokio::process::Command::from(self.command).output().await
