@@ -90,6 +90,7 @@ fn customer_words(action: &str) -> Option<&'static str> {
         "updateCustomer" => "your account's details were changed by the shop",
         "resendActivation" => "a new activation link was sent to you",
         "setSubscriptions" => "your subscriptions were changed by the shop",
+        "removeSecondFactor" => "your second factor was removed by the shop",
         "showCustomer" | "consents" => return None,
         _ => "the shop's staff acted on your account",
     })

@@ -51,6 +51,7 @@ pub mod sign_ups;
 pub mod sql;
 pub mod staff;
 pub mod subscriptions;
+pub mod totp;
 pub mod undo;
 pub mod webhooks;
 mod writer;
