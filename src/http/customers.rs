@@ -122,6 +122,9 @@ pub(super) fn audit_outcome<T>(result: &Result<T, AppError>) -> &'static str {
     match result {
         Ok(_) => "success",
         Err(AppError::InvalidCredentials) => "invalid_credentials",
+        // The first factor was right; the sign-in waits for a second one or an emailed code.
+        Err(AppError::SecondFactorRequired { .. }) => "second_factor_required",
+        Err(AppError::EmailCodeRequired) => "email_code_required",
         Err(AppError::Throttled { .. }) => "throttled",
         Err(_) => "error",
     }
