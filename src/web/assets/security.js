@@ -23,8 +23,6 @@ const KINDS = {
   account_activated: t('activity_account_activated'),
   passkey_added: t('activity_passkey_added'),
   passkey_removed: t('activity_passkey_removed'),
-  second_factor_added: t('activity_second_factor_added'),
-  second_factor_removed: t('activity_second_factor_removed'),
   account_secured: t('activity_account_secured'),
 };
 
