@@ -79,7 +79,7 @@ fn counted_guesses(app: &TestApp, email: &str) -> i64 {
     let address = customer_area::auth::digest(email);
     app.db()
         .query_row(
-            "SELECT COALESCE(SUM(failed), 0) AS n FROM login_code_guesses WHERE address_hash = ?1",
+            "SELECT COALESCE(MAX(failed), 0) AS n FROM login_code_guesses WHERE address_hash = ?1",
             params![address],
             |row| row.get("n"),
         )
