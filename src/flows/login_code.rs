@@ -15,6 +15,9 @@ use crate::store::sql::Db;
 use crate::store::{Outcome, StoreResult, customers, outbox};
 use crate::throttle::IpBudget;
 
+/// How long the code of a locked account waits after the answer before it is issued.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The answer of an endpoint whose sign-in method `auth.login_methods` leaves out: a 404 that
 /// names the setting, so that a shop's developer is not left guessing at a typo in the path.
 pub fn method_switched_off(method: LoginMethod) -> AppError {
@@ -115,6 +118,9 @@ impl LoginCodes<'_> {
     pub(super) fn mail_code_after_answer(&self, email: EmailAddress) {
         let services = self.0.clone();
         self.background.spawn(async move {
+            // A moment later, so that its work (a write and an email) stays out of the way of
+            // the answer still in flight, which must take as long as a wrong password's.
+            tokio::time::sleep(SETTLE).await;
             let shared = services.clone();
             let queued = services
                 .store
