@@ -398,3 +398,43 @@ ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
 -- customers, must start from the expired codes).
 CREATE INDEX customers_by_status ON customers(status) WHERE locked_at IS NULL;
 CREATE INDEX customers_locked ON customers(locked_at) WHERE locked_at IS NOT NULL;
+
+-- migration: 21 emailed sign-in codes, the customers' second factor
+ALTER TABLE one_time_codes DROP CONSTRAINT one_time_codes_purpose_check;
+ALTER TABLE one_time_codes ADD CONSTRAINT one_time_codes_purpose_check
+    CHECK (purpose IN ('activation', 'password_reset', 'email_change', 'login_code'));
+ALTER TABLE email_requests DROP CONSTRAINT email_requests_kind_check;
+ALTER TABLE email_requests ADD CONSTRAINT email_requests_kind_check
+    CHECK (kind IN ('password_reset', 'signup', 'login_code'));
+CREATE TABLE login_code_guesses (
+    address_hash BYTEA PRIMARY KEY,
+    failed       BIGINT NOT NULL,
+    last_at      BIGINT NOT NULL
+);
+CREATE INDEX login_code_guesses_by_time ON login_code_guesses(last_at);
+-- A customer's TOTP second factor: the secret as it is (checking a code needs it), whether a
+-- code confirmed it, and the time step of the last code accepted so that no code works twice.
+CREATE TABLE customer_totp (
+    customer_id TEXT PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+    secret      TEXT NOT NULL,
+    confirmed   BIGINT NOT NULL DEFAULT 0,
+    last_step   BIGINT,
+    created_at  BIGINT NOT NULL
+);
+-- The ten single-use recovery codes of a customer's second factor, as SHA-256 digests.
+CREATE TABLE customer_recovery_codes (
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    code_hash   BYTEA NOT NULL,
+    PRIMARY KEY (customer_id, code_hash)
+);
+-- A sign-in whose first factor (`method`: password or email_code) was right and that waits for
+-- its second (SHA-256 of the challenge handed out), for 5 minutes and 5 wrong codes.
+CREATE TABLE customer_challenges (
+    challenge_hash BYTEA PRIMARY KEY,
+    customer_id    TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    expires_at     BIGINT NOT NULL,
+    failed         BIGINT NOT NULL DEFAULT 0,
+    method         TEXT NOT NULL
+);
+CREATE INDEX customer_challenges_by_expiry ON customer_challenges(expires_at);
+CREATE INDEX customer_challenges_by_customer ON customer_challenges(customer_id);

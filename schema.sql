@@ -575,3 +575,73 @@ END;
 -- customers, must start from the expired codes).
 CREATE INDEX customers_by_status ON customers(status) WHERE locked_at IS NULL;
 CREATE INDEX customers_locked ON customers(locked_at) WHERE locked_at IS NOT NULL;
+
+-- migration: 21 emailed sign-in codes, the customers' second factor
+-- A sign-in code is a one-time code of purpose `login_code`, asked for through the request
+-- journal (kind `login_code`). SQLite cannot change a CHECK, so both tables are rebuilt.
+CREATE TABLE one_time_codes_new (
+    customer_id     TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    purpose         TEXT NOT NULL
+                    CHECK (purpose IN ('activation', 'password_reset', 'email_change', 'login_code')),
+    code_hash       BLOB NOT NULL,
+    new_email       TEXT,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, purpose)
+) WITHOUT ROWID;
+INSERT INTO one_time_codes_new SELECT customer_id, purpose, code_hash, new_email,
+    failed_attempts, created_at, expires_at FROM one_time_codes;
+DROP TABLE one_time_codes;
+ALTER TABLE one_time_codes_new RENAME TO one_time_codes;
+CREATE INDEX one_time_codes_by_expiry ON one_time_codes(expires_at);
+CREATE TABLE email_requests_new (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('password_reset', 'signup', 'login_code')),
+    email         TEXT NOT NULL,
+    name          TEXT,
+    link_base     TEXT,
+    created_at    INTEGER NOT NULL,
+    ip            TEXT,
+    user_agent    TEXT,
+    language      TEXT,
+    subscriptions TEXT
+);
+INSERT INTO email_requests_new SELECT id, kind, email, name, link_base, created_at, ip,
+    user_agent, language, subscriptions FROM email_requests;
+DROP TABLE email_requests;
+ALTER TABLE email_requests_new RENAME TO email_requests;
+-- Wrong sign-in codes presented per address since the last code was issued for it, known or
+-- not, as `reset_guesses` counts reset codes: the code dies at the fifth.
+CREATE TABLE login_code_guesses (
+    address_hash BLOB PRIMARY KEY,
+    failed       INTEGER NOT NULL,
+    last_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX login_code_guesses_by_time ON login_code_guesses(last_at);
+-- A customer's TOTP second factor: the secret as it is (checking a code needs it), whether a
+-- code confirmed it, and the time step of the last code accepted so that no code works twice.
+CREATE TABLE customer_totp (
+    customer_id TEXT PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+    secret      TEXT NOT NULL,
+    confirmed   INTEGER NOT NULL DEFAULT 0,
+    last_step   INTEGER,
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The ten single-use recovery codes of a customer's second factor, as SHA-256 digests.
+CREATE TABLE customer_recovery_codes (
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    code_hash   BLOB NOT NULL,
+    PRIMARY KEY (customer_id, code_hash)
+) WITHOUT ROWID;
+-- A sign-in whose first factor (`method`: password or email_code) was right and that waits for
+-- its second (SHA-256 of the challenge handed out), for 5 minutes and 5 wrong codes.
+CREATE TABLE customer_challenges (
+    challenge_hash BLOB PRIMARY KEY,
+    customer_id    TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    expires_at     INTEGER NOT NULL,
+    failed         INTEGER NOT NULL DEFAULT 0,
+    method         TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX customer_challenges_by_expiry ON customer_challenges(expires_at);
+CREATE INDEX customer_challenges_by_customer ON customer_challenges(customer_id);

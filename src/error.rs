@@ -22,9 +22,13 @@ pub enum AppError {
     )]
     ReauthenticationRequired,
     /// The password was right and a second factor is needed: answer `challenge` with a code
-    /// (`POST /admin/staff/login/second_factor`).
+    /// (`POST /admin/staff/login/second_factor`, `POST /customers/login/second_factor`).
     #[error("a second factor is required: send a code with the challenge")]
     SecondFactorRequired { challenge: String },
+    /// The password was right but the account is locked (`limits.login_lockout_failures`): a
+    /// sign-in code was emailed, and `POST /customers/login_code/verify` with it signs in.
+    #[error("this account asks for a code sent by email: check your inbox")]
+    EmailCodeRequired,
     /// The caller is known but their role does not have this right.
     #[error("your role does not allow this")]
     Forbidden,

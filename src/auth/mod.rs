@@ -5,6 +5,7 @@
 mod hasher;
 mod jwt;
 mod schemes;
+pub mod totp;
 
 pub use hasher::{PasswordHasher, PasswordVerdict, Requester};
 pub use jwt::reset_token;

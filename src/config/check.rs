@@ -47,6 +47,7 @@ impl Config {
             ("links.email_undo_uri", &self.links.email_undo_uri),
             ("links.not_me_uri", &self.links.not_me_uri),
             ("links.reset_uri", &self.links.reset_uri),
+            ("links.login_code_uri", &self.links.login_code_uri),
         ] {
             self.retailer_url()
                 .join(uri)
@@ -73,6 +74,12 @@ impl Config {
             ));
         }
         let auth = &self.auth;
+        if auth.login_methods.is_empty() {
+            return Err(invalid(
+                "auth.login_methods",
+                "must name at least one of \"password\", \"passkey\" and \"email_code\"",
+            ));
+        }
         if auth.pbkdf2_iterations < 1000 {
             return Err(invalid("auth.pbkdf2_iterations", "must be at least 1000"));
         }

@@ -116,6 +116,8 @@ pub struct LinkSettings {
     /// The base of the reset links the server sends on its own (after an undone email change
     /// or a "this wasn't me"): `<reset_uri>/<code>`, like the `reset_uri` a client sends.
     pub reset_uri: String,
+    /// Where the link of an emailed sign-in code points: `<login_code_uri>?email=&code=`.
+    pub login_code_uri: String,
     /// This server's own public base, for the unsubscribe links; empty: `retailer_url`.
     pub public_url: String,
 }
@@ -130,6 +132,7 @@ impl Default for LinkSettings {
             email_undo_uri: "/undo-email".into(),
             not_me_uri: "/not-me".into(),
             reset_uri: "/reset".into(),
+            login_code_uri: "/sign-in/code".into(),
             public_url: String::new(),
         }
     }
@@ -160,6 +163,37 @@ pub struct Auth {
     pub known_device_days: NonZeroU64,
     /// Whether a sign-in from a new device emails the customer a "this wasn't me" link.
     pub new_device_notice: bool,
+    /// How long an emailed sign-in code works, in minutes.
+    pub login_code_ttl_minutes: NonZeroU64,
+    /// The ways customers may sign in; an endpoint of a method left out answers 404.
+    pub login_methods: Vec<LoginMethod>,
+}
+
+/// A way for a customer to sign in (`auth.login_methods`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginMethod {
+    Password,
+    Passkey,
+    EmailCode,
+}
+
+impl LoginMethod {
+    /// The method's name in `auth.login_methods`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoginMethod::Password => "password",
+            LoginMethod::Passkey => "passkey",
+            LoginMethod::EmailCode => "email_code",
+        }
+    }
+}
+
+impl Auth {
+    /// Whether `auth.login_methods` lets customers sign in by `method`.
+    pub fn allows(&self, method: LoginMethod) -> bool {
+        self.login_methods.contains(&method)
+    }
 }
 
 impl Default for Auth {
@@ -179,6 +213,12 @@ impl Default for Auth {
             reauth_seconds: NonZero::new(300).unwrap(),
             known_device_days: NonZero::new(90).unwrap(),
             new_device_notice: true,
+            login_code_ttl_minutes: NonZero::new(10).unwrap(),
+            login_methods: vec![
+                LoginMethod::Password,
+                LoginMethod::Passkey,
+                LoginMethod::EmailCode,
+            ],
         }
     }
 }

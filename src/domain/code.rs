@@ -1,5 +1,6 @@
-//! The secrets sent by email: one-time codes (activation secret, reset code) and the key of an
-//! email-change link. Each parses once, where it enters, so that junk never reaches the database.
+//! The secrets sent by email: one-time codes (activation secret, reset code, sign-in code) and
+//! the key of an email-change link. Each parses once, where it enters, so that junk never
+//! reaches the database.
 
 use std::fmt;
 
@@ -120,6 +121,35 @@ impl LinkKey {
     }
 }
 
+/// An emailed sign-in code: 6 decimal digits, typed by hand (about 20 bits: it dies after 5
+/// wrong tries and lives minutes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginCode(String);
+
+/// Length of a sign-in code.
+const LOGIN_CODE_LEN: usize = 6;
+
+impl LoginCode {
+    /// A fresh random code.
+    pub fn generate() -> LoginCode {
+        LoginCode(format!("{:06}", random_below(1_000_000)))
+    }
+
+    /// The code if `raw` has its shape: exactly 6 digits, nothing around them.
+    pub fn parse(raw: &str) -> Result<LoginCode, String> {
+        if raw.len() == LOGIN_CODE_LEN && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(LoginCode(raw.to_owned()))
+        } else {
+            Err(format!("must be {LOGIN_CODE_LEN} digits"))
+        }
+    }
+
+    /// The code as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 macro_rules! secret_str {
     ($($name:ident),*) => {$(
         impl AsRef<str> for $name {
@@ -137,7 +167,7 @@ macro_rules! secret_str {
     )*};
 }
 
-secret_str!(ActivationSecret, ResetCode, LinkKey);
+secret_str!(ActivationSecret, ResetCode, LinkKey, LoginCode);
 
 #[cfg(test)]
 mod tests {
@@ -175,6 +205,26 @@ mod tests {
         assert!(LinkKey::parse_current(legacy).is_err());
         assert!(LinkKey::parse(&legacy[1..]).is_err());
         assert!(LinkKey::parse(&format!("{}=", &legacy[1..])).is_err());
+    }
+
+    #[test]
+    fn login_codes_are_six_digits_and_nothing_else() {
+        for _ in 0..200 {
+            let code = LoginCode::generate();
+            assert_eq!(code.as_str().len(), 6);
+            assert!(LoginCode::parse(code.as_str()).is_ok());
+        }
+        for bad in [
+            "12345",
+            "1234567",
+            "12345a",
+            " 123456",
+            "１２３４５６",
+            "-12345",
+            "",
+        ] {
+            assert!(LoginCode::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

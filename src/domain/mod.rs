@@ -16,7 +16,7 @@ mod security;
 mod staff;
 mod text;
 
-pub use code::{ActivationSecret, LinkKey, ResetCode};
+pub use code::{ActivationSecret, LinkKey, LoginCode, ResetCode};
 pub use country::Country;
 pub use customer::{
     AscendingIds, Customer, CustomerId, Identifier, Status, Subscription, format_time,

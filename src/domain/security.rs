@@ -115,6 +115,10 @@ pub enum ActivityKind {
     PasskeyRemoved,
     /// "This wasn't me": every session ended, the password made unusable, a reset link sent.
     AccountSecured,
+    /// A TOTP second factor was turned on.
+    SecondFactorAdded,
+    /// The second factor was removed (by the customer, or by support).
+    SecondFactorRemoved,
     /// The shop's staff acted on the account (the event's `detail` says what, never who).
     SupportAction,
 }
@@ -139,6 +143,8 @@ impl ActivityKind {
             ActivityKind::PasskeyAdded => "passkey_added",
             ActivityKind::PasskeyRemoved => "passkey_removed",
             ActivityKind::AccountSecured => "account_secured",
+            ActivityKind::SecondFactorAdded => "second_factor_added",
+            ActivityKind::SecondFactorRemoved => "second_factor_removed",
             ActivityKind::SupportAction => "support_action",
         }
     }

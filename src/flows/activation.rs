@@ -217,18 +217,9 @@ impl Activations<'_> {
                 if check == CodeCheck::Invalid {
                     return Ok(false);
                 }
-                customers::activate(tx, &id, &hash)?;
-                // The first sign-in of a new account is from a new device by nature.
-                crate::store::devices::exempt_next_sign_in(tx, &id)?;
-                activity::record(tx, &id, ActivityKind::AccountActivated, Some(&client))?;
-                // Only now, with the address proven, is the customer a member of any list.
-                services.sign_ups().join_chosen_lists(tx, &id, &client)?;
-                services.announcer.announce(tx, Event::Activated, &id)?;
-                if !subscriptions::of_customer(tx, &id)?.is_empty() {
-                    services
-                        .announcer
-                        .announce(tx, Event::SubscriptionsChanged, &id)?;
-                }
+                services
+                    .activations()
+                    .finish_activation(tx, &id, Some(&hash), &client)?;
                 Ok(true)
             })
             .await?;
@@ -238,6 +229,31 @@ impl Activations<'_> {
         } else {
             Err(invalid)
         }
+    }
+
+    /// Makes a pending customer active, in the caller's transaction, with `password_hash` (or
+    /// none, for a sign-in by emailed code): the activity line, the lists chosen at sign-up
+    /// (only now, with the address proven, is the customer a member of any), the webhooks. The
+    /// sign-in that follows sends no new-device notice. The caller wakes the announcer.
+    pub(super) fn finish_activation(
+        &self,
+        tx: &Db,
+        id: &CustomerId,
+        password_hash: Option<&str>,
+        client: &Client,
+    ) -> crate::store::StoreResult<()> {
+        customers::activate(tx, id, password_hash)?;
+        codes::revoke(tx, id, Purpose::Activation)?;
+        // The first sign-in of a new account is from a new device by nature.
+        crate::store::devices::exempt_next_sign_in(tx, id)?;
+        activity::record(tx, id, ActivityKind::AccountActivated, Some(client))?;
+        self.sign_ups().join_chosen_lists(tx, id, client)?;
+        self.announcer.announce(tx, Event::Activated, id)?;
+        if !subscriptions::of_customer(tx, id)?.is_empty() {
+            self.announcer
+                .announce(tx, Event::SubscriptionsChanged, id)?;
+        }
+        Ok(())
     }
 
     /// Issues a new activation secret for a pending customer and queues the email again.

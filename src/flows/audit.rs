@@ -130,6 +130,7 @@ fn customer_words(action: &str) -> Option<&'static str> {
         "updateCustomer" => "your account's details were changed by the shop",
         "resendActivation" => "a new activation link was sent to you",
         "setSubscriptions" => "your subscriptions were changed by the shop",
+        "removeSecondFactor" => "your second factor was removed by the shop",
         "revokeCustomerSessions" => "your sessions were ended by the shop",
         "sendPasswordReset" => "a password reset link was sent to you",
         "unlockCustomer" => "your account was unlocked by the shop",

@@ -77,6 +77,7 @@ pub struct Links {
     email_undo: String,
     not_me: String,
     reset: String,
+    login_code: String,
 }
 
 impl Links {
@@ -98,6 +99,7 @@ impl Links {
             email_undo: config.links.email_undo_uri.clone(),
             not_me: config.links.not_me_uri.clone(),
             reset: config.links.reset_uri.clone(),
+            login_code: config.links.login_code_uri.clone(),
         }
     }
 
@@ -158,6 +160,12 @@ impl Links {
     pub fn not_me(&self, identifier: &str, key: &str) -> String {
         let base = self.configured(&self.not_me);
         with_query(base, &[("identifier", identifier), ("key", key)])
+    }
+
+    /// `<login_code_uri resolved>?email=<email>&code=<code>`.
+    pub fn login_code(&self, email: &str, code: &str) -> String {
+        let base = self.configured(&self.login_code);
+        with_query(base, &[("email", email), ("code", code)])
     }
 
     /// `links.reset_uri` resolved: the base of the reset links the server sends on its own.

@@ -37,11 +37,13 @@ mod account;
 mod activation;
 mod admin;
 mod audit;
+mod customer_totp;
 mod deliverability;
 mod email_change;
 mod import;
 mod links;
 mod lockout;
+mod login_code;
 mod operations;
 mod outbox;
 mod passkeys;
@@ -57,10 +59,12 @@ mod support;
 mod unsubscribe;
 mod webhooks;
 
+pub use crate::auth::totp::Enrollment;
 pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
 pub use admin::{BackOffice, CustomerPage, MAX_PAGE, NewList};
 pub use audit::{Action, AuditLine, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
+pub use customer_totp::{SecondFactorCode, Totps};
 pub use deliverability::{
     Deliverability, EventError, EventKind, MailEvent, Outcome as MailOutcome,
 };
@@ -71,6 +75,7 @@ pub use import::{
 };
 pub use links::Links;
 pub use lockout::Lockouts;
+pub use login_code::{LoginCodes, method_switched_off};
 pub use operations::{Operations, SWEEP_BATCH};
 pub use outbox::Outbox;
 pub use passkeys::{
@@ -79,7 +84,7 @@ pub use passkeys::{
 pub use profile::{PasswordChange, ProfileUpdate, Profiles};
 pub use requests::{Requests, resolve_until};
 pub use reset::Resets;
-pub use second_factor::{Enrollment, SecondFactors};
+pub use second_factor::SecondFactors;
 pub use security::{MAX_ACTIVITY_PAGE, Security, SessionView};
 pub use session::{Session, Sessions};
 pub use signup::{SignUp, SignUps, switched_off as signup_switched_off};

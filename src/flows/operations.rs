@@ -6,6 +6,7 @@ use crate::store::sql::Db;
 
 use crate::error::AppError;
 use crate::metrics::Snapshot;
+use crate::store::codes::AddressCode;
 use crate::store::{self, Unwritable, outbox};
 
 /// How long the record of a sent email (its recipient, kind and time) is kept.
@@ -65,9 +66,11 @@ impl Operations<'_> {
         let retention = (self.config.auth.activity_retention_days.get() * 24 * 3600) as i64;
         let active_since = store::now() - retention;
         let sent_since = store::now() - KEEP_SENT_EMAILS.as_secs() as i64;
-        // A count of wrong reset codes matters as long as the code it counts for can live.
+        // A count of wrong codes matters as long as the code it counts for can live.
         let guessed_since =
             store::now() - (self.config.auth.reset_code_ttl_minutes.get() * 60) as i64;
+        let code_guessed_since =
+            store::now() - (self.config.auth.login_code_ttl_minutes.get() * 60) as i64;
         // Before the codes: an expired sign-up is found by its expired activation code.
         let services = self.0.clone();
         let sign_ups = self
@@ -80,8 +83,16 @@ impl Operations<'_> {
             + self.purge(store::sessions::purge_expired).await?
             + self.purge(store::codes::purge_expired).await?
             + self
-                .purge(move |tx, n| store::codes::purge_reset_guesses(tx, guessed_since, n))
+                .purge(move |tx, n| {
+                    store::codes::purge_guesses(tx, AddressCode::PasswordReset, guessed_since, n)
+                })
                 .await?
+            + self
+                .purge(move |tx, n| {
+                    store::codes::purge_guesses(tx, AddressCode::LoginCode, code_guessed_since, n)
+                })
+                .await?
+            + self.purge(store::totp::purge_expired_challenges).await?
             + self.purge(store::undo::purge_expired).await?
             + self.purge(store::devices::purge_expired).await?
             + self

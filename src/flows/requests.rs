@@ -1,6 +1,6 @@
-//! Password-reset and sign-up requests: stored before they are answered (one identical insert
-//! whatever the address), then resolved in the background, oldest first, each in the
-//! transaction that removes it. The answer thus waits for the same durable write for every
+//! Password-reset, sign-up and sign-in-code requests: stored before they are answered (one
+//! identical insert whatever the address), then resolved in the background, oldest first, each
+//! in the transaction that removes it. The answer thus waits for the same durable write for every
 //! address, and nothing acknowledged is lost to a crash: a restart resolves what is left.
 
 use std::time::Duration;
@@ -26,7 +26,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 const LOG_EVERY: Duration = Duration::from_secs(60);
 
 flow_handle!(
-    /// The journal of password-reset and sign-up requests, and its resolver.
+    /// The journal of password-reset, sign-up and sign-in-code requests, and its resolver.
     Requests,
     requests
 );
@@ -87,6 +87,7 @@ impl Requests<'_> {
                 let kind = match request.kind {
                     RequestKind::PasswordReset => "password_reset",
                     RequestKind::SignUp => "signup",
+                    RequestKind::LoginCode => "login_code",
                 };
                 let suppressed = |reason| Resolution::Suppressed {
                     kind,
@@ -123,6 +124,16 @@ impl Requests<'_> {
                         ),
                         None => Ok(Resolution::Nothing),
                     },
+                    RequestKind::LoginCode => services
+                        .login_codes()
+                        .queue_login_code(tx, &email)
+                        .map(|queued| {
+                            if queued {
+                                Resolution::Queued
+                            } else {
+                                Resolution::Nothing
+                            }
+                        }),
                     RequestKind::SignUp => services
                         .sign_ups()
                         .register(

@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
-use crate::store::codes::{self, CodeCheck, Purpose};
+use crate::store::codes::{self, AddressCode, CodeCheck, Purpose};
 use crate::store::requests::{Request, RequestKind};
 use crate::store::{StoreResult, activity, customers, devices, outbox, sessions};
 use crate::throttle::IpBudget;
@@ -75,7 +75,11 @@ impl Resets<'_> {
             ttl,
         )?;
         // The new code's wrong tries start from none (they are counted per address).
-        codes::clear_reset_guesses(tx, &auth::digest(email.as_str()))?;
+        codes::clear_guesses(
+            tx,
+            AddressCode::PasswordReset,
+            &auth::digest(email.as_str()),
+        )?;
         let name = customers::contact(tx, &record.id)?.and_then(|(_, name)| name);
         let vars = Vars {
             name,
@@ -150,7 +154,13 @@ impl Resets<'_> {
             .store
             .write(move |tx| {
                 let address = auth::digest(lookup.as_str());
-                codes::check_reset(tx, &lookup, &address, &check_digest)
+                codes::check_for_address(
+                    tx,
+                    AddressCode::PasswordReset,
+                    &lookup,
+                    &address,
+                    &check_digest,
+                )
             })
             .await?
             .ok_or_else(invalid)?;

@@ -1,34 +1,15 @@
-//! The staff's second factor: TOTP (RFC 6238: HMAC-SHA-1, six digits, 30-second steps, one
-//! step of drift either way, no code accepted twice) with ten single-use recovery codes kept
-//! as SHA-256 digests. Enrolling is two calls (a secret, then a code that proves the app has
-//! it); signing in with one is a password, then a challenge answered with a code.
-
-use totp_rs::{Algorithm, TOTP};
+//! The staff's second factor (`auth::totp`, which customers' use too): enrolling is two calls
+//! (a secret, then a code that proves the app has it); signing in with one is a password, then
+//! a challenge answered with a code.
 
 use super::hours;
 use super::staff::StaffSession;
 use crate::auth;
+use crate::auth::totp::{self, CHALLENGE_FAILURES, CHALLENGE_TTL_SECONDS, Enrollment};
 use crate::domain::Client;
 use crate::error::AppError;
 use crate::store::staff;
 use crate::throttle::IpBudget;
-
-/// How long a sign-in waits for its second factor, in seconds.
-const CHALLENGE_TTL_SECONDS: i64 = 5 * 60;
-/// Wrong codes one challenge takes before it dies.
-const CHALLENGE_FAILURES: i64 = 5;
-/// Recovery codes handed out at enrollment.
-const RECOVERY_CODES: usize = 10;
-/// The length of a TOTP time step, in seconds.
-const STEP: u64 = 30;
-
-/// An enrollment begun: the secret (base32) and the `otpauth://` URI an authenticator app
-/// reads from a QR code.
-#[derive(Clone, Debug)]
-pub struct Enrollment {
-    pub secret: String,
-    pub otpauth_uri: String,
-}
 
 flow_handle!(
     /// The staff's second factor.
@@ -41,11 +22,8 @@ impl SecondFactors<'_> {
     /// made with it comes back. A confirmed second factor is replaced only through
     /// `staff reset` (409 here).
     pub async fn begin(&self, session: &StaffSession) -> Result<Enrollment, AppError> {
-        let mut bytes = [0u8; 20];
-        crate::random::random_bytes(&mut bytes);
-        let totp = self.totp(bytes.to_vec(), &session.member.email)?;
-        let (secret, otpauth_uri) = (totp.get_secret_base32(), totp.get_url());
-        let (id, stored) = (session.member.id, secret.clone());
+        let enrollment = totp::enroll(&self.config.mail.shop_name, &session.member.email)?;
+        let (id, stored) = (session.member.id, enrollment.secret.clone());
         let begun = self
             .store
             .write(move |tx| staff::begin_totp(tx, id, &stored))
@@ -58,10 +36,7 @@ impl SecondFactors<'_> {
                 fields: Default::default(),
             });
         }
-        Ok(Enrollment {
-            secret,
-            otpauth_uri,
-        })
+        Ok(enrollment)
     }
 
     /// `POST /admin/staff/totp/confirm`: a code of the enrolled secret confirms it; answers
@@ -82,9 +57,8 @@ impl SecondFactors<'_> {
             .await?
             .filter(|t| !t.confirmed)
             .ok_or_else(|| AppError::field("code", "begin with POST /admin/staff/totp"))?;
-        let step = self.matching_step(&state.secret, code)?.ok_or(invalid)?;
-        let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-        let hashes: Vec<Vec<u8>> = codes.iter().map(|c| auth::digest(c)).collect();
+        let step = totp::matching_step(&state.secret, code)?.ok_or(invalid)?;
+        let (codes, hashes) = totp::recovery_codes();
         let token_hash = session.token_hash.clone();
         let confirmed = self
             .store
@@ -138,10 +112,10 @@ impl SecondFactors<'_> {
             .ok_or(gone)?;
         let totp = self.store.read(move |c| staff::totp(c, id)).await?;
         let step = match &totp {
-            Some(t) if t.confirmed => self.matching_step(&t.secret, code)?,
+            Some(t) if t.confirmed => totp::matching_step(&t.secret, code)?,
             _ => None,
         };
-        let recovery = auth::digest(code.trim());
+        let recovery = totp::recovery_digest(code);
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
         let ttl = hours(self.config.console.session_hours.get());
@@ -170,52 +144,4 @@ impl SecondFactors<'_> {
             Err(AppError::InvalidCode { field: "code" })
         }
     }
-
-    /// The time step (of the previous, this or the next) whose code `code` is, if any.
-    fn matching_step(&self, secret: &str, code: &str) -> Result<Option<i64>, AppError> {
-        let code = code.trim();
-        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(None);
-        }
-        let bytes = totp_rs::Secret::Encoded(secret.to_owned())
-            .to_bytes()
-            .map_err(|e| AppError::internal(anyhow::anyhow!("a stored TOTP secret: {e:?}")))?;
-        let totp = self.totp(bytes, "staff")?;
-        let now = crate::store::now().max(0) as u64;
-        let current = now / STEP;
-        Ok([current.saturating_sub(1), current, current + 1]
-            .into_iter()
-            .find(|step| {
-                let expected = totp.generate(step * STEP);
-                bool::from(subtle::ConstantTimeEq::ct_eq(
-                    expected.as_bytes(),
-                    code.as_bytes(),
-                ))
-            })
-            .map(|step| step as i64))
-    }
-
-    /// The TOTP of a secret, for `account` at this shop.
-    fn totp(&self, secret: Vec<u8>, account: &str) -> Result<TOTP, AppError> {
-        TOTP::new(
-            Algorithm::SHA1,
-            6,
-            0,
-            STEP,
-            secret,
-            Some(self.config.mail.shop_name.replace(':', " ")),
-            account.replace(':', " "),
-        )
-        .map_err(|e| AppError::internal(anyhow::anyhow!("TOTP: {e:?}")))
-    }
-}
-
-/// A recovery code: three groups of four letters and digits that cannot be mistaken for one
-/// another (60 bits), e.g. `k7rm-x2ad-9qpe`.
-fn recovery_code() -> String {
-    auth::new_passphrase()
-        .split('-')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join("-")
 }

@@ -25,6 +25,13 @@ fn still_current(tx: &Db, id: &CustomerId, checked: &Option<String>) -> StoreRes
     Ok(true)
 }
 
+/// What a sign-in whose first factor was right opened.
+pub(super) enum Opened {
+    Session,
+    /// A challenge for the customer's second factor.
+    Challenge(String),
+}
+
 /// How long the "this wasn't me" link of a new-device notice works, in seconds (7 days).
 pub const NOT_ME_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
@@ -48,7 +55,9 @@ impl Sessions<'_> {
     /// Checks email and password and opens a session, answering with its bearer token.
     /// Unknown email, wrong password and pending account fail alike, after the same work.
     /// Throttled per client IP and, after a few failures, per account (known or not); locked
-    /// after `limits.login_lockout_failures` failures in a row (see `lockout`). A wrong password
+    /// after `limits.login_lockout_failures` failures in a row (see `lockout`): then the right
+    /// password answers `EmailCodeRequired` and has a sign-in code emailed (with sign-in codes
+    /// on; otherwise `InvalidCredentials`). A wrong password
     /// of an active account is recorded in its activity after the answer, with the count.
     pub async fn login(
         &self,
@@ -64,22 +73,32 @@ impl Sessions<'_> {
         if password.chars().count() > PasswordPolicy::MAX_CHARS {
             return Err(AppError::InvalidCredentials);
         }
-        let record = match EmailAddress::parse(email) {
-            Ok(email) => {
+        let address = EmailAddress::parse(email).ok();
+        let record = match address.clone() {
+            Some(email) => {
                 self.store
                     .read(move |c| customers::find_for_login(c, &email))
                     .await?
             }
-            Err(_) => None,
+            None => None,
         };
         let stored = record.as_ref().and_then(|r| r.password_hash.clone());
         let verdict = self
             .hasher
             .verify(password, stored.clone(), Requester::Client(client.ip))
             .await?;
-        // A locked account refuses every password after the same work as any other refusal.
-        let record = match record {
-            Some(r) if r.status == Status::Active && !r.locked => r,
+        // A locked account refuses every password after the same work as any other refusal;
+        // with sign-in codes on, the right one has a code emailed, after the answer.
+        let record = match (record, address) {
+            (Some(r), _) if r.status == Status::Active && !r.locked => r,
+            (Some(r), Some(address))
+                if r.status == Status::Active
+                    && verdict.matches
+                    && self.login_codes().enabled() =>
+            {
+                self.login_codes().mail_code_after_answer(address);
+                return Err(AppError::EmailCodeRequired);
+            }
             _ => return Err(AppError::InvalidCredentials),
         };
         if !verdict.matches {
@@ -97,29 +116,56 @@ impl Sessions<'_> {
         // was being checked: the session opens only if the hash checked is still the stored one
         // and the account is not locked. An imported hash is replaced by this product's own
         // in the same transaction.
+        // With a second factor on, the sign-in opens a challenge instead of the session.
         let opened = self
             .store
             .write(move |tx| {
                 if !still_current(tx, &id, &checked)? {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 if let (Some(new), Some(old)) = (&upgrade, &checked) {
                     customers::replace_password_hash(tx, &id, old, new)?;
                 }
                 services
                     .sessions()
-                    .open_session(tx, &id, &digest, &opener, "password")?;
-                Ok(true)
+                    .open_session_or_challenge(tx, &id, &digest, &opener, "password")
+                    .map(Some)
             })
-            .await?;
-        if !opened {
-            return Err(AppError::InvalidCredentials);
-        }
-        self.mailer.wake_worker();
+            .await?
+            .ok_or(AppError::InvalidCredentials)?;
         if verdict.needs_rehash {
             self.rehash_in_background(record.id, password.to_owned(), stored.unwrap_or_default());
         }
-        Ok(token)
+        self.answer(opened, token)
+    }
+
+    /// Opens a session for `customer` in the caller's transaction, as [`Self::open_session`],
+    /// unless the customer has a second factor: then a challenge for it, opened instead.
+    pub(super) fn open_session_or_challenge(
+        &self,
+        tx: &Db,
+        customer: &CustomerId,
+        token_digest: &[u8],
+        client: &Client,
+        method: &str,
+    ) -> StoreResult<Opened> {
+        if let Some(challenge) = self.totps().challenge_if_on(tx, customer, method)? {
+            return Ok(Opened::Challenge(challenge));
+        }
+        self.open_session(tx, customer, token_digest, client, method)?;
+        Ok(Opened::Session)
+    }
+
+    /// The answer to a sign-in once its write committed: the session's `token`, or the
+    /// second factor's challenge.
+    pub(super) fn answer(&self, opened: Opened, token: String) -> Result<String, AppError> {
+        match opened {
+            Opened::Session => {
+                self.mailer.wake_worker();
+                Ok(token)
+            }
+            Opened::Challenge(challenge) => Err(AppError::SecondFactorRequired { challenge }),
+        }
     }
 
     /// Opens a session for `customer` in the caller's transaction, as every way of signing in

@@ -88,6 +88,12 @@ pub async fn resend_activation(
     Ok(ok_result("email_sent"))
 }
 
+/// DELETE /admin/customers/{id}/second_factor
+pub async fn remove_second_factor(key: String, services: Services) -> Result<Response, Rejection> {
+    services.totps().remove_by_support(&key).await?;
+    Ok(ok_result("deleted"))
+}
+
 /// PUT /admin/customers/{id}/subscriptions
 pub async fn set_subscriptions(
     key: String,

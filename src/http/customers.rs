@@ -10,7 +10,7 @@ use super::reply::{ok_json, ok_result};
 use crate::auth;
 use crate::domain::{Client, EmailAddress, Language, ProfileChanges, ProfileField};
 use crate::error::AppError;
-use crate::flows::{PasswordChange, ProfileUpdate, Services, Session, SignUp};
+use crate::flows::{PasswordChange, ProfileUpdate, SecondFactorCode, Services, Session, SignUp};
 
 /// POST /customers/login
 pub async fn login(
@@ -27,12 +27,104 @@ pub async fn login(
     Ok(ok_json(&json!({ "token": result? })))
 }
 
+/// POST /customers/login_code
+pub async fn request_login_code(
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let email = body.required_parsed("email", EmailAddress::parse);
+    let email = body.finish_with(email)?;
+    services
+        .login_codes()
+        .request_login_code(email, &client)
+        .await?;
+    Ok(ok_result("email_sent"))
+}
+
+/// POST /customers/login_code/verify
+pub async fn sign_in_with_code(
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let email = body.required_str("email");
+    let code = body.required_str("code");
+    body.finish()?;
+    let result = services
+        .login_codes()
+        .sign_in_with_code(&email, &code, &client)
+        .await;
+    let outcome = audit_outcome(&result);
+    let method = Some("email_code");
+    audit_login(&services, outcome, &auth::log_hash(&email), &client, method);
+    Ok(ok_json(&json!({ "token": result? })))
+}
+
+/// POST /customers/login/second_factor
+pub async fn finish_second_factor(
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let challenge = body.required_str("challenge");
+    let code = body.optional_str("code");
+    let recovery_code = body.optional_str("recovery_code");
+    let code = match (code, recovery_code) {
+        (Some(code), None) => Some(SecondFactorCode::Totp(code)),
+        (None, Some(code)) => Some(SecondFactorCode::Recovery(code)),
+        _ => {
+            body.reject_field("code", "send either code or recovery_code");
+            None
+        }
+    };
+    body.finish()?;
+    let code = code.ok_or_else(|| AppError::field("code", "send either code or recovery_code"))?;
+    let result = services
+        .totps()
+        .finish_sign_in(&challenge, code, &client)
+        .await;
+    let outcome = audit_outcome(&result);
+    audit_login(&services, outcome, "-", &client, Some("second_factor"));
+    Ok(ok_json(&json!({ "token": result? })))
+}
+
+/// POST /customers/totp
+pub async fn begin_totp(services: Services, session: Session) -> Result<Response, Rejection> {
+    let enrollment = services.totps().begin(&session).await?;
+    Ok(ok_json(&json!({
+        "secret": enrollment.secret,
+        "otpauth_uri": enrollment.otpauth_uri,
+    })))
+}
+
+/// POST /customers/totp/confirm
+pub async fn confirm_totp(
+    services: Services,
+    session: Session,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let code = body.required_str("code");
+    body.finish()?;
+    let codes = services.totps().confirm(&session, &code).await?;
+    Ok(ok_json(&json!({ "recovery_codes": codes })))
+}
+
+/// DELETE /customers/totp
+pub async fn remove_totp(services: Services, session: Session) -> Result<Response, Rejection> {
+    services.totps().remove(&session).await?;
+    Ok(ok_result("deleted"))
+}
+
 /// What an attempt to prove a credential (a sign-in, a reauthentication) came to, as the audit
 /// line and the login metrics name it.
 pub(super) fn audit_outcome<T>(result: &Result<T, AppError>) -> &'static str {
     match result {
         Ok(_) => "success",
         Err(AppError::InvalidCredentials) => "invalid_credentials",
+        // The first factor was right; the sign-in waits for a second one or an emailed code.
+        Err(AppError::SecondFactorRequired { .. }) => "second_factor_required",
+        Err(AppError::EmailCodeRequired) => "email_code_required",
         Err(AppError::Throttled { .. }) => "throttled",
         Err(_) => "error",
     }

@@ -33,6 +33,7 @@ use warp::reply::Response;
 
 pub use error::error_response;
 
+use crate::config::LoginMethod;
 use crate::error::AppError;
 use crate::flows::{Services, Session};
 use body::{json_object, optional_json_object};
@@ -110,6 +111,15 @@ fn customer_routes(
             .and(client::client(trusted.clone()))
             .and(json_object())
     };
+    // Anyone, signing in by a method `auth.login_methods` may leave out (then 404, before the
+    // body is read).
+    let signing_in = |route: &'static Route, method: LoginMethod| {
+        at(route)
+            .and(login_method_enabled(services, method))
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
+            .and(json_object())
+    };
     // A signed-in customer.
     let customer = |route: &'static Route| {
         at(route)
@@ -127,7 +137,17 @@ fn customer_routes(
         .and(bearer_token())
         .and_then(customers::show_self);
     any_of!(
-        visitor(&LOGIN).and_then(customers::login),
+        signing_in(&LOGIN, LoginMethod::Password).and_then(customers::login),
+        signing_in(&REQUEST_LOGIN_CODE, LoginMethod::EmailCode)
+            .and_then(customers::request_login_code),
+        signing_in(&SIGN_IN_WITH_CODE, LoginMethod::EmailCode)
+            .and_then(customers::sign_in_with_code),
+        visitor(&CUSTOMER_SECOND_FACTOR).and_then(customers::finish_second_factor),
+        customer(&BEGIN_CUSTOMER_TOTP).and_then(customers::begin_totp),
+        customer(&CONFIRM_CUSTOMER_TOTP)
+            .and(json_object())
+            .and_then(customers::confirm_totp),
+        customer(&REMOVE_CUSTOMER_TOTP).and_then(customers::remove_totp),
         customer(&LOGOUT).and_then(customers::logout),
         show,
         customer(&UPDATE_SELF)
@@ -198,27 +218,55 @@ fn passkey_routes(
         visitor(&BEGIN_PASSKEY_LOGIN)
             .and(optional_json_object())
             .and_then(passkeys::begin_login),
-        visitor(&FINISH_PASSKEY_LOGIN)
+        at(&FINISH_PASSKEY_LOGIN)
+            .and(login_method_enabled(services, LoginMethod::Passkey))
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
             .and(json_object())
             .and_then(passkeys::finish_login),
     );
     route::only_when(services.passkeys().enabled()).and(routes)
 }
 
-/// Passes only when sign-up is on; otherwise a 404 that says which setting switched it off, so
-/// a shop's developer is not left guessing at a typo in the path.
+/// Passes only when sign-up is on; otherwise a 404 that says which setting switched it off.
 fn signup_enabled(
     services: &Services,
 ) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    let enabled = services.config().auth.allow_signup;
+    switched_on(
+        services.config().auth.allow_signup,
+        crate::flows::signup_switched_off,
+    )
+}
+
+/// Passes only when `auth.login_methods` lists `method`; otherwise a 404 naming the setting.
+fn login_method_enabled(
+    services: &Services,
+    method: LoginMethod,
+) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    switched_on(services.config().auth.allows(method), move || {
+        crate::flows::method_switched_off(method)
+    })
+}
+
+/// Passes when `enabled`; otherwise answers `off()`, a 404 that says which setting switched the
+/// endpoint off, so that a shop's developer is not left guessing at a typo in the path. It
+/// runs before the body is read.
+fn switched_on<F>(
+    enabled: bool,
+    off: F,
+) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<F>
+where
+    F: Fn() -> crate::error::AppError + Clone + Send + Sync + 'static,
+{
     warp::any()
-        .and_then(move || async move {
-            if enabled {
-                Ok(())
-            } else {
-                Err(warp::reject::custom(error::ApiRejection(
-                    crate::flows::signup_switched_off(),
-                )))
+        .and_then(move || {
+            let off = off.clone();
+            async move {
+                if enabled {
+                    Ok(())
+                } else {
+                    Err(warp::reject::custom(error::ApiRejection(off())))
+                }
             }
         })
         .untuple_one()
@@ -271,6 +319,11 @@ fn admin_routes(
             served_with_id(&RESEND_ACTIVATION)
                 .and(optional_json_object())
                 .and_then(admin::resend_activation),
+        ),
+        guarded(
+            &REMOVE_SECOND_FACTOR,
+            services,
+            served_with_id(&REMOVE_SECOND_FACTOR).and_then(admin::remove_second_factor),
         ),
         guarded(
             &SET_SUBSCRIPTIONS,

@@ -16,6 +16,12 @@ use crate::domain::Role;
 /// Every route, in the order requests try them.
 pub static ROUTES: &[Route] = &[
     LOGIN,
+    REQUEST_LOGIN_CODE,
+    SIGN_IN_WITH_CODE,
+    CUSTOMER_SECOND_FACTOR,
+    BEGIN_CUSTOMER_TOTP,
+    CONFIRM_CUSTOMER_TOTP,
+    REMOVE_CUSTOMER_TOTP,
     LOGOUT,
     SHOW_SELF,
     UPDATE_SELF,
@@ -46,6 +52,7 @@ pub static ROUTES: &[Route] = &[
     UPDATE_CUSTOMER,
     DELETE_CUSTOMER,
     RESEND_ACTIVATION,
+    REMOVE_SECOND_FACTOR,
     SET_SUBSCRIPTIONS,
     CONSENTS,
     CUSTOMER_SESSIONS,
@@ -178,8 +185,91 @@ pub const LOGIN: Route = Route::api(
         "Log in",
         Success::ok("A session token.", Schema("Token")),
     )
+    .described("Unknown email, wrong password and an account not yet activated answer alike, 401 `invalid_credentials`. A locked account (`limits.login_lockout_failures` wrong passwords in a row) answers its right password 401 `email_code_required` and emails a sign-in code: sign in with `POST /customers/login_code/verify` (with `email_code` left out of `auth.login_methods`, it answers `invalid_credentials` until a password reset). Only when `auth.login_methods` lists `password` (otherwise 404).")
     .body(Body::Required("Login"))
-    .failing(&[InvalidCredentials, Throttled]),
+    .failing(&[InvalidCredentials, NotFound, Throttled]),
+);
+
+pub const REQUEST_LOGIN_CODE: Route = Route::api(
+    Post,
+    "/customers/login_code",
+    visitor(
+        "requestLoginCode",
+        "Email a sign-in code",
+        EMAIL_SENT,
+    )
+    .described("Emails the account with this address (active, or pending: a guest the shop created) a 6-digit code that signs in for `auth.login_code_ttl_minutes` (10), and a link `<links.login_code_uri>?email=&code=`. A newer code replaces the older one. Unknown addresses get no email and the same answer, in the same time; the address's email allowance (`limits.emails_per_address_*`) applies silently. Only when `auth.login_methods` lists `email_code` (otherwise 404).")
+    .body(Body::Required("LoginCodeRequest"))
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const SIGN_IN_WITH_CODE: Route = Route::api(
+    Post,
+    "/customers/login_code/verify",
+    visitor(
+        "signInWithCode",
+        "Sign in with an emailed code",
+        Success::ok("A session token, as `/customers/login` answers.", Schema("Token")),
+    )
+    .described("A pending account becomes active on the way, with no password (it joins the lists chosen at sign-up). A code works once and dies after 5 wrong tries for its address; a wrong, used, replaced or expired code, or one of the wrong shape (6 digits), answers 422 `invalid_code` on `code` and changes nothing but the count. Draws on the client's budget of code attempts. Only when `auth.login_methods` lists `email_code` (otherwise 404).")
+    .body(Body::Required("LoginCodeVerify"))
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const CUSTOMER_SECOND_FACTOR: Route = Route::api(
+    Post,
+    "/customers/login/second_factor",
+    visitor(
+        "customerSecondFactor",
+        "Finish a sign-in with a TOTP code or a recovery code",
+        Success::ok("A session token, as `/customers/login` answers.", Schema("Token")),
+    )
+    .described("The `challenge` is the one a sign-in (`/customers/login`, `/customers/login_code/verify`) answered with 401 `second_factor_required`; it lasts 5 minutes and 5 wrong codes. Send either `code` (the six digits of the authenticator app, each accepted once) or `recovery_code` (one of the ten, each works once). An unknown, expired or spent challenge is `invalid_code` on `challenge`; a wrong code, on `code` or `recovery_code`. Draws on the client's budget of code attempts.")
+    .body(Body::Required("CustomerSecondFactor"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const BEGIN_CUSTOMER_TOTP: Route = Route::api(
+    Post,
+    "/customers/totp",
+    customer(
+        "beginCustomerTotp",
+        "Begin turning on a TOTP second factor",
+        Success::ok(
+            "The secret (base32) and the `otpauth://` URI an authenticator app reads.",
+            Schema("TotpEnrollment"),
+        ),
+    )
+    .described("Needs a recently authenticated session (`auth.reauth_seconds`). Unconfirmed until `POST /customers/totp/confirm`; asking again replaces an unconfirmed secret. With a second factor on already, 409: remove it first.")
+    .failing(&[Conflict, ReauthenticationRequired]),
+);
+
+pub const CONFIRM_CUSTOMER_TOTP: Route = Route::api(
+    Post,
+    "/customers/totp/confirm",
+    customer(
+        "confirmCustomerTotp",
+        "Turn the second factor on with a code from the app",
+        Success::ok(
+            "Ten single-use recovery codes, shown this once.",
+            Schema("RecoveryCodes"),
+        ),
+    )
+    .described("From now on a right password or emailed code answers 401 `second_factor_required` with a `challenge` (finish with `POST /customers/login/second_factor`); a passkey needs none. The customer is emailed (`second_factor_added`), and the activity says `second_factor_added`.")
+    .body(Body::Required("TotpCode"))
+    .failing(SPENDS_A_BUDGET),
+);
+
+pub const REMOVE_CUSTOMER_TOTP: Route = Route::api(
+    Delete,
+    "/customers/totp",
+    customer(
+        "removeCustomerTotp",
+        "Turn the second factor off",
+        Success::ok("Removed.", Result("deleted")),
+    )
+    .described("Needs a recently authenticated session (`auth.reauth_seconds`). The recovery codes and waiting sign-ins go too; the customer is emailed (`second_factor_removed`). 404 when none is on.")
+    .failing(&[NotFound, ReauthenticationRequired]),
 );
 
 pub const LOGOUT: Route = Route::api(
@@ -464,7 +554,7 @@ pub const FINISH_PASSKEY_LOGIN: Route = Route::api(
         "Sign in with the passkey the browser chose",
         Success::ok("A session token, as `/customers/login` answers.", Schema("Token")),
     )
-    .described("Every failure (unknown, used or expired challenge, unknown or removed passkey, bad signature) answers the same 401 `invalid_credentials`.")
+    .described("Every failure (unknown, used or expired challenge, unknown or removed passkey, bad signature) answers the same 401 `invalid_credentials`. Only when `auth.login_methods` lists `passkey` (otherwise 404).")
     .body(Body::Required("PasskeyLogin"))
     .failing(&[InvalidCredentials, NotFound, Throttled]),
 );
@@ -594,6 +684,19 @@ pub const DELETE_CUSTOMER: Route = Route::api(
         "Delete a customer; their sessions end at once",
         Success::ok("Deleted.", Schema("AdminDeleted")),
     )
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
+);
+
+pub const REMOVE_SECOND_FACTOR: Route = Route::api(
+    Delete,
+    "/admin/customers/{id}/second_factor",
+    support(
+        "removeSecondFactor",
+        "Remove a customer's second factor",
+        Success::ok("Removed.", Result("deleted")),
+    )
+    .described("For a customer who lost both the authenticator app and the recovery codes. The customer is emailed (`second_factor_removed`) and sees it in the activity (`second_factor_removed`, and `support_action` when staff did it). 404 for an unknown customer or one without a second factor.")
     .params(&[CUSTOMER_ID])
     .failing(&[NotFound]),
 );

@@ -18,12 +18,15 @@ pub enum Kind {
     PasskeyAdded,
     PasskeyRemoved,
     NewSignIn,
+    LoginCode,
+    SecondFactorAdded,
+    SecondFactorRemoved,
     StaffInvitation,
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Activation,
         Kind::PasswordReset,
         Kind::PasswordResetDone,
@@ -39,6 +42,9 @@ impl Kind {
         Kind::PasskeyAdded,
         Kind::PasskeyRemoved,
         Kind::NewSignIn,
+        Kind::LoginCode,
+        Kind::SecondFactorAdded,
+        Kind::SecondFactorRemoved,
         Kind::StaffInvitation,
         Kind::Test,
     ];
@@ -61,6 +67,9 @@ impl Kind {
             Kind::PasskeyAdded => "passkey_added",
             Kind::PasskeyRemoved => "passkey_removed",
             Kind::NewSignIn => "new_sign_in",
+            Kind::LoginCode => "login_code",
+            Kind::SecondFactorAdded => "second_factor_added",
+            Kind::SecondFactorRemoved => "second_factor_removed",
             Kind::StaffInvitation => "staff_invitation",
             Kind::Test => "test",
         }

@@ -13,7 +13,7 @@ use super::Kind;
 use crate::domain::Language;
 
 /// The names a template may use; any other is refused when the templates are loaded.
-pub const PLACEHOLDERS: [&str; 8] = [
+pub const PLACEHOLDERS: [&str; 9] = [
     "name",
     "email",
     "new_email",
@@ -22,6 +22,7 @@ pub const PLACEHOLDERS: [&str; 8] = [
     "device",
     "ip",
     "when",
+    "code",
 ];
 
 /// The built-in texts, by language; every file holds every kind (a test checks it).
@@ -45,6 +46,8 @@ pub struct Vars {
     pub device: Option<String>,
     pub ip: Option<String>,
     pub when: Option<String>,
+    /// A code the customer types (an emailed sign-in code).
+    pub code: Option<String>,
 }
 
 /// Rendered subject and bodies of one email, and the language they are in.
@@ -142,6 +145,7 @@ impl Templates {
             device => vars.device.as_deref().unwrap_or(""),
             ip => vars.ip.as_deref().unwrap_or(""),
             when => vars.when.as_deref().unwrap_or(""),
+            code => vars.code.as_deref().unwrap_or(""),
         };
         let part = |part: &str| self.render_part(&language, kind, part, &values);
         Rendered {
@@ -264,6 +268,7 @@ pub fn sample_vars() -> Vars {
         device: Some("Firefox on Windows".into()),
         ip: Some("203.0.113.7".into()),
         when: Some("2026-12-04 09:30 UTC".into()),
+        code: Some("123456".into()),
     }
 }
 
@@ -272,7 +277,7 @@ fn sample_values() -> minijinja::Value {
     context! {
         name => vars.name, email => vars.email, new_email => vars.new_email,
         link => vars.link, shop => "Shop", device => vars.device, ip => vars.ip,
-        when => vars.when,
+        when => vars.when, code => vars.code,
     }
 }
 

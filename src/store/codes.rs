@@ -1,7 +1,8 @@
-//! One-time codes sent by email (activation, password reset, email change): stored hashed,
-//! one live code per customer and purpose, expiring, with a bounded number of wrong tries.
-//! A reset code's wrong tries are counted per address, known or not, so that a refused reset
-//! does the same work whether or not an account has the address.
+//! One-time codes sent by email (activation, password reset, email change, sign-in): stored
+//! hashed, one live code per customer and purpose, expiring, with a bounded number of wrong
+//! tries. The wrong tries of a code typed with an address (a reset code, a sign-in code) are
+//! counted per address, known or not, so that a refusal does the same work whether or not an
+//! account has the address.
 
 use super::sql::{Db, OptionalRow, params};
 use subtle::ConstantTimeEq;
@@ -18,6 +19,7 @@ pub enum Purpose {
     Activation,
     PasswordReset,
     EmailChange,
+    LoginCode,
 }
 
 impl Purpose {
@@ -26,6 +28,7 @@ impl Purpose {
             Purpose::Activation => "activation",
             Purpose::PasswordReset => "password_reset",
             Purpose::EmailChange => "email_change",
+            Purpose::LoginCode => "login_code",
         }
     }
 }
@@ -156,25 +159,96 @@ pub fn revoke_all(conn: &Db, customer: &CustomerId) -> StoreResult<()> {
     Ok(())
 }
 
-/// Checks a presented password-reset code for `email`: the customer's id when it is the live
-/// code of the active customer with that address. Otherwise the wrong try is counted for the
-/// address, whether or not an account has it, and the customer's code dies at the limit.
-/// Every address costs the same statements: one read, one write (and, at the limit, the
-/// deletion). Run it inside a write transaction, so that concurrent guesses are counted one
-/// after the other.
-pub fn check_reset(
+/// A code typed with its address: which purpose, and which table counts its wrong tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressCode {
+    /// A password-reset code: only an active account has one.
+    PasswordReset,
+    /// An emailed sign-in code: an active or a pending account may have one.
+    LoginCode,
+}
+
+impl AddressCode {
+    fn purpose(self) -> Purpose {
+        match self {
+            AddressCode::PasswordReset => Purpose::PasswordReset,
+            AddressCode::LoginCode => Purpose::LoginCode,
+        }
+    }
+
+    /// The live code of the account with the address (`?1`) at time `?2`.
+    fn live_sql(self) -> &'static str {
+        match self {
+            AddressCode::PasswordReset => {
+                "SELECT customers.id, codes.code_hash FROM customers
+                 JOIN one_time_codes codes ON codes.customer_id = customers.id
+                     AND codes.purpose = 'password_reset' AND codes.expires_at > ?2
+                 WHERE customers.email = ?1 AND customers.status = 'active'"
+            }
+            AddressCode::LoginCode => {
+                "SELECT customers.id, codes.code_hash FROM customers
+                 JOIN one_time_codes codes ON codes.customer_id = customers.id
+                     AND codes.purpose = 'login_code' AND codes.expires_at > ?2
+                 WHERE customers.email = ?1"
+            }
+        }
+    }
+
+    /// Counts one more wrong code for the address (`?1`) at time `?2`, answering the count.
+    fn count_sql(self) -> &'static str {
+        match self {
+            AddressCode::PasswordReset => {
+                "INSERT INTO reset_guesses (address_hash, failed, last_at) VALUES (?1, 1, ?2)
+                 ON CONFLICT (address_hash) DO UPDATE SET failed = reset_guesses.failed + 1,
+                     last_at = excluded.last_at
+                 RETURNING failed"
+            }
+            AddressCode::LoginCode => {
+                "INSERT INTO login_code_guesses (address_hash, failed, last_at) VALUES (?1, 1, ?2)
+                 ON CONFLICT (address_hash) DO UPDATE SET failed = login_code_guesses.failed + 1,
+                     last_at = excluded.last_at
+                 RETURNING failed"
+            }
+        }
+    }
+
+    fn clear_sql(self) -> &'static str {
+        match self {
+            AddressCode::PasswordReset => "DELETE FROM reset_guesses WHERE address_hash = ?1",
+            AddressCode::LoginCode => "DELETE FROM login_code_guesses WHERE address_hash = ?1",
+        }
+    }
+
+    fn purge_sql(self) -> &'static str {
+        match self {
+            AddressCode::PasswordReset => {
+                "DELETE FROM reset_guesses WHERE address_hash IN \
+                     (SELECT address_hash FROM reset_guesses WHERE last_at <= ?1 LIMIT ?2)"
+            }
+            AddressCode::LoginCode => {
+                "DELETE FROM login_code_guesses WHERE address_hash IN \
+                     (SELECT address_hash FROM login_code_guesses WHERE last_at <= ?1 LIMIT ?2)"
+            }
+        }
+    }
+}
+
+/// Checks a presented code of `kind` for `email`: the customer's id when it is the live code
+/// of the account with that address (for a reset, an active one). Otherwise the wrong try is
+/// counted for the address, whether or not an account has it, and the customer's code dies at
+/// the limit. Every address costs the same statements: one read, one write (and, at the
+/// limit, the deletion). A right code is left in place: the caller consumes it in the write
+/// that relies on it. Run it inside a write transaction, so that concurrent guesses are
+/// counted one after the other.
+pub fn check_for_address(
     conn: &Db,
+    kind: AddressCode,
     email: &EmailAddress,
     address_hash: &[u8],
     presented_hash: &[u8],
 ) -> StoreResult<Option<CustomerId>> {
     let live: Option<(String, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT customers.id, codes.code_hash FROM customers
-             JOIN one_time_codes codes ON codes.customer_id = customers.id
-                 AND codes.purpose = 'password_reset' AND codes.expires_at > ?2
-             WHERE customers.email = ?1 AND customers.status = 'active'",
-        )?
+        .prepare_cached(kind.live_sql())?
         .query_row(params![email.as_str(), now()], |row| {
             Ok((row.get("id")?, row.get("code_hash")?))
         })
@@ -189,36 +263,33 @@ pub fn check_reset(
         return Ok(Some(id.clone()));
     }
     let failed: i64 = conn
-        .prepare_cached(
-            "INSERT INTO reset_guesses (address_hash, failed, last_at) VALUES (?1, 1, ?2)
-             ON CONFLICT (address_hash) DO UPDATE SET failed = reset_guesses.failed + 1,
-                 last_at = excluded.last_at
-             RETURNING failed",
-        )?
+        .prepare_cached(kind.count_sql())?
         .query_row(params![address_hash, now()], |row| row.only())?;
     if failed >= MAX_FAILED_ATTEMPTS
         && let Some((id, _)) = live
     {
-        revoke(conn, &id, Purpose::PasswordReset)?;
+        revoke(conn, &id, kind.purpose())?;
     }
     Ok(None)
 }
 
-/// Forgets the wrong reset codes counted for the address (a fresh code was just issued).
-pub fn clear_reset_guesses(conn: &Db, address_hash: &[u8]) -> StoreResult<()> {
-    conn.prepare_cached("DELETE FROM reset_guesses WHERE address_hash = ?1")?
+/// Forgets the wrong codes of `kind` counted for the address (a fresh code was just issued).
+pub fn clear_guesses(conn: &Db, kind: AddressCode, address_hash: &[u8]) -> StoreResult<()> {
+    conn.prepare_cached(kind.clear_sql())?
         .execute(params![address_hash])?;
     Ok(())
 }
 
-/// Deletes up to `limit` counts of wrong reset codes whose last one came before `cutoff`;
+/// Deletes up to `limit` counts of wrong codes of `kind` whose last one came before `cutoff`;
 /// returns how many.
-pub fn purge_reset_guesses(conn: &Db, cutoff: i64, limit: usize) -> StoreResult<usize> {
-    conn.prepare_cached(
-        "DELETE FROM reset_guesses WHERE address_hash IN \
-             (SELECT address_hash FROM reset_guesses WHERE last_at <= ?1 LIMIT ?2)",
-    )?
-    .execute(params![cutoff, limit as i64])
+pub fn purge_guesses(
+    conn: &Db,
+    kind: AddressCode,
+    cutoff: i64,
+    limit: usize,
+) -> StoreResult<usize> {
+    conn.prepare_cached(kind.purge_sql())?
+        .execute(params![cutoff, limit as i64])
 }
 
 /// Deletes up to `limit` expired codes; returns how many.

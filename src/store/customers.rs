@@ -666,8 +666,8 @@ pub fn mark_login(conn: &Db, id: &CustomerId) -> StoreResult<()> {
     Ok(())
 }
 
-/// Makes a pending customer active with their first password.
-pub fn activate(conn: &Db, id: &CustomerId, hash: &str) -> StoreResult<()> {
+/// Makes a pending customer active with their first password (none: a sign-in by emailed code).
+pub fn activate(conn: &Db, id: &CustomerId, hash: Option<&str>) -> StoreResult<()> {
     let now = now();
     conn.prepare_cached(
         "UPDATE customers SET status = 'active', password_hash = ?2, activated_at = ?3, updated_at = ?3

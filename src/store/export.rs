@@ -32,6 +32,34 @@ pub struct Export {
     pub known_devices: Vec<DeviceRecord>,
     /// The "this wasn't me" links of new-device notices that still work (never their keys).
     pub new_device_notices: Vec<NoticeRecord>,
+    /// The TOTP second factor, if one was begun (never its secret).
+    pub second_factor: Option<SecondFactorRecord>,
+    /// The recovery codes not used yet (never their values).
+    pub recovery_codes: Vec<RecoveryCodeRecord>,
+    /// Sign-ins waiting for the second factor.
+    pub second_factor_challenges: Vec<SecondFactorChallenge>,
+}
+
+/// The customer's TOTP second factor: whether a code confirmed it, and since when.
+#[derive(Clone, Debug, Serialize)]
+pub struct SecondFactorRecord {
+    pub confirmed: bool,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub created_at: i64,
+}
+
+/// A recovery code not used yet.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecoveryCodeRecord {
+    pub status: &'static str,
+}
+
+/// A sign-in waiting for the second factor: how its first factor was proven, until when.
+#[derive(Clone, Debug, Serialize)]
+pub struct SecondFactorChallenge {
+    pub method: String,
+    #[serde(serialize_with = "rfc3339_field")]
+    pub expires_at: i64,
 }
 
 /// A device the customer signed in from: the SHA-256 (hex) of its User-Agent and network.
@@ -265,7 +293,38 @@ pub fn of_customer(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<Export>
             })
         },
     )?;
+    let second_factor = conn
+        .prepare_cached("SELECT confirmed, created_at FROM customer_totp WHERE customer_id = ?1")?
+        .query_row(params![id.as_str()], |row| {
+            Ok(SecondFactorRecord {
+                confirmed: row.get::<i64>("confirmed")? != 0,
+                created_at: row.get("created_at")?,
+            })
+        })
+        .optional()?;
+    let recovery_codes = collect(
+        conn,
+        "SELECT code_hash FROM customer_recovery_codes WHERE customer_id = ?1
+         ORDER BY code_hash",
+        id,
+        |_| Ok(RecoveryCodeRecord { status: "unused" }),
+    )?;
+    let second_factor_challenges = collect(
+        conn,
+        "SELECT method, expires_at FROM customer_challenges WHERE customer_id = ?1
+         ORDER BY expires_at, challenge_hash",
+        id,
+        |row| {
+            Ok(SecondFactorChallenge {
+                method: row.get("method")?,
+                expires_at: row.get("expires_at")?,
+            })
+        },
+    )?;
     Ok(Some(Export {
+        second_factor,
+        recovery_codes,
+        second_factor_challenges,
         webhook_events,
         known_devices,
         new_device_notices,

@@ -54,6 +54,7 @@ pub mod sql;
 pub mod staff;
 pub mod stats;
 pub mod subscriptions;
+pub mod totp;
 pub mod undo;
 pub mod webhooks;
 mod writer;

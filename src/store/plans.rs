@@ -13,7 +13,7 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use super::customers::{self, Cursor};
 use super::sql::Db;
 use super::{Start, activity, codes, export, outbox, passkeys, requests, sessions, sign_ups};
-use super::{devices, stats, subscriptions, undo, webhooks};
+use super::{devices, stats, subscriptions, totp, undo, webhooks};
 use crate::domain::CustomerId;
 
 /// The SQL the traced connection ran (one traced connection at a time: see [`ran`]).
@@ -153,7 +153,9 @@ fn every_statement_of_the_housekeeping_sweep_finds_its_rows_through_an_index() {
         sign_ups::expired(c, 0, 250).unwrap();
         sessions::purge_expired(c, 250).unwrap();
         codes::purge_expired(c, 250).unwrap();
-        codes::purge_reset_guesses(c, 0, 250).unwrap();
+        codes::purge_guesses(c, codes::AddressCode::PasswordReset, 0, 250).unwrap();
+        codes::purge_guesses(c, codes::AddressCode::LoginCode, 0, 250).unwrap();
+        totp::purge_expired_challenges(c, 250).unwrap();
         undo::purge_expired(c, 250).unwrap();
         devices::purge_expired(c, 250).unwrap();
         passkeys::purge_expired_challenges(c, 250).unwrap();
@@ -162,7 +164,7 @@ fn every_statement_of_the_housekeeping_sweep_finds_its_rows_through_an_index() {
         outbox::purge_sent_before(c, 0, 250).unwrap();
         webhooks::purge_sent_before(c, 0, 250).unwrap();
     });
-    assert_eq!(statements.len(), 11, "{statements:#?}");
+    assert_eq!(statements.len(), 13, "{statements:#?}");
     assert_indexed(&conn, &statements);
     // And each finds the rows past its cutoff in the index, not by reading every row of a
     // status (the planner once chose `outbox(status, id)` and read two million sent emails).

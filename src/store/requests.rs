@@ -1,5 +1,5 @@
-//! The request journal: password-reset and sign-up requests stored before they are answered,
-//! and the per-address email allowance they draw from.
+//! The request journal: password-reset, sign-up and sign-in-code requests stored before they
+//! are answered, and the per-address email allowance they draw from.
 
 use super::sql::{Db, ReadDb, params};
 
@@ -10,6 +10,7 @@ use super::{StoreResult, now};
 pub enum RequestKind {
     PasswordReset,
     SignUp,
+    LoginCode,
 }
 
 impl RequestKind {
@@ -17,6 +18,7 @@ impl RequestKind {
         match self {
             RequestKind::PasswordReset => "password_reset",
             RequestKind::SignUp => "signup",
+            RequestKind::LoginCode => "login_code",
         }
     }
 
@@ -24,6 +26,7 @@ impl RequestKind {
         match raw {
             "password_reset" => Some(RequestKind::PasswordReset),
             "signup" => Some(RequestKind::SignUp),
+            "login_code" => Some(RequestKind::LoginCode),
             _ => None,
         }
     }

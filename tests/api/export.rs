@@ -7,6 +7,7 @@ use std::num::NonZero;
 use crate::common::binary::Binary;
 use crate::common::passkey::{SHOP_ORIGIN, SoftAuthenticator};
 use crate::common::{PASSWORD, PATIENCE, TestApp, TestDb, eventually, spawn_app_with};
+use crate::second_factor::{base32_decode, now, totp};
 use customer_area::config::Secret;
 use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
@@ -32,6 +33,9 @@ const SECTIONS: &[(&str, &str)] = &[
     ("passkey_challenges", "passkey_challenges"),
     ("known_devices", "known_devices"),
     ("not_me_keys", "new_device_notices"),
+    ("customer_totp", "second_factor"),
+    ("customer_recovery_codes", "recovery_codes"),
+    ("customer_challenges", "second_factor_challenges"),
 ];
 
 /// Every table that holds rows of one customer: those with a `customer_id` column, and
@@ -83,6 +87,23 @@ async fn busy_customer(app: &TestApp, email: &str, moved: &str, pending: &str) -
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A second factor, and a sign-in waiting for it.
+    let (status, begun) = app
+        .call(Method::POST, "/customers/totp", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{begun}");
+    let secret = base32_decode(begun["secret"].as_str().unwrap());
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/customers/totp/confirm",
+            Some(&token),
+            Some(json!({"code": totp(&secret, now(), 6)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.login(moved, PASSWORD).await;
+    assert_eq!(body["error"], "second_factor_required", "{status} {body}");
     token
 }
 

@@ -1,6 +1,6 @@
 //! Lockout over real HTTP and SMTP: after `limits.login_lockout_failures` failed password
-//! checks in a row an account accepts no password until a password reset, and its owner is
-//! emailed once.
+//! checks in a row an account accepts no password alone until a password reset, and its owner
+//! is emailed once; the right password then has a sign-in code emailed, which signs in.
 
 use std::num::NonZero;
 
@@ -16,6 +16,7 @@ const RESET_LINK: &str = "https://shop.example.com/reset/";
 fn permissive(c: &mut customer_area::config::Config) {
     c.limits.login_free_failures = 100_000;
     c.limits.login_per_ip_per_minute = NonZero::new(100_000).unwrap();
+    c.limits.emails_per_address_per_minute = NonZero::new(10).unwrap();
 }
 
 /// The account's stored count of failed logins and whether it is locked, read from the store.
@@ -95,14 +96,21 @@ async fn a_hundred_failed_logins_lock_an_account_until_a_password_reset() {
     assert!(!notice.text.contains("http"), "no link: {}", notice.text);
     assert!(!notice.text.contains(PASSWORD), "{}", notice.text);
 
-    // The right password is refused exactly like a wrong one or an unknown address.
-    let locked = app.login("locked@example.com", PASSWORD).await;
+    // A wrong password is refused exactly like an unknown address; the right one alone does
+    // not sign in either.
+    let wrong = app.login("locked@example.com", "not the password").await;
     let unknown = app.login("nobody@example.com", PASSWORD).await;
-    assert_eq!(locked.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(locked, unknown);
+    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong, unknown);
+    let (status, body) = app.login("locked@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "email_code_required", "{body}");
+    assert!(body.get("token").is_none(), "{body}");
 
     // More guesses send no second notice.
     fail_logins(&app, "locked@example.com", 5).await;
+    app.wait_for_email("locked@example.com", "sign-in code")
+        .await;
     let passphrase = reset(&app, "locked@example.com").await;
     assert_eq!(app.queued("account_locked"), 1);
     assert_eq!(lock_notices(&app, "locked@example.com"), 1);
@@ -139,7 +147,68 @@ async fn a_lockout_survives_a_restart() {
     let app = app.restart().await;
     let (status, body) = app.login("restart@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(body["error"], "invalid_credentials");
+    assert_eq!(body["error"], "email_code_required");
+}
+
+/// The sign-in code emailed to `email` (the newest).
+async fn emailed_code(app: &TestApp, email: &str) -> String {
+    let mail = app.wait_for_email(email, "sign-in code").await;
+    mail.link_param("https://shop.example.com/sign-in/code", "code")
+}
+
+#[tokio::test]
+async fn the_owner_of_a_locked_account_signs_in_with_the_right_password_and_the_emailed_code() {
+    let app = spawn_app_with(|c| {
+        permissive(c);
+        c.limits.login_lockout_failures = NonZero::new(3).unwrap();
+    })
+    .await;
+    app.active_customer("owner@example.com").await;
+    fail_logins(&app, "owner@example.com", 3).await;
+    app.wait_for_email("owner@example.com", "locked").await;
+    assert_eq!(app.queued("login_code"), 0, "guesses mail no code");
+
+    let (status, body) = app.login("owner@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "email_code_required", "{body}");
+    let code = emailed_code(&app, "owner@example.com").await;
+    let (status, body) = app
+        .post(
+            "/customers/login_code/verify",
+            json!({"email": "owner@example.com", "code": code}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["token"].as_str().unwrap();
+    assert_eq!(app.get_self(token).await.0, StatusCode::OK);
+
+    // Whoever only guessed gets neither a code nor a session: a wrong password stays
+    // `invalid_credentials`, and the account stays locked against passwords alone.
+    let (status, body) = app.login("owner@example.com", "a guess").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_credentials", "{body}");
+    assert_eq!(app.queued("login_code"), 1);
+    let (status, body) = app.login("owner@example.com", PASSWORD).await;
+    assert_eq!(body["error"], "email_code_required", "{status} {body}");
+    assert!(lock_state(&app, "owner@example.com").1);
+}
+
+#[tokio::test]
+async fn without_email_codes_a_locked_account_refuses_the_right_password_like_a_wrong_one() {
+    let app = spawn_app_with(|c| {
+        permissive(c);
+        c.limits.login_lockout_failures = NonZero::new(3).unwrap();
+        c.auth.login_methods = vec![customer_area::config::LoginMethod::Password];
+    })
+    .await;
+    app.active_customer("strict@example.com").await;
+    fail_logins(&app, "strict@example.com", 3).await;
+    app.wait_for_email("strict@example.com", "locked").await;
+    let right = app.login("strict@example.com", PASSWORD).await;
+    let unknown = app.login("nobody@example.com", PASSWORD).await;
+    assert_eq!(right.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(right, unknown);
+    assert_eq!(app.queued("login_code"), 0);
 }
 
 #[tokio::test]

@@ -30,12 +30,12 @@ fn hotp(secret: &[u8], counter: u64, digits: u32) -> String {
 }
 
 /// RFC 6238's TOTP (30-second steps from the Unix epoch) at `unix` seconds.
-pub(crate) fn totp(secret: &[u8], unix: u64, digits: u32) -> String {
+pub fn totp(secret: &[u8], unix: u64, digits: u32) -> String {
     hotp(secret, unix / 30, digits)
 }
 
 /// RFC 4648 base32 (no padding), as authenticator apps read the secret.
-pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
+pub fn base32_decode(text: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut bits, mut value, mut out) = (0u32, 0u64, Vec::new());
     for c in text.trim_end_matches('=').bytes() {
@@ -54,7 +54,7 @@ pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     out
 }
 
-pub(crate) fn now() -> u64 {
+pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

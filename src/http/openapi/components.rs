@@ -107,6 +107,15 @@ fn schemas() -> Value {
             &["email", "reset_uri"],
         ),
         "DoReset": closed(&[("email", text()), ("code", text())], &["email", "code"]),
+        "LoginCodeRequest": closed(&[("email", text())], &["email"]),
+        "CustomerSecondFactor": closed(
+            &[("challenge", text()), ("code", text()), ("recovery_code", text())],
+            &["challenge"],
+        ),
+        "LoginCodeVerify": closed(
+            &[("email", text()), ("code", described(text(), "The 6 digits of the emailed code."))],
+            &["email", "code"],
+        ),
         "NewEmailConfirm": closed(&[("identifier", text()), ("key", text())], &["identifier", "key"]),
         "SignUp": closed(&[("email", text()), ("name", text()), ("activate_uri", nullable()), ("subscriptions", list_ids(LIST_IDS))], &["email", "name"]),
         "ResetToken": closed(
@@ -386,7 +395,7 @@ fn schemas() -> Value {
 }
 
 /// The kinds of activity event.
-const ACTIVITY_KINDS: [&str; 17] = [
+const ACTIVITY_KINDS: [&str; 19] = [
     "login_succeeded",
     "login_failed",
     "logout",
@@ -403,6 +412,8 @@ const ACTIVITY_KINDS: [&str; 17] = [
     "passkey_added",
     "passkey_removed",
     "account_secured",
+    "second_factor_added",
+    "second_factor_removed",
     "support_action",
 ];
 

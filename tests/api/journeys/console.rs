@@ -484,7 +484,7 @@ async fn an_owner_imports_a_csv_whose_bad_row_is_shown_by_line_then_the_fixed_fi
 
 #[tokio::test]
 async fn a_support_agent_sends_a_password_reset_that_the_customer_receives_and_the_audit_and_activity_show()
-{
+ {
     let app = spawn_linking_to_itself(|c| c.admin.api_token = Secret::new(ADMIN_TOKEN)).await;
     let customer = "ada@example.com";
     active_customer(&app, customer, "Ada Lovelace").await;
