@@ -929,7 +929,7 @@ const QUEUE_PAGE: &[Param] = &[
 pub const STATS: Route = Route::api(
     Get,
     "/admin/stats",
-    owner(
+    support(
         "stats",
         "The console's overview: customers by status, sign-ups, queues",
         Success::ok("The figures, as of now.", Schema("Stats")),

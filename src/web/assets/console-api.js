@@ -131,7 +131,7 @@ export function el(tag, attributes = {}, ...children) {
     if (name === 'onclick') node.addEventListener('click', value);
     else node.setAttribute(name, value === true ? '' : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
