@@ -95,6 +95,7 @@ pub async fn begin_totp(services: Services, session: Session) -> Result<Response
     Ok(ok_json(&json!({
         "secret": enrollment.secret,
         "otpauth_uri": enrollment.otpauth_uri,
+        "qr_svg": super::staff::qr_svg(&enrollment.otpauth_uri)?,
     })))
 }
 

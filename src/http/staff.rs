@@ -74,7 +74,7 @@ pub async fn begin_totp(services: Services, caller: Caller) -> Result<Response, 
 
 /// The `otpauth://` URI as a QR code an authenticator app scans: an SVG drawn here, so the
 /// console needs no outside service; plain paths with no `style`, which the CSP would refuse.
-fn qr_svg(uri: &str) -> Result<String, AppError> {
+pub(super) fn qr_svg(uri: &str) -> Result<String, AppError> {
     let code = qrcode::QrCode::new(uri.as_bytes())
         .map_err(|e| AppError::Internal(anyhow::anyhow!("the otpauth URI as a QR code: {e}")))?;
     Ok(code

@@ -857,7 +857,8 @@ pub const UNLOCK_CUSTOMER: Route = Route::api(
         ),
     )
     .described("Answers alike whether or not the account was locked. The customer's activity shows a `support_action`.")
-    .params(&[CUSTOMER_ID]),
+    .params(&[CUSTOMER_ID])
+    .failing(&[NotFound]),
 );
 
 pub const ADMIN_LISTS: Route = Route::api(
@@ -1030,7 +1031,7 @@ pub const IMPORT_CUSTOMERS: Route = Route::api(
         },
     ])
     .body(Body::Csv("The import file: a header row, then one customer per row."))
-    .failing(&[Failure::Invalid]),
+    .failing(&[Failure::ImportRefused]),
 );
 
 pub const MAIL_EVENT: Route = Route::api(

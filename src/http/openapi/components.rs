@@ -296,6 +296,21 @@ fn schemas() -> Value {
             "Something that happened to the account.",
         ),
         "Activity": closed(&[("events", array_of("ActivityEvent"))], &["events"]),
+        "ImportRefused": closed(
+            &[
+                ("error", one_of(&["import_refused", "validation_failed"])),
+                ("message", text()),
+                ("fields", json!({ "type": "object", "additionalProperties": { "type": "string" } })),
+                ("created", count()),
+                ("skipped", count()),
+                ("dry_run", json!({ "type": "boolean" })),
+                ("errors", json!({ "type": "array", "items": closed(
+                    &[("line", count()), ("column", text()), ("message", text())],
+                    &["line", "column", "message"],
+                ) })),
+            ],
+            &["error", "message"],
+        ),
         "Export": described(
             closed(
                 &[
@@ -313,6 +328,9 @@ fn schemas() -> Value {
                     ("webhook_events", json!({ "type": "array", "items": { "type": "object" }, "description": "type, endpoint, status, created_at, sent_at of the events about the customer for the shop's webhooks" })),
                     ("known_devices", json!({ "type": "array", "items": { "type": "object" }, "description": "device_digest (SHA-256 of the User-Agent and network, hex), last_seen_at: the devices of new-device notices" })),
                     ("new_device_notices", json!({ "type": "array", "items": { "type": "object" }, "description": "session_id, created_at, expires_at of the \"this wasn't me\" links that still work: never the key" })),
+                    ("second_factor", json!({ "description": "The customer's TOTP second factor, if any (when it was added; never its secret)." })),
+                    ("recovery_codes", json!({ "type": "array", "items": { "type": "object" }, "description": "The unused recovery codes: when they were made, never the codes." })),
+                    ("second_factor_challenges", json!({ "type": "array", "items": { "type": "object" }, "description": "Sign-ins waiting for a second factor: when, until when; never the challenge." })),
                 ],
                 &["customer", "account", "consents", "sessions", "activity", "pending_codes", "email_undo_keys", "emails", "passkeys", "passkey_user_handle", "passkey_challenges", "webhook_events", "known_devices", "new_device_notices"],
             ),
@@ -509,7 +527,7 @@ fn profile_update() -> Map<String, Value> {
         (
             "email_deliverable",
             described(
-                json!({ "type": "boolean" }),
+                json!({ "type": "boolean", "nullable": true }),
                 "Read-only: accepted and ignored, so that a customer object read by GET can be sent back.",
             ),
         ),
@@ -541,7 +559,11 @@ fn admin_changes() -> Map<String, Value> {
             "name",
             described(nullable(), ProfileField::Name.spec().description),
         ),
-        ("language", language()),
+        ("language", {
+            let mut language = language();
+            language["nullable"] = json!(true);
+            language
+        }),
         (
             "reason",
             described(
@@ -655,6 +677,10 @@ fn responses() -> Value {
         "TooLarge": error("`body_too_large`: the body is over 16 KiB.", None),
         "NotJson": error("`unsupported_media_type`: a body without `Content-Type: application/json`.", None),
         "Invalid": error("`validation_failed` (or `invalid_code` for a wrong, used or expired one-time code), with `fields`.", None),
+        "ImportRefused": {
+            "description": "`import_refused`: the file has problems, each named by line and column in `errors`; nothing was written (`created` 0, `skipped` every row). Or `validation_failed` for the query, with `fields`.",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ImportRefused" } } },
+        },
         "Throttled": error("`throttled`: over a per-IP or per-account budget.", Some(&retry)),
         "Internal": error("`internal_error`: a bug or a broken database; the cause goes to the log only.", None),
         "Unhealthy": {

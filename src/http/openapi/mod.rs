@@ -244,6 +244,9 @@ pub enum Failure {
     TooLarge,
     NotJson,
     Invalid,
+    /// 422 of `POST /admin/import`: every problem of the file by line and column (or, for its
+    /// query, the usual validation answer).
+    ImportRefused,
     Throttled,
     Internal,
     Overloaded,
@@ -261,7 +264,7 @@ impl Failure {
             Failure::Conflict => 409,
             Failure::TooLarge => 413,
             Failure::NotJson => 415,
-            Failure::Invalid => 422,
+            Failure::Invalid | Failure::ImportRefused => 422,
             Failure::Throttled => 429,
             Failure::Internal => 500,
             Failure::Overloaded | Failure::Unhealthy => 503,
