@@ -438,3 +438,6 @@ CREATE TABLE customer_challenges (
 );
 CREATE INDEX customer_challenges_by_expiry ON customer_challenges(expires_at);
 CREATE INDEX customer_challenges_by_customer ON customer_challenges(customer_id);
+
+-- migration: 22 the admin search finds customers by name too
+CREATE INDEX customers_search_name ON customers USING gin (lower(name) gin_trgm_ops);

@@ -32,9 +32,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List customers, optionally only those whose email or identifier contains TEXT.
+    /// List customers, optionally only those whose email, identifier or name contains TEXT.
     List {
-        /// Only customers whose email or identifier contains TEXT (indexed from 3 characters).
+        /// Only customers whose email, identifier or name contains TEXT (indexed from 3 characters).
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
         /// At most this many customers, in the order they were created.

@@ -626,7 +626,7 @@ pub const LIST_CUSTOMERS: Route = Route::api(
     .params(&[
         Param::Text {
             name: "search",
-            description: "Part of the email or identifier.",
+            description: "Part of the email, identifier or name.",
             max_length: 254,
         },
         Param::Integer {

@@ -108,7 +108,14 @@ pub fn insert(conn: &Db, new: &NewCustomer) -> StoreResult<(CustomerId, Identifi
     let active = status == Status::Active;
     // The search row first: FTS5 writes rows out in order of their rowids, and one lower than
     // the last makes it flush what it holds, so a new row takes the next rowid there.
-    let search_row = index_for_search(conn, &id, new.email.as_str(), identifier.as_str())?;
+    let name = new
+        .profile
+        .fields
+        .iter()
+        .rev()
+        .find(|(f, _)| *f == ProfileField::Name)
+        .and_then(|(_, v)| v.as_deref());
+    let search_row = index_for_search(conn, &id, new.email.as_str(), identifier.as_str(), name)?;
     let mut values: Vec<Value> = vec![
         id.as_str().into(),
         identifier.as_str().into(),
@@ -159,7 +166,7 @@ static INSERT_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Adds a customer's email and identifier to SQLite's trigram search index; answers the row,
+/// Adds a customer's email, identifier and name to SQLite's trigram search index; answers the row,
 /// for their `search_row`. A statement of its own: run from a trigger, it would make FTS5
 /// write out its pending rows for every customer (migration 10). PostgreSQL indexes the
 /// customers' own columns (`pg_trgm`) and has no such row: `None`.
@@ -168,14 +175,16 @@ pub(crate) fn index_for_search(
     id: &CustomerId,
     email: &str,
     identifier: &str,
+    name: Option<&str>,
 ) -> StoreResult<Option<i64>> {
     let Some(sqlite) = conn.as_sqlite() else {
         return Ok(None);
     };
     conn.prepare_cached(
-        "INSERT INTO customer_search (id, email, identifier) VALUES (?1, ?2, lower(?3))",
+        "INSERT INTO customer_search (id, email, identifier, name)
+         VALUES (?1, ?2, lower(?3), lower(?4))",
     )?
-    .execute(params![id.as_str(), email, identifier])?;
+    .execute(params![id.as_str(), email, identifier, name])?;
     Ok(Some(sqlite.last_insert_rowid()))
 }
 
@@ -440,7 +449,7 @@ pub fn list(
     Ok(page)
 }
 
-/// How the admin listing finds the customers whose email or identifier contains a text
+/// How the admin listing finds the customers whose email, identifier or name contains a text
 /// (compared in lower case).
 #[derive(Debug, PartialEq)]
 enum Search {
@@ -483,10 +492,12 @@ impl Search {
                 "id IN (SELECT id FROM customer_search WHERE customer_search MATCH ?1)"
             }
             Search::Scan(_) => {
-                "(email LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')"
+                "(email LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\' \
+                 OR lower(name) LIKE ?1 ESCAPE '\\')"
             }
             Search::Like(_) => {
-                "(lower(email) LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\')"
+                "(lower(email) LIKE ?1 ESCAPE '\\' OR lower(identifier) LIKE ?1 ESCAPE '\\' \
+                 OR lower(name) LIKE ?1 ESCAPE '\\')"
             }
         }
     }
@@ -742,7 +753,7 @@ mod tests {
     /// An active customer with their search row, as [`insert`] writes them.
     fn insert_active(conn: &Connection, id: &str, identifier: &str, email: &str, at: i64) {
         let id = CustomerId::parse(id).unwrap();
-        let row = index_for_search(&Db::sqlite(conn), &id, email, identifier).unwrap();
+        let row = index_for_search(&Db::sqlite(conn), &id, email, identifier, None).unwrap();
         conn.execute("INSERT INTO customer_ids (id) VALUES (?1)", [id.as_str()])
             .unwrap();
         conn.execute(
@@ -886,8 +897,8 @@ mod tests {
         assert_eq!(rows, 2, "the index holds one row per customer");
     }
 
-    #[test]
-    fn customers_migrated_from_before_the_search_index_are_found() {
+    /// A database with the migrations before `version` applied, as an older release left it.
+    fn migrated_before(version: i64) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(
             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
@@ -895,7 +906,7 @@ mod tests {
         )
         .unwrap();
         let migrations = crate::store::migrations::embedded();
-        for m in migrations.iter().filter(|m| m.version < 5) {
+        for m in migrations.iter().filter(|m| m.version < version) {
             conn.execute_batch(&m.sql).unwrap();
             conn.execute(
                 "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
@@ -903,6 +914,12 @@ mod tests {
             )
             .unwrap();
         }
+        conn
+    }
+
+    #[test]
+    fn customers_migrated_from_before_the_search_index_are_found() {
+        let conn = migrated_before(5);
         conn.execute_batch(
             "INSERT INTO customer_ids VALUES ('20000000000001'), ('20000000000002');
              INSERT INTO customers (id, identifier, email, status, created_at, updated_at)
@@ -923,6 +940,88 @@ mod tests {
         assert_eq!(
             found(&conn, "example.com"),
             ["20000000000002", "20000000000003"]
+        );
+    }
+
+    #[test]
+    fn a_search_finds_part_of_a_name_from_before_the_name_was_indexed_and_through_changes() {
+        let conn = migrated_before(22);
+        // Written as the store wrote customers before migration 22: no name in the index.
+        for (n, (id, name)) in [
+            ("40000000000001", "Ada Lovelace"),
+            ("40000000000002", "Bob Ré"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            conn.execute(
+                "INSERT INTO customer_search (id, email, identifier) VALUES (?1, ?2, ?3)",
+                params![id, format!("c{n}@example.com"), format!("c-{n}")],
+            )
+            .unwrap();
+            let row = conn.last_insert_rowid();
+            conn.execute("INSERT INTO customer_ids (id) VALUES (?1)", [id])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO customers (id, identifier, email, status, created_at, updated_at,
+                                        search_row, name)
+                 VALUES (?1, ?2, ?3, 'active', ?4, ?4, ?5, ?6)",
+                params![
+                    id,
+                    format!("c-{n}"),
+                    format!("c{n}@example.com"),
+                    n as i64,
+                    row,
+                    name
+                ],
+            )
+            .unwrap();
+        }
+        crate::store::migrations::apply(&Db::sqlite(&conn)).unwrap();
+        assert_eq!(found(&conn, "LOVELACE"), ["40000000000001"]);
+        assert_eq!(found(&conn, "ace"), ["40000000000001"]);
+        assert_eq!(found(&conn, "bob ré"), ["40000000000002"]);
+        assert_eq!(
+            found(&conn, "bo"),
+            ["40000000000002"],
+            "two characters: row by row"
+        );
+        assert_eq!(found(&conn, "c-1"), ["40000000000002"], "identifiers still");
+        // A customer the store adds now, with a name, and a name changed by a PATCH.
+        let id = CustomerId::parse("40000000000003").unwrap();
+        let row = index_for_search(
+            &Db::sqlite(&conn),
+            &id,
+            "grace@example.com",
+            "c-3",
+            Some("Grace Hopper"),
+        )
+        .unwrap();
+        conn.execute("INSERT INTO customer_ids (id) VALUES (?1)", [id.as_str()])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO customers (id, identifier, email, status, created_at, updated_at,
+                                    search_row, name)
+             VALUES (?1, 'c-3', 'grace@example.com', 'active', 3, 3, ?2, 'Grace Hopper')",
+            params![id.as_str(), row],
+        )
+        .unwrap();
+        assert_eq!(found(&conn, "hopper"), ["40000000000003"]);
+        conn.execute(
+            "UPDATE customers SET name = 'Ada King' WHERE id = '40000000000001'",
+            [],
+        )
+        .unwrap();
+        assert!(found(&conn, "lovelace").is_empty(), "the old name is gone");
+        assert_eq!(found(&conn, "ada k"), ["40000000000001"]);
+        conn.execute(
+            "UPDATE customers SET name = NULL WHERE id = '40000000000003'",
+            [],
+        )
+        .unwrap();
+        assert!(
+            found(&conn, "hopper").is_empty(),
+            "a name removed is not found"
         );
     }
 

@@ -27,11 +27,7 @@ impl<'c> ImportCache<'c> {
             });
         };
         let before = conn.query_row("PRAGMA main.cache_size", [], |row| row.get(0))?;
-        let kib: i64 = std::env::var("XX_CACHE_KIB")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(IMPORT_CACHE_KIB);
-        conn.execute_batch(&format!("PRAGMA main.cache_size = -{kib}"))?;
+        conn.execute_batch(&format!("PRAGMA main.cache_size = -{IMPORT_CACHE_KIB}"))?;
         Ok(ImportCache {
             conn: Some(conn),
             before,

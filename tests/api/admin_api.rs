@@ -249,14 +249,14 @@ async fn a_bad_creation_names_every_bad_field_and_creates_nothing() {
 }
 
 #[tokio::test]
-async fn customers_are_searched_by_email_or_identifier_and_paginated() {
+async fn customers_are_searched_by_email_identifier_or_name_and_paginated() {
     let app = admin_app().await;
-    for (email, identifier) in [
-        ("anna@alpha.example", "north-1"),
-        ("ben@beta.example", "south-1"),
-        ("cleo@alpha.example", "north-2"),
+    for (email, identifier, name) in [
+        ("anna@alpha.example", "north-1", "Anna Åberg"),
+        ("ben@beta.example", "south-1", "Ben Brook"),
+        ("cleo@alpha.example", "north-2", "Cleo Stream"),
     ] {
-        let body = json!({"email": email, "name": "N", "identifier": identifier, "send_activation": false});
+        let body = json!({"email": email, "name": name, "identifier": identifier, "send_activation": false});
         assert_eq!(create(&app, body).await.0, StatusCode::CREATED);
     }
     let (status, page) = admin(&app, Method::GET, "/admin/customers?search=ALPHA", None).await;
@@ -265,6 +265,43 @@ async fn customers_are_searched_by_email_or_identifier_and_paginated() {
     assert_eq!(page["customers"].as_array().unwrap().len(), 2);
     let (_, page) = admin(&app, Method::GET, "/admin/customers?search=south", None).await;
     assert_eq!(page["customers"][0]["email"], "ben@beta.example");
+    // By part of a name, in any case; a name changed is found by its new words only.
+    let emails = |page: &Value| -> Vec<String> {
+        page["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, page) = admin(&app, Method::GET, "/admin/customers?search=BROOK", None).await;
+    assert_eq!(emails(&page), ["ben@beta.example"]);
+    let (_, page) = admin(
+        &app,
+        Method::GET,
+        "/admin/customers?search=%C3%A5berg",
+        None,
+    )
+    .await;
+    assert_eq!(emails(&page), ["anna@alpha.example"]);
+    let ben = admin(&app, Method::GET, "/admin/customers?search=brook", None)
+        .await
+        .1["customers"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = admin(
+        &app,
+        Method::PATCH,
+        &format!("/admin/customers/{ben}"),
+        Some(json!({"name": "Ben Field", "reason": "asked by phone"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, page) = admin(&app, Method::GET, "/admin/customers?search=brook", None).await;
+    assert_eq!(page["total"], 0, "{page}");
+    let (_, page) = admin(&app, Method::GET, "/admin/customers?search=n%20fie", None).await;
+    assert_eq!(emails(&page), ["ben@beta.example"]);
 
     let (_, first) = admin(&app, Method::GET, "/admin/customers?limit=2", None).await;
     assert_eq!(
