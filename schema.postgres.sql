@@ -438,3 +438,15 @@ CREATE TABLE customer_challenges (
 );
 CREATE INDEX customer_challenges_by_expiry ON customer_challenges(expires_at);
 CREATE INDEX customer_challenges_by_customer ON customer_challenges(customer_id);
+
+-- migration: 22 the preference page: a list paused for a while, and pauses in the ledger
+ALTER TABLE subscriptions ADD COLUMN paused_until BIGINT;
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_action_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_action_check
+    CHECK (action IN ('in', 'out', 'pause', 'resume'));
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
+    CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                      'support', 'bounce', 'complaint', 'preference_page')
+           OR (source LIKE 'import:_%' AND length(source) <= 71));
+ALTER TABLE consent_records ADD COLUMN paused_until BIGINT;
