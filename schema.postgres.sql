@@ -441,3 +441,15 @@ CREATE INDEX customer_challenges_by_customer ON customer_challenges(customer_id)
 
 -- migration: 22 the admin search finds customers by name too
 CREATE INDEX customers_search_name ON customers USING gin (lower(name) gin_trgm_ops);
+
+-- migration: 23 the preference page: a list paused for a while, and pauses in the ledger
+ALTER TABLE subscriptions ADD COLUMN paused_until BIGINT;
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_action_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_action_check
+    CHECK (action IN ('in', 'out', 'pause', 'resume'));
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
+    CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                      'support', 'bounce', 'complaint', 'preference_page')
+           OR (source LIKE 'import:_%' AND length(source) <= 71));
+ALTER TABLE consent_records ADD COLUMN paused_until BIGINT;

@@ -668,3 +668,39 @@ END;
 INSERT INTO customer_search (rowid, id, email, identifier, name)
     SELECT search_row, id, email, lower(identifier), lower(name) FROM customers
     WHERE search_row IS NOT NULL;
+
+-- migration: 23 the preference page: a list paused for a while, and pauses in the ledger
+-- A subscription its customer paused from the unsubscribe page: no list export names them
+-- before this time, and after it they are members again with nothing to run.
+ALTER TABLE subscriptions ADD COLUMN paused_until INTEGER;
+-- The ledger gains the pause (until `paused_until`) and its early end, and the preference
+-- page's source. SQLite cannot change a CHECK, so the table is rebuilt, its index and
+-- triggers with it.
+CREATE TABLE consent_ledger (
+    id           INTEGER PRIMARY KEY,
+    customer_id  TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    list_id      TEXT NOT NULL,
+    action       TEXT NOT NULL CHECK (action IN ('in', 'out', 'pause', 'resume')),
+    source       TEXT NOT NULL
+                 CHECK (source IN ('customer', 'admin', 'import', 'signup', 'unsubscribe_link',
+                                   'support', 'bounce', 'complaint', 'preference_page')
+                        OR (source LIKE 'import:_%' AND length(source) <= 71)),
+    at           INTEGER NOT NULL,
+    ip           TEXT,
+    user_agent   TEXT,
+    paused_until INTEGER
+);
+INSERT INTO consent_ledger (id, customer_id, list_id, action, source, at, ip, user_agent)
+    SELECT id, customer_id, list_id, action, source, at, ip, user_agent FROM consent_records;
+DROP TABLE consent_records;
+ALTER TABLE consent_ledger RENAME TO consent_records;
+CREATE INDEX consent_by_customer ON consent_records(customer_id);
+CREATE TRIGGER consent_records_never_change BEFORE UPDATE ON consent_records
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;
+CREATE TRIGGER consent_records_go_only_with_their_customer BEFORE DELETE ON consent_records
+WHEN EXISTS (SELECT 1 FROM customers WHERE id = OLD.customer_id)
+BEGIN
+    SELECT RAISE(ABORT, 'consent records are append-only');
+END;

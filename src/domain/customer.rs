@@ -175,6 +175,9 @@ pub struct Subscription {
     pub name: String,
     #[serde(serialize_with = "rfc3339_field")]
     pub subscribed_at: i64,
+    /// Paused from the unsubscribe page: no list export names the customer before this time.
+    #[serde(serialize_with = "rfc3339_option")]
+    pub paused_until: Option<i64>,
 }
 
 /// The customer object of the API: exactly the keys of [`Customer::keys`], `null` where unset.
@@ -268,6 +271,14 @@ pub fn utc_minute(unix: i64) -> String {
 /// Serializes Unix seconds as an RFC 3339 string (for `#[serde(serialize_with)]`).
 pub fn rfc3339_field<S: serde::Serializer>(unix: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*unix))
+}
+
+/// Like [`rfc3339_field`], `null` for `None`.
+pub fn rfc3339_option<S: serde::Serializer>(unix: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match unix {
+        Some(unix) => rfc3339_field(unix, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]

@@ -245,7 +245,7 @@ impl super::Services {
         customer: &CustomerId,
         source: ConsentSource,
     ) -> crate::store::StoreResult<Vec<String>> {
-        let left = subscriptions::leave_all(tx, customer, source)?;
+        let left = subscriptions::leave_all(tx, customer, source, None)?;
         if !left.is_empty() {
             self.announcer
                 .announce(tx, Event::SubscriptionsChanged, customer)?;

@@ -47,6 +47,7 @@ mod login_code;
 mod operations;
 mod outbox;
 mod passkeys;
+mod preferences;
 mod profile;
 mod requests;
 mod reset;
@@ -81,6 +82,7 @@ pub use outbox::Outbox;
 pub use passkeys::{
     Begun, CHALLENGE_TTL_SECONDS, CHALLENGES_PER_IP, NewPasskey, PasskeySignIn, Passkeys,
 };
+pub use preferences::{PauseDays, Paused, PreferenceView, Preferences, Resumed};
 pub use profile::{PasswordChange, ProfileUpdate, Profiles};
 pub use requests::{Requests, resolve_until};
 pub use reset::Resets;

@@ -50,10 +50,10 @@ pub enum Unsubscribed {
 
 /// What a token names: a customer's subscription to a list that began at a given time.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Claim {
-    customer: CustomerId,
-    list: String,
-    since: i64,
+pub(super) struct Claim {
+    pub(super) customer: CustomerId,
+    pub(super) list: String,
+    pub(super) since: i64,
 }
 
 impl Claim {
@@ -72,7 +72,7 @@ impl Claim {
     }
 
     /// The claim of a token signed with `key`; `None` for anything else.
-    fn verify(token: &str, key: &[u8; 32]) -> Option<Claim> {
+    pub(super) fn verify(token: &str, key: &[u8; 32]) -> Option<Claim> {
         let (payload, tag) = token.split_once('.')?;
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
@@ -105,7 +105,7 @@ flow_handle!(
 
 impl Unsubscribes<'_> {
     /// The key of unsubscribe tokens, made on first use and kept in the database.
-    async fn key(&self) -> Result<[u8; 32], AppError> {
+    pub(super) async fn key(&self) -> Result<[u8; 32], AppError> {
         Ok(keys::cached(&self.store, &self.unsubscribe_key, "unsubscribe").await?)
     }
 
@@ -270,7 +270,8 @@ fn defused(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn not_a_link() -> AppError {
+/// The answer to a token this server did not issue, or that was altered.
+pub(super) fn not_a_link() -> AppError {
     AppError::NotFound("there is no such unsubscribe link".into())
 }
 

@@ -131,6 +131,12 @@ fn customer_routes(
             .and(with_services(services.clone()))
             .and(authenticated(services.clone()))
     };
+    // Anyone holding an unsubscribe link (its token is the path's parameter).
+    let link = |route: &'static Route| {
+        at_with_param(route)
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
+    };
     // The handler checks the token and reads in one database trip.
     let show = at(&SHOW_SELF)
         .and(with_services(services.clone()))
@@ -171,11 +177,19 @@ fn customer_routes(
             .and(json_object())
             .and_then(security::reauthenticate),
         // A form body (RFC 8058), not JSON.
-        at_with_param(&UNSUBSCRIBE)
-            .and(with_services(services.clone()))
-            .and(client::client(trusted.clone()))
+        link(&UNSUBSCRIBE)
             .and(body::form_body())
             .and_then(shop::unsubscribe),
+        link(&SUBSCRIPTION_PREFERENCES).and_then(shop::preferences),
+        link(&PAUSE_SUBSCRIPTION)
+            .and(json_object())
+            .and_then(shop::pause),
+        link(&RESUME_SUBSCRIPTION)
+            .and(json_object())
+            .and_then(shop::resume),
+        link(&UNSUBSCRIBE_ALL)
+            .and(optional_json_object())
+            .and_then(shop::unsubscribe_all),
         // Only with auth.allow_signup; otherwise 404 naming the setting, before the body is read.
         at(&SIGN_UP)
             .and(signup_enabled(services))

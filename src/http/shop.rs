@@ -1,5 +1,6 @@
 //! Handlers of the shop's side: a list's members for its newsletters (JSON pages or a CSV
-//! stream) and the one-click unsubscribe of RFC 8058.
+//! stream), the one-click unsubscribe of RFC 8058, and the preference page's choices behind
+//! the same link (a pause, its end, every list left).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,11 +13,12 @@ use warp::Reply;
 use warp::reject::Rejection;
 use warp::reply::Response;
 
+use super::body::JsonObject;
 use super::query::{Listing, unknown};
 use super::reply::{ok_json, ok_result};
 use crate::domain::{Client, CustomerId};
 use crate::error::AppError;
-use crate::flows::{CSV_HEADER, Services, csv_rows};
+use crate::flows::{CSV_HEADER, PauseDays, Services, csv_rows};
 
 /// Members per page when the query does not say.
 const DEFAULT_PAGE: u32 = 100;
@@ -134,6 +136,69 @@ pub async fn unsubscribe(
     }
     services.unsubscribes().unsubscribe(&token, &client).await?;
     Ok(ok_result("unsubscribed"))
+}
+
+/// GET /unsubscribe/{token}/preferences
+pub async fn preferences(
+    token: String,
+    services: Services,
+    _client: Client,
+) -> Result<Response, Rejection> {
+    Ok(ok_json(&services.preferences().show(&token).await?))
+}
+
+/// POST /unsubscribe/{token}/pause with `{"list","days"}`
+pub async fn pause(
+    token: String,
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let list = body.required_str("list");
+    let days = match body.take("days") {
+        None | Some(serde_json::Value::Null) => Err("is required".to_owned()),
+        Some(days) => days
+            .as_i64()
+            .ok_or_else(|| "must be 30 or 90".to_owned())
+            .and_then(PauseDays::parse),
+    };
+    let days = body.checked("days", days);
+    let days = body.finish_with(days)?;
+    let paused = services
+        .preferences()
+        .pause(&token, &list, days, &client)
+        .await?;
+    Ok(ok_json(&paused))
+}
+
+/// POST /unsubscribe/{token}/resume with `{"list"}`
+pub async fn resume(
+    token: String,
+    services: Services,
+    client: Client,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let list = body.required_str("list");
+    body.finish()?;
+    let resumed = services
+        .preferences()
+        .resume(&token, &list, &client)
+        .await?;
+    Ok(ok_json(&serde_json::json!({ "result": resumed })))
+}
+
+/// POST /unsubscribe/{token}/all
+pub async fn unsubscribe_all(
+    token: String,
+    services: Services,
+    client: Client,
+    body: JsonObject,
+) -> Result<Response, Rejection> {
+    body.finish()?;
+    let left = services.preferences().leave_all(&token, &client).await?;
+    Ok(ok_json(
+        &serde_json::json!({ "result": "unsubscribed", "lists_left": left }),
+    ))
 }
 
 /// Whether the body is the one-click form of RFC 8058, URL-encoded or multipart.

@@ -84,6 +84,11 @@ pub static ROUTES: &[Route] = &[
     BEGIN_TOTP,
     CONFIRM_TOTP,
     UNSUBSCRIBE,
+    // The preference page behind an unsubscribe link (SPEC 8.5).
+    SUBSCRIPTION_PREFERENCES,
+    PAUSE_SUBSCRIPTION,
+    RESUME_SUBSCRIPTION,
+    UNSUBSCRIBE_ALL,
     HEALTHZ,
     METRICS,
     OPENAPI,
@@ -1184,11 +1189,80 @@ pub const UNSUBSCRIBE: Route = Route::api(
         ),
     )
     .described("The body is the form `List-Unsubscribe=One-Click` (`application/x-www-form-urlencoded` or `multipart/form-data`), as a mailbox provider sends it; no login. Answers 200 also when the subscription had already ended; a token this server did not issue, or an altered one, is 404; any other form is 422. `GET` on the same URL opens a page with a button and never unsubscribes.")
-    .params(&[Param::Path {
-        name: "token",
-        description: "The token of a member's `unsubscribe_url`.",
-    }])
+    .params(&[UNSUBSCRIBE_TOKEN])
     .body(Body::Form("OneClick"))
+    .failing(&[NotFound]),
+);
+
+const UNSUBSCRIBE_TOKEN: Param = Param::Path {
+    name: "token",
+    description: "The token of a member's `unsubscribe_url`.",
+};
+
+/// What the preference page's endpoints share: the link's token is the only credential.
+const PREFERENCE_LINK: &str = "No login: the token of the `unsubscribe_url` speaks for its customer while the subscription it names lasts (paused or not). A token this server did not issue, or an altered one, is 404; once that subscription has ended (unsubscribed, or subscribed anew since the link) it is 422 `invalid_code` on `token`, and nothing changes.";
+
+pub const SUBSCRIPTION_PREFERENCES: Route = Route::api(
+    Get,
+    "/unsubscribe/{token}/preferences",
+    visitor(
+        "subscriptionPreferences",
+        "The preference page's view: the link's list and every subscription of its customer",
+        Success::ok(
+            "The list the link came from, and the customer's subscriptions with `paused_until`.",
+            Schema("SubscriptionPreferences"),
+        ),
+    )
+    .described(PREFERENCE_LINK)
+    .params(&[UNSUBSCRIBE_TOKEN])
+    .failing(&[NotFound, Failure::Invalid]),
+);
+
+pub const PAUSE_SUBSCRIPTION: Route = Route::api(
+    Post,
+    "/unsubscribe/{token}/pause",
+    visitor(
+        "pauseSubscription",
+        "Pause one of the customer's lists for 30 or 90 days",
+        Success::ok("Paused until `paused_until`.", Schema("Paused")),
+    )
+    .described("`{\"list\", \"days\"}`: `days` is 30 or 90 (else 422 on `days`), `list` one of the customer's subscriptions (else 422 on `list`). Until then no members export (JSON or CSV) names the customer for that list; after it they are members again, with nothing to run. A running pause is replaced. The ledger records `pause` with source `preference_page`, the end in `paused_until`, and the caller's IP and user agent. No login: the token of the `unsubscribe_url` speaks for its customer while the subscription it names lasts; a token this server did not issue is 404, one whose subscription has ended 422 `invalid_code` on `token`; nothing changes then.")
+    .params(&[UNSUBSCRIBE_TOKEN])
+    .body(Body::Required("Pause"))
+    .failing(&[NotFound]),
+);
+
+pub const RESUME_SUBSCRIPTION: Route = Route::api(
+    Post,
+    "/unsubscribe/{token}/resume",
+    visitor(
+        "resumeSubscription",
+        "End a pause early",
+        Success::ok(
+            "`resumed` (the ledger records `resume`, source `preference_page`), or `not_paused`: nothing to end.",
+            Schema("Resumed"),
+        ),
+    )
+    .described(PREFERENCE_LINK)
+    .params(&[UNSUBSCRIBE_TOKEN])
+    .body(Body::Required("Resume"))
+    .failing(&[NotFound]),
+);
+
+pub const UNSUBSCRIBE_ALL: Route = Route::api(
+    Post,
+    "/unsubscribe/{token}/all",
+    visitor(
+        "unsubscribeAll",
+        "Unsubscribe from every list",
+        Success::ok(
+            "The lists left (the ledger records `out` for each, source `preference_page`).",
+            Schema("UnsubscribedAll"),
+        ),
+    )
+    .described(PREFERENCE_LINK)
+    .params(&[UNSUBSCRIBE_TOKEN])
+    .body(Body::Optional("Empty"))
     .failing(&[NotFound]),
 );
 

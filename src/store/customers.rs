@@ -296,6 +296,7 @@ pub fn profile_of_session(
                 id,
                 name: row.get("list_name")?,
                 subscribed_at: row.get("subscribed_at")?,
+                paused_until: row.get("paused_until")?,
             });
         }
         Ok(())
@@ -310,7 +311,8 @@ pub fn profile_of_session(
 static SESSION_PROFILE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT c.id, c.email, c.undeliverable_at, {}, \
-         l.id AS list_id, l.name AS list_name, s.subscribed_at, t.last_used_at \
+         l.id AS list_id, l.name AS list_name, s.subscribed_at, \
+         CASE WHEN s.paused_until > ?2 THEN s.paused_until END AS paused_until, t.last_used_at \
          FROM sessions t \
          JOIN customers c ON c.id = t.customer_id \
          LEFT JOIN subscriptions s ON s.customer_id = c.id \

@@ -29,6 +29,8 @@ pub enum ConsentSource {
     Bounce,
     /// The customer reported an email as spam.
     Complaint,
+    /// The customer chose on the unsubscribe link's page (a pause, its end, every list left).
+    PreferencePage,
 }
 
 impl ConsentSource {
@@ -42,6 +44,7 @@ impl ConsentSource {
             ConsentSource::Support => "support",
             ConsentSource::Bounce => "bounce",
             ConsentSource::Complaint => "complaint",
+            ConsentSource::PreferencePage => "preference_page",
         }
     }
 }
@@ -57,6 +60,12 @@ pub struct ConsentRecord {
     /// Where the customer acted themselves: their IP and user agent.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// With `pause`: when the list's emails start again.
+    #[serde(
+        serialize_with = "crate::domain::rfc3339_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub paused_until: Option<i64>,
 }
 
 /// One member of a list, for the shop's newsletter tool.
@@ -127,21 +136,88 @@ pub fn list_exists(conn: &ReadDb, id: &str) -> StoreResult<bool> {
         .is_some())
 }
 
-/// The lists a customer is subscribed to, in list id order.
+/// The lists a customer is subscribed to, in list id order; a pause whose time has passed
+/// reads as none.
 pub fn of_customer(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<Subscription>> {
     let mut statement = conn.prepare_cached(
-        "SELECT l.id, l.name, s.subscribed_at FROM subscriptions s
+        "SELECT l.id, l.name, s.subscribed_at,
+                CASE WHEN s.paused_until > ?2 THEN s.paused_until END AS paused_until
+         FROM subscriptions s
          JOIN subscription_lists l ON l.id = s.list_id
          WHERE s.customer_id = ?1 ORDER BY l.id",
     )?;
-    let rows = statement.query_map(params![customer.as_str()], |row| {
+    let rows = statement.query_map(params![customer.as_str(), now()], |row| {
         Ok(Subscription {
             id: row.get("id")?,
             name: row.get("name")?,
             subscribed_at: row.get("subscribed_at")?,
+            paused_until: row.get("paused_until")?,
         })
     })?;
     rows.collect::<StoreResult<_>>()
+}
+
+/// When the customer's current subscription to `list` began; `None` if there is none.
+pub fn subscribed_since(
+    conn: &ReadDb,
+    customer: &CustomerId,
+    list: &str,
+) -> StoreResult<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT subscribed_at FROM subscriptions WHERE customer_id = ?1 AND list_id = ?2",
+    )?
+    .query_row(params![customer.as_str(), list], |row| row.only())
+    .optional()
+}
+
+/// Leaves the customer's subscription to `list` out of the exports until `until`, recording
+/// the pause with its end; answers whether there was a subscription to pause.
+pub fn pause(
+    conn: &Db,
+    customer: &CustomerId,
+    list: &str,
+    until: i64,
+    source: ConsentSource,
+    client: Option<&Client>,
+) -> StoreResult<bool> {
+    let paused = conn
+        .prepare_cached(
+            "UPDATE subscriptions SET paused_until = ?3 WHERE customer_id = ?1 AND list_id = ?2",
+        )?
+        .execute(params![customer.as_str(), list, until])?;
+    if paused == 1 {
+        let entry = Entry {
+            action: "pause",
+            source: source.as_str(),
+            client,
+            at: now(),
+            paused_until: Some(until),
+        };
+        entry.record(conn, customer, list)?;
+    }
+    Ok(paused == 1)
+}
+
+/// Ends a pause of the customer's subscription to `list` that has not run out, recording the
+/// resumption; answers whether there was one to end.
+pub fn resume(
+    conn: &Db,
+    customer: &CustomerId,
+    list: &str,
+    source: ConsentSource,
+    client: Option<&Client>,
+) -> StoreResult<bool> {
+    let now = now();
+    let resumed = conn
+        .prepare_cached(
+            "UPDATE subscriptions SET paused_until = NULL
+             WHERE customer_id = ?1 AND list_id = ?2 AND paused_until > ?3",
+        )?
+        .execute(params![customer.as_str(), list, now])?;
+    if resumed == 1 {
+        record(conn, customer, list, "resume", source, client, now)?;
+    }
+    Ok(resumed == 1)
 }
 
 /// Makes `wanted` the customer's set of subscriptions, recording a consent record for each
@@ -225,20 +301,44 @@ fn record_as(
     client: Option<&Client>,
     at: i64,
 ) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO consent_records (customer_id, list_id, action, source, at, ip, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        customer.as_str(),
-        list,
+    let entry = Entry {
         action,
         source,
+        client,
         at,
-        client.map(|c| c.ip.to_string()),
-        client.and_then(|c| c.user_agent.as_deref()),
-    ])?;
-    Ok(())
+        paused_until: None,
+    };
+    entry.record(conn, customer, list)
+}
+
+/// One line of the consent ledger, before it is written.
+struct Entry<'a> {
+    action: &'a str,
+    source: &'a str,
+    client: Option<&'a Client>,
+    at: i64,
+    paused_until: Option<i64>,
+}
+
+impl Entry<'_> {
+    fn record(&self, conn: &Db, customer: &CustomerId, list: &str) -> StoreResult<()> {
+        conn.prepare_cached(
+            "INSERT INTO consent_records
+                 (customer_id, list_id, action, source, at, ip, user_agent, paused_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            customer.as_str(),
+            list,
+            self.action,
+            self.source,
+            self.at,
+            self.client.map(|c| c.ip.to_string()),
+            self.client.and_then(|c| c.user_agent.as_deref()),
+            self.paused_until,
+        ])?;
+        Ok(())
+    }
 }
 
 /// Ends the customer's subscription to `list` if it is the one that began at `since`,
@@ -263,12 +363,13 @@ pub fn unsubscribe(
     Ok(removed == 1)
 }
 
-/// Ends every subscription of the customer, recording an opt-out with `source` for each;
-/// answers the lists left, in id order.
+/// Ends every subscription of the customer, recording an opt-out with `source` (and `client`,
+/// where the customer acted) for each; answers the lists left, in id order.
 pub fn leave_all(
     conn: &Db,
     customer: &CustomerId,
     source: ConsentSource,
+    client: Option<&Client>,
 ) -> StoreResult<Vec<String>> {
     let lists: Vec<String> = of_customer(conn, customer)?
         .into_iter()
@@ -278,7 +379,7 @@ pub fn leave_all(
     for list in &lists {
         conn.prepare_cached("DELETE FROM subscriptions WHERE customer_id = ?1 AND list_id = ?2")?
             .execute(params![customer.as_str(), list])?;
-        record(conn, customer, list, "out", source, None, now)?;
+        record(conn, customer, list, "out", source, client, now)?;
     }
     Ok(lists)
 }
@@ -293,11 +394,13 @@ pub fn subscribers(conn: &ReadDb, list: &str) -> StoreResult<Vec<CustomerId>> {
         .collect()
 }
 
-/// A list's members: a customer who has not activated is no member of any list (double
-/// opt-in), whatever subscriptions are kept for them, and an address bounces showed dead is
-/// left out until its owner confirms a working one.
+/// The members of the list `?1` at the time `?2`: a customer who has not activated is no
+/// member of any list (double opt-in), whatever subscriptions are kept for them; an address
+/// bounces showed dead is left out until its owner confirms a working one; a paused
+/// subscription is left out until its pause runs out, and is back then with nothing to run.
 const MEMBERS: &str = "FROM subscriptions s JOIN customers c ON c.id = s.customer_id \
-     AND c.status = 'active' AND c.undeliverable_at IS NULL";
+     AND c.status = 'active' AND c.undeliverable_at IS NULL \
+     WHERE s.list_id = ?1 AND (s.paused_until IS NULL OR s.paused_until <= ?2)";
 
 const MEMBER_COLUMNS: &str = "SELECT c.id, c.email, c.name, s.subscribed_at";
 
@@ -321,17 +424,18 @@ pub fn members_page(
     start: &Start<CustomerId>,
     limit: u32,
 ) -> StoreResult<Page<MemberRow, CustomerId>> {
+    let now = now();
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) {MEMBERS} WHERE s.list_id = ?1"))?
-        .query_row(params![list], |row| row.only())?;
+        .prepare_cached(&format!("SELECT count(*) {MEMBERS}"))?
+        .query_row(params![list, now], |row| row.only())?;
     // One row more than the page holds says whether another page follows.
     let read = limit + 1;
     let rows = match start {
         Start::Offset(offset) => conn
             .prepare_cached(&format!(
-                "{MEMBER_COLUMNS} {MEMBERS} WHERE s.list_id = ?1 ORDER BY s.customer_id LIMIT ?2 OFFSET ?3"
+                "{MEMBER_COLUMNS} {MEMBERS} ORDER BY s.customer_id LIMIT ?3 OFFSET ?4"
             ))?
-            .query_map(params![list, read, offset], member_from_row)?
+            .query_map(params![list, now, read, offset], member_from_row)?
             .collect::<StoreResult<_>>()?,
         Start::After(after) => members_after(conn, list, after.as_str(), read)?,
     };
@@ -349,16 +453,16 @@ pub fn members_after(
     limit: u32,
 ) -> StoreResult<Vec<MemberRow>> {
     let mut statement = conn.prepare_cached(&format!(
-        "{MEMBER_COLUMNS} {MEMBERS} WHERE s.list_id = ?1 AND s.customer_id > ?2 ORDER BY s.customer_id LIMIT ?3"
+        "{MEMBER_COLUMNS} {MEMBERS} AND s.customer_id > ?3 ORDER BY s.customer_id LIMIT ?4"
     ))?;
-    let rows = statement.query_map(params![list, after, limit], member_from_row)?;
+    let rows = statement.query_map(params![list, now(), after, limit], member_from_row)?;
     rows.collect::<StoreResult<_>>()
 }
 
 /// The customer's consent trail, oldest first.
 pub fn consent_history(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<ConsentRecord>> {
     let mut statement = conn.prepare_cached(
-        "SELECT list_id, action, source, at, ip, user_agent FROM consent_records
+        "SELECT list_id, action, source, at, ip, user_agent, paused_until FROM consent_records
          WHERE customer_id = ?1 ORDER BY id",
     )?;
     let rows = statement.query_map(params![customer.as_str()], |row| {
@@ -369,6 +473,7 @@ pub fn consent_history(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<
             at: row.get("at")?,
             ip: row.get("ip")?,
             user_agent: row.get("user_agent")?,
+            paused_until: row.get("paused_until")?,
         })
     })?;
     rows.collect::<StoreResult<_>>()

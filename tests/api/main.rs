@@ -62,6 +62,7 @@ mod outbox_hygiene;
 mod overview;
 mod passkeys;
 mod password_reset;
+mod preferences;
 mod profile;
 mod races;
 mod readme;

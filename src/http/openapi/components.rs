@@ -44,7 +44,15 @@ fn schemas() -> Value {
             },
         },
         "Subscription": described(
-            closed(&[("id", text()), ("name", text()), ("subscribed_at", date_time())], &["id", "name", "subscribed_at"]),
+            closed(
+                &[
+                    ("id", text()),
+                    ("name", text()),
+                    ("subscribed_at", date_time()),
+                    ("paused_until", described(nullable_date_time(), "Paused from the unsubscribe link's page: no members export names the customer for this list before this time; `null` when not paused (or the pause has run out).")),
+                ],
+                &["id", "name", "subscribed_at", "paused_until"],
+            ),
             "A list the customer is subscribed to.",
         ),
         "Customer": described(
@@ -253,6 +261,37 @@ fn schemas() -> Value {
                 ("next", described(json!({ "type": "string", "nullable": true, "pattern": "^[0-9]{14}$" }), "The `after` of the page that follows (the last member's id); `null` on the last page.")),
             ],
             &["members", "total", "limit", "next"],
+        ),
+        "SubscriptionPreferences": closed(
+            &[
+                ("list", described(text(), "The list whose link this is.")),
+                ("subscriptions", array_of("Subscription")),
+            ],
+            &["list", "subscriptions"],
+        ),
+        "Pause": closed(
+            &[
+                ("list", described(text(), "One of the customer's subscriptions.")),
+                ("days", json!({ "type": "integer", "enum": [30, 90] })),
+            ],
+            &["list", "days"],
+        ),
+        "Paused": closed(
+            &[
+                ("result", one_of(&["paused"])),
+                ("list", text()),
+                ("paused_until", date_time()),
+            ],
+            &["result", "list", "paused_until"],
+        ),
+        "Resume": closed(&[("list", described(text(), "One of the customer's subscriptions."))], &["list"]),
+        "Resumed": closed(&[("result", one_of(&["resumed", "not_paused"]))], &["result"]),
+        "UnsubscribedAll": closed(
+            &[
+                ("result", one_of(&["unsubscribed"])),
+                ("lists_left", described(json!({ "type": "array", "items": { "type": "string" } }), "The lists left, in id order; empty if there were none.")),
+            ],
+            &["result", "lists_left"],
         ),
         "OneClick": closed(
             &[("List-Unsubscribe", one_of(&["One-Click"]))],
@@ -618,12 +657,18 @@ fn consent() -> Value {
     closed(
         &[
             ("list_id", text()),
-            ("action", one_of(&["in", "out"])),
+            (
+                "action",
+                described(
+                    one_of(&["in", "out", "pause", "resume"]),
+                    "`in` and `out` join and leave a list; `pause` leaves the customer out of its exports until `paused_until`, `resume` ends a pause early (both from the unsubscribe link's page).",
+                ),
+            ),
             (
                 "source",
                 described(
                     text(),
-                    "Who made the change: `customer`, `admin`, `import`, `import:<source>` (moved in: where the consent was first given), `signup`, `unsubscribe_link`, `support` (the shop's staff), `bounce` (a dead address left every list), `complaint` (the customer reported an email as spam).",
+                    "Who made the change: `customer`, `admin`, `import`, `import:<source>` (moved in: where the consent was first given), `signup`, `unsubscribe_link`, `support` (the shop's staff), `bounce` (a dead address left every list), `complaint` (the customer reported an email as spam), `preference_page` (the customer's choice on the unsubscribe link's page: a pause, its end, every list left).",
                 ),
             ),
             ("at", date_time()),
@@ -634,6 +679,13 @@ fn consent() -> Value {
             (
                 "user_agent",
                 described(nullable(), "Likewise, their browser's User-Agent."),
+            ),
+            (
+                "paused_until",
+                described(
+                    date_time(),
+                    "With `pause` only: when the list's emails start again.",
+                ),
             ),
         ],
         &["list_id", "action", "source", "at", "ip", "user_agent"],
@@ -746,6 +798,10 @@ fn device() -> Value {
         text(),
         "The device in English, named from `user_agent` (\"Firefox on Windows\", \"Safari on iPhone\", \"curl\"; \"Unknown device\" when nothing is recognised). For people to read: its wording may change.",
     )
+}
+
+fn nullable_date_time() -> Value {
+    json!({ "type": "string", "format": "date-time", "nullable": true })
 }
 
 fn date_time() -> Value {

@@ -63,10 +63,15 @@ export async function customer(id) {
   current = answer.data;
   show(current);
   const lists = await admin('GET', 'admin/subscriptions');
-  const chosen = new Set((current.subscriptions || []).map((s) => s.id || s));
+  const chosen = new Map((current.subscriptions || []).map((s) => [s.id || s, s]));
+  // A list paused from the unsubscribe link's page says until when.
+  const paused = (id) => {
+    const until = chosen.get(id)?.paused_until;
+    return until ? el('span', { class: 'meta' }, t('paused_until', { date: when(until) })) : null;
+  };
   $('customer-lists').replaceChildren(...(lists.ok ? lists.data.subscriptions : []).map((l) => el('label', { class: 'switch' },
     el('input', { type: 'checkbox', role: 'switch', name: 'subscriptions', value: l.id, id: `customer-list-${l.id}`, checked: chosen.has(l.id) }),
-    l.name || l.id)));
+    l.name || l.id, paused(l.id))));
   consents(id);
   part(id, '/sessions', 'customer-sessions', (d) => table(t('sessions'), COLUMNS.sessions, rowsOf(d), CELLS));
   part(id, '/passkeys', 'customer-passkeys', (d) => table(t('passkeys'), COLUMNS.passkeys, rowsOf(d), CELLS));
@@ -79,6 +84,13 @@ function show(c) {
   const facts = [[t('email'), c.email], [t('id'), c.id], [t('identifier'), c.identifier],
     [t('status'), word('status', c.status)], [t('created'), when(c.created_at)]];
   $('customer-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v || '')]));
+  // Bounces showed the address dead: no list exports it until the customer confirms another.
+  const mark = $('customer-undeliverable');
+  const dead = c.email_deliverable === false ? c.email_undeliverable || {} : null;
+  mark.textContent = dead
+    ? t('address_undeliverable', { at: when(dead.since), reason: dead.reason || '' })
+    : '';
+  mark.hidden = !dead;
   const form = $('profile-form');
   for (const key of PROFILE) {
     const input = form.elements.namedItem(key);

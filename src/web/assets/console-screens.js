@@ -61,7 +61,8 @@ async function customers() {
 
 function customerRows(list) {
   return table(t('customers'), [['email', t('email')], ['name', t('name')], ['status', t('status')], ['id', t('id')]], list, {
-    email: (c) => el('a', { href: `#/customer/${c.id}` }, c.email),
+    email: (c) => [el('a', { href: `#/customer/${c.id}` }, c.email),
+      c.email_deliverable === false ? el('span', { class: 'mark' }, ` ${t('undeliverable_mark')}`) : null],
     status: (c) => word('status', c.status),
   });
 }

@@ -116,3 +116,55 @@ async fn a_german_account_page_is_german_down_to_the_empty_country() {
     browser.execute("window.scrollTo(0, 0);", vec![]).await;
     journey.check_page("account-de", &[]).await;
 }
+
+#[tokio::test]
+async fn a_customer_whose_address_bounced_is_asked_for_a_working_one_until_a_confirmed_change() {
+    let app = spawn_linking_to_itself(|c| c.admin.api_token = Secret::new(ADMIN_TOKEN)).await;
+    let (dead, working) = ("dead@example.com", "working@example.com");
+    active_customer(&app, dead, "Bo Bounced").await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/mail/events",
+            Some(ADMIN_TOKEN),
+            Some(json!({ "type": "bounce", "email": dead, "permanent": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"], "marked_undeliverable");
+    let Some(journey) = Journey::start(app).await else {
+        return;
+    };
+    let (app, browser) = (&journey.app, &journey.browser);
+
+    // Signed in, the account asks for a working address.
+    journey.sign_in(dead, PASSWORD).await;
+    browser
+        .wait_for_text("#email-undeliverable", "come back undelivered")
+        .await;
+    browser.execute("window.scrollTo(0, 0);", vec![]).await;
+    journey.check_page("account-undeliverable", &[]).await;
+
+    // The change is asked for: until it is confirmed, the notice stays.
+    browser.fill("#new-email", working).await;
+    browser.click("#email-submit").await;
+    browser
+        .wait_for_text("#email-status", "check your new inbox")
+        .await;
+    browser.client().refresh().await.expect("the page reloads");
+    browser.wait_for_text("#current-email", dead).await;
+    assert!(browser.is_shown("#email-undeliverable").await);
+
+    // Confirmed through the emailed link: the new address signs in, and the notice is gone.
+    let mail = app.wait_for_email(working, "Confirm your new email").await;
+    browser.open(&journey.link(&mail, "/confirm-email?")).await;
+    browser.wait_for("#confirm-form").await;
+    browser.click("#confirm-submit").await;
+    browser.wait_for("#confirm-done").await;
+    journey.sign_in(working, PASSWORD).await;
+    assert!(!browser.is_shown("#email-undeliverable").await);
+    let token = app.token(working, PASSWORD).await;
+    let (_, me) = app.get_self(&token).await;
+    assert_eq!(me["email_deliverable"], true, "{me}");
+    journey.check_page("account-deliverable-again", &[]).await;
+}

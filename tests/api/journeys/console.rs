@@ -559,3 +559,85 @@ async fn a_support_agent_sends_a_password_reset_that_the_customer_receives_and_t
     browser.wait_for_text("#audit-rows", &id).await;
     journey.check_page("console-audit-support", &[]).await;
 }
+
+#[tokio::test]
+async fn a_bounced_address_is_marked_with_its_reason_in_the_customers_list_and_on_her_screen() {
+    let app = spawn_linking_to_itself(|c| c.admin.api_token = Secret::new(ADMIN_TOKEN)).await;
+    let (bounced, fine) = ("gone@example.com", "fine@example.com");
+    active_customer(&app, bounced, "Gwen Gone").await;
+    active_customer(&app, fine, "Fran Fine").await;
+    let owner = "owner@example.com";
+    let secret = enrolled_staff(&app, owner, Role::Owner).await;
+    let Some(journey) = Journey::start(app).await else {
+        return;
+    };
+    let (app, browser) = (&journey.app, &journey.browser);
+    journey.console_sign_in(owner, &secret).await;
+
+    // Before any bounce: no mark on her screen.
+    browser.press_button("Customers").await;
+    browser.fill_labelled("Find a customer", "gone@").await;
+    browser.press_button("Search").await;
+    browser.wait_for_text("#customers-total", "1 found").await;
+    browser.press_button(bounced).await;
+    browser.wait_for_text("#customer-title", bounced).await;
+    assert!(!browser.is_shown("#customer-undeliverable").await);
+
+    // A mail provider's relay reports a permanent bounce.
+    let reason = "550 5.1.1 <gone@example.com>: Recipient address rejected";
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/mail/events",
+            Some(ADMIN_TOKEN),
+            Some(
+                json!({ "type": "bounce", "email": bounced, "permanent": true, "reason": reason }),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"], "marked_undeliverable");
+
+    // The list of every customer marks her, and only her.
+    browser.press_button("Customers").await;
+    browser.fill_labelled("Find a customer", "").await;
+    browser.press_button("Search").await;
+    browser.wait_for_text("#customers-total", "2 found").await;
+    let rows = browser
+        .execute(
+            "return [...document.querySelectorAll('#customers-results tbody tr')]\
+               .map((row) => row.cells[0].textContent);",
+            vec![],
+        )
+        .await;
+    let rows: Vec<String> = serde_json::from_value(rows).unwrap();
+    for row in &rows {
+        assert_eq!(
+            row.contains("(address undeliverable)"),
+            row.starts_with(bounced),
+            "{rows:?}"
+        );
+    }
+    journey
+        .check_page("console-customers-undeliverable", &[])
+        .await;
+
+    // Her screen says so, with the reason and the time.
+    browser.press_button(bounced).await;
+    browser.wait_for_text("#customer-title", bounced).await;
+    browser
+        .wait_for_text("#customer-undeliverable", "Address undeliverable since")
+        .await;
+    let mark = browser.text("#customer-undeliverable").await;
+    assert!(mark.contains(reason), "{mark}");
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    assert!(mark.contains(&year), "no time in {mark}");
+    browser.execute("window.scrollTo(0, 0);", vec![]).await;
+    let id = browser.text("#customer-facts dd:nth-of-type(2)").await;
+    journey
+        .check_page(
+            "console-customer-undeliverable",
+            &refs(&not_yet_on_main(&id)),
+        )
+        .await;
+}
