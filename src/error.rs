@@ -58,6 +58,9 @@ pub enum AppError {
         message: String,
         fields: FieldErrors,
     },
+    /// The change would leave the shop without an owner (removing the last one).
+    #[error("{0} is the last owner: invite another owner first")]
+    LastOwner(String),
     /// Too many attempts; try again after `retry_after` seconds.
     #[error("too many attempts; try again later")]
     Throttled { retry_after: u64 },

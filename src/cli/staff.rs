@@ -2,6 +2,8 @@
 
 use super::{Loaded, deliver_now, open_app, print_json};
 use crate::domain::{EmailAddress, ProfileField, Role, format_time};
+use crate::flows::AuditLine;
+use crate::flows::staff_actions::{ADD_STAFF, REMOVE_STAFF, RESET_STAFF};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -23,7 +25,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a staff member; their sessions end at once.
+    /// Remove a staff member; their sessions end at once. The last owner stays (invite
+    /// another owner first).
     Remove {
         /// The staff member's email address.
         email: String,
@@ -49,7 +52,9 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                     .map_err(|p| anyhow::anyhow!("--name {p}"))?,
                 None => None,
             };
-            let invited = staff.add(email, role, name).await?;
+            let (invited, _) = staff
+                .add(email, role, name, AuditLine::of_command_line(ADD_STAFF))
+                .await?;
             deliver_now(app.worker()).await;
             println!("added {role} {}; invitation (also emailed):", invited.email);
             println!("{}", invited.link);
@@ -95,11 +100,15 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Remove { email } => {
-            staff.remove(&email).await?;
+            staff
+                .remove(&email, AuditLine::of_command_line(REMOVE_STAFF))
+                .await?;
             println!("removed {}; their sessions have ended", email.trim());
         }
         Command::Reset { email } => {
-            let invited = staff.reset(&email).await?;
+            let invited = staff
+                .reset(&email, AuditLine::of_command_line(RESET_STAFF))
+                .await?;
             deliver_now(app.worker()).await;
             println!(
                 "reset {}: sessions ended; new invitation (also emailed):",

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{Created, Event, NewAccount};
+use super::{AuditLine, Created, Event, NewAccount};
 use crate::domain::{ListId, clean_text};
 use crate::error::{AppError, FieldErrors};
 use crate::store::customers::{self, AdminView, Cursor};
@@ -103,6 +103,44 @@ impl BackOffice<'_> {
             }),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Changes a list's display: a new `name` (already one clean line) and, when given, its
+    /// `description` (`Some(None)` clears it); `line` records the old and the new name in the
+    /// same transaction. The id, the members and their consents stay.
+    pub async fn change_subscription_list(
+        &self,
+        id: &str,
+        name: Option<String>,
+        description: Option<Option<String>>,
+        line: AuditLine,
+    ) -> Result<SubscriptionList, AppError> {
+        let key = id.to_owned();
+        let changed = self
+            .store
+            .write(move |tx| {
+                let Some(old) = subscriptions::list(tx, &key)? else {
+                    return Ok(None);
+                };
+                let new = SubscriptionList {
+                    id: old.id.clone(),
+                    name: name.unwrap_or_else(|| old.name.clone()),
+                    description: description.unwrap_or_else(|| old.description.clone()),
+                };
+                subscriptions::change_list(tx, &new)?;
+                let detail = if new.name == old.name {
+                    format!("changed the description of list {} ({})", new.id, new.name)
+                } else {
+                    format!(
+                        "renamed list {} from {:?} to {:?}",
+                        new.id, old.name, new.name
+                    )
+                };
+                line.saying(detail).write(tx, None)?;
+                Ok(Some(new))
+            })
+            .await?;
+        changed.ok_or_else(|| AppError::NotFound(format!("there is no subscription list `{id}`")))
     }
 
     /// Removes a subscription list; its subscribers are opted out (and that is recorded).

@@ -3,12 +3,19 @@
 //! read back, whole for owners and the machine token, for a support agent only about the
 //! customers they acted on.
 
+use std::net::IpAddr;
+
 use super::staff::{Actor, Caller};
 use crate::domain::{CustomerId, Role};
 use crate::error::AppError;
 use crate::store::StoreResult;
 use crate::store::audit::{self, Entry, Filter, NewEntry};
 use crate::store::sql::Db;
+
+/// The actor of what a `customer-area` command did.
+pub const COMMAND_LINE: &str = "cli";
+/// The actor of a staff sign-in attempt with an address no staff member has.
+pub const VISITOR: &str = "visitor";
 
 /// Entries per page when the query does not say, and the most one page holds.
 pub const DEFAULT_AUDIT_PAGE: u32 = 50;
@@ -29,7 +36,7 @@ pub struct Action {
 #[derive(Clone, Debug)]
 pub struct AuditLine {
     actor: String,
-    ip: String,
+    ip: Option<String>,
     by_staff: bool,
     action: &'static str,
     detail: String,
@@ -41,11 +48,57 @@ impl AuditLine {
     pub fn new(caller: &Caller, action: &'static str, summary: &str) -> AuditLine {
         AuditLine {
             actor: caller.name(),
-            ip: caller.ip.to_string(),
+            ip: Some(caller.ip.to_string()),
             by_staff: matches!(caller.actor, Actor::Staff(_)),
             action,
             detail: summary.to_owned(),
         }
+    }
+
+    /// The line a staff member leaves on their own account (signing in or out, enrolling a
+    /// second factor): actor `staff:<email>`, `detail` saying what happened, never a secret.
+    pub fn of_staff_member(
+        email: &str,
+        ip: IpAddr,
+        action: &'static str,
+        detail: impl Into<String>,
+    ) -> AuditLine {
+        AuditLine {
+            actor: format!("staff:{email}"),
+            ip: Some(ip.to_string()),
+            by_staff: true,
+            action,
+            detail: detail.into(),
+        }
+    }
+
+    /// The line of a sign-in attempt by someone no staff member is: actor `visitor`. What they
+    /// typed as an address is not kept (it is sometimes a password typed in the wrong field).
+    pub fn of_visitor(ip: IpAddr, action: &'static str, detail: impl Into<String>) -> AuditLine {
+        AuditLine {
+            actor: VISITOR.to_owned(),
+            ip: Some(ip.to_string()),
+            by_staff: false,
+            action,
+            detail: detail.into(),
+        }
+    }
+
+    /// The line of a `customer-area` command run on the server: actor `cli`, no IP.
+    pub fn of_command_line(action: &'static str) -> AuditLine {
+        AuditLine {
+            actor: COMMAND_LINE.to_owned(),
+            ip: None,
+            by_staff: false,
+            action,
+            detail: String::new(),
+        }
+    }
+
+    /// Replaces the line's detail: what the action did, in words (never a secret).
+    pub fn saying(mut self, detail: impl Into<String>) -> AuditLine {
+        self.detail = detail.into();
+        self
     }
 
     /// Adds why the caller did it (a staff member's `reason`) to the line's detail.

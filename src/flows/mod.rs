@@ -64,7 +64,9 @@ pub use crate::auth::totp::Enrollment;
 pub use account::Accounts;
 pub use activation::{Activations, Created, NewAccount};
 pub use admin::{BackOffice, CustomerPage, MAX_PAGE, NewList};
-pub use audit::{Action, AuditLine, Audits, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
+pub use audit::{
+    Action, AuditLine, Audits, COMMAND_LINE, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, VISITOR,
+};
 pub use customer_totp::{SecondFactorCode, Totps};
 pub use deliverability::{
     Deliverability, EventError, EventKind, MailEvent, Outcome as MailOutcome,
@@ -90,7 +92,7 @@ pub use second_factor::SecondFactors;
 pub use security::{MAX_ACTIVITY_PAGE, Security, SessionView};
 pub use session::{Session, Sessions};
 pub use signup::{SignUp, SignUps, switched_off as signup_switched_off};
-pub use staff::{Actor, Caller, Invited, Staff, StaffSession};
+pub use staff::{Actor, Caller, Invited, Staff, StaffSession, actions as staff_actions};
 pub use support::{Support, SupportEdit};
 pub use unsubscribe::{CSV_HEADER, Member, MembersPage, Unsubscribed, Unsubscribes, csv_rows};
 pub use webhooks::{Announcer, Event, Webhooks};

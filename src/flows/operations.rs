@@ -58,7 +58,9 @@ impl Operations<'_> {
 
     /// Sweeps self sign-ups whose activation expired (customers nobody proved the address
     /// of), expired sessions, codes, counts of wrong reset codes older than any live code,
-    /// undo keys, "this wasn't me" keys and passkey challenges, activity older than
+    /// undo keys, "this wasn't me" keys and passkey challenges, staff sessions that expired or
+    /// went unused for `console.idle_minutes` and staff sign-ins left waiting for their second
+    /// factor, activity older than
     /// `auth.activity_retention_days`, and sent emails and delivered webhook events older than
     /// [`KEEP_SENT_EMAILS`] (they carry personal data); answers how many rows went. The
     /// throttles need no sweeping: their tables are bounded.
@@ -71,6 +73,7 @@ impl Operations<'_> {
             store::now() - (self.config.auth.reset_code_ttl_minutes.get() * 60) as i64;
         let code_guessed_since =
             store::now() - (self.config.auth.login_code_ttl_minutes.get() * 60) as i64;
+        let staff_idle = (self.config.console.idle_minutes.get() * 60) as i64;
         // Before the codes: an expired sign-up is found by its expired activation code.
         let services = self.0.clone();
         let sign_ups = self
@@ -93,6 +96,10 @@ impl Operations<'_> {
                 })
                 .await?
             + self.purge(store::totp::purge_expired_challenges).await?
+            // The staff's tables hold a few rows per staff member: one statement each.
+            + self
+                .purge(move |tx, _| store::staff::sweep(tx, staff_idle))
+                .await?
             + self.purge(store::undo::purge_expired).await?
             + self.purge(store::devices::purge_expired).await?
             + self

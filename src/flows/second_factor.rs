@@ -2,8 +2,10 @@
 //! (a secret, then a code that proves the app has it); signing in with one is a password, then
 //! a challenge answered with a code.
 
+use super::audit::AuditLine;
 use super::hours;
 use super::staff::StaffSession;
+use super::staff::actions::{SECOND_FACTOR_ENROLLED, STAFF_LOGIN};
 use crate::auth;
 use crate::auth::totp::{self, CHALLENGE_FAILURES, CHALLENGE_TTL_SECONDS, Enrollment};
 use crate::domain::Client;
@@ -60,6 +62,12 @@ impl SecondFactors<'_> {
         let step = totp::matching_step(&state.secret, code)?.ok_or(invalid)?;
         let (codes, hashes) = totp::recovery_codes();
         let token_hash = session.token_hash.clone();
+        let line = AuditLine::of_staff_member(
+            &session.member.email,
+            ip,
+            SECOND_FACTOR_ENROLLED,
+            "enrolled a TOTP second factor; ten new recovery codes",
+        );
         let confirmed = self
             .store
             .write(move |tx| {
@@ -67,6 +75,7 @@ impl SecondFactors<'_> {
                     return Ok(false);
                 }
                 staff::confirm_totp(tx, id, &hashes, &token_hash)?;
+                line.write(tx, None)?;
                 Ok(true)
             })
             .await?;
@@ -119,22 +128,32 @@ impl SecondFactors<'_> {
         let token = auth::new_session_token();
         let digest = auth::digest(&token);
         let ttl = hours(self.config.console.session_hours.get());
-        let ip = client.ip.to_string();
+        let ip = client.ip;
         let opened = self
             .store
             .write(move |tx| {
+                let used = if step.is_some() {
+                    "an authenticator code"
+                } else {
+                    "a recovery code"
+                };
                 let accepted = match step {
                     Some(step) => staff::use_totp_step(tx, id, step)?,
                     None => staff::use_recovery_code(tx, id, &recovery)?,
                 };
+                let email = staff::find(tx, id)?.map(|m| m.email).unwrap_or_default();
+                let line =
+                    |detail: String| AuditLine::of_staff_member(&email, ip, STAFF_LOGIN, detail);
                 if !accepted {
                     staff::fail_challenge(tx, &hash)?;
+                    line("sign-in refused: a wrong second-factor code".into()).write(tx, None)?;
                     return Ok(false);
                 }
                 if !staff::end_challenge(tx, &hash)? {
                     return Ok(false);
                 }
-                staff::open_session(tx, &digest, id, ttl, true, &ip)?;
+                staff::open_session(tx, &digest, id, ttl, true, &ip.to_string())?;
+                line(format!("signed in with a password and {used}")).write(tx, None)?;
                 Ok(true)
             })
             .await?;

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 use url::Url;
 
+use super::audit::AuditLine;
 use super::hours;
 use crate::auth::{self, Requester};
 use crate::config::SecondFactorRule;
@@ -16,7 +17,7 @@ use crate::domain::{ActivationSecret, Client, EmailAddress, Identifier, Password
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::outbox;
-use crate::store::staff::{self, Invitation, Member};
+use crate::store::staff::{self, Invitation, Member, Removal};
 use crate::throttle::IpBudget;
 
 /// A signed-in staff member: who, the digest of their token, and whether the session passed
@@ -61,6 +62,20 @@ impl Caller {
     }
 }
 
+/// The audit log's names of what is done to and by staff.
+pub mod actions {
+    /// The staff's changes, also the operation ids of their `/admin` routes, so that a change
+    /// reads the same in the log whether the console or the CLI made it.
+    pub const ADD_STAFF: &str = "addStaff";
+    pub const REMOVE_STAFF: &str = "removeStaff";
+    pub const RESET_STAFF: &str = "resetStaff";
+    /// A staff member's own account.
+    pub const STAFF_LOGIN: &str = "staff.login";
+    pub const STAFF_LOGOUT: &str = "staff.logout";
+    pub const SECOND_FACTOR_ENROLLED: &str = "staff.second_factor_enrolled";
+}
+use actions::{STAFF_LOGIN, STAFF_LOGOUT};
+
 /// An invitation just written: the link it carries (printed by the CLI, emailed too).
 #[derive(Clone, Debug)]
 pub struct Invited {
@@ -76,13 +91,15 @@ flow_handle!(
 
 impl Staff<'_> {
     /// Adds a staff member with `role` (and a `name` already checked as a profile name) and
-    /// emails them an invitation to choose a password.
+    /// emails them an invitation to choose a password; `line` (of [`ADD_STAFF`]) records who
+    /// did, in the same transaction. A taken address is a `conflict` on `email`.
     pub async fn add(
         &self,
         email: EmailAddress,
         role: Role,
         name: Option<String>,
-    ) -> Result<Invited, AppError> {
+        line: AuditLine,
+    ) -> Result<(Invited, Member), AppError> {
         let (identifier, secret) = (Identifier::random(), ActivationSecret::generate());
         let link = self.invitation_link(&identifier, &secret);
         let vars = Vars {
@@ -95,7 +112,9 @@ impl Staff<'_> {
             .mailer
             .compose(Kind::StaffInvitation, None, email.as_str(), &vars);
         let expires_at = self.invitation_expiry();
-        self.store
+        let line = line.saying(format!("invited {} as {role}", email.as_str()));
+        let member = self
+            .store
             .write(move |tx| {
                 let digest = auth::digest(secret.as_str());
                 let invitation = Invitation {
@@ -103,15 +122,19 @@ impl Staff<'_> {
                     secret_hash: &digest,
                     expires_at,
                 };
-                staff::add(tx, &email, name.as_deref(), role, &invitation)?;
-                outbox::enqueue_for_no_customer(tx, &message)
+                let id = staff::add(tx, &email, name.as_deref(), role, &invitation)?;
+                outbox::enqueue_for_no_customer(tx, &message)?;
+                line.write(tx, None)?;
+                staff::find(tx, id)
             })
-            .await?;
+            .await?
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("a staff member just added")))?;
         self.mailer.wake_worker();
-        Ok(Invited {
+        let invited = Invited {
             email: vars.email,
             link,
-        })
+        };
+        Ok((invited, member))
     }
 
     /// Every staff member.
@@ -119,24 +142,34 @@ impl Staff<'_> {
         Ok(self.store.read(staff::list).await?)
     }
 
-    /// Removes a staff member; their sessions end at once.
-    pub async fn remove(&self, email: &str) -> Result<(), AppError> {
+    /// Removes a staff member; their sessions end at once. The shop's last owner is not
+    /// removed (`LastOwner`). `line` (of [`actions::REMOVE_STAFF`]) records who did, in the same
+    /// transaction.
+    pub async fn remove(&self, email: &str, line: AuditLine) -> Result<Member, AppError> {
         let email = email.trim().to_lowercase();
         let shown = email.clone();
-        if self
+        let line = line.saying(format!("removed {email}; their sessions ended"));
+        let removal = self
             .store
-            .write(move |tx| staff::remove(tx, &email))
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(no_such_member(&shown))
+            .write(move |tx| {
+                let removal = staff::remove(tx, &email)?;
+                if let Removal::Removed(_) = removal {
+                    line.write(tx, None)?;
+                }
+                Ok(removal)
+            })
+            .await?;
+        match removal {
+            Removal::Removed(member) => Ok(member),
+            Removal::NoSuchMember => Err(no_such_member(&shown)),
+            Removal::LastOwner => Err(AppError::LastOwner(shown)),
         }
     }
 
     /// A new invitation for a staff member: password and second factor cleared, the lockout
-    /// lifted, sessions ended; emailed like the first.
-    pub async fn reset(&self, email: &str) -> Result<Invited, AppError> {
+    /// lifted, sessions ended; emailed like the first. `line` (of [`actions::RESET_STAFF`]) records who
+    /// did, in the same transaction.
+    pub async fn reset(&self, email: &str, line: AuditLine) -> Result<Invited, AppError> {
         let email = email.trim().to_lowercase();
         let lookup = email.clone();
         let member = self
@@ -156,6 +189,10 @@ impl Staff<'_> {
             .mailer
             .compose(Kind::StaffInvitation, None, &member.email, &vars);
         let expires_at = self.invitation_expiry();
+        let line = line.saying(format!(
+            "sent {} a new invitation; password and second factor cleared, sessions ended",
+            member.email
+        ));
         let found = self
             .store
             .write(move |tx| {
@@ -169,6 +206,7 @@ impl Staff<'_> {
                     return Ok(false);
                 }
                 outbox::enqueue_for_no_customer(tx, &message)?;
+                line.write(tx, None)?;
                 Ok(true)
             })
             .await?;
@@ -252,14 +290,32 @@ impl Staff<'_> {
             .hasher
             .verify(password, stored.clone(), Requester::Client(client.ip))
             .await?;
-        let (Some(member), Some(checked)) = (member, stored) else {
+        let Some(member) = member else {
+            self.audit_refusal(AuditLine::of_visitor(
+                client.ip,
+                STAFF_LOGIN,
+                "sign-in refused: no staff member has the address given",
+            ));
+            return Err(AppError::InvalidCredentials);
+        };
+        let refused = |why: &str| {
+            AuditLine::of_staff_member(
+                &member.email,
+                client.ip,
+                STAFF_LOGIN,
+                format!("sign-in refused: {why}"),
+            )
+        };
+        let Some(checked) = stored else {
+            self.audit_refusal(refused("the invitation is not yet accepted"));
             return Err(AppError::InvalidCredentials);
         };
         if member.locked {
+            self.audit_refusal(refused("locked after repeated wrong passwords"));
             return Err(AppError::InvalidCredentials);
         }
         if !verdict.matches {
-            self.count_failed_password(member.id, checked);
+            self.count_failed_password(member.id, checked, refused("wrong password"));
             return Err(AppError::InvalidCredentials);
         }
         self.throttles.login_succeeded(&account);
@@ -272,6 +328,12 @@ impl Staff<'_> {
         let digest = auth::digest(&token);
         let ttl = hours(self.config.console.session_hours.get());
         let ip = client.ip.to_string();
+        let detail = if second_factor {
+            "signed in with a password"
+        } else {
+            "signed in with a password; the session may only enroll a second factor"
+        };
+        let line = AuditLine::of_staff_member(&member.email, client.ip, STAFF_LOGIN, detail);
         let opened = self
             .store
             .write(move |tx| {
@@ -279,6 +341,7 @@ impl Staff<'_> {
                     return Ok(false);
                 }
                 staff::open_session(tx, &digest, member.id, ttl, second_factor, &ip)?;
+                line.write(tx, None)?;
                 Ok(true)
             })
             .await?;
@@ -298,15 +361,30 @@ impl Staff<'_> {
         }
     }
 
-    /// Counts a wrong password after the answer; the failure that reaches the limit locks the
-    /// member.
-    fn count_failed_password(&self, id: i64, checked: String) {
+    /// Records a refused sign-in after the answer, so that writing it costs the caller no
+    /// time that could tell one refusal from another.
+    fn audit_refusal(&self, line: AuditLine) {
+        let services = self.0.clone();
+        self.background.spawn(async move {
+            let written = services.store.write(move |tx| line.write(tx, None)).await;
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "a refused staff sign-in could not be audited");
+            }
+        });
+    }
+
+    /// Counts a wrong password after the answer, with its audit line; the failure that
+    /// reaches the limit locks the member.
+    fn count_failed_password(&self, id: i64, checked: String, line: AuditLine) {
         let services = self.0.clone();
         let limit = self.config.limits.login_lockout_failures.get();
         self.background.spawn(async move {
             let locked = services
                 .store
-                .write(move |tx| staff::count_failed_login(tx, id, Some(&checked), limit))
+                .write(move |tx| {
+                    line.write(tx, None)?;
+                    staff::count_failed_login(tx, id, Some(&checked), limit)
+                })
                 .await;
             match locked {
                 Ok(true) => {
@@ -381,11 +459,16 @@ impl Staff<'_> {
         }))
     }
 
-    /// Ends the caller's staff session.
-    pub async fn logout(&self, session: &StaffSession) -> Result<(), AppError> {
+    /// Ends the caller's staff session (signed out from `ip`), and records it.
+    pub async fn logout(&self, session: &StaffSession, ip: IpAddr) -> Result<(), AppError> {
         let token_hash = session.token_hash.clone();
+        let line =
+            AuditLine::of_staff_member(&session.member.email, ip, STAFF_LOGOUT, "signed out");
         self.store
-            .write(move |tx| staff::end_session(tx, &token_hash))
+            .write(move |tx| {
+                staff::end_session(tx, &token_hash)?;
+                line.write(tx, None)
+            })
             .await?;
         Ok(())
     }

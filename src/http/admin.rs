@@ -15,10 +15,11 @@ use super::AuditDetail;
 use super::body::JsonObject;
 use super::query::{Listing, read_query, unknown};
 use super::reply::{ok_json, ok_result};
+use crate::domain::clean_text;
 use crate::domain::{EmailAddress, Identifier, Language, ListId, ProfileChanges, ProfileField};
 use crate::error::AppError;
 use crate::flows::{
-    ImportError, ImportFile, ImportOptions, ImportProblem, NewAccount, NewList, Services,
+    AuditLine, ImportError, ImportFile, ImportOptions, ImportProblem, NewAccount, NewList, Services,
 };
 use crate::store::customers::Cursor;
 
@@ -140,6 +141,33 @@ pub async fn add_list(services: Services, mut body: JsonObject) -> Result<Respon
 pub async fn remove_list(id: String, services: Services) -> Result<Response, Rejection> {
     services.back_office().remove_subscription_list(&id).await?;
     Ok(ok_result("deleted"))
+}
+
+/// PATCH /admin/subscriptions/{id}
+pub async fn rename_list(
+    id: String,
+    line: AuditLine,
+    services: Services,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let name = body.optional_parsed("name", |raw| match clean_text(raw, 200, false)? {
+        Some(name) => Ok(name),
+        None => Err("is required".to_owned()),
+    });
+    let description = match body.nullable_str("description") {
+        Some(Some(raw)) => body.checked("description", clean_text(&raw, 2000, true)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if name.is_none() && description.is_none() {
+        body.reject_field("name", "give a new name, a description, or both");
+    }
+    body.finish()?;
+    let list = services
+        .back_office()
+        .change_subscription_list(&id, name, description, line)
+        .await?;
+    Ok(ok_json(&list))
 }
 
 /// The longest `reason` a mail event may carry.

@@ -53,6 +53,7 @@ pub fn error_response(err: &AppError) -> Response {
         AppError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         AppError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+        AppError::LastOwner(_) => (StatusCode::CONFLICT, "last_owner"),
         AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
         AppError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
         AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

@@ -404,6 +404,9 @@ fn admin_routes(
             services,
             served_with_id(&REMOVE_LIST).and_then(admin::remove_list),
         ),
+        acting(&RENAME_LIST, services)
+            .and(json_object())
+            .and_then(admin::rename_list),
         guarded(
             &LIST_MEMBERS,
             services,
@@ -440,6 +443,7 @@ fn admin_routes(
         ),
         audit,
         staff_routes(services),
+        staff_changes(services),
     );
     warp::path("admin").and(routes)
 }
@@ -502,9 +506,10 @@ where
         )
 }
 
-/// An `/admin/customers/{id}/...` action behind its admission ([`admitted`]) that audits
-/// itself: the handler gets the customer key and the [`crate::flows::AuditLine`] its flow
-/// writes in the action's own transaction, so that no action is done without its record.
+/// An `/admin/.../{id}...` action behind its admission ([`admitted`]) that audits itself: the
+/// handler gets the path's key (a customer, a list, a staff member's address) and the
+/// [`crate::flows::AuditLine`] its flow writes in the action's own transaction, so that no
+/// action is done without its record.
 fn acting(
     route: &'static Route,
     services: &Services,
@@ -567,6 +572,27 @@ fn staff_routes(
         member(&CONFIRM_TOTP)
             .and(json_object())
             .and_then(staff::confirm_totp),
+    )
+}
+
+/// The owners' endpoints that list and change the staff (after [`staff_routes`], whose fixed
+/// paths `{email}` would match too); each change audits itself, as the CLI's does.
+fn staff_changes(
+    services: &Services,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    any_of!(
+        guarded(
+            &LIST_STAFF,
+            services,
+            at(&LIST_STAFF)
+                .and(with_services(services.clone()))
+                .and_then(staff::list),
+        ),
+        acting_without_id(&ADD_STAFF, services)
+            .and(json_object())
+            .and_then(staff::add),
+        acting(&REMOVE_STAFF, services).and_then(staff::remove),
+        acting(&RESET_STAFF, services).and_then(staff::reset),
     )
 }
 

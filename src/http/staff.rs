@@ -1,17 +1,97 @@
-//! Handlers of the staff's own endpoints under `/admin/staff`: activation, signing in and out,
-//! and who is signed in. Which role each `/admin` route needs is checked by the route filter
-//! (`mod.rs`), from the route table.
+//! Handlers of the staff endpoints under `/admin/staff`: activation, signing in and out, who is
+//! signed in, and the owners' list, invitation, removal and reset of staff members. Which role
+//! each `/admin` route needs is checked by the route filter (`mod.rs`), from the route table.
 
-use serde_json::json;
+use http::StatusCode;
+use serde_json::{Value, json};
+use warp::Reply;
 use warp::reject::Rejection;
 use warp::reply::Response;
 
 use super::body::JsonObject;
 use super::reply::{ok_json, ok_result};
 use crate::auth;
-use crate::domain::Client;
+use crate::domain::{Client, EmailAddress, ProfileField, Role};
 use crate::error::AppError;
-use crate::flows::{Actor, Caller, Services, StaffSession};
+use crate::flows::{Actor, AuditLine, Caller, Services, StaffSession};
+use crate::store::staff::Member;
+
+/// GET /admin/staff
+pub async fn list(services: Services) -> Result<Response, Rejection> {
+    let members = services.staff().list().await?;
+    let staff: Vec<Value> = members.iter().map(member_json).collect();
+    Ok(ok_json(&json!({ "staff": staff })))
+}
+
+/// POST /admin/staff: the invitation is emailed; its link is not in the answer (staff never
+/// see a secret, and the console needs none).
+pub async fn add(
+    line: AuditLine,
+    services: Services,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let email = body.required_parsed("email", |raw| {
+        EmailAddress::parse(raw).map_err(|p| p.to_string())
+    });
+    let role = body.required_parsed("role", Role::parse);
+    let name = body
+        .optional_parsed("name", |raw| ProfileField::Name.parse(raw))
+        .flatten();
+    let (email, role) = body.finish_with(email.zip(role))?;
+    let (_, member) = services.staff().add(email, role, name, line).await?;
+    Ok(warp::reply::with_status(
+        warp::reply::json(&member_json(&member)),
+        StatusCode::CREATED,
+    )
+    .into_response())
+}
+
+/// DELETE /admin/staff/{email}
+pub async fn remove(
+    email: String,
+    line: AuditLine,
+    services: Services,
+) -> Result<Response, Rejection> {
+    let member = services.staff().remove(&path_email(&email), line).await?;
+    Ok(ok_json(
+        &json!({ "result": "deleted", "email": member.email }),
+    ))
+}
+
+/// POST /admin/staff/{email}/reset
+pub async fn reset(
+    email: String,
+    line: AuditLine,
+    services: Services,
+) -> Result<Response, Rejection> {
+    services.staff().reset(&path_email(&email), line).await?;
+    Ok(ok_result("email_sent"))
+}
+
+/// The address a path names, percent-encoded or not (the console encodes the `@`).
+fn path_email(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A staff member as the owners' list shows them: never a hash, secret or invitation.
+fn member_json(member: &Member) -> Value {
+    let state = match (member.activated_at, member.locked) {
+        (_, true) => "locked",
+        (None, _) => "invited",
+        (Some(_), _) => "active",
+    };
+    json!({
+        "email": member.email,
+        "name": member.name,
+        "role": member.role,
+        "state": state,
+        "second_factor": member.has_second_factor,
+        "created_at": crate::domain::format_time(member.created_at),
+        "activated_at": member.activated_at.map(crate::domain::format_time),
+    })
+}
 
 /// POST /admin/staff/activate
 pub async fn activate(
@@ -109,7 +189,10 @@ fn staff_of(caller: &Caller) -> Result<&StaffSession, AppError> {
 
 /// POST /admin/staff/logout
 pub async fn logout(services: Services, caller: Caller) -> Result<Response, Rejection> {
-    services.staff().logout(staff_of(&caller)?).await?;
+    services
+        .staff()
+        .logout(staff_of(&caller)?, caller.ip)
+        .await?;
     Ok(ok_result("logged_out"))
 }
 

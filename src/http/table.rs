@@ -65,6 +65,7 @@ pub static ROUTES: &[Route] = &[
     ADMIN_LISTS,
     ADD_LIST,
     REMOVE_LIST,
+    RENAME_LIST,
     LIST_MEMBERS,
     STATS,
     OUTBOX,
@@ -83,6 +84,11 @@ pub static ROUTES: &[Route] = &[
     STAFF_SELF,
     BEGIN_TOTP,
     CONFIRM_TOTP,
+    // After the staff's own paths, which `{email}` would match too.
+    LIST_STAFF,
+    ADD_STAFF,
+    REMOVE_STAFF,
+    RESET_STAFF,
     UNSUBSCRIBE,
     // The preference page behind an unsubscribe link (SPEC 8.5).
     SUBSCRIPTION_PREFERENCES,
@@ -903,6 +909,23 @@ pub const REMOVE_LIST: Route = Route::api(
     .failing(&[NotFound]),
 );
 
+pub const RENAME_LIST: Route = Route::api(
+    Patch,
+    "/admin/subscriptions/{id}",
+    owner(
+        "renameList",
+        "Rename a list, or change its description",
+        Success::ok("The list.", Schema("SubscriptionList")),
+    )
+    .described("`name` (one line, required when present) and `description` (`null` clears it); at least one of them. The list's id, its members and their consents stay as they are. Audited with the old and the new name.")
+    .params(&[Param::Path {
+        name: "id",
+        description: "The list id.",
+    }])
+    .body(Body::Required("ListChange"))
+    .failing(&[NotFound]),
+);
+
 pub const LIST_MEMBERS: Route = Route::api(
     Get,
     "/admin/subscriptions/{id}/members",
@@ -1175,6 +1198,61 @@ pub const STAFF_SELF: Route = Route::api(
         "The calling staff member",
         Success::ok("Who is signed in.", Schema("StaffMember")),
     ),
+);
+
+const STAFF_EMAIL: Param = Param::Path {
+    name: "email",
+    description: "The staff member's email address (percent-encoded or not).",
+};
+
+pub const LIST_STAFF: Route = Route::api(
+    Get,
+    "/admin/staff",
+    owner(
+        "listStaff",
+        "Every staff member, by address",
+        Success::ok("The staff.", Schema("StaffList")),
+    )
+    .described("Who they are, their role, whether they accepted the invitation (`state`: `invited`, `active` or `locked`) and have a second factor; never a password, a secret or an invitation link."),
+);
+
+pub const ADD_STAFF: Route = Route::api(
+    Post,
+    "/admin/staff",
+    owner(
+        crate::flows::staff_actions::ADD_STAFF,
+        "Invite a staff member",
+        Success::created("The new staff member, invited.", Schema("StaffListMember")),
+    )
+    .described("As `customer-area staff add`: the invitation link (`<public_url>/console/activate?identifier=&secret=`) is emailed to the new member, and is not in the answer (staff never see a secret). A taken address is 409 `conflict` on `email`.")
+    .body(Body::Required("NewStaffMember"))
+    .failing(&[Conflict]),
+);
+
+pub const REMOVE_STAFF: Route = Route::api(
+    Delete,
+    "/admin/staff/{email}",
+    owner(
+        crate::flows::staff_actions::REMOVE_STAFF,
+        "Remove a staff member; their sessions end at once",
+        Success::ok("Removed.", Schema("StaffRemoved")),
+    )
+    .described("As `customer-area staff remove`. The shop's last owner is not removed: 409 `last_owner` (invite another owner first).")
+    .params(&[STAFF_EMAIL])
+    .failing(&[NotFound, Failure::LastOwner]),
+);
+
+pub const RESET_STAFF: Route = Route::api(
+    Post,
+    "/admin/staff/{email}/reset",
+    owner(
+        crate::flows::staff_actions::RESET_STAFF,
+        "Send a staff member a new invitation",
+        Success::ok("Queued in the outbox.", Result("email_sent")),
+    )
+    .described("As `customer-area staff reset`: the password and second factor are cleared, a lockout lifted, every session ends, and a new invitation is emailed (not answered). No body.")
+    .params(&[STAFF_EMAIL])
+    .failing(&[NotFound]),
 );
 
 pub const UNSUBSCRIBE: Route = Route::api(

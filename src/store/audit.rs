@@ -12,11 +12,13 @@ use crate::domain::{ActivityKind, CustomerId, rfc3339_field};
 /// One action to record.
 #[derive(Clone, Debug)]
 pub struct NewEntry {
-    /// `staff:<email>` or `api_token`.
+    /// `staff:<email>`, `api_token`, `cli` (a command on the server) or `visitor` (a staff
+    /// sign-in with an unknown address).
     pub actor: String,
     pub action: &'static str,
     pub customer: Option<CustomerId>,
-    pub ip: String,
+    /// The caller's address; none for a command run on the server.
+    pub ip: Option<String>,
     pub detail: String,
 }
 

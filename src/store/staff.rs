@@ -7,7 +7,7 @@ use super::{StoreResult, now};
 use crate::domain::{EmailAddress, Identifier, Role};
 
 /// A staff member as stored, without their secrets but the password hash the sign-in checks.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
     pub id: i64,
     pub email: String,
@@ -100,13 +100,34 @@ pub fn list(conn: &ReadDb) -> StoreResult<Vec<Member>> {
     rows.collect()
 }
 
-/// Removes a staff member; their sessions, codes and waiting sign-ins go with them. False when
-/// there is no such member.
-pub fn remove(conn: &Db, email: &str) -> StoreResult<bool> {
-    Ok(conn
-        .prepare_cached("DELETE FROM staff WHERE email = ?1")?
-        .execute(params![email])?
-        == 1)
+/// What asking to remove a staff member came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Removed, with their sessions, codes and waiting sign-ins.
+    Removed(Member),
+    NoSuchMember,
+    /// Refused: the member is the shop's last owner.
+    LastOwner,
+}
+
+/// Removes a staff member; their sessions, codes and waiting sign-ins go with them. The last
+/// owner stays: the shop always keeps someone who may manage its staff.
+pub fn remove(conn: &Db, email: &str) -> StoreResult<Removal> {
+    let Some(found) = find_by_email(conn, email)? else {
+        return Ok(Removal::NoSuchMember);
+    };
+    if found.role == Role::Owner && owners(conn)? <= 1 {
+        return Ok(Removal::LastOwner);
+    }
+    conn.prepare_cached("DELETE FROM staff WHERE id = ?1")?
+        .execute(params![found.id])?;
+    Ok(Removal::Removed(found))
+}
+
+/// How many owners the shop has (invited ones too).
+fn owners(conn: &ReadDb) -> StoreResult<i64> {
+    conn.prepare_cached("SELECT count(*) FROM staff WHERE role = ?1")?
+        .query_row(params![Role::Owner.as_str()], |row| row.only())
 }
 
 /// Opens a new invitation for a member: the password and the second factor are cleared, the

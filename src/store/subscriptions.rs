@@ -114,6 +114,14 @@ pub fn remove_list(conn: &Db, id: &str) -> StoreResult<bool> {
         == 1)
 }
 
+/// Changes a list's name and description; returns whether it existed.
+pub fn change_list(conn: &Db, list: &SubscriptionList) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE subscription_lists SET name = ?2, description = ?3 WHERE id = ?1")?
+        .execute(params![list.id, list.name, list.description])?
+        == 1)
+}
+
 /// One list by id.
 pub fn list(conn: &ReadDb, id: &str) -> StoreResult<Option<SubscriptionList>> {
     conn.prepare_cached("SELECT id, name, description FROM subscription_lists WHERE id = ?1")?

@@ -70,7 +70,9 @@ async fn the_audit_names_the_agent_and_the_customer_sees_what_was_done_but_not_w
 
     let owner = app.staff_token("owner@shop.example.com", Role::Owner).await;
     let events = audit(&app, &owner, "?actor=staff:agent@shop.example.com").await;
-    assert_eq!(events.len(), 1, "{events:?}");
+    // Newest first: the change, then the agent's own sign-in.
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["action"], "staff.login", "{events:?}");
     let event = &events[0];
     assert_eq!(event["actor"], "staff:agent@shop.example.com");
     assert_eq!(event["action"], "setSubscriptions");
@@ -198,4 +200,280 @@ async fn the_database_refuses_to_change_or_remove_an_audit_entry() {
         .query_row("SELECT count(*) FROM audit_log", params![], |r| r.only())
         .unwrap();
     assert_eq!(after, entries + 1, "the deletion is recorded too");
+}
+
+/// The entries of `action`, newest first, as the admin token reads them.
+async fn entries_of(app: &TestApp, action: &str) -> Vec<Value> {
+    audit(app, API_TOKEN, "?limit=200")
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
+/// Waits until `action` has `count` entries (refused sign-ins are written after the answer).
+async fn wait_for_entries(app: &TestApp, action: &str, count: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let found = entries_of(app, action).await;
+        if found.len() >= count {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "fewer than {count} {action} entries: {:?}",
+        entries_of(app, action).await
+    );
+}
+
+#[tokio::test]
+async fn staff_sign_ins_enrollment_and_changes_to_the_staff_are_audited_without_a_secret() {
+    use crate::common::staff::STAFF_PASSWORD;
+    use customer_area::flows::{AuditLine, staff_actions};
+    let app = audited_app().await;
+    let owner_email = "owner@shop.example.com";
+    let owner = app.staff_token(owner_email, Role::Owner).await;
+    let owner_actor = format!("staff:{owner_email}");
+
+    // Signed in (by staff_token above), a second factor enrolled, signed out.
+    let (_, recovery) = crate::second_factor::enroll(&app, &owner).await;
+    let (status, _) = app
+        .call(Method::POST, "/admin/staff/logout", Some(&owner), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let enrolled = entries_of(&app, "staff.second_factor_enrolled").await;
+    assert_eq!(enrolled.len(), 1, "{enrolled:?}");
+    assert_eq!(enrolled[0]["actor"], owner_actor.as_str());
+    assert_eq!(enrolled[0]["ip"], "127.0.0.1");
+    let logout = entries_of(&app, "staff.logout").await;
+    assert_eq!(logout.len(), 1, "{logout:?}");
+    assert_eq!(logout[0]["actor"], owner_actor.as_str());
+
+    // A wrong password, an unknown address, a wrong code, then a recovery code.
+    let wrong_password = "a wrong password typed in";
+    let (status, _) = app
+        .post(
+            "/admin/staff/login",
+            json!({"email": owner_email, "password": wrong_password}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let typed = "my-secret-password-in-the-email-field";
+    let (status, _) = app
+        .post(
+            "/admin/staff/login",
+            json!({"email": typed, "password": wrong_password}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = app
+        .post(
+            "/admin/staff/login",
+            json!({"email": owner_email, "password": STAFF_PASSWORD}),
+        )
+        .await;
+    assert_eq!(body["error"], "second_factor_required", "{status} {body}");
+    let challenge = body["challenge"].as_str().unwrap();
+    let answer = |code: &str| {
+        app.post(
+            "/admin/staff/login/second_factor",
+            json!({"challenge": challenge, "code": code}),
+        )
+    };
+    let (status, _) = answer("not-a-recovery-code").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, signed_in) = answer(&recovery[0]).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+
+    // The first sign-in (staff_token), two refusals by password, one by code, one by
+    // recovery code: newest first.
+    let logins = wait_for_entries(&app, "staff.login", 5).await;
+    let details: Vec<(&str, &str)> = logins
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(details.len(), 5, "{details:?}");
+    assert!(
+        details.contains(&(owner_actor.as_str(), "signed in with a password")),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&(owner_actor.as_str(), "sign-in refused: wrong password")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().any(|(actor, detail)| *actor == "visitor"
+            && detail.starts_with("sign-in refused: no staff member")),
+        "{details:?}"
+    );
+    assert_eq!(
+        details[0],
+        (
+            owner_actor.as_str(),
+            "signed in with a password and a recovery code"
+        ),
+        "{details:?}"
+    );
+    assert_eq!(
+        details[1],
+        (
+            owner_actor.as_str(),
+            "sign-in refused: a wrong second-factor code"
+        )
+    );
+
+    // Staff changed from the command line (actor `cli`) and from the console (the owner).
+    let staff = app.running.services.staff();
+    let agent = customer_area::domain::EmailAddress::parse("agent@shop.example.com").unwrap();
+    staff
+        .add(
+            agent,
+            Role::Support,
+            None,
+            AuditLine::of_command_line(staff_actions::ADD_STAFF),
+        )
+        .await
+        .unwrap();
+    staff
+        .reset(
+            "agent@shop.example.com",
+            AuditLine::of_command_line(staff_actions::RESET_STAFF),
+        )
+        .await
+        .unwrap();
+    staff
+        .remove(
+            "agent@shop.example.com",
+            AuditLine::of_command_line(staff_actions::REMOVE_STAFF),
+        )
+        .await
+        .unwrap();
+    let token = signed_in["token"].as_str().unwrap();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/staff",
+            Some(token),
+            Some(json!({"email": "helper@shop.example.com", "role": "support"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for (action, actor, named) in [
+        ("addStaff", "cli", "agent@shop.example.com"),
+        ("resetStaff", "cli", "agent@shop.example.com"),
+        ("removeStaff", "cli", "agent@shop.example.com"),
+    ] {
+        let found = entries_of(&app, action).await;
+        assert!(
+            found.iter().any(|e| e["actor"] == actor
+                && e["ip"].is_null()
+                && e["detail"].as_str().unwrap().contains(named)),
+            "{action}: {found:?}"
+        );
+    }
+    let added = entries_of(&app, "addStaff").await;
+    assert_eq!(added[0]["actor"], owner_actor.as_str(), "{added:?}");
+    assert_eq!(
+        added[0]["detail"],
+        "invited helper@shop.example.com as support"
+    );
+
+    // No entry holds a password, a code or what was typed as an address.
+    let whole = serde_json::to_string(&audit(&app, API_TOKEN, "?limit=200").await).unwrap();
+    for secret in [STAFF_PASSWORD, wrong_password, typed, recovery[0].as_str()] {
+        assert!(!whole.contains(secret), "{secret} in {whole}");
+    }
+}
+
+#[tokio::test]
+async fn an_owner_renames_a_list_whose_id_and_members_stay_and_the_audit_names_both_names() {
+    let app = audited_app().await;
+    let owner = app.staff_token("owner@shop.example.com", Role::Owner).await;
+    let support = app
+        .staff_token("agent@shop.example.com", Role::Support)
+        .await;
+    app.add_list(API_TOKEN, "newsletter", "Monthly newsletter")
+        .await;
+    app.active_customer("reader@example.com").await;
+    set_subscriptions(&app, API_TOKEN, "reader@example.com").await;
+    let path = "/admin/subscriptions/newsletter";
+
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            path,
+            Some(&support),
+            Some(json!({"name": "Weekly"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    for refused in [json!({}), json!({"name": "  "}), json!({"name": "a\nb"})] {
+        let (status, body) = app
+            .call(Method::PATCH, path, Some(&owner), Some(refused.clone()))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused}: {body}"
+        );
+        assert!(body["fields"]["name"].is_string(), "{body}");
+    }
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/admin/subscriptions/nosuchlist",
+            Some(&owner),
+            Some(json!({"name": "Weekly"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, renamed) = app
+        .call(
+            Method::PATCH,
+            path,
+            Some(&owner),
+            Some(json!({"name": "Weekly news", "description": "Every Monday"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(
+        renamed,
+        json!({"id": "newsletter", "name": "Weekly news", "description": "Every Monday"})
+    );
+    let (_, lists) = app.call(Method::GET, "/subscriptions", None, None).await;
+    assert_eq!(lists["subscriptions"][0]["name"], "Weekly news", "{lists}");
+    let (_, members) = app
+        .call(
+            Method::GET,
+            "/admin/subscriptions/newsletter/members",
+            Some(API_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(members["total"], 1, "{members}");
+
+    let entries = audit(&app, API_TOKEN, "?actor=staff:owner@shop.example.com").await;
+    let rename = entries
+        .iter()
+        .find(|e| e["action"] == "renameList")
+        .unwrap_or_else(|| panic!("no renameList in {entries:?}"));
+    assert_eq!(
+        rename["detail"],
+        "renamed list newsletter from \"Monthly newsletter\" to \"Weekly news\""
+    );
+    // A description alone leaves the name.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            path,
+            Some(&owner),
+            Some(json!({"description": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"id": "newsletter", "name": "Weekly news", "description": null})
+    );
 }

@@ -77,7 +77,10 @@ async fn every_admin_route_answers_each_kind_of_caller_as_its_table_entry_says()
         let operation = route.operation().expect("an API route");
         let access = operation.access;
         // No such customer, list or record: the id names nothing.
-        let mut path = route.path.replace("{id}", "00000000000000");
+        let mut path = route
+            .path
+            .replace("{id}", "00000000000000")
+            .replace("{email}", "nobody%40shop.example.com");
         let method = Method::from_bytes(route.verb.as_str().as_bytes()).unwrap();
         let body = (!matches!(route.verb, Verb::Get | Verb::Delete)).then(|| json!({}));
         // An import takes a CSV file, checked only (an empty one: the header alone).

@@ -93,7 +93,7 @@ async fn call(
 }
 
 /// Enrolls the second factor of the session `token`; answers the secret and recovery codes.
-async fn enroll(app: &TestApp, token: &str) -> (Vec<u8>, Vec<String>) {
+pub(crate) async fn enroll(app: &TestApp, token: &str) -> (Vec<u8>, Vec<String>) {
     let (status, begun) = call(app, Method::POST, "/admin/staff/totp", token, None).await;
     assert_eq!(status, StatusCode::OK, "{begun}");
     let uri = begun["otpauth_uri"].as_str().unwrap();

@@ -6,6 +6,7 @@ use crate::common::staff::STAFF_PASSWORD;
 use crate::common::{TestApp, eventually, spawn_app_with};
 use customer_area::config::{Config, SecondFactorRule};
 use customer_area::domain::Role;
+use customer_area::flows::{AuditLine, staff_actions};
 use customer_area::store::sql::params;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -174,7 +175,10 @@ async fn removing_a_staff_member_ends_their_sessions_at_once() {
     app.running
         .services
         .staff()
-        .remove("agent@shop.example.com")
+        .remove(
+            "agent@shop.example.com",
+            AuditLine::of_command_line(staff_actions::REMOVE_STAFF),
+        )
         .await
         .unwrap();
     assert_eq!(staff_self(&app, &token).await.0, StatusCode::UNAUTHORIZED);
@@ -197,7 +201,10 @@ async fn a_reset_ends_the_sessions_clears_the_password_and_sends_a_new_invitatio
         .running
         .services
         .staff()
-        .reset("agent@shop.example.com")
+        .reset(
+            "agent@shop.example.com",
+            AuditLine::of_command_line(staff_actions::RESET_STAFF),
+        )
         .await
         .unwrap();
     assert_eq!(staff_self(&app, &token).await.0, StatusCode::UNAUTHORIZED);
@@ -334,7 +341,10 @@ async fn a_staff_member_is_locked_after_wrong_passwords_until_reset() {
         .running
         .services
         .staff()
-        .reset("agent@shop.example.com")
+        .reset(
+            "agent@shop.example.com",
+            AuditLine::of_command_line(staff_actions::RESET_STAFF),
+        )
         .await
         .unwrap();
     let link = url::Url::parse(&invited.link).unwrap();
@@ -352,4 +362,233 @@ async fn a_staff_member_is_locked_after_wrong_passwords_until_reset() {
         .await;
     assert_eq!(status, StatusCode::OK);
     app.staff_login("agent@shop.example.com").await;
+}
+
+/// The owners' `/admin/staff` endpoints with `token`: the answer's status and body.
+async fn staff_call(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    app.call(method, path, Some(token), body).await
+}
+
+#[tokio::test]
+async fn an_owner_lists_invites_resets_and_removes_staff_over_the_api() {
+    let app = console_app(|_| {}).await;
+    let owner = app.staff_token("owner@shop.example.com", Role::Owner).await;
+
+    // Invited: the answer is the member, the invitation goes by email only.
+    let (status, added) = staff_call(
+        &app,
+        &owner,
+        Method::POST,
+        "/admin/staff",
+        Some(json!({"email": "Agent@Shop.Example.com", "role": "support", "name": "Sam Support"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["email"], "agent@shop.example.com", "{added}");
+    assert_eq!(added["role"], "support");
+    assert_eq!(added["name"], "Sam Support");
+    assert_eq!(added["state"], "invited");
+    let mail = app
+        .wait_for_email("agent@shop.example.com", "console")
+        .await;
+    let secret = mail.link_param("https://area.shop.example.com/console/activate", "secret");
+    assert!(
+        !added.to_string().contains(&secret),
+        "the answer carries no secret: {added}"
+    );
+    let (status, again) = staff_call(
+        &app,
+        &owner,
+        Method::POST,
+        "/admin/staff",
+        Some(json!({"email": "agent@shop.example.com", "role": "owner"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    let (status, refused) = staff_call(
+        &app,
+        &owner,
+        Method::POST,
+        "/admin/staff",
+        Some(json!({"email": "not an address", "role": "boss"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused["fields"]["email"].is_string(), "{refused}");
+    assert!(refused["fields"]["role"].is_string(), "{refused}");
+
+    // Listed by address, without a hash or a secret.
+    let (status, listed) = staff_call(&app, &owner, Method::GET, "/admin/staff", None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let emails: Vec<&str> = listed["staff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["agent@shop.example.com", "owner@shop.example.com"]);
+    assert_eq!(listed["staff"][1]["state"], "active", "{listed}");
+    assert!(!listed.to_string().contains("pbkdf2"), "{listed}");
+
+    // The invitation accepted, the agent signs in; a reset ends the session at once and
+    // emails a new invitation (the console encodes the `@` of the path).
+    let agent = app
+        .staff_token("second@shop.example.com", Role::Support)
+        .await;
+    assert_eq!(staff_self(&app, &agent).await.0, StatusCode::OK);
+    let (status, reset) = staff_call(
+        &app,
+        &owner,
+        Method::POST,
+        "/admin/staff/second%40shop.example.com/reset",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    assert_eq!(reset, json!({"result": "email_sent"}));
+    assert_eq!(staff_self(&app, &agent).await.0, StatusCode::UNAUTHORIZED);
+    eventually(Duration::from_secs(10), "a second invitation", || {
+        let count = app
+            .delivered()
+            .into_iter()
+            .filter(|m| m.to == "second@shop.example.com")
+            .count();
+        std::future::ready((count == 2).then_some(()))
+    })
+    .await;
+
+    // Removed: gone from the list; an unknown address is 404.
+    let (status, removed) = staff_call(
+        &app,
+        &owner,
+        Method::DELETE,
+        "/admin/staff/agent@shop.example.com",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    assert_eq!(
+        removed,
+        json!({"result": "deleted", "email": "agent@shop.example.com"})
+    );
+    let (_, listed) = staff_call(&app, &owner, Method::GET, "/admin/staff", None).await;
+    assert!(!listed.to_string().contains("agent@"), "{listed}");
+    let (status, _) = staff_call(
+        &app,
+        &owner,
+        Method::DELETE,
+        "/admin/staff/agent@shop.example.com",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Support may not manage staff.
+    let support = app
+        .staff_token("third@shop.example.com", Role::Support)
+        .await;
+    let (status, body) = staff_call(&app, &support, Method::GET, "/admin/staff", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "forbidden");
+}
+
+#[tokio::test]
+async fn the_last_owner_is_not_removed_by_the_api_or_the_cli() {
+    let app = console_app(|_| {}).await;
+    let owner = app.staff_token("owner@shop.example.com", Role::Owner).await;
+    let (status, body) = staff_call(
+        &app,
+        &owner,
+        Method::DELETE,
+        "/admin/staff/owner@shop.example.com",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "last_owner", "{body}");
+    assert_eq!(staff_self(&app, &owner).await.0, StatusCode::OK, "still in");
+    let staff = app.running.services.staff();
+    let refused = staff
+        .remove(
+            "owner@shop.example.com",
+            AuditLine::of_command_line(staff_actions::REMOVE_STAFF),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, customer_area::error::AppError::LastOwner(_)),
+        "{refused:?}"
+    );
+
+    // With a second owner, either may go; the one left stays.
+    app.invite_staff("second@shop.example.com", Role::Owner)
+        .await;
+    let (status, body) = staff_call(
+        &app,
+        &owner,
+        Method::DELETE,
+        "/admin/staff/second@shop.example.com",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = staff_call(
+        &app,
+        &owner,
+        Method::DELETE,
+        "/admin/staff/owner@shop.example.com",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
+async fn housekeeping_sweeps_idle_and_expired_staff_sessions_and_waiting_sign_ins() {
+    let app = console_app(|_| {}).await;
+    let idle = app
+        .staff_token("agent@shop.example.com", Role::Support)
+        .await;
+    let live = app.staff_login("agent@shop.example.com").await;
+    let db = app.db();
+    let digest = |token: &str| customer_area::auth::digest(token);
+    db.execute(
+        "UPDATE staff_sessions SET last_used_at = last_used_at - 31 * 60 WHERE token_hash = ?1",
+        params![digest(&idle)],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO staff_challenges (challenge_hash, staff_id, expires_at, ip)
+         SELECT ?1, id, 1, '127.0.0.1' FROM staff",
+        params![digest("an expired challenge")],
+    )
+    .unwrap();
+    let rows = |table: &str| -> i64 {
+        db.query_row(&format!("SELECT count(*) FROM {table}"), params![], |r| {
+            r.only()
+        })
+        .unwrap()
+    };
+    assert_eq!(rows("staff_sessions"), 2);
+    assert_eq!(rows("staff_challenges"), 1);
+    app.running
+        .services
+        .operations()
+        .sweep_expired()
+        .await
+        .unwrap();
+    let left: Vec<Vec<u8>> = db
+        .query_map("SELECT token_hash FROM staff_sessions", params![], |r| {
+            r.get("token_hash")
+        })
+        .unwrap();
+    assert_eq!(left, [digest(&live)], "the idle session's row is gone");
+    assert_eq!(rows("staff_challenges"), 0);
+    assert_eq!(staff_self(&app, &live).await.0, StatusCode::OK);
 }

@@ -358,3 +358,222 @@ async fn support_reads_a_customers_activity_and_passkeys_as_the_customer_does() 
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The secrets the emails carry: every link's query value but the (public) identifier and
+/// address, and the code at the end of a reset link; unsubscribe links are for the members'
+/// exports, which show them by design.
+fn secrets_in_mail(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in text.split_whitespace() {
+        let word = word.trim_matches(|c: char| "<>()[].,;\"'".contains(c));
+        let Ok(link) = url::Url::parse(word) else {
+            continue;
+        };
+        if !link.scheme().starts_with("http") || link.path().contains("unsubscribe") {
+            continue;
+        }
+        for (key, value) in link.query_pairs() {
+            if key != "identifier" && key != "email" {
+                found.push(value.into_owned());
+            }
+        }
+        if link.path().contains("/reset/") {
+            found.push(link.path().rsplit('/').next().unwrap().to_owned());
+        }
+    }
+    found
+}
+
+/// Whether `body` shows `secret`; a code of digits only counts where no digit goes on either
+/// side (it is not a part of a longer number, such as an id).
+fn shows(body: &str, secret: &str) -> bool {
+    if !secret.bytes().all(|b| b.is_ascii_digit()) {
+        return body.contains(secret);
+    }
+    body.match_indices(secret).any(|(at, _)| {
+        let before = body[..at].bytes().next_back();
+        let after = body[at + secret.len()..].bytes().next();
+        !before.is_some_and(|b| b.is_ascii_digit()) && !after.is_some_and(|b| b.is_ascii_digit())
+    })
+}
+
+/// The ways an answer could spell `bytes`: hex either case, and base64 in its alphabets.
+fn spellings(bytes: &[u8]) -> Vec<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    vec![
+        hex.to_uppercase(),
+        hex,
+        STANDARD.encode(bytes),
+        STANDARD_NO_PAD.encode(bytes),
+        URL_SAFE_NO_PAD.encode(bytes),
+    ]
+}
+
+#[tokio::test]
+async fn no_answer_staff_may_read_shows_a_customers_secret_or_its_hash() {
+    use customer_area::http::openapi::Access;
+    use customer_area::http::route::Verb;
+    use customer_area::http::table::ROUTES;
+    use sha2::Digest;
+    let app = spawn_app_with(|c| {
+        c.admin.api_token = Secret::new(API_TOKEN);
+        c.console.second_factor = SecondFactorRule::Optional;
+        c.limits.emails_per_address_per_minute = NonZero::new(20).unwrap();
+        c.limits.emails_per_address_per_hour = NonZero::new(50).unwrap();
+    })
+    .await;
+    let agent = app.staff_token(AGENT, Role::Support).await;
+    let owner = app.staff_token("owner@shop.example.com", Role::Owner).await;
+    app.add_list(API_TOKEN, "newsletter", "Monthly newsletter")
+        .await;
+
+    // One customer with a password, a session, a TOTP secret being enrolled, a reset code, a
+    // sign-in code and a new address waiting for its confirmation; one invited guest with an
+    // activation code.
+    let shopper = "shopper@example.com";
+    let session = app.active_customer(shopper).await;
+    call(
+        &app,
+        API_TOKEN,
+        Method::PUT,
+        &format!("/admin/customers/{shopper}/subscriptions"),
+        Some(json!({"subscriptions": ["newsletter"]})),
+    )
+    .await;
+    let totp = call(&app, &session, Method::POST, "/customers/totp", None).await;
+    let totp_secret = totp["secret"].as_str().unwrap().to_owned();
+    app.ask_reset(shopper).await;
+    let (status, body) = app
+        .post("/customers/login_code", json!({"email": shopper}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .patch_self(&session, json!({"email": "moving@example.com"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.create_customer("guest@example.com", "Guest").await;
+    for (to, subject) in [
+        (shopper, "Reset"),
+        (shopper, "sign-in code"),
+        ("moving@example.com", "Confirm"),
+        ("guest@example.com", "Activate"),
+    ] {
+        app.wait_for_email(to, subject).await;
+    }
+
+    let mut secrets: Vec<String> = vec![PASSWORD.to_owned(), session.clone(), totp_secret];
+    for mail in app.delivered() {
+        secrets.extend(secrets_in_mail(&mail.text));
+    }
+    secrets.retain(|s| s.len() >= 6);
+    secrets.sort();
+    secrets.dedup();
+    assert!(secrets.len() >= 8, "{secrets:?}");
+    let mut forbidden: Vec<String> = Vec::new();
+    for secret in &secrets {
+        forbidden.push(secret.clone());
+        forbidden.extend(spellings(&sha2::Sha256::digest(secret.as_bytes())));
+    }
+    // And what the database keeps of them, however it keeps it.
+    let db = app.db();
+    let stored: Vec<Vec<u8>> = [
+        "SELECT token_hash FROM sessions",
+        "SELECT code_hash FROM one_time_codes",
+    ]
+    .iter()
+    .flat_map(|sql| db.query_map(sql, params![], |r| r.only()).unwrap())
+    .collect();
+    assert!(stored.len() >= 4, "{} stored digests", stored.len());
+    for bytes in &stored {
+        forbidden.extend(spellings(bytes));
+    }
+    let texts: Vec<String> = [
+        "SELECT password_hash FROM customers WHERE password_hash IS NOT NULL",
+        "SELECT secret FROM customer_totp",
+    ]
+    .iter()
+    .flat_map(|sql| db.query_map(sql, params![], |r| r.only()).unwrap())
+    .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    for text in &texts {
+        forbidden.push(text.clone());
+        // A PHC string's salt and hash, each on its own too.
+        forbidden.extend(
+            text.split('$')
+                .filter(|part| part.len() >= 16)
+                .map(str::to_owned),
+        );
+    }
+
+    // Every GET under /admin the staff may call, from the route table, for both customers.
+    let ids: Vec<String> = ["shopper@example.com", "guest@example.com"]
+        .iter()
+        .map(|email| {
+            db.query_row(
+                "SELECT id FROM customers WHERE email = ?1",
+                params![*email],
+                |r| r.only(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut paths: Vec<(String, Role)> = Vec::new();
+    for route in ROUTES
+        .iter()
+        .filter(|r| r.verb == Verb::Get && r.path.starts_with("/admin"))
+    {
+        let Some(Access::Admin(role)) = route.operation().map(|op| op.access) else {
+            continue;
+        };
+        let mut concrete = Vec::new();
+        if route.path.starts_with("/admin/customers/{id}") {
+            for id in &ids {
+                concrete.push(route.path.replace("{id}", id));
+            }
+        } else if route.path.starts_with("/admin/subscriptions/{id}") {
+            let members = route.path.replace("{id}", "newsletter");
+            concrete.push(format!("{members}?format=csv"));
+            concrete.push(members);
+        } else {
+            assert!(!route.path.contains('{'), "a new parameter: {}", route.path);
+            concrete.push(route.path.to_owned());
+        }
+        if route.path == "/admin/customers" {
+            concrete.push("/admin/customers?search=shopper".into());
+            concrete.push("/admin/customers?search=guest".into());
+        }
+        paths.extend(concrete.into_iter().map(|p| (p, role)));
+    }
+    assert!(paths.len() >= 20, "{paths:?}");
+    let mut read = 0;
+    // Twice: the agent's first walk makes them one who touched the customers, whose audit
+    // entries they may then read.
+    for _ in 0..2 {
+        for (token, role) in [(&agent, Role::Support), (&owner, Role::Owner)] {
+            for (path, needed) in &paths {
+                let response = app
+                    .client
+                    .get(app.url(path))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status();
+                let body = response.text().await.unwrap();
+                if role >= *needed {
+                    assert_eq!(status, StatusCode::OK, "GET {path} as {role}: {body}");
+                    read += 1;
+                }
+                for secret in &forbidden {
+                    assert!(
+                        !shows(&body, secret),
+                        "GET {path} as {role} shows {secret:?}: {body}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(read >= 40, "{read} answers read");
+}

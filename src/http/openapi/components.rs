@@ -98,6 +98,29 @@ fn schemas() -> Value {
             ],
             &["email", "name", "role", "enrollment_only"],
         ),
+        "StaffListMember": closed(
+            &[
+                ("email", text()),
+                ("name", nullable()),
+                ("role", one_of(&["support", "owner"])),
+                ("state", described(one_of(&["invited", "active", "locked"]), "`invited`: the invitation is not yet accepted; `locked`: after repeated wrong passwords, until a new invitation.")),
+                ("second_factor", described(json!({ "type": "boolean" }), "Whether a second factor is enrolled.")),
+                ("created_at", date_time()),
+                ("activated_at", described(json!({ "type": "string", "format": "date-time", "nullable": true }), "When the invitation was accepted.")),
+            ],
+            &["email", "name", "role", "state", "second_factor", "created_at", "activated_at"],
+        ),
+        "StaffList": closed(&[("staff", array_of("StaffListMember"))], &["staff"]),
+        "NewStaffMember": closed(
+            &[
+                ("email", text()),
+                ("role", one_of(&["support", "owner"])),
+                ("name", described(text(), "How the invitation greets them.")),
+            ],
+            &["email", "role"],
+        ),
+        "StaffRemoved": closed(&[("result", one_of(&["deleted"])), ("email", text())], &["result", "email"]),
+        "ListChange": closed(&[("name", text()), ("description", nullable())], &[]),
         "ProfileUpdate": described(
             open_keys(profile_update()),
             "Any subset of the customer object's keys, plus the three password keys (or `current_password` alone, which proves the password for an email change); any other key is a 422.",
@@ -726,6 +749,7 @@ fn responses() -> Value {
         "Forbidden": error("`forbidden`: the caller's role lacks this right; or `second_factor_enrollment_required`: a staff session that may only enroll a second factor (`POST /admin/staff/totp`).", None),
         "NotFound": error("`not_found`.", None),
         "Conflict": error("`conflict`, with `fields` naming the duplicate.", None),
+        "LastOwner": error("`last_owner`: the staff member is the shop's last owner; invite another owner first.", None),
         "TooLarge": error("`body_too_large`: the body is over 16 KiB.", None),
         "NotJson": error("`unsupported_media_type`: a body without `Content-Type: application/json`.", None),
         "Invalid": error("`validation_failed` (or `invalid_code` for a wrong, used or expired one-time code), with `fields`.", None),

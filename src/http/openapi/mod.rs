@@ -241,6 +241,8 @@ pub enum Failure {
     ReauthenticationRequired,
     NotFound,
     Conflict,
+    /// 409 `last_owner`: the change would leave the shop without an owner.
+    LastOwner,
     TooLarge,
     NotJson,
     Invalid,
@@ -261,7 +263,7 @@ impl Failure {
             Failure::Unauthenticated | Failure::InvalidCredentials => 401,
             Failure::ReauthenticationRequired | Failure::Forbidden => 403,
             Failure::NotFound => 404,
-            Failure::Conflict => 409,
+            Failure::Conflict | Failure::LastOwner => 409,
             Failure::TooLarge => 413,
             Failure::NotJson => 415,
             Failure::Invalid | Failure::ImportRefused => 422,

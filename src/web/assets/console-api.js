@@ -72,6 +72,7 @@ export function explain(result) {
     second_factor_enrollment_required: 'error_enroll_first',
     not_found: 'error_not_found',
     conflict: 'error_conflict',
+    last_owner: 'error_last_owner',
     throttled: 'error_throttled_console',
     method_not_allowed: 'error_not_here',
   };

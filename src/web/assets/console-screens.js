@@ -110,6 +110,7 @@ $('customers-more').addEventListener('click', () => searchCustomers(true));
 
 async function lists() {
   $('lists-error').textContent = '';
+  $('lists-status').textContent = '';
   const rows = $('lists-rows');
   const answer = await admin('GET', 'admin/subscriptions');
   if (!answer.ok) {
@@ -121,6 +122,7 @@ async function lists() {
     ['name', t('list_name')], ['id', t('list_id')], ['members', t('members')], ['do', t('do')]], items, {
     members: (l) => el('span', { 'data-members': l.id }, '…'),
     do: (l) => el('span', { class: 'row-actions' },
+      rowButton(t('rename'), l.name, 'secondary', (e) => renameList(l, e.target)),
       rowButton(t('export'), l.name, 'secondary', (e) => exportList(l, e.target)),
       el('a', { class: 'download', hidden: true, 'data-download': l.id }, t('download_csv')),
       rowButton(t('delete'), l.name, 'danger', (e) => deleteList(l, e.target))),
@@ -131,6 +133,32 @@ async function lists() {
       if (slot) slot.textContent = page.ok ? String(page.data.total ?? '') : explain(page);
     });
   }
+}
+
+/** Puts a form in the list's row, in place of its name: a new name, saved with PATCH. */
+function renameList(list, button) {
+  const cell = button.closest('tr').querySelector('td');
+  const id = `rename-${list.id}`;
+  const input = el('input', { id, name: 'name', value: list.name, autocomplete: 'off', required: true });
+  const form = el('form', { class: 'inline-form', novalidate: true },
+    el('label', { for: id }, t('rename_label', { name: list.name })), input,
+    el('button', { type: 'submit', class: 'small' }, t('save')),
+    el('p', { class: 'field-error', 'data-error-for': 'name' }),
+    el('p', { class: 'form-error', role: 'alert', tabindex: '-1' }));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const name = input.value.trim();
+    const answer = await busy(form, () => admin('PATCH', `admin/subscriptions/${encodeURIComponent(list.id)}`, { name }));
+    if (!answer.ok) {
+      showProblem(form, answer);
+      return;
+    }
+    await lists();
+    $('lists-status').textContent = t('list_renamed', { name: answer.data.name });
+  });
+  cell.replaceChildren(form);
+  input.focus();
+  input.select();
 }
 
 async function exportList(list, button) {
@@ -268,7 +296,11 @@ $('import-run').addEventListener('click', async (event) => {
   $('import-run').hidden = true;
 });
 
+/** The signed-in owner, whose own row offers no removal (redrawn after each change). */
+let staffMe = { email: '' };
+
 async function staff(_, me) {
+  if (me) staffMe = me;
   $('staff-error').textContent = '';
   const answer = await admin('GET', 'admin/staff');
   if (!answer.ok) {
@@ -280,7 +312,7 @@ async function staff(_, me) {
   $('staff-rows').replaceChildren(table(t('staff'), [
     ['email', t('email')], ['name', t('name')], ['role', t('role')], ['do', t('do')]], members, {
     role: (m) => word('role', m.role),
-    do: (m) => (m.email === me.email ? '' : el('span', { class: 'row-actions' },
+    do: (m) => (m.email === staffMe.email ? '' : el('span', { class: 'row-actions' },
       rowButton(t('reset'), m.email, 'secondary',
         (e) => staffAction(e.target, 'POST', m, '/reset', t('staff_reset_done', { email: m.email }))),
       rowButton(t('remove'), m.email, 'danger', (e) => window.confirm(t('remove_staff_confirm', { email: m.email }))
@@ -294,8 +326,8 @@ async function staffAction(button, method, member, suffix, done) {
     failed('staff', answer);
     return;
   }
+  await staff(null, null);
   $('staff-status').textContent = done;
-  staff(null, { email: '' });
 }
 
 $('invite-form').addEventListener('submit', async (event) => {
@@ -312,7 +344,7 @@ $('invite-form').addEventListener('submit', async (event) => {
   }
   form.reset();
   say(form, t('invited', { email: body.email }));
-  staff(null, { email: '' });
+  staff(null, null);
 });
 
 let auditCursor = null;

@@ -1,7 +1,7 @@
 // The console's shell: sign-in with the second factor (and its enrollment), the staff
 // member's role, sign-out, and the `#/<screen>` routes, each drawn by console-screens.js.
 import {
-  admin, busy, clear, offerDownload, setStaffToken, showProblem, staffToken, t, takeFlash,
+  admin, busy, clear, explain, offerDownload, setStaffToken, showProblem, staffToken, t, takeFlash,
   whenSessionEnds,
 } from './console-api.js';
 import { SCREENS } from './console-screens.js';
@@ -10,6 +10,9 @@ const $ = (id) => document.getElementById(id);
 const PANELS = ['signin-form', 'code-form', 'enroll', 'recovery'];
 /** Screens only owners may open; a support agent is shown a refusal instead. */
 const OWNER_SCREENS = new Set(['lists', 'emails', 'webhooks', 'import', 'staff']);
+/** What an owner screen reads first: asked on a refusal too, so that the server's own answer
+ * (403) is shown, not only the page's guess from the role. */
+const OWNER_READS = { staff: 'admin/staff', emails: 'admin/outbox', webhooks: 'admin/webhooks/deliveries' };
 let me = null;
 let challenge = null;
 
@@ -158,7 +161,12 @@ async function route() {
   const screen = SCREENS[name] ? name : 'overview';
   notice(takeFlash());
   if (OWNER_SCREENS.has(screen) && me.role !== 'owner') {
+    $('refused-server').textContent = '';
     showOnly('screen-refused');
+    if (OWNER_READS[screen]) {
+      const answer = await admin('GET', OWNER_READS[screen]);
+      if (!answer.ok) $('refused-server').textContent = t('refused_by_server', { words: explain(answer) });
+    }
     return;
   }
   for (const link of document.querySelectorAll('#console-nav a')) {

@@ -2,6 +2,7 @@
 //! invitation followed from the email the SMTP sink caught, signed in over HTTP.
 
 use customer_area::domain::{EmailAddress, Role};
+use customer_area::flows::{AuditLine, staff_actions};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -14,11 +15,16 @@ impl TestApp {
     /// Invites a staff member and answers the invitation link the email carried.
     pub async fn invite_staff(&self, email: &str, role: Role) -> String {
         let address = EmailAddress::parse(email).unwrap();
-        let invited = self
+        let (invited, _) = self
             .running
             .services
             .staff()
-            .add(address, role, Some("Sam Staff".into()))
+            .add(
+                address,
+                role,
+                Some("Sam Staff".into()),
+                AuditLine::of_command_line(staff_actions::ADD_STAFF),
+            )
             .await
             .expect("the staff member is added");
         let mail = self.wait_for_email(email, "console").await;
