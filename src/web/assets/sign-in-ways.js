@@ -27,10 +27,13 @@ let spare = false;
 /** The step a sign-in whose second step expired starts again from. */
 let startedAt = 'signin-form';
 
-/** Shows one step of signing in and focuses `focus` (an element id), if given. */
+/** Shows one step of signing in and focuses `focus` (an element id), if given: the customer
+ * moved on, so the page's notice ("you are signed out") goes. */
 export function showStep(id, focus) {
   for (const step of STEPS) $(step).hidden = step !== id;
-  if (focus) $(focus).focus();
+  if (!focus) return;
+  $('notice').textContent = '';
+  $(focus).focus();
 }
 
 /** The first step: the password form, or the code form where passwords are switched off. */
