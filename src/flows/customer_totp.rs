@@ -29,6 +29,15 @@ flow_handle!(
 );
 
 impl Totps<'_> {
+    /// `GET /customers/totp`: the caller's second factor, if one is on (since when, and how
+    /// many recovery codes are left); never its secret.
+    pub async fn status(&self, session: &Session) -> Result<Option<stored::TotpStatus>, AppError> {
+        self.throttles
+            .check_ip(IpBudget::Codes, session.client.ip)?;
+        let id = session.customer.clone();
+        Ok(self.store.read(move |c| stored::status(c, &id)).await?)
+    }
+
     /// `POST /customers/totp`: a new secret for the caller, unconfirmed until a code made with
     /// it comes back (an earlier unconfirmed one is replaced). Needs a recently authenticated
     /// session; a confirmed second factor is a conflict (remove it first).

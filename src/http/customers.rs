@@ -8,7 +8,7 @@ use warp::reply::Response;
 use super::body::JsonObject;
 use super::reply::{ok_json, ok_result};
 use crate::auth;
-use crate::domain::{Client, EmailAddress, Language, ProfileChanges, ProfileField};
+use crate::domain::{Client, EmailAddress, Language, ProfileChanges, ProfileField, format_time};
 use crate::error::AppError;
 use crate::flows::{PasswordChange, ProfileUpdate, SecondFactorCode, Services, Session, SignUp};
 
@@ -87,6 +87,16 @@ pub async fn finish_second_factor(
     let outcome = audit_outcome(&result);
     audit_login(&services, outcome, "-", &client, Some("second_factor"));
     Ok(ok_json(&json!({ "token": result? })))
+}
+
+/// GET /customers/totp
+pub async fn totp_status(services: Services, session: Session) -> Result<Response, Rejection> {
+    let status = services.totps().status(&session).await?;
+    Ok(ok_json(&json!({
+        "enabled": status.is_some(),
+        "added_at": status.as_ref().map(|s| format_time(s.added_at)),
+        "recovery_codes_left": status.map_or(0, |s| s.recovery_codes_left),
+    })))
 }
 
 /// POST /customers/totp

@@ -149,6 +149,7 @@ fn customer_routes(
         signing_in(&SIGN_IN_WITH_CODE, LoginMethod::EmailCode)
             .and_then(customers::sign_in_with_code),
         visitor(&CUSTOMER_SECOND_FACTOR).and_then(customers::finish_second_factor),
+        customer(&CUSTOMER_TOTP_STATUS).and_then(customers::totp_status),
         customer(&BEGIN_CUSTOMER_TOTP).and_then(customers::begin_totp),
         customer(&CONFIRM_CUSTOMER_TOTP)
             .and(json_object())

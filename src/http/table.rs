@@ -19,6 +19,7 @@ pub static ROUTES: &[Route] = &[
     REQUEST_LOGIN_CODE,
     SIGN_IN_WITH_CODE,
     CUSTOMER_SECOND_FACTOR,
+    CUSTOMER_TOTP_STATUS,
     BEGIN_CUSTOMER_TOTP,
     CONFIRM_CUSTOMER_TOTP,
     REMOVE_CUSTOMER_TOTP,
@@ -108,6 +109,7 @@ pub static ROUTES: &[Route] = &[
     NOT_ME_PAGE,
     SIGN_UP_PAGE,
     UNSUBSCRIBE_PAGE,
+    SIGN_IN_CODE_PAGE,
     CONSOLE_PAGE,
     CONSOLE_ACTIVATE_PAGE,
     ASSET,
@@ -134,6 +136,8 @@ pub const NOT_ME_PAGE: Route = Route::page("/not-me");
 pub const SIGN_UP_PAGE: Route = Route::page("/signup");
 /// `GET /unsubscribe/<token>`: a button that posts the one-click unsubscribe; never unsubscribes.
 pub const UNSUBSCRIBE_PAGE: Route = Route::page("/unsubscribe/{token}");
+/// `GET /sign-in/code?email=&code=`: the emailed sign-in code's link; the code filled in.
+pub const SIGN_IN_CODE_PAGE: Route = Route::page("/sign-in/code");
 /// `GET /console/`: the retailer's console (sign-in, then its screens by `#/<screen>`).
 pub const CONSOLE_PAGE: Route = Route::page("/console");
 /// `GET /console/activate?identifier=&secret=`: the staff invitation link; choose a password.
@@ -238,6 +242,21 @@ pub const CUSTOMER_SECOND_FACTOR: Route = Route::api(
     .described("The `challenge` is the one a sign-in (`/customers/login`, `/customers/login_code/verify`) answered with 401 `second_factor_required`; it lasts 5 minutes and 5 wrong codes. Send either `code` (the six digits of the authenticator app, each accepted once) or `recovery_code` (one of the ten, each works once). An unknown, expired or spent challenge is `invalid_code` on `challenge`; a wrong code, on `code` or `recovery_code`. Draws on the client's budget of code attempts.")
     .body(Body::Required("CustomerSecondFactor"))
     .failing(SPENDS_A_BUDGET),
+);
+
+pub const CUSTOMER_TOTP_STATUS: Route = Route::api(
+    Get,
+    "/customers/totp",
+    customer(
+        "customerTotpStatus",
+        "Whether the caller's second factor is on",
+        Success::ok(
+            "`enabled`; when on, since when (`added_at`) and how many recovery codes are left unused; never the secret.",
+            Schema("TotpStatus"),
+        ),
+    )
+    .described("An enrollment begun but not confirmed counts as off. The account page reads it to offer turning the second factor on or off. Draws on the client's budget of code attempts, like the sessions and the activity.")
+    .failing(&[Throttled]),
 );
 
 pub const BEGIN_CUSTOMER_TOTP: Route = Route::api(

@@ -39,6 +39,32 @@ pub fn is_on(conn: &ReadDb, id: &CustomerId) -> StoreResult<bool> {
     .query_row(params![id.as_str()], |row| row.only())
 }
 
+/// A confirmed second factor as its owner sees it: since when, and how many recovery codes
+/// are left unused.
+#[derive(Clone, Debug)]
+pub struct TotpStatus {
+    /// Unix seconds.
+    pub added_at: i64,
+    pub recovery_codes_left: i64,
+}
+
+/// The customer's confirmed second factor, if any.
+pub fn status(conn: &ReadDb, id: &CustomerId) -> StoreResult<Option<TotpStatus>> {
+    conn.prepare_cached(
+        "SELECT t.created_at AS added_at,
+                (SELECT COUNT(*) FROM customer_recovery_codes r
+                 WHERE r.customer_id = t.customer_id) AS recovery_codes_left
+         FROM customer_totp t WHERE t.customer_id = ?1 AND t.confirmed = 1",
+    )?
+    .query_row(params![id.as_str()], |row| {
+        Ok(TotpStatus {
+            added_at: row.get("added_at")?,
+            recovery_codes_left: row.get("recovery_codes_left")?,
+        })
+    })
+    .optional()
+}
+
 /// Begins an enrollment: a new, unconfirmed secret, replacing an unconfirmed one. False when
 /// the customer has a confirmed one already.
 pub fn begin(conn: &Db, id: &CustomerId, secret: &str) -> StoreResult<bool> {

@@ -12,7 +12,7 @@ use warp::reply::Response;
 use minijinja::{Environment, context};
 
 use super::text::PageTexts;
-use crate::config::Config;
+use crate::config::{Config, LoginMethod};
 use crate::domain::{Country, FIELDS, Language, Rule};
 
 /// The static files, by name: (content, content type).
@@ -80,6 +80,12 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
         "text/javascript",
     ),
     (
+        "sign-in-ways.js",
+        include_str!("assets/sign-in-ways.js"),
+        "text/javascript",
+    ),
+    ("totp.js", include_str!("assets/totp.js"), "text/javascript"),
+    (
         "mailbox.js",
         include_str!("assets/mailbox.js"),
         "text/javascript",
@@ -126,6 +132,8 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
 /// The page templates, by name, with the path from the page's directory to the root.
 pub(super) const PAGES: &[(&str, &str, &str)] = &[
     ("index", include_str!("assets/index.html"), "./"),
+    // The link of an emailed sign-in code: the sign-in page, one level down.
+    ("sign-in-code", include_str!("assets/index.html"), "../"),
     ("activate", include_str!("assets/activate.html"), "./"),
     ("forgot", include_str!("assets/forgot.html"), "./"),
     ("reset", include_str!("assets/reset.html"), "../"),
@@ -168,6 +176,11 @@ pub struct Site {
     templates: Environment<'static>,
     /// Whether the server has passkeys on (the pages still ask the browser for WebAuthn).
     passkeys: bool,
+    /// Whether `auth.login_methods` lists `password`, and `email_code`.
+    password_sign_in: bool,
+    email_code: bool,
+    /// How long an emailed sign-in code works (`auth.login_code_ttl_minutes`).
+    code_minutes: u64,
 }
 
 impl Site {
@@ -226,7 +239,11 @@ impl Site {
             texts,
             default_language,
             templates,
-            passkeys: matches!(config.relying_party(), Ok(Some(_))),
+            passkeys: config.auth.allows(LoginMethod::Passkey)
+                && matches!(config.relying_party(), Ok(Some(_))),
+            password_sign_in: config.auth.allows(LoginMethod::Password),
+            email_code: config.auth.allows(LoginMethod::EmailCode),
+            code_minutes: config.auth.login_code_ttl_minutes.get(),
         };
         let languages: Vec<&'static str> = site.texts.languages().collect();
         for language in languages {
@@ -287,7 +304,10 @@ impl Site {
             countries => minijinja::Value::from_safe_string(country_options()),
             profile_fields => profile_form(),
             js_texts => js_texts,
-            passkeys => if self.passkeys { "on" } else { "off" },
+            passkeys => on_off(self.passkeys),
+            password_sign_in => on_off(self.password_sign_in),
+            email_code => on_off(self.email_code),
+            code_minutes => self.code_minutes.to_string(),
             ..extra
         };
         self.templates
@@ -336,8 +356,11 @@ impl Site {
     }
 }
 
-/// `<option>`s of every ISO 3166-1 country, code as value; the page names them in the
-/// browser's language (and writes the empty choice, "(none)", in its own).
+/// A switch as the pages' `data-*` attributes say it.
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
 /// One control of the account page's profile form, as `index.html` writes it.
 #[derive(serde::Serialize)]
 struct FormField {
@@ -373,6 +396,8 @@ fn profile_form() -> Vec<FormField> {
         .collect()
 }
 
+/// `<option>`s of every ISO 3166-1 country, code as value; the page names them in the
+/// browser's language (and writes the empty choice, "(none)", in its own).
 fn country_options() -> String {
     Country::codes()
         .map(|code| format!(r#"<option value="{code}">{code}</option>"#))

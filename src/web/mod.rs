@@ -19,7 +19,7 @@ use crate::flows::Services;
 use crate::http::route::{at, at_with_param, only_when};
 use crate::http::table::{
     ACTIVATE_PAGE, CONFIRM_EMAIL_PAGE, FORGOT_PAGE, INDEX_PAGE, NOT_ME_PAGE, RESET_PAGE,
-    SIGN_UP_PAGE, UNDO_EMAIL_PAGE, UNSUBSCRIBE_PAGE,
+    SIGN_IN_CODE_PAGE, SIGN_UP_PAGE, UNDO_EMAIL_PAGE, UNSUBSCRIBE_PAGE,
 };
 use assets::Site;
 
@@ -45,6 +45,8 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
         })
     };
     let index = at(&INDEX_PAGE).and(page("index"));
+    // The sign-in page again, one level down, which fills in the code of the emailed link.
+    let sign_in_code = at(&SIGN_IN_CODE_PAGE).and(page("sign-in-code"));
     let activate = at(&ACTIVATE_PAGE).and(page("activate"));
     let forgot = at(&FORGOT_PAGE).and(page("forgot"));
     // The page reads the code from its own URL.
@@ -91,6 +93,8 @@ pub fn routes(services: &Services) -> BoxedFilter<(Response,)> {
             }
         });
     index
+        .or(sign_in_code)
+        .unify()
         .or(activate)
         .unify()
         .or(forgot)

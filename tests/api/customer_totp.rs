@@ -387,3 +387,57 @@ async fn a_passkey_needs_no_second_factor_and_support_removes_one_audited() {
     assert_eq!(status, StatusCode::OK, "{audit}");
     assert!(audit.to_string().contains("removeSecondFactor"), "{audit}");
 }
+
+#[tokio::test]
+async fn the_status_says_whether_the_second_factor_is_on_and_counts_the_recovery_codes_left() {
+    let app = app().await;
+    let email = "status@example.com";
+    let token = app.active_customer(email).await;
+    let status = |token: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call(Method::GET, "/customers/totp", Some(&token), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let off = json!({"enabled": false, "added_at": null, "recovery_codes_left": 0});
+    assert_eq!(status(token.clone()).await, off);
+
+    // Begun but not confirmed is still off, and the answer never carries the secret.
+    let (code, begun) = app
+        .call(Method::POST, "/customers/totp", Some(&token), None)
+        .await;
+    assert_eq!(code, StatusCode::OK, "{begun}");
+    assert_eq!(status(token.clone()).await, off);
+    let (_, recovery) = enroll(&app, &token).await;
+    let on = status(token.clone()).await;
+    assert_eq!(on["enabled"], true, "{on}");
+    assert_eq!(on["recovery_codes_left"], 10, "{on}");
+    let added = on["added_at"].as_str().expect("added_at");
+    assert!(added.ends_with('Z') && added.contains('T'), "{on}");
+    let encoded = begun["secret"].as_str().unwrap();
+    assert!(!on.to_string().contains(encoded), "{on}");
+    assert_eq!(on.as_object().unwrap().len(), 3, "{on}");
+
+    // A recovery code used is one fewer left.
+    let challenge = challenge(&app, email).await;
+    let (code, _) = answer(
+        &app,
+        json!({"challenge": challenge, "recovery_code": recovery[0]}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(status(token.clone()).await["recovery_codes_left"], 9);
+
+    // Removed, it is off again; without a session the status is not told.
+    let (code, body) = app
+        .call(Method::DELETE, "/customers/totp", Some(&token), None)
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(status(token.clone()).await, off);
+    let (code, _) = app.call(Method::GET, "/customers/totp", None, None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+}

@@ -25,6 +25,7 @@ const ADMIN_TOKEN: &str = "admin-token-for-journeys-0123456789";
 mod account;
 mod console;
 mod preferences;
+mod ways_in;
 
 /// Boots the app with its pages on a port chosen beforehand, so that `links.retailer_url` is
 /// the app's own origin and every emailed link opens its pages. Another process may take the

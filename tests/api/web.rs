@@ -18,6 +18,7 @@ const PAGES: &[&str] = &[
     "/confirm-email?identifier=test-user-1&key=J32NA974R4F7N1HB",
     "/undo-email?identifier=test-user-1&key=J32NA974R4F7N1HB",
     "/not-me?identifier=test-user-1&key=J32NA974R4F7N1HB",
+    "/sign-in/code?email=ada%40example.com&code=123456",
     "/console/",
     "/console/activate?identifier=test-user-1&secret=ABCDE12345",
 ];
@@ -52,11 +53,21 @@ fn attribute_values(html: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The modules a JavaScript file imports (`from './x.js'`).
+/// The modules a JavaScript file imports as it loads (`from './x.js'`).
 fn imports(js: &str) -> Vec<String> {
-    js.match_indices(" from '")
+    quoted_after(js, " from '")
+}
+
+/// The modules a JavaScript file loads later, when it needs them (`import('./x.js')`).
+fn lazy_imports(js: &str) -> Vec<String> {
+    quoted_after(js, "import('")
+}
+
+/// The text up to the next `'` after each `needle` in `js`.
+fn quoted_after(js: &str, needle: &str) -> Vec<String> {
+    js.match_indices(needle)
         .map(|(at, _)| {
-            let rest = &js[at + 7..];
+            let rest = &js[at + needle.len()..];
             rest[..rest.find('\'').unwrap()].to_owned()
         })
         .collect()
@@ -91,6 +102,22 @@ async fn first_load(app: &TestApp, page: &str) -> Vec<(Url, Vec<u8>)> {
 
 /// [`first_load`] of a page at an absolute URL (e.g. through a proxy).
 async fn first_load_at(app: &TestApp, page: &str) -> Vec<(Url, Vec<u8>)> {
+    load_at(app, page, false).await
+}
+
+/// Everything a page may load: its first load and the modules its scripts fetch later (the
+/// account's, once signed in), with theirs.
+async fn every_load(app: &TestApp, page: &str) -> Vec<(Url, Vec<u8>)> {
+    every_load_at(app, &app.url(page)).await
+}
+
+/// [`every_load`] of a page at an absolute URL.
+async fn every_load_at(app: &TestApp, page: &str) -> Vec<(Url, Vec<u8>)> {
+    load_at(app, page, true).await
+}
+
+/// The page at `page` and what it loads; with `later`, also what its scripts load later.
+async fn load_at(app: &TestApp, page: &str, later: bool) -> Vec<(Url, Vec<u8>)> {
     let page_url = Url::parse(page).unwrap();
     let (status, _, html) = get(app, page_url.as_str()).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -113,7 +140,12 @@ async fn first_load_at(app: &TestApp, page: &str) -> Vec<(Url, Vec<u8>)> {
         let (status, _, body) = get(app, url.as_str()).await;
         assert_eq!(status, StatusCode::OK, "{url} (from {page})");
         if url.path().ends_with(".js") {
-            for module in imports(std::str::from_utf8(&body).unwrap()) {
+            let js = std::str::from_utf8(&body).unwrap();
+            let mut modules = imports(js);
+            if later {
+                modules.extend(lazy_imports(js));
+            }
+            for module in modules {
                 pending.push(url.join(&module).unwrap());
             }
         }
@@ -140,7 +172,7 @@ async fn assets_are_versioned_and_cached_for_a_year_with_their_content_type() {
     let app = spawn_app().await;
     let mut assets = 0;
     for page in PAGES {
-        for (url, _) in first_load(&app, page).await.into_iter().skip(1) {
+        for (url, _) in every_load(&app, page).await.into_iter().skip(1) {
             assert!(
                 url.path().starts_with("/assets/") && url.path().split('/').count() == 4,
                 "{url} is not under /assets/<version>/"
@@ -170,7 +202,7 @@ async fn assets_are_versioned_and_cached_for_a_year_with_their_content_type() {
 async fn pages_and_assets_use_relative_urls_and_no_other_origin() {
     let app = spawn_app_with(|c| c.auth.allow_signup = true).await;
     for page in PAGES.iter().chain(&["/signup"]) {
-        for (url, body) in first_load(&app, page).await {
+        for (url, body) in every_load(&app, page).await {
             let text = String::from_utf8(body).unwrap();
             let mut links: Vec<String> = ["src", "href", "action"]
                 .iter()
@@ -178,6 +210,7 @@ async fn pages_and_assets_use_relative_urls_and_no_other_origin() {
                 .collect();
             if url.path().ends_with(".js") {
                 links.extend(imports(&text));
+                links.extend(lazy_imports(&text));
                 for call in ["fetch('", "fetch(\"", "new URL('"] {
                     for (at, _) in text.match_indices(call) {
                         let rest = &text[at + call.len()..];
@@ -265,7 +298,7 @@ async fn pages_and_their_links_work_under_a_path_prefix() {
     let app = spawn_app().await;
     let proxy = prefix_proxy(&app).await;
     for page in PAGES {
-        let loaded = first_load_at(&app, &format!("{proxy}{}", &page[1..])).await;
+        let loaded = every_load_at(&app, &format!("{proxy}{}", &page[1..])).await;
         let (page_url, html) = &loaded[0];
         for (url, _) in &loaded {
             assert!(url.as_str().starts_with(&proxy), "{url} escapes the prefix");
@@ -403,10 +436,15 @@ async fn the_account_page_has_the_sessions_activity_and_export_sections() {
         "sessions-list",
         "activity-list",
         "export-form",
+        "totp-form",
+        "totp-qr",
+        "code-request-form",
+        "code-form",
+        "second-factor-form",
     ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
     }
-    let loaded = first_load(&app, "/").await;
+    let loaded = every_load(&app, "/").await;
     let security = loaded
         .iter()
         .find(|(url, _)| url.path().ends_with("/security.js"))
@@ -419,6 +457,31 @@ async fn the_account_page_has_the_sessions_activity_and_export_sections() {
     ] {
         assert!(js.contains(call), "{call} missing from security.js");
     }
+}
+
+#[tokio::test]
+async fn the_sign_in_page_offers_only_the_ways_in_that_auth_login_methods_lists() {
+    use customer_area::config::LoginMethod;
+    let all = spawn_app().await;
+    let (_, _, body) = get(
+        &all,
+        &all.url("/sign-in/code?email=a%40b.example&code=123456"),
+    )
+    .await;
+    let html = String::from_utf8(body).unwrap();
+    assert!(
+        html.contains(r#"data-password="on" data-email-code="on""#),
+        "{html}"
+    );
+    // One level down, its links still reach the root's pages.
+    assert!(html.contains(r#"href="../forgot""#), "{html}");
+    let no_codes = spawn_app_with(|c| c.auth.login_methods = vec![LoginMethod::Password]).await;
+    let (_, _, body) = get(&no_codes, &no_codes.url("/")).await;
+    let html = String::from_utf8(body).unwrap();
+    assert!(
+        html.contains(r#"data-passkeys="off" data-password="on" data-email-code="off""#),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -638,6 +701,21 @@ async fn the_sign_in_page_first_load_is_under_60_kb() {
     );
     assert!(loaded.len() >= 4, "{files:?}");
     assert!(total < 60 * 1024, "{total} bytes: {files:?}");
+    // The account's scripts come once signed in, the passkeys' on a press; both are served.
+    assert!(
+        !files.iter().any(|f| f.contains("/account.js")),
+        "{files:?}"
+    );
+    let everything = every_load(&app, "/").await;
+    let later: Vec<String> = everything
+        .iter()
+        .filter(|(url, _)| !loaded.iter().any(|(first, _)| first == url))
+        .map(|(url, body)| format!("{} {}", url.path(), body.len()))
+        .collect();
+    println!("loaded once signed in: {later:?}");
+    for script in ["/account.js", "/security.js", "/totp.js", "/passkeys.js"] {
+        assert!(later.iter().any(|f| f.contains(script)), "{later:?}");
+    }
 }
 
 #[tokio::test]

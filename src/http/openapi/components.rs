@@ -87,6 +87,14 @@ fn schemas() -> Value {
         ) }))], &["events"]),
         "StaffSecondFactor": closed(&[("challenge", text()), ("code", text())], &["challenge", "code"]),
         "TotpEnrollment": closed(&[("secret", text()), ("otpauth_uri", text()), ("qr_svg", text())], &["secret", "otpauth_uri", "qr_svg"]),
+        "TotpStatus": closed(
+            &[
+                ("enabled", json!({ "type": "boolean" })),
+                ("added_at", json!({ "type": "string", "format": "date-time", "nullable": true })),
+                ("recovery_codes_left", json!({ "type": "integer", "minimum": 0, "maximum": 10 })),
+            ],
+            &["enabled", "added_at", "recovery_codes_left"],
+        ),
         "TotpCode": closed(&[("code", text())], &["code"]),
         "RecoveryCodes": closed(&[("recovery_codes", json!({ "type": "array", "items": text(), "minItems": 10, "maxItems": 10 }))], &["recovery_codes"]),
         "StaffMember": closed(

@@ -2,7 +2,8 @@
 // GET/PATCH/DELETE customers/self, GET subscriptions, POST customers/logout.
 import { busy, call, clearErrors, listSwitches, listsOf, showErrors, showStatus, t, values } from './api.js';
 import { showPasskeys } from './passkeys.js';
-import { showSecurity } from './security.js';
+import { refreshActivity, showSecurity } from './security.js';
+import { showTotp } from './totp.js';
 
 const profileForm = document.getElementById('profile-form');
 // The profile's fields: the form's named controls, which the server writes from its list of
@@ -67,6 +68,7 @@ export async function showAccount(signedOut) {
   await fillLists(result.data);
   await showPasskeys(handle);
   document.getElementById('passkeys-menu-item').hidden = document.getElementById('passkeys-form').hidden;
+  await showTotp(handle, refreshActivity);
   await showSecurity(result.data, handle);
   return true;
 }

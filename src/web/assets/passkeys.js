@@ -3,6 +3,7 @@
 // POST customers/passkey_login(/finish), GET/POST/DELETE customers/passkeys(...).
 // Shown only where the server has passkeys on and the browser supports WebAuthn.
 import { busy, call, clearErrors, showStatus, t } from './api.js';
+import { WAYS } from './sign-in-ways.js';
 
 /** Every text these pages show about passkeys, in one place. */
 const TEXTS = {
@@ -19,9 +20,7 @@ const TEXTS = {
 };
 
 /** Whether passkeys can be used here: the server offers them and the browser has WebAuthn. */
-export const passkeysAvailable = document.body.dataset.passkeys === 'on'
-  && typeof window.PublicKeyCredential === 'function'
-  && !!navigator.credentials;
+export const passkeysAvailable = WAYS.passkey;
 
 const form = document.getElementById('passkeys-form');
 let handle = () => {};

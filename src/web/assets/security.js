@@ -24,12 +24,15 @@ const KINDS = {
   passkey_added: t('activity_passkey_added'),
   passkey_removed: t('activity_passkey_removed'),
   account_secured: t('activity_account_secured'),
+  second_factor_added: t('activity_second_factor_added'),
+  second_factor_removed: t('activity_second_factor_removed'),
 };
 
 /** How the customer signed in, beside "Signed in". */
 const METHODS = {
   passkey: t('method_passkey'),
   password: t('method_password'),
+  email_code: t('method_email_code'),
 };
 
 let customer = null;
@@ -94,6 +97,8 @@ async function fillActivity(more) {
     const item = document.createElement('li');
     const title = document.createElement('strong');
     title.textContent = KINDS[event.kind] || event.kind;
+    // What the shop's support did, in its words (never who did it).
+    if (event.kind === 'support_action') title.textContent = t('activity_support_action', { detail: event.detail || '' });
     if (event.method && METHODS[event.method]) title.textContent += ` ${METHODS[event.method]}`;
     const meta = document.createElement('span');
     meta.className = 'meta';
@@ -106,6 +111,12 @@ async function fillActivity(more) {
   if (events.length) oldest = events[events.length - 1].id;
   document.getElementById('activity-none').hidden = list.children.length > 0;
   document.getElementById('activity-submit').hidden = events.length < 20;
+}
+
+/** Shows the activity again from its newest event (after a change made elsewhere). */
+export async function refreshActivity() {
+  oldest = null;
+  await fillActivity(false);
 }
 
 /** Shows the sessions, the activity and the export of the signed-in customer. */
