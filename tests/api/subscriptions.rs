@@ -97,10 +97,11 @@ async fn patching_subscriptions_replaces_the_whole_set() {
     let first = &shown["subscriptions"][1];
     assert_eq!(first["name"], "Newsletter");
     assert!(first["subscribed_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(first["paused_until"], Value::Null, "not paused");
     assert_eq!(
         first.as_object().unwrap().len(),
-        3,
-        "exactly id, name, subscribed_at"
+        4,
+        "exactly id, name, subscribed_at, paused_until"
     );
 
     let (_, body) = app
