@@ -128,7 +128,7 @@ fn schemas() -> Value {
             &["email", "role"],
         ),
         "StaffRemoved": closed(&[("result", one_of(&["deleted"])), ("email", text())], &["result", "email"]),
-        "ListChange": closed(&[("name", text()), ("description", nullable())], &[]),
+        "ListChange": open_keys(properties(&[("name", text()), ("description", nullable())])),
         "ProfileUpdate": described(
             open_keys(profile_update()),
             "Any subset of the customer object's keys, plus the three password keys (or `current_password` alone, which proves the password for an email change); any other key is a 422.",
