@@ -242,7 +242,7 @@ impl Passkeys<'_> {
     /// login budget of the client's address.
     pub async fn begin_login(&self, client: &Client) -> Result<Begun, AppError> {
         self.throttles.check_ip(IpBudget::Login, client.ip)?;
-        let (options, state) = login_options(&self.relying()?)?;
+        let (options, state) = login_options(&*self.relying()?)?;
         let challenge_id = self
             .save_challenge(Purpose::Login, BegunBy::Nobody, client.ip, state)
             .await?;
@@ -473,8 +473,7 @@ pub(super) fn asserted(
     }
     let mut passkey: Passkey =
         serde_json::from_str(&stored).map_err(|e| StoreError::BadValue(e.to_string()))?;
-    let result = match webauthn.finish_discoverable_authentication_v2(credential, state, &passkey)
-    {
+    let result = match webauthn.finish_discoverable_authentication_v2(credential, state, &passkey) {
         Ok(result) => result,
         Err(e) => {
             tracing::info!(error = %e, "a passkey sign-in did not verify");

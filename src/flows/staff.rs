@@ -325,7 +325,7 @@ impl Staff<'_> {
         if member.has_passkey && !member.has_totp {
             // The member's second factor is a passkey, which signs in alone.
             self.audit_refusal(refused(
-                "the password is right; this member signs in with their passkey"
+                "the password is right; this member signs in with their passkey",
             ));
             return Err(AppError::PasskeyRequired);
         }

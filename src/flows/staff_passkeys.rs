@@ -107,21 +107,17 @@ impl StaffPasskeys<'_> {
                 };
                 let stored = serde_json::to_string(&passkey)
                     .map_err(|e| StoreError::BadValue(e.to_string()))?;
-                let view =
-                    match staff_passkeys::insert(tx, id, passkey.cred_id(), &name, &stored) {
-                        Ok(view) => view,
-                        Err(StoreError::Duplicate { .. }) => {
-                            return Ok(Outcome::Refused(AppError::Conflict {
-                                message: "this passkey is already registered".into(),
-                                fields: [(
-                                    "credential".to_owned(),
-                                    "is already registered".to_owned(),
-                                )]
+                let view = match staff_passkeys::insert(tx, id, passkey.cred_id(), &name, &stored) {
+                    Ok(view) => view,
+                    Err(StoreError::Duplicate { .. }) => {
+                        return Ok(Outcome::Refused(AppError::Conflict {
+                            message: "this passkey is already registered".into(),
+                            fields: [("credential".to_owned(), "is already registered".to_owned())]
                                 .into(),
-                            }));
-                        }
-                        Err(e) => return Err(e),
-                    };
+                        }));
+                    }
+                    Err(e) => return Err(e),
+                };
                 staff::pass_second_factor(tx, id, &token_hash)?;
                 line.write(tx, None)?;
                 Ok(Outcome::Done(view))
@@ -142,7 +138,12 @@ impl StaffPasskeys<'_> {
     /// `DELETE /admin/staff/passkeys/{id}`: removes one of the caller's passkeys; it signs no
     /// one in from then on. Another member's passkey, an unknown id and a string that is no
     /// passkey id answer the same "not found".
-    pub async fn remove(&self, session: &StaffSession, ip: IpAddr, id: &str) -> Result<(), AppError> {
+    pub async fn remove(
+        &self,
+        session: &StaffSession,
+        ip: IpAddr,
+        id: &str,
+    ) -> Result<(), AppError> {
         self.throttles.check_ip(IpBudget::Codes, ip)?;
         let not_found = || AppError::NotFound("there is no such passkey".into());
         let passkey = PasskeyId::parse(id).map_err(|_| not_found())?;
@@ -170,7 +171,7 @@ impl StaffPasskeys<'_> {
     /// site the browser offers. Draws on the login budget of the client's address.
     pub async fn begin_login(&self, client: &Client) -> Result<Begun, AppError> {
         self.throttles.check_ip(IpBudget::Login, client.ip)?;
-        let (options, state) = login_options(&self.passkeys().relying()?)?;
+        let (options, state) = login_options(&*self.passkeys().relying()?)?;
         let challenge_id = self
             .passkeys()
             .save_challenge(Purpose::StaffLogin, BegunBy::Nobody, client.ip, state)
@@ -246,8 +247,13 @@ impl StaffPasskeys<'_> {
                 }
                 staff_passkeys::record_use(tx, &owned.id, &stored)?;
                 staff::open_session(tx, &digest, owned.staff_id, ttl, true, &ip.to_string())?;
-                AuditLine::of_staff_member(&owned.email, ip, STAFF_LOGIN, "signed in with a passkey")
-                    .write(tx, None)?;
+                AuditLine::of_staff_member(
+                    &owned.email,
+                    ip,
+                    STAFF_LOGIN,
+                    "signed in with a passkey",
+                )
+                .write(tx, None)?;
                 Ok(Outcome::Done(()))
             })
             .await?

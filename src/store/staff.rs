@@ -97,9 +97,11 @@ pub fn find_by_email(conn: &ReadDb, email: &str) -> StoreResult<Option<Member>> 
 
 /// The staff member with this id.
 pub fn find(conn: &ReadDb, id: i64) -> StoreResult<Option<Member>> {
-    conn.prepare_cached(&format!("SELECT {MEMBER_COLUMNS} FROM staff m WHERE m.id = ?1"))?
-        .query_row(params![id], member)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM staff m WHERE m.id = ?1"
+    ))?
+    .query_row(params![id], member)
+    .optional()
 }
 
 /// Every staff member, by address.

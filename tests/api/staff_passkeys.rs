@@ -107,7 +107,11 @@ async fn a_new_staff_member_enrolls_a_passkey_instead_of_totp_and_signs_in_with_
     let (status, body) = app.passkey_login_on(STAFF, &mut authenticator).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let passkey_token = body["token"].as_str().unwrap();
-    assert_eq!(passkey_token.len(), token.len(), "a token like a password sign-in's");
+    assert_eq!(
+        passkey_token.len(),
+        token.len(),
+        "a token like a password sign-in's"
+    );
     let (status, body) = get(&app, "/admin/customers", passkey_token).await;
     assert_eq!(status, StatusCode::OK, "a full session at once: {body}");
     let (_, me) = get(&app, "/admin/staff/self", passkey_token).await;
@@ -119,15 +123,23 @@ async fn a_new_staff_member_enrolls_a_passkey_instead_of_totp_and_signs_in_with_
     assert_eq!(passkeys[0]["id"], added["id"]);
     assert!(passkeys[0]["last_used_at"].is_string(), "{listed}");
     // A staff token is no customer session.
-    assert_eq!(app.get_self(passkey_token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get_self(passkey_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
-    let (status, audit) = get(&app, "/admin/audit?actor=staff:owner@shop.example.com", passkey_token).await;
+    let (status, audit) = get(
+        &app,
+        "/admin/audit?actor=staff:owner@shop.example.com",
+        passkey_token,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{audit}");
     let events = audit["events"].as_array().unwrap();
     let has = |action: &str, detail: &str| {
-        events.iter().any(|e| {
-            e["action"] == action && e["detail"].as_str().unwrap_or("").contains(detail)
-        })
+        events
+            .iter()
+            .any(|e| e["action"] == action && e["detail"].as_str().unwrap_or("").contains(detail))
     };
     assert!(has("staff.passkey_added", "Office key"), "{audit}");
     assert!(has("staff.login", "signed in with a passkey"), "{audit}");
@@ -240,7 +252,12 @@ async fn a_staff_passkey_ceremony_works_once_and_for_whoever_began_it() {
     let finish = json!({"challenge_id": begun["challenge_id"], "credential": credential});
     let finish_path = format!("{}/finish", STAFF.register);
     let (status, body) = app
-        .call(Method::POST, &finish_path, Some(&agent_token), Some(finish.clone()))
+        .call(
+            Method::POST,
+            &finish_path,
+            Some(&agent_token),
+            Some(finish.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"], "invalid_code", "{body}");
@@ -285,7 +302,10 @@ async fn a_removed_passkey_and_a_removed_or_reset_member_sign_in_no_more() {
     let (token, added) = enrolled_with_a_passkey(&app, OWNER, Role::Owner, &mut key).await;
     let path = format!("/admin/staff/passkeys/{}", added["id"].as_str().unwrap());
     let (status, body) = app.call(Method::DELETE, &path, Some(&token), None).await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"result": "deleted"})));
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"result": "deleted"}))
+    );
     let (status, body) = app.call(Method::DELETE, &path, Some(&token), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, body) = app.passkey_login_on(STAFF, &mut key).await;
@@ -327,8 +347,13 @@ async fn a_removed_passkey_and_a_removed_or_reset_member_sign_in_no_more() {
 
     // `staff reset`: the passkey is cleared with the password.
     let mut support_key = SoftAuthenticator::new(SHOP_ORIGIN);
-    enrolled_with_a_passkey(&app, "help@shop.example.com", Role::Support, &mut support_key)
-        .await;
+    enrolled_with_a_passkey(
+        &app,
+        "help@shop.example.com",
+        Role::Support,
+        &mut support_key,
+    )
+    .await;
     assert_eq!(staff_passkeys(&app), 1);
     app.running
         .services

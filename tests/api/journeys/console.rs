@@ -757,9 +757,7 @@ async fn a_new_staff_member_enrolls_a_passkey_instead_of_totp_and_signs_in_with_
     browser
         .wait_for_text("#security-passkey-form .passkey-list", "Work laptop")
         .await;
-    browser
-        .press_button("Remove the passkey Work laptop")
-        .await;
+    browser.press_button("Remove the passkey Work laptop").await;
     browser
         .wait_for_text("#security-passkey-form .status", "The passkey is removed")
         .await;
