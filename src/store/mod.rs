@@ -384,6 +384,8 @@ impl Store {
             })?;
         }
         let busy_timeout = settings.busy_timeout_ms;
+        let cache_kib = settings.cache_kib;
+        let mmap_bytes = settings.mmap_mib.saturating_mul(1 << 20);
         let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
             // WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged
             // commit durable even across power loss; secure_delete zeroes what is deleted
@@ -393,7 +395,9 @@ impl Store {
                  PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA busy_timeout = {busy_timeout};
-                 PRAGMA secure_delete = ON;"
+                 PRAGMA secure_delete = ON;
+                 PRAGMA cache_size = -{cache_kib};
+                 PRAGMA mmap_size = {mmap_bytes};"
             ))?;
             conn.set_prepared_statement_cache_capacity(64);
             Ok(())
@@ -648,4 +652,35 @@ pub fn checkpoint(conn: &Db) -> StoreResult<()> {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sqlite_connection_takes_the_configured_page_cache_and_memory_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = config::Database {
+            path: dir.path().join("pragmas.db"),
+            cache_kib: 1234,
+            mmap_mib: 3,
+            ..config::Database::default()
+        };
+        let store = Store::open(&settings).unwrap();
+        let Backend::Sqlite(pool) = &store.backend else {
+            unreachable!("a path opens SQLite")
+        };
+        // Two connections at once: each is set up by the pool's initializer, not just the first.
+        let (first, second) = (pool.get().unwrap(), pool.get().unwrap());
+        for conn in [&first, &second] {
+            let cache: i64 = conn
+                .query_row("PRAGMA cache_size", [], |r| r.get(0))
+                .unwrap();
+            let mmap: i64 = conn
+                .query_row("PRAGMA mmap_size", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!((cache, mmap), (-1234, 3 << 20));
+        }
+    }
 }
