@@ -6,13 +6,12 @@
 
 use serde::Serialize;
 
-use super::Event;
-use super::unsubscribe::{Claim, not_a_link};
-use crate::domain::{ActivityKind, Client, Subscription, rfc3339_field};
+use super::unsubscribe::{Claim, changed_by_link, not_a_link};
+use crate::domain::{Client, Subscription, rfc3339_field};
 use crate::error::AppError;
 use crate::store::sql::Db;
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{StoreResult, activity, now};
+use crate::store::{StoreResult, now};
 
 /// How long a list may be paused: the page offers these and nothing else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,13 +210,7 @@ impl Preferences<'_> {
                     Err(refused) => return Ok(Err(refused)),
                 };
                 if changed {
-                    activity::record(
-                        tx,
-                        &claim.customer,
-                        ActivityKind::SubscriptionsChanged,
-                        Some(&client),
-                    )?;
-                    announcer.announce(tx, Event::SubscriptionsChanged, &claim.customer)?;
+                    changed_by_link(tx, &announcer, &claim.customer, &client)?;
                 }
                 Ok(Ok((answer, changed)))
             })

@@ -596,6 +596,9 @@ fn staff_changes(
             .and_then(staff::add),
         acting(&REMOVE_STAFF, services).and_then(staff::remove),
         acting(&RESET_STAFF, services).and_then(staff::reset),
+        acting(&CHANGE_STAFF_ROLE, services)
+            .and(json_object())
+            .and_then(staff::change_role),
     )
 }
 

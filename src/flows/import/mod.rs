@@ -114,7 +114,8 @@ impl Imports<'_> {
     /// reported first. The file is read twice, one row at a time: once to check it, once to
     /// write it (not at all in a dry run). `progress` is told how far each reading has come.
     /// Subscriptions are recorded as consent given at `subscribed_at` (else now) with the
-    /// source `import:<consent_source>` (else `import`).
+    /// source `import:<consent_source>` (else `import`); one paused until a time to come
+    /// (`paused_until`) stays out of its list's exports until then, the pause recorded too.
     pub async fn import_customers(
         &self,
         file: ImportFile,
@@ -333,6 +334,8 @@ fn write(
                     .source
                     .as_ref()
                     .map_or_else(|| "import".to_owned(), |s| format!("import:{s}")),
+                // A pause that has run out is no pause: the list is exported as any other.
+                paused_until: join.paused_until.filter(|end| *end > now),
             })
             .collect();
         services.subscribe_new_customer(tx, &created.id, &joins)?;
