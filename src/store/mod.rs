@@ -31,6 +31,7 @@ pub mod audit;
 pub mod backup;
 pub mod codes;
 pub mod copy;
+pub mod counters;
 pub mod customers;
 pub mod deliverability;
 pub mod devices;
