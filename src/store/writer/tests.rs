@@ -577,6 +577,13 @@ fn while_held(under: &Under, first: Vec<Scope>, second: Vec<Scope>) -> Second {
             .collect::<Vec<i64>>()
     };
     let (first_n, second_n) = (first.len() as i64, second.len() as i64);
+    // Each write counts the rows it sees: from none.
+    store
+        .connection()
+        .unwrap()
+        .db()
+        .execute_batch("DELETE FROM t")
+        .unwrap();
     std::thread::scope(|threads| {
         let (begun_tx, begun) = mpsc::channel();
         let (go, go_rx) = mpsc::channel();
@@ -585,7 +592,7 @@ fn while_held(under: &Under, first: Vec<Scope>, second: Vec<Scope>) -> Second {
         let (done_tx, done) = mpsc::channel();
         let second_run = &run;
         threads.spawn(move || {
-            let _ = done_tx.send(second_run(second, 100..100 + second_n));
+            let _ = done_tx.send(second_run(second, 100..100 + second_n, None));
         });
         let started = Instant::now();
         let outcome = loop {
@@ -611,7 +618,17 @@ fn while_held(under: &Under, first: Vec<Scope>, second: Vec<Scope>) -> Second {
         }
         go.send(()).unwrap();
         let first_seen = first.join().unwrap();
-        assert_eq!(first_seen, (0..first_n).collect::<Vec<_>>());
+        // The first write held the batch open having seen nothing; those after it saw the
+        // second batch's rows too when it had committed meanwhile.
+        let beside = if outcome == Second::RanBeside {
+            second_n
+        } else {
+            0
+        };
+        let expected: Vec<i64> = (0..first_n)
+            .map(|i| if i == 0 { 0 } else { i + beside })
+            .collect();
+        assert_eq!(first_seen, expected);
         if outcome == Second::Waited {
             let seen = done.recv_timeout(PATIENCE).expect("the second batch ends");
             // It ran after the first committed: it saw every row of it.
