@@ -34,6 +34,13 @@ impl CustomerId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id as the number its 14 digits spell: two customers never share one.
+    pub fn number(&self) -> u64 {
+        self.0
+            .bytes()
+            .fold(0, |n, digit| n * 10 + u64::from(digit - b'0'))
+    }
 }
 
 /// The smallest and the largest customer id.
@@ -291,6 +298,19 @@ pub fn rfc3339_option<S: serde::Serializer>(unix: &Option<i64>, s: S) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_is_the_number_its_digits_spell() {
+        for raw in [
+            "10000000000000",
+            "10000000000001",
+            "99999999999999",
+            "31415926535897",
+        ] {
+            let id = CustomerId::parse(raw).unwrap();
+            assert_eq!(id.number(), raw.parse::<u64>().unwrap());
+        }
+    }
 
     #[test]
     fn a_time_in_an_email_is_read_to_the_minute_in_utc() {

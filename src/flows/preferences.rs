@@ -11,7 +11,7 @@ use crate::domain::{Client, Subscription, rfc3339_field};
 use crate::error::AppError;
 use crate::store::sql::Db;
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{StoreResult, now};
+use crate::store::{Scope, StoreResult, now};
 
 /// How long a list may be paused: the page offers these and nothing else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,9 +199,14 @@ impl Preferences<'_> {
         F: FnOnce(&Db, &Claim, &Client) -> StoreResult<Result<(T, bool), Refusal>> + Send + 'static,
     {
         let (client, announcer) = (client.clone(), self.announcer.clone());
+        // Customer-scoped (on PostgreSQL, beside other customers' writes): the link's check,
+        // every `change` this page makes (a pause, its end, every list left) and the activity
+        // and announcement read and change the subscriptions and the row of the link's
+        // customer only, and insert consent records, activity and webhook events.
+        let scope = Scope::Customer(claim.customer.clone());
         let outcome = self
             .store
-            .write(move |tx| {
+            .write_in(scope, move |tx| {
                 if !current(tx, &claim)? {
                     return Ok(Err(Refusal::LinkEnded));
                 }

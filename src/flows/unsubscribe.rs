@@ -12,7 +12,7 @@ use crate::domain::{ActivityKind, Client, CustomerId, rfc3339_field};
 use crate::error::AppError;
 use crate::store::sql::Db;
 use crate::store::subscriptions::{self, ConsentSource, MemberRow};
-use crate::store::{Start, StoreResult, activity, keys};
+use crate::store::{Scope, Start, StoreResult, activity, keys};
 
 /// Members the CSV export reads per database round.
 const EXPORT_BATCH: u32 = 500;
@@ -211,9 +211,13 @@ impl Unsubscribes<'_> {
         let key = self.key().await?;
         let claim = Claim::verify(token, &key).ok_or_else(not_a_link)?;
         let (client, announcer) = (client.clone(), self.announcer.clone());
+        // Customer-scoped (on PostgreSQL, beside other customers' writes): it ends one
+        // subscription of the link's customer, reads their row and subscriptions for the
+        // announcement, and inserts a consent record, activity and webhook events.
+        let scope = Scope::Customer(claim.customer.clone());
         let ended = self
             .store
-            .write(move |tx| {
+            .write_in(scope, move |tx| {
                 let ended = subscriptions::unsubscribe(
                     tx,
                     &claim.customer,

@@ -244,6 +244,9 @@ mod tests {
         tables.sort();
         let mut copied: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
         copied.sort();
-        assert_eq!(copied, tables, "a table of the schema is neither copied nor left out");
+        assert_eq!(
+            copied, tables,
+            "a table of the schema is neither copied nor left out"
+        );
     }
 }
