@@ -130,7 +130,7 @@ pub fn recount(tx: &Db) -> StoreResult<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::{StoreError, migrations, write_tx};
     use rusqlite::Connection;
@@ -153,7 +153,12 @@ mod tests {
         Ok(())
     }
 
-    fn pairs<K: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> Vec<(K, i64)> {
+    /// The rows of a two-column query (a key and a count), for the counters' tests here and in
+    /// the migrations'.
+    pub(crate) fn pairs<K: rusqlite::types::FromSql>(
+        conn: &Connection,
+        sql: &str,
+    ) -> Vec<(K, i64)> {
         conn.prepare(sql)
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -177,6 +177,7 @@ fn apply_all(conn: &Db) -> StoreResult<Vec<Migration>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::counters::tests::pairs;
     use rusqlite::Connection;
 
     #[test]
@@ -296,15 +297,6 @@ mod tests {
             "SELECT day, customers FROM signup_counts ORDER BY day",
         );
         assert_eq!(days, [(0, 1), (1, 2), (10, 1)]);
-    }
-
-    fn pairs<K: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> Vec<(K, i64)> {
-        conn.prepare(sql)
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
     }
 
     #[test]
