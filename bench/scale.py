@@ -15,6 +15,11 @@ measures, in the same run on this machine:
   email, identifier or name, and by id) and its overview (`GET /admin/stats`), `migrate` with
   nothing to apply;
 - the server's peak memory (VmHWM) and the database bytes per customer;
+- at the largest size: GET and PATCH again under each of SQLite's page-cache and memory-map
+  settings in BENCH_DB_VARIANTS (`cache_kib:mmap_mib` pairs, default
+  `2000:0,16384:0,2000:4096`: the default, a 16 MiB cache per connection, the file mapped),
+  each with the server's peak memory and how much of it is the mapped file (RssFile), the
+  server restarted for each on the same database;
 - at the largest size: a sweep of 1,000,000 expired sessions by the server's housekeeping,
   with the longest write transaction (`customer_area_db_longest_write_seconds`).
 
@@ -51,6 +56,9 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 SIZES = [int(s) for s in os.environ.get("BENCH_SCALE", "1000,100000,1000000").split(",")]
 SAMPLE = 20_000
 SWEEP_ROWS = int(os.environ.get("BENCH_SWEEP_ROWS", "1000000"))
+VARIANTS = [tuple(int(n) for n in pair.split(":"))
+            for pair in os.environ.get("BENCH_DB_VARIANTS", "2000:0,16384:0,2000:4096").split(",")
+            if pair]
 
 
 def say(text):
@@ -186,6 +194,13 @@ class Server:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
 
+    def memory_kib(self):
+        """The peak resident memory, and the part of the resident memory now that is mapped
+        files (the SQLite file, when it is mapped; the binary itself)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        field = lambda name: int(re.search(rf"{name}:\s+(\d+)", status).group(1))
+        return field("VmHWM"), field("RssFile")
+
     def metric(self, name):
         text = get(f"http://{ADDR}/metrics", ADMIN_TOKEN)
         match = re.search(rf"^{name} (\S+)$", text, re.M)
@@ -274,6 +289,10 @@ def measure(size, work, largest):
     figures["bytes_per_customer"] = sum(
         p.stat().st_size for p in work.glob("customer-area.db*")) / (size + 10_000)
 
+    if largest and VARIANTS:
+        figures["variants"] = [cache_variant(env, work, cache_kib, mmap_mib)
+                               for cache_kib, mmap_mib in VARIANTS]
+
     if largest and SWEEP_ROWS:
         say(f"housekeeping: a sweep of {SWEEP_ROWS:,} expired sessions")
         expire_sessions(db, SWEEP_ROWS)
@@ -289,6 +308,43 @@ def measure(size, work, largest):
             "customer_area_db_longest_write_seconds") * 1000
         server.stop()
     return figures
+
+
+def cache_variant(env, work, cache_kib, mmap_mib):
+    """GET and PATCH with SQLite's page cache and memory map set (`database.cache_kib`,
+    `database.mmap_mib`), the server started afresh on the same database."""
+    say(f"GET and PATCH with cache_kib = {cache_kib}, mmap_mib = {mmap_mib}")
+    env = dict(env, CUSTOMER_AREA_DATABASE_CACHE_KIB=str(cache_kib),
+               CUSTOMER_AREA_DATABASE_MMAP_MIB=str(mmap_mib))
+    server = Server(env, work / f"server-{cache_kib}-{mmap_mib}.log")
+    wrk(work / "self.targets", 16, seconds=2)  # warm-up
+    figures = {"cache_kib": cache_kib, "mmap_mib": mmap_mib,
+               "get": wrk(work / "self.targets", 64),
+               "patch": wrk(work / "self.targets", 16, BENCH_METHOD="PATCH",
+                            BENCH_BODY='{"phone":"+44 20 %N","address_town":"Town %I"}')}
+    peak, mapped = server.memory_kib()
+    figures["peak_rss_mib"], figures["rss_file_mib"] = peak / 1024, mapped / 1024
+    server.stop()
+    return figures
+
+
+def variants_table(rows):
+    small, large = rows[0], rows[-1]
+    if "variants" not in large:
+        return ""
+    lines = [f"SQLite's page cache and memory map at {large['customers']:,} customers "
+             f"(throughput as a share of the default's at {small['customers']:,}, "
+             "measured earlier in this run):", "",
+             "| cache_kib | mmap_mib | GET req/s | GET vs small | PATCH req/s | PATCH vs small "
+             "| peak RSS MiB | of it mapped files MiB |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for v in large["variants"]:
+        lines.append(
+            f"| {v['cache_kib']:,} | {v['mmap_mib']:,} | {v['get']['rps']:,.0f} | "
+            f"{v['get']['rps'] / small['get']['rps']:.0%} | {v['patch']['rps']:,.0f} | "
+            f"{v['patch']['rps'] / small['patch']['rps']:.0%} | {v['peak_rss_mib']:.1f} | "
+            f"{v['rss_file_mib']:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def timed_ms(url, times=5):
@@ -464,6 +520,7 @@ def main():
         "",
         targets(rows),
         "",
+        variants_table(rows),
     ])
     results = BENCH / "results"
     results.mkdir(exist_ok=True)

@@ -62,7 +62,7 @@ pub enum AppError {
         message: String,
         fields: FieldErrors,
     },
-    /// The change would leave the shop without an owner (removing the last one).
+    /// The change would leave the shop without an owner (removing or demoting the last one).
     #[error("{0} is the last owner: invite another owner first")]
     LastOwner(String),
     /// Too many attempts; try again after `retry_after` seconds.

@@ -3,7 +3,7 @@
 use super::{Loaded, deliver_now, open_app, print_json};
 use crate::domain::{EmailAddress, ProfileField, Role, format_time};
 use crate::flows::AuditLine;
-use crate::flows::staff_actions::{ADD_STAFF, REMOVE_STAFF, RESET_STAFF};
+use crate::flows::staff_actions::{ADD_STAFF, CHANGE_STAFF_ROLE, REMOVE_STAFF, RESET_STAFF};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -30,6 +30,15 @@ pub enum Command {
     Remove {
         /// The staff member's email address.
         email: String,
+    },
+    /// Give a staff member another role; their sessions end at once. The last owner stays an
+    /// owner (invite another owner first).
+    Role {
+        /// The staff member's email address.
+        email: String,
+        /// `support` (helps customers) or `owner` (everything, staff included).
+        #[arg(long, value_parser = Role::parse)]
+        role: Role,
     },
     /// Send a staff member a new invitation: their password and second factor are cleared, a
     /// lockout lifted, and their sessions end.
@@ -104,6 +113,16 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                 .remove(&email, AuditLine::of_command_line(REMOVE_STAFF))
                 .await?;
             println!("removed {}; their sessions have ended", email.trim());
+        }
+        Command::Role { email, role } => {
+            let (member, changed) = staff
+                .change_role(&email, role, AuditLine::of_command_line(CHANGE_STAFF_ROLE))
+                .await?;
+            if changed {
+                println!("{} is now {role}; their sessions have ended", member.email);
+            } else {
+                println!("{} is {role} already; nothing changed", member.email);
+            }
         }
         Command::Reset { email } => {
             let invited = staff

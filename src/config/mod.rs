@@ -87,6 +87,14 @@ pub struct Database {
     pub pool_timeout_ms: u64,
     /// How long SQLite waits for a lock held by another connection or process.
     pub busy_timeout_ms: u64,
+    /// SQLite's page cache per connection, in KiB (`PRAGMA cache_size`; SQLite's own default,
+    /// 2,000). Each reader and the writer has its own, so the server's memory grows by this
+    /// times `pool_size`.
+    pub cache_kib: u64,
+    /// How much of the SQLite file each connection maps into memory, in MiB
+    /// (`PRAGMA mmap_size`; 0, the default, reads through the kernel instead). Mapped pages
+    /// are shared with the kernel's page cache and count in the server's resident memory.
+    pub mmap_mib: u64,
 }
 
 impl Default for Database {
@@ -98,6 +106,8 @@ impl Default for Database {
             pool_size: NonZero::new(8).unwrap(),
             pool_timeout_ms: 3000,
             busy_timeout_ms: 5000,
+            cache_kib: 2000,
+            mmap_mib: 0,
         }
     }
 }

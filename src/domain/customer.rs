@@ -34,6 +34,13 @@ impl CustomerId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id as the number its 14 digits spell: two customers never share one.
+    pub fn number(&self) -> u64 {
+        self.0
+            .bytes()
+            .fold(0, |n, digit| n * 10 + u64::from(digit - b'0'))
+    }
 }
 
 /// The smallest and the largest customer id.
@@ -241,8 +248,8 @@ pub fn format_time(unix: i64) -> String {
 }
 
 /// Parses an RFC 3339 time (`2021-03-04T10:11:12Z`, any offset) into Unix seconds: a moment
-/// that has passed, since 1970 (`now` is the present, in Unix seconds).
-pub fn parse_past_time(raw: &str, now: i64) -> Result<i64, String> {
+/// since 1970, past or to come.
+pub fn parse_time(raw: &str) -> Result<i64, String> {
     let parsed =
         time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
             .map_err(|_| {
@@ -252,6 +259,13 @@ pub fn parse_past_time(raw: &str, now: i64) -> Result<i64, String> {
     if unix < 0 {
         return Err("must not be before 1970".into());
     }
+    Ok(unix)
+}
+
+/// Parses an RFC 3339 time as [`parse_time`] does: a moment that has passed (`now` is the
+/// present, in Unix seconds).
+pub fn parse_past_time(raw: &str, now: i64) -> Result<i64, String> {
+    let unix = parse_time(raw)?;
     // A few minutes' leeway for the clock of the machine that wrote the file.
     if unix > now + 300 {
         return Err("is in the future".into());
@@ -284,6 +298,19 @@ pub fn rfc3339_option<S: serde::Serializer>(unix: &Option<i64>, s: S) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_is_the_number_its_digits_spell() {
+        for raw in [
+            "10000000000000",
+            "10000000000001",
+            "99999999999999",
+            "31415926535897",
+        ] {
+            let id = CustomerId::parse(raw).unwrap();
+            assert_eq!(id.number(), raw.parse::<u64>().unwrap());
+        }
+    }
 
     #[test]
     fn a_time_in_an_email_is_read_to_the_minute_in_utc() {
@@ -336,6 +363,15 @@ mod tests {
             "2027-01-01T00:00:00Z",
         ] {
             assert!(parse_past_time(bad, now).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_time_to_come_parses_where_any_time_will_do() {
+        assert_eq!(parse_time("2027-01-01T00:00:00Z"), Ok(1_798_761_600));
+        assert_eq!(parse_time("2027-01-01T01:00:00+01:00"), Ok(1_798_761_600));
+        for bad in ["1969-12-31T23:59:59Z", "2027-01-01", "next week", ""] {
+            assert!(parse_time(bad).is_err(), "{bad:?}");
         }
     }
 

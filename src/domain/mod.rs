@@ -20,7 +20,7 @@ pub use code::{ActivationSecret, LinkKey, LoginCode, ResetCode};
 pub use country::Country;
 pub use customer::{
     AscendingIds, Customer, CustomerId, Identifier, Status, Subscription, format_time,
-    parse_past_time, rfc3339_field, rfc3339_option, utc_minute,
+    parse_past_time, parse_time, rfc3339_field, rfc3339_option, utc_minute,
 };
 pub use device::device_name;
 pub use email::EmailAddress;

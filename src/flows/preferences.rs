@@ -6,13 +6,12 @@
 
 use serde::Serialize;
 
-use super::Event;
-use super::unsubscribe::{Claim, not_a_link};
-use crate::domain::{ActivityKind, Client, Subscription, rfc3339_field};
+use super::unsubscribe::{Claim, changed_by_link, not_a_link};
+use crate::domain::{Client, Subscription, rfc3339_field};
 use crate::error::AppError;
 use crate::store::sql::Db;
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{StoreResult, activity, now};
+use crate::store::{Scope, StoreResult, now};
 
 /// How long a list may be paused: the page offers these and nothing else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,9 +199,14 @@ impl Preferences<'_> {
         F: FnOnce(&Db, &Claim, &Client) -> StoreResult<Result<(T, bool), Refusal>> + Send + 'static,
     {
         let (client, announcer) = (client.clone(), self.announcer.clone());
+        // Customer-scoped (on PostgreSQL, beside other customers' writes): the link's check,
+        // every `change` this page makes (a pause, its end, every list left) and the activity
+        // and announcement read and change the subscriptions and the row of the link's
+        // customer only, and insert consent records, activity and webhook events.
+        let scope = Scope::Customer(claim.customer.clone());
         let outcome = self
             .store
-            .write(move |tx| {
+            .write_in(scope, move |tx| {
                 if !current(tx, &claim)? {
                     return Ok(Err(Refusal::LinkEnded));
                 }
@@ -211,13 +215,7 @@ impl Preferences<'_> {
                     Err(refused) => return Ok(Err(refused)),
                 };
                 if changed {
-                    activity::record(
-                        tx,
-                        &claim.customer,
-                        ActivityKind::SubscriptionsChanged,
-                        Some(&client),
-                    )?;
-                    announcer.announce(tx, Event::SubscriptionsChanged, &claim.customer)?;
+                    changed_by_link(tx, &announcer, &claim.customer, &client)?;
                 }
                 Ok(Ok((answer, changed)))
             })

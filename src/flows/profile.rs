@@ -12,7 +12,7 @@ use crate::error::{AppError, FieldErrors};
 use crate::mail::{Kind, Vars};
 use crate::store::codes::{self, Purpose};
 use crate::store::subscriptions::{self, ConsentSource};
-use crate::store::{Outcome, activity, customers, outbox, sessions};
+use crate::store::{Outcome, Scope, activity, customers, outbox, sessions};
 
 /// A password change asked within a profile update.
 #[derive(Clone, Debug)]
@@ -140,9 +140,19 @@ impl Profiles<'_> {
         let services = self.0.clone();
         let mails = new_email.is_some() || new_hash.is_some();
         let client = session.client.clone();
+        // Customer-scoped (on PostgreSQL, beside other customers' writes) unless it asks for a
+        // new email: every other statement below reads or changes this customer's rows only
+        // (their session, row, subscriptions, codes) or inserts new ones (activity, consent
+        // records, a notice, webhook events), and reads the subscription lists, which only
+        // global writes change. An email change reads and mails the address's owner, another
+        // customer: global.
+        let scope = match new_email {
+            Some(_) => Scope::Global,
+            None => Scope::Customer(id.clone()),
+        };
         let customer = self
             .store
-            .write(move |tx| {
+            .write_in(scope, move |tx| {
                 // Every refusal comes before the first write, so that a refused update keeps
                 // nothing of itself.
                 if let Some(checked) = &checked {

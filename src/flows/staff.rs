@@ -17,7 +17,7 @@ use crate::domain::{ActivationSecret, Client, EmailAddress, Identifier, Password
 use crate::error::AppError;
 use crate::mail::{Kind, Vars};
 use crate::store::outbox;
-use crate::store::staff::{self, Invitation, Member, Removal};
+use crate::store::staff::{self, Invitation, Member, Removal, RoleChange};
 use crate::throttle::IpBudget;
 
 /// A signed-in staff member: who, the digest of their token, and whether the session passed
@@ -69,6 +69,7 @@ pub mod actions {
     pub const ADD_STAFF: &str = "addStaff";
     pub const REMOVE_STAFF: &str = "removeStaff";
     pub const RESET_STAFF: &str = "resetStaff";
+    pub const CHANGE_STAFF_ROLE: &str = "changeStaffRole";
     /// A staff member's own account.
     pub const STAFF_LOGIN: &str = "staff.login";
     pub const STAFF_LOGOUT: &str = "staff.logout";
@@ -166,6 +167,41 @@ impl Staff<'_> {
             Removal::Removed(member) => Ok(member),
             Removal::NoSuchMember => Err(no_such_member(&shown)),
             Removal::LastOwner => Err(AppError::LastOwner(shown)),
+        }
+    }
+
+    /// Gives a staff member another role; their sessions end at once, so that the new role
+    /// applies to their next request. Answers the member and whether the role changed: the
+    /// role they have already changes nothing and is not recorded; a change is, by `line` (of
+    /// [`actions::CHANGE_STAFF_ROLE`]) in the same transaction. The shop's last owner stays an
+    /// owner (`LastOwner`).
+    pub async fn change_role(
+        &self,
+        email: &str,
+        role: Role,
+        line: AuditLine,
+    ) -> Result<(Member, bool), AppError> {
+        let email = email.trim().to_lowercase();
+        let shown = email.clone();
+        let change = self
+            .store
+            .write(move |tx| {
+                let change = staff::change_role(tx, &email, role)?;
+                if let RoleChange::Changed(member) = &change {
+                    line.saying(format!(
+                        "made {} {role}; their sessions ended",
+                        member.email
+                    ))
+                    .write(tx, None)?;
+                }
+                Ok(change)
+            })
+            .await?;
+        match change {
+            RoleChange::Changed(member) => Ok((member, true)),
+            RoleChange::Unchanged(member) => Ok((member, false)),
+            RoleChange::NoSuchMember => Err(no_such_member(&shown)),
+            RoleChange::LastOwner => Err(AppError::LastOwner(shown)),
         }
     }
 

@@ -7,11 +7,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 
-use super::{Event, MAX_PAGE};
+use super::{Announcer, Event, MAX_PAGE};
 use crate::domain::{ActivityKind, Client, CustomerId, rfc3339_field};
 use crate::error::AppError;
+use crate::store::sql::Db;
 use crate::store::subscriptions::{self, ConsentSource, MemberRow};
-use crate::store::{Start, activity, keys};
+use crate::store::{Scope, Start, StoreResult, activity, keys};
 
 /// Members the CSV export reads per database round.
 const EXPORT_BATCH: u32 = 500;
@@ -210,9 +211,13 @@ impl Unsubscribes<'_> {
         let key = self.key().await?;
         let claim = Claim::verify(token, &key).ok_or_else(not_a_link)?;
         let (client, announcer) = (client.clone(), self.announcer.clone());
+        // Customer-scoped (on PostgreSQL, beside other customers' writes): it ends one
+        // subscription of the link's customer, reads their row and subscriptions for the
+        // announcement, and inserts a consent record, activity and webhook events.
+        let scope = Scope::Customer(claim.customer.clone());
         let ended = self
             .store
-            .write(move |tx| {
+            .write_in(scope, move |tx| {
                 let ended = subscriptions::unsubscribe(
                     tx,
                     &claim.customer,
@@ -222,13 +227,7 @@ impl Unsubscribes<'_> {
                     Some(&client),
                 )?;
                 if ended {
-                    activity::record(
-                        tx,
-                        &claim.customer,
-                        ActivityKind::SubscriptionsChanged,
-                        Some(&client),
-                    )?;
-                    announcer.announce(tx, Event::SubscriptionsChanged, &claim.customer)?;
+                    changed_by_link(tx, &announcer, &claim.customer, &client)?;
                 }
                 Ok(ended)
             })
@@ -240,6 +239,25 @@ impl Unsubscribes<'_> {
             Ok(Unsubscribed::Already)
         }
     }
+}
+
+/// What follows a change the customer made by a link in an email (unsubscribe, preference
+/// page), in its transaction: the change in their activity, seen from `client`, and the event
+/// `subscriptions.changed` queued for the webhooks (the caller wakes their worker once it
+/// commits).
+pub(super) fn changed_by_link(
+    tx: &Db,
+    announcer: &Announcer,
+    customer: &CustomerId,
+    client: &Client,
+) -> StoreResult<()> {
+    activity::record(
+        tx,
+        customer,
+        ActivityKind::SubscriptionsChanged,
+        Some(client),
+    )?;
+    announcer.announce(tx, Event::SubscriptionsChanged, customer)
 }
 
 /// The CSV header row of a members export.

@@ -143,7 +143,13 @@ fn customer_routes(
         .and(with_services(services.clone()))
         .and(bearer_token())
         .and_then(customers::show_self);
+    // The busiest routes first: every route before the one a request is for checks its path
+    // (warp tries them in order), and GET /customers/self is most of the traffic.
     any_of!(
+        show,
+        customer(&UPDATE_SELF)
+            .and(json_object())
+            .and_then(customers::update_self),
         signing_in(&LOGIN, LoginMethod::Password).and_then(customers::login),
         signing_in(&REQUEST_LOGIN_CODE, LoginMethod::EmailCode)
             .and_then(customers::request_login_code),
@@ -157,10 +163,6 @@ fn customer_routes(
             .and_then(customers::confirm_totp),
         customer(&REMOVE_CUSTOMER_TOTP).and_then(customers::remove_totp),
         customer(&LOGOUT).and_then(customers::logout),
-        show,
-        customer(&UPDATE_SELF)
-            .and(json_object())
-            .and_then(customers::update_self),
         customer(&DELETE_SELF).and_then(customers::delete_self),
         visitor(&ACTIVATE).and_then(customers::activate),
         visitor(&REQUEST_PASSWORD_RESET).and_then(customers::request_password_reset),
@@ -612,6 +614,9 @@ fn staff_changes(
             .and_then(staff::add),
         acting(&REMOVE_STAFF, services).and_then(staff::remove),
         acting(&RESET_STAFF, services).and_then(staff::reset),
+        acting(&CHANGE_STAFF_ROLE, services)
+            .and(json_object())
+            .and_then(staff::change_role),
     )
 }
 

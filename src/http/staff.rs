@@ -1,6 +1,7 @@
 //! Handlers of the staff endpoints under `/admin/staff`: activation, signing in and out, who is
-//! signed in, and the owners' list, invitation, removal and reset of staff members. Which role
-//! each `/admin` route needs is checked by the route filter (`mod.rs`), from the route table.
+//! signed in, and the owners' list, invitation, role change, removal and reset of staff
+//! members. Which role each `/admin` route needs is checked by the route filter (`mod.rs`),
+//! from the route table.
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -66,6 +67,22 @@ pub async fn reset(
 ) -> Result<Response, Rejection> {
     services.staff().reset(&path_email(&email), line).await?;
     Ok(ok_result("email_sent"))
+}
+
+/// PATCH /admin/staff/{email}
+pub async fn change_role(
+    email: String,
+    line: AuditLine,
+    services: Services,
+    mut body: JsonObject,
+) -> Result<Response, Rejection> {
+    let role = body.required_parsed("role", Role::parse);
+    let role = body.finish_with(role)?;
+    let (member, _) = services
+        .staff()
+        .change_role(&path_email(&email), role, line)
+        .await?;
+    Ok(ok_json(&member_json(&member)))
 }
 
 /// The address a path names, percent-encoded or not (the console encodes the `@`).

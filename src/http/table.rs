@@ -96,6 +96,7 @@ pub static ROUTES: &[Route] = &[
     ADD_STAFF,
     REMOVE_STAFF,
     RESET_STAFF,
+    CHANGE_STAFF_ROLE,
     UNSUBSCRIBE,
     // The preference page behind an unsubscribe link (SPEC 8.5).
     SUBSCRIPTION_PREFERENCES,
@@ -1368,6 +1369,20 @@ pub const RESET_STAFF: Route = Route::api(
     .described("As `customer-area staff reset`: the password and second factor are cleared, a lockout lifted, every session ends, and a new invitation is emailed (not answered). No body.")
     .params(&[STAFF_EMAIL])
     .failing(&[NotFound]),
+);
+
+pub const CHANGE_STAFF_ROLE: Route = Route::api(
+    Patch,
+    "/admin/staff/{email}",
+    owner(
+        crate::flows::staff_actions::CHANGE_STAFF_ROLE,
+        "Give a staff member another role; their sessions end at once",
+        Success::ok("The staff member, with the new role.", Schema("StaffListMember")),
+    )
+    .described("As `customer-area staff role`. `{\"role\"}`: `owner` or `support` (else 422 on `role`). Every session of the member ends, so that the new role applies to their next sign-in; the role they have already changes nothing and is not audited. The shop's last owner stays an owner: 409 `last_owner` (invite another owner first).")
+    .params(&[STAFF_EMAIL])
+    .body(Body::Required("StaffRoleChange"))
+    .failing(&[NotFound, Failure::LastOwner]),
 );
 
 pub const UNSUBSCRIBE: Route = Route::api(

@@ -1,10 +1,10 @@
 //! Every customer in the shape of the import file (`customers export-all`, SPEC 8.3): read a
-//! page at a time in id order, each with their subscriptions and where each consent came from,
-//! and their password hash when the caller asks for it.
+//! page at a time in id order, each with their subscriptions (where each consent came from, and
+//! until when a list is paused) and their password hash when the caller asks for it.
 
 use super::sql::{ReadDb, Row, params};
 
-use super::{StoreResult, customers};
+use super::{StoreResult, customers, now};
 use crate::domain::{FIELDS, Profile};
 
 /// One customer, as an import file row holds them.
@@ -23,7 +23,8 @@ pub struct Leaving {
     pub subscriptions: Vec<Held>,
 }
 
-/// A subscription a customer holds: since when, and the source of the opt-in that began it.
+/// A subscription a customer holds: since when, the source of the opt-in that began it, and
+/// the end of a pause that has not run out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Held {
     pub list: String,
@@ -31,6 +32,9 @@ pub struct Held {
     /// The ledger's source of the latest opt-in to the list (`customer`, `import:magento2`...);
     /// `None` where the ledger has none.
     pub source: Option<String>,
+    /// Until when the list is paused (left out of its exports); `None` when it is not, or the
+    /// pause has run out.
+    pub paused_until: Option<i64>,
 }
 
 /// Up to `limit` customers whose id comes after `after` (`""`: from the first), in id order.
@@ -78,14 +82,16 @@ fn held(conn: &ReadDb, customer: &str) -> StoreResult<Vec<Held>> {
         "SELECT s.list_id, s.subscribed_at,
                 (SELECT r.source FROM consent_records r
                  WHERE r.customer_id = s.customer_id AND r.list_id = s.list_id AND r.action = 'in'
-                 ORDER BY r.id DESC LIMIT 1) AS source
+                 ORDER BY r.id DESC LIMIT 1) AS source,
+                CASE WHEN s.paused_until > ?2 THEN s.paused_until END AS paused_until
          FROM subscriptions s WHERE s.customer_id = ?1 ORDER BY s.list_id",
     )?;
-    let rows = statement.query_map(params![customer], |row: &Row<'_>| {
+    let rows = statement.query_map(params![customer, now()], |row: &Row<'_>| {
         Ok(Held {
             list: row.get("list_id")?,
             since: row.get("subscribed_at")?,
             source: row.get("source")?,
+            paused_until: row.get("paused_until")?,
         })
     })?;
     rows.collect::<StoreResult<_>>()

@@ -177,6 +177,7 @@ fn apply_all(conn: &Db) -> StoreResult<Vec<Migration>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::counters::tests::pairs;
     use rusqlite::Connection;
 
     #[test]
@@ -251,6 +252,51 @@ mod tests {
             assert!(crate::domain::SessionId::parse(&id).is_ok(), "{id}");
             assert_eq!(created, last_used);
         }
+    }
+
+    #[test]
+    fn the_customer_counters_start_from_the_customers_already_there() {
+        let conn = Connection::open_in_memory().unwrap();
+        ensure_table(&Db::sqlite(&conn)).unwrap();
+        let counters = embedded()
+            .iter()
+            .position(|m| m.name.contains("counters the database keeps"))
+            .expect("the counters' migration");
+        for m in embedded().iter().take(counters) {
+            conn.execute_batch(&m.sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, 0)",
+                rusqlite::params![m.version, m.name],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO customer_ids VALUES ('10000000000001'), ('10000000000002'),
+                 ('10000000000003'), ('10000000000004');
+             INSERT INTO customers (id, identifier, email, status, created_at, updated_at, locked_at)
+             VALUES ('10000000000001', 'a', 'a@example.com', 'active', 86400, 0, NULL),
+                    ('10000000000002', 'b', 'b@example.com', 'active', 86401, 0, 5),
+                    ('10000000000003', 'c', 'c@example.com', 'pending', 86399, 0, NULL),
+                    ('10000000000004', 'd', 'd@example.com', 'pending', 864000, 0, NULL);",
+        )
+        .unwrap();
+        apply(&Db::sqlite(&conn)).unwrap();
+        let buckets: Vec<(String, i64)> = pairs(
+            &conn,
+            "SELECT bucket, customers FROM customer_counts ORDER BY bucket",
+        );
+        let owned = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+            pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+        };
+        assert_eq!(
+            buckets,
+            owned(&[("active", 1), ("locked", 1), ("pending", 2)])
+        );
+        let days: Vec<(i64, i64)> = pairs(
+            &conn,
+            "SELECT day, customers FROM signup_counts ORDER BY day",
+        );
+        assert_eq!(days, [(0, 1), (1, 2), (10, 1)]);
     }
 
     #[test]

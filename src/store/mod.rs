@@ -8,7 +8,8 @@
 //! - Writes ([`Store::write`]) run on the writer's lane, where the writes queued together
 //!   share one transaction and its commit ([`writer`], the one place that decides what is
 //!   acknowledged as stored), and get a [`Db`], which also serves wherever a `ReadDb` is asked
-//!   for.
+//!   for. A write that touches one customer's rows only may say so ([`Store::write_in`],
+//!   [`Scope`]): on PostgreSQL it then runs beside other customers' writes.
 //! - Blocking callers (the CLI, migrations, backup) take a connection of their own
 //!   ([`Store::connection`]) and write through [`write_tx`].
 
@@ -25,12 +26,14 @@ use sql::{Db, ReadDb, params};
 use crate::config;
 use crate::lanes::{Lane, Refused};
 pub use health::Unwritable;
+pub use writer::Scope;
 
 pub mod activity;
 pub mod audit;
 pub mod backup;
 pub mod codes;
 pub mod copy;
+pub mod counters;
 pub mod customers;
 pub mod deliverability;
 pub mod devices;
@@ -275,7 +278,8 @@ pub struct Store {
     /// whose busy handler sleeps with growing pauses and turns a short queue into long tail
     /// latencies; the writes queued together share a transaction and its commit, each in a
     /// savepoint of its own ([`writer`]). On PostgreSQL, two such threads, whose transactions
-    /// take turns under the write lock ([`pg::begin`]).
+    /// run beside each other's and other instances' where their writes' scopes let them
+    /// ([`Scope`], [`pg`]).
     writer: Lane<writer::WriteJob>,
     /// How long a read or write may wait for its thread before the store answers busy.
     wait: Duration,
@@ -387,6 +391,8 @@ impl Store {
             })?;
         }
         let busy_timeout = settings.busy_timeout_ms;
+        let cache_kib = settings.cache_kib;
+        let mmap_bytes = settings.mmap_mib.saturating_mul(1 << 20);
         let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
             // WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged
             // commit durable even across power loss; secure_delete zeroes what is deleted
@@ -396,7 +402,9 @@ impl Store {
                  PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA busy_timeout = {busy_timeout};
-                 PRAGMA secure_delete = ON;"
+                 PRAGMA secure_delete = ON;
+                 PRAGMA cache_size = -{cache_kib};
+                 PRAGMA mmap_size = {mmap_bytes};"
             ))?;
             conn.set_prepared_statement_cache_capacity(64);
             Ok(())
@@ -475,17 +483,28 @@ impl Store {
     }
 
     /// Runs work in a write transaction on the writer's lane (SQLite's `BEGIN IMMEDIATE`,
-    /// PostgreSQL's write lock, [`pg::begin`]), answered once it is committed when `work`
-    /// returns `Ok` (an [`Outcome`] there commits a refusal too), and rolled back on `Err`.
-    /// Writes queued together share the transaction and its commit, each in a savepoint of
-    /// its own ([`writer`]). Taking the write lock up front means a read-then-write never
-    /// fails half-way (another process, such as the CLI, may hold it).
+    /// PostgreSQL's write lock held exclusively, [`pg::begin`]), answered once it is committed
+    /// when `work` returns `Ok` (an [`Outcome`] there commits a refusal too), and rolled back
+    /// on `Err`. Writes queued together share the transaction and its commit, each in a
+    /// savepoint of its own ([`writer`]). Taking the write lock up front means a
+    /// read-then-write never fails half-way (another process, such as the CLI, may hold it).
     pub async fn write<R, F>(&self, work: F) -> StoreResult<R>
     where
         F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
-        let job = |answer| writer::WriteJob::in_transaction(work, answer);
+        self.write_in(Scope::Global, work).await
+    }
+
+    /// Runs work as [`Store::write`] does, declaring what it may run beside: with
+    /// [`Scope::Customer`], on PostgreSQL, beside the writes of other customers (the caller
+    /// says, beside the call, why every statement of `work` is that customer's alone).
+    pub async fn write_in<R, F>(&self, scope: Scope, work: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let job = |answer| writer::WriteJob::in_transaction(scope, work, answer);
         self.writer.submit(self.wait, job).await.map_err(refused)?
     }
 
@@ -651,4 +670,35 @@ pub fn checkpoint(conn: &Db) -> StoreResult<()> {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sqlite_connection_takes_the_configured_page_cache_and_memory_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = config::Database {
+            path: dir.path().join("pragmas.db"),
+            cache_kib: 1234,
+            mmap_mib: 3,
+            ..config::Database::default()
+        };
+        let store = Store::open(&settings).unwrap();
+        let Backend::Sqlite(pool) = &store.backend else {
+            unreachable!("a path opens SQLite")
+        };
+        // Two connections at once: each is set up by the pool's initializer, not just the first.
+        let (first, second) = (pool.get().unwrap(), pool.get().unwrap());
+        for conn in [&first, &second] {
+            let cache: i64 = conn
+                .query_row("PRAGMA cache_size", [], |r| r.get(0))
+                .unwrap();
+            let mmap: i64 = conn
+                .query_row("PRAGMA mmap_size", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!((cache, mmap), (-1234, 3 << 20));
+        }
+    }
 }

@@ -86,8 +86,9 @@ pub fn release_leases(conn: &Db) -> StoreResult<usize> {
 pub fn lease_due(conn: &Db, limit: u32, lease_seconds: i64) -> StoreResult<Vec<Leased>> {
     let now = now();
     // On PostgreSQL the rows are also locked as they are picked, skipping any another
-    // transaction holds: today every write transaction takes the one write lock first (so no
-    // two leases ever overlap), and this keeps two leasing workers apart without it.
+    // transaction holds: a lease is taken by a global write, which holds the write lock
+    // exclusively (so no two leases ever overlap), and this keeps two leasing workers apart
+    // without it.
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "UPDATE outbox SET locked_until = ?1 + ?2

@@ -1,14 +1,28 @@
 //! The PostgreSQL store: connections in an r2d2 pool (TLS by rustls when the URL asks for it),
 //! and what the one writer ([`super::writer`]) needs of PostgreSQL: its `BEGIN` under the
-//! write lock, and how a connection the server ended is told.
+//! write locks, and how a connection the server ended is told.
 //!
 //! Several customer-area instances may share one database. SQLite runs one write at a time
 //! and every flow was written for that: a code is checked and spent, an allowance counted and
-//! charged, a lease taken, each by reading and then writing in one transaction. So every
-//! write transaction here first takes one transaction-level advisory lock ([`WRITE_LOCK`]),
-//! shared by all instances: writes run one at a time across all of them, exactly as on one
-//! SQLite file, and reads run beside them on their own connections. What that costs is
-//! measured in docs/performance.md; what several instances buy is that one can go away.
+//! charged, a lease taken, each by reading and then writing in one transaction. Here every
+//! write transaction first takes transaction-level advisory locks, shared by all instances,
+//! all of them in its `BEGIN` ([`begin_for`]):
+//!
+//! - a batch holding any global write ([`super::Scope::Global`], every write unless it says
+//!   otherwise) takes [`WRITE_LOCK`] exclusively: it runs alone across all instances, exactly
+//!   as on one SQLite file;
+//! - a batch of customer-scoped writes only ([`super::Scope::Customer`]: every statement touches
+//!   rows of that one customer, or only inserts new rows) takes [`WRITE_LOCK`] shared, then
+//!   one lock per customer of the batch, keyed by the customer's id as a number, in ascending
+//!   order. Such batches run beside each other, on any instance, unless they share a
+//!   customer; a global write waits for them, and they for it.
+//!
+//! Every transaction takes [`WRITE_LOCK`] first and customer keys in one order, so no two can
+//! wait for each other in a cycle; and as two customer-scoped transactions never write the
+//! same row, READ COMMITTED gives each what a one-writer database would (no serialization
+//! failure to retry). Reads run beside every write on their own connections. What the locks
+//! cost is measured in docs/performance.md; what several instances buy is that one can go
+//! away.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -17,9 +31,12 @@ use std::time::Duration;
 use r2d2::{Pool, PooledConnection};
 
 use super::sql::{Db, PgConnection};
+use super::writer::Locks;
 use super::{StoreError, StoreResult};
 
-/// The advisory lock every write transaction holds (a constant of this program: "ca-write").
+/// The advisory lock every write transaction holds, exclusively for a global write and shared
+/// for customer-scoped ones (a constant of this program: "ca-write"). Customer keys, numbers of
+/// 14 digits, never meet it nor [`MIGRATION_LOCK`].
 pub const WRITE_LOCK: i64 = 0x6361_2d77_7269_7465;
 /// The advisory lock the migrations run under, so that instances starting together never
 /// apply one twice.
@@ -118,8 +135,8 @@ impl r2d2::ManageConnection for Manager {
 }
 
 /// PostgreSQL for the writer ([`super::writer`]): a connection from the pool for each run of
-/// jobs, `BEGIN` under [`WRITE_LOCK`], and a connection that turns out dead at `BEGIN`
-/// replaced by the next one.
+/// jobs, `BEGIN` under the batch's locks ([`begin_for`]), and a connection that turns out dead
+/// at `BEGIN` replaced by the next one.
 pub(super) struct Engine {
     pub(super) pool: Pool<Manager>,
 }
@@ -139,8 +156,8 @@ impl super::writer::Engine for Engine {
         db.execute_batch(sql)
     }
 
-    fn begin(db: &Db) -> StoreResult<()> {
-        begin(db)
+    fn begin(db: &Db, locks: &Locks) -> StoreResult<()> {
+        begin_for(db, locks)
     }
 
     fn ended(_: &Db) -> bool {
@@ -171,12 +188,30 @@ pub(super) fn is_dead(conn: &RefCell<PgConnection>) -> bool {
     conn.client.is_closed() || conn.client.simple_query("").is_err()
 }
 
-/// Begins a write transaction: once it holds the write lock, every write committed before it
-/// (by any instance) is visible to each of its statements.
+/// Begins a global write transaction (the CLI's, a migration's): once it holds the write lock
+/// exclusively, every write committed before it (by any instance) is visible to each of its
+/// statements, and none runs beside it.
 pub fn begin(db: &Db) -> StoreResult<()> {
-    db.execute_batch(&format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-    ))
+    begin_for(db, &Locks::Everything)
+}
+
+/// Begins a write transaction holding `locks`, in one round trip: [`WRITE_LOCK`] (exclusive
+/// for [`Locks::Everything`], shared otherwise), then each customer's key in ascending order.
+/// Once it holds them, every write committed before it that touched the same customers (or
+/// was global) is visible to each of its statements.
+pub(super) fn begin_for(db: &Db, locks: &Locks) -> StoreResult<()> {
+    let sql = match locks {
+        Locks::Everything => format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"),
+        Locks::Customers(keys) => {
+            let mut sql = format!("BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})");
+            // The statements of one simple query run in order: the keys are taken ascending.
+            for key in keys {
+                sql.push_str(&format!("; SELECT pg_advisory_xact_lock({key})"));
+            }
+            sql
+        }
+    };
+    db.execute_batch(&sql)
 }
 
 /// How long a fresh connection may take, so that a database that is down fails a request in

@@ -287,9 +287,17 @@ impl Statement<'_> {
     {
         match self {
             Statement::Sqlite(statement) => {
+                // The names once per query: rusqlite's `column_index` asks SQLite for each
+                // column's name (under the connection's mutex) at every lookup, which cost the
+                // profile read more than its SQL.
+                let names = statement
+                    .column_names()
+                    .into_iter()
+                    .map(Box::from)
+                    .collect();
                 let rows = statement.query(rusqlite::params_from_iter(sqlite_values(params)))?;
                 Ok(Rows {
-                    source: Source::Sqlite(rows),
+                    source: Source::Sqlite(rows, names),
                     read,
                 })
             }
@@ -315,7 +323,8 @@ pub struct Rows<'s, F> {
 }
 
 enum Source<'s> {
-    Sqlite(rusqlite::Rows<'s>),
+    /// The rows, and the query's column names in order.
+    Sqlite(rusqlite::Rows<'s>, Box<[Box<str>]>),
     Postgres(std::vec::IntoIter<postgres::Row>),
 }
 
@@ -327,8 +336,8 @@ where
 
     fn next(&mut self) -> Option<StoreResult<T>> {
         match &mut self.source {
-            Source::Sqlite(rows) => match rows.next() {
-                Ok(Some(row)) => Some((self.read)(&Row::Sqlite(row))),
+            Source::Sqlite(rows, names) => match rows.next() {
+                Ok(Some(row)) => Some((self.read)(&Row::Sqlite(row, names))),
                 Ok(None) => None,
                 Err(err) => Some(Err(err.into())),
             },
@@ -342,7 +351,8 @@ where
 
 /// One row of a query's answer.
 pub enum Row<'r> {
-    Sqlite(&'r rusqlite::Row<'r>),
+    /// A row, and its query's column names in order.
+    Sqlite(&'r rusqlite::Row<'r>, &'r [Box<str>]),
     Postgres(&'r postgres::Row),
 }
 
@@ -351,11 +361,11 @@ impl Row<'_> {
     /// names it (a typo fails the first test that reads the row, never reads another column).
     pub fn get<T: Column>(&self, name: &str) -> StoreResult<T> {
         let value = match self {
-            Row::Sqlite(row) => {
-                let index = row
-                    .as_ref()
-                    .column_index(name)
-                    .map_err(|_| no_column(name))?;
+            Row::Sqlite(row, names) => {
+                let index = names
+                    .iter()
+                    .position(|column| column.eq_ignore_ascii_case(name))
+                    .ok_or_else(|| no_column(name))?;
                 Value::from(row.get_ref(index)?)
             }
             Row::Postgres(row) => {
@@ -376,7 +386,7 @@ impl Row<'_> {
     /// value), where a name would say nothing more; an error if the row has more than one.
     pub fn only<T: Column>(&self) -> StoreResult<T> {
         let value = match self {
-            Row::Sqlite(row) => {
+            Row::Sqlite(row, _) => {
                 if row.as_ref().column_count() != 1 {
                     return Err(not_single());
                 }

@@ -137,6 +137,38 @@ pub fn remove(conn: &Db, email: &str) -> StoreResult<Removal> {
     Ok(Removal::Removed(found))
 }
 
+/// What asking to give a staff member a role came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleChange {
+    /// Changed (the member as they are now); their sessions and waiting sign-ins ended.
+    Changed(Member),
+    /// The member has that role already: nothing changed.
+    Unchanged(Member),
+    NoSuchMember,
+    /// Refused: the member is the shop's last owner, and the role is not owner.
+    LastOwner,
+}
+
+/// Gives a staff member `role`, ending their sessions and waiting sign-ins so that the next
+/// request is judged by the new role (and, where `console.second_factor` asks one of owners
+/// only, a promoted member's sign-in by the new rule). The last owner keeps the role, as they
+/// stay on removal.
+pub fn change_role(conn: &Db, email: &str, role: Role) -> StoreResult<RoleChange> {
+    let Some(found) = find_by_email(conn, email)? else {
+        return Ok(RoleChange::NoSuchMember);
+    };
+    if found.role == role {
+        return Ok(RoleChange::Unchanged(found));
+    }
+    if found.role == Role::Owner && owners(conn)? <= 1 {
+        return Ok(RoleChange::LastOwner);
+    }
+    conn.prepare_cached("UPDATE staff SET role = ?2 WHERE id = ?1")?
+        .execute(params![found.id, role.as_str()])?;
+    end_everything(conn, found.id)?;
+    Ok(RoleChange::Changed(Member { role, ..found }))
+}
+
 /// How many owners the shop has (invited ones too).
 fn owners(conn: &ReadDb) -> StoreResult<i64> {
     conn.prepare_cached("SELECT count(*) FROM staff WHERE role = ?1")?

@@ -259,22 +259,31 @@ pub fn replace(
 }
 
 /// A subscription a customer arrives with from another shop: the list, when they opted in
-/// and the ledger's source for it (`import:<source>`, or `import` when the file gave none).
+/// and the ledger's source for it (`import:<source>`, or `import` when the file gave none), and
+/// the end of a pause they chose there that has not run out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MovedConsent {
     pub list: String,
     pub at: i64,
     pub source: String,
+    pub paused_until: Option<i64>,
 }
 
 /// Subscribes a customer created in this transaction to the lists they moved in with, each
-/// since its own time, with its consent recorded at that time and with its source.
+/// since its own time, with its consent recorded at that time and with its source; a paused
+/// one stays paused, its pause recorded now with the same source and its end.
 pub fn join_moved(conn: &Db, customer: &CustomerId, joins: &[MovedConsent]) -> StoreResult<()> {
     for join in joins {
         conn.prepare_cached(
-            "INSERT INTO subscriptions (customer_id, list_id, subscribed_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO subscriptions (customer_id, list_id, subscribed_at, paused_until)
+             VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![customer.as_str(), join.list, join.at])?;
+        .execute(params![
+            customer.as_str(),
+            join.list,
+            join.at,
+            join.paused_until
+        ])?;
         record_as(
             conn,
             customer,
@@ -284,6 +293,16 @@ pub fn join_moved(conn: &Db, customer: &CustomerId, joins: &[MovedConsent]) -> S
             None,
             join.at,
         )?;
+        if join.paused_until.is_some() {
+            let pause = Entry {
+                action: "pause",
+                source: &join.source,
+                client: None,
+                at: now(),
+                paused_until: join.paused_until,
+            };
+            pause.record(conn, customer, &join.list)?;
+        }
     }
     Ok(())
 }

@@ -5,11 +5,13 @@
 //! WAL, about a quarter of a millisecond on this project's test machine; on PostgreSQL, a WAL
 //! flush), and one commit per write capped the writes a second at what the disk could sync.
 //! So the writes waiting when the writer turns to them run in one transaction (SQLite's
-//! `BEGIN IMMEDIATE`; PostgreSQL's `BEGIN` and its write lock, [`super::pg::begin`]), each in a
-//! savepoint of its own, and are answered after the one commit that makes them all durable
-//! (group commit). The rules, the same on both engines:
+//! `BEGIN IMMEDIATE`; PostgreSQL's `BEGIN` and its write locks, [`super::pg::begin_for`]),
+//! each in a savepoint of its own, and are answered after the one commit that makes them all
+//! durable (group commit). The rules, the same on both engines:
 //!
-//! - each write sees every write queued before it, as when each had its own transaction;
+//! - each write sees every write queued before it, as when each had its own transaction
+//!   (on PostgreSQL, every one it could meet: a customer-scoped write may run beside other
+//!   customers' writes, see [`Scope`]);
 //! - a write whose work fails (or panics) is rolled back to its savepoint and answered with
 //!   its error at once; the others' changes stand. A write that panics is answered as failed
 //!   (its caller learns it, [`StoreError::Failed`]) and the writer thread lives on;
@@ -25,6 +27,14 @@
 //! - an [`WriteJob::Alone`] job runs outside any transaction, once every write queued before
 //!   it has been committed (the WAL checkpoint at shutdown).
 //!
+//! Each write declares what it may run beside ([`Scope`]): everything else
+//! ([`Scope::Global`], the default), or the writes of every other customer
+//! ([`Scope::Customer`]). SQLite has one writer and ignores it. On PostgreSQL, where several
+//! instances (and this one's two writer threads) run transactions at once, a batch's `BEGIN`
+//! takes the locks its writes declared, all of them before the first write runs
+//! ([`Locks`], [`super::pg::begin_for`]): a batch is complete when it is handed over, and a
+//! batch split by a failure locks again for what is left.
+//!
 //! These rules are tested once, on both engines, in `writer/tests.rs`.
 
 use std::panic::AssertUnwindSafe;
@@ -39,26 +49,72 @@ use tokio::sync::oneshot;
 
 use super::sql::{Db, params};
 use super::{StoreError, StoreResult, health};
+use crate::domain::CustomerId;
 
 /// Writes run together in one transaction, at most.
 pub(super) const BATCH: usize = 64;
 
+/// What a write may run beside, where the engine runs several transactions at once
+/// (PostgreSQL; SQLite runs one at a time and ignores it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Nothing: the write runs alone across every instance, as on one SQLite file. Every
+    /// write that reads or changes what more than one customer shares (a code looked up by
+    /// address, an allowance, a lease, a list) is one.
+    #[default]
+    Global,
+    /// The writes of other customers: every statement of the write reads or changes rows of
+    /// this customer only, or only inserts new rows (activity, consent records, emails and
+    /// webhook events queued). It waits for global writes and for this customer's others.
+    Customer(CustomerId),
+}
+
+/// The locks a batch's transaction takes before any of its writes runs.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Locks {
+    /// One write of the batch is global: the transaction runs alone.
+    Everything,
+    /// Every write is customer-scoped: these customers' keys (their ids as numbers), each
+    /// once, in ascending order, so that two transactions that want the same two never take
+    /// them in opposite orders.
+    Customers(Vec<u64>),
+}
+
+impl Locks {
+    /// What the transaction of writes of `scopes` must lock.
+    pub(super) fn of<'s>(scopes: impl IntoIterator<Item = &'s Scope>) -> Locks {
+        let mut keys = std::collections::BTreeSet::new();
+        for scope in scopes {
+            match scope {
+                Scope::Global => return Locks::Everything,
+                Scope::Customer(id) => keys.insert(id.number()),
+            };
+        }
+        Locks::Customers(keys.into_iter().collect())
+    }
+}
+
 /// A job of the writer's lane.
 pub(super) enum WriteJob {
     /// Work inside a batch's transaction.
-    InTransaction(Box<dyn Write>),
+    InTransaction(Scope, Box<dyn Write>),
     /// Work outside any transaction, once every write queued before it has been committed.
     Alone(Box<dyn Alone>),
 }
 
 impl WriteJob {
-    /// A job running `work` in a transaction, its result (once committed) sent to `answer`.
-    pub(super) fn in_transaction<R, F>(work: F, answer: oneshot::Sender<StoreResult<R>>) -> Self
+    /// A job running `work` in a transaction that holds the locks of `scope`, its result (once
+    /// committed) sent to `answer`.
+    pub(super) fn in_transaction<R, F>(
+        scope: Scope,
+        work: F,
+        answer: oneshot::Sender<StoreResult<R>>,
+    ) -> Self
     where
         F: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
-        WriteJob::InTransaction(Box::new(Job { work, answer }))
+        WriteJob::InTransaction(scope, Box::new(Job { work, answer }))
     }
 
     /// A job running `work` outside any transaction, its result sent to `answer`.
@@ -151,8 +207,9 @@ pub(super) trait Engine {
     fn db(conn: &Self::Conn) -> Db<'_>;
     /// Runs one statement of transaction control.
     fn control(db: &Db, sql: &str) -> StoreResult<()>;
-    /// Begins a write transaction, holding the write lock.
-    fn begin(db: &Db) -> StoreResult<()>;
+    /// Begins a write transaction, holding `locks` (or the one write lock, where there is one
+    /// writer).
+    fn begin(db: &Db, locks: &Locks) -> StoreResult<()>;
     /// Whether the engine ended the transaction itself after a failed statement.
     fn ended(db: &Db) -> bool;
     /// Whether `conn`, after a statement on it failed, is one the server has ended.
@@ -206,7 +263,8 @@ impl Engine for Sqlite {
         Ok(())
     }
 
-    fn begin(db: &Db) -> StoreResult<()> {
+    fn begin(db: &Db, _: &Locks) -> StoreResult<()> {
+        // One writer: its write lock excludes every other write, whatever the scope.
         Self::control(db, "BEGIN IMMEDIATE")
     }
 
@@ -242,8 +300,11 @@ pub(super) struct Writer<E> {
     pub(super) longest: Arc<AtomicU64>,
 }
 
+/// A write and the scope it declared.
+type Scoped = (Scope, Box<dyn Write>);
+
 /// Writes handed back unrun: their connection was found dead at `BEGIN`.
-struct DeadAtBegin(Vec<Box<dyn Write>>);
+struct DeadAtBegin(Vec<Scoped>);
 
 impl<E: Engine> Writer<E> {
     /// Runs `jobs`, in order: each run of writes in one transaction, work alone on its own.
@@ -252,7 +313,7 @@ impl<E: Engine> Writer<E> {
         let mut writes = Vec::new();
         for job in jobs.drain(..) {
             match job {
-                WriteJob::InTransaction(write) => writes.push(write),
+                WriteJob::InTransaction(scope, write) => writes.push((scope, write)),
                 WriteJob::Alone(work) => {
                     self.write_all(&mut conn, std::mem::take(&mut writes));
                     match self.connection(&mut conn) {
@@ -279,7 +340,7 @@ impl<E: Engine> Writer<E> {
 
     /// Runs `writes` in as few transactions as the engine lets them, on as many connections
     /// as turn out dead at `BEGIN` (within [`Engine::tries`]).
-    fn write_all(&self, conn: &mut Option<E::Conn>, mut writes: Vec<Box<dyn Write>>) {
+    fn write_all(&self, conn: &mut Option<E::Conn>, mut writes: Vec<Scoped>) {
         let mut tries = self.engine.tries();
         while !writes.is_empty() {
             let Some(held) = self.connection(conn) else {
@@ -301,28 +362,29 @@ impl<E: Engine> Writer<E> {
             self.longest
                 .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
-        for write in writes {
+        for (_, write) in writes {
             write.refuse(StoreError::Busy);
         }
     }
 
-    /// Runs `writes` in one transaction and commits it. Hands back the writes that did not
-    /// run because the transaction ended under them, to run in a new one; or all of them,
-    /// unrun, when the connection is found dead at `BEGIN`.
-    fn write_batch(
-        &self,
-        conn: &E::Conn,
-        writes: Vec<Box<dyn Write>>,
-    ) -> Result<Vec<Box<dyn Write>>, DeadAtBegin> {
+    /// Runs `writes` in one transaction, under the locks their scopes declare, and commits
+    /// it. Hands back the writes that did not run because the transaction ended under them,
+    /// to run in a new one; or all of them, unrun, when the connection is found dead at
+    /// `BEGIN`.
+    fn write_batch(&self, conn: &E::Conn, writes: Vec<Scoped>) -> Result<Vec<Scoped>, DeadAtBegin> {
         let db = &E::db(conn);
-        if let Err(err) = E::begin(db) {
+        // Every lock is taken here, before any write runs, and only here: taken later, while
+        // the transaction holds others, one could be taken in an order another transaction
+        // reverses.
+        let locks = Locks::of(writes.iter().map(|(scope, _)| scope));
+        if let Err(err) = E::begin(db, &locks) {
             let _ = E::rollback(db);
             if E::is_dead(conn) {
                 // Nothing ran: the batch may go to the next connection.
                 return Err(DeadAtBegin(writes));
             }
             let err = self.engine.classify(err);
-            for write in writes {
+            for (_, write) in writes {
                 write.refuse(again(&err));
             }
             return Ok(Vec::new());
@@ -331,7 +393,7 @@ impl<E: Engine> Writer<E> {
         let alone = writes.len() == 1;
         let mut done: Vec<Answer> = Vec::new();
         let mut writes = writes.into_iter();
-        while let Some(write) = writes.next() {
+        while let Some((_, write)) = writes.next() {
             if !alone && let Err(err) = E::savepoint(db) {
                 let err = self.engine.classify(err);
                 write.refuse(again(&err));
@@ -409,8 +471,8 @@ fn lost<E: Engine>(
     db: &Db,
     done: Vec<Answer>,
     err: &StoreError,
-    rest: std::vec::IntoIter<Box<dyn Write>>,
-) -> Vec<Box<dyn Write>> {
+    rest: std::vec::IntoIter<Scoped>,
+) -> Vec<Scoped> {
     // The engine may have ended it already: then there is nothing to roll back.
     let _ = E::rollback(db);
     for answer in done {

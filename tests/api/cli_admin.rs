@@ -508,3 +508,62 @@ fn staff_are_added_listed_reset_and_removed() {
     let error = admin.fails(&["staff", "remove", "agent@shop.example.com"]);
     assert!(error.contains("no staff member"), "{error}");
 }
+
+#[test]
+fn a_staff_members_role_is_changed_from_the_command_line_but_never_the_last_owners() {
+    let admin = Admin::new();
+    admin.ok(&["staff", "add", "boss@shop.example.com", "--role", "owner"]);
+    admin.ok(&[
+        "staff",
+        "add",
+        "agent@shop.example.com",
+        "--role",
+        "support",
+    ]);
+    let role_of = |email: &str| {
+        let list = admin.json(&["staff", "list", "--json"]);
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .map(|m| m["role"].clone())
+            .unwrap_or_else(|| panic!("{email} is not listed: {list}"))
+    };
+
+    let out = admin.ok(&["staff", "role", "agent@shop.example.com", "--role", "owner"]);
+    assert!(out.contains("agent@shop.example.com is now owner"), "{out}");
+    assert_eq!(role_of("agent@shop.example.com"), "owner");
+    let out = admin.ok(&["staff", "role", "Agent@Shop.Example.com", "--role", "owner"]);
+    assert!(out.contains("already"), "{out}");
+
+    // Two owners: either may step down, but not the one left.
+    admin.ok(&[
+        "staff",
+        "role",
+        "boss@shop.example.com",
+        "--role",
+        "support",
+    ]);
+    assert_eq!(role_of("boss@shop.example.com"), "support");
+    let error = admin.fails(&[
+        "staff",
+        "role",
+        "agent@shop.example.com",
+        "--role",
+        "support",
+    ]);
+    assert!(error.contains("last owner"), "{error}");
+    assert_eq!(role_of("agent@shop.example.com"), "owner");
+
+    let error = admin.fails(&[
+        "staff",
+        "role",
+        "nobody@shop.example.com",
+        "--role",
+        "owner",
+    ]);
+    assert!(error.contains("no staff member"), "{error}");
+    let refused = admin.run(&["staff", "role", "boss@shop.example.com", "--role", "boss"]);
+    assert!(!refused.status.success());
+    assert_eq!(role_of("boss@shop.example.com"), "support");
+}

@@ -490,6 +490,17 @@ async fn a_sqlite_customer_area_copied_to_postgresql_keeps_passwords_sessions_an
         source.active_customer("dee@example.com").await,
         source.active_customer("eli@example.com").await,
     ];
+    // A pending customer of long ago, for the counters, which are made again from the copy.
+    source.create_customer("pat@example.com", "Pat").await;
+    source
+        .db()
+        .execute(
+            "UPDATE customers SET created_at = created_at - 400 * 86400 WHERE email = ?1",
+            params!["pat@example.com"],
+        )
+        .unwrap();
+    let counted = crate::counters::counted(&source.db());
+    assert_eq!(crate::counters::kept(&source.db()), counted);
     // A reset asked while the mail server is down stays queued through the move.
     source.smtp.set_mode(Mode::Down);
     source.ask_reset("eli@example.com").await;
@@ -533,6 +544,11 @@ async fn a_sqlite_customer_area_copied_to_postgresql_keeps_passwords_sessions_an
     config.database.url = Secret::new(url);
     smtp.set_mode(Mode::Accept);
     let moved = boot(config, dir, smtp).await;
+    assert_eq!(
+        crate::counters::kept(&moved.db()),
+        counted,
+        "counted once each"
+    );
     for token in &tokens {
         let (status, body) = moved.get_self(token).await;
         assert_eq!(status, StatusCode::OK, "the session survived: {body}");

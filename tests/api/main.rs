@@ -34,6 +34,7 @@ mod cli;
 mod cli_admin;
 mod consents;
 mod cors;
+mod counters;
 mod customer_totp;
 mod delivery;
 mod dkim;

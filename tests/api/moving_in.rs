@@ -328,17 +328,23 @@ async fn hostile_rows_are_each_named_by_line_and_column_and_nothing_is_imported(
     );
     assert_eq!(written(&app), before);
 
-    let lists = "email,name,subscriptions,subscribed_at,consent_source\n\
-                 a@example.com,A,newsletter;nope,2020-01-01T00:00:00Z,x\n\
-                 b@example.com,B,newsletter,2020-01-01T00:00:00Z;2020-01-02T00:00:00Z,x\n\
-                 c@example.com,C,newsletter,,bad;source;count\n\
-                 d@example.com,D,newsletter,,\"semi\u{7}\"\n";
+    let lists = "email,name,subscriptions,subscribed_at,consent_source,paused_until\n\
+                 a@example.com,A,newsletter;nope,2020-01-01T00:00:00Z,x,\n\
+                 b@example.com,B,newsletter,2020-01-01T00:00:00Z;2020-01-02T00:00:00Z,x,\n\
+                 c@example.com,C,newsletter,,bad;source;count,\n\
+                 d@example.com,D,newsletter,,\"semi\u{7}\",\n\
+                 e@example.com,E,newsletter,,,next tuesday\n\
+                 f@example.com,F,newsletter,,,2030-01-01T00:00:00Z;2030-01-02T00:00:00Z\n\
+                 g@example.com,G,newsletter,,,1969-12-31T23:59:59Z\n";
     let found = problems(import(&app, lists, ImportOptions::default()).await);
     for expected in [
         "line 2: subscriptions: there is no subscription list `nope`",
         "line 3: subscribed_at: has 2 times for 1 list(s)",
         "line 4: consent_source: has 3 sources for 1 list(s)",
         "line 5: consent_source: must be at most 64 printable ASCII characters",
+        "line 6: paused_until: must be an RFC 3339 time",
+        "line 7: paused_until: has 2 values for 1 list(s)",
+        "line 8: paused_until: must not be before 1970",
     ] {
         assert!(
             found.iter().any(|p| p.starts_with(expected)),
@@ -485,6 +491,34 @@ async fn export_all(app: &TestApp, with_password_hashes: bool) -> String {
     text
 }
 
+/// The addresses of `list`'s members, as its export names them.
+async fn member_emails(app: &TestApp, list: &str) -> Vec<String> {
+    let members = app.members(API_TOKEN, list).await;
+    members
+        .iter()
+        .map(|m| m["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Pauses `email`'s subscription to `list` for 30 days from the preference page of the
+/// unsubscribe link the list's export gives them.
+async fn pause_from_the_link(app: &TestApp, email: &str, list: &str) {
+    let members = app.members(API_TOKEN, list).await;
+    let link = members
+        .iter()
+        .find(|m| m["email"] == email)
+        .and_then(|m| m["unsubscribe_url"].as_str())
+        .unwrap_or_else(|| panic!("{email} is no member of {list}: {members:?}"));
+    let path = url::Url::parse(link).unwrap().path().to_owned();
+    let (status, body) = app
+        .post(
+            &format!("{path}/pause"),
+            json!({ "list": list, "days": 30 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 /// A customer as the admin API shows them, and their consent ledger.
 async fn seen_by_admin(app: &TestApp, email: &str) -> (Value, Vec<Value>) {
     let (status, customer) = app
@@ -513,6 +547,8 @@ async fn customers_exported_with_their_hashes_sign_in_to_a_fresh_instance_unchan
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // And paused one of the lists from an unsubscribe link's page.
+    pause_from_the_link(&leaving, "self@example.com", "newsletter").await;
     // Subscribed by the shop.
     leaving.active_customer("shop@example.com").await;
     let (status, body) = leaving
@@ -549,6 +585,10 @@ async fn customers_exported_with_their_hashes_sign_in_to_a_fresh_instance_unchan
     assert_eq!(
         file.lines().next().unwrap().split(',').next_back(),
         Some("password_hash")
+    );
+    assert!(
+        file.lines().next().unwrap().contains(",paused_until,"),
+        "{file}"
     );
     let without = export_all(&leaving, false).await;
     assert!(
@@ -588,6 +628,7 @@ async fn customers_exported_with_their_hashes_sign_in_to_a_fresh_instance_unchan
             .collect();
         let arrived: Vec<(Value, Value, String)> = consents_after
             .iter()
+            .filter(|c| c["action"] == "in")
             .map(|c| {
                 let source = c["source"].as_str().unwrap().to_owned();
                 (c["list_id"].clone(), c["at"].clone(), source)
@@ -596,6 +637,36 @@ async fn customers_exported_with_their_hashes_sign_in_to_a_fresh_instance_unchan
         assert_eq!(
             arrived, opt_ins,
             "{email}: each consent's list, time and source"
+        );
+        let pauses = |consents: &[Value]| -> Vec<(Value, Value)> {
+            consents
+                .iter()
+                .filter(|c| c["action"] == "pause")
+                .map(|c| (c["list_id"].clone(), c["paused_until"].clone()))
+                .collect()
+        };
+        assert_eq!(
+            pauses(&consents_after),
+            pauses(&consents_before),
+            "{email}: each pause's list and end"
+        );
+    }
+    // The pause travelled: out of the list's export until its end, in the other list's.
+    let (self_after, _) = seen_by_admin(&arriving, "self@example.com").await;
+    assert!(
+        self_after["subscriptions"][0]["paused_until"].is_string(),
+        "{self_after}"
+    );
+    for app in [&leaving, &arriving] {
+        assert!(
+            !member_emails(app, "newsletter")
+                .await
+                .contains(&"self@example.com".to_owned())
+        );
+        assert!(
+            member_emails(app, "offers")
+                .await
+                .contains(&"self@example.com".to_owned())
         );
     }
     let (_, magento) = seen_by_admin(&arriving, "magento@example.com").await;

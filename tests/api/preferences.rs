@@ -214,6 +214,20 @@ async fn a_pause_of_30_or_90_days_leaves_the_exports_until_its_date_then_ends_by
     assert!(!exports_name(&app, "newsletter", "month@example.com").await);
     assert!(!exports_name(&app, "newsletter", "quarter@example.com").await);
     assert!(exports_name(&app, "newsletter", "stays@example.com").await);
+    // The console's lists screen counts them as the exports do: the `total` of a first page.
+    let (status, first) = app
+        .call(
+            Method::GET,
+            "/admin/subscriptions/newsletter/members?limit=1",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        first["total"], 1,
+        "the paused members are not counted: {first}"
+    );
     // Still subscribed, with the date where the subscriptions are shown.
     let own = own_subscription(&app, &token, "newsletter").await;
     assert_eq!(own["paused_until"], body["paused_until"]);

@@ -1,6 +1,6 @@
 //! The retailer's staff over real HTTP: invitations, activation, sessions that are not
-//! customers' sessions, removal and reset, the idle and absolute ends of a session, and the
-//! throttle and lockout of their sign-in.
+//! customers' sessions, role changes, removal and reset, the idle and absolute ends of a
+//! session, and the throttle and lockout of their sign-in.
 
 use crate::common::staff::STAFF_PASSWORD;
 use crate::common::{TestApp, eventually, spawn_app_with};
@@ -547,6 +547,167 @@ async fn the_last_owner_is_not_removed_by_the_api_or_the_cli() {
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+/// `PATCH /admin/staff/{email}` `{"role"}` with `token`.
+async fn change_role(
+    app: &TestApp,
+    token: &str,
+    email: &str,
+    role: &str,
+) -> (StatusCode, serde_json::Value) {
+    let path = format!("/admin/staff/{email}");
+    staff_call(
+        app,
+        token,
+        Method::PATCH,
+        &path,
+        Some(json!({ "role": role })),
+    )
+    .await
+}
+
+/// `customer-area staff role EMAIL --role ROLE`'s code path.
+async fn change_role_by_cli(
+    app: &TestApp,
+    email: &str,
+    role: Role,
+) -> Result<(customer_area::store::staff::Member, bool), customer_area::error::AppError> {
+    let line = AuditLine::of_command_line(staff_actions::CHANGE_STAFF_ROLE);
+    app.running
+        .services
+        .staff()
+        .change_role(email, role, line)
+        .await
+}
+
+/// The audit entries of `action`, newest first, as an owner reads them.
+async fn audited(app: &TestApp, owner: &str, action: &str) -> Vec<serde_json::Value> {
+    let (status, body) = staff_call(app, owner, Method::GET, "/admin/audit?limit=200", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == action)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn an_owner_changes_a_staff_members_role_and_their_sessions_end() {
+    let app = console_app(|_| {}).await;
+    let owner = app.staff_token("owner@shop.example.com", Role::Owner).await;
+    let agent = app
+        .staff_token("agent@shop.example.com", Role::Support)
+        .await;
+
+    // Support may not change a role, not even their own.
+    let (status, body) = change_role(&app, &agent, "agent@shop.example.com", "owner").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "forbidden");
+    assert_eq!(staff_self(&app, &agent).await.1["role"], "support");
+
+    // The owner makes the agent an owner: the answer is the member as the list shows them.
+    let (status, changed) = change_role(&app, &owner, "agent%40shop.example.com", "owner").await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["role"], "owner", "{changed}");
+    let (_, listed) = staff_call(&app, &owner, Method::GET, "/admin/staff", None).await;
+    assert_eq!(listed["staff"][0], changed, "{listed}");
+
+    // The agent's session ended; signed in again, the new role applies.
+    assert_eq!(staff_self(&app, &agent).await.0, StatusCode::UNAUTHORIZED);
+    let promoted = app.staff_login("agent@shop.example.com").await;
+    assert_eq!(staff_self(&app, &promoted).await.1["role"], "owner");
+    let (status, body) = staff_call(&app, &promoted, Method::GET, "/admin/staff", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Audited with who did it and to whom; the role they have already changes nothing.
+    let entries = audited(&app, &owner, staff_actions::CHANGE_STAFF_ROLE).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["actor"], "staff:owner@shop.example.com");
+    let detail = entries[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("agent@shop.example.com") && detail.contains("owner"),
+        "{detail}"
+    );
+    let (status, same) = change_role(&app, &owner, "agent@shop.example.com", "owner").await;
+    assert_eq!(status, StatusCode::OK, "{same}");
+    assert_eq!(staff_self(&app, &promoted).await.0, StatusCode::OK);
+    assert_eq!(
+        audited(&app, &owner, staff_actions::CHANGE_STAFF_ROLE)
+            .await
+            .len(),
+        1
+    );
+
+    // A role of no known name, and an unknown member, change nothing.
+    let (status, body) = change_role(&app, &owner, "agent@shop.example.com", "boss").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["role"].is_string(), "{body}");
+    let (status, _) = change_role(&app, &owner, "nobody@shop.example.com", "support").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(staff_self(&app, &promoted).await.0, StatusCode::OK);
+
+    // Made support again from the command line's code path: out at once, and refused the
+    // owners' endpoints once signed in again.
+    let (member, changed) = change_role_by_cli(&app, "agent@shop.example.com", Role::Support)
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!(member.role, Role::Support);
+    assert_eq!(
+        staff_self(&app, &promoted).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let demoted = app.staff_login("agent@shop.example.com").await;
+    let (status, _) = staff_call(&app, &demoted, Method::GET, "/admin/staff", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let entries = audited(&app, &owner, staff_actions::CHANGE_STAFF_ROLE).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0]["actor"], "cli");
+}
+
+#[tokio::test]
+async fn the_last_owner_is_not_made_support_by_the_api_or_the_cli() {
+    let app = console_app(|_| {}).await;
+    let owner = app.staff_token("owner@shop.example.com", Role::Owner).await;
+    let (status, body) = change_role(&app, &owner, "owner@shop.example.com", "support").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "last_owner", "{body}");
+    assert_eq!(
+        staff_self(&app, &owner).await.1["role"],
+        "owner",
+        "still an owner, still in"
+    );
+    let refused = change_role_by_cli(&app, "owner@shop.example.com", Role::Support)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, customer_area::error::AppError::LastOwner(_)),
+        "{refused:?}"
+    );
+    assert!(
+        audited(&app, &owner, staff_actions::CHANGE_STAFF_ROLE)
+            .await
+            .is_empty()
+    );
+
+    // With a second owner (invited, not yet in), the first may step down; the second may
+    // not then.
+    app.invite_staff("second@shop.example.com", Role::Owner)
+        .await;
+    let (status, body) = change_role(&app, &owner, "owner@shop.example.com", "support").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["role"], "support");
+    assert_eq!(staff_self(&app, &owner).await.0, StatusCode::UNAUTHORIZED);
+    let refused = change_role_by_cli(&app, "second@shop.example.com", Role::Support)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, customer_area::error::AppError::LastOwner(_)),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! `customers export-all`: every customer written as a row of the import file, so that
 //! importing it into an empty database gives the same customers, with their ids, times,
-//! statuses, lists and the time and source of each list's consent, and (asked for) their
-//! password hashes: this product's own PHC strings, or an imported hash not yet upgraded.
+//! statuses, lists, the time and source of each list's consent and the end of each list's
+//! pause, and (asked for) their password hashes: this product's own PHC strings, or an imported
+//! hash not yet upgraded.
 
 use std::io::Write;
 
@@ -63,7 +64,12 @@ fn header(with_password_hashes: bool) -> Vec<&'static str> {
             .filter(|spec| spec.field != ProfileField::Name)
             .map(|spec| spec.key),
     );
-    columns.extend(["subscriptions", "subscribed_at", "consent_source"]);
+    columns.extend([
+        "subscriptions",
+        "subscribed_at",
+        "consent_source",
+        "paused_until",
+    ]);
     if with_password_hashes {
         columns.push("password_hash");
     }
@@ -91,13 +97,17 @@ fn row(customer: &Leaving, with_password_hashes: bool) -> Vec<String> {
     values.push(per_list(held, |h| h.list.clone()));
     values.push(per_list(held, |h| format_time(h.since)));
     values.push(per_list(held, |h| consent_source(h.source.as_deref())));
+    values.push(per_list(held, |h| {
+        h.paused_until.map(format_time).unwrap_or_default()
+    }));
     if with_password_hashes {
         values.push(customer.password_hash.clone().unwrap_or_default());
     }
     values
 }
 
-/// One value per list separated by `;`, or the one value they all share.
+/// One value per list separated by `;` (an empty one where a list has none), or the one value
+/// they all share.
 fn per_list(held: &[Held], value: impl Fn(&Held) -> String) -> String {
     let values: Vec<String> = held.iter().map(value).collect();
     match values.first() {
@@ -134,6 +144,7 @@ mod tests {
             list: list.into(),
             since,
             source: None,
+            paused_until: None,
         };
         let two = [held("a", 1), held("b", 1)];
         assert_eq!(per_list(&two, |h| h.list.clone()), "a;b");
@@ -141,5 +152,15 @@ mod tests {
         let differ = [held("a", 1), held("b", 2)];
         assert_eq!(per_list(&differ, |h| h.since.to_string()), "1;2");
         assert_eq!(per_list(&[], |h| h.list.clone()), "");
+        let paused = [
+            held("a", 1),
+            Held {
+                paused_until: Some(2),
+                ..held("b", 1)
+            },
+        ];
+        let pause = |h: &Held| h.paused_until.map(|t| t.to_string()).unwrap_or_default();
+        assert_eq!(per_list(&paused, pause), ";2");
+        assert_eq!(per_list(&two, pause), "");
     }
 }

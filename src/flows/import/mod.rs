@@ -17,10 +17,11 @@ pub use file::ImportFile;
 use super::NewAccount;
 use crate::domain::{AscendingIds, CustomerId, Identifier, ListId, Status};
 use crate::error::AppError;
+use crate::store::counters::Tally;
 use crate::store::customers::Arrival;
 use crate::store::sql::Db;
 use crate::store::subscriptions::{self, MovedConsent};
-use crate::store::{Outcome, StoreError, StoreResult, customers, import, now};
+use crate::store::{Outcome, StoreError, StoreResult, counters, customers, import, now};
 use row::{Row, problem};
 
 /// One thing wrong with an import file, on a line of it (1 is the header row), in a column
@@ -114,7 +115,8 @@ impl Imports<'_> {
     /// reported first. The file is read twice, one row at a time: once to check it, once to
     /// write it (not at all in a dry run). `progress` is told how far each reading has come.
     /// Subscriptions are recorded as consent given at `subscribed_at` (else now) with the
-    /// source `import:<consent_source>` (else `import`).
+    /// source `import:<consent_source>` (else `import`); one paused until a time to come
+    /// (`paused_until`) stays out of its list's exports until then, the pause recorded too.
     pub async fn import_customers(
         &self,
         file: ImportFile,
@@ -142,9 +144,10 @@ impl Imports<'_> {
                         customers: Vec::new(),
                         dry_run: true,
                     }),
-                    Ok(checked) => Outcome::Done(write(
-                        tx, &services, &file, &seen, options, checked, &progress,
-                    )?),
+                    // Counted once at the end, not by a trigger per row (store::counters).
+                    Ok(checked) => Outcome::Done(counters::uncounted_inserts(tx, || {
+                        write(tx, &services, &file, &seen, options, checked, &progress)
+                    })?),
                 };
                 seen.finish()?;
                 Ok(summary)
@@ -267,8 +270,9 @@ fn check(
     }
 }
 
-/// The second reading: every row written, now that the first found none wrong. A row that
-/// reads differently now (the file changed in between) rolls everything back.
+/// The second reading: every row written, now that the first found none wrong, and the new
+/// customers tallied for the counters. A row that reads differently now (the file changed in
+/// between) rolls everything back.
 fn write(
     tx: &Db,
     services: &super::Services,
@@ -277,7 +281,7 @@ fn write(
     options: ImportOptions,
     checked: Checked,
     progress: &impl Fn(Progress),
-) -> StoreResult<ImportSummary> {
+) -> StoreResult<(ImportSummary, Tally)> {
     let changed = |what: String| {
         StoreError::Inconsistent(format!("the file changed while it was imported: {what}"))
     };
@@ -294,6 +298,7 @@ fn write(
     let mut problems = Vec::new();
     let of = checked.rows;
     let mut done: u64 = 0;
+    let mut tally = Tally::default();
     // New customers in ascending id order: see [`AscendingIds`].
     let mut ids = AscendingIds::new(of - checked.with_id);
     while let Some(row) = rows
@@ -333,9 +338,12 @@ fn write(
                     .source
                     .as_ref()
                     .map_or_else(|| "import".to_owned(), |s| format!("import:{s}")),
+                // A pause that has run out is no pause: the list is exported as any other.
+                paused_until: join.paused_until.filter(|end| *end > now),
             })
             .collect();
         services.subscribe_new_customer(tx, &created.id, &joins)?;
+        tally.new_customer(row.status, row.created_at.unwrap_or(now));
         summary.created += 1;
         summary.active += usize::from(row.status == Status::Active);
         summary.activations_queued += usize::from(created.activation_queued);
@@ -359,7 +367,7 @@ fn write(
         )));
     }
     progress(Progress::Imported { done, of });
-    Ok(summary)
+    Ok((summary, tally))
 }
 
 /// The customer a row creates, once it parsed completely: pending rows get the activation

@@ -5,7 +5,7 @@
 use crate::auth::Scheme;
 use crate::domain::{
     CustomerId, EmailAddress, Identifier, Language, ListId, ProfileChanges, ProfileField, Status,
-    parse_past_time,
+    parse_past_time, parse_time,
 };
 
 use super::ImportProblem;
@@ -22,12 +22,13 @@ pub(super) enum Column {
     Subscriptions,
     SubscribedAt,
     ConsentSource,
+    PausedUntil,
     Language,
     Field(ProfileField),
 }
 
 /// The columns besides the profile fields, by their header names.
-const COLUMNS: [(&str, Column); 10] = [
+const COLUMNS: [(&str, Column); 11] = [
     ("id", Column::Id),
     ("email", Column::Email),
     ("identifier", Column::Identifier),
@@ -37,6 +38,7 @@ const COLUMNS: [(&str, Column); 10] = [
     ("subscriptions", Column::Subscriptions),
     ("subscribed_at", Column::SubscribedAt),
     ("consent_source", Column::ConsentSource),
+    ("paused_until", Column::PausedUntil),
     ("language", Column::Language),
 ];
 
@@ -67,12 +69,14 @@ const MAX_HASH_LEN: usize = 512;
 /// The longest `consent_source` text (the ledger keeps `import:` and this).
 pub(super) const MAX_SOURCE_LEN: usize = 64;
 
-/// A list a row subscribes to, with when and where the customer opted in when the file says.
+/// A list a row subscribes to, with when and where the customer opted in, and until when they
+/// paused it, when the file says.
 #[derive(Clone, Debug)]
 pub(super) struct Join {
     pub list: ListId,
     pub at: Option<i64>,
     pub source: Option<String>,
+    pub paused_until: Option<i64>,
 }
 
 /// One row as far as it parsed.
@@ -162,6 +166,8 @@ struct Values {
     lists: Vec<ListId>,
     times: Vec<i64>,
     sources: Vec<String>,
+    /// `None` for a list the row leaves unpaused (an empty value between the `;`).
+    pauses: Vec<Option<i64>>,
     status: Option<Status>,
 }
 
@@ -236,6 +242,15 @@ pub(super) fn row(
             ),
         );
     }
+    if !per_list(values.pauses.len()) {
+        report(
+            Column::PausedUntil,
+            format!(
+                "has {} values for {lists} list(s): give one time for every list, or one per list in the order of `subscriptions` (empty for a list that is not paused)",
+                values.pauses.len()
+            ),
+        );
+    }
     if !per_list(values.sources.len()) {
         report(
             Column::ConsentSource,
@@ -251,10 +266,12 @@ pub(super) fn row(
             continue;
         }
         let source = values.sources.get(i).or(values.sources.first());
+        let paused_until = values.pauses.get(i).or(values.pauses.first());
         parsed.joins.push(Join {
             list,
             at: nth(&values.times, i),
             source: source.filter(|s| !s.is_empty()).cloned(),
+            paused_until: paused_until.copied().flatten(),
         });
     }
     Some(parsed)
@@ -313,6 +330,12 @@ fn read_value(
         Column::SubscribedAt => {
             for time in trimmed.split(';').map(str::trim) {
                 values.times.push(parse_past_time(time, now)?);
+            }
+        }
+        Column::PausedUntil => {
+            for time in trimmed.split(';').map(str::trim) {
+                let end = (!time.is_empty()).then(|| parse_time(time)).transpose()?;
+                values.pauses.push(end);
             }
         }
         Column::ConsentSource => {

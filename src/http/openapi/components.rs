@@ -127,6 +127,7 @@ fn schemas() -> Value {
             ],
             &["email", "role"],
         ),
+        "StaffRoleChange": closed(&[("role", one_of(&["support", "owner"]))], &["role"]),
         "StaffRemoved": closed(&[("result", one_of(&["deleted"])), ("email", text())], &["result", "email"]),
         "ListChange": open_keys(properties(&[("name", text()), ("description", nullable())])),
         "ProfileUpdate": described(

@@ -3,12 +3,16 @@
 //! Each batch is handed to [`Writer::serve`] whole, as the writer's lane hands the jobs
 //! waiting: what ran in one transaction is decided by the test, not by timing.
 
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
 use tokio::sync::oneshot;
 
 use super::super::sql::{Db, Dialect, params};
 use super::super::{Backend, Store, StoreError, StoreResult, pg};
-use super::{Sqlite, WriteJob, Writer};
+use super::{Locks, Scope, Sqlite, WriteJob, Writer};
 use crate::config;
+use crate::domain::CustomerId;
 
 /// A write's work, boxed so that different ones can queue together.
 type Work<R> = Box<dyn FnOnce(&Db) -> StoreResult<R> + Send>;
@@ -61,6 +65,7 @@ on_both_engines!(
     a_write_that_panics_fails_its_caller_and_the_others_stand,
     a_failed_commit_fails_every_write_of_its_batch,
     work_alone_runs_once_the_writes_before_it_are_committed,
+    writes_of_any_scopes_queued_together_share_one_transaction,
 );
 
 impl Under {
@@ -160,14 +165,23 @@ impl Under {
             .unwrap();
     }
 
-    /// Runs `works` as one batch, as the writer's lane hands it the jobs waiting; each
-    /// write's answer, or `None` for one dropped unanswered (its caller learns it failed).
+    /// Runs `works` as one batch of global writes, as the writer's lane hands it the jobs
+    /// waiting; each write's answer, or `None` for one dropped unanswered (its caller learns
+    /// it failed).
     fn batch<R: Send + 'static>(&self, works: Vec<Work<R>>) -> Vec<Option<StoreResult<R>>> {
+        self.batch_in(works.into_iter().map(|w| (Scope::Global, w)).collect())
+    }
+
+    /// Runs `works` as one batch, each write in its scope.
+    fn batch_in<R: Send + 'static>(
+        &self,
+        works: Vec<(Scope, Work<R>)>,
+    ) -> Vec<Option<StoreResult<R>>> {
         let (mut jobs, answers): (Vec<_>, Vec<_>) = works
             .into_iter()
-            .map(|work| {
+            .map(|(scope, work)| {
                 let (answer, answered) = oneshot::channel();
-                (WriteJob::in_transaction(work, answer), answered)
+                (WriteJob::in_transaction(scope, work, answer), answered)
             })
             .unzip();
         self.serve(&mut jobs);
@@ -364,9 +378,9 @@ fn work_alone_runs_once_the_writes_before_it_are_committed(under: Under) {
     let (first, mut first_answered) = oneshot::channel();
     let (last, mut last_answered) = oneshot::channel();
     let mut jobs = vec![
-        WriteJob::in_transaction(insert(1), first),
+        WriteJob::in_transaction(Scope::Global, insert(1), first),
         alone,
-        WriteJob::in_transaction(insert(2), last),
+        WriteJob::in_transaction(Scope::Global, insert(2), last),
     ];
     under.serve(&mut jobs);
     assert_eq!(seen.try_recv().unwrap().unwrap(), [1]);
@@ -449,4 +463,277 @@ fn a_postgres_connection_found_dead_at_begin_hands_the_batch_to_the_next() {
     let answers = under.batch(vec![insert(2), insert(3)]);
     assert!(answers.iter().all(ok), "{answers:?}");
     assert_eq!(under.stored(), [1, 2, 3]);
+}
+
+/// The customer of `n` (a 14-digit id ending in `n`).
+fn customer(n: u64) -> Scope {
+    Scope::Customer(CustomerId::parse(&format!("{}", 10_000_000_000_000 + n)).unwrap())
+}
+
+fn writes_of_any_scopes_queued_together_share_one_transaction(under: Under) {
+    // Which scope a write declares changes what its transaction locks, never the rules: the
+    // writes still run in order, each seeing those before it, and none is committed before
+    // the batch's one commit (another connection sees none of them meanwhile).
+    let scoped = |scope: Scope, n: i64| -> (Scope, Work<(i64, Vec<i64>)>) {
+        let store = under.store().clone();
+        (
+            scope,
+            Box::new(move |tx| {
+                let before = insert(n)(tx)?;
+                Ok((before, stored(&store.connection()?.db())))
+            }),
+        )
+    };
+    let answers = under.batch_in(vec![
+        scoped(customer(1), 1),
+        scoped(customer(2), 2),
+        scoped(customer(1), 3),
+        scoped(Scope::Global, 4),
+    ]);
+    let answers: Vec<(i64, Vec<i64>)> = answers.into_iter().map(|a| a.unwrap().unwrap()).collect();
+    assert_eq!(
+        answers,
+        (0..4).map(|before| (before, vec![])).collect::<Vec<_>>()
+    );
+    assert_eq!(under.stored(), [1, 2, 3, 4]);
+}
+
+#[test]
+fn a_batch_locks_every_customer_once_in_ascending_order_or_everything_if_one_write_is_global() {
+    let scopes = [customer(30), customer(2), customer(30), customer(11)];
+    assert_eq!(
+        Locks::of(&scopes),
+        Locks::Customers(vec![
+            10_000_000_000_002,
+            10_000_000_000_011,
+            10_000_000_000_030
+        ])
+    );
+    let mixed = [customer(2), Scope::Global, customer(11)];
+    assert_eq!(Locks::of(&mixed), Locks::Everything);
+    assert_eq!(Locks::of(&[Scope::Global]), Locks::Everything);
+    assert_eq!(Scope::default(), Scope::Global);
+}
+
+/// How long a test waits for what must happen soon (a write to begin, a lock to be waited
+/// for) before it fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// What became of the second batch while the first held its transaction open.
+#[derive(Debug, PartialEq, Eq)]
+enum Second {
+    /// It committed while the first was still open, without seeing the first's row.
+    RanBeside,
+    /// It waited for a lock the first held, and committed after the first, seeing its row.
+    Waited,
+}
+
+/// Runs on PostgreSQL a batch of `first` that holds its transaction open, and meanwhile, on
+/// another connection of another thread, a batch of `second` (each write inserting a row):
+/// whether the second ran beside the first or waited for it, told by the database (a
+/// transaction of this database seen waiting for an advisory lock), not by a timer.
+fn while_held(under: &Under, first: Vec<Scope>, second: Vec<Scope>) -> Second {
+    let Under::Postgres { writer, store, .. } = under else {
+        unreachable!("the lock tests run on PostgreSQL")
+    };
+    let waiting = || -> i64 {
+        store
+            .connection()
+            .unwrap()
+            .db()
+            .query_row(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                params![],
+                |r| r.only(),
+            )
+            .unwrap()
+    };
+    let run = |scopes: Vec<Scope>,
+               rows: std::ops::Range<i64>,
+               hold: Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>| {
+        let mut jobs = Vec::new();
+        let mut answers = Vec::new();
+        let mut hold = hold;
+        for (scope, n) in scopes.into_iter().zip(rows) {
+            let (answer, answered) = oneshot::channel();
+            let held = hold.take();
+            let work: Work<i64> = Box::new(move |tx| {
+                let before = insert(n)(tx)?;
+                if let Some((begun, go)) = held {
+                    // Inside the transaction, holding its locks: until the test lets go.
+                    let _ = begun.send(());
+                    let _ = go.recv_timeout(PATIENCE);
+                }
+                Ok(before)
+            });
+            jobs.push(WriteJob::in_transaction(scope, work, answer));
+            answers.push(answered);
+        }
+        writer.serve(&mut jobs);
+        answers
+            .into_iter()
+            .map(|mut answered| answered.try_recv().expect("answered").expect("stored"))
+            .collect::<Vec<i64>>()
+    };
+    let (first_n, second_n) = (first.len() as i64, second.len() as i64);
+    // Each write counts the rows it sees: from none.
+    store
+        .connection()
+        .unwrap()
+        .db()
+        .execute_batch("DELETE FROM t")
+        .unwrap();
+    std::thread::scope(|threads| {
+        let (begun_tx, begun) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel();
+        let first = threads.spawn(move || run(first, 0..first_n, Some((begun_tx, go_rx))));
+        begun.recv_timeout(PATIENCE).expect("the first batch began");
+        let (done_tx, done) = mpsc::channel();
+        let second_run = &run;
+        threads.spawn(move || {
+            let _ = done_tx.send(second_run(second, 100..100 + second_n, None));
+        });
+        let started = Instant::now();
+        let outcome = loop {
+            if let Ok(seen) = done.try_recv() {
+                // Every write of the second batch saw none of the first's rows: uncommitted.
+                assert!(
+                    seen.iter().enumerate().all(|(i, n)| *n == i as i64),
+                    "{seen:?}"
+                );
+                break Second::RanBeside;
+            }
+            if waiting() > 0 {
+                break Second::Waited;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the second batch neither ran nor waited"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if outcome == Second::Waited {
+            assert!(done.try_recv().is_err(), "answered while it waited");
+        }
+        go.send(()).unwrap();
+        let first_seen = first.join().unwrap();
+        // The first write held the batch open having seen nothing; those after it saw the
+        // second batch's rows too when it had committed meanwhile.
+        let beside = if outcome == Second::RanBeside {
+            second_n
+        } else {
+            0
+        };
+        let expected: Vec<i64> = (0..first_n)
+            .map(|i| if i == 0 { 0 } else { i + beside })
+            .collect();
+        assert_eq!(first_seen, expected);
+        if outcome == Second::Waited {
+            let seen = done.recv_timeout(PATIENCE).expect("the second batch ends");
+            // It ran after the first committed: it saw every row of it.
+            let expected: Vec<i64> = (0..second_n).map(|i| first_n + i).collect();
+            assert_eq!(seen, expected);
+        }
+        outcome
+    })
+}
+
+#[test]
+fn on_postgres_writes_of_two_customers_run_at_the_same_time() {
+    let Some(under) = Under::postgres(8) else {
+        return;
+    };
+    assert_eq!(
+        while_held(&under, vec![customer(1)], vec![customer(2)]),
+        Second::RanBeside
+    );
+    // Batches of several customers each, none in both.
+    assert_eq!(
+        while_held(
+            &under,
+            vec![customer(3), customer(5)],
+            vec![customer(4), customer(6)]
+        ),
+        Second::RanBeside
+    );
+}
+
+#[test]
+fn on_postgres_writes_of_one_customer_wait_for_each_other() {
+    let Some(under) = Under::postgres(8) else {
+        return;
+    };
+    assert_eq!(
+        while_held(&under, vec![customer(1)], vec![customer(1)]),
+        Second::Waited
+    );
+    // One customer in common is enough, whatever else each batch holds.
+    assert_eq!(
+        while_held(
+            &under,
+            vec![customer(2), customer(9)],
+            vec![customer(3), customer(9)]
+        ),
+        Second::Waited
+    );
+}
+
+#[test]
+fn on_postgres_a_global_write_waits_for_a_customer_write_and_the_reverse() {
+    let Some(under) = Under::postgres(8) else {
+        return;
+    };
+    assert_eq!(
+        while_held(&under, vec![customer(1)], vec![Scope::Global]),
+        Second::Waited
+    );
+    assert_eq!(
+        while_held(&under, vec![Scope::Global], vec![customer(1)]),
+        Second::Waited
+    );
+    assert_eq!(
+        while_held(&under, vec![Scope::Global], vec![Scope::Global]),
+        Second::Waited
+    );
+    // One global write makes its whole batch global, even beside another customer's.
+    assert_eq!(
+        while_held(&under, vec![customer(1)], vec![customer(2), Scope::Global]),
+        Second::Waited
+    );
+}
+
+#[test]
+fn on_postgres_a_batch_holds_the_locks_its_scopes_declare() {
+    let Some(under) = Under::postgres(8) else {
+        return;
+    };
+    // The advisory locks this transaction holds: (key, mode), keys in ascending order.
+    let held = || -> Work<Vec<(i64, String)>> {
+        Box::new(|tx| {
+            tx.prepare_cached(
+                "SELECT (classid::bigint << 32) | objid::bigint AS key, mode FROM pg_locks
+                 WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+                 ORDER BY key",
+            )?
+            .query_map(params![], |r| Ok((r.get("key")?, r.get("mode")?)))?
+            .collect()
+        })
+    };
+    let scoped = under.batch_in(vec![(customer(7), held()), (customer(3), held())]);
+    let expected = vec![
+        (10_000_000_000_003, "ExclusiveLock".to_owned()),
+        (10_000_000_000_007, "ExclusiveLock".to_owned()),
+        (pg::WRITE_LOCK, "ShareLock".to_owned()),
+    ];
+    for answer in scoped {
+        assert_eq!(answer.unwrap().unwrap(), expected);
+    }
+    let global = under.batch_in(vec![(customer(7), held()), (Scope::Global, held())]);
+    for answer in global {
+        assert_eq!(
+            answer.unwrap().unwrap(),
+            [(pg::WRITE_LOCK, "ExclusiveLock".to_owned())]
+        );
+    }
 }

@@ -314,6 +314,7 @@ async function staff(_, me) {
     ['email', t('email')], ['name', t('name')], ['role', t('role')], ['do', t('do')]], members, {
     role: (m) => word('role', m.role),
     do: (m) => (m.email === staffMe.email ? '' : el('span', { class: 'row-actions' },
+      roleButton(m),
       rowButton(t('reset'), m.email, 'secondary',
         (e) => staffAction(e.target, 'POST', m, '/reset', t('staff_reset_done', { email: m.email }))),
       rowButton(t('remove'), m.email, 'danger', (e) => window.confirm(t('remove_staff_confirm', { email: m.email }))
@@ -329,6 +330,21 @@ async function staffAction(button, method, member, suffix, done) {
   }
   await staff(null, null);
   $('staff-status').textContent = done;
+}
+
+/** The button that gives a member the other role (PATCH); their sessions end on the server. */
+function roleButton(member) {
+  const role = member.role === 'owner' ? 'support' : 'owner';
+  return rowButton(t(`make_${role}`), member.email, 'secondary', async (e) => {
+    const path = `admin/staff/${encodeURIComponent(member.email)}`;
+    const answer = await busy(e.target, () => admin('PATCH', path, { role }));
+    if (!answer.ok) {
+      failed('staff', answer);
+      return;
+    }
+    await staff(null, null);
+    $('staff-status').textContent = t('role_changed', { email: member.email, role: word('role', role) });
+  });
 }
 
 $('invite-form').addEventListener('submit', async (event) => {

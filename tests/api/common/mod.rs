@@ -376,6 +376,21 @@ impl TestApp {
         body["consents"].as_array().unwrap().clone()
     }
 
+    /// The first page (up to 100) of `list`'s members as its JSON export gives them, with
+    /// `admin_token`.
+    pub async fn members(&self, admin_token: &str, list: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &format!("/admin/subscriptions/{list}/members"),
+                Some(admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["members"].as_array().unwrap().clone()
+    }
+
     /// The `/metrics` text, asked for from loopback (which needs no token).
     pub async fn metrics_text(&self) -> String {
         let response = self.client.get(self.url("/metrics")).send().await.unwrap();

@@ -408,6 +408,23 @@ async fn an_owner_opens_every_screen_of_the_console() {
         "{}",
         mail.text
     );
+    // Made an owner from their row: the API has the new role.
+    browser.press_button("Make owner: agent@example.com").await;
+    browser
+        .wait_for_text("#staff-status", "agent@example.com is now owner")
+        .await;
+    browser.wait_for_text("#staff-rows", "Make support").await;
+    let (_, staff) = app
+        .call(Method::GET, "/admin/staff", Some(ADMIN_TOKEN), None)
+        .await;
+    assert!(
+        staff["staff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["email"] == "agent@example.com" && m["role"] == "owner"),
+        "{staff}"
+    );
     journey.check_page("console-staff", &[]).await;
 
     // The audit log shows what the owner did, newest first.
