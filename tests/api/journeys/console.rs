@@ -754,9 +754,12 @@ async fn a_new_staff_member_enrolls_a_passkey_instead_of_totp_and_signs_in_with_
         .assert_quiet("the password alone", &[("admin/staff/login", 401)])
         .await;
     browser.press_button("Sign in with a passkey").await;
-    browser.wait_for("#screen-overview").await;
+    // Back where the member signed out (`#/security`), the passkey now used.
+    browser.wait_for("#screen-security").await;
     browser.wait_for_text("#whoami", "Nina Newcomer").await;
-    browser.wait_for("#health").await;
+    browser
+        .wait_for_text("#security-passkey-form .passkey-list", "last used")
+        .await;
     journey.assert_quiet("signed in with a passkey", &[]).await;
     let signed_in: i64 = app
         .db()
