@@ -205,7 +205,12 @@ pub async fn run(loaded: Loaded, command: Command) -> anyhow::Result<()> {
                         v.customer.name().unwrap_or("")
                     );
                 }
-                println!("{} of {} customer(s)", page.customers.len(), page.total);
+                let more = if page.total_exact { "" } else { "more than " };
+                println!(
+                    "{} of {more}{} customer(s)",
+                    page.customers.len(),
+                    page.total
+                );
                 if let Some(next) = page.next {
                     println!("next page: --after {next}");
                 }

@@ -22,7 +22,10 @@ pub const MAX_PAGE: u32 = 500;
 #[derive(Debug, Serialize)]
 pub struct CustomerPage {
     pub customers: Vec<AdminView>,
+    /// With a search, counted up to [`customers::COUNT_UP_TO`]: see `total_exact`.
     pub total: i64,
+    /// `false` when more than `total` customers match the search.
+    pub total_exact: bool,
     pub limit: u32,
     #[serde(flatten)]
     pub start: Start<Cursor>,
@@ -210,6 +213,7 @@ impl BackOffice<'_> {
         Ok(CustomerPage {
             customers: page.rows,
             total: page.total,
+            total_exact: page.total_exact,
             limit,
             start,
             next: page.next,

@@ -394,39 +394,86 @@ impl serde::Serialize for Cursor {
     }
 }
 
+/// How many matches a search counts before it stops: beyond it the page says that at least
+/// this many match (`total_exact: false`), so that a search matching most customers
+/// ("gmail") does not count a million of them at every page.
+pub const COUNT_UP_TO: i64 = 1_000;
+
+/// How many customers, in listing order from the page's start, a search first looks through
+/// itself before it asks the trigram index. A broad search fills its page from these few; the
+/// index would first gather every one of its matches (most customers) to put them in order.
+const PROBED: i64 = 2_000;
+
+/// The columns of one row of the admin listing.
+fn listing_columns() -> String {
+    format!(
+        "{}, identifier, status, created_at, language, undeliverable_reason",
+        *PROFILE_COLUMNS
+    )
+}
+
+/// `(condition, offset clause)` of a page that starts at `start`, on parameters `?3` (and
+/// `?4`).
+fn page_start(start: &Start<Cursor>) -> (&'static str, &'static str) {
+    match start {
+        Start::Offset(_) => ("", "OFFSET ?3"),
+        Start::After(_) => ("AND (created_at, id) > (?3, ?4)", ""),
+    }
+}
+
 /// The SQL of one page of the admin listing: the customers `search` finds, in creation order,
 /// from `start`, `?2` of them.
 fn page_sql(search: &Search, start: &Start<Cursor>) -> String {
-    let (after, offset) = match start {
-        Start::Offset(_) => ("", "OFFSET ?3"),
-        Start::After(_) => ("AND (created_at, id) > (?3, ?4)", ""),
-    };
+    let (after, offset) = page_start(start);
     format!(
-        "SELECT {}, identifier, status, created_at, language, undeliverable_reason FROM customers
+        "SELECT {} FROM customers
          WHERE {} {after} ORDER BY created_at, id LIMIT ?2 {offset}",
-        *PROFILE_COLUMNS,
+        listing_columns(),
         search.filter()
     )
 }
 
-/// The SQL that counts the customers `search` finds.
-fn count_sql(search: &Search) -> String {
-    format!("SELECT COUNT(*) FROM customers WHERE {}", search.filter())
+/// The SQL of the same page found among the next [`PROBED`] customers only (`search` a
+/// [`Search::Scan`]): complete when it holds `?2` rows.
+fn probe_sql(search: &Search, start: &Start<Cursor>) -> String {
+    let (after, offset) = page_start(start);
+    format!(
+        "SELECT * FROM (SELECT {} FROM customers WHERE CAST(?1 AS TEXT) IS NOT NULL {after}
+                        ORDER BY created_at, id LIMIT {PROBED})
+         WHERE {} ORDER BY created_at, id LIMIT ?2 {offset}",
+        listing_columns(),
+        search.filter()
+    )
 }
 
-/// Customers in creation order, optionally only those whose email or identifier contains
-/// `search`, `limit` at a time from `start`; with the total number that match.
-pub fn list(
+/// The SQL that counts the customers `search` finds: all of them without a text, else up to
+/// one more than [`COUNT_UP_TO`].
+fn count_sql(search: &Search) -> String {
+    let beyond = COUNT_UP_TO + 1;
+    match search {
+        Search::All => format!("SELECT COUNT(*) FROM customers WHERE {}", search.filter()),
+        // Every customer has one row in the index: counting there stops at the limit, where
+        // `id IN (...)` would first gather every match.
+        Search::Trigrams { .. } => format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM customer_search
+                                   WHERE customer_search MATCH ?1 LIMIT {beyond})"
+        ),
+        Search::Scan(_) | Search::Like(_) => format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE {} LIMIT {beyond})",
+            search.filter()
+        ),
+    }
+}
+
+/// Up to `limit + 1` rows of the page that `sql` reads for `search` from `start`.
+fn page_rows(
     conn: &ReadDb,
-    search: Option<&str>,
+    sql: &str,
+    search: &Search,
     limit: u32,
     start: &Start<Cursor>,
-) -> StoreResult<Page<AdminView, Cursor>> {
-    let search = Search::new(search, conn.dialect());
-    let total: i64 = conn
-        .prepare_cached(&count_sql(&search))?
-        .query_row(params![search.value()], |row| row.only())?;
-    let mut statement = conn.prepare_cached(&page_sql(&search, start))?;
+) -> StoreResult<Vec<AdminView>> {
+    let mut statement = conn.prepare_cached(sql)?;
     // One row more than the page holds says whether another page follows.
     let mut values: Vec<Value> = vec![search.value().into(), (i64::from(limit) + 1).into()];
     match start {
@@ -436,15 +483,44 @@ pub fn list(
         }
     }
     let rows = statement.query_map(&sql::each(&values), admin_from_row)?;
-    let mut page = Page::of(
-        rows.collect::<StoreResult<Vec<_>>>()?,
-        limit,
-        total,
-        |view: &AdminView| Cursor {
-            created_at: view.created_at,
-            id: view.customer.id.clone(),
-        },
-    );
+    rows.collect()
+}
+
+/// Customers in creation order, optionally only those whose email, identifier or name
+/// contains `search`, `limit` at a time from `start`; with the number that match (all of
+/// them, or for a search at least [`COUNT_UP_TO`]).
+pub fn list(
+    conn: &ReadDb,
+    search: Option<&str>,
+    limit: u32,
+    start: &Start<Cursor>,
+) -> StoreResult<Page<AdminView, Cursor>> {
+    let search = Search::new(search, conn.dialect());
+    let counted: i64 = conn
+        .prepare_cached(&count_sql(&search))?
+        .query_row(params![search.value()], |row| row.only())?;
+    let probed = match search.probe() {
+        Some(probe) => Some(page_rows(
+            conn,
+            &probe_sql(&probe, start),
+            &probe,
+            limit,
+            start,
+        )?)
+        .filter(|rows| rows.len() > limit as usize),
+        None => None,
+    };
+    let rows = match probed {
+        Some(rows) => rows,
+        None => page_rows(conn, &page_sql(&search, start), &search, limit, start)?,
+    };
+    let capped = !matches!(search, Search::All) && counted > COUNT_UP_TO;
+    let total = if capped { COUNT_UP_TO } else { counted };
+    let mut page = Page::of(rows, limit, total, |view: &AdminView| Cursor {
+        created_at: view.created_at,
+        id: view.customer.id.clone(),
+    });
+    page.total_exact = !capped;
     for view in &mut page.rows {
         view.customer.subscriptions = subscriptions::of_customer(conn, &view.customer.id)?;
     }
@@ -457,8 +533,13 @@ pub fn list(
 enum Search {
     /// No text: every customer.
     All,
-    /// Three characters or more on SQLite: a phrase of the trigram index `customer_search`.
-    Trigrams(String),
+    /// Three characters or more on SQLite: a phrase of the trigram index `customer_search`,
+    /// and for a text in ASCII the `LIKE` pattern that finds the same customers (the index
+    /// folds case beyond ASCII, `LIKE` does not).
+    Trigrams {
+        phrase: String,
+        ascii: Option<String>,
+    },
     /// Fewer on SQLite: a `LIKE` pattern, checked against every customer (the index holds no
     /// shorter pieces).
     Scan(String),
@@ -482,7 +563,10 @@ impl Search {
             (0, _) => Search::All,
             (_, Dialect::Postgres) => Search::Like(pattern()),
             (1 | 2, Dialect::Sqlite) => Search::Scan(pattern()),
-            (_, Dialect::Sqlite) => Search::Trigrams(format!("\"{}\"", text.replace('"', "\"\""))),
+            (_, Dialect::Sqlite) => Search::Trigrams {
+                phrase: format!("\"{}\"", text.replace('"', "\"\"")),
+                ascii: text.is_ascii().then(pattern),
+            },
         }
     }
 
@@ -490,7 +574,7 @@ impl Search {
     fn filter(&self) -> &'static str {
         match self {
             Search::All => "CAST(?1 AS TEXT) IS NULL",
-            Search::Trigrams(_) => {
+            Search::Trigrams { .. } => {
                 "id IN (SELECT id FROM customer_search WHERE customer_search MATCH ?1)"
             }
             Search::Scan(_) => {
@@ -508,7 +592,21 @@ impl Search {
     fn value(&self) -> Option<&str> {
         match self {
             Search::All => None,
-            Search::Trigrams(text) | Search::Scan(text) | Search::Like(text) => Some(text),
+            Search::Trigrams { phrase: text, .. } | Search::Scan(text) | Search::Like(text) => {
+                Some(text)
+            }
+        }
+    }
+
+    /// The search that looks through the first customers of a page one by one, for
+    /// [`probe_sql`]: a text in ASCII on SQLite.
+    fn probe(&self) -> Option<Search> {
+        match self {
+            Search::Trigrams {
+                ascii: Some(pattern),
+                ..
+            } => Some(Search::Scan(pattern.clone())),
+            _ => None,
         }
     }
 }
@@ -1027,30 +1125,157 @@ mod tests {
         );
     }
 
+    /// The ids (last two digits and more) of one page of `search` from `start`.
+    fn page_ids(conn: &Connection, search: &str, limit: u32, start: &Start<Cursor>) -> Vec<String> {
+        let page = list(&Db::sqlite(conn), Some(search), limit, start).unwrap();
+        page.rows
+            .iter()
+            .map(|v| v.customer.id.as_str().to_owned())
+            .collect()
+    }
+
+    /// 3,000 customers in creation order: nine in ten at shop.example, the tenth at
+    /// other.test; two far down the list with the identifier "rare-...".
+    fn a_large_shop() -> (Connection, Vec<String>) {
+        let conn = database(&[]);
+        let mut at_shop = Vec::new();
+        for i in 0..3_000_i64 {
+            let id = format!("{:014}", 50_000_000_000_000 + i);
+            let domain = if i % 10 == 0 {
+                "other.test"
+            } else {
+                "shop.example"
+            };
+            let identifier = if i == 2_500 || i == 2_990 {
+                format!("rare-{i}")
+            } else {
+                format!("c-{i}")
+            };
+            insert_active(&conn, &id, &identifier, &format!("c{i}@{domain}"), i);
+            if i % 10 != 0 {
+                at_shop.push(id);
+            }
+        }
+        (conn, at_shop)
+    }
+
+    #[test]
+    fn a_search_matching_most_customers_counts_to_its_limit_and_pages_as_the_index_would() {
+        let (conn, at_shop) = a_large_shop();
+        let db = Db::sqlite(&conn);
+        let first = list(&db, Some("Shop.Example"), 50, &Start::Offset(0)).unwrap();
+        assert_eq!((first.total, first.total_exact), (COUNT_UP_TO, false));
+        let ids: Vec<&str> = first.rows.iter().map(|v| v.customer.id.as_str()).collect();
+        assert_eq!(ids, at_shop[..50]);
+        // Every page, walked by cursor, is the one the index alone reads.
+        let search = Search::new(Some("shop.example"), Dialect::Sqlite);
+        let mut start = Start::Offset(0);
+        let mut walked = Vec::new();
+        loop {
+            let by_index = page_rows(&db, &page_sql(&search, &start), &search, 400, &start)
+                .unwrap()
+                .into_iter()
+                .take(400)
+                .map(|v| v.customer.id.as_str().to_owned())
+                .collect::<Vec<_>>();
+            let page = list(&db, Some("shop.example"), 400, &start).unwrap();
+            let ids: Vec<String> = page
+                .rows
+                .iter()
+                .map(|v| v.customer.id.as_str().to_owned())
+                .collect();
+            assert_eq!(ids, by_index, "from {start:?}");
+            walked.extend(ids);
+            match page.next {
+                Some(next) => start = Start::After(next),
+                None => break,
+            }
+        }
+        assert_eq!(walked, at_shop);
+        // A page asked for by offset far in is the same one.
+        assert_eq!(
+            page_ids(&conn, "shop.example", 50, &Start::Offset(2_000)),
+            at_shop[2_000..2_050]
+        );
+    }
+
+    #[test]
+    fn a_search_whose_matches_lie_beyond_the_first_customers_still_finds_them_all() {
+        let (conn, _) = a_large_shop();
+        let db = Db::sqlite(&conn);
+        let page = list(&db, Some("RARE-"), 50, &Start::Offset(0)).unwrap();
+        assert_eq!((page.total, page.total_exact), (2, true));
+        let ids: Vec<&str> = page.rows.iter().map(|v| v.customer.id.as_str()).collect();
+        assert_eq!(ids, ["50000000002500", "50000000002990"]);
+        // A thousand exactly is counted exactly.
+        let other = list(&db, Some("other.test"), 10, &Start::Offset(0)).unwrap();
+        assert_eq!((other.total, other.total_exact), (300, true));
+        // Without a text, the total is every customer, counted.
+        let all = list(&db, None, 10, &Start::Offset(0)).unwrap();
+        assert_eq!((all.total, all.total_exact), (3_000, true));
+        // A short text is compared row by row and counted to the limit too.
+        let short = list(&db, Some("c1"), 10, &Start::Offset(0)).unwrap();
+        assert_eq!((short.total, short.total_exact), (COUNT_UP_TO, false));
+    }
+
+    #[test]
+    fn a_broad_search_beyond_ascii_finds_names_in_capitals_too() {
+        let (conn, _) = a_large_shop();
+        // Sixty customers called Özlem among the first, one of them written in capitals:
+        // `LIKE` folds only ASCII, so such a text is looked up in the index, which folds all.
+        for i in 0..60 {
+            let id = format!("{:014}", 50_000_000_000_000_i64 + i);
+            let name = if i == 3 {
+                "ÖZLEM ÇELIK".to_owned()
+            } else {
+                format!("özlem {i}")
+            };
+            conn.execute(
+                "UPDATE customers SET name = ?1 WHERE id = ?2",
+                params![name, id],
+            )
+            .unwrap();
+            conn.execute(
+                "UPDATE customer_search SET name = lower(?1)
+                 WHERE rowid = (SELECT search_row FROM customers WHERE id = ?2)",
+                params![name, id],
+            )
+            .unwrap();
+        }
+        let ids = page_ids(&conn, "Özlem", 50, &Start::Offset(0));
+        assert_eq!(ids.len(), 50);
+        assert_eq!(ids[3], "50000000000003", "{ids:?}");
+    }
+
     /// The query plan of the admin listing's page (from an offset and after a cursor) and
     /// count.
     fn plans(search: Option<&str>) -> Vec<String> {
         let conn = database(&[]);
         let search = Search::new(search, Dialect::Sqlite);
         let after = Start::After(Cursor::parse("1-20000000000001").unwrap());
-        [
+        let mut statements = vec![
             page_sql(&search, &Start::Offset(0)),
             page_sql(&search, &after),
             count_sql(&search),
-        ]
-        .iter()
-        .flat_map(|sql| {
-            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            // The search bound (it decides the plan); the rest of the parameters stay NULL.
-            statement.raw_bind_parameter(1, search.value()).unwrap();
-            let mut rows = statement.raw_query();
-            let mut steps = Vec::new();
-            while let Some(row) = rows.next().unwrap() {
-                steps.push(row.get::<_, String>("detail").unwrap());
-            }
-            steps
-        })
-        .collect()
+        ];
+        if let Some(probe) = search.probe() {
+            statements.push(probe_sql(&probe, &Start::Offset(0)));
+            statements.push(probe_sql(&probe, &after));
+        }
+        statements
+            .iter()
+            .flat_map(|sql| {
+                let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                // The search bound (it decides the plan); the rest of the parameters stay NULL.
+                statement.raw_bind_parameter(1, search.value()).unwrap();
+                let mut rows = statement.raw_query();
+                let mut steps = Vec::new();
+                while let Some(row) = rows.next().unwrap() {
+                    steps.push(row.get::<_, String>("detail").unwrap());
+                }
+                steps
+            })
+            .collect()
     }
 
     #[test]

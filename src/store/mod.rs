@@ -141,6 +141,8 @@ pub enum Start<C> {
 pub struct Page<T, C> {
     pub rows: Vec<T>,
     pub total: i64,
+    /// `false` when counting stopped at `total` and more rows match (a broad search).
+    pub total_exact: bool,
     pub next: Option<C>,
 }
 
@@ -151,7 +153,12 @@ impl<T, C> Page<T, C> {
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next = rows.last().filter(|_| more).map(cursor);
-        Page { rows, total, next }
+        Page {
+            rows,
+            total,
+            total_exact: true,
+            next,
+        }
     }
 }
 

@@ -238,13 +238,14 @@ fn schemas() -> Value {
         "CustomerPage": closed(
             &[
                 ("customers", array_of("AdminCustomer")),
-                ("total", json!({ "type": "integer", "minimum": 0 })),
+                ("total", described(json!({ "type": "integer", "minimum": 0 }), "How many customers match: all of them without `search`; with one, counted up to 1,000 (see `total_exact`).")),
+                ("total_exact", described(json!({ "type": "boolean" }), "`false` when the search matches more than `total` customers and counting stopped there.")),
                 ("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 })),
                 ("offset", described(json!({ "type": "integer", "minimum": 0 }), "When the page was asked for by `offset`.")),
                 ("after", described(text(), "When the page was asked for by `after`.")),
                 ("next", described(nullable(), "The `after` of the page that follows; `null` on the last page.")),
             ],
-            &["customers", "total", "limit", "next"],
+            &["customers", "total", "total_exact", "limit", "next"],
         ),
         "Consents": closed(&[("consents", json!({ "type": "array", "items": consent() }))], &["consents"]),
         "ImportOutcome": json!({
@@ -286,7 +287,8 @@ fn schemas() -> Value {
         "MembersPage": closed(
             &[
                 ("members", array_of("Member")),
-                ("total", json!({ "type": "integer", "minimum": 0 })),
+                ("total", described(json!({ "type": "integer", "minimum": 0 }), "How many customers match: all of them without `search`; with one, counted up to 1,000 (see `total_exact`).")),
+                ("total_exact", described(json!({ "type": "boolean" }), "`false` when the search matches more than `total` customers and counting stopped there.")),
                 ("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 })),
                 ("offset", described(json!({ "type": "integer", "minimum": 0 }), "When the page was asked for by `offset`.")),
                 ("after", described(customer_id(), "When the page was asked for by `after`.")),

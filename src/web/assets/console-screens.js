@@ -91,7 +91,7 @@ async function searchCustomers(more) {
     return;
   }
   const list = page.data.customers || [];
-  const summary = el('p', { id: 'customers-total', role: 'status' }, t('found', { n: page.data.total ?? list.length }));
+  const summary = el('p', { id: 'customers-total', role: 'status' }, t(page.data.total_exact === false ? 'found_more' : 'found', { n: page.data.total ?? list.length }));
   if (more) {
     const tbody = results.querySelector('tbody');
     const rows = customerRows(list).querySelectorAll('tbody tr');
