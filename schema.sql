@@ -767,3 +767,25 @@ INSERT INTO signup_counts (day, customers)
 -- The indexes of migration 20 served the overview's counts only.
 DROP INDEX customers_by_status;
 DROP INDEX customers_locked;
+
+-- migration: 25 staff passkeys
+-- Staff are not customers: their passkeys live apart from the customers' (a customer's passkey
+-- never signs a staff member in, nor the other way round). Each member's WebAuthn user handle
+-- is random, made when they first add a passkey, and unique.
+ALTER TABLE staff ADD COLUMN passkey_handle BLOB;
+CREATE UNIQUE INDEX staff_by_passkey_handle ON staff(passkey_handle);
+-- A staff member's passkeys: the credential as the WebAuthn library keeps it, updated at each
+-- sign-in. Removed with the member, and by `staff reset`.
+CREATE TABLE staff_passkeys (
+    id            TEXT PRIMARY KEY,
+    staff_id      INTEGER NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+    credential_id BLOB NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    credential    TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER
+);
+CREATE INDEX staff_passkeys_by_staff ON staff_passkeys(staff_id);
+-- Staff ceremonies share the bounded table of begun ceremonies (purposes `staff_register`,
+-- `staff_login`); the member who began adding a passkey is kept here.
+ALTER TABLE passkey_challenges ADD COLUMN staff_id INTEGER REFERENCES staff(id) ON DELETE CASCADE;

@@ -25,6 +25,10 @@ pub enum AppError {
     /// (`POST /admin/staff/login/second_factor`, `POST /customers/login/second_factor`).
     #[error("a second factor is required: send a code with the challenge")]
     SecondFactorRequired { challenge: String },
+    /// A staff member's password was right, and their second factor is a passkey: they sign in
+    /// with it (`POST /admin/staff/passkey_login`), which needs no password.
+    #[error("this staff member signs in with their passkey (POST /admin/staff/passkey_login)")]
+    PasskeyRequired,
     /// The password was right but the account is locked (`limits.login_lockout_failures`): a
     /// sign-in code was emailed, and `POST /customers/login_code/verify` with it signs in.
     #[error("this account asks for a code sent by email: check your inbox")]
@@ -34,7 +38,7 @@ pub enum AppError {
     Forbidden,
     /// A staff session that may only enroll a second factor asked for anything else.
     #[error(
-        "enroll a second factor first (POST /admin/staff/totp, then /admin/staff/totp/confirm)"
+        "enroll a second factor first (POST /admin/staff/totp, then /admin/staff/totp/confirm; or a passkey: POST /admin/staff/passkeys/register, then …/register/finish)"
     )]
     SecondFactorEnrollmentRequired,
     /// A one-time code (activation secret, reset code, email key) that is wrong, used or expired.

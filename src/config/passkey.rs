@@ -14,7 +14,8 @@ pub struct RelyingParty {
     pub id: String,
     /// The name authenticators show beside a passkey.
     pub name: String,
-    /// The origins (retailer, allowed origins, CORS origins) on that domain.
+    /// The origins (retailer, this server's public URL, allowed origins, CORS origins) on that
+    /// domain.
     pub origins: Vec<Url>,
 }
 
@@ -31,7 +32,8 @@ impl Config {
         } else {
             parse_rp_id(configured).map_err(|p| invalid("auth.passkey_rp_id", p))?
         };
-        let mut candidates = vec![self.retailer_url().origin()];
+        // The console is served at `links.public_url`: staff passkeys are used there.
+        let mut candidates = vec![self.retailer_url().origin(), self.public_url().origin()];
         for origin in self
             .links
             .allowed_origins

@@ -1,5 +1,7 @@
 //! Passkeys (WebAuthn): adding one to a signed-in account, listing and removing them, and
-//! signing in with one; the ceremonies' challenges are kept in the database.
+//! signing in with one; the ceremonies' challenges are kept in the database. The ceremonies
+//! themselves (the options handed to the browser, the checks of its answers) are written once
+//! here and used for staff passkeys too (`flows::staff_passkeys`).
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use crate::config::RelyingParty;
 use crate::domain::{ActivityKind, Client, CustomerId, PasskeyId, PasskeyName};
 use crate::error::AppError;
 use crate::mail::Kind;
-use crate::store::passkeys::{self, NewChallenge, PasskeyView, Purpose};
+use crate::store::passkeys::{self, BegunBy, NewChallenge, PasskeyView, Purpose};
 use crate::store::{Outcome, StoreError, StoreResult, activity, customers, sessions};
 use crate::throttle::IpBudget;
 
@@ -83,7 +85,7 @@ impl Passkeys<'_> {
         self.webauthn.is_some()
     }
 
-    fn relying(&self) -> Result<Arc<Webauthn>, AppError> {
+    pub(super) fn relying(&self) -> Result<Arc<Webauthn>, AppError> {
         self.webauthn
             .clone()
             .ok_or_else(|| AppError::NotFound("passkeys are not enabled".into()))
@@ -109,27 +111,13 @@ impl Passkeys<'_> {
             })
             .await?;
         let (email, name) = contact.ok_or(AppError::Unauthenticated)?;
-        let handle = Uuid::from_slice(&handle).map_err(AppError::internal)?;
         let display = name.unwrap_or_else(|| email.clone());
-        let (creation, state) = webauthn
-            .start_passkey_registration(handle, &email, &display, Some(exclude))
-            .map_err(|e| AppError::internal(anyhow::anyhow!("passkey registration: {e}")))?;
-        let mut options = serde_json::to_value(&creation).map_err(AppError::internal)?;
-        // A passkey must be discoverable: sign-in asks for no email, so the authenticator has
-        // to find the credential (and the customer's handle) by itself.
-        if let Some(selection) = options
-            .pointer_mut("/publicKey/authenticatorSelection")
-            .and_then(Value::as_object_mut)
-        {
-            selection.insert("residentKey".into(), "required".into());
-            selection.insert("requireResidentKey".into(), true.into());
-        }
-        let state = serde_json::to_string(&state).map_err(AppError::internal)?;
+        let (options, state) = registration_options(&webauthn, &handle, &email, &display, exclude)?;
         let challenge_id = self
             .save_challenge(
                 Purpose::Register,
-                Some(&session.customer),
-                &session.client,
+                BegunBy::Customer(session.customer.clone()),
+                session.client.ip,
                 state,
             )
             .await?;
@@ -163,25 +151,15 @@ impl Passkeys<'_> {
                 let invalid = || AppError::InvalidCode {
                     field: "challenge_id",
                 };
-                let Some((owner, state)) =
-                    passkeys::take_challenge(tx, &id_hash, Purpose::Register)?
-                else {
+                let Some(taken) = passkeys::take_challenge(tx, &id_hash, Purpose::Register)? else {
                     return Ok(Outcome::Refused(invalid()));
                 };
-                if owner.as_ref() != Some(&customer) {
+                if taken.by != BegunBy::Customer(customer.clone()) {
                     return Ok(Outcome::Refused(invalid()));
                 }
-                let Some(credential) = credential else {
+                let Some(passkey) = registered(&webauthn, credential.as_ref(), &taken.state)?
+                else {
                     return Ok(Outcome::Refused(refused_credential()));
-                };
-                let state: PasskeyRegistration = serde_json::from_str(&state)
-                    .map_err(|e| StoreError::BadValue(e.to_string()))?;
-                let passkey = match webauthn.finish_passkey_registration(&credential, &state) {
-                    Ok(passkey) => passkey,
-                    Err(e) => {
-                        tracing::info!(error = %e, "a passkey registration did not verify");
-                        return Ok(Outcome::Refused(refused_credential()));
-                    }
                 };
                 let stored = serde_json::to_string(&passkey)
                     .map_err(|e| StoreError::BadValue(e.to_string()))?;
@@ -264,17 +242,9 @@ impl Passkeys<'_> {
     /// login budget of the client's address.
     pub async fn begin_login(&self, client: &Client) -> Result<Begun, AppError> {
         self.throttles.check_ip(IpBudget::Login, client.ip)?;
-        let webauthn = self.relying()?;
-        let (mut request, state) = webauthn
-            .start_discoverable_authentication()
-            .map_err(|e| AppError::internal(anyhow::anyhow!("passkey sign-in: {e}")))?;
-        // The options serve a "Sign in with a passkey" button (the browser's own dialog); a
-        // page that wants the autofill list adds `mediation: "conditional"` itself.
-        request.mediation = None;
-        let options = serde_json::to_value(&request).map_err(AppError::internal)?;
-        let state = serde_json::to_string(&state).map_err(AppError::internal)?;
+        let (options, state) = login_options(&*self.relying()?)?;
         let challenge_id = self
-            .save_challenge(Purpose::Login, None, client, state)
+            .save_challenge(Purpose::Login, BegunBy::Nobody, client.ip, state)
             .await?;
         Ok(Begun {
             challenge_id,
@@ -347,17 +317,16 @@ impl Passkeys<'_> {
     }
 
     /// Stores a begun ceremony under the digest of a fresh random id, and answers the id.
-    async fn save_challenge(
+    pub(super) async fn save_challenge(
         &self,
         purpose: Purpose,
-        customer: Option<&CustomerId>,
-        client: &Client,
+        by: BegunBy,
+        ip: std::net::IpAddr,
         state: String,
     ) -> Result<String, AppError> {
         let challenge_id = auth::new_session_token();
         let id_hash = auth::digest(&challenge_id);
-        let customer = customer.cloned();
-        let client_net = crate::throttle::client_net(client.ip).to_string();
+        let client_net = crate::throttle::client_net(ip).to_string();
         self.store
             .write(move |tx| {
                 passkeys::save_challenge(
@@ -365,7 +334,7 @@ impl Passkeys<'_> {
                     &NewChallenge {
                         id_hash: &id_hash,
                         purpose,
-                        customer: customer.as_ref(),
+                        by: &by,
                         client_net: &client_net,
                         state: &state,
                         ttl_seconds: CHALLENGE_TTL_SECONDS,
@@ -389,29 +358,122 @@ fn verify_assertion(
     id_hash: &[u8],
     credential: Option<PublicKeyCredential>,
 ) -> StoreResult<Option<CustomerId>> {
-    let Some((_, state)) = passkeys::take_challenge(tx, id_hash, Purpose::Login)? else {
+    let Some(taken) = passkeys::take_challenge(tx, id_hash, Purpose::Login)? else {
         return Ok(None);
     };
     let Some(credential) = credential else {
         return Ok(None);
     };
-    let state: DiscoverableAuthentication =
-        serde_json::from_str(&state).map_err(|e| StoreError::BadValue(e.to_string()))?;
-    let Ok((handle, credential_id)) = webauthn.identify_discoverable_authentication(&credential)
+    let mut owner = None;
+    let Some(stored) = asserted(webauthn, &taken.state, &credential, |credential_id| {
+        let found = passkeys::find_by_credential(tx, credential_id)?;
+        Ok(found.map(|owned| {
+            let known = (owned.handle.clone(), owned.credential.clone());
+            owner = Some(owned);
+            known
+        }))
+    })?
     else {
         return Ok(None);
     };
-    let Some(owned) = passkeys::find_by_credential(tx, credential_id)? else {
+    let Some(owned) = owner else {
+        return Ok(None);
+    };
+    passkeys::record_use(tx, &owned.id, &stored)?;
+    Ok(Some(owned.customer))
+}
+
+/// The options of `navigator.credentials.create()` for a discoverable passkey of the account
+/// with WebAuthn user handle `handle`, none of the credentials `exclude` again; and the
+/// ceremony's state to store.
+pub(super) fn registration_options(
+    webauthn: &Webauthn,
+    handle: &[u8],
+    account: &str,
+    display: &str,
+    exclude: Vec<Vec<u8>>,
+) -> Result<(Value, String), AppError> {
+    let handle = Uuid::from_slice(handle).map_err(AppError::internal)?;
+    let (creation, state) = webauthn
+        .start_passkey_registration(handle, account, display, Some(exclude))
+        .map_err(|e| AppError::internal(anyhow::anyhow!("passkey registration: {e}")))?;
+    let mut options = serde_json::to_value(&creation).map_err(AppError::internal)?;
+    // A passkey must be discoverable: sign-in asks for no email, so the authenticator has
+    // to find the credential (and the account's handle) by itself.
+    if let Some(selection) = options
+        .pointer_mut("/publicKey/authenticatorSelection")
+        .and_then(Value::as_object_mut)
+    {
+        selection.insert("residentKey".into(), "required".into());
+        selection.insert("requireResidentKey".into(), true.into());
+    }
+    let state = serde_json::to_string(&state).map_err(AppError::internal)?;
+    Ok((options, state))
+}
+
+/// The passkey a registration ceremony in `state` made, if the browser's `credential` is
+/// well-formed and verifies.
+pub(super) fn registered(
+    webauthn: &Webauthn,
+    credential: Option<&RegisterPublicKeyCredential>,
+    state: &str,
+) -> StoreResult<Option<Passkey>> {
+    let Some(credential) = credential else {
+        return Ok(None);
+    };
+    let state: PasskeyRegistration =
+        serde_json::from_str(state).map_err(|e| StoreError::BadValue(e.to_string()))?;
+    match webauthn.finish_passkey_registration(credential, &state) {
+        Ok(passkey) => Ok(Some(passkey)),
+        Err(e) => {
+            tracing::info!(error = %e, "a passkey registration did not verify");
+            Ok(None)
+        }
+    }
+}
+
+/// The options of `navigator.credentials.get()` for a sign-in with whichever passkey of this
+/// site the browser offers, and the ceremony's state to store.
+pub(super) fn login_options(webauthn: &Webauthn) -> Result<(Value, String), AppError> {
+    let (mut request, state) = webauthn
+        .start_discoverable_authentication()
+        .map_err(|e| AppError::internal(anyhow::anyhow!("passkey sign-in: {e}")))?;
+    // The options serve a "Sign in with a passkey" button (the browser's own dialog); a
+    // page that wants the autofill list adds `mediation: "conditional"` itself.
+    request.mediation = None;
+    let options = serde_json::to_value(&request).map_err(AppError::internal)?;
+    let state = serde_json::to_string(&state).map_err(AppError::internal)?;
+    Ok((options, state))
+}
+
+/// Verifies a sign-in assertion against the ceremony in `state`: `find` answers the stored
+/// passkey of the credential id the browser names (its account's user handle and the
+/// credential as stored), from the table of whoever may sign in here. Answers the credential
+/// to store back (new counter and backup flags), or `None` for any failure: an unknown
+/// credential, a user handle that is not its owner's, a bad signature, a counter gone
+/// backwards.
+pub(super) fn asserted(
+    webauthn: &Webauthn,
+    state: &str,
+    credential: &PublicKeyCredential,
+    find: impl FnOnce(&[u8]) -> StoreResult<Option<(Vec<u8>, String)>>,
+) -> StoreResult<Option<String>> {
+    let state: DiscoverableAuthentication =
+        serde_json::from_str(state).map_err(|e| StoreError::BadValue(e.to_string()))?;
+    let Ok((handle, credential_id)) = webauthn.identify_discoverable_authentication(credential)
+    else {
+        return Ok(None);
+    };
+    let Some((owner_handle, stored)) = find(credential_id)? else {
         return Ok(None);
     };
     // The authenticator names the account; it must be the credential's owner.
-    if owned.handle != handle.as_bytes() {
+    if owner_handle != handle.as_bytes() {
         return Ok(None);
     }
     let mut passkey: Passkey =
-        serde_json::from_str(&owned.credential).map_err(|e| StoreError::BadValue(e.to_string()))?;
-    let result = match webauthn.finish_discoverable_authentication_v2(&credential, state, &passkey)
-    {
+        serde_json::from_str(&stored).map_err(|e| StoreError::BadValue(e.to_string()))?;
+    let result = match webauthn.finish_discoverable_authentication_v2(credential, state, &passkey) {
         Ok(result) => result,
         Err(e) => {
             tracing::info!(error = %e, "a passkey sign-in did not verify");
@@ -423,11 +485,10 @@ fn verify_assertion(
     passkey.update_credential(&result);
     let stored =
         serde_json::to_string(&passkey).map_err(|e| StoreError::BadValue(e.to_string()))?;
-    passkeys::record_use(tx, &owned.id, &stored)?;
-    Ok(Some(owned.customer))
+    Ok(Some(stored))
 }
 
 /// The answer to a credential that is malformed or does not verify.
-fn refused_credential() -> AppError {
+pub(super) fn refused_credential() -> AppError {
     AppError::field("credential", "is not a valid passkey for this ceremony")
 }

@@ -74,6 +74,9 @@ pub mod actions {
     pub const STAFF_LOGIN: &str = "staff.login";
     pub const STAFF_LOGOUT: &str = "staff.logout";
     pub const SECOND_FACTOR_ENROLLED: &str = "staff.second_factor_enrolled";
+    /// A staff member's passkeys (signing in with one is a `staff.login`).
+    pub const PASSKEY_ADDED: &str = "staff.passkey_added";
+    pub const PASSKEY_REMOVED: &str = "staff.passkey_removed";
 }
 use actions::{STAFF_LOGIN, STAFF_LOGOUT};
 
@@ -355,6 +358,13 @@ impl Staff<'_> {
             return Err(AppError::InvalidCredentials);
         }
         self.throttles.login_succeeded(&account);
+        if member.has_passkey && !member.has_totp {
+            // The member's second factor is a passkey, which signs in alone.
+            self.audit_refusal(refused(
+                "the password is right; this member signs in with their passkey",
+            ));
+            return Err(AppError::PasskeyRequired);
+        }
         if member.has_second_factor {
             let challenge = self.second_factors().challenge(member.id, client).await?;
             return Err(AppError::SecondFactorRequired { challenge });

@@ -44,6 +44,7 @@ pub fn error_response(err: &AppError) -> Response {
             (StatusCode::UNAUTHORIZED, "second_factor_required")
         }
         AppError::EmailCodeRequired => (StatusCode::UNAUTHORIZED, "email_code_required"),
+        AppError::PasskeyRequired => (StatusCode::UNAUTHORIZED, "passkey_required"),
         AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         AppError::SecondFactorEnrollmentRequired => {
             (StatusCode::FORBIDDEN, "second_factor_enrollment_required")

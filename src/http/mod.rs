@@ -19,6 +19,7 @@ mod security;
 pub mod server;
 mod shop;
 mod staff;
+mod staff_passkeys;
 mod support;
 pub mod table;
 mod wire;
@@ -575,6 +576,23 @@ fn staff_routes(
         member(&CONFIRM_TOTP)
             .and(json_object())
             .and_then(staff::confirm_totp),
+        member(&BEGIN_STAFF_PASSKEY_REGISTRATION)
+            .and(optional_json_object())
+            .and_then(staff_passkeys::begin_registration),
+        member(&FINISH_STAFF_PASSKEY_REGISTRATION)
+            .and(json_object())
+            .and_then(staff_passkeys::finish_registration),
+        member(&LIST_STAFF_PASSKEYS).and_then(staff_passkeys::list),
+        at_with_param(&REMOVE_STAFF_PASSKEY)
+            .and(with_services(services.clone()))
+            .and(staff_session(&REMOVE_STAFF_PASSKEY, services))
+            .and_then(staff_passkeys::remove),
+        at(&BEGIN_STAFF_PASSKEY_LOGIN)
+            .and(with_services(services.clone()))
+            .and(client::client(trusted.clone()))
+            .and(optional_json_object())
+            .and_then(staff_passkeys::begin_login),
+        visitor(&FINISH_STAFF_PASSKEY_LOGIN).and_then(staff_passkeys::finish_login),
     )
 }
 

@@ -114,7 +114,7 @@ pub(super) fn credential_field(body: &mut JsonObject) -> Option<Value> {
     }
 }
 
-fn begun_reply(begun: Begun) -> Response {
+pub(super) fn begun_reply(begun: Begun) -> Response {
     ok_json(&json!({
         "challenge_id": begun.challenge_id,
         "options": begun.options,

@@ -197,7 +197,7 @@ pub async fn confirm_totp(
 }
 
 /// The staff session of a caller the route filter admitted as staff.
-fn staff_of(caller: &Caller) -> Result<&StaffSession, AppError> {
+pub(super) fn staff_of(caller: &Caller) -> Result<&StaffSession, AppError> {
     match &caller.actor {
         Actor::Staff(session) => Ok(session),
         Actor::ApiToken => Err(AppError::Forbidden),

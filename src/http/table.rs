@@ -85,6 +85,12 @@ pub static ROUTES: &[Route] = &[
     STAFF_SELF,
     BEGIN_TOTP,
     CONFIRM_TOTP,
+    BEGIN_STAFF_PASSKEY_REGISTRATION,
+    FINISH_STAFF_PASSKEY_REGISTRATION,
+    LIST_STAFF_PASSKEYS,
+    REMOVE_STAFF_PASSKEY,
+    BEGIN_STAFF_PASSKEY_LOGIN,
+    FINISH_STAFF_PASSKEY_LOGIN,
     // After the staff's own paths, which `{email}` would match too.
     LIST_STAFF,
     ADD_STAFF,
@@ -1152,7 +1158,7 @@ pub const STAFF_LOGIN: Route = Route::api(
         "Sign a staff member in",
         Success::ok("A staff session token.", Schema("Token")),
     )
-    .described("Throttled and locked out like a customer's login (`limits.*`); a locked staff member signs in again after `customer-area staff reset`. The session ends `console.session_hours` after the sign-in, or `console.idle_minutes` unused. A staff member with a second factor gets 401 `second_factor_required` with a `challenge` instead of a token: finish with `POST /admin/staff/login/second_factor`. Where `console.second_factor` asks a second factor of a staff member who has none, the session may only enroll one (`POST /admin/staff/totp`).")
+    .described("Throttled and locked out like a customer's login (`limits.*`); a locked staff member signs in again after `customer-area staff reset`. The session ends `console.session_hours` after the sign-in, or `console.idle_minutes` unused. A staff member with a second factor gets 401 `second_factor_required` with a `challenge` instead of a token: finish with `POST /admin/staff/login/second_factor`. Where `console.second_factor` asks a second factor of a staff member who has none, the session may only enroll one (`POST /admin/staff/totp`, or a passkey: `POST /admin/staff/passkeys/register`). A member whose only second factor is a passkey gets 401 `passkey_required`: they sign in with `POST /admin/staff/passkey_login`.")
     .body(Body::Required("Login"))
     .failing(&[InvalidCredentials, Throttled]),
 );
@@ -1198,6 +1204,96 @@ pub const CONFIRM_TOTP: Route = Route::api(
     )
     .body(Body::Required("TotpCode"))
     .failing(SPENDS_A_BUDGET),
+);
+
+pub const BEGIN_STAFF_PASSKEY_REGISTRATION: Route = Route::api(
+    Post,
+    "/admin/staff/passkeys/register",
+    staff_member(
+        "beginStaffPasskeyRegistration",
+        "Begin adding a passkey to the calling staff member",
+        Success::ok(
+            "The ceremony's id and the options for `navigator.credentials.create()`.",
+            Schema("PasskeyChallenge"),
+        ),
+    )
+    .described("Also in a session that may only enroll a second factor: a passkey is one. No body at all is the same as `{}`. The challenge can be finished once, within 5 minutes. Staff passkeys are apart from the customers': a customer's passkey never signs a staff member in, nor the other way round. Only when passkeys are on (otherwise 404).")
+    .body(Body::Optional("Empty"))
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const FINISH_STAFF_PASSKEY_REGISTRATION: Route = Route::api(
+    Post,
+    "/admin/staff/passkeys/register/finish",
+    staff_member(
+        "finishStaffPasskeyRegistration",
+        "Add the passkey the browser created to the calling staff member",
+        Success::ok(
+            "The passkey added; it is the member's second factor from now on, and the calling session may do everything its role may.",
+            Schema("Passkey"),
+        ),
+    )
+    .described("A challenge that is unknown, used, expired or begun by someone else answers `invalid_code` (field `challenge_id`); a credential that does not verify, 422 on `credential`; one already registered, 409. Audited (`staff.passkey_added`). A member whose only second factor is a passkey signs in with it: their password alone answers 401 `passkey_required`.")
+    .body(Body::Required("PasskeyRegistration"))
+    .failing(&[Conflict, NotFound, Throttled]),
+);
+
+pub const LIST_STAFF_PASSKEYS: Route = Route::api(
+    Get,
+    "/admin/staff/passkeys",
+    staff_member(
+        "listStaffPasskeys",
+        "The calling staff member's passkeys",
+        Success::ok("Oldest first.", Schema("Passkeys")),
+    ),
+);
+
+pub const REMOVE_STAFF_PASSKEY: Route = Route::api(
+    Delete,
+    "/admin/staff/passkeys/{id}",
+    staff_member(
+        "removeStaffPasskey",
+        "Remove one of the calling staff member's passkeys",
+        Success::ok("Removed; it signs no one in any more.", Result("deleted")),
+    )
+    .params(&[Param::Path {
+        name: "id",
+        description: "The passkey's id from `GET /admin/staff/passkeys`; another member's id answers 404 like an unknown one.",
+    }])
+    .described("Audited (`staff.passkey_removed`). Removing the last second factor leaves the current session as it is; the next sign-in with the password may then only enroll one, where `console.second_factor` asks one.")
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const BEGIN_STAFF_PASSKEY_LOGIN: Route = Route::api(
+    Post,
+    "/admin/staff/passkey_login",
+    staff_visitor(
+        "beginStaffPasskeyLogin",
+        "Begin a staff sign-in with a passkey",
+        Success::ok(
+            "The ceremony's id and the options for `navigator.credentials.get()`.",
+            Schema("PasskeyChallenge"),
+        ),
+    )
+    .described("No body at all is the same as `{}`. Draws on the login budget of the client's address. Only when passkeys are on (otherwise 404).")
+    .body(Body::Optional("Empty"))
+    .failing(&[NotFound, Throttled]),
+);
+
+pub const FINISH_STAFF_PASSKEY_LOGIN: Route = Route::api(
+    Post,
+    "/admin/staff/passkey_login/finish",
+    staff_visitor(
+        "finishStaffPasskeyLogin",
+        "Sign a staff member in with the passkey the browser chose",
+        Success::ok(
+            "A full staff session token (a passkey is both factors), lasting as a password sign-in's.",
+            Schema("Token"),
+        ),
+    )
+    .described("Throttled like `POST /admin/staff/login`. Every failure (unknown, used or expired challenge, a customer's passkey or an unknown one, a bad signature, a member locked after wrong passwords) answers the same 401 `invalid_credentials`. Audited as `staff.login`, success and refusal.")
+    .body(Body::Required("PasskeyLogin"))
+    .failing(&[InvalidCredentials, NotFound, Throttled]),
 );
 
 pub const STAFF_LOGOUT: Route = Route::api(

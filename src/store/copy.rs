@@ -31,7 +31,6 @@ pub const TABLES: &[&str] = &[
     "server_keys",
     "passkey_users",
     "passkeys",
-    "passkey_challenges",
     "known_devices",
     "not_me_keys",
     "leases",
@@ -44,6 +43,9 @@ pub const TABLES: &[&str] = &[
     "staff_sessions",
     "staff_recovery_codes",
     "staff_challenges",
+    "staff_passkeys",
+    // After `staff`: a staff member's ceremonies point at them.
+    "passkey_challenges",
     "audit_log",
 ];
 

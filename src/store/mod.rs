@@ -55,6 +55,7 @@ pub mod sessions;
 pub mod sign_ups;
 pub mod sql;
 pub mod staff;
+pub mod staff_passkeys;
 pub mod stats;
 pub mod subscriptions;
 pub mod totp;
@@ -215,6 +216,7 @@ impl From<postgres::Error> for StoreError {
                 Some("customers_identifier_key") => Some("identifier"),
                 Some("subscription_lists_pkey") => Some("id"),
                 Some("passkeys_credential_id_key") => Some("credential"),
+                Some("staff_passkeys_credential_id_key") => Some("credential"),
                 Some("staff_email_key") => Some("email"),
                 _ => None,
             };
@@ -263,6 +265,7 @@ fn unique_column(err: &rusqlite::Error) -> Option<&'static str> {
         "customers.identifier" => Some("identifier"),
         "subscription_lists.id" => Some("id"),
         "passkeys.credential_id" => Some("credential"),
+        "staff_passkeys.credential_id" => Some("credential"),
         "staff.email" => Some("email"),
         _ => None,
     }

@@ -36,13 +36,18 @@ pub struct Owned {
     pub credential: String,
 }
 
-/// What a ceremony is for.
+/// What a ceremony is for. A ceremony is finished only for the purpose it was begun for, so a
+/// customer's sign-in ceremony never signs a staff member in, nor the other way round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
     /// Adding a passkey to the account of the customer who began it.
     Register,
     /// Signing in with whichever passkey the browser offers.
     Login,
+    /// Adding a passkey to the staff member who began it.
+    StaffRegister,
+    /// A staff member signing in with one of their passkeys.
+    StaffLogin,
 }
 
 impl Purpose {
@@ -50,8 +55,26 @@ impl Purpose {
         match self {
             Purpose::Register => "register",
             Purpose::Login => "login",
+            Purpose::StaffRegister => "staff_register",
+            Purpose::StaffLogin => "staff_login",
         }
     }
+}
+
+/// Who began a ceremony of adding a passkey (nobody, for a sign-in).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BegunBy {
+    Nobody,
+    Customer(CustomerId),
+    /// A staff member, by id.
+    Staff(i64),
+}
+
+/// A ceremony taken out of the table: who began it and its state.
+#[derive(Clone, Debug)]
+pub struct Taken {
+    pub by: BegunBy,
+    pub state: String,
 }
 
 /// A ceremony begun: the digest of its id, who began it and its state.
@@ -59,7 +82,7 @@ impl Purpose {
 pub struct NewChallenge<'a> {
     pub id_hash: &'a [u8],
     pub purpose: Purpose,
-    pub customer: Option<&'a CustomerId>,
+    pub by: &'a BegunBy,
     /// The client as the throttles count it ([`crate::throttle::client_net`]): the cap per
     /// client is kept by it, so a client is not many by moving within its /64.
     pub client_net: &'a str,
@@ -243,13 +266,20 @@ pub fn save_challenge(
     .execute(params![total.saturating_sub(1) as i64])?;
     conn.prepare_cached(
         "INSERT INTO passkey_challenges
-             (id_hash, purpose, customer_id, ip, state, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             (id_hash, purpose, customer_id, staff_id, ip, state, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         challenge.id_hash,
         challenge.purpose.as_str(),
-        challenge.customer.map(|c| c.as_str()),
+        match challenge.by {
+            BegunBy::Customer(c) => Some(c.as_str()),
+            _ => None,
+        },
+        match challenge.by {
+            BegunBy::Staff(id) => Some(*id),
+            _ => None,
+        },
         challenge.client_net,
         challenge.state,
         now,
@@ -260,34 +290,35 @@ pub fn save_challenge(
 
 /// Takes the ceremony with this id digest and purpose out of the table (it can be finished
 /// once only); answers who began it and its state, if it had not expired.
-pub fn take_challenge(
-    conn: &Db,
-    id_hash: &[u8],
-    purpose: Purpose,
-) -> StoreResult<Option<(Option<CustomerId>, String)>> {
-    let row: Option<(Option<String>, String, i64)> = conn
+pub fn take_challenge(conn: &Db, id_hash: &[u8], purpose: Purpose) -> StoreResult<Option<Taken>> {
+    let row: Option<(Option<String>, Option<i64>, String, i64)> = conn
         .prepare_cached(
             "DELETE FROM passkey_challenges WHERE id_hash = ?1 AND purpose = ?2
-             RETURNING customer_id, state, expires_at",
+             RETURNING customer_id, staff_id, state, expires_at",
         )?
         .query_row(params![id_hash, purpose.as_str()], |row| {
             Ok((
                 row.get("customer_id")?,
+                row.get("staff_id")?,
                 row.get("state")?,
                 row.get("expires_at")?,
             ))
         })
         .optional()?;
-    let Some((customer, state, expires_at)) = row else {
+    let Some((customer, staff, state, expires_at)) = row else {
         return Ok(None);
     };
     if expires_at <= now() {
         return Ok(None);
     }
-    let customer = customer
-        .map(|c| CustomerId::parse(&c).map_err(super::StoreError::BadValue))
-        .transpose()?;
-    Ok(Some((customer, state)))
+    let by = match (customer, staff) {
+        (Some(c), _) => {
+            BegunBy::Customer(CustomerId::parse(&c).map_err(super::StoreError::BadValue)?)
+        }
+        (None, Some(id)) => BegunBy::Staff(id),
+        (None, None) => BegunBy::Nobody,
+    };
+    Ok(Some(Taken { by, state }))
 }
 
 /// How many ceremonies are stored (for the tests of the bound).

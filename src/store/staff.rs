@@ -1,6 +1,7 @@
 //! The retailer's staff: one row per member (email, role, password hash, the digest of an
-//! open invitation, the second factor), their sessions (keyed by the token's SHA-256), the
-//! recovery codes of their second factor and the sign-ins waiting for it.
+//! open invitation, the TOTP second factor), their sessions (keyed by the token's SHA-256), the
+//! recovery codes of their second factor and the sign-ins waiting for it. Their passkeys are
+//! in `store::staff_passkeys`.
 
 use super::sql::{Db, OptionalRow, ReadDb, Row, params};
 use super::{StoreResult, now};
@@ -16,17 +17,25 @@ pub struct Member {
     pub identifier: String,
     pub password_hash: Option<String>,
     pub locked: bool,
-    /// Whether a confirmed TOTP second factor is enrolled.
+    /// Whether a second factor is enrolled: a confirmed TOTP, a passkey, or both.
     pub has_second_factor: bool,
+    /// Whether a confirmed TOTP second factor is enrolled.
+    pub has_totp: bool,
+    /// Whether the member has a passkey (which signs in alone, as both factors).
+    pub has_passkey: bool,
     pub created_at: i64,
     pub activated_at: Option<i64>,
 }
 
-const MEMBER_COLUMNS: &str = "id, email, name, role, identifier, password_hash, locked, \
-                              totp_confirmed, created_at, activated_at";
+/// The columns [`member`] reads, of the `staff` row named `m` in the query.
+const MEMBER_COLUMNS: &str = "m.id, m.email, m.name, m.role, m.identifier, m.password_hash, \
+     m.locked, m.totp_confirmed, m.created_at, m.activated_at, \
+     (SELECT count(*) FROM staff_passkeys p WHERE p.staff_id = m.id) AS passkeys";
 
 fn member(row: &Row) -> StoreResult<Member> {
     let role: String = row.get("role")?;
+    let has_totp = row.get::<i64>("totp_confirmed")? != 0;
+    let has_passkey = row.get::<i64>("passkeys")? > 0;
     Ok(Member {
         id: row.get("id")?,
         email: row.get("email")?,
@@ -35,7 +44,9 @@ fn member(row: &Row) -> StoreResult<Member> {
         identifier: row.get("identifier")?,
         password_hash: row.get("password_hash")?,
         locked: row.get::<i64>("locked")? != 0,
-        has_second_factor: row.get::<i64>("totp_confirmed")? != 0,
+        has_second_factor: has_totp || has_passkey,
+        has_totp,
+        has_passkey,
         created_at: row.get("created_at")?,
         activated_at: row.get("activated_at")?,
     })
@@ -78,7 +89,7 @@ pub fn add(
 /// The staff member with this address.
 pub fn find_by_email(conn: &ReadDb, email: &str) -> StoreResult<Option<Member>> {
     conn.prepare_cached(&format!(
-        "SELECT {MEMBER_COLUMNS} FROM staff WHERE email = ?1"
+        "SELECT {MEMBER_COLUMNS} FROM staff m WHERE m.email = ?1"
     ))?
     .query_row(params![email], member)
     .optional()
@@ -86,15 +97,17 @@ pub fn find_by_email(conn: &ReadDb, email: &str) -> StoreResult<Option<Member>> 
 
 /// The staff member with this id.
 pub fn find(conn: &ReadDb, id: i64) -> StoreResult<Option<Member>> {
-    conn.prepare_cached(&format!("SELECT {MEMBER_COLUMNS} FROM staff WHERE id = ?1"))?
-        .query_row(params![id], member)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM staff m WHERE m.id = ?1"
+    ))?
+    .query_row(params![id], member)
+    .optional()
 }
 
 /// Every staff member, by address.
 pub fn list(conn: &ReadDb) -> StoreResult<Vec<Member>> {
     let mut statement = conn.prepare_cached(&format!(
-        "SELECT {MEMBER_COLUMNS} FROM staff ORDER BY email"
+        "SELECT {MEMBER_COLUMNS} FROM staff m ORDER BY m.email"
     ))?;
     let rows = statement.query_map(params![], member)?;
     rows.collect()
@@ -162,8 +175,8 @@ fn owners(conn: &ReadDb) -> StoreResult<i64> {
         .query_row(params![Role::Owner.as_str()], |row| row.only())
 }
 
-/// Opens a new invitation for a member: the password and the second factor are cleared, the
-/// lockout lifted, and every session and waiting sign-in ends. False when there is no such
+/// Opens a new invitation for a member: the password and the second factor (TOTP and
+/// passkeys) are cleared, the lockout lifted, and every session and waiting sign-in ends. False when there is no such
 /// member.
 pub fn reset(conn: &Db, email: &str, invitation: &Invitation) -> StoreResult<bool> {
     let Some(id) = find_by_email(conn, email)?.map(|m| m.id) else {
@@ -184,14 +197,18 @@ pub fn reset(conn: &Db, email: &str, invitation: &Invitation) -> StoreResult<boo
     end_everything(conn, id)?;
     conn.prepare_cached("DELETE FROM staff_recovery_codes WHERE staff_id = ?1")?
         .execute(params![id])?;
+    conn.prepare_cached("DELETE FROM staff_passkeys WHERE staff_id = ?1")?
+        .execute(params![id])?;
     Ok(true)
 }
 
-/// Ends every session and waiting sign-in of a member.
+/// Ends every session, waiting sign-in and begun passkey ceremony of a member.
 fn end_everything(conn: &Db, id: i64) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM staff_sessions WHERE staff_id = ?1")?
         .execute(params![id])?;
     conn.prepare_cached("DELETE FROM staff_challenges WHERE staff_id = ?1")?
+        .execute(params![id])?;
+    conn.prepare_cached("DELETE FROM passkey_challenges WHERE staff_id = ?1")?
         .execute(params![id])?;
     Ok(())
 }
@@ -306,13 +323,8 @@ pub fn session_holder(
     idle_seconds: i64,
 ) -> StoreResult<Option<SessionHolder>> {
     let now = now();
-    let columns = MEMBER_COLUMNS
-        .split(", ")
-        .map(|c| format!("m.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
     conn.prepare_cached(&format!(
-        "SELECT {columns}, s.second_factor, s.last_used_at
+        "SELECT {MEMBER_COLUMNS}, s.second_factor, s.last_used_at
          FROM staff_sessions s JOIN staff m ON m.id = s.staff_id
          WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND s.last_used_at > ?3"
     ))?
@@ -426,6 +438,12 @@ pub fn confirm_totp(
         )?
         .execute(params![id, hash])?;
     }
+    pass_second_factor(conn, id, token_hash)
+}
+
+/// Lets the member's session `token_hash` do everything its role may (it enrolled a second
+/// factor).
+pub fn pass_second_factor(conn: &Db, id: i64, token_hash: &[u8]) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE staff_sessions SET second_factor = 1 WHERE token_hash = ?1 AND staff_id = ?2",
     )?

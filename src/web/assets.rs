@@ -80,6 +80,11 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
         "text/javascript",
     ),
     (
+        "webauthn.js",
+        include_str!("assets/webauthn.js"),
+        "text/javascript",
+    ),
+    (
         "sign-in-ways.js",
         include_str!("assets/sign-in-ways.js"),
         "text/javascript",
@@ -115,6 +120,11 @@ pub(super) const FILES: &[(&str, &str, &str)] = &[
     (
         "console-customer.js",
         include_str!("assets/console-customer.js"),
+        "text/javascript",
+    ),
+    (
+        "console-passkeys.js",
+        include_str!("assets/console-passkeys.js"),
         "text/javascript",
     ),
     (

@@ -74,6 +74,7 @@ mod signup;
 mod slow_clients;
 mod smtp_refusals;
 mod staff;
+mod staff_passkeys;
 mod subscriptions;
 mod support;
 mod takeover;

@@ -70,6 +70,7 @@ export function explain(result) {
     unauthenticated: 'session_over',
     forbidden: 'error_forbidden',
     second_factor_enrollment_required: 'error_enroll_first',
+    passkey_required: 'error_passkey_required',
     not_found: 'error_not_found',
     conflict: 'error_conflict',
     last_owner: 'error_last_owner',

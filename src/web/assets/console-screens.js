@@ -4,6 +4,7 @@ import {
   admin, busy, clear, el, explain, offerDownload, rowsOf, say, showProblem, t, table, when, word,
 } from './console-api.js';
 import { customer } from './console-customer.js';
+import { passkeyForm } from './console-passkeys.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -390,7 +391,10 @@ async function audit(_, __, more) {
 
 $('audit-more').addEventListener('click', () => audit(null, null, true));
 
+/** The signed-in staff member's own sign-in: their passkeys. */
+const security = passkeyForm($('security-passkey-form'));
+
 /** Every screen by its route name. */
 export const SCREENS = {
-  overview, customers, customer, lists, emails, webhooks, import: importScreen, staff, audit,
+  overview, customers, customer, lists, emails, webhooks, import: importScreen, staff, audit, security,
 };

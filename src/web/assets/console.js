@@ -1,9 +1,11 @@
-// The console's shell: sign-in with the second factor (and its enrollment), the staff
-// member's role, sign-out, and the `#/<screen>` routes, each drawn by console-screens.js.
+// The console's shell: sign-in with the second factor or a passkey (and the second factor's
+// enrollment: a TOTP app or a passkey), the staff member's role, sign-out, and the
+// `#/<screen>` routes, each drawn by console-screens.js.
 import {
   admin, busy, clear, explain, offerDownload, setStaffToken, showProblem, staffToken, t, takeFlash,
   whenSessionEnds,
 } from './console-api.js';
+import { passkeyForm, passkeysAvailable, signInWithPasskey } from './console-passkeys.js';
 import { SCREENS } from './console-screens.js';
 
 const $ = (id) => document.getElementById(id);
@@ -62,8 +64,14 @@ async function enter() {
   route();
 }
 
+/** "Add a passkey" on the enrollment step: a passkey is a second factor, so the session may
+ * then do everything its role may. */
+const enrollPasskeys = passkeyForm($('enroll-passkey-form'), enter);
+
 async function enroll() {
   showOnly('enroll');
+  clear($('enroll-passkey-form'));
+  enrollPasskeys();
   const form = $('enroll-form');
   clear(form);
   const started = await admin('POST', 'admin/staff/totp');
@@ -122,6 +130,31 @@ $('signin-form').addEventListener('submit', async (event) => {
   }
   if (!answer.ok) {
     showProblem(form, answer);
+    return;
+  }
+  setStaffToken(answer.data.token);
+  form.reset();
+  await enter();
+});
+
+$('passkey-signin').hidden = !passkeysAvailable;
+$('passkey-signin').addEventListener('click', async (event) => {
+  const form = $('signin-form');
+  clear(form);
+  notice('');
+  const answer = await busy(event.currentTarget, signInWithPasskey);
+  if (answer.cancelled) {
+    $('signin-error').textContent = t('staff_passkey_cancelled');
+    $('signin-error').focus();
+    return;
+  }
+  if (!answer.ok) {
+    if (answer.data.error === 'invalid_credentials') {
+      $('signin-error').textContent = t('error_wrong_passkey');
+      $('signin-error').focus();
+    } else {
+      showProblem(form, answer);
+    }
     return;
   }
   setStaffToken(answer.data.token);

@@ -4,6 +4,7 @@
 // Shown only where the server has passkeys on and the browser supports WebAuthn.
 import { busy, call, clearErrors, showStatus, t } from './api.js';
 import { WAYS } from './sign-in-ways.js';
+import { createCredential, getCredential } from './webauthn.js';
 
 /** Every text these pages show about passkeys, in one place. */
 const TEXTS = {
@@ -25,51 +26,6 @@ export const passkeysAvailable = WAYS.passkey;
 const form = document.getElementById('passkeys-form');
 let handle = () => {};
 
-function toBytes(text) {
-  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
-  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
-
-function toText(buffer) {
-  let binary = '';
-  for (const byte of new Uint8Array(buffer)) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function withIds(list) {
-  return (list || []).map((c) => ({ ...c, id: toBytes(c.id) }));
-}
-
-/** The browser's credential as the API takes it: binary values in base64url. */
-function credentialJson(credential) {
-  const r = credential.response;
-  const response = { clientDataJSON: toText(r.clientDataJSON) };
-  const extensions = credential.getClientExtensionResults();
-  const out = { id: credential.id, rawId: toText(credential.rawId), type: credential.type, response };
-  if (r.attestationObject) {
-    response.attestationObject = toText(r.attestationObject);
-    if (r.getTransports) response.transports = r.getTransports();
-    out.clientExtensionResults = extensions.credProps ? { credProps: extensions.credProps } : {};
-  } else {
-    response.authenticatorData = toText(r.authenticatorData);
-    response.signature = toText(r.signature);
-    if (r.userHandle) response.userHandle = toText(r.userHandle);
-    out.clientExtensionResults = {};
-  }
-  return out;
-}
-
-/** The browser's dialog, or null when the customer closed it (or it timed out). */
-async function ask(work) {
-  try {
-    return await work();
-  } catch (error) {
-    if (error && (error.name === 'NotAllowedError' || error.name === 'AbortError')) return null;
-    throw error;
-  }
-}
-
 /**
  * Signs in with a passkey the browser offers: {ok, status, data} as `call` answers, the
  * token in `data.token`; {cancelled: true} when the customer closed the dialog.
@@ -77,14 +33,11 @@ async function ask(work) {
 export async function signInWithPasskey() {
   const begun = await call('POST', 'customers/passkey_login', {});
   if (!begun.ok) return begun;
-  const publicKey = { ...begun.data.options.publicKey };
-  publicKey.challenge = toBytes(publicKey.challenge);
-  publicKey.allowCredentials = withIds(publicKey.allowCredentials);
-  const credential = await ask(() => navigator.credentials.get({ publicKey }));
+  const credential = await getCredential(begun.data.options);
   if (!credential) return { ok: false, cancelled: true, status: 0, data: {}, message: TEXTS.cancelled };
   return call('POST', 'customers/passkey_login/finish', {
     challenge_id: begun.data.challenge_id,
-    credential: credentialJson(credential),
+    credential,
   });
 }
 
@@ -135,13 +88,9 @@ export async function showPasskeys(onError) {
 async function addPasskey() {
   const begun = await call('POST', 'customers/passkeys/register', {}, true);
   if (!begun.ok) return begun;
-  const publicKey = { ...begun.data.options.publicKey };
-  publicKey.challenge = toBytes(publicKey.challenge);
-  publicKey.user = { ...publicKey.user, id: toBytes(publicKey.user.id) };
-  publicKey.excludeCredentials = withIds(publicKey.excludeCredentials);
-  const credential = await ask(() => navigator.credentials.create({ publicKey }));
+  const credential = await createCredential(begun.data.options);
   if (!credential) return { ok: false, cancelled: true };
-  const body = { challenge_id: begun.data.challenge_id, credential: credentialJson(credential) };
+  const body = { challenge_id: begun.data.challenge_id, credential };
   const name = form.elements.namedItem('name').value.trim();
   if (name) body.name = name;
   return call('POST', 'customers/passkeys/register/finish', body, true);

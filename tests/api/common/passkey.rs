@@ -171,6 +171,27 @@ impl SoftAuthenticator {
 /// The origin of the test config's retailer, where the test authenticator's pages live.
 pub const SHOP_ORIGIN: &str = "https://shop.example.com";
 
+/// Where one side's passkey endpoints are: customers' or staff members'.
+#[derive(Clone, Copy, Debug)]
+pub struct Side {
+    /// `…/register` and `…/register/finish`.
+    pub register: &'static str,
+    /// `…/passkey_login` and `…/passkey_login/finish`.
+    pub login: &'static str,
+}
+
+/// The customers' passkey endpoints.
+pub const CUSTOMERS: Side = Side {
+    register: "/customers/passkeys/register",
+    login: "/customers/passkey_login",
+};
+
+/// The staff's passkey endpoints.
+pub const STAFF: Side = Side {
+    register: "/admin/staff/passkeys/register",
+    login: "/admin/staff/passkey_login",
+};
+
 impl super::TestApp {
     /// Adds a passkey made by `authenticator` to the account of `token`; answers the
     /// finish's status and body.
@@ -180,13 +201,21 @@ impl super::TestApp {
         authenticator: &mut SoftAuthenticator,
         name: Option<&str>,
     ) -> (reqwest::StatusCode, Value) {
+        self.add_passkey_on(CUSTOMERS, token, authenticator, name)
+            .await
+    }
+
+    /// Adds a passkey made by `authenticator` on `side` to the account or staff member of
+    /// `token`; answers the finish's status and body.
+    pub async fn add_passkey_on(
+        &self,
+        side: Side,
+        token: &str,
+        authenticator: &mut SoftAuthenticator,
+        name: Option<&str>,
+    ) -> (reqwest::StatusCode, Value) {
         let (status, begun) = self
-            .call(
-                reqwest::Method::POST,
-                "/customers/passkeys/register",
-                Some(token),
-                None,
-            )
+            .call(reqwest::Method::POST, side.register, Some(token), None)
             .await;
         assert_eq!(status, reqwest::StatusCode::OK, "{begun}");
         let credential = authenticator.create(&begun["options"]);
@@ -196,7 +225,7 @@ impl super::TestApp {
         }
         self.call(
             reqwest::Method::POST,
-            "/customers/passkeys/register/finish",
+            &format!("{}/finish", side.register),
             Some(token),
             Some(body),
         )
@@ -205,7 +234,12 @@ impl super::TestApp {
 
     /// Begins a passkey sign-in: the challenge id and the options.
     pub async fn begin_passkey_login(&self) -> (String, Value) {
-        let (status, begun) = self.post("/customers/passkey_login", json!({})).await;
+        self.begin_passkey_login_on(CUSTOMERS).await
+    }
+
+    /// Begins a passkey sign-in on `side`: the challenge id and the options.
+    pub async fn begin_passkey_login_on(&self, side: Side) -> (String, Value) {
+        let (status, begun) = self.post(side.login, json!({})).await;
         assert_eq!(status, reqwest::StatusCode::OK, "{begun}");
         (
             begun["challenge_id"].as_str().unwrap().to_owned(),
@@ -219,8 +253,19 @@ impl super::TestApp {
         challenge_id: &str,
         credential: &Value,
     ) -> (reqwest::StatusCode, Value) {
+        self.finish_passkey_login_on(CUSTOMERS, challenge_id, credential)
+            .await
+    }
+
+    /// Finishes a passkey sign-in on `side` with `credential`; answers status and body.
+    pub async fn finish_passkey_login_on(
+        &self,
+        side: Side,
+        challenge_id: &str,
+        credential: &Value,
+    ) -> (reqwest::StatusCode, Value) {
         self.post(
-            "/customers/passkey_login/finish",
+            &format!("{}/finish", side.login),
             json!({ "challenge_id": challenge_id, "credential": credential }),
         )
         .await
@@ -231,8 +276,19 @@ impl super::TestApp {
         &self,
         authenticator: &mut SoftAuthenticator,
     ) -> (reqwest::StatusCode, Value) {
-        let (challenge_id, options) = self.begin_passkey_login().await;
+        self.passkey_login_on(CUSTOMERS, authenticator).await
+    }
+
+    /// Signs in on `side` with the newest passkey `authenticator` holds; answers status and
+    /// body.
+    pub async fn passkey_login_on(
+        &self,
+        side: Side,
+        authenticator: &mut SoftAuthenticator,
+    ) -> (reqwest::StatusCode, Value) {
+        let (challenge_id, options) = self.begin_passkey_login_on(side).await;
         let credential = authenticator.get(&options);
-        self.finish_passkey_login(&challenge_id, &credential).await
+        self.finish_passkey_login_on(side, &challenge_id, &credential)
+            .await
     }
 }

@@ -686,3 +686,112 @@ async fn a_bounced_address_is_marked_with_its_reason_in_the_customers_list_and_o
         .check_page("console-customer-undeliverable", &[])
         .await;
 }
+
+#[tokio::test]
+async fn a_new_staff_member_enrolls_a_passkey_instead_of_totp_and_signs_in_with_it() {
+    // WebAuthn binds passkeys to a domain: the console is opened at `localhost`, not at an IP.
+    let mut app = spawn_linking_to_itself(|config| {
+        config.links.retailer_url = config.links.retailer_url.replace("127.0.0.1", "localhost");
+    })
+    .await;
+    app.base = app.base.replace("127.0.0.1", "localhost");
+    let email = "newcomer@example.com";
+    let link = invite(&app, email, Role::Support, "Nina Newcomer").await;
+    let Some(journey) = Journey::start(app).await else {
+        return;
+    };
+    let (app, browser) = (&journey.app, &journey.browser);
+    browser.add_virtual_authenticator().await;
+
+    browser.open(&link).await;
+    browser.wait_for("#activate-form").await;
+    browser.fill_labelled("Password", STAFF_PASSWORD).await;
+    browser
+        .fill_labelled("Password again", STAFF_PASSWORD)
+        .await;
+    browser.press_button("Set the password").await;
+    browser.wait_for("#activate-done").await;
+    browser.press_button("Sign in").await;
+    browser.wait_for("#signin-form").await;
+    browser.fill_labelled("Email address", email).await;
+    browser.fill_labelled("Password", STAFF_PASSWORD).await;
+    browser.press_button("Sign in").await;
+
+    // The enrollment step offers a passkey beside the authenticator app.
+    browser.wait_for("#enroll").await;
+    browser
+        .wait_for_text("#enroll-passkey-form", "no passkey yet")
+        .await;
+    journey.check_page("console-enroll-passkey", &[]).await;
+    browser
+        .fill_labelled("Name of the new passkey", "Work laptop")
+        .await;
+    browser.press_button("Add a passkey").await;
+    // The passkey is the second factor: the console opens at once, no code asked.
+    browser.wait_for("#screen-overview").await;
+    browser.wait_for_text("#whoami", "Nina Newcomer").await;
+    browser.wait_for("#health").await;
+    journey.assert_quiet("a passkey enrolled", &[]).await;
+
+    // The member's own security place lists it.
+    browser.press_button("Your sign-in").await;
+    browser.wait_for("#screen-security").await;
+    browser
+        .wait_for_text("#security-passkey-form .passkey-list", "Work laptop")
+        .await;
+    journey.check_page("console-security", &[]).await;
+
+    // Signed out, the password alone no longer signs in; the passkey does, alone.
+    browser.press_button("Sign out").await;
+    browser.wait_for_text("#notice", "signed out").await;
+    browser.fill_labelled("Email address", email).await;
+    browser.fill_labelled("Password", STAFF_PASSWORD).await;
+    browser.press_button("Sign in").await;
+    browser
+        .wait_for_text("#signin-error", "Sign in with a passkey")
+        .await;
+    journey
+        .assert_quiet("the password alone", &[("admin/staff/login", 401)])
+        .await;
+    browser.press_button("Sign in with a passkey").await;
+    // Back where the member signed out (`#/security`), the passkey now used.
+    browser.wait_for("#screen-security").await;
+    browser.wait_for_text("#whoami", "Nina Newcomer").await;
+    browser
+        .wait_for_text("#security-passkey-form .passkey-list", "last used")
+        .await;
+    journey.assert_quiet("signed in with a passkey", &[]).await;
+    let signed_in: i64 = app
+        .db()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE actor = ?1 AND action = 'staff.login'
+                 AND detail = 'signed in with a passkey'",
+            customer_area::store::sql::params![format!("staff:{email}")],
+            |row| row.only(),
+        )
+        .unwrap();
+    assert_eq!(signed_in, 1, "the passkey sign-in is in the audit log");
+
+    // Removed on the security screen, it signs in no more.
+    browser.press_button("Your sign-in").await;
+    browser
+        .wait_for_text("#security-passkey-form .passkey-list", "Work laptop")
+        .await;
+    browser.press_button("Remove the passkey Work laptop").await;
+    browser
+        .wait_for_text("#security-passkey-form .status", "The passkey is removed")
+        .await;
+    browser
+        .wait_for_text("#security-passkey-form .passkey-none", "no passkey yet")
+        .await;
+    browser.press_button("Sign out").await;
+    browser.wait_for_text("#notice", "signed out").await;
+    browser.press_button("Sign in with a passkey").await;
+    browser.wait_for_text("#signin-error", "not accepted").await;
+    journey
+        .assert_quiet(
+            "a removed passkey",
+            &[("admin/staff/passkey_login/finish", 401)],
+        )
+        .await;
+}
