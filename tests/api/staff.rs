@@ -246,6 +246,29 @@ async fn a_staff_session_ends_when_idle_too_long_or_too_old() {
     )
     .unwrap();
     assert_eq!(staff_self(&app, &idle).await.0, StatusCode::OK);
+    // That use is recorded after the answer: wait for it, or it could land after the change
+    // below and undo it.
+    let last_used = || -> i64 {
+        db.query_row(
+            "SELECT last_used_at FROM staff_sessions WHERE token_hash = ?1",
+            params![digest(&idle)],
+            |row| row.get("last_used_at"),
+        )
+        .unwrap()
+    };
+    let a_minute_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 60;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while last_used() < a_minute_ago {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the use was never recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     db.execute(
         "UPDATE staff_sessions SET last_used_at = last_used_at - 31 * 60 WHERE token_hash = ?1",
         params![digest(&idle)],
