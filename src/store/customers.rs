@@ -439,7 +439,7 @@ fn probe_sql(search: &Search, start: &Start<Cursor>) -> String {
     let (after, offset) = page_start(start);
     format!(
         "SELECT * FROM (SELECT {} FROM customers WHERE CAST(?1 AS TEXT) IS NOT NULL {after}
-                        ORDER BY created_at, id LIMIT {PROBED})
+                        ORDER BY created_at, id LIMIT {PROBED}) AS probed
          WHERE {} ORDER BY created_at, id LIMIT ?2 {offset}",
         listing_columns(),
         search.filter()
@@ -456,10 +456,10 @@ fn count_sql(search: &Search) -> String {
         // `id IN (...)` would first gather every match.
         Search::Trigrams { .. } => format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM customer_search
-                                   WHERE customer_search MATCH ?1 LIMIT {beyond})"
+                                   WHERE customer_search MATCH ?1 LIMIT {beyond}) AS matched"
         ),
         Search::Scan(_) | Search::Like(_) => format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE {} LIMIT {beyond})",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE {} LIMIT {beyond}) AS matched",
             search.filter()
         ),
     }

@@ -66,6 +66,10 @@ fn plan(conn: &Connection, sql: &str) -> Vec<String> {
 }
 
 /// The plan steps of `sql` that read every row of a table that grows.
+/// Names given to subqueries in `FROM` (PostgreSQL wants one): scanning one reads the rows of
+/// its own steps, which are checked too.
+const SUBQUERIES: &[&str] = &["matched", "probed"];
+
 fn full_scans(conn: &Connection, sql: &str) -> Vec<String> {
     let steps = plan(conn, sql);
     // A statement with no condition that reads in the table's own order (no sorting) and has
@@ -84,6 +88,7 @@ fn full_scans(conn: &Connection, sql: &str) -> Vec<String> {
             // the table. A subquery's scan reads the rows of its own steps, checked here too.
             !table.contains(" USING ")
                 && !table.starts_with("(subquery-")
+                && !SUBQUERIES.contains(&table)
                 && !table.contains("VIRTUAL TABLE INDEX 0:M")
                 && !SMALL_TABLES.contains(&table)
                 && !stops_at_limit
