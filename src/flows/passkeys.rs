@@ -241,10 +241,20 @@ impl Passkeys<'_> {
     /// Begins a sign-in with whichever passkey of this site the browser offers. Draws on the
     /// login budget of the client's address.
     pub async fn begin_login(&self, client: &Client) -> Result<Begun, AppError> {
+        self.begin_discoverable_login(client, Purpose::Login).await
+    }
+
+    /// Begins a sign-in of the kind `purpose` names (a customer's or a staff member's) with
+    /// whichever passkey the browser offers; the finish checks whose it is.
+    pub(super) async fn begin_discoverable_login(
+        &self,
+        client: &Client,
+        purpose: Purpose,
+    ) -> Result<Begun, AppError> {
         self.throttles.check_ip(IpBudget::Login, client.ip)?;
         let (options, state) = login_options(&*self.relying()?)?;
         let challenge_id = self
-            .save_challenge(Purpose::Login, BegunBy::Nobody, client.ip, state)
+            .save_challenge(purpose, BegunBy::Nobody, client.ip, state)
             .await?;
         Ok(Begun {
             challenge_id,
@@ -434,7 +444,7 @@ pub(super) fn registered(
 
 /// The options of `navigator.credentials.get()` for a sign-in with whichever passkey of this
 /// site the browser offers, and the ceremony's state to store.
-pub(super) fn login_options(webauthn: &Webauthn) -> Result<(Value, String), AppError> {
+fn login_options(webauthn: &Webauthn) -> Result<(Value, String), AppError> {
     let (mut request, state) = webauthn
         .start_discoverable_authentication()
         .map_err(|e| AppError::internal(anyhow::anyhow!("passkey sign-in: {e}")))?;

@@ -14,8 +14,7 @@ use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 use super::audit::AuditLine;
 use super::hours;
 use super::passkeys::{
-    Begun, NewPasskey, asserted, login_options, refused_credential, registered,
-    registration_options,
+    Begun, NewPasskey, asserted, refused_credential, registered, registration_options,
 };
 use super::staff::StaffSession;
 use super::staff::actions::{PASSKEY_ADDED, PASSKEY_REMOVED, STAFF_LOGIN};
@@ -170,16 +169,9 @@ impl StaffPasskeys<'_> {
     /// `POST /admin/staff/passkey_login`: begins a sign-in with whichever staff passkey of this
     /// site the browser offers. Draws on the login budget of the client's address.
     pub async fn begin_login(&self, client: &Client) -> Result<Begun, AppError> {
-        self.throttles.check_ip(IpBudget::Login, client.ip)?;
-        let (options, state) = login_options(&*self.passkeys().relying()?)?;
-        let challenge_id = self
-            .passkeys()
-            .save_challenge(Purpose::StaffLogin, BegunBy::Nobody, client.ip, state)
-            .await?;
-        Ok(Begun {
-            challenge_id,
-            options,
-        })
+        self.passkeys()
+            .begin_discoverable_login(client, Purpose::StaffLogin)
+            .await
     }
 
     /// `POST /admin/staff/passkey_login/finish`: a staff passkey's assertion opens a full staff

@@ -2,10 +2,10 @@
 //! ceremonies begun and not yet finished. The credentials and ceremony states are stored as
 //! the WebAuthn library serialises them; this module does not look inside.
 
-use super::sql::{Db, OptionalRow, ReadDb, params};
+use super::sql::{Db, OptionalRow, ReadDb, Row, params};
 use serde::Serialize;
 
-use super::{StoreResult, now};
+use super::{StoreError, StoreResult, now};
 use crate::domain::{CustomerId, PasskeyId, PasskeyName, format_time, rfc3339_field};
 use crate::random::random_bytes;
 
@@ -18,6 +18,19 @@ pub struct PasskeyView {
     pub created_at: i64,
     #[serde(serialize_with = "optional_time")]
     pub last_used_at: Option<i64>,
+}
+
+impl PasskeyView {
+    /// Reads a row of `id, name, created_at, last_used_at`, from the customers' passkeys or
+    /// the staff's.
+    pub(super) fn read(row: &Row) -> StoreResult<Self> {
+        Ok(Self {
+            id: PasskeyId::parse(&row.get::<String>("id")?).map_err(StoreError::BadValue)?,
+            name: PasskeyName::stored(row.get("name")?),
+            created_at: row.get("created_at")?,
+            last_used_at: row.get("last_used_at")?,
+        })
+    }
 }
 
 fn optional_time<S: serde::Serializer>(unix: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
@@ -148,30 +161,12 @@ pub fn insert(
 
 /// The customer's passkeys, oldest first.
 pub fn list(conn: &ReadDb, customer: &CustomerId) -> StoreResult<Vec<PasskeyView>> {
-    let mut statement = conn.prepare_cached(
+    conn.prepare_cached(
         "SELECT id, name, created_at, last_used_at FROM passkeys
          WHERE customer_id = ?1 ORDER BY created_at, id",
-    )?;
-    let rows = statement.query_map(params![customer.as_str()], |row| {
-        Ok((
-            row.get::<String>("id")?,
-            row.get::<String>("name")?,
-            row.get("created_at")?,
-            row.get("last_used_at")?,
-        ))
-    })?;
-    let mut passkeys = Vec::new();
-    for row in rows {
-        let (id, name, created_at, last_used_at) = row?;
-        let id = PasskeyId::parse(&id).map_err(super::StoreError::BadValue)?;
-        passkeys.push(PasskeyView {
-            id,
-            name: PasskeyName::stored(name),
-            created_at,
-            last_used_at,
-        });
-    }
-    Ok(passkeys)
+    )?
+    .query_map(params![customer.as_str()], PasskeyView::read)?
+    .collect()
 }
 
 /// Removes one of the customer's passkeys; answers whether there was such a passkey.

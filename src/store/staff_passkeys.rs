@@ -75,29 +75,12 @@ pub fn insert(
 
 /// The member's passkeys, oldest first.
 pub fn list(conn: &ReadDb, staff_id: i64) -> StoreResult<Vec<PasskeyView>> {
-    let mut statement = conn.prepare_cached(
+    conn.prepare_cached(
         "SELECT id, name, created_at, last_used_at FROM staff_passkeys
          WHERE staff_id = ?1 ORDER BY created_at, id",
-    )?;
-    let rows = statement.query_map(params![staff_id], |row| {
-        Ok((
-            row.get::<String>("id")?,
-            row.get::<String>("name")?,
-            row.get("created_at")?,
-            row.get("last_used_at")?,
-        ))
-    })?;
-    let mut passkeys = Vec::new();
-    for row in rows {
-        let (id, name, created_at, last_used_at) = row?;
-        passkeys.push(PasskeyView {
-            id: PasskeyId::parse(&id).map_err(StoreError::BadValue)?,
-            name: PasskeyName::stored(name),
-            created_at,
-            last_used_at,
-        });
-    }
-    Ok(passkeys)
+    )?
+    .query_map(params![staff_id], PasskeyView::read)?
+    .collect()
 }
 
 /// Removes one of the member's passkeys; answers its name if there was such a passkey.
