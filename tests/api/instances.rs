@@ -2,7 +2,7 @@
 //! writes (a session, a one-time code, a failed login) holds on the other; the two mail workers
 //! share one outbox and send each email once; a killed instance's leased email waits out its
 //! lease and is sent by the survivor; and a SQLite customer area copied with `db copy` keeps
-//! its passwords, sessions and queued emails.
+//! its passwords, sessions, queued emails and staff passkeys.
 //!
 //! These need PostgreSQL whatever the suite runs on: without `CUSTOMER_AREA_TEST_POSTGRES` they
 //! say loudly that they checked nothing (`.ci/run` runs the suite on PostgreSQL too).
@@ -13,12 +13,14 @@ use std::time::Duration;
 
 use crate::common::binary::Binary;
 use crate::common::db::TestDb;
+use crate::common::passkey::{SHOP_ORIGIN, STAFF, SoftAuthenticator};
 use crate::common::smtp::{Mode, SmtpSink};
 use crate::common::{
     PASSWORD, PATIENCE, Stopped, TestApp, boot, eventually, fresh_postgres_database,
     postgres_or_skip, spawn_app_with, wait_until,
 };
 use customer_area::config::{Config, Secret};
+use customer_area::domain::Role;
 use customer_area::store::now;
 use customer_area::store::sql::params;
 use reqwest::StatusCode;
@@ -480,7 +482,8 @@ async fn a_killed_instance_holding_a_lease_delays_that_email_and_loses_none() {
 }
 
 #[tokio::test]
-async fn a_sqlite_customer_area_copied_to_postgresql_keeps_passwords_sessions_and_queued_emails() {
+async fn a_sqlite_customer_area_copied_to_postgresql_keeps_passwords_sessions_queued_emails_and_staff_passkeys()
+ {
     let Some(server) = postgres_or_skip() else {
         return;
     };
@@ -501,6 +504,15 @@ async fn a_sqlite_customer_area_copied_to_postgresql_keeps_passwords_sessions_an
         .unwrap();
     let counted = crate::counters::counted(&source.db());
     assert_eq!(crate::counters::kept(&source.db()), counted);
+    // A staff member whose second factor is a passkey, kept in a table of its own.
+    let mut office_key = SoftAuthenticator::new(SHOP_ORIGIN);
+    let staff_token = source
+        .staff_token("owner@shop.example.com", Role::Owner)
+        .await;
+    let (status, added) = source
+        .add_passkey_on(STAFF, &staff_token, &mut office_key, Some("Office key"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{added}");
     // A reset asked while the mail server is down stays queued through the move.
     source.smtp.set_mode(Mode::Down);
     source.ask_reset("eli@example.com").await;
@@ -554,6 +566,8 @@ async fn a_sqlite_customer_area_copied_to_postgresql_keeps_passwords_sessions_an
         assert_eq!(status, StatusCode::OK, "the session survived: {body}");
     }
     moved.token("dee@example.com", PASSWORD).await;
+    let (status, body) = moved.passkey_login_on(STAFF, &mut office_key).await;
+    assert_eq!(status, StatusCode::OK, "the staff passkey signs in: {body}");
     let mail = moved.wait_for_email("eli@example.com", "Reset your").await;
     const LINK: &str = "https://shop.example.com/reset/";
     let code = mail.link(LINK)[LINK.len()..].to_owned();
