@@ -65,11 +65,11 @@ fn plan(conn: &Connection, sql: &str) -> Vec<String> {
     steps
 }
 
-/// The plan steps of `sql` that read every row of a table that grows.
 /// Names given to subqueries in `FROM` (PostgreSQL wants one): scanning one reads the rows of
 /// its own steps, which are checked too.
 const SUBQUERIES: &[&str] = &["matched", "probed"];
 
+/// The plan steps of `sql` that read every row of a table that grows.
 fn full_scans(conn: &Connection, sql: &str) -> Vec<String> {
     let steps = plan(conn, sql);
     // A statement with no condition that reads in the table's own order (no sorting) and has
